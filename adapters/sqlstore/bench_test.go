@@ -1,0 +1,142 @@
+package sqlstore_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// BenchmarkStore measures the operations on the login path. A federated login does about
+// eight store operations, so their sum bounds the broker's CPU budget.
+//
+//	go test -run '^$' -bench . -benchmem ./adapters/sqlstore/
+func BenchmarkStore(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+			s := be.open(b, func() time.Time { return now })
+			ctx := b.Context()
+			exp := now.Add(time.Hour)
+
+			b.Run("CreateAuthRequest", func(b *testing.B) {
+				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					id := round + "-ar-" + strconv.Itoa(i)
+					r := store.AuthRequest{ID: id, ClientID: "portal", RedirectURI: "https://dvc.example.vn/cb",
+						Scopes: []string{"openid", "profile"}, State: "s", Nonce: "n", CodeChallenge: "c",
+						CodeChallengeMethod: "S256", MaxAge: -1, UpstreamState: "up-" + id, CreatedAt: now, ExpiresAt: exp}
+					if err := s.CreateAuthRequest(ctx, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("UpdateAuthRequest", func(b *testing.B) {
+				r := store.AuthRequest{ID: "ar-upd", ClientID: "portal", Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: exp}
+				_ = s.DeleteAuthRequest(ctx, r.ID)
+				if err := s.CreateAuthRequest(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				for b.Loop() {
+					_, err := s.UpdateAuthRequest(ctx, r.ID, func(a store.AuthRequest) (store.AuthRequest, error) {
+						a.MaxAge++
+						return a, nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("GetAuthRequestByUpstreamState", func(b *testing.B) {
+				_ = s.CreateAuthRequest(ctx, store.AuthRequest{ID: "ar-get", ClientID: "portal",
+					Scopes: []string{"openid"}, UpstreamState: "up-ar-get", CreatedAt: now, ExpiresAt: exp})
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.GetAuthRequestByUpstreamState(ctx, "up-ar-get"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("ConsumeAuthCode", func(b *testing.B) {
+				// b.Run calls this with growing b.N on one store: keep IDs apart.
+				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				id := func(i int) string { return round + "-" + strconv.Itoa(i) }
+				for i := range b.N {
+					err := s.CreateAuthCode(ctx, store.AuthCode{ID: id(i), ClientID: "portal", CitizenID: "c",
+						Scopes: []string{"openid"}, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				for i := range b.N {
+					if _, err := s.ConsumeAuthCode(ctx, id(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("RotateRefreshToken", func(b *testing.B) {
+				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				tok := func(i int) store.RefreshToken {
+					return store.RefreshToken{ID: round + "-rt-" + strconv.Itoa(i), FamilyID: "fam", ClientID: "portal",
+						CitizenID: "c", Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"},
+						CreatedAt: now, ExpiresAt: exp}
+				}
+				if err := s.CreateRefreshToken(ctx, tok(0)); err != nil {
+					b.Fatal(err)
+				}
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if err := s.RotateRefreshToken(ctx, tok(i).ID, tok(i+1)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("UpsertCitizen", func(b *testing.B) {
+				c := store.Citizen{Issuer: "https://eid.example.vn", Subject: "sub", CCCD: "001099012345",
+					Attributes: map[string]store.Attribute{
+						"name":      {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now},
+						"birthdate": {Value: json.RawMessage(`"1990-02-03"`), Source: "eid", Level: 2, VerifiedAt: now},
+						"address":   {Value: json.RawMessage(`{"formatted":"12 Lê Lợi, Quận 1"}`), Source: "eid", Level: 2, VerifiedAt: now},
+					}}
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				for b.Loop() { // the returning citizen: a merge
+					if _, err := s.UpsertCitizen(ctx, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// reportCPU reports the process's CPU time (user + system) per op, which is what the
+// broker's per-login budget is counted in; ns/op is wall time and, for PostgreSQL, mostly
+// waiting on the server.
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	before := cpu()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64((cpu()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		}
+	}
+}

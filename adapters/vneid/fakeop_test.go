@@ -1,0 +1,217 @@
+package vneid_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/motlan/motlan/adapters/vneid"
+	"github.com/motlan/motlan/idp/eid"
+)
+
+// fakeOP is a tiny OpenID Connect provider that misbehaves on demand: it answers every
+// token request with an ID token built from claims() and signed by signKey.
+type fakeOP struct {
+	srv      *httptest.Server
+	issuer   string
+	key      *ecdsa.PrivateKey // published in the JWKS
+	signKey  *ecdsa.PrivateKey // signs the ID token
+	claims   map[string]any
+	userinfo map[string]any
+	// Overrides.
+	tokenStatus    int
+	tokenBody      string
+	jwksStatus     int
+	userinfoStatus int
+	tamper         bool // change the payload after signing
+	accessToken    string
+}
+
+const fakeNonce = "nonce-0123456789"
+
+func newFakeOP(t *testing.T) *fakeOP {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f := &fakeOP{key: key, signKey: key, accessToken: "at-0123456789"}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	f.issuer = f.srv.URL
+	now := time.Now()
+	f.claims = map[string]any{
+		"iss": f.issuer, "sub": "s-1", "aud": clientID, "exp": now.Add(5 * time.Minute).Unix(),
+		"iat": now.Unix(), "nonce": fakeNonce, "acr": "2", "amr": []string{"pwd", "otp"},
+		"auth_time": now.Unix(),
+		// NFD input must come out NFC.
+		"ho_va_ten": norm.NFD.String("Nguyễn Văn Lĩnh"),
+		"gioi_tinh": "Nữ",
+	}
+	f.userinfo = map[string]any{
+		"sub":            "s-1",
+		"noi_thuong_tru": "Số 12 đường Lê Lợi, Phường Hạc Thành, Tỉnh Thanh Hóa",
+		"ho_va_ten":      "ignored: the ID token wins",
+		"que_quan":       "Xã Hoằng Hóa <&> \u0130",
+	}
+	return f
+}
+
+func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
+	writeJSON := func(status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	switch r.URL.Path {
+	case "/.well-known/openid-configuration":
+		writeJSON(200, map[string]any{
+			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
+			"token_endpoint": f.issuer + "/token", "userinfo_endpoint": f.issuer + "/userinfo",
+			"jwks_uri": f.issuer + "/jwks", "id_token_signing_alg_values_supported": []string{"ES256"},
+		})
+	case "/jwks":
+		if f.jwksStatus != 0 {
+			http.Error(w, "down", f.jwksStatus)
+			return
+		}
+		writeJSON(200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &f.key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	case "/token":
+		if f.tokenStatus != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(f.tokenStatus)
+			_, _ = w.Write([]byte(f.tokenBody))
+			return
+		}
+		body := map[string]any{"access_token": f.accessToken, "token_type": "Bearer", "expires_in": 600}
+		if f.claims != nil {
+			body["id_token"] = f.sign()
+		}
+		writeJSON(200, body)
+	case "/userinfo":
+		if f.userinfoStatus != 0 {
+			http.Error(w, "nope", f.userinfoStatus)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+f.accessToken {
+			http.Error(w, "bad token", 401)
+			return
+		}
+		writeJSON(200, f.userinfo)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeOP) sign() string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: f.signKey},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		panic(err)
+	}
+	payload, _ := json.Marshal(f.claims)
+	jws, _ := signer.Sign(payload)
+	s, _ := jws.CompactSerialize()
+	if f.tamper {
+		parts := strings.Split(s, ".")
+		c := map[string]any{}
+		for k, v := range f.claims {
+			c[k] = v
+		}
+		c["sub"] = "someone-else"
+		p, _ := json.Marshal(c)
+		parts[1] = base64.RawURLEncoding.EncodeToString(p)
+		s = strings.Join(parts, ".")
+	}
+	return s
+}
+
+func TestExchangeAgainstMisbehavingOP(t *testing.T) {
+	foreign, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tests := []struct {
+		name   string
+		change func(f *fakeOP)
+		want   error
+		check  func(t *testing.T, id eid.Identity)
+	}{
+		{"valid", func(*fakeOP) {}, nil, func(t *testing.T, id eid.Identity) {
+			want := map[string]string{
+				"name":            `"Nguyễn Văn Lĩnh"`, // NFC
+				"gender":          `"female"`,
+				"address":         `{"formatted":"Số 12 đường Lê Lợi, Phường Hạc Thành, Tỉnh Thanh Hóa"}`,
+				"place_of_origin": `"Xã Hoằng Hóa <&> İ"`,
+			}
+			for k, v := range want {
+				if got := string(id.Attributes[k]); got != v {
+					t.Errorf("%s = %s, want %s", k, got, v)
+				}
+			}
+			if id.ACR != "2" || id.Subject != "s-1" {
+				t.Errorf("identity %+v", id)
+			}
+		}},
+		{"missing acr is level 1", func(f *fakeOP) { delete(f.claims, "acr") }, nil, func(t *testing.T, id eid.Identity) {
+			if id.ACR != "1" {
+				t.Errorf("acr %q", id.ACR)
+			}
+		}},
+		{"unknown acr", func(f *fakeOP) { f.claims["acr"] = "3" }, eid.ErrInvalidResponse, nil},
+		{"foreign-signed", func(f *fakeOP) { f.signKey = foreign }, eid.ErrInvalidResponse, nil},
+		{"tampered payload", func(f *fakeOP) { f.tamper = true }, eid.ErrInvalidResponse, nil},
+		{"expired", func(f *fakeOP) { f.claims["exp"] = time.Now().Add(-time.Minute).Unix() }, eid.ErrInvalidResponse, nil},
+		{"wrong audience", func(f *fakeOP) { f.claims["aud"] = "someone-else" }, eid.ErrInvalidResponse, nil},
+		{"several audiences without azp", func(f *fakeOP) { f.claims["aud"] = []string{clientID, "other"} }, eid.ErrInvalidResponse, nil},
+		{"wrong issuer", func(f *fakeOP) { f.claims["iss"] = "https://evil.example" }, eid.ErrInvalidResponse, nil},
+		{"nonce mismatch", func(f *fakeOP) { f.claims["nonce"] = "other" }, eid.ErrInvalidResponse, nil},
+		{"bad at_hash", func(f *fakeOP) {
+			sum := sha256.Sum256([]byte("other"))
+			f.claims["at_hash"] = base64.RawURLEncoding.EncodeToString(sum[:16])
+		}, eid.ErrInvalidResponse, nil},
+		{"no id_token", func(f *fakeOP) { f.claims = nil }, eid.ErrInvalidResponse, nil},
+		{"userinfo sub differs", func(f *fakeOP) { f.userinfo["sub"] = "s-2" }, eid.ErrInvalidResponse, nil},
+		{"userinfo 503", func(f *fakeOP) { f.userinfoStatus = 503 }, eid.ErrUnavailable, nil},
+		{"jwks 500", func(f *fakeOP) { f.jwksStatus = 500 }, eid.ErrUnavailable, nil},
+		{"token 503", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 503, "" }, eid.ErrUnavailable, nil},
+		{"invalid_grant", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 400, `{"error":"invalid_grant"}` }, eid.ErrInvalidResponse, nil},
+		{"access_denied", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 400, `{"error":"access_denied"}` }, eid.ErrDenied, nil},
+		{"token 200 garbage", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 200, `{"token_type":"Bearer"}` }, eid.ErrInvalidResponse, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOP(t)
+			tt.change(f)
+			c := newConnector(t, f.issuer, nil)
+			id, err := c.Exchange(context.Background(), "the-code-123", "v", fakeNonce)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Exchange: %v", err)
+				}
+				tt.check(t, id)
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			var ve *vneid.Error
+			if !errors.As(err, &ve) {
+				t.Fatalf("not a *vneid.Error: %T", err)
+			}
+			msg := err.Error()
+			for _, secret := range []string{"the-code-123", f.accessToken, "Nguy", "s-1", clientSecret} {
+				if strings.Contains(msg, secret) {
+					t.Fatalf("error %q carries %q", msg, secret)
+				}
+			}
+		})
+	}
+}

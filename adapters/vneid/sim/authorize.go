@@ -1,0 +1,368 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: p.base + "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// browserID returns the browser's CSRF cookie, setting a fresh one when absent.
+func (p *Provider) browserID(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	v := randomToken(32)
+	p.setCookie(w, browserCookie, v, 0)
+	return v
+}
+
+// redirectResult sends the browser back to the client with the given parameters, adding
+// state and iss (RFC 9207).
+func (p *Provider) redirectResult(w http.ResponseWriter, r *http.Request, redirectURI, state string, params url.Values) {
+	u, err := url.Parse(redirectURI)
+	if err != nil { // registered URIs were validated at start
+		http.Error(w, "bad redirect URI", http.StatusInternalServerError)
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	q.Set("iss", p.issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, code, desc string) {
+	v := url.Values{"error": {code}}
+	if desc != "" {
+		v.Set("error_description", desc)
+	}
+	p.redirectResult(w, r, redirectURI, state, v)
+}
+
+func hasWord(list, word string) bool {
+	for _, w := range strings.Fields(list) {
+		if w == word {
+			return true
+		}
+	}
+	return false
+}
+
+// requestedLevel reads acr_values: the first value the sim knows ("1" or "2") wins; none: 1.
+func requestedLevel(acrValues string) int {
+	for _, v := range strings.Fields(acrValues) {
+		switch v {
+		case "1":
+			return 1
+		case "2":
+			return 2
+		}
+	}
+	return 1
+}
+
+// pickLang chooses "vi" or "en" from ui_locales (space-separated BCP 47 tags); default vi.
+func pickLang(uiLocales string) string {
+	for _, tag := range strings.Fields(uiLocales) {
+		primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if primary == "vi" || primary == "en" {
+			return primary
+		}
+	}
+	return "vi"
+}
+
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lang := pickLang(q.Get("ui_locales"))
+	if l := q.Get("lang"); l == "en" || l == "vi" {
+		lang = l
+	}
+	client, ok := p.clients[q.Get("client_id")]
+	if !ok {
+		p.renderError(w, http.StatusBadRequest, lang, "unknown_client")
+		return
+	}
+	redirectURI := q.Get("redirect_uri")
+	if !contains(client.RedirectURIs, redirectURI) {
+		p.renderError(w, http.StatusBadRequest, lang, "bad_redirect")
+		return
+	}
+	state := q.Get("state")
+	fail := func(code, desc string) { p.redirectError(w, r, redirectURI, state, code, desc) }
+	switch {
+	case q.Get("response_type") != "code":
+		fail("unsupported_response_type", "only response_type=code is supported")
+		return
+	case !hasWord(q.Get("scope"), "openid"):
+		fail("invalid_scope", "scope must include openid")
+		return
+	case q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43:
+		fail("invalid_request", "PKCE with code_challenge_method=S256 is required")
+		return
+	case q.Has("request") || q.Has("request_uri"):
+		fail("request_not_supported", "request objects are not supported")
+		return
+	}
+	prompt := q.Get("prompt")
+	if hasWord(prompt, "none") && len(strings.Fields(prompt)) > 1 {
+		fail("invalid_request", "prompt=none cannot be combined")
+		return
+	}
+	maxAge := -1
+	if s := q.Get("max_age"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			fail("invalid_request", "max_age must be a non-negative integer")
+			return
+		}
+		maxAge = n
+	}
+	level := requestedLevel(q.Get("acr_values"))
+	now := p.now()
+
+	// Single sign-on: a live session that is fresh enough and high enough skips the form.
+	if !hasWord(prompt, "login") && maxAge != 0 {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if ss, ok := p.st.session(sidOf(c.Value), now); ok &&
+				(maxAge < 0 || now.Sub(ss.authTime) <= time.Duration(maxAge)*time.Second) {
+				if p.citizens[ss.citizen].Level < level {
+					if hasWord(prompt, "none") {
+						fail("access_denied", "account level too low")
+						return
+					}
+				} else {
+					p.issueCode(w, r, &authCode{
+						clientID: client.ID, redirectURI: redirectURI,
+						challenge: q.Get("code_challenge"), nonce: q.Get("nonce"),
+						scope: q.Get("scope"), citizen: ss.citizen, authTime: ss.authTime,
+						sid: sidOf(c.Value),
+					}, state)
+					return
+				}
+			}
+		}
+	}
+	if hasWord(prompt, "none") {
+		fail("login_required", "")
+		return
+	}
+	pl := &pendingLogin{
+		id:          randomToken(18),
+		browser:     p.browserID(w, r),
+		clientID:    client.ID,
+		redirectURI: redirectURI,
+		state:       state,
+		nonce:       q.Get("nonce"),
+		challenge:   q.Get("code_challenge"),
+		scope:       q.Get("scope"),
+		level:       level,
+		lang:        lang,
+		expires:     now.Add(pendingTTL),
+	}
+	if h := q.Get("login_hint"); len(h) == 12 && strings.Trim(h, "0123456789") == "" {
+		pl.loginHint = h
+	}
+	p.st.putPending(pl, now)
+	http.Redirect(w, r, p.base+"/login?id="+pl.id, http.StatusFound)
+}
+
+// issueCode stores a fresh code and sends the browser back to the client with it.
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, c *authCode, state string) {
+	now := p.now()
+	c.expires = now.Add(codeTTL)
+	code := randomToken(32)
+	p.st.putCode(code, c, now)
+	p.redirectResult(w, r, c.redirectURI, state, url.Values{"code": {code}})
+}
+
+// sidOf derives the session's public id (the ID token's "sid") from the cookie's secret,
+// so that an ID token never carries what the cookie holds.
+func sidOf(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func equalConst(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// loginView is what the login pages render.
+type loginView struct {
+	ID, CSRF, Lang, Client, LoginHint, OTP, Error string
+	Level                                         int
+	Citizens                                      []citizenRow
+}
+
+type citizenRow struct {
+	CCCD, Name, Password string
+	Level                int
+}
+
+func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	lang := r.URL.Query().Get("lang")
+	var v loginView
+	var st stage
+	found := p.st.withPending(id, p.now(), func(pl *pendingLogin) bool {
+		if lang == "vi" || lang == "en" {
+			pl.lang = lang
+		}
+		v, st = p.viewOf(pl), pl.stage
+		return false
+	})
+	if !found {
+		p.renderError(w, http.StatusBadRequest, pickLang(lang), "login_expired")
+		return
+	}
+	p.renderLogin(w, http.StatusOK, st, v)
+}
+
+func (p *Provider) viewOf(pl *pendingLogin) loginView {
+	v := loginView{ID: pl.id, CSRF: pl.browser, Lang: pl.lang, Client: pl.clientID,
+		LoginHint: pl.loginHint, Level: pl.level}
+	switch pl.stage {
+	case stagePassword:
+		v.Citizens = make([]citizenRow, len(p.citizens))
+		for i := range p.citizens {
+			c := &p.citizens[i]
+			v.Citizens[i] = citizenRow{CCCD: c.CCCD, Name: c.FullName(), Password: c.password(), Level: c.Level}
+		}
+	case stageOTP:
+		v.OTP = pl.otp
+	}
+	return v
+}
+
+// handleLoginPost handles every login form: action=login (ID number and password),
+// action=otp (the one-time code), action=cancel.
+func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		p.renderError(w, http.StatusBadRequest, "vi", "bad_request")
+		return
+	}
+	f := r.PostForm
+	lang := f.Get("lang")
+	if lang != "en" {
+		lang = "vi"
+	}
+	cookie, _ := r.Cookie(browserCookie)
+	now := p.now()
+
+	type outcome int
+	const (
+		show outcome = iota
+		reload
+		denied
+		success
+		csrfFail
+	)
+	var (
+		out    outcome
+		st     stage
+		v      loginView
+		pl     pendingLogin
+		errKey string
+	)
+	found := p.st.withPending(f.Get("id"), now, func(cur *pendingLogin) bool {
+		if cookie == nil || !equalConst(f.Get("csrf"), cookie.Value) || !equalConst(cookie.Value, cur.browser) {
+			out = csrfFail
+			return false
+		}
+		cur.lang = lang
+		pl = *cur
+		action := f.Get("action")
+		switch {
+		case action == "cancel":
+			out = denied
+			return true
+		case action == "login" && cur.stage == stagePassword:
+			i, ok := p.byCCCD[strings.TrimSpace(f.Get("cccd"))]
+			if !ok || !equalConst(f.Get("password"), p.citizens[i].password()) {
+				cur.failures++
+				if cur.failures >= maxFailures {
+					out = denied
+					return true
+				}
+				out, errKey = show, "bad_credentials"
+				break
+			}
+			cur.citizen, cur.failures = i, 0
+			if p.citizens[i].Level < cur.level {
+				cur.stage = stageInsufficient
+			} else {
+				cur.stage, cur.otp = stageOTP, randomDigits(6)
+			}
+			out = reload
+		case action == "otp" && cur.stage == stageOTP:
+			if !equalConst(strings.TrimSpace(f.Get("otp")), cur.otp) {
+				cur.failures++
+				if cur.failures >= maxFailures {
+					out = denied
+					return true
+				}
+				out, errKey = show, "bad_otp"
+				break
+			}
+			pl = *cur
+			out = success
+			return true
+		default:
+			out = reload
+		}
+		st, v = cur.stage, p.viewOf(cur)
+		return false
+	})
+	switch {
+	case !found:
+		p.renderError(w, http.StatusBadRequest, lang, "login_expired")
+	case out == csrfFail:
+		p.log.WarnContext(r.Context(), "sim: login form failed the CSRF check")
+		p.renderError(w, http.StatusForbidden, lang, "csrf")
+	case out == denied:
+		p.redirectError(w, r, pl.redirectURI, pl.state, "access_denied", "the citizen cancelled or failed to log in")
+	case out == reload:
+		http.Redirect(w, r, p.base+"/login?id="+url.QueryEscape(pl.id), http.StatusSeeOther)
+	case out == show:
+		v.Error = msg(lang, errKey)
+		p.renderLogin(w, http.StatusOK, st, v)
+	case out == success:
+		secret := randomToken(32)
+		sid := sidOf(secret)
+		p.st.putSession(sid, &session{citizen: pl.citizen, authTime: now, expires: now.Add(sessionTTL)}, now)
+		p.setCookie(w, sessionCookie, secret, 0)
+		p.log.InfoContext(r.Context(), "sim: citizen logged in", "client", pl.clientID)
+		p.issueCode(w, r, &authCode{
+			clientID: pl.clientID, redirectURI: pl.redirectURI, challenge: pl.challenge,
+			nonce: pl.nonce, scope: pl.scope, citizen: pl.citizen, authTime: now, sid: sid,
+		}, pl.state)
+	}
+}

@@ -1,0 +1,62 @@
+// Command motlan runs Motlan: the OpenID Connect broker for the national eID and, in
+// development, the dev eID beside it.
+//
+//	motlan dev                 everything on embedded defaults (SQLite, generated keys, dev eID)
+//	motlan serve --config F    production, from a YAML file (README documents every key)
+//	motlan eid                 the dev eID alone
+//	motlan migrate --config F  apply database migrations and exit
+//	motlan check-config F      validate a configuration file
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: motlan <command> [flags]
+
+commands:
+  dev            run Motlan, the dev eID and the demo portal on embedded defaults
+  serve          run Motlan from a configuration file (--config)
+  eid            run the dev eID alone
+  migrate        apply database migrations (--config) and exit
+  check-config   validate a configuration file and exit
+
+run "motlan <command> -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "dev":
+		err = cmdDev(ctx, args)
+	case "serve":
+		err = cmdServe(ctx, args)
+	case "eid":
+		err = cmdEID(ctx, args)
+	case "migrate":
+		err = cmdMigrate(ctx, args)
+	case "check-config":
+		err = cmdCheckConfig(args)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "motlan: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "motlan:", err)
+		os.Exit(1)
+	}
+}

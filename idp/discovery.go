@@ -1,0 +1,66 @@
+package idp
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sort"
+
+	"github.com/motlan/motlan/idp/claims"
+)
+
+// discoveryDocument is OpenID Connect Discovery 1.0 section 3, built once.
+func (p *Provider) discoveryDocument() ([]byte, error) {
+	scopes := []string{"openid", "offline_access"}
+	for s := range claims.ByScope {
+		scopes = append(scopes, s)
+	}
+	sort.Strings(scopes[2:])
+	doc := map[string]any{
+		"issuer":                                p.cfg.Issuer,
+		"authorization_endpoint":                p.URL(PathAuthorize),
+		"token_endpoint":                        p.URL(PathToken),
+		"userinfo_endpoint":                     p.URL(PathUserInfo),
+		"jwks_uri":                              p.URL(PathJWKS),
+		"scopes_supported":                      scopes,
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"subject_types_supported":               []string{"pairwise", "public"},
+		"id_token_signing_alg_values_supported": []string{"ES256", "RS256"},
+		"userinfo_signing_alg_values_supported": []string{"none"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"token_endpoint_auth_signing_alg_values_supported": slices.Collect(func(yield func(string) bool) {
+			for _, a := range assertionAlgs {
+				if !yield(string(a)) {
+					return
+				}
+			}
+		}),
+		"code_challenge_methods_supported":               []string{"S256"},
+		"claims_supported":                               claims.Supported(),
+		"claims_parameter_supported":                     true,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"acr_values_supported":                           []string{"1", "2"},
+		"ui_locales_supported":                           []string{"vi", "en"},
+		"claims_locales_supported":                       []string{"vi"},
+		"authorization_response_iss_parameter_supported": true,
+		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(p.discovery)
+}
+
+func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(p.cfg.Keys.JWKS())
+}

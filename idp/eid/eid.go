@@ -1,0 +1,61 @@
+// Package eid is the seam between the broker and the national eID it logs citizens in at.
+// adapters/vneid implements Connector for any standards OpenID Connect provider.
+package eid
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"time"
+)
+
+// Errors callers branch on; implementations wrap them with %w.
+var (
+	// ErrDenied: the citizen cancelled or the eID refused the login (maps to access_denied).
+	ErrDenied = errors.New("eid: login denied")
+	// ErrUnavailable: the eID could not be reached or answered wrongly (maps to
+	// temporarily_unavailable).
+	ErrUnavailable = errors.New("eid: unavailable")
+	// ErrInvalidResponse: the eID's answer failed verification (bad ID token, nonce
+	// mismatch, wrong issuer or audience). Treated as a failed login, never trusted.
+	ErrInvalidResponse = errors.New("eid: invalid response")
+)
+
+// AuthOptions shape the upstream login.
+type AuthOptions struct {
+	ACR        string // requested eID level, "1" or "2"; empty: the eID's default
+	ForceLogin bool   // prompt=login upstream
+	MaxAge     int    // seconds; -1 when absent
+	LoginHint  string
+	UILocales  []string
+}
+
+// Identity is what the eID verified about the citizen in one login.
+type Identity struct {
+	Issuer   string
+	Subject  string
+	ACR      string // mapped to Motlan's levels: "1" or "2"
+	AMR      []string
+	AuthTime time.Time
+	// Attributes are keyed by Motlan's attribute names (name, family_name, given_name,
+	// birthdate, gender, address, phone_number, cccd, nationality, place_of_origin), each
+	// value as JSON (a string, or an object for address), after the configured mapping.
+	Attributes map[string]json.RawMessage
+	RawIDToken string // kept for upstream logout
+}
+
+// Connector logs citizens in at the eID with the authorization code flow.
+type Connector interface {
+	// AuthCodeURL is where the citizen's browser goes; state, nonce and the PKCE verifier
+	// are the broker's own, fresh per login. An error wraps ErrUnavailable when the eID's
+	// configuration cannot be had.
+	AuthCodeURL(ctx context.Context, state, nonce, verifier string, opts AuthOptions) (string, error)
+	// CheckCallback checks the query of the eID's redirect back before Exchange: the RFC
+	// 9207 iss, and an error parameter mapped to ErrDenied, ErrUnavailable or
+	// ErrInvalidResponse. State is the broker's to check.
+	CheckCallback(q url.Values) error
+	// Exchange redeems the code from the callback, verifies the ID token (issuer,
+	// audience, expiry, nonce, signature), reads userinfo and maps the claims.
+	Exchange(ctx context.Context, code, verifier, nonce string) (Identity, error)
+}

@@ -1,0 +1,113 @@
+// Package oautherr is the provider's one error type on the OAuth wire: RFC 6749 sections
+// 4.1.2.1 (authorization response) and 5.2 (token endpoint), RFC 6750 section 3 (bearer
+// resources). Descriptions are written for developers and never carry a wrapped cause,
+// which may hold personal data.
+package oautherr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Error codes from RFC 6749, RFC 6750, OIDC Core 3.1.2.6 and RFC 9126.
+const (
+	InvalidRequest          = "invalid_request"
+	InvalidClient           = "invalid_client"
+	InvalidGrant            = "invalid_grant"
+	UnauthorizedClient      = "unauthorized_client"
+	UnsupportedGrantType    = "unsupported_grant_type"
+	UnsupportedResponseType = "unsupported_response_type"
+	InvalidScope            = "invalid_scope"
+	AccessDenied            = "access_denied"
+	ServerError             = "server_error"
+	TemporarilyUnavailable  = "temporarily_unavailable"
+	InvalidToken            = "invalid_token"
+	InsufficientScope       = "insufficient_scope"
+	LoginRequired           = "login_required"
+	ConsentRequired         = "consent_required"
+	InteractionRequired     = "interaction_required"
+	RequestNotSupported     = "request_not_supported"
+	RequestURINotSupported  = "request_uri_not_supported"
+)
+
+// Error is an OAuth error as it goes on the wire.
+type Error struct {
+	Code        string
+	Description string
+	Status      int // HTTP status for direct responses; 0 picks the RFC default
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// New returns an error with a formatted description.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// As extracts an *Error from err, or turns any other error into server_error without
+// exposing its text.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: ServerError, Description: "internal error", Status: http.StatusInternalServerError}
+}
+
+// HTTPStatus is the status a direct response carries.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	switch e.Code {
+	case InvalidClient, InvalidToken:
+		return http.StatusUnauthorized
+	case InsufficientScope:
+		return http.StatusForbidden
+	case ServerError:
+		return http.StatusInternalServerError
+	case TemporarilyUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// WriteJSON writes the RFC 6749 5.2 JSON body. basicChallenge adds the WWW-Authenticate
+// header RFC 6749 requires when the client tried HTTP Basic authentication.
+func WriteJSON(w http.ResponseWriter, e *Error, basicChallenge bool) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	if e.HTTPStatus() == http.StatusUnauthorized && basicChallenge {
+		h.Set("WWW-Authenticate", `Basic realm="motlan", charset="UTF-8"`)
+	}
+	w.WriteHeader(e.HTTPStatus())
+	body := struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{e.Code, e.Description}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// WriteBearer answers a protected-resource request per RFC 6750 section 3.
+func WriteBearer(w http.ResponseWriter, e *Error) {
+	challenge := `Bearer realm="motlan"`
+	if e.Code != "" {
+		challenge += `, error="` + e.Code + `", error_description="` + quoteSafe(e.Description) + `"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	WriteJSON(w, e, false)
+}
+
+// quoteSafe keeps a description inside RFC 6750's allowed character set for the header.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
+			return '\''
+		}
+		return r
+	}, s)
+}

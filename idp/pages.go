@@ -1,0 +1,129 @@
+package idp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// messages holds every text a page shows; Vietnamese first.
+var messages = map[string]map[string]string{
+	"vi": {
+		"title": "Motlan – Đăng nhập một lần", "brand": "Motlan", "switch": "English",
+		"consent_title": "Chia sẻ thông tin", "consent_asks": "muốn nhận các thông tin sau của bạn, đã được xác thực qua định danh điện tử:",
+		"consent_note": "Bạn không phải khai lại các thông tin này. Bạn có thể từ chối.",
+		"allow":        "Đồng ý chia sẻ", "deny": "Từ chối",
+		"claim.name": "Họ và tên", "claim.family_name": "Họ", "claim.middle_name": "Tên đệm", "claim.given_name": "Tên",
+		"claim.birthdate": "Ngày sinh", "claim.gender": "Giới tính", "claim.nationality": "Quốc tịch",
+		"claim.place_of_origin": "Quê quán", "claim.address": "Nơi thường trú",
+		"claim.phone_number": "Số điện thoại", "claim.cccd": "Số định danh cá nhân",
+		"claim.offline_access": "Truy cập khi bạn không trực tuyến",
+		"err.title":            "Không thể tiếp tục",
+		"err.bad_request":      "Yêu cầu không hợp lệ.",
+		"err.unknown_client":   "Dịch vụ yêu cầu đăng nhập chưa được đăng ký với Motlan.",
+		"err.bad_redirect":     "Địa chỉ chuyển hướng của dịch vụ không khớp với địa chỉ đã đăng ký, nên Motlan không chuyển bạn đến đó.",
+		"err.bad_callback":     "Phiên đăng nhập này không thuộc trình duyệt của bạn. Hãy bắt đầu lại từ trang dịch vụ.",
+		"err.expired_login":    "Phiên đăng nhập đã hết hạn hoặc đã được dùng. Hãy bắt đầu lại từ trang dịch vụ.",
+		"err.unavailable":      "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
+		"err.server_error":     "Đã có lỗi xảy ra. Vui lòng thử lại sau.",
+	},
+	"en": {
+		"title": "Motlan – Log in once", "brand": "Motlan", "switch": "Tiếng Việt",
+		"consent_title": "Share your information", "consent_asks": "would like the following information, verified by your national eID:",
+		"consent_note": "You will not have to type it again. You may decline.",
+		"allow":        "Allow", "deny": "Decline",
+		"claim.name": "Full name", "claim.family_name": "Family name", "claim.middle_name": "Middle name", "claim.given_name": "Given name",
+		"claim.birthdate": "Date of birth", "claim.gender": "Sex", "claim.nationality": "Nationality",
+		"claim.place_of_origin": "Place of origin", "claim.address": "Permanent residence",
+		"claim.phone_number": "Phone number", "claim.cccd": "Personal ID number",
+		"claim.offline_access": "Access while you are offline",
+		"err.title":            "Cannot continue",
+		"err.bad_request":      "The request is not valid.",
+		"err.unknown_client":   "The service asking you to log in is not registered with Motlan.",
+		"err.bad_redirect":     "The service's redirect address does not match the registered one, so Motlan will not send you there.",
+		"err.bad_callback":     "This login does not belong to your browser. Please start again from the service.",
+		"err.expired_login":    "This login has expired or was already used. Please start again from the service.",
+		"err.unavailable":      "The system is busy. Please try again in a few minutes.",
+		"err.server_error":     "Something went wrong. Please try again later.",
+	},
+}
+
+// pickLocale chooses vi or en: an explicit lang switch wins, then ui_locales, then vi.
+func pickLocale(uiLocales []string, lang string) string {
+	if lang == "en" || lang == "vi" {
+		return lang
+	}
+	for _, l := range uiLocales {
+		l = strings.ToLower(l)
+		if strings.HasPrefix(l, "vi") {
+			return "vi"
+		}
+		if strings.HasPrefix(l, "en") {
+			return "en"
+		}
+	}
+	return "vi"
+}
+
+func otherLang(lang string) string {
+	if lang == "en" {
+		return "vi"
+	}
+	return "en"
+}
+
+// renderPage writes an HTML page with a per-response CSP nonce for its stylesheet.
+func (p *Provider) renderPage(w http.ResponseWriter, r *http.Request, status int, name, lang string, data any) {
+	nonce := rand.Text()
+	var buf bytes.Buffer
+	err := pages.ExecuteTemplate(&buf, name, map[string]any{
+		"Lang": lang, "T": messages[lang], "Nonce": nonce, "D": data, "Switch": switchURL(data),
+	})
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func switchURL(data any) string {
+	if m, ok := data.(map[string]any); ok {
+		if s, ok := m["Switch"].(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// renderError shows an error page; the detail is for developers and never holds personal data.
+func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, e *pageError) {
+	lang := pickLocale(nil, r.URL.Query().Get("lang"))
+	t := messages[lang]
+	msg, ok := t["err."+e.key]
+	if !ok {
+		msg = t["err.server_error"]
+	}
+	q := r.URL.Query()
+	q.Set("lang", otherLang(lang))
+	sw := ""
+	if r.Method == http.MethodGet {
+		sw = r.URL.Path + "?" + q.Encode()
+	}
+	p.renderPage(w, r, e.status, "error", lang, map[string]any{
+		"Title": t["err.title"], "Message": msg, "Detail": e.detail, "Switch": sw,
+	})
+}

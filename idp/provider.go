@@ -1,0 +1,241 @@
+package idp
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/motlan/motlan/idp/eid"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/keys"
+)
+
+// TokenKeys signs the provider's tokens and verifies its own access tokens. keys.Manager
+// implements it.
+type TokenKeys interface {
+	Sign(ctx context.Context, alg, typ string, payload []byte) (string, error)
+	// Verify checks a token the provider signed and returns its payload and header.
+	Verify(ctx context.Context, token string) ([]byte, keys.Header, error)
+	JWKS() []byte
+}
+
+// Config configures a Provider. Zero durations take the documented defaults.
+type Config struct {
+	Issuer string // e.g. https://id.tinh.gov.vn; no trailing slash, no query
+	Store  store.Store
+	Keys   TokenKeys
+	EID    eid.Connector
+	// Secret (at least 32 bytes) derives the pairwise-subject salt, the key that seals the
+	// citizen reference inside access tokens, and the sid key. Keep it stable across replicas.
+	Secret []byte
+	Now    func() time.Time
+	Logger *slog.Logger
+
+	SessionTTL        time.Duration // SSO session; default 8h
+	AuthRequestTTL    time.Duration // login transaction; default 10m
+	CodeTTL           time.Duration // authorization code; default 60s
+	AccessTokenTTL    time.Duration // default 10m
+	IDTokenTTL        time.Duration // default 10m
+	RefreshTTL        time.Duration // refresh token without offline_access, capped by the session; default 8h
+	OfflineRefreshTTL time.Duration // with offline_access; default 720h
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.SessionTTL, 8*time.Hour)
+	def(&c.AuthRequestTTL, 10*time.Minute)
+	def(&c.CodeTTL, 60*time.Second)
+	def(&c.AccessTokenTTL, 10*time.Minute)
+	def(&c.IDTokenTTL, 10*time.Minute)
+	def(&c.RefreshTTL, 8*time.Hour)
+	def(&c.OfflineRefreshTTL, 720*time.Hour)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports what is missing or wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case c.Issuer == "" || err != nil:
+		errs = append(errs, errors.New("issuer: must be an absolute URL"))
+	case u.Scheme != "https" && !isLoopback(u.Hostname()):
+		errs = append(errs, errors.New("issuer: must use https (http only for localhost)"))
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/"):
+		errs = append(errs, errors.New("issuer: no query, fragment or trailing slash"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("store: required"))
+	}
+	if c.Keys == nil {
+		errs = append(errs, errors.New("keys: required"))
+	}
+	if c.EID == nil {
+		errs = append(errs, errors.New("eid: required"))
+	}
+	if len(c.Secret) < 32 {
+		errs = append(errs, errors.New("secret: at least 32 bytes"))
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// Paths of the provider's endpoints, relative to the issuer.
+const (
+	PathDiscovery = "/.well-known/openid-configuration"
+	PathJWKS      = "/jwks"
+	PathAuthorize = "/authorize"
+	PathToken     = "/token"
+	PathUserInfo  = "/userinfo"
+	PathCallback  = "/eid/callback"
+	PathConsent   = "/consent"
+)
+
+// Provider serves the OpenID Connect endpoints.
+type Provider struct {
+	cfg        Config
+	store      store.Store
+	log        *slog.Logger
+	now        func() time.Time
+	base       string // issuer path prefix, "" for a root issuer
+	secure     bool   // cookies get Secure
+	pairwise   []byte
+	sealKey    []byte
+	sidKey     []byte
+	mux        *http.ServeMux
+	discovery  []byte
+	clientsMu  sync.RWMutex
+	clients    map[string]store.Client
+	clientsAge time.Time
+}
+
+// New builds a Provider.
+func New(ctx context.Context, cfg Config) (*Provider, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("idp config: %w", err)
+	}
+	u, _ := url.Parse(cfg.Issuer)
+	p := &Provider{
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		base:   strings.TrimSuffix(u.Path, "/"),
+		secure: u.Scheme == "https",
+	}
+	var err error
+	if p.pairwise, err = derive(cfg.Secret, "motlan pairwise subject"); err != nil {
+		return nil, err
+	}
+	if p.sealKey, err = derive(cfg.Secret, "motlan access token citizen seal"); err != nil {
+		return nil, err
+	}
+	if p.sidKey, err = derive(cfg.Secret, "motlan sid"); err != nil {
+		return nil, err
+	}
+	if err := p.loadClients(ctx); err != nil {
+		return nil, err
+	}
+	if p.discovery, err = p.discoveryDocument(); err != nil {
+		return nil, err
+	}
+	p.routes()
+	return p, nil
+}
+
+func derive(secret []byte, info string) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, info, 32)
+}
+
+func (p *Provider) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET "+p.base+PathDiscovery, p.handleDiscovery)
+	m.HandleFunc("GET "+p.base+PathJWKS, p.handleJWKS)
+	m.HandleFunc(p.base+PathAuthorize, p.handleAuthorize)
+	m.HandleFunc(p.base+PathToken, p.handleToken)
+	m.HandleFunc(p.base+PathUserInfo, p.handleUserInfo)
+	m.HandleFunc("GET "+p.base+PathCallback, p.handleCallback)
+	m.HandleFunc(p.base+PathConsent, p.handleConsent)
+	p.mux = m
+}
+
+// ServeHTTP serves every endpoint with the security headers all responses carry.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			p.log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	}()
+	p.mux.ServeHTTP(w, r)
+}
+
+// URL returns the absolute URL of an endpoint path.
+func (p *Provider) URL(path string) string { return p.cfg.Issuer + path }
+
+// CallbackURL is the redirect URI to register at the eID.
+func CallbackURL(issuer string) string { return strings.TrimSuffix(issuer, "/") + PathCallback }
+
+// loadClients caches the clients; they come from config, so every replica holds the same.
+func (p *Provider) loadClients(ctx context.Context) error {
+	list, err := p.store.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("load clients: %w", err)
+	}
+	m := make(map[string]store.Client, len(list))
+	for _, c := range list {
+		m[c.ID] = c
+	}
+	p.clientsMu.Lock()
+	p.clients, p.clientsAge = m, p.now()
+	p.clientsMu.Unlock()
+	return nil
+}
+
+// client returns a registered client, re-reading the store at most every 30 s on a miss.
+func (p *Provider) client(ctx context.Context, id string) (store.Client, bool) {
+	p.clientsMu.RLock()
+	c, ok := p.clients[id]
+	stale := p.now().Sub(p.clientsAge) > 30*time.Second
+	p.clientsMu.RUnlock()
+	if ok || !stale {
+		return c, ok
+	}
+	if err := p.loadClients(ctx); err != nil {
+		p.log.WarnContext(ctx, "reload clients", "err", err)
+		return store.Client{}, false
+	}
+	p.clientsMu.RLock()
+	defer p.clientsMu.RUnlock()
+	c, ok = p.clients[id]
+	return c, ok
+}

@@ -1,0 +1,253 @@
+// Package store holds the broker's persistent records and the small interfaces, one per
+// aggregate, that the provider needs from storage. Implementations live under adapters/
+// (adapters/sqlstore); storetest holds the conformance suite every implementation passes.
+//
+// Secrets never reach the store in the clear: session cookies, authorization codes and
+// refresh tokens are stored under the SHA-256 of the value the client holds, so IDs here are
+// already hashes. Times are stored with at least millisecond precision and returned in UTC.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors callers branch on. Implementations wrap them with %w.
+var (
+	ErrNotFound    = errors.New("store: not found")
+	ErrConflict    = errors.New("store: conflict")     // unique key taken, or a compare-and-swap lost
+	ErrAlreadyUsed = errors.New("store: already used") // single-use record consumed before
+)
+
+// Client is a relying party. Clients come from config and are upserted at start, so every
+// replica sees the same set.
+type Client struct {
+	ID                     string
+	Name                   string
+	SecretHash             string // "sha256:<salt hex>:<hash hex>"; empty for public clients
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	AllowedScopes          []string
+	AuthMethod             string          // client_secret_basic | client_secret_post | private_key_jwt | none
+	JWKS                   json.RawMessage // public keys for private_key_jwt, may be empty
+	JWKSURI                string
+	SubjectType            string // pairwise | public
+	IDTokenAlg             string // ES256 | RS256
+	FirstParty             bool
+	UpdatedAt              time.Time
+}
+
+// Attribute is one verified fact about a citizen and where it came from.
+type Attribute struct {
+	Value      json.RawMessage `json:"value"`  // a JSON string, or an object for address
+	Source     string          `json:"source"` // the upstream issuer that verified it
+	Level      int             `json:"level"`  // eID level at which it was verified (1, 2)
+	VerifiedAt time.Time       `json:"verified_at"`
+}
+
+// Citizen is a person known from the eID. (Issuer, Subject) is unique.
+type Citizen struct {
+	ID         string // Motlan's own stable id
+	Issuer     string // the upstream issuer
+	Subject    string // the upstream subject
+	CCCD       string // 12-digit personal ID number, may be empty
+	Attributes map[string]Attribute
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Session is a citizen's single-sign-on session at Motlan.
+type Session struct {
+	ID              string // SHA-256 hex of the cookie value
+	CitizenID       string
+	AuthTime        time.Time
+	ACR             string // eID level, "1" or "2"
+	AMR             []string
+	UpstreamIDToken string // kept for upstream logout (id_token_hint)
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+}
+
+// AuthRequest is a login transaction: the relying party's validated authorization request,
+// plus the state of the upstream round trip while one is under way.
+type AuthRequest struct {
+	ID                  string // random, also used as the consent/login page handle
+	ClientID            string
+	RedirectURI         string
+	ResponseMode        string
+	Scopes              []string
+	State               string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              int // seconds; -1 when absent
+	ACRValues           []string
+	Claims              json.RawMessage // the OIDC Core 5.5 claims request, may be empty
+	UILocales           []string
+	LoginHint           string
+
+	UpstreamState    string // unique while non-empty
+	UpstreamNonce    string
+	UpstreamVerifier string
+
+	SessionID string // set once the citizen is logged in for this request
+	CSRFToken string // binds the consent form to this request
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthCode is an issued authorization code. ID is the SHA-256 hex of the code.
+type AuthCode struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	CitizenID           string
+	SessionID           string
+	Scopes              []string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Claims              json.RawMessage
+	AuthTime            time.Time
+	ACR                 string
+	AMR                 []string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+}
+
+// RefreshToken is one link of a rotation family. ID is the SHA-256 hex of the token.
+type RefreshToken struct {
+	ID        string
+	FamilyID  string // all tokens rotated from one code share it
+	ClientID  string
+	CitizenID string
+	SessionID string
+	Scopes    []string
+	Claims    json.RawMessage
+	AuthTime  time.Time
+	ACR       string
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until rotated
+	Revoked   bool
+}
+
+// Consent is what a citizen allowed one client.
+type Consent struct {
+	CitizenID string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Release records which claims went to which client, for every release.
+type Release struct {
+	CitizenID string
+	ClientID  string
+	Claims    []string
+	Via       string // id_token | userinfo
+	At        time.Time
+}
+
+// Clients holds relying parties.
+type Clients interface {
+	UpsertClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+}
+
+// Citizens holds citizen records.
+type Citizens interface {
+	// UpsertCitizen creates the citizen for (Issuer, Subject) or replaces its CCCD and merges
+	// its attributes (an attribute given replaces the stored one; attributes not given are
+	// kept). It returns the stored record; ID and CreatedAt of an existing citizen are kept.
+	UpsertCitizen(ctx context.Context, c Citizen) (Citizen, error)
+	GetCitizen(ctx context.Context, id string) (Citizen, error)
+}
+
+// Sessions holds SSO sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, id string) (Session, error) // ErrNotFound once expired
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// AuthRequests holds login transactions.
+type AuthRequests interface {
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error) // ErrNotFound once expired
+	GetAuthRequestByUpstreamState(ctx context.Context, state string) (AuthRequest, error)
+	// UpdateAuthRequest reads, applies fn and writes back atomically; if fn errors nothing
+	// is written and that error is returned.
+	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+}
+
+// AuthCodes holds authorization codes.
+type AuthCodes interface {
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// ConsumeAuthCode returns the code and marks it used, atomically: of concurrent callers
+	// exactly one gets it; later calls get ErrAlreadyUsed (with the record, so the caller
+	// can revoke what the first use issued); unknown or expired codes get ErrNotFound.
+	ConsumeAuthCode(ctx context.Context, id string) (AuthCode, error)
+}
+
+// RefreshTokens holds refresh tokens.
+type RefreshTokens interface {
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
+	// RotateRefreshToken marks oldID used at next.CreatedAt and stores next, atomically.
+	// If oldID was used already, it stores nothing and returns ErrAlreadyUsed; if oldID is
+	// unknown, expired or revoked, ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken) error
+	RevokeRefreshFamily(ctx context.Context, familyID string) error
+}
+
+// Consents holds remembered consents.
+type Consents interface {
+	GetConsent(ctx context.Context, citizenID, clientID string) (Consent, error)
+	UpsertConsent(ctx context.Context, c Consent) error
+}
+
+// Releases is the append-only record of claim releases.
+type Releases interface {
+	RecordRelease(ctx context.Context, r Release) error
+	ListReleases(ctx context.Context, citizenID string) ([]Release, error)
+}
+
+// Store is everything the provider needs.
+type Store interface {
+	Clients
+	Citizens
+	Sessions
+	AuthRequests
+	AuthCodes
+	RefreshTokens
+	Consents
+	Releases
+	TokenKeys
+}
+
+// TokenKey is a token-signing key, sealed (encrypted) by the keys package before it is
+// stored. A key is published in JWKS from CreatedAt, signs from ActiveAt, and is dropped
+// from JWKS after RetireAt (zero: never).
+type TokenKey struct {
+	ID        string // the JWK kid
+	Alg       string // ES256 | RS256
+	Sealed    []byte // AES-256-GCM of the PKCS#8 private key
+	PublicJWK json.RawMessage
+	CreatedAt time.Time
+	ActiveAt  time.Time
+	RetireAt  time.Time
+}
+
+// TokenKeys holds token-signing keys.
+type TokenKeys interface {
+	// CreateTokenKey stores k; ErrConflict if its ID is taken.
+	CreateTokenKey(ctx context.Context, k TokenKey) error
+	ListTokenKeys(ctx context.Context) ([]TokenKey, error) // ordered by CreatedAt, then ID
+}

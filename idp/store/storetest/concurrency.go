@@ -1,0 +1,170 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// Racers is how many goroutines race for one record.
+const Racers = 32
+
+// RunConcurrencyTests checks the atomicity guarantees under real contention.
+func RunConcurrencyTests(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		run  func(e *env)
+	}{
+		{"ConsumeAuthCodeOnce", testConcurrentConsume},
+		{"RotateRefreshTokenOnce", testConcurrentRotate},
+		{"UpdateAuthRequestLosesNothing", testConcurrentUpdate},
+		{"UpsertCitizenMergesAll", testConcurrentUpsertCitizen},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(setup(t, newStore))
+		})
+	}
+}
+
+// race runs fn(i) for i in [0, n) at once and returns the errors by i.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-gate
+			errs[i] = fn(i)
+		}()
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	return errs
+}
+
+func testConcurrentConsume(e *env) {
+	c := authCode("code-race")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
+	got := make([]store.AuthCode, Racers)
+	errs := race(Racers, func(i int) error {
+		var err error
+		got[i], err = e.s.ConsumeAuthCode(e.ctx, c.ID)
+		return err
+	})
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+			equal(e.t, "winner's code", got[i], c)
+		case errors.Is(err, store.ErrAlreadyUsed):
+			equal(e.t, "loser's record", got[i], c)
+		default:
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winners != 1 {
+		e.t.Errorf("%d winners, want exactly 1", winners)
+	}
+}
+
+func testConcurrentRotate(e *env) {
+	old := refresh("rt-race", "fam-race")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	errs := race(Racers, func(i int) error {
+		return e.s.RotateRefreshToken(e.ctx, old.ID, refresh(fmt.Sprintf("rt-next-%d", i), "fam-race"))
+	})
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				e.t.Errorf("racers %d and %d both rotated", winner, i)
+			}
+			winner = i
+		case errors.Is(err, store.ErrAlreadyUsed):
+		default:
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		e.t.Fatal("no racer rotated")
+	}
+	for i := range Racers {
+		_, err := e.s.GetRefreshToken(e.ctx, fmt.Sprintf("rt-next-%d", i))
+		if i == winner && err != nil {
+			e.t.Errorf("winner's token: %v", err)
+		}
+		if i != winner && !errors.Is(err, store.ErrNotFound) {
+			e.t.Errorf("loser %d's token stored (err %v)", i, err)
+		}
+	}
+}
+
+// testConcurrentUpdate uses MaxAge as a counter: a lost update shows as a short count.
+func testConcurrentUpdate(e *env) {
+	const perRacer = 4
+	r := authRequest("ar-race", "")
+	r.MaxAge = 0
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, r))
+	errs := race(Racers, func(int) error {
+		for range perRacer {
+			_, err := e.s.UpdateAuthRequest(e.ctx, r.ID, func(a store.AuthRequest) (store.AuthRequest, error) {
+				a.MaxAge++
+				return a, nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	got, err := e.s.GetAuthRequest(e.ctx, r.ID)
+	must(e.t, "get", err)
+	if got.MaxAge != Racers*perRacer {
+		e.t.Errorf("counter = %d, want %d", got.MaxAge, Racers*perRacer)
+	}
+}
+
+// testConcurrentUpsertCitizen has every racer log the same new citizen in with its own
+// attribute: one citizen must result, holding all of them.
+func testConcurrentUpsertCitizen(e *env) {
+	ids := make([]string, Racers)
+	errs := race(Racers, func(i int) error {
+		c := citizen("sub-race")
+		c.ID = fmt.Sprintf("cit-race-%d", i)
+		c.Attributes = map[string]store.Attribute{fmt.Sprintf("attr_%d", i): attr(`"Lê Công Hảo"`, 1)}
+		got, err := e.s.UpsertCitizen(e.ctx, c)
+		ids[i] = got.ID
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			e.t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+	for i, id := range ids {
+		if id != ids[0] {
+			e.t.Fatalf("racer %d got citizen %q, racer 0 %q", i, id, ids[0])
+		}
+	}
+	got, err := e.s.GetCitizen(e.ctx, ids[0])
+	must(e.t, "get", err)
+	if len(got.Attributes) != Racers {
+		e.t.Errorf("%d attributes, want %d", len(got.Attributes), Racers)
+	}
+}

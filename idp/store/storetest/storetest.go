@@ -1,0 +1,746 @@
+// Package storetest is the conformance suite every store.Store implementation passes, in
+// the manner of Dex's storage/conformance: RunTests for behaviour, RunConcurrencyTests for
+// the atomicity guarantees. Each behaviour gets a fresh store from newStore and a Clock the
+// store must use as its notion of now.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// Clock is a controllable time source; pass its Now to the store (e.g. sqlstore.Config.Now).
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// NewStore returns an empty store that reads time from clock. It registers its own
+// cleanup with t.
+type NewStore func(t *testing.T, clock *Clock) store.Store
+
+// start is the suite's "now": millisecond precision, so round trips compare exactly.
+var start = time.Date(2026, 3, 1, 8, 30, 15, 123_000_000, time.UTC)
+
+// ict is Vietnam's offset; inputs in it must come back in UTC.
+var ict = time.FixedZone("ICT", 7*3600)
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	s     store.Store
+	clock *Clock
+}
+
+func setup(t *testing.T, newStore NewStore) *env {
+	t.Helper()
+	clock := NewClock(start)
+	return &env{t: t, ctx: t.Context(), s: newStore(t, clock), clock: clock}
+}
+
+// equal compares through JSON, which shows time zones (UTC is "Z"), precision, and nil
+// versus empty, all of which a store must preserve.
+func equal(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("%s: marshal got: %v", what, err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatalf("%s: marshal want: %v", what, err)
+	}
+	if string(g) != string(w) {
+		t.Errorf("%s:\n got  %s\n want %s", what, g, w)
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: error %v, want %v", what, err, target)
+	}
+}
+
+// RunTests runs every behaviour test against stores from newStore.
+func RunTests(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		run  func(e *env)
+	}{
+		{"Clients/RoundTrip", testClientRoundTrip},
+		{"Clients/UpsertReplaces", testClientUpsertReplaces},
+		{"Clients/NotFound", testClientNotFound},
+		{"Clients/ListOrdered", testClientList},
+		{"Citizens/RoundTrip", testCitizenRoundTrip},
+		{"Citizens/Merge", testCitizenMerge},
+		{"Citizens/KeyIsIssuerAndSubject", testCitizenKey},
+		{"Citizens/NewGetsID", testCitizenNewID},
+		{"Citizens/NotFound", testCitizenNotFound},
+		{"Sessions/RoundTrip", testSessionRoundTrip},
+		{"Sessions/Expiry", testSessionExpiry},
+		{"Sessions/Delete", testSessionDelete},
+		{"AuthRequests/RoundTrip", testAuthRequestRoundTrip},
+		{"AuthRequests/UpstreamStateUnique", testAuthRequestUpstreamUnique},
+		{"AuthRequests/Expiry", testAuthRequestExpiry},
+		{"AuthRequests/Update", testAuthRequestUpdate},
+		{"AuthRequests/UpdateFnErrorWritesNothing", testAuthRequestUpdateFnError},
+		{"AuthRequests/UpdateNotFound", testAuthRequestUpdateNotFound},
+		{"AuthRequests/UpdateToTakenUpstreamState", testAuthRequestUpdateConflict},
+		{"AuthRequests/Delete", testAuthRequestDelete},
+		{"AuthCodes/ConsumeOnce", testAuthCodeConsumeOnce},
+		{"AuthCodes/NotFoundAndExpired", testAuthCodeNotFound},
+		{"RefreshTokens/RoundTrip", testRefreshRoundTrip},
+		{"RefreshTokens/RotateOnce", testRefreshRotateOnce},
+		{"RefreshTokens/RotateNotFound", testRefreshRotateNotFound},
+		{"RefreshTokens/Expiry", testRefreshExpiry},
+		{"RefreshTokens/RevokeFamily", testRefreshRevokeFamily},
+		{"Consents/UpsertReplaces", testConsent},
+		{"Releases/ListInOrder", testReleases},
+		{"TokenKeys/ConflictAndOrder", testTokenKeys},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(setup(t, newStore))
+		})
+	}
+}
+
+// ---- fixtures, with every field set
+
+func client(id string) store.Client {
+	return store.Client{
+		ID:                     id,
+		Name:                   "Cổng Dịch vụ công tỉnh",
+		SecretHash:             "sha256:00112233:" + id,
+		RedirectURIs:           []string{"https://dvc.example.vn/cb", "https://dvc.example.vn/cb2"},
+		PostLogoutRedirectURIs: []string{"https://dvc.example.vn/"},
+		AllowedScopes:          []string{"openid", "profile", "cccd"},
+		AuthMethod:             "private_key_jwt",
+		JWKS:                   json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"BB"}]}`),
+		JWKSURI:                "https://dvc.example.vn/jwks",
+		SubjectType:            "pairwise",
+		IDTokenAlg:             "ES256",
+		FirstParty:             true,
+		UpdatedAt:              start,
+	}
+}
+
+func attr(value string, level int) store.Attribute {
+	return store.Attribute{Value: json.RawMessage(value), Source: "https://eid.example.vn", Level: level,
+		VerifiedAt: start.Add(-time.Minute)}
+}
+
+func citizen(subject string) store.Citizen {
+	return store.Citizen{
+		ID:      "cit-" + subject,
+		Issuer:  "https://eid.example.vn",
+		Subject: subject,
+		CCCD:    "001099012345",
+		Attributes: map[string]store.Attribute{
+			"name":        attr(`"Nguyễn Văn Lĩnh"`, 2),
+			"family_name": attr(`"Lê Công Hảo"`, 2),
+			"given_name":  attr(`"Ĩ"`, 1),
+			"address": attr(`{"formatted":"12 Lê Lợi, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh",`+
+				`"street_address":"12 Lê Lợi","locality":"Quận 1","region":"TP. Hồ Chí Minh","country":"VN"}`, 2),
+		},
+		CreatedAt: start,
+		UpdatedAt: start,
+	}
+}
+
+func session(id string) store.Session {
+	return store.Session{
+		ID:              id,
+		CitizenID:       "cit-1",
+		AuthTime:        start.Add(-time.Second),
+		ACR:             "2",
+		AMR:             []string{"pwd", "otp"},
+		UpstreamIDToken: "eyJhbGciOiJFUzI1NiJ9.e30.sig",
+		CreatedAt:       start,
+		ExpiresAt:       start.Add(8 * time.Hour),
+	}
+}
+
+func authRequest(id, upstreamState string) store.AuthRequest {
+	return store.AuthRequest{
+		ID:                  id,
+		ClientID:            "portal",
+		RedirectURI:         "https://dvc.example.vn/cb",
+		ResponseMode:        "query",
+		Scopes:              []string{"openid", "profile", "address"},
+		State:               "rp-state",
+		Nonce:               "rp-nonce",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		Prompt:              []string{"login", "consent"},
+		MaxAge:              -1,
+		ACRValues:           []string{"2"},
+		Claims:              json.RawMessage(`{"userinfo":{"name":{"essential":true}}}`),
+		UILocales:           []string{"vi", "en"},
+		LoginHint:           "Nguyễn Văn Lĩnh",
+		UpstreamState:       upstreamState,
+		UpstreamNonce:       "up-nonce",
+		UpstreamVerifier:    "up-verifier",
+		SessionID:           "sess-1",
+		CSRFToken:           "csrf",
+		CreatedAt:           start,
+		ExpiresAt:           start.Add(10 * time.Minute),
+	}
+}
+
+func authCode(id string) store.AuthCode {
+	return store.AuthCode{
+		ID:                  id,
+		ClientID:            "portal",
+		RedirectURI:         "https://dvc.example.vn/cb",
+		CitizenID:           "cit-1",
+		SessionID:           "sess-1",
+		Scopes:              []string{"openid", "profile"},
+		Nonce:               "rp-nonce",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		Claims:              json.RawMessage(`{"id_token":{"acr":{"values":["2"]}}}`),
+		AuthTime:            start.Add(-time.Second),
+		ACR:                 "2",
+		AMR:                 []string{"pwd"},
+		CreatedAt:           start,
+		ExpiresAt:           start.Add(time.Minute),
+	}
+}
+
+func refresh(id, family string) store.RefreshToken {
+	return store.RefreshToken{
+		ID:        id,
+		FamilyID:  family,
+		ClientID:  "portal",
+		CitizenID: "cit-1",
+		SessionID: "sess-1",
+		Scopes:    []string{"openid", "offline_access"},
+		Claims:    json.RawMessage(`{"userinfo":{"address":null}}`),
+		AuthTime:  start.Add(-time.Second),
+		ACR:       "2",
+		AMR:       []string{"pwd"},
+		CreatedAt: start,
+		ExpiresAt: start.Add(24 * time.Hour),
+	}
+}
+
+// ---- clients
+
+func testClientRoundTrip(e *env) {
+	c := client("portal")
+	must(e.t, "upsert", e.s.UpsertClient(e.ctx, c))
+	got, err := e.s.GetClient(e.ctx, "portal")
+	must(e.t, "get", err)
+	equal(e.t, "client", got, c)
+}
+
+func testClientUpsertReplaces(e *env) {
+	must(e.t, "upsert", e.s.UpsertClient(e.ctx, client("portal")))
+	c := store.Client{ID: "portal", Name: "Cổng mới", AuthMethod: "none", SubjectType: "public",
+		IDTokenAlg: "RS256", RedirectURIs: []string{"https://new.example.vn/cb"}, UpdatedAt: start.Add(time.Hour)}
+	must(e.t, "upsert again", e.s.UpsertClient(e.ctx, c))
+	got, err := e.s.GetClient(e.ctx, "portal")
+	must(e.t, "get", err)
+	equal(e.t, "client", got, c)
+}
+
+func testClientNotFound(e *env) {
+	_, err := e.s.GetClient(e.ctx, "nobody")
+	wantErr(e.t, "get unknown", err, store.ErrNotFound)
+}
+
+func testClientList(e *env) {
+	got, err := e.s.ListClients(e.ctx)
+	must(e.t, "list empty", err)
+	if len(got) != 0 {
+		e.t.Fatalf("empty store lists %d clients", len(got))
+	}
+	b, a := client("b-client"), client("a-client")
+	must(e.t, "upsert b", e.s.UpsertClient(e.ctx, b))
+	must(e.t, "upsert a", e.s.UpsertClient(e.ctx, a))
+	got, err = e.s.ListClients(e.ctx)
+	must(e.t, "list", err)
+	equal(e.t, "clients", got, []store.Client{a, b})
+}
+
+// ---- citizens
+
+func testCitizenRoundTrip(e *env) {
+	c := citizen("sub-1")
+	got, err := e.s.UpsertCitizen(e.ctx, c)
+	must(e.t, "upsert", err)
+	equal(e.t, "upsert result", got, c)
+	got, err = e.s.GetCitizen(e.ctx, c.ID)
+	must(e.t, "get", err)
+	equal(e.t, "citizen", got, c)
+	if string(got.Attributes["name"].Value) != `"Nguyễn Văn Lĩnh"` {
+		e.t.Errorf("name = %s", got.Attributes["name"].Value)
+	}
+}
+
+func testCitizenMerge(e *env) {
+	first := citizen("sub-1")
+	_, err := e.s.UpsertCitizen(e.ctx, first)
+	must(e.t, "upsert", err)
+
+	later := start.Add(time.Hour)
+	second := store.Citizen{
+		ID:      "another-id", // ignored: the stored ID stays
+		Issuer:  first.Issuer,
+		Subject: first.Subject,
+		CCCD:    "079203004567",
+		Attributes: map[string]store.Attribute{
+			"name":      {Value: json.RawMessage(`"Lê Công Hảo"`), Source: "https://eid2.example.vn", Level: 2, VerifiedAt: later.In(ict)},
+			"birthdate": attr(`"1990-02-03"`, 2),
+		},
+		CreatedAt: later, // ignored: the stored CreatedAt stays
+		UpdatedAt: later,
+	}
+	want := first
+	want.CCCD = second.CCCD
+	want.UpdatedAt = later
+	want.Attributes = map[string]store.Attribute{
+		"name":        {Value: json.RawMessage(`"Lê Công Hảo"`), Source: "https://eid2.example.vn", Level: 2, VerifiedAt: later},
+		"birthdate":   attr(`"1990-02-03"`, 2),
+		"family_name": first.Attributes["family_name"],
+		"given_name":  first.Attributes["given_name"],
+		"address":     first.Attributes["address"],
+	}
+	got, err := e.s.UpsertCitizen(e.ctx, second)
+	must(e.t, "upsert again", err)
+	equal(e.t, "upsert result", got, want)
+	got, err = e.s.GetCitizen(e.ctx, first.ID)
+	must(e.t, "get", err)
+	equal(e.t, "merged citizen", got, want)
+
+	// No attributes given: all kept.
+	third := store.Citizen{Issuer: first.Issuer, Subject: first.Subject, CCCD: want.CCCD, UpdatedAt: later}
+	got, err = e.s.UpsertCitizen(e.ctx, third)
+	must(e.t, "upsert without attributes", err)
+	equal(e.t, "after empty upsert", got, want)
+}
+
+func testCitizenKey(e *env) {
+	a := citizen("same-sub")
+	b := citizen("same-sub")
+	b.ID, b.Issuer = "cit-other-issuer", "https://other-eid.example.vn"
+	_, err := e.s.UpsertCitizen(e.ctx, a)
+	must(e.t, "upsert a", err)
+	_, err = e.s.UpsertCitizen(e.ctx, b)
+	must(e.t, "upsert b", err)
+	for _, c := range []store.Citizen{a, b} {
+		got, err := e.s.GetCitizen(e.ctx, c.ID)
+		must(e.t, "get", err)
+		equal(e.t, "citizen "+c.ID, got, c)
+	}
+}
+
+func testCitizenNewID(e *env) {
+	c := citizen("sub-new")
+	c.ID, c.CreatedAt, c.UpdatedAt = "", time.Time{}, time.Time{}
+	got, err := e.s.UpsertCitizen(e.ctx, c)
+	must(e.t, "upsert", err)
+	if got.ID == "" {
+		e.t.Fatal("new citizen without ID got none")
+	}
+	if got.CreatedAt.IsZero() || got.UpdatedAt.IsZero() {
+		e.t.Errorf("zero times not filled: created %v updated %v", got.CreatedAt, got.UpdatedAt)
+	}
+	stored, err := e.s.GetCitizen(e.ctx, got.ID)
+	must(e.t, "get", err)
+	equal(e.t, "stored", stored, got)
+}
+
+func testCitizenNotFound(e *env) {
+	_, err := e.s.GetCitizen(e.ctx, "nobody")
+	wantErr(e.t, "get unknown", err, store.ErrNotFound)
+}
+
+// ---- sessions
+
+func testSessionRoundTrip(e *env) {
+	s := session("sess-1")
+	in := s
+	in.AuthTime, in.CreatedAt, in.ExpiresAt = s.AuthTime.In(ict), s.CreatedAt.In(ict), s.ExpiresAt.In(ict)
+	must(e.t, "create", e.s.CreateSession(e.ctx, in))
+	got, err := e.s.GetSession(e.ctx, s.ID)
+	must(e.t, "get", err)
+	equal(e.t, "session (UTC)", got, s)
+	_, err = e.s.GetSession(e.ctx, "nobody")
+	wantErr(e.t, "get unknown", err, store.ErrNotFound)
+}
+
+func testSessionExpiry(e *env) {
+	s := session("sess-1")
+	must(e.t, "create", e.s.CreateSession(e.ctx, s))
+	e.clock.Set(s.ExpiresAt.Add(-time.Millisecond))
+	_, err := e.s.GetSession(e.ctx, s.ID)
+	must(e.t, "get just before expiry", err)
+	e.clock.Set(s.ExpiresAt)
+	_, err = e.s.GetSession(e.ctx, s.ID)
+	wantErr(e.t, "get at expiry", err, store.ErrNotFound)
+}
+
+func testSessionDelete(e *env) {
+	must(e.t, "create", e.s.CreateSession(e.ctx, session("sess-1")))
+	must(e.t, "create other", e.s.CreateSession(e.ctx, session("sess-2")))
+	must(e.t, "delete", e.s.DeleteSession(e.ctx, "sess-1"))
+	_, err := e.s.GetSession(e.ctx, "sess-1")
+	wantErr(e.t, "get deleted", err, store.ErrNotFound)
+	_, err = e.s.GetSession(e.ctx, "sess-2")
+	must(e.t, "get other", err)
+}
+
+// ---- auth requests
+
+func testAuthRequestRoundTrip(e *env) {
+	r := authRequest("ar-1", "up-state-1")
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, r))
+	got, err := e.s.GetAuthRequest(e.ctx, r.ID)
+	must(e.t, "get", err)
+	equal(e.t, "auth request", got, r)
+	got, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "up-state-1")
+	must(e.t, "get by upstream state", err)
+	equal(e.t, "auth request by upstream state", got, r)
+
+	// Minimal request: empty lists and raw JSON stay empty.
+	min := store.AuthRequest{ID: "ar-2", ClientID: "portal", MaxAge: -1, CreatedAt: start, ExpiresAt: start.Add(time.Minute)}
+	must(e.t, "create minimal", e.s.CreateAuthRequest(e.ctx, min))
+	got, err = e.s.GetAuthRequest(e.ctx, min.ID)
+	must(e.t, "get minimal", err)
+	equal(e.t, "minimal auth request", got, min)
+
+	_, err = e.s.GetAuthRequest(e.ctx, "nobody")
+	wantErr(e.t, "get unknown", err, store.ErrNotFound)
+	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "nobody")
+	wantErr(e.t, "get by unknown upstream state", err, store.ErrNotFound)
+}
+
+func testAuthRequestUpstreamUnique(e *env) {
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, authRequest("ar-1", "up-1")))
+	err := e.s.CreateAuthRequest(e.ctx, authRequest("ar-2", "up-1"))
+	wantErr(e.t, "create with taken upstream state", err, store.ErrConflict)
+	// Empty upstream states are not unique, and are not found by lookup.
+	must(e.t, "create empty a", e.s.CreateAuthRequest(e.ctx, authRequest("ar-3", "")))
+	must(e.t, "create empty b", e.s.CreateAuthRequest(e.ctx, authRequest("ar-4", "")))
+	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "")
+	wantErr(e.t, "get by empty upstream state", err, store.ErrNotFound)
+}
+
+func testAuthRequestExpiry(e *env) {
+	r := authRequest("ar-1", "up-1")
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, r))
+	e.clock.Set(r.ExpiresAt)
+	_, err := e.s.GetAuthRequest(e.ctx, r.ID)
+	wantErr(e.t, "get expired", err, store.ErrNotFound)
+	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, r.UpstreamState)
+	wantErr(e.t, "get expired by upstream state", err, store.ErrNotFound)
+	_, err = e.s.UpdateAuthRequest(e.ctx, r.ID, func(a store.AuthRequest) (store.AuthRequest, error) {
+		e.t.Error("fn called for an expired request")
+		return a, nil
+	})
+	wantErr(e.t, "update expired", err, store.ErrNotFound)
+}
+
+func testAuthRequestUpdate(e *env) {
+	r := authRequest("ar-1", "")
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, r))
+	want := r
+	want.UpstreamState, want.UpstreamNonce, want.UpstreamVerifier = "up-new", "n2", "v2"
+	want.SessionID, want.CSRFToken = "sess-9", "csrf-9"
+	want.Scopes = []string{"openid"}
+	want.ExpiresAt = start.Add(20 * time.Minute)
+	got, err := e.s.UpdateAuthRequest(e.ctx, r.ID, func(old store.AuthRequest) (store.AuthRequest, error) {
+		equal(e.t, "fn input", old, r)
+		n := want
+		n.ExpiresAt = want.ExpiresAt.In(ict)
+		return n, nil
+	})
+	must(e.t, "update", err)
+	equal(e.t, "update result", got, want)
+	got, err = e.s.GetAuthRequest(e.ctx, r.ID)
+	must(e.t, "get", err)
+	equal(e.t, "updated", got, want)
+	got, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "up-new")
+	must(e.t, "get by new upstream state", err)
+	equal(e.t, "updated by upstream state", got, want)
+
+	// Clearing the upstream state frees it.
+	_, err = e.s.UpdateAuthRequest(e.ctx, r.ID, func(a store.AuthRequest) (store.AuthRequest, error) {
+		a.UpstreamState = ""
+		return a, nil
+	})
+	must(e.t, "clear upstream state", err)
+	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "up-new")
+	wantErr(e.t, "get by cleared upstream state", err, store.ErrNotFound)
+	must(e.t, "reuse freed upstream state", e.s.CreateAuthRequest(e.ctx, authRequest("ar-2", "up-new")))
+}
+
+func testAuthRequestUpdateFnError(e *env) {
+	r := authRequest("ar-1", "up-1")
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, r))
+	boom := errors.New("boom")
+	_, err := e.s.UpdateAuthRequest(e.ctx, r.ID, func(a store.AuthRequest) (store.AuthRequest, error) {
+		a.SessionID = "should-not-stick"
+		return a, fmt.Errorf("wrapped: %w", boom)
+	})
+	wantErr(e.t, "update with failing fn", err, boom)
+	got, err := e.s.GetAuthRequest(e.ctx, r.ID)
+	must(e.t, "get", err)
+	equal(e.t, "unchanged", got, r)
+}
+
+func testAuthRequestUpdateNotFound(e *env) {
+	_, err := e.s.UpdateAuthRequest(e.ctx, "nobody", func(a store.AuthRequest) (store.AuthRequest, error) {
+		e.t.Error("fn called for an unknown request")
+		return a, nil
+	})
+	wantErr(e.t, "update unknown", err, store.ErrNotFound)
+}
+
+func testAuthRequestUpdateConflict(e *env) {
+	must(e.t, "create 1", e.s.CreateAuthRequest(e.ctx, authRequest("ar-1", "up-1")))
+	r2 := authRequest("ar-2", "up-2")
+	must(e.t, "create 2", e.s.CreateAuthRequest(e.ctx, r2))
+	_, err := e.s.UpdateAuthRequest(e.ctx, "ar-2", func(a store.AuthRequest) (store.AuthRequest, error) {
+		a.UpstreamState = "up-1"
+		return a, nil
+	})
+	wantErr(e.t, "update to taken upstream state", err, store.ErrConflict)
+	got, err := e.s.GetAuthRequest(e.ctx, "ar-2")
+	must(e.t, "get", err)
+	equal(e.t, "unchanged", got, r2)
+}
+
+func testAuthRequestDelete(e *env) {
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, authRequest("ar-1", "up-1")))
+	must(e.t, "delete", e.s.DeleteAuthRequest(e.ctx, "ar-1"))
+	_, err := e.s.GetAuthRequest(e.ctx, "ar-1")
+	wantErr(e.t, "get deleted", err, store.ErrNotFound)
+	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "up-1")
+	wantErr(e.t, "get deleted by upstream state", err, store.ErrNotFound)
+}
+
+// ---- auth codes
+
+func testAuthCodeConsumeOnce(e *env) {
+	c := authCode("code-1")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
+	got, err := e.s.ConsumeAuthCode(e.ctx, c.ID)
+	must(e.t, "consume", err)
+	equal(e.t, "consumed", got, c)
+	got, err = e.s.ConsumeAuthCode(e.ctx, c.ID)
+	wantErr(e.t, "consume again", err, store.ErrAlreadyUsed)
+	equal(e.t, "record with ErrAlreadyUsed", got, c)
+}
+
+func testAuthCodeNotFound(e *env) {
+	_, err := e.s.ConsumeAuthCode(e.ctx, "nobody")
+	wantErr(e.t, "consume unknown", err, store.ErrNotFound)
+	c := authCode("code-1")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
+	used := authCode("code-2")
+	must(e.t, "create used", e.s.CreateAuthCode(e.ctx, used))
+	_, err = e.s.ConsumeAuthCode(e.ctx, used.ID)
+	must(e.t, "consume", err)
+	e.clock.Set(c.ExpiresAt)
+	_, err = e.s.ConsumeAuthCode(e.ctx, c.ID)
+	wantErr(e.t, "consume expired", err, store.ErrNotFound)
+	_, err = e.s.ConsumeAuthCode(e.ctx, used.ID)
+	wantErr(e.t, "consume used and expired", err, store.ErrNotFound)
+}
+
+// ---- refresh tokens
+
+func testRefreshRoundTrip(e *env) {
+	r := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, r))
+	got, err := e.s.GetRefreshToken(e.ctx, r.ID)
+	must(e.t, "get", err)
+	equal(e.t, "refresh token", got, r)
+	_, err = e.s.GetRefreshToken(e.ctx, "nobody")
+	wantErr(e.t, "get unknown", err, store.ErrNotFound)
+}
+
+func testRefreshRotateOnce(e *env) {
+	old := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	e.clock.Advance(time.Minute)
+	next := refresh("rt-2", "fam-1")
+	next.CreatedAt = start.Add(time.Minute)
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
+
+	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old", err)
+	want := old
+	want.UsedAt = next.CreatedAt
+	equal(e.t, "old after rotation", got, want)
+	got, err = e.s.GetRefreshToken(e.ctx, next.ID)
+	must(e.t, "get next", err)
+	equal(e.t, "next", got, next)
+
+	again := refresh("rt-3", "fam-1")
+	err = e.s.RotateRefreshToken(e.ctx, old.ID, again)
+	wantErr(e.t, "rotate used", err, store.ErrAlreadyUsed)
+	_, err = e.s.GetRefreshToken(e.ctx, again.ID)
+	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+	got, err = e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old again", err)
+	equal(e.t, "old after failed rotation", got, want)
+}
+
+func testRefreshRotateNotFound(e *env) {
+	err := e.s.RotateRefreshToken(e.ctx, "nobody", refresh("rt-2", "fam-1"))
+	wantErr(e.t, "rotate unknown", err, store.ErrNotFound)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-2")
+	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+}
+
+func testRefreshExpiry(e *env) {
+	r := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, r))
+	e.clock.Set(r.ExpiresAt)
+	_, err := e.s.GetRefreshToken(e.ctx, r.ID)
+	wantErr(e.t, "get expired", err, store.ErrNotFound)
+	err = e.s.RotateRefreshToken(e.ctx, r.ID, refresh("rt-2", "fam-1"))
+	wantErr(e.t, "rotate expired", err, store.ErrNotFound)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-2")
+	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+}
+
+func testRefreshRevokeFamily(e *env) {
+	a := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, a))
+	b := refresh("rt-2", "fam-1")
+	b.CreatedAt = start.Add(time.Second)
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, a.ID, b))
+	other := refresh("rt-other", "fam-2")
+	must(e.t, "create other family", e.s.CreateRefreshToken(e.ctx, other))
+
+	must(e.t, "revoke", e.s.RevokeRefreshFamily(e.ctx, "fam-1"))
+	must(e.t, "revoke again", e.s.RevokeRefreshFamily(e.ctx, "fam-1"))
+	must(e.t, "revoke unknown family", e.s.RevokeRefreshFamily(e.ctx, "fam-none"))
+	for _, id := range []string{a.ID, b.ID} {
+		got, err := e.s.GetRefreshToken(e.ctx, id)
+		must(e.t, "get "+id, err)
+		if !got.Revoked {
+			e.t.Errorf("%s not revoked", id)
+		}
+	}
+	err := e.s.RotateRefreshToken(e.ctx, b.ID, refresh("rt-3", "fam-1"))
+	wantErr(e.t, "rotate revoked", err, store.ErrNotFound)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-3")
+	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+
+	got, err := e.s.GetRefreshToken(e.ctx, other.ID)
+	must(e.t, "get other family", err)
+	equal(e.t, "other family untouched", got, other)
+}
+
+// ---- consents
+
+func testConsent(e *env) {
+	_, err := e.s.GetConsent(e.ctx, "cit-1", "portal")
+	wantErr(e.t, "get unknown", err, store.ErrNotFound)
+	c := store.Consent{CitizenID: "cit-1", ClientID: "portal", Scopes: []string{"openid", "profile"}, GrantedAt: start}
+	must(e.t, "upsert", e.s.UpsertConsent(e.ctx, c))
+	other := store.Consent{CitizenID: "cit-1", ClientID: "other", Scopes: []string{"openid"}, GrantedAt: start}
+	must(e.t, "upsert other client", e.s.UpsertConsent(e.ctx, other))
+	got, err := e.s.GetConsent(e.ctx, "cit-1", "portal")
+	must(e.t, "get", err)
+	equal(e.t, "consent", got, c)
+
+	c2 := store.Consent{CitizenID: "cit-1", ClientID: "portal", Scopes: []string{"openid", "cccd"}, GrantedAt: start.Add(time.Hour)}
+	must(e.t, "upsert replaces", e.s.UpsertConsent(e.ctx, c2))
+	got, err = e.s.GetConsent(e.ctx, "cit-1", "portal")
+	must(e.t, "get replaced", err)
+	equal(e.t, "replaced consent", got, c2)
+	got, err = e.s.GetConsent(e.ctx, "cit-1", "other")
+	must(e.t, "get other", err)
+	equal(e.t, "other consent", got, other)
+}
+
+// ---- releases
+
+func testReleases(e *env) {
+	got, err := e.s.ListReleases(e.ctx, "cit-1")
+	must(e.t, "list empty", err)
+	if len(got) != 0 {
+		e.t.Fatalf("empty store lists %d releases", len(got))
+	}
+	r1 := store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"name", "address"}, Via: "id_token", At: start}
+	r2 := store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"cccd"}, Via: "userinfo", At: start}
+	r0 := store.Release{CitizenID: "cit-1", ClientID: "other", Claims: []string{"sub"}, Via: "id_token", At: start.Add(-time.Hour)}
+	r3 := store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"birthdate"}, Via: "userinfo", At: start.Add(time.Second)}
+	else1 := store.Release{CitizenID: "cit-2", ClientID: "portal", Claims: []string{"name"}, Via: "id_token", At: start}
+	for _, r := range []store.Release{r1, r2, r0, else1, r3} {
+		must(e.t, "record", e.s.RecordRelease(e.ctx, r))
+	}
+	got, err = e.s.ListReleases(e.ctx, "cit-1")
+	must(e.t, "list", err)
+	// By time; releases in the same millisecond in the order recorded.
+	equal(e.t, "releases", got, []store.Release{r0, r1, r2, r3})
+}
+
+// ---- token keys
+
+func testTokenKeys(e *env) {
+	key := func(id string, created time.Time) store.TokenKey {
+		return store.TokenKey{ID: id, Alg: "ES256", Sealed: []byte{0, 1, 2, 0xff, byte(len(id))},
+			PublicJWK: json.RawMessage(`{"kty":"EC","kid":"` + id + `","crv":"P-256","x":"AA","y":"BB"}`),
+			CreatedAt: created, ActiveAt: created.Add(time.Hour)}
+	}
+	k1 := key("k1", start.Add(time.Hour))
+	k2 := key("k2", start)
+	k2.RetireAt = start.Add(90 * 24 * time.Hour)
+	k3 := key("k0", start.Add(time.Hour)) // same CreatedAt as k1: ID breaks the tie
+	k3.Alg = "RS256"
+	for _, k := range []store.TokenKey{k1, k2, k3} {
+		must(e.t, "create "+k.ID, e.s.CreateTokenKey(e.ctx, k))
+	}
+	dup := key("k1", start.Add(2*time.Hour))
+	wantErr(e.t, "create taken ID", e.s.CreateTokenKey(e.ctx, dup), store.ErrConflict)
+	got, err := e.s.ListTokenKeys(e.ctx)
+	must(e.t, "list", err)
+	equal(e.t, "token keys", got, []store.TokenKey{k2, k3, k1})
+}

@@ -1,0 +1,240 @@
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	oe "github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
+)
+
+// parseTokenForm reads a token request body (RFC 6749 3.2): POST, form-encoded, no
+// parameter twice, nothing in the query.
+func parseTokenForm(r *http.Request) *oe.Error {
+	if r.Method != http.MethodPost {
+		return &oe.Error{Code: oe.InvalidRequest, Description: "the token endpoint takes POST", Status: http.StatusMethodNotAllowed}
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return oe.New(oe.InvalidRequest, "Content-Type must be application/x-www-form-urlencoded")
+	}
+	if r.URL.RawQuery != "" {
+		return oe.New(oe.InvalidRequest, "parameters belong in the body, not the query")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxParamBytes)
+	if err := r.ParseForm(); err != nil {
+		return oe.New(oe.InvalidRequest, "the body is not a valid form or is too large")
+	}
+	for name, v := range r.PostForm {
+		if len(v) > 1 {
+			return oe.New(oe.InvalidRequest, "parameter %q is repeated", name)
+		}
+	}
+	return nil
+}
+
+func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	if e := parseTokenForm(r); e != nil {
+		if e.Status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "POST")
+		}
+		oe.WriteJSON(w, e, false)
+		return
+	}
+	ctx := r.Context()
+	client, basic, e := p.authenticateClient(ctx, r)
+	if e != nil {
+		oe.WriteJSON(w, e, basic)
+		return
+	}
+	var set tokenSet
+	var err error
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "authorization_code":
+		set, err = p.grantCode(ctx, client, r)
+	case "refresh_token":
+		set, err = p.grantRefresh(ctx, client, r)
+	case "":
+		err = oe.New(oe.InvalidRequest, "grant_type is required")
+	default:
+		err = oe.New(oe.UnsupportedGrantType, "grant_type %q is not supported", gt)
+	}
+	if err != nil {
+		var oerr *oe.Error
+		if !errors.As(err, &oerr) {
+			p.log.ErrorContext(ctx, "token", "grant_type", r.PostForm.Get("grant_type"), "client_id", client.ID, "err", err)
+		}
+		oe.WriteJSON(w, oe.As(err), basic)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(set)
+}
+
+// grantCode redeems an authorization code (RFC 6749 4.1.3, RFC 7636 4.6).
+func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
+	f := r.PostForm
+	code, verifier := f.Get("code"), f.Get("code_verifier")
+	if code == "" || len(code) > 256 {
+		return tokenSet{}, oe.New(oe.InvalidRequest, "code is required")
+	}
+	ac, err := p.store.ConsumeAuthCode(ctx, hashID(code))
+	switch {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		// A replayed code means it leaked: revoke what its first use issued (RFC 6749 4.1.2).
+		if ac.ClientID == client.ID {
+			if rerr := p.store.RevokeRefreshFamily(ctx, ac.ID); rerr != nil {
+				p.log.ErrorContext(ctx, "revoke after code replay", "err", rerr)
+			}
+		}
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the code was already used")
+	case errors.Is(err, store.ErrNotFound):
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the code is unknown or expired")
+	case err != nil:
+		return tokenSet{}, err
+	}
+	if ac.ClientID != client.ID {
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the code was issued to another client")
+	}
+	if f.Get("redirect_uri") != ac.RedirectURI {
+		return tokenSet{}, oe.New(oe.InvalidGrant, "redirect_uri does not match the authorization request")
+	}
+	if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
+		return tokenSet{}, e
+	}
+	g := grant{
+		ClientID: client.ID, CitizenID: ac.CitizenID, SessionID: ac.SessionID, Scopes: ac.Scopes,
+		Nonce: ac.Nonce, Claims: ac.Claims, AuthTime: ac.AuthTime, ACR: ac.ACR, AMR: ac.AMR,
+	}
+	set, err := p.mint(ctx, client, g)
+	if err != nil {
+		return tokenSet{}, err
+	}
+	// The family is named after the code, so a replayed code can revoke it.
+	set.RefreshToken, err = p.newRefreshToken(ctx, client, g, ac.ID)
+	return set, err
+}
+
+// checkPKCE verifies RFC 7636 S256, and refuses a verifier for a code issued without a
+// challenge (PKCE downgrade, RFC 9700 4.8.2).
+func checkPKCE(challenge, verifier string) *oe.Error {
+	if challenge == "" {
+		if verifier != "" {
+			return oe.New(oe.InvalidGrant, "code_verifier sent for a code issued without code_challenge")
+		}
+		return nil
+	}
+	if !validPKCEValue(verifier, 43, 128) {
+		return oe.New(oe.InvalidGrant, "code_verifier is missing or malformed")
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) != 1 {
+		return oe.New(oe.InvalidGrant, "code_verifier does not match code_challenge")
+	}
+	return nil
+}
+
+// newRefreshToken stores a refresh token. Without offline_access it lives no longer than
+// the session it came from.
+func (p *Provider) newRefreshToken(ctx context.Context, client store.Client, g grant, family string) (string, error) {
+	secret := rand.Text() + rand.Text()
+	t := p.refreshRecord(g, family, hashID(secret))
+	if err := p.store.CreateRefreshToken(ctx, t); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+func (p *Provider) refreshRecord(g grant, family, id string) store.RefreshToken {
+	now := p.now()
+	ttl := p.cfg.RefreshTTL
+	if slices.Contains(g.Scopes, "offline_access") {
+		ttl = p.cfg.OfflineRefreshTTL
+	}
+	return store.RefreshToken{
+		ID: id, FamilyID: family, ClientID: g.ClientID, CitizenID: g.CitizenID, SessionID: g.SessionID,
+		Scopes: g.Scopes, Claims: g.Claims, AuthTime: g.AuthTime, ACR: g.ACR, AMR: g.AMR,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+}
+
+// grantRefresh rotates a refresh token (RFC 6749 6, RFC 9700 4.14.2): the old one is spent,
+// and spending it twice revokes the whole family.
+func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
+	f := r.PostForm
+	raw := f.Get("refresh_token")
+	if raw == "" || len(raw) > 256 {
+		return tokenSet{}, oe.New(oe.InvalidRequest, "refresh_token is required")
+	}
+	old, err := p.store.GetRefreshToken(ctx, hashID(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token is unknown or expired")
+	} else if err != nil {
+		return tokenSet{}, err
+	}
+	if old.ClientID != client.ID {
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was issued to another client")
+	}
+	if old.Revoked {
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was revoked")
+	}
+	if !old.UsedAt.IsZero() {
+		p.revokeFamily(ctx, old.FamilyID)
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
+	}
+	scopes := old.Scopes
+	if s := f.Get("scope"); s != "" {
+		scopes = strings.Fields(s)
+		for _, sc := range scopes {
+			if !slices.Contains(old.Scopes, sc) {
+				return tokenSet{}, oe.New(oe.InvalidScope, "scope %q was not granted originally", sc)
+			}
+		}
+	}
+	if !slices.Contains(old.Scopes, "offline_access") {
+		// An online refresh token dies with its session (logout, expiry).
+		if _, err := p.store.GetSession(ctx, old.SessionID); err != nil {
+			return tokenSet{}, oe.New(oe.InvalidGrant, "the session of this refresh token has ended")
+		}
+	}
+	g := grant{
+		ClientID: client.ID, CitizenID: old.CitizenID, SessionID: old.SessionID, Scopes: scopes,
+		Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR,
+	}
+	secret := rand.Text() + rand.Text()
+	next := p.refreshRecord(g, old.FamilyID, hashID(secret))
+	next.Scopes = old.Scopes // a narrower request narrows this response, not the family
+	next.ExpiresAt = old.ExpiresAt
+	switch err := p.store.RotateRefreshToken(ctx, old.ID, next); {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		p.revokeFamily(ctx, old.FamilyID)
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
+	case errors.Is(err, store.ErrNotFound):
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token is unknown or expired")
+	case err != nil:
+		return tokenSet{}, err
+	}
+	set, err := p.mint(ctx, client, g)
+	if err != nil {
+		return tokenSet{}, err
+	}
+	set.RefreshToken = secret
+	return set, nil
+}
+
+func (p *Provider) revokeFamily(ctx context.Context, family string) {
+	if err := p.store.RevokeRefreshFamily(ctx, family); err != nil {
+		p.log.ErrorContext(ctx, "revoke refresh family", "err", err)
+	}
+}

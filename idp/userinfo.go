@@ -1,0 +1,123 @@
+package idp
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/motlan/motlan/idp/claims"
+	oe "github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
+)
+
+// bearerToken extracts the access token per RFC 6750 2.1 and 2.2 (header, or a POST form
+// body); more than one method is an invalid_request.
+func bearerToken(r *http.Request) (string, *oe.Error) {
+	var found []string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return "", oe.New(oe.InvalidRequest, "Authorization must be: Bearer <token>")
+		}
+		found = append(found, strings.TrimSpace(tok))
+	}
+	if r.Method == http.MethodPost {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			r.Body = http.MaxBytesReader(nil, r.Body, maxParamBytes)
+			if err := r.ParseForm(); err != nil {
+				return "", oe.New(oe.InvalidRequest, "unparsable form body")
+			}
+			if v := r.PostForm["access_token"]; len(v) > 0 {
+				found = append(found, v...)
+			}
+		}
+	}
+	if r.URL.Query().Has("access_token") {
+		return "", oe.New(oe.InvalidRequest, "access tokens in the query are not accepted")
+	}
+	switch len(found) {
+	case 0:
+		return "", &oe.Error{Status: http.StatusUnauthorized} // RFC 6750 3.1: no error code
+	case 1:
+		return found[0], nil
+	}
+	return "", oe.New(oe.InvalidRequest, "more than one access token")
+}
+
+// checkAccessToken verifies one of the provider's own access tokens and returns its claims.
+func (p *Provider) checkAccessToken(r *http.Request, tok string) (accessClaims, *oe.Error) {
+	var ac accessClaims
+	bad := oe.New(oe.InvalidToken, "the access token is invalid or expired")
+	payload, hdr, err := p.cfg.Keys.Verify(r.Context(), tok)
+	// typ at+jwt keeps an ID token from passing as an access token (RFC 9068 4).
+	if err != nil || !strings.EqualFold(hdr.Type, "at+jwt") {
+		return ac, bad
+	}
+	if json.Unmarshal(payload, &ac) != nil || ac.Iss != p.cfg.Issuer || ac.Aud != p.cfg.Issuer {
+		return ac, bad
+	}
+	if p.now().After(time.Unix(ac.Exp, 0)) {
+		return ac, bad
+	}
+	return ac, nil
+}
+
+// handleUserInfo returns the claims the access token's scopes and claims request release
+// (OIDC Core 5.3), and records the release.
+func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		oe.WriteJSON(w, &oe.Error{Code: oe.InvalidRequest, Description: "use GET or POST", Status: http.StatusMethodNotAllowed}, false)
+		return
+	}
+	ctx := r.Context()
+	tok, e := bearerToken(r)
+	if e != nil {
+		oe.WriteBearer(w, e)
+		return
+	}
+	at, e := p.checkAccessToken(r, tok)
+	if e != nil {
+		oe.WriteBearer(w, e)
+		return
+	}
+	scopes := strings.Fields(at.Scope)
+	if !slices.Contains(scopes, "openid") {
+		oe.WriteBearer(w, oe.New(oe.InsufficientScope, "the token lacks the openid scope"))
+		return
+	}
+	citizenID, err := p.unsealCitizen(at.Cit, at.ClientID)
+	client, ok := p.client(ctx, at.ClientID)
+	if err != nil || !ok {
+		oe.WriteBearer(w, oe.New(oe.InvalidToken, "the access token is invalid or expired"))
+		return
+	}
+	cit, err := p.store.GetCitizen(ctx, citizenID)
+	if errors.Is(err, store.ErrNotFound) {
+		oe.WriteBearer(w, oe.New(oe.InvalidToken, "the citizen no longer exists"))
+		return
+	} else if err != nil {
+		p.log.ErrorContext(ctx, "userinfo: read citizen", "err", err)
+		oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+		return
+	}
+	// The claims request travels in the code and refresh records; access tokens carry only
+	// scopes, so userinfo releases by scope (claims.userinfo narrows nothing further).
+	out := map[string]any{"sub": at.Sub}
+	names := claims.Select(scopes, client.AllowedScopes, claims.Request{}, claims.UserInfo)
+	released := addClaims(out, cit, names)
+	if len(released) > 0 {
+		if err := p.store.RecordRelease(ctx, store.Release{CitizenID: cit.ID, ClientID: client.ID, Claims: released, Via: "userinfo", At: p.now()}); err != nil {
+			p.log.ErrorContext(ctx, "userinfo: record release", "err", err)
+			oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
+}

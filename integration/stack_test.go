@@ -1,0 +1,221 @@
+// Package integration runs Motlan end to end over real HTTP on loopback: the dev eID, the
+// broker with its real store (SQLite, and PostgreSQL from MOTLAN_TEST_POSTGRES_DSN), and
+// relying parties written with go-oidc and x/oauth2 exactly as a portal team would.
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/motlan/motlan/adapters/vneid/sim"
+	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/server"
+	"github.com/motlan/motlan/internal/testpg"
+	"github.com/motlan/motlan/keys"
+)
+
+// rp is a relying party registered at Motlan.
+type rp struct {
+	id, secret, redirect string
+	cfg                  oauth2.Config
+	verifier             *oidc.IDTokenVerifier
+}
+
+// stack is one running Motlan with its dev eID.
+type stack struct {
+	issuer  string
+	eid     *httptest.Server
+	portal  rp // confidential, consent required, all scopes
+	insure  rp // confidential (client_secret_post), first-party, profile only
+	public  rp // public client, PKCE required
+	run     *server.Running
+	storage config.Storage
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func randSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newStack starts the dev eID and Motlan on the given driver ("sqlite" or "postgres").
+func newStack(t *testing.T, driver string) *stack { return newStackWith(t, driver, false) }
+
+// newStackWith can start Motlan while the eID is down, to test discovery failing.
+func newStackWith(t *testing.T, driver string, eidDown bool) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	addr := freeAddr(t)
+	s := &stack{issuer: "http://" + addr}
+	switch driver {
+	case "sqlite":
+		s.storage = config.Storage{Driver: "sqlite", DSN: config.Secret{Value: filepath.Join(t.TempDir(), "motlan.db")}}
+	case "postgres":
+		s.storage = config.Storage{Driver: "postgres", DSN: config.Secret{Value: testpg.DSN(t)}}
+	}
+	eidSecret := randSecret()
+	s.eid = httptest.NewUnstartedServer(nil)
+	s.eid.Start()
+	t.Cleanup(s.eid.Close)
+	h, err := sim.New(sim.Config{
+		Issuer:  s.eid.URL,
+		Clients: []sim.Client{{ID: "motlan", Secret: eidSecret, RedirectURIs: []string{idp.CallbackURL(s.issuer)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.eid.Config.Handler = h
+	if eidDown {
+		s.eid.Close()
+	}
+
+	s.portal = rp{id: "portal", secret: randSecret(), redirect: "https://portal.example.test/callback"}
+	s.insure = rp{id: "bhyt", secret: randSecret(), redirect: "https://bhyt.example.test/cb"}
+	s.public = rp{id: "app", redirect: "http://127.0.0.1:9/app-cb"}
+	cfg := config.Config{
+		Issuer: s.issuer, Listen: addr, Log: config.Log{Level: "error", Format: "text"}, Storage: s.storage,
+		EID: config.EID{Issuer: s.eid.URL, ClientID: "motlan", ClientSecret: config.Secret{Value: eidSecret},
+			Scopes: []string{"openid", "profile", "address", "phone"}, Timeout: config.Duration(2 * time.Second)},
+		Clients: []config.Client{
+			{ID: s.portal.id, Name: "Cổng Dịch vụ công", Secret: config.Secret{Value: s.portal.secret},
+				RedirectURIs: []string{s.portal.redirect},
+				Scopes:       []string{"openid", "profile", "address", "phone", "cccd", "offline_access"}},
+			{ID: s.insure.id, Name: "Bảo hiểm xã hội", Secret: config.Secret{Value: s.insure.secret},
+				RedirectURIs: []string{s.insure.redirect}, AuthMethod: "client_secret_post",
+				Scopes: []string{"openid", "profile"}, FirstParty: true, IDTokenAlg: "RS256"},
+			{ID: s.public.id, RedirectURIs: []string{s.public.redirect}, AuthMethod: "none",
+				Scopes: []string{"openid", "profile"}, FirstParty: true},
+		},
+	}
+	cfg.Secrets.MasterKey.File = filepath.Join(t.TempDir(), "master.key")
+	mk, err := keys.EnsureMasterKeyFile(cfg.Secrets.MasterKey.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s.run, err = server.Start(ctx, cfg, mk, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.run.Shutdown() })
+
+	provider, err := oidc.NewProvider(ctx, s.issuer)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	for _, c := range []*rp{&s.portal, &s.insure, &s.public} {
+		c.cfg = oauth2.Config{ClientID: c.id, ClientSecret: c.secret, Endpoint: provider.Endpoint(), RedirectURL: c.redirect,
+			Scopes: []string{oidc.ScopeOpenID, "profile"}}
+		if c == &s.insure {
+			c.cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		}
+		c.verifier = provider.Verifier(&oidc.Config{ClientID: c.id, SupportedSigningAlgs: []string{"ES256", "RS256"}})
+	}
+	return s
+}
+
+// browser is a person's browser: a cookie jar, redirects followed by hand so each hop can
+// be inspected.
+type browser struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, client: &http.Client{
+		Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) get(u string) *http.Response {
+	b.t.Helper()
+	resp, err := b.client.Get(u)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", u, err)
+	}
+	return resp
+}
+
+func (b *browser) postForm(u string, v url.Values) *http.Response {
+	b.t.Helper()
+	resp, err := b.client.PostForm(u, v)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", u, err)
+	}
+	return resp
+}
+
+func body(t *testing.T, r *http.Response) string {
+	t.Helper()
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func location(t *testing.T, r *http.Response) *url.URL {
+	t.Helper()
+	defer r.Body.Close()
+	if r.StatusCode != http.StatusFound && r.StatusCode != http.StatusSeeOther {
+		b, _ := io.ReadAll(r.Body)
+		t.Fatalf("want a redirect, got %d: %.400s", r.StatusCode, b)
+	}
+	u, err := r.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// authRequest is one authorization request a relying party makes.
+type authRequest struct {
+	state, nonce, verifier string
+	url                    string
+}
+
+func (c *rp) authorize(scopes []string, extra ...oauth2.AuthCodeOption) authRequest {
+	a := authRequest{state: randSecret(), nonce: randSecret(), verifier: oauth2.GenerateVerifier()}
+	cfg := c.cfg
+	cfg.Scopes = scopes
+	opts := append([]oauth2.AuthCodeOption{oidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier)}, extra...)
+	a.url = cfg.AuthCodeURL(a.state, opts...)
+	return a
+}
+
+func isEID(s *stack, u *url.URL) bool { return strings.HasPrefix(u.String(), s.eid.URL+"/") }

@@ -1,0 +1,335 @@
+// Package config reads Motlan's YAML configuration into typed structs. Unknown keys are an
+// error, Validate names every problem at once, and secrets come from named environment
+// variables or files, never from the YAML itself.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file. README.md documents every key.
+type Config struct {
+	Issuer  string   `yaml:"issuer"`
+	Listen  string   `yaml:"listen"`
+	Log     Log      `yaml:"log"`
+	Storage Storage  `yaml:"storage"`
+	Secrets Secrets  `yaml:"secrets"`
+	EID     EID      `yaml:"eid"`
+	DevEID  *DevEID  `yaml:"dev_eid"`
+	Clients []Client `yaml:"clients"`
+	Tokens  Tokens   `yaml:"tokens"`
+}
+
+// Log configures application logs.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error; default info
+	Format string `yaml:"format"` // text | json; default json
+}
+
+// Storage picks the store.
+type Storage struct {
+	Driver string `yaml:"driver"` // sqlite | postgres
+	DSN    Secret `yaml:"dsn"`    // a file path for sqlite; a URL for postgres
+}
+
+// Secrets holds the master key that seals keys at rest and derives the provider's secrets.
+type Secrets struct {
+	MasterKey Secret `yaml:"master_key"` // 32 bytes, base64
+}
+
+// EID is the upstream national eID.
+type EID struct {
+	Issuer       string            `yaml:"issuer"`
+	ClientID     string            `yaml:"client_id"`
+	ClientSecret Secret            `yaml:"client_secret"`
+	Scopes       []string          `yaml:"scopes"`
+	ClaimMap     map[string]string `yaml:"claim_map"`
+	ACRMap       map[string]string `yaml:"acr_map"`
+	Timeout      Duration          `yaml:"timeout"`
+	// InsecureAllowHTTP permits an http issuer off loopback (containers in development).
+	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
+}
+
+// DevEID runs the development eID in the same process. Never set it in production.
+type DevEID struct {
+	Listen string `yaml:"listen"`
+	Issuer string `yaml:"issuer"`
+}
+
+// Client is a relying party.
+type Client struct {
+	ID                     string   `yaml:"id"`
+	Name                   string   `yaml:"name"`
+	Secret                 Secret   `yaml:"secret"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	Scopes                 []string `yaml:"scopes"`
+	AuthMethod             string   `yaml:"auth_method"`  // default client_secret_basic
+	SubjectType            string   `yaml:"subject_type"` // default pairwise
+	IDTokenAlg             string   `yaml:"id_token_alg"` // default ES256
+	FirstParty             bool     `yaml:"first_party"`
+	JWKS                   string   `yaml:"jwks"` // JSON Web Key Set for private_key_jwt
+}
+
+// Tokens sets lifetimes; zero keeps the provider's defaults.
+type Tokens struct {
+	Session        Duration `yaml:"session"`
+	AccessToken    Duration `yaml:"access_token"`
+	IDToken        Duration `yaml:"id_token"`
+	Refresh        Duration `yaml:"refresh"`
+	OfflineRefresh Duration `yaml:"offline_refresh"`
+	Code           Duration `yaml:"code"`
+}
+
+// Secret is a value taken from exactly one of an environment variable, a file, or (for
+// development only) the YAML itself.
+type Secret struct {
+	Env   string `yaml:"env"`
+	File  string `yaml:"file"`
+	Value string `yaml:"value"`
+}
+
+// Resolve returns the secret's value; a missing env var or file is an error.
+func (s Secret) Resolve() (string, error) {
+	switch {
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	case s.File != "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("read secret file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return s.Value, nil
+}
+
+func (s Secret) set() bool { return s.Env != "" || s.File != "" || s.Value != "" }
+
+func (s Secret) validate(name string) error {
+	n := 0
+	for _, v := range []string{s.Env, s.File, s.Value} {
+		if v != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("%s: set only one of env, file, value", name)
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as "90s", "15m", "8h".
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration like 90s, 15m or 8h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads and validates a file.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(b)
+}
+
+// Parse decodes YAML, rejecting unknown keys, and validates.
+func Parse(b []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// ApplyDefaults fills what the file may leave out; Parse calls it before Validate.
+func (c *Config) ApplyDefaults() {
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = "sqlite"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	for i := range c.Clients {
+		cl := &c.Clients[i]
+		if cl.AuthMethod == "" {
+			cl.AuthMethod = "client_secret_basic"
+		}
+		if cl.SubjectType == "" {
+			cl.SubjectType = "pairwise"
+		}
+		if cl.IDTokenAlg == "" {
+			cl.IDTokenAlg = "ES256"
+		}
+		if cl.Name == "" {
+			cl.Name = cl.ID
+		}
+	}
+}
+
+// Validate reports every problem, one per line.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if u, err := url.Parse(c.Issuer); c.Issuer == "" || err != nil || u.Host == "" {
+		add("issuer: required, an absolute URL such as https://id.tinh.gov.vn")
+	} else if u.Scheme != "https" && !loopback(u.Hostname()) {
+		add("issuer: must be https (http only on localhost)")
+	} else if strings.HasSuffix(c.Issuer, "/") || u.RawQuery != "" || u.Fragment != "" {
+		add("issuer: no trailing slash, query or fragment")
+	}
+	switch c.Storage.Driver {
+	case "sqlite", "postgres":
+	default:
+		add("storage.driver: %q is not sqlite or postgres", c.Storage.Driver)
+	}
+	if !c.Storage.DSN.set() {
+		add("storage.dsn: required")
+	}
+	for name, s := range map[string]Secret{"storage.dsn": c.Storage.DSN, "secrets.master_key": c.Secrets.MasterKey, "eid.client_secret": c.EID.ClientSecret} {
+		if err := s.validate(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if mk := c.Secrets.MasterKey; mk.Env == "" && mk.File == "" {
+		add("secrets.master_key: env or file required (32 random bytes, base64); never inline")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format: %q is not text or json", c.Log.Format)
+	}
+	if c.EID.Issuer == "" {
+		add("eid.issuer: required, the national eID's issuer URL")
+	}
+	if c.EID.ClientID == "" {
+		add("eid.client_id: required")
+	}
+	for k, v := range c.EID.ACRMap {
+		if v != "1" && v != "2" {
+			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
+		}
+	}
+	if c.DevEID != nil && (c.DevEID.Listen == "" || c.DevEID.Issuer == "") {
+		add("dev_eid: listen and issuer are both required when dev_eid is set")
+	}
+	if len(c.Clients) == 0 {
+		add("clients: at least one relying party is required")
+	}
+	seen := map[string]bool{}
+	for i, cl := range c.Clients {
+		errs = append(errs, cl.validate(fmt.Sprintf("clients[%d]", i))...)
+		if seen[cl.ID] {
+			add("clients[%d].id: %q is listed twice", i, cl.ID)
+		}
+		seen[cl.ID] = true
+	}
+	return errors.Join(errs...)
+}
+
+var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true}
+
+func (cl Client) validate(at string) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(at+"."+format, a...)) }
+	if cl.ID == "" {
+		add("id: required")
+	}
+	if err := cl.Secret.validate(at + ".secret"); err != nil {
+		errs = append(errs, err)
+	}
+	switch cl.AuthMethod {
+	case "client_secret_basic", "client_secret_post":
+		if !cl.Secret.set() {
+			add("secret: required for %s", cl.AuthMethod)
+		} else if v, err := cl.Secret.Resolve(); err != nil {
+			add("secret: %v", err)
+		} else if len(v) < 32 {
+			add("secret: at least 32 characters (use a random string)")
+		}
+	case "private_key_jwt":
+		var set struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		if json.Unmarshal([]byte(cl.JWKS), &set) != nil || len(set.Keys) == 0 {
+			add("jwks: a JSON Web Key Set with at least one key is required for private_key_jwt")
+		}
+	case "none":
+		if cl.Secret.set() {
+			add("secret: public clients (auth_method none) have no secret")
+		}
+	default:
+		add("auth_method: %q is not client_secret_basic, client_secret_post, private_key_jwt or none", cl.AuthMethod)
+	}
+	if len(cl.RedirectURIs) == 0 {
+		add("redirect_uris: at least one")
+	}
+	for j, r := range append(append([]string{}, cl.RedirectURIs...), cl.PostLogoutRedirectURIs...) {
+		u, err := url.Parse(r)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "":
+			add("redirect_uris[%d]: %q is not an absolute URL", j, r)
+		case u.Fragment != "":
+			add("redirect_uris[%d]: %q must not have a fragment", j, r)
+		case u.Scheme != "https" && !loopback(u.Hostname()):
+			add("redirect_uris[%d]: %q must be https (http only on localhost)", j, r)
+		}
+	}
+	for _, s := range cl.Scopes {
+		if s != "openid" && !knownScopes[s] {
+			add("scopes: %q is not one of profile, address, phone, cccd, offline_access", s)
+		}
+	}
+	switch cl.SubjectType {
+	case "pairwise", "public":
+	default:
+		add("subject_type: %q is not pairwise or public", cl.SubjectType)
+	}
+	switch cl.IDTokenAlg {
+	case "ES256", "RS256":
+	default:
+		add("id_token_alg: %q is not ES256 or RS256", cl.IDTokenAlg)
+	}
+	return errs
+}
+
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

@@ -1,0 +1,279 @@
+// Package server wires configuration to constructors and serves Motlan: the one place
+// where adapters meet the core, shared by cmd/motlan, the integration tests and the load
+// driver.
+package server
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/motlan/motlan/adapters/sqlstore"
+	"github.com/motlan/motlan/adapters/vneid"
+	"github.com/motlan/motlan/adapters/vneid/sim"
+	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/keys"
+)
+
+func NewLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func OpenStore(ctx context.Context, c config.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	dsn, err := c.Storage.DSN.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("storage.dsn: %w", err)
+	}
+	return sqlstore.Open(ctx, sqlstore.Config{Driver: c.Storage.Driver, DSN: dsn, Logger: log})
+}
+
+// Running is a started Motlan: its servers and what must be closed.
+type Running struct {
+	log     *slog.Logger
+	servers []*http.Server
+	closers []func() error
+	Addr    string // Motlan's listening address
+}
+
+// NewRunning returns an empty Running to add servers to.
+func NewRunning(log *slog.Logger) *Running { return &Running{log: log} }
+
+// Shutdown stops the servers, then closes what Start opened, newest first.
+func (r *Running) Shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range r.servers {
+		errs = append(errs, s.Shutdown(ctx))
+	}
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		errs = append(errs, r.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// ServeOn starts an HTTP server on addr in the background.
+func (r *Running) ServeOn(addr string, h http.Handler, name string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: listen %s: %w", name, addr, err)
+	}
+	s := &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+	r.servers = append(r.servers, s)
+	go func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.log.Error("server stopped", "server", name, "err", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// Start wires config to constructors and serves Motlan; the dev eID too when configured.
+func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.Logger) (*Running, error) {
+	r := &Running{log: log}
+	fail := func(err error) (*Running, error) {
+		_ = r.Shutdown()
+		return nil, err
+	}
+	if cfg.DevEID != nil {
+		h, err := NewDevEID(cfg, log)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := r.ServeOn(cfg.DevEID.Listen, h, "dev eID"); err != nil {
+			return fail(err)
+		}
+		log.Warn("the dev eID is running: anyone can log in as a test citizen", "issuer", cfg.DevEID.Issuer)
+	}
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	r.closers = append(r.closers, st.Close)
+	if err := upsertClients(ctx, st, cfg.Clients); err != nil {
+		return fail(err)
+	}
+	km, err := keys.NewManager(ctx, keys.Config{Store: st, MasterKey: masterKey, Logger: log})
+	if err != nil {
+		return fail(fmt.Errorf("token keys: %w", err))
+	}
+	r.closers = append(r.closers, km.Close)
+	eidSecret, err := cfg.EID.ClientSecret.Resolve()
+	if err != nil {
+		return fail(fmt.Errorf("eid.client_secret: %w", err))
+	}
+	conn, err := vneid.New(ctx, vneid.Config{
+		Issuer: cfg.EID.Issuer, ClientID: cfg.EID.ClientID, ClientSecret: eidSecret,
+		RedirectURL: idp.CallbackURL(cfg.Issuer), Scopes: cfg.EID.Scopes, ClaimMap: cfg.EID.ClaimMap,
+		ACRMap: cfg.EID.ACRMap, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
+		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("eid: %w", err))
+	}
+	secret, err := hkdf.Key(sha256.New, masterKey, nil, "motlan idp secret", 32)
+	if err != nil {
+		return fail(err)
+	}
+	p, err := idp.New(ctx, idp.Config{
+		Issuer: cfg.Issuer, Store: st, Keys: km, EID: conn, Secret: secret, Logger: log,
+		SessionTTL: time.Duration(cfg.Tokens.Session), AccessTokenTTL: time.Duration(cfg.Tokens.AccessToken),
+		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
+		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", p)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if r.Addr, err = r.ServeOn(cfg.Listen, mux, "motlan"); err != nil {
+		return fail(err)
+	}
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	r.closers = append(r.closers, func() error { stopGC(); return nil })
+	go collectExpired(gcCtx, st, log)
+	log.Info("motlan is serving", "issuer", cfg.Issuer, "addr", r.Addr, "storage", cfg.Storage.Driver)
+	return r, nil
+}
+
+// collectExpired deletes expired transactions, codes, sessions and tokens every few minutes.
+func collectExpired(ctx context.Context, st *sqlstore.Store, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := st.DeleteExpired(ctx); err != nil {
+				log.Warn("delete expired records", "err", err)
+			} else if n > 0 {
+				log.Debug("deleted expired records", "count", n)
+			}
+		}
+	}
+}
+
+// upsertClients writes the configured relying parties; secrets are stored hashed.
+func upsertClients(ctx context.Context, st store.Clients, clients []config.Client) error {
+	for _, c := range clients {
+		var hash string
+		if c.AuthMethod == "client_secret_basic" || c.AuthMethod == "client_secret_post" {
+			secret, err := c.Secret.Resolve()
+			if err != nil {
+				return fmt.Errorf("client %s secret: %w", c.ID, err)
+			}
+			salt := make([]byte, 16)
+			_, _ = rand.Read(salt)
+			hash = idp.HashSecret(salt, secret)
+		}
+		scopes := c.Scopes
+		if len(scopes) == 0 {
+			scopes = []string{"openid", "profile"}
+		}
+		err := st.UpsertClient(ctx, store.Client{
+			ID: c.ID, Name: c.Name, SecretHash: hash, RedirectURIs: c.RedirectURIs,
+			PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, AllowedScopes: scopes,
+			AuthMethod: c.AuthMethod, JWKS: []byte(c.JWKS), SubjectType: c.SubjectType,
+			IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
+		})
+		if err != nil {
+			return fmt.Errorf("store client %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// devSecret derives a development secret from the master key, so that nothing secret is
+// committed and the same data directory keeps the same secrets across restarts.
+func DevSecret(masterKey []byte, name string) string {
+	k, err := hkdf.Key(sha256.New, masterKey, nil, "motlan dev secret "+name, 24)
+	if err != nil {
+		panic(err) // only on a length hkdf cannot produce
+	}
+	return hex.EncodeToString(k)
+}
+
+// DevPorts are the addresses motlan dev serves.
+type DevPorts struct {
+	Motlan, EID, Portal string
+}
+
+func HostURL(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	return "http://localhost:" + port
+}
+
+// DevConfig is the configuration motlan dev runs: everything embedded, everything on
+// localhost, no secret in the repository.
+func DevConfig(dataDir string, p DevPorts, masterKey []byte) config.Config {
+	issuer := HostURL(p.Motlan)
+	eidIssuer := HostURL(p.EID)
+	cfg := config.Config{
+		Issuer: issuer,
+		Listen: p.Motlan,
+		Log:    config.Log{Level: "info", Format: "text"},
+		Storage: config.Storage{Driver: "sqlite", DSN: config.Secret{
+			Value: filepath.Join(dataDir, "motlan.db"),
+		}},
+		Secrets: config.Secrets{MasterKey: config.Secret{File: filepath.Join(dataDir, "master.key")}},
+		EID: config.EID{
+			Issuer: eidIssuer, ClientID: "motlan",
+			ClientSecret: config.Secret{Value: DevSecret(masterKey, "eid client")},
+			Scopes:       []string{"openid", "profile", "address", "phone"},
+		},
+		DevEID: &config.DevEID{Listen: p.EID, Issuer: eidIssuer},
+		Clients: []config.Client{{
+			ID: "portal", Name: "Cổng Dịch vụ công tỉnh Thanh Hóa (demo)",
+			Secret:                 config.Secret{Value: DevSecret(masterKey, "portal client")},
+			RedirectURIs:           []string{HostURL(p.Portal) + "/callback"},
+			PostLogoutRedirectURIs: []string{HostURL(p.Portal) + "/"},
+			Scopes:                 []string{"openid", "profile", "address", "phone", "cccd", "offline_access"},
+		}},
+	}
+	cfg.ApplyDefaults()
+	return cfg
+}
+
+// NewDevEID builds the dev eID with Motlan registered as its client.
+func NewDevEID(cfg config.Config, log *slog.Logger) (http.Handler, error) {
+	secret, err := cfg.EID.ClientSecret.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("eid.client_secret: %w", err)
+	}
+	return sim.New(sim.Config{
+		Issuer: cfg.DevEID.Issuer,
+		Clients: []sim.Client{{
+			ID: cfg.EID.ClientID, Secret: secret,
+			RedirectURIs:           []string{idp.CallbackURL(cfg.Issuer)},
+			PostLogoutRedirectURIs: []string{cfg.Issuer + "/"},
+		}},
+		Logger: log.With("component", "dev-eid"),
+	})
+}

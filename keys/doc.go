@@ -1,0 +1,14 @@
+// Package keys holds the provider's token-signing keys: it creates them, seals their
+// private parts at rest (AES-256-GCM under a master key), caches them in memory, signs and
+// verifies compact JWS with them, publishes the public halves as JWKS, and rotates them.
+//
+// Keys live in the store (see Store) so every replica signs with the same keys and
+// publishes the same JWKS. A key is published from its CreatedAt, signs from its ActiveAt,
+// and is dropped from JWKS at its retirement: its stored RetireAt, or else (the store has
+// no update) MaxTokenLifetime+RefreshInterval after a newer key of its algorithm became
+// active. Every replica derives the same answer from the same records.
+//
+// The signing path never touches the store: Manager keeps an immutable snapshot of the
+// keys, replaced on Refresh (periodically in the background, and on an unknown kid in
+// Verify, rate limited).
+package keys
