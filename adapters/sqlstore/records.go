@@ -128,7 +128,7 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 }
 
 // UpsertCitizen creates the citizen for (Issuer, Subject), or keeps the stored ID and
-// CreatedAt, replaces CCCD and merges attributes. A new citizen without an ID gets a random
+// CreatedAt, replaces a non-empty CCCD and merges attributes. A new citizen without an ID gets a random
 // one; zero CreatedAt and UpdatedAt become now.
 func (s *Store) UpsertCitizen(ctx context.Context, c store.Citizen) (store.Citizen, error) {
 	now := s.now().UTC()
@@ -149,7 +149,10 @@ func (s *Store) UpsertCitizen(ctx context.Context, c store.Citizen) (store.Citiz
 			if err != nil {
 				return false, err
 			}
-			old.CCCD, old.UpdatedAt = c.CCCD, c.UpdatedAt
+			old.UpdatedAt = c.UpdatedAt
+			if c.CCCD != "" {
+				old.CCCD = c.CCCD
+			}
 			if len(c.Attributes) > 0 {
 				if old.Attributes == nil {
 					old.Attributes = make(map[string]store.Attribute, len(c.Attributes))

@@ -24,6 +24,7 @@ func cmdDev(ctx context.Context, args []string) error {
 	fs.StringVar(&p.Motlan, "addr", "localhost:8080", "Motlan's listen address")
 	fs.StringVar(&p.EID, "eid-addr", "localhost:8081", "the dev eID's listen address")
 	fs.StringVar(&p.Portal, "portal-addr", "localhost:8082", "the demo portal's listen address")
+	storeKind := fs.String("store", "sqlite", "sqlite (a file in --data) or postgres (DSN from $MOTLAN_DEV_POSTGRES_DSN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +34,13 @@ func cmdDev(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := server.DevConfig(*data, p, masterKey)
+	switch *storeKind {
+	case "sqlite":
+	case "postgres":
+		cfg.Storage = config.Storage{Driver: "postgres", DSN: config.Secret{Env: "MOTLAN_DEV_POSTGRES_DSN"}}
+	default:
+		return fmt.Errorf("--store %q: want sqlite or postgres", *storeKind)
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("dev config: %w", err)
 	}

@@ -162,9 +162,10 @@ type Clients interface {
 
 // Citizens holds citizen records.
 type Citizens interface {
-	// UpsertCitizen creates the citizen for (Issuer, Subject) or replaces its CCCD and merges
-	// its attributes (an attribute given replaces the stored one; attributes not given are
-	// kept). It returns the stored record; ID and CreatedAt of an existing citizen are kept.
+	// UpsertCitizen creates the citizen for (Issuer, Subject) or updates it: a non-empty
+	// CCCD replaces the stored one (an empty one keeps it), and attributes merge (one given
+	// replaces the stored one; those not given are kept). It returns the stored record; ID
+	// and CreatedAt of an existing citizen are kept.
 	UpsertCitizen(ctx context.Context, c Citizen) (Citizen, error)
 	GetCitizen(ctx context.Context, id string) (Citizen, error)
 }
@@ -182,7 +183,8 @@ type AuthRequests interface {
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error) // ErrNotFound once expired
 	GetAuthRequestByUpstreamState(ctx context.Context, state string) (AuthRequest, error)
 	// UpdateAuthRequest reads, applies fn and writes back atomically; if fn errors nothing
-	// is written and that error is returned.
+	// is written and that error is returned. fn runs under the row's lock: it must be quick
+	// and must not call the store.
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
 }

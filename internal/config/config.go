@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -27,6 +28,13 @@ type Config struct {
 	DevEID  *DevEID  `yaml:"dev_eid"`
 	Clients []Client `yaml:"clients"`
 	Tokens  Tokens   `yaml:"tokens"`
+	Debug   Debug    `yaml:"debug"`
+}
+
+// Debug holds diagnostics that are off by default.
+type Debug struct {
+	// PprofListen serves net/http/pprof on this loopback address, for profiling.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // Log configures application logs.
@@ -245,6 +253,11 @@ func (c *Config) Validate() error {
 	for k, v := range c.EID.ACRMap {
 		if v != "1" && v != "2" {
 			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
+		}
+	}
+	if a := c.Debug.PprofListen; a != "" {
+		if host, _, err := net.SplitHostPort(a); err != nil || !loopback(host) {
+			add("debug.pprof_listen: %q must be a loopback address such as 127.0.0.1:6060", a)
 		}
 	}
 	if c.DevEID != nil && (c.DevEID.Listen == "" || c.DevEID.Issuer == "") {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -151,6 +152,16 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if r.Addr, err = r.ServeOn(cfg.Listen, mux, "motlan"); err != nil {
 		return fail(err)
+	}
+	if a := cfg.Debug.PprofListen; a != "" {
+		dbg := http.NewServeMux()
+		dbg.HandleFunc("/debug/pprof/", pprof.Index)
+		dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dbg.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if _, err := r.ServeOn(a, dbg, "pprof"); err != nil {
+			return fail(err)
+		}
 	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	r.closers = append(r.closers, func() error { stopGC(); return nil })

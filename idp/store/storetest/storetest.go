@@ -353,8 +353,9 @@ func testCitizenMerge(e *env) {
 	must(e.t, "get", err)
 	equal(e.t, "merged citizen", got, want)
 
-	// No attributes given: all kept.
-	third := store.Citizen{Issuer: first.Issuer, Subject: first.Subject, CCCD: want.CCCD, UpdatedAt: later}
+	// No attributes and no CCCD given: all kept (an eID that omits the number must not
+	// erase it).
+	third := store.Citizen{Issuer: first.Issuer, Subject: first.Subject, UpdatedAt: later}
 	got, err = e.s.UpsertCitizen(e.ctx, third)
 	must(e.t, "upsert without attributes", err)
 	equal(e.t, "after empty upsert", got, want)

@@ -1,0 +1,587 @@
+// Package portal is a minimal relying party of Motlan, written the way a portal team
+// would write one: it knows nothing of Motlan's code, only OpenID Connect. It uses
+// github.com/coreos/go-oidc and golang.org/x/oauth2 and the standard library.
+//
+// Routes: GET / (home), GET /login (start the login), GET <RedirectURL path> (the OIDC
+// callback), GET and POST /ho-so (the dossier form, pre-filled with verified claims),
+// POST /logout. Every page is Vietnamese first; ?lang=en switches to English and the
+// choice is remembered in a cookie.
+//
+// The portal keeps no server state: the login transaction (state, nonce, PKCE verifier)
+// and the session (the claims shown on the form) live in cookies sealed with AES-256-GCM
+// under a random per-process key, HttpOnly and SameSite=Lax.
+package portal
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// DefaultScopes are requested when Config.Scopes is empty.
+var DefaultScopes = []string{oidc.ScopeOpenID, "profile", "address", "phone", "cccd"}
+
+const (
+	txCookie      = "portal_tx"
+	sessionCookie = "portal_session"
+	langCookie    = "portal_lang"
+
+	txTTL            = 10 * time.Minute
+	sessionTTL       = time.Hour
+	discoveryTimeout = 10 * time.Second
+	maxFormBytes     = 64 << 10
+)
+
+// Config configures a Portal.
+type Config struct {
+	// Issuer is the OpenID provider's issuer URL (Motlan's), exactly as in its discovery
+	// document.
+	Issuer string
+	// ClientID and ClientSecret are the portal's client credentials at the provider.
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the callback registered at the provider, e.g.
+	// http://localhost:8082/callback. Its path is served as the callback route; an
+	// https RedirectURL makes the cookies Secure (with the __Host- prefix).
+	RedirectURL string
+	// Scopes requested; default DefaultScopes. "openid" is added when missing.
+	Scopes []string
+	// HTTPClient for discovery, JWKS, token and userinfo calls. Default: a client with a
+	// 15 s timeout.
+	HTTPClient *http.Client
+	// Logger; default: discard. Nothing personal is logged.
+	Logger *slog.Logger
+}
+
+// Portal is the relying party's web application; it is an http.Handler.
+type Portal struct {
+	cfg          Config
+	callbackPath string
+	seal         *sealer
+	log          *slog.Logger
+	mux          *http.ServeMux
+
+	op          atomic.Pointer[provider] // nil until discovery succeeds
+	discoveryMu sync.Mutex
+}
+
+// provider is what discovery yields.
+type provider struct {
+	oidc     *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+	oauth    oauth2.Config
+	issParam bool // authorization_response_iss_parameter_supported (RFC 9207)
+}
+
+// transaction is the sealed content of the login cookie.
+type transaction struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+}
+
+// session is the sealed content of the session cookie.
+type session struct {
+	Citizen citizen `json:"c"`
+	CSRF    string  `json:"x"`
+}
+
+// citizen is the verified data the portal shows.
+type citizen struct {
+	Sub       string `json:"sub"`
+	Name      string `json:"name,omitempty"`
+	Birthdate string `json:"birthdate,omitempty"`
+	Gender    string `json:"gender,omitempty"`
+	CCCD      string `json:"cccd,omitempty"`
+	Address   string `json:"address,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+	ACR       string `json:"acr,omitempty"`
+}
+
+// New returns a Portal. Discovery is tried now; if the provider is not reachable yet, New
+// still succeeds and discovery is retried on the next request that needs it.
+func New(ctx context.Context, cfg Config) (*Portal, error) {
+	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.RedirectURL == "" {
+		return nil, errors.New("portal: Issuer, ClientID and RedirectURL are required")
+	}
+	ru, err := url.Parse(cfg.RedirectURL)
+	if err != nil || !ru.IsAbs() || ru.Host == "" || ru.Fragment != "" {
+		return nil, errors.New("portal: RedirectURL must be an absolute URL without fragment")
+	}
+	cb := ru.Path
+	if cb == "" || cb == "/" || cb == "/login" || cb == "/logout" || cb == "/ho-so" {
+		return nil, fmt.Errorf("portal: RedirectURL path %q collides with a page; use e.g. /callback", cb)
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = DefaultScopes
+	}
+	cfg.Scopes = slices.Clone(cfg.Scopes)
+	if !slices.Contains(cfg.Scopes, oidc.ScopeOpenID) {
+		cfg.Scopes = append([]string{oidc.ScopeOpenID}, cfg.Scopes...)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	seal, err := newSealer(ru.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	p := &Portal{cfg: cfg, callbackPath: cb, seal: seal, log: cfg.Logger, mux: http.NewServeMux()}
+	p.mux.HandleFunc("GET /{$}", p.home)
+	p.mux.HandleFunc("GET /login", p.login)
+	p.mux.HandleFunc("GET /ho-so", p.dossier)
+	p.mux.HandleFunc("POST /ho-so", p.saveDossier)
+	p.mux.HandleFunc("POST /logout", p.logout)
+	if _, err := p.provider(ctx); err != nil {
+		p.log.Warn("portal: provider not reachable yet; discovery will be retried on the next login", "issuer", cfg.Issuer, "err", err)
+	}
+	return p, nil
+}
+
+// provider returns the discovered provider, discovering it first when needed.
+func (p *Portal) provider(ctx context.Context) (*provider, error) {
+	if op := p.op.Load(); op != nil {
+		return op, nil
+	}
+	p.discoveryMu.Lock()
+	defer p.discoveryMu.Unlock()
+	if op := p.op.Load(); op != nil {
+		return op, nil
+	}
+	ctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, p.cfg.HTTPClient), discoveryTimeout)
+	defer cancel()
+	o, err := oidc.NewProvider(ctx, p.cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	var meta struct {
+		IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err := o.Claims(&meta); err != nil {
+		return nil, err
+	}
+	ep := o.Endpoint()
+	switch {
+	case slices.Contains(meta.AuthMethods, "client_secret_basic"):
+		ep.AuthStyle = oauth2.AuthStyleInHeader
+	case slices.Contains(meta.AuthMethods, "client_secret_post"):
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
+	op := &provider{
+		oidc:     o,
+		verifier: o.Verifier(&oidc.Config{ClientID: p.cfg.ClientID}),
+		oauth: oauth2.Config{
+			ClientID:     p.cfg.ClientID,
+			ClientSecret: p.cfg.ClientSecret,
+			Endpoint:     ep,
+			RedirectURL:  p.cfg.RedirectURL,
+			Scopes:       p.cfg.Scopes,
+		},
+		issParam: meta.IssParam,
+	}
+	p.op.Store(op)
+	p.log.Info("portal: provider discovered", "issuer", p.cfg.Issuer)
+	return op, nil
+}
+
+type nonceKey struct{}
+
+// ServeHTTP sets the security headers every response carries and routes the request.
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	nonce := randomToken(18)
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self'; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // the callback URL carries the code
+	h.Set("Cache-Control", "no-store")      // pages carry personal data
+	if p.seal.secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	r = r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce))
+	if r.URL.Path == p.callbackPath {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		p.callback(w, r)
+		return
+	}
+	p.mux.ServeHTTP(w, r)
+}
+
+func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	sess, err := getSealed[session](p.seal, r, sessionCookie)
+	v := struct {
+		LoggedIn bool
+		Name     string
+		CSRF     string
+	}{LoggedIn: err == nil, Name: sess.Citizen.Name, CSRF: sess.CSRF}
+	p.render(w, r, lang, http.StatusOK, "home", "", v)
+}
+
+func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	op, err := p.provider(r.Context())
+	if err != nil {
+		p.log.Warn("portal: discovery failed", "err", err)
+		p.fail(w, r, lang, http.StatusServiceUnavailable, "unavailable", "")
+		return
+	}
+	tx := transaction{State: randomToken(24), Nonce: randomToken(24), Verifier: oauth2.GenerateVerifier()}
+	if err := setSealed(p.seal, w, txCookie, tx, txTTL); err != nil {
+		p.log.Error("portal: sealing the login cookie", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	locales := "vi en"
+	if lang == "en" {
+		locales = "en vi"
+	}
+	http.Redirect(w, r, op.oauth.AuthCodeURL(tx.State,
+		oidc.Nonce(tx.Nonce),
+		oauth2.S256ChallengeOption(tx.Verifier),
+		oauth2.SetAuthURLParam("ui_locales", locales),
+	), http.StatusFound)
+}
+
+func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	q := r.URL.Query()
+	tx, err := getSealed[transaction](p.seal, r, txCookie)
+	p.seal.clear(w, txCookie) // one use, whatever happens
+	if err != nil || q.Get("state") == "" || !equal(q.Get("state"), tx.State) {
+		p.log.Warn("portal: callback with a missing or wrong state", "cookie", err == nil)
+		p.fail(w, r, lang, http.StatusBadRequest, "state", "")
+		return
+	}
+	op, err := p.provider(r.Context())
+	if err != nil {
+		p.log.Warn("portal: discovery failed", "err", err)
+		p.fail(w, r, lang, http.StatusServiceUnavailable, "unavailable", "")
+		return
+	}
+	// RFC 9207: an iss parameter must name our issuer; it must be there when the
+	// provider says it sends one. This stops mix-up attacks.
+	if q.Has("iss") && q.Get("iss") != p.cfg.Issuer || !q.Has("iss") && op.issParam {
+		p.log.Warn("portal: callback with a wrong or missing iss")
+		p.fail(w, r, lang, http.StatusBadRequest, "issuer", "")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		p.log.Info("portal: provider returned an error", "error", e, "description", q.Get("error_description"))
+		kind, status := "provider", http.StatusBadGateway
+		switch e {
+		case "access_denied":
+			kind, status = "access_denied", http.StatusForbidden
+		case "temporarily_unavailable", "server_error":
+			kind, status = "unavailable", http.StatusServiceUnavailable
+		}
+		p.fail(w, r, lang, status, kind, e)
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		p.fail(w, r, lang, http.StatusBadRequest, "state", "")
+		return
+	}
+
+	ctx := oidc.ClientContext(r.Context(), p.cfg.HTTPClient)
+	tok, err := op.oauth.Exchange(ctx, code, oauth2.VerifierOption(tx.Verifier))
+	if err != nil {
+		p.log.Warn("portal: code exchange failed", "err", err)
+		p.fail(w, r, lang, http.StatusBadGateway, "token", "")
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		p.log.Warn("portal: token response without id_token")
+		p.fail(w, r, lang, http.StatusBadGateway, "token", "")
+		return
+	}
+	idt, err := op.verifier.Verify(ctx, raw)
+	if err == nil && !equal(idt.Nonce, tx.Nonce) {
+		err = errors.New("nonce mismatch")
+	}
+	if err == nil && idt.AccessTokenHash != "" {
+		err = idt.VerifyAccessToken(tok.AccessToken)
+	}
+	var claims map[string]any
+	if err == nil {
+		err = idt.Claims(&claims)
+	}
+	if err != nil {
+		p.log.Warn("portal: ID token rejected", "err", err)
+		p.fail(w, r, lang, http.StatusBadGateway, "token", "")
+		return
+	}
+	c := citizen{Sub: idt.Subject, ACR: str(claims["acr"])}
+	c.fill(claims)
+	if op.oidc.UserInfoEndpoint() != "" {
+		ui, err := op.oidc.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		var uc map[string]any
+		if err == nil && ui.Subject != idt.Subject {
+			err = errors.New("userinfo sub differs from the ID token's")
+		}
+		if err == nil {
+			err = ui.Claims(&uc)
+		}
+		if err != nil {
+			p.log.Warn("portal: userinfo failed", "err", err)
+			p.fail(w, r, lang, http.StatusBadGateway, "token", "")
+			return
+		}
+		c.fill(uc)
+	}
+	if err := setSealed(p.seal, w, sessionCookie, session{Citizen: c, CSRF: randomToken(24)}, sessionTTL); err != nil {
+		p.log.Error("portal: sealing the session cookie", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	p.log.Info("portal: login", "acr", c.ACR)
+	http.Redirect(w, r, "/ho-so", http.StatusSeeOther)
+}
+
+// fill copies the claims the portal shows; absent or mistyped claims leave fields as
+// they are, so userinfo completes the ID token.
+func (c *citizen) fill(m map[string]any) {
+	set := func(dst *string, v any) {
+		if s := str(v); s != "" {
+			*dst = s
+		}
+	}
+	set(&c.Name, m["name"])
+	set(&c.Birthdate, m["birthdate"])
+	set(&c.Gender, m["gender"])
+	set(&c.CCCD, m["cccd"])
+	set(&c.Phone, m["phone_number"])
+	switch a := m["address"].(type) {
+	case map[string]any:
+		set(&c.Address, a["formatted"])
+	case string: // not OIDC, but seen upstream
+		set(&c.Address, a)
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return strings.TrimSpace(s)
+}
+
+// child is the part of the dossier the citizen types.
+type child struct {
+	Name, Birthdate, Sex, Birthplace string
+}
+
+type field struct {
+	ID, Label, Value string
+	Multiline        bool
+}
+
+type dossierView struct {
+	Fields []field
+	ACR    string
+	CSRF   string
+	Child  child
+	Saved  bool
+}
+
+func (p *Portal) dossier(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	sess, err := getSealed[session](p.seal, r, sessionCookie)
+	if err != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	p.render(w, r, lang, http.StatusOK, "dossier", messages[lang]["dossier_title"], p.dossierView(lang, sess))
+}
+
+func (p *Portal) saveDossier(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	sess, err := getSealed[session](p.seal, r, sessionCookie)
+	if err != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil || !equal(r.PostForm.Get("csrf"), sess.CSRF) {
+		p.fail(w, r, lang, http.StatusForbidden, "csrf", "")
+		return
+	}
+	v := p.dossierView(lang, sess)
+	v.Child = child{
+		Name:       clip(r.PostForm.Get("child_name"), 100),
+		Birthdate:  clip(r.PostForm.Get("child_birthdate"), 10),
+		Sex:        clip(r.PostForm.Get("child_sex"), 10),
+		Birthplace: clip(r.PostForm.Get("child_birthplace"), 200),
+	}
+	v.Saved = true
+	p.render(w, r, lang, http.StatusOK, "dossier", messages[lang]["dossier_title"], v)
+}
+
+func (p *Portal) dossierView(lang string, sess session) dossierView {
+	t, c := messages[lang], sess.Citizen
+	acr := t["acr_unknown"]
+	if c.ACR != "" {
+		acr = fmt.Sprintf(t["acr_level"], c.ACR)
+	}
+	return dossierView{
+		Fields: []field{
+			{ID: "name", Label: t["f_name"], Value: c.Name},
+			{ID: "birthdate", Label: t["f_birthdate"], Value: formatDate(c.Birthdate)},
+			{ID: "gender", Label: t["f_gender"], Value: genderText(t, c.Gender)},
+			{ID: "cccd", Label: t["f_cccd"], Value: c.CCCD},
+			{ID: "address", Label: t["f_address"], Value: c.Address, Multiline: true},
+			{ID: "phone", Label: t["f_phone"], Value: c.Phone},
+		},
+		ACR:  acr,
+		CSRF: sess.CSRF,
+	}
+}
+
+func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	if sess, err := getSealed[session](p.seal, r, sessionCookie); err == nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil || !equal(r.PostForm.Get("csrf"), sess.CSRF) {
+			p.fail(w, r, lang, http.StatusForbidden, "csrf", "")
+			return
+		}
+	}
+	p.seal.clear(w, sessionCookie)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// lang picks the page language: ?lang= (remembered in a cookie), the cookie, or "vi".
+func (p *Portal) lang(w http.ResponseWriter, r *http.Request) string {
+	name := p.seal.name(langCookie)
+	if l := r.URL.Query().Get("lang"); l == "vi" || l == "en" {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, Secure: p.seal.secure, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if c, err := r.Cookie(name); err == nil && (c.Value == "vi" || c.Value == "en") {
+		return c.Value
+	}
+	return "vi"
+}
+
+// fail renders the error page for kind (a key in messages: "err_"+kind).
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, lang string, status int, kind, code string) {
+	t := messages[lang]
+	title := t["err_"+kind+"_title"]
+	if title == "" {
+		title = t["err_title"]
+	}
+	if code == "" {
+		code = kind
+	}
+	v := struct{ Kind, Code, Title, Message string }{kind, code, title, t["err_"+kind]}
+	p.render(w, r, lang, status, "error", title, v)
+}
+
+// page is what every template gets.
+type page struct {
+	Lang, Nonce, Title     string
+	SwitchURL, SwitchLabel string
+	SwitchLang             string
+	T                      map[string]string
+	V                      any
+}
+
+func (p *Portal) render(w http.ResponseWriter, r *http.Request, lang string, status int, name, title string, v any) {
+	other := "en"
+	if lang == "en" {
+		other = "vi"
+	}
+	path := r.URL.Path
+	if path != "/ho-so" {
+		path = "/"
+	}
+	nonce, _ := r.Context().Value(nonceKey{}).(string)
+	pg := page{
+		Lang: lang, Nonce: nonce, Title: title,
+		SwitchURL: path + "?lang=" + other, SwitchLabel: messages[other]["lang_name"], SwitchLang: other,
+		T: messages[lang], V: v,
+	}
+	var buf bytes.Buffer
+	if err := templates[name].ExecuteTemplate(&buf, "base", pg); err != nil {
+		p.log.Error("portal: rendering", "page", name, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// formatDate shows an OIDC birthdate (YYYY-MM-DD) as dd/mm/yyyy; other forms (a year
+// alone, "0000-MM-DD") are shown as given.
+func formatDate(s string) string {
+	if d, err := time.Parse(time.DateOnly, s); err == nil && d.Year() > 0 {
+		return d.Format("02/01/2006")
+	}
+	return s
+}
+
+func genderText(t map[string]string, g string) string {
+	switch g {
+	case "male", "female":
+		return t[g]
+	}
+	return g
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "")
+	}
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n])
+	}
+	return s
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func equal(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+var templates = func() map[string]*template.Template {
+	base := template.Must(template.New("base").Parse(baseHTML))
+	m := map[string]*template.Template{}
+	for name, src := range map[string]string{"home": homeHTML, "dossier": dossierHTML, "error": errorHTML} {
+		m[name] = template.Must(template.Must(base.Clone()).Parse(src))
+	}
+	return m
+}()
