@@ -108,7 +108,10 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, p.cookie(tx.Name, "", -1, p.base+PathCallback))
 	// The transaction is single-use from here on: a replayed callback finds nothing.
-	if err := p.store.DeleteAuthRequest(ctx, ar.ID); err != nil {
+	if err := p.store.DeleteAuthRequest(ctx, ar.ID); errors.Is(err, store.ErrNotFound) {
+		p.renderError(w, r, &pageError{http.StatusBadRequest, "expired_login", "this login was already completed"})
+		return
+	} else if err != nil {
 		p.log.ErrorContext(ctx, "delete auth request", "err", err)
 		p.renderError(w, r, &pageError{http.StatusServiceUnavailable, "unavailable", ""})
 		return

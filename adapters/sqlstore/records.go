@@ -391,7 +391,10 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(store.
 }
 
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, qDeleteAuthRequest, id)
+	n, err := s.exec(ctx, qDeleteAuthRequest, id)
+	if err == nil && n == 0 {
+		return fmt.Errorf("delete auth request: %w", store.ErrNotFound)
+	}
 	return wrapWrite("delete auth request", err)
 }
 

@@ -186,6 +186,8 @@ type AuthRequests interface {
 	// is written and that error is returned. fn runs under the row's lock: it must be quick
 	// and must not call the store.
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	// DeleteAuthRequest removes a transaction; ErrNotFound if it was already gone, so that
+	// of concurrent deleters exactly one succeeds (the transaction is single-use).
 	DeleteAuthRequest(ctx context.Context, id string) error
 }
 

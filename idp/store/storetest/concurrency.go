@@ -22,6 +22,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"RotateRefreshTokenOnce", testConcurrentRotate},
 		{"UpdateAuthRequestLosesNothing", testConcurrentUpdate},
 		{"UpsertCitizenMergesAll", testConcurrentUpsertCitizen},
+		{"DeleteAuthRequestOnce", testConcurrentDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +75,24 @@ func testConcurrentConsume(e *env) {
 	}
 	if winners != 1 {
 		e.t.Errorf("%d winners, want exactly 1", winners)
+	}
+}
+
+// testConcurrentDelete: a login transaction is single-use because exactly one deleter wins.
+func testConcurrentDelete(e *env) {
+	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, authRequest("ar-race", "up-race")))
+	errs := race(Racers, func(int) error { return e.s.DeleteAuthRequest(e.ctx, "ar-race") })
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, store.ErrNotFound):
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winners != 1 {
+		e.t.Errorf("%d deleters won, want exactly 1", winners)
 	}
 }
 

@@ -560,6 +560,7 @@ func testAuthRequestDelete(e *env) {
 	wantErr(e.t, "get deleted", err, store.ErrNotFound)
 	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "up-1")
 	wantErr(e.t, "get deleted by upstream state", err, store.ErrNotFound)
+	wantErr(e.t, "delete again", e.s.DeleteAuthRequest(e.ctx, "ar-1"), store.ErrNotFound)
 }
 
 // ---- auth codes
