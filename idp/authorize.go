@@ -84,7 +84,7 @@ func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Cli
 	}
 	for name, v := range form {
 		if len(v) > 1 {
-			return fail(oe.InvalidRequest, "parameter "+strconv.Quote(name)+" is repeated")
+			return fail(oe.InvalidRequest, "a parameter is repeated"+named(name))
 		}
 	}
 	get := func(name string) string { return form.Get(name) }
@@ -111,7 +111,7 @@ func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Cli
 	}
 	for _, s := range scopes {
 		if s != "openid" && !slices.Contains(client.AllowedScopes, s) {
-			return fail(oe.InvalidScope, "scope "+strconv.Quote(s)+" is not allowed for this client")
+			return fail(oe.InvalidScope, "a requested scope is not allowed for this client"+named(s))
 		}
 	}
 	scopes = dedupe(scopes)
@@ -133,7 +133,7 @@ func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Cli
 		switch pr {
 		case "none", "login", "consent", "select_account":
 		default:
-			return fail(oe.InvalidRequest, "unknown prompt value "+strconv.Quote(pr))
+			return fail(oe.InvalidRequest, "unknown prompt value"+named(pr))
 		}
 	}
 	if slices.Contains(prompt, "none") && len(prompt) > 1 {
@@ -176,6 +176,21 @@ func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Cli
 		ar.Claims = []byte(raw)
 	}
 	return ar, client, nil
+}
+
+// named echoes a request's word in an error description only when it is a plain
+// lower-case name, so descriptions stay in RFC 6749's character set and carry nothing an
+// attacker chose beyond such a name.
+func named(s string) string {
+	if len(s) == 0 || len(s) > 40 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c == '_') {
+			return ""
+		}
+	}
+	return ": " + s
 }
 
 func dedupe(in []string) []string {

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -75,7 +76,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (c s
 			return c, hasBasic, oe.New(oe.InvalidClient, "client authentication failed")
 		}
 	case "private_key_jwt":
-		if e := p.checkAssertion(client, assertion); e != nil {
+		if e := p.checkAssertion(ctx, client, assertion); e != nil {
 			return c, false, e
 		}
 	}
@@ -118,7 +119,7 @@ func unverifiedSubject(assertion string) string {
 var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.RS256, jose.PS256, jose.EdDSA}
 
 // checkAssertion verifies a private_key_jwt client assertion (RFC 7523 3, OIDC Core 9).
-func (p *Provider) checkAssertion(c store.Client, assertion string) *oe.Error {
+func (p *Provider) checkAssertion(ctx context.Context, c store.Client, assertion string) *oe.Error {
 	fail := oe.New(oe.InvalidClient, "client assertion rejected")
 	if len(assertion) > 8192 {
 		return fail
@@ -155,6 +156,12 @@ func (p *Provider) checkAssertion(c store.Client, assertion string) *oe.Error {
 		}
 		if cl.Expiry.Time().Sub(now) > 10*time.Minute {
 			return oe.New(oe.InvalidClient, "client assertion lives too long (at most 10 minutes)")
+		}
+		// Single use (OIDC Core 9): remembered until it expires, across replicas.
+		if err := p.store.UseAssertion(ctx, c.ID, cl.ID, cl.Expiry.Time().Add(30*time.Second)); errors.Is(err, store.ErrAlreadyUsed) {
+			return oe.New(oe.InvalidClient, "client assertion was already used")
+		} else if err != nil {
+			return &oe.Error{Code: oe.ServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		}
 		return nil
 	}

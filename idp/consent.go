@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/motlan/motlan/idp/claims"
 	oe "github.com/motlan/motlan/idp/oautherr"
@@ -88,12 +89,16 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, ar stor
 		return
 	}
 	var items []consentItem
-	for _, c := range claims.Select(ar.Scopes, client.AllowedScopes, claims.Request{}, claims.UserInfo) {
-		label, ok := t["claim."+c]
-		if !ok {
+	granted := claims.Select(ar.Scopes, client.AllowedScopes, claims.Request{}, claims.UserInfo)
+	for _, c := range consentOrder {
+		if !slices.Contains(granted, c) {
 			continue
 		}
-		items = append(items, consentItem{Label: label, Value: displayValue(cit.Attributes[c].Value)})
+		v := displayValue(c, cit.Attributes[c].Value, lang)
+		if v == "" {
+			continue // nothing of this kind is on record, so nothing is shared
+		}
+		items = append(items, consentItem{Label: t["claim."+c], Value: v})
 	}
 	if slices.Contains(ar.Scopes, "offline_access") {
 		items = append(items, consentItem{Label: t["claim.offline_access"]})
@@ -104,14 +109,28 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, ar stor
 	})
 }
 
-// displayValue renders an attribute for the person: a string as is, an address by its
-// formatted line.
-func displayValue(raw json.RawMessage) string {
+// consentOrder is how a person reads their own record: the full name stands for its parts
+// (family, middle and given names are released with it but not listed separately).
+var consentOrder = []string{"name", "birthdate", "gender", "cccd", "nationality", "place_of_origin", "address", "phone_number"}
+
+// displayValue renders an attribute for the person: dates as dd/mm/yyyy, sex in words,
+// an address by its formatted line.
+func displayValue(claim string, raw json.RawMessage, lang string) string {
 	if len(raw) == 0 {
 		return ""
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
+		switch claim {
+		case "birthdate":
+			if d, err := time.Parse("2006-01-02", s); err == nil {
+				return d.Format("02/01/2006")
+			}
+		case "gender":
+			if g, ok := messages[lang]["gender."+s]; ok {
+				return g
+			}
+		}
 		return s
 	}
 	var addr struct {

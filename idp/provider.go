@@ -78,7 +78,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("issuer: must be an absolute URL"))
 	case u.Scheme != "https" && !isLoopback(u.Hostname()):
 		errs = append(errs, errors.New("issuer: must use https (http only for localhost)"))
-	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/"):
+	case strings.ContainsAny(c.Issuer, "?#") || strings.HasSuffix(c.Issuer, "/"):
 		errs = append(errs, errors.New("issuer: no query, fragment or trailing slash"))
 	}
 	if c.Store == nil {
@@ -177,6 +177,7 @@ func (p *Provider) routes() {
 	m.HandleFunc(p.base+PathUserInfo, p.handleUserInfo)
 	m.HandleFunc("GET "+p.base+PathCallback, p.handleCallback)
 	m.HandleFunc(p.base+PathConsent, p.handleConsent)
+	m.HandleFunc("GET "+p.base+"/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	p.mux = m
 }
 

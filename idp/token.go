@@ -36,7 +36,7 @@ func parseTokenForm(r *http.Request) *oe.Error {
 	}
 	for name, v := range r.PostForm {
 		if len(v) > 1 {
-			return oe.New(oe.InvalidRequest, "parameter %q is repeated", name)
+			return oe.New(oe.InvalidRequest, "a parameter is repeated%s", named(name))
 		}
 	}
 	return nil
@@ -66,7 +66,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "":
 		err = oe.New(oe.InvalidRequest, "grant_type is required")
 	default:
-		err = oe.New(oe.UnsupportedGrantType, "grant_type %q is not supported", gt)
+		err = oe.New(oe.UnsupportedGrantType, "this grant_type is not supported%s", named(gt))
 	}
 	if err != nil {
 		var oerr *oe.Error
@@ -198,7 +198,7 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 		scopes = strings.Fields(s)
 		for _, sc := range scopes {
 			if !slices.Contains(old.Scopes, sc) {
-				return tokenSet{}, oe.New(oe.InvalidScope, "scope %q was not granted originally", sc)
+				return tokenSet{}, oe.New(oe.InvalidScope, "a requested scope was not granted originally%s", named(sc))
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/motlan/motlan/idp/store"
 )
@@ -677,4 +678,24 @@ func (s *Store) ListTokenKeys(ctx context.Context) ([]store.TokenKey, error) {
 		return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
 	}
 	return out, nil
+}
+
+// ---- client assertions
+
+var (
+	qDeleteExpiredAssertion = "DELETE FROM client_assertions WHERE client_id = ? AND jti = ? AND expires_at <= ?"
+	qInsertAssertion        = insertSQL("client_assertions", "client_id, jti, expires_at")
+)
+
+// UseAssertion records a client assertion's jti; the primary key makes of concurrent
+// users exactly one succeed. An expired record of the same jti is replaced.
+func (s *Store) UseAssertion(ctx context.Context, clientID, jti string, expiresAt time.Time) error {
+	if _, err := s.exec(ctx, qDeleteExpiredAssertion, clientID, jti, s.nowMS()); err != nil {
+		return wrapWrite("use assertion", err)
+	}
+	_, err := s.exec(ctx, qInsertAssertion, clientID, jti, ms(expiresAt))
+	if isUnique(err) {
+		return fmt.Errorf("use assertion: %w", store.ErrAlreadyUsed)
+	}
+	return wrapWrite("use assertion", err)
 }

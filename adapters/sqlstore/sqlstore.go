@@ -195,7 +195,7 @@ func (p *pool) close() error {
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	now := s.nowMS()
 	var total int64
-	for _, table := range []string{"auth_requests", "auth_codes", "sessions", "refresh_tokens"} {
+	for _, table := range []string{"auth_requests", "auth_codes", "sessions", "refresh_tokens", "client_assertions"} {
 		n, err := s.exec(ctx, "DELETE FROM "+table+" WHERE expires_at <= ?", now)
 		if err != nil {
 			return total, fmt.Errorf("sqlstore: delete expired %s: %w", table, err)

@@ -63,6 +63,9 @@ type Config struct {
 	RedirectURL string
 	// Scopes requested; default DefaultScopes. "openid" is added when missing.
 	Scopes []string
+	// ACR is the eID level the portal requires, sent as acr_values and checked in the ID
+	// token. Default "2": declaring for a child needs a level-2 account. "-" asks none.
+	ACR string
 	// HTTPClient for discovery, JWKS, token and userinfo calls. Default: a client with a
 	// 15 s timeout.
 	HTTPClient *http.Client
@@ -128,6 +131,9 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 	cb := ru.Path
 	if cb == "" || cb == "/" || cb == "/login" || cb == "/logout" || cb == "/ho-so" {
 		return nil, fmt.Errorf("portal: RedirectURL path %q collides with a page; use e.g. /callback", cb)
+	}
+	if cfg.ACR == "" {
+		cfg.ACR = "2"
 	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = DefaultScopes
@@ -262,11 +268,15 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	if lang == "en" {
 		locales = "en vi"
 	}
-	http.Redirect(w, r, op.oauth.AuthCodeURL(tx.State,
+	opts := []oauth2.AuthCodeOption{
 		oidc.Nonce(tx.Nonce),
 		oauth2.S256ChallengeOption(tx.Verifier),
 		oauth2.SetAuthURLParam("ui_locales", locales),
-	), http.StatusFound)
+	}
+	if p.cfg.ACR != "-" {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", p.cfg.ACR))
+	}
+	http.Redirect(w, r, op.oauth.AuthCodeURL(tx.State, opts...), http.StatusFound)
 }
 
 func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
@@ -340,6 +350,12 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := citizen{Sub: idt.Subject, ACR: str(claims["acr"])}
+	// The provider should refuse a weaker login, but the portal checks what it relies on.
+	if p.cfg.ACR != "-" && c.ACR < p.cfg.ACR {
+		p.log.Warn("portal: login below the required eID level", "acr", c.ACR)
+		p.fail(w, r, lang, http.StatusForbidden, "access_denied", "acr")
+		return
+	}
 	c.fill(claims)
 	if op.oidc.UserInfoEndpoint() != "" {
 		ui, err := op.oidc.UserInfo(ctx, oauth2.StaticTokenSource(tok))

@@ -99,6 +99,12 @@ func WriteBearer(w http.ResponseWriter, e *Error) {
 		challenge += `, error="` + e.Code + `", error_description="` + quoteSafe(e.Description) + `"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
+	if e.Code == "" {
+		// RFC 6750 3.1: a request without credentials gets no error information.
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
 	WriteJSON(w, e, false)
 }
 

@@ -223,6 +223,14 @@ type Releases interface {
 	ListReleases(ctx context.Context, citizenID string) ([]Release, error)
 }
 
+// Assertions remembers used client-assertion IDs: a private_key_jwt assertion is
+// single-use (OIDC Core 9).
+type Assertions interface {
+	// UseAssertion records (clientID, jti) until expiresAt; ErrAlreadyUsed if it is
+	// recorded already and not yet expired.
+	UseAssertion(ctx context.Context, clientID, jti string, expiresAt time.Time) error
+}
+
 // Store is everything the provider needs.
 type Store interface {
 	Clients
@@ -234,6 +242,7 @@ type Store interface {
 	Consents
 	Releases
 	TokenKeys
+	Assertions
 }
 
 // TokenKey is a token-signing key, sealed (encrypted) by the keys package before it is

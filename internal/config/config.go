@@ -215,7 +215,7 @@ func (c *Config) Validate() error {
 		add("issuer: required, an absolute URL such as https://id.tinh.gov.vn")
 	} else if u.Scheme != "https" && !loopback(u.Hostname()) {
 		add("issuer: must be https (http only on localhost)")
-	} else if strings.HasSuffix(c.Issuer, "/") || u.RawQuery != "" || u.Fragment != "" {
+	} else if strings.HasSuffix(c.Issuer, "/") || strings.ContainsAny(c.Issuer, "?#") {
 		add("issuer: no trailing slash, query or fragment")
 	}
 	switch c.Storage.Driver {
@@ -314,15 +314,20 @@ func (cl Client) validate(at string) []error {
 	if len(cl.RedirectURIs) == 0 {
 		add("redirect_uris: at least one")
 	}
-	for j, r := range append(append([]string{}, cl.RedirectURIs...), cl.PostLogoutRedirectURIs...) {
-		u, err := url.Parse(r)
-		switch {
-		case err != nil || !u.IsAbs() || u.Host == "":
-			add("redirect_uris[%d]: %q is not an absolute URL", j, r)
-		case u.Fragment != "":
-			add("redirect_uris[%d]: %q must not have a fragment", j, r)
-		case u.Scheme != "https" && !loopback(u.Hostname()):
-			add("redirect_uris[%d]: %q must be https (http only on localhost)", j, r)
+	for _, list := range []struct {
+		name string
+		uris []string
+	}{{"redirect_uris", cl.RedirectURIs}, {"post_logout_redirect_uris", cl.PostLogoutRedirectURIs}} {
+		for j, r := range list.uris {
+			u, err := url.Parse(r)
+			switch {
+			case err != nil || !u.IsAbs() || u.Host == "":
+				add("%s[%d]: %q is not an absolute URL", list.name, j, r)
+			case strings.Contains(r, "#"):
+				add("%s[%d]: %q must not have a fragment", list.name, j, r)
+			case u.Scheme != "https" && !loopback(u.Hostname()):
+				add("%s[%d]: %q must be https (http only on localhost)", list.name, j, r)
+			}
 		}
 	}
 	for _, s := range cl.Scopes {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/motlan/motlan/idp/store"
 )
@@ -23,6 +24,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"UpdateAuthRequestLosesNothing", testConcurrentUpdate},
 		{"UpsertCitizenMergesAll", testConcurrentUpsertCitizen},
 		{"DeleteAuthRequestOnce", testConcurrentDelete},
+		{"UseAssertionOnce", testConcurrentAssertion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,5 +187,22 @@ func testConcurrentUpsertCitizen(e *env) {
 	must(e.t, "get", err)
 	if len(got.Attributes) != Racers {
 		e.t.Errorf("%d attributes, want %d", len(got.Attributes), Racers)
+	}
+}
+
+func testConcurrentAssertion(e *env) {
+	exp := e.clock.Now().Add(time.Minute)
+	errs := race(Racers, func(int) error { return e.s.UseAssertion(e.ctx, "portal", "jti-race", exp) })
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, store.ErrAlreadyUsed):
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winners != 1 {
+		e.t.Errorf("%d uses of one assertion succeeded, want exactly 1", winners)
 	}
 }

@@ -136,6 +136,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Consents/UpsertReplaces", testConsent},
 		{"Releases/ListInOrder", testReleases},
 		{"TokenKeys/ConflictAndOrder", testTokenKeys},
+		{"Assertions/SingleUseUntilExpiry", testAssertions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -745,4 +746,17 @@ func testTokenKeys(e *env) {
 	got, err := e.s.ListTokenKeys(e.ctx)
 	must(e.t, "list", err)
 	equal(e.t, "token keys", got, []store.TokenKey{k2, k3, k1})
+}
+
+// ---- client assertions
+
+func testAssertions(e *env) {
+	exp := e.clock.Now().Add(5 * time.Minute)
+	must(e.t, "first use", e.s.UseAssertion(e.ctx, "portal", "jti-1", exp))
+	wantErr(e.t, "replay", e.s.UseAssertion(e.ctx, "portal", "jti-1", exp), store.ErrAlreadyUsed)
+	must(e.t, "same jti, other client", e.s.UseAssertion(e.ctx, "other", "jti-1", exp))
+	must(e.t, "other jti", e.s.UseAssertion(e.ctx, "portal", "jti-2", exp))
+	e.clock.Advance(6 * time.Minute)
+	// Past its expiry the assertion itself is refused by exp; the record may be reused.
+	must(e.t, "after expiry", e.s.UseAssertion(e.ctx, "portal", "jti-1", e.clock.Now().Add(time.Minute)))
 }
