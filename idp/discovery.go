@@ -22,6 +22,7 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		"token_endpoint":                        p.URL(PathToken),
 		"userinfo_endpoint":                     p.URL(PathUserInfo),
 		"jwks_uri":                              p.URL(PathJWKS),
+		"end_session_endpoint":                  p.URL(PathLogout),
 		"scopes_supported":                      scopes,
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query"},

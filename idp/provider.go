@@ -177,6 +177,8 @@ func (p *Provider) routes() {
 	m.HandleFunc(p.base+PathUserInfo, p.handleUserInfo)
 	m.HandleFunc("GET "+p.base+PathCallback, p.handleCallback)
 	m.HandleFunc(p.base+PathConsent, p.handleConsent)
+	m.HandleFunc(p.base+PathLogout, p.handleLogout)
+	m.HandleFunc("GET "+p.base+PathLogoutDone, p.handleLogoutDone)
 	m.HandleFunc("GET "+p.base+"/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	p.mux = m
 }

@@ -87,7 +87,8 @@ func newStackWith(t *testing.T, driver string, eidDown bool) *stack {
 	t.Cleanup(s.eid.Close)
 	h, err := sim.New(sim.Config{
 		Issuer:  s.eid.URL,
-		Clients: []sim.Client{{ID: "motlan", Secret: eidSecret, RedirectURIs: []string{idp.CallbackURL(s.issuer)}}},
+		Clients: []sim.Client{{ID: "motlan", Secret: eidSecret, RedirectURIs: []string{idp.CallbackURL(s.issuer)},
+			PostLogoutRedirectURIs: []string{idp.LogoutDoneURL(s.issuer)}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func newStackWith(t *testing.T, driver string, eidDown bool) *stack {
 			Scopes: []string{"openid", "profile", "address", "phone"}, Timeout: config.Duration(2 * time.Second)},
 		Clients: []config.Client{
 			{ID: s.portal.id, Name: "Cổng Dịch vụ công", Secret: config.Secret{Value: s.portal.secret},
-				RedirectURIs: []string{s.portal.redirect},
+				RedirectURIs: []string{s.portal.redirect}, PostLogoutRedirectURIs: []string{"https://portal.example.test/"},
 				Scopes:       []string{"openid", "profile", "address", "phone", "cccd", "offline_access"}},
 			{ID: s.insure.id, Name: "Bảo hiểm xã hội", Secret: config.Secret{Value: s.insure.secret},
 				RedirectURIs: []string{s.insure.redirect}, AuthMethod: "client_secret_post",

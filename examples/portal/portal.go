@@ -90,7 +90,8 @@ type provider struct {
 	oidc     *oidc.Provider
 	verifier *oidc.IDTokenVerifier
 	oauth    oauth2.Config
-	issParam bool // authorization_response_iss_parameter_supported (RFC 9207)
+	issParam bool   // authorization_response_iss_parameter_supported (RFC 9207)
+	endSess  string // end_session_endpoint (RP-initiated logout), may be empty
 }
 
 // transaction is the sealed content of the login cookie.
@@ -104,6 +105,7 @@ type transaction struct {
 type session struct {
 	Citizen citizen `json:"c"`
 	CSRF    string  `json:"x"`
+	IDToken string  `json:"t,omitempty"` // id_token_hint for logout at the provider
 }
 
 // citizen is the verified data the portal shows.
@@ -183,6 +185,7 @@ func (p *Portal) provider(ctx context.Context) (*provider, error) {
 	var meta struct {
 		IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		EndSession  string   `json:"end_session_endpoint"`
 	}
 	if err := o.Claims(&meta); err != nil {
 		return nil, err
@@ -205,6 +208,7 @@ func (p *Portal) provider(ctx context.Context) (*provider, error) {
 			Scopes:       p.cfg.Scopes,
 		},
 		issParam: meta.IssParam,
+		endSess:  meta.EndSession,
 	}
 	p.op.Store(op)
 	p.log.Info("portal: provider discovered", "issuer", p.cfg.Issuer)
@@ -373,7 +377,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 		}
 		c.fill(uc)
 	}
-	if err := setSealed(p.seal, w, sessionCookie, session{Citizen: c, CSRF: randomToken(24)}, sessionTTL); err != nil {
+	if err := setSealed(p.seal, w, sessionCookie, session{Citizen: c, CSRF: randomToken(24), IDToken: raw}, sessionTTL); err != nil {
 		p.log.Error("portal: sealing the session cookie", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
@@ -489,6 +493,23 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.seal.clear(w, sessionCookie)
+	// End the provider's session too (RP-initiated logout): otherwise the next "log in"
+	// on a shared phone would pass straight through as the previous citizen.
+	if sess, err := getSealed[session](p.seal, r, sessionCookie); err == nil && sess.IDToken != "" {
+		if op, err := p.provider(r.Context()); err == nil && op.endSess != "" {
+			if u, err := url.Parse(op.endSess); err == nil {
+				ru, _ := url.Parse(p.cfg.RedirectURL)
+				q := u.Query()
+				q.Set("id_token_hint", sess.IDToken)
+				q.Set("client_id", p.cfg.ClientID)
+				q.Set("post_logout_redirect_uri", ru.Scheme+"://"+ru.Host+"/")
+				q.Set("ui_locales", lang)
+				u.RawQuery = q.Encode()
+				http.Redirect(w, r, u.String(), http.StatusSeeOther)
+				return
+			}
+		}
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -59,3 +59,10 @@ type Connector interface {
 	// audience, expiry, nonce, signature), reads userinfo and maps the claims.
 	Exchange(ctx context.Context, code, verifier, nonce string) (Identity, error)
 }
+
+// Logouter is a Connector whose eID offers RP-initiated logout; the broker ends the
+// citizen's eID session too when it ends its own.
+type Logouter interface {
+	// EndSessionURL is the eID's end_session_endpoint, or "" when it has none.
+	EndSessionURL() string
+}

@@ -283,7 +283,7 @@ func NewDevEID(cfg config.Config, log *slog.Logger) (http.Handler, error) {
 		Clients: []sim.Client{{
 			ID: cfg.EID.ClientID, Secret: secret,
 			RedirectURIs:           []string{idp.CallbackURL(cfg.Issuer)},
-			PostLogoutRedirectURIs: []string{cfg.Issuer + "/"},
+			PostLogoutRedirectURIs: []string{idp.LogoutDoneURL(cfg.Issuer)},
 		}},
 		Logger: log.With("component", "dev-eid"),
 	})
