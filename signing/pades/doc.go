@@ -1,0 +1,23 @@
+// Package pades signs PDF documents with PAdES baseline signatures (ETSI EN 319 142-1,
+// levels B-B and B-T).
+//
+// Sign appends one incremental update to the input: a signature dictionary with
+// /SubFilter /ETSI.CAdES.detached, a signature field merged with its widget annotation
+// (an approval signature, never a DocMDP certification, so later signers keep earlier
+// signatures valid), the updated page /Annots and AcroForm, and a cross-reference section
+// of the same kind as the input's last one (table or stream). The original bytes are left
+// untouched.
+//
+// The CMS SignedData is built here, not by a general PKCS #7 library: its signed
+// attributes are exactly contentType, messageDigest and ESS signing-certificate-v2 (no
+// signingTime: the claimed time goes into the signature dictionary's /M). For B-T an
+// RFC 3161 token over the signature value is added as the unsigned attribute
+// id-aa-signatureTimeStampToken.
+//
+// The private-key operation happens exactly once per document. /Contents space is
+// reserved up-front from the certificate sizes plus a timestamp allowance; when the final
+// CMS does not fit, Sign returns a *ContentsOverflowError instead of signing again.
+//
+// Parsing uses github.com/digitorus/pdf (the reader under github.com/digitorus/pdfsign);
+// its panics on malformed input are turned into ErrInvalidPDF.
+package pades
