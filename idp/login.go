@@ -139,13 +139,25 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login did not reach level "+want))
 		return
 	}
-	sess, err := p.openSession(w, r, id)
+	ar.UpstreamState, ar.UpstreamNonce, ar.UpstreamVerifier = "", "", ""
+	// A first-party client needs no consent: its code is stored with the session, in one
+	// transaction.
+	var ac *store.AuthCode
+	var codeSecret string
+	if client.FirstParty && !slices.Contains(ar.Prompt, "consent") {
+		c, secret := p.newCode(ar, store.Session{})
+		ac, codeSecret = &c, secret
+	}
+	sess, err := p.openSession(w, r, id, ac)
 	if err != nil {
 		p.log.ErrorContext(ctx, "open session", "err", err)
 		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
 		return
 	}
-	ar.UpstreamState, ar.UpstreamNonce, ar.UpstreamVerifier = "", "", ""
+	if ac != nil {
+		p.sendCode(w, r, ar, codeSecret)
+		return
+	}
 	p.continueAfterLogin(w, r, ar, client, sess)
 }
 
@@ -162,9 +174,9 @@ func (p *Provider) upstreamFailed(w http.ResponseWriter, r *http.Request, ar sto
 	}
 }
 
-// openSession records what the eID verified and starts a fresh session. A new session ID
-// on every login prevents session fixation; the browser's previous session ends.
-func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Identity) (store.Session, error) {
+// openSession records what the eID verified and starts a fresh session, storing code (if
+// not nil) with it. A new session ID on every login prevents session fixation.
+func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Identity, code *store.AuthCode) (store.Session, error) {
 	ctx := r.Context()
 	now := p.now()
 	level := 1
@@ -179,29 +191,31 @@ func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Id
 	if raw, ok := id.Attributes["cccd"]; ok {
 		_ = json.Unmarshal(raw, &cccd)
 	}
-	cit, err := p.store.UpsertCitizen(ctx, store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs})
-	if err != nil {
-		return store.Session{}, err
-	}
-	// Another person logging in on this browser ends the previous person's session. The same
-	// citizen logging in again keeps the old one alive (unreachable from the browser, whose
-	// cookie changes) so refresh tokens other clients hold for it keep working.
-	if old, ok := p.currentSession(r); ok && old.CitizenID != cit.ID {
-		if err := p.store.DeleteSession(ctx, old.ID); err != nil {
-			return store.Session{}, err
-		}
-	}
 	authTime := id.AuthTime
 	if authTime.IsZero() || authTime.After(now) {
 		authTime = now
 	}
 	secret := rand.Text() + rand.Text()
 	s := store.Session{
-		ID: hashID(secret), CitizenID: cit.ID, AuthTime: authTime, ACR: id.ACR, AMR: id.AMR,
+		ID: hashID(secret), AuthTime: authTime, ACR: id.ACR, AMR: id.AMR,
 		UpstreamIDToken: id.RawIDToken, CreatedAt: now, ExpiresAt: now.Add(p.cfg.SessionTTL),
 	}
-	if err := p.store.CreateSession(ctx, s); err != nil {
+	if code != nil {
+		code.SessionID, code.AuthTime, code.ACR, code.AMR = s.ID, s.AuthTime, s.ACR, s.AMR
+	}
+	old, hadSession := p.currentSession(r)
+	cit, err := p.store.RecordLogin(ctx, store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs}, s, code)
+	if err != nil {
 		return store.Session{}, err
+	}
+	s.CitizenID = cit.ID
+	// Another person logging in on this browser ends the previous person's session. The same
+	// citizen logging in again keeps the old one alive (unreachable from the browser, whose
+	// cookie changes) so refresh tokens other clients hold for it keep working.
+	if hadSession && old.CitizenID != cit.ID {
+		if err := p.store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, err
+		}
 	}
 	http.SetCookie(w, p.cookie(sessionCookie, secret, int(p.cfg.SessionTTL.Seconds()), cookiePath(p.base)))
 	return s, nil
@@ -262,22 +276,33 @@ func (p *Provider) needsConsent(r *http.Request, ar store.AuthRequest, client st
 	return false
 }
 
-// issueCode stores a single-use code and sends it to the client with state and iss.
-func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, sess store.Session) {
+// newCode builds a single-use code for a logged-in request; the secret goes to the client,
+// its hash to the store.
+func (p *Provider) newCode(ar store.AuthRequest, sess store.Session) (store.AuthCode, string) {
 	now := p.now()
-	code := rand.Text() + rand.Text()
-	ac := store.AuthCode{
-		ID: hashID(code), ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, CitizenID: sess.CitizenID,
+	secret := rand.Text() + rand.Text()
+	return store.AuthCode{
+		ID: hashID(secret), ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, CitizenID: sess.CitizenID,
 		SessionID: sess.ID, Scopes: ar.Scopes, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge,
 		CodeChallengeMethod: ar.CodeChallengeMethod, Claims: ar.Claims, AuthTime: sess.AuthTime,
 		ACR: sess.ACR, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeTTL),
-	}
+	}, secret
+}
+
+// issueCode stores a code and sends it to the client.
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, sess store.Session) {
+	ac, secret := p.newCode(ar, sess)
 	if err := p.store.CreateAuthCode(r.Context(), ac); err != nil {
 		p.log.ErrorContext(r.Context(), "store code", "err", err)
 		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
 		return
 	}
-	q := url.Values{"code": {code}, "iss": {p.cfg.Issuer}}
+	p.sendCode(w, r, ar, secret)
+}
+
+// sendCode redirects to the client with the code, state and iss (RFC 9207).
+func (p *Provider) sendCode(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, secret string) {
+	q := url.Values{"code": {secret}, "iss": {p.cfg.Issuer}}
 	if ar.State != "" {
 		q.Set("state", ar.State)
 	}

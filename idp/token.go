@@ -89,14 +89,33 @@ func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.R
 	if code == "" || len(code) > 256 {
 		return tokenSet{}, oe.New(oe.InvalidRequest, "code is required")
 	}
-	ac, err := p.store.ConsumeAuthCode(ctx, hashID(code))
+	// The code is consumed, checked and its refresh token stored in one transaction; the
+	// family is named after the code, so a replayed code can revoke it.
+	var g grant
+	var refresh string
+	ac, err := p.store.RedeemAuthCode(ctx, hashID(code), func(ac store.AuthCode) (*store.RefreshToken, error) {
+		if ac.ClientID != client.ID {
+			return nil, oe.New(oe.InvalidGrant, "the code was issued to another client")
+		}
+		if f.Get("redirect_uri") != ac.RedirectURI {
+			return nil, oe.New(oe.InvalidGrant, "redirect_uri does not match the authorization request")
+		}
+		if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
+			return nil, e
+		}
+		g = grant{
+			ClientID: client.ID, CitizenID: ac.CitizenID, SessionID: ac.SessionID, Scopes: ac.Scopes,
+			Nonce: ac.Nonce, Claims: ac.Claims, AuthTime: ac.AuthTime, ACR: ac.ACR, AMR: ac.AMR,
+		}
+		refresh = rand.Text() + rand.Text()
+		t := p.refreshRecord(g, ac.ID, hashID(refresh))
+		return &t, nil
+	})
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// A replayed code means it leaked: revoke what its first use issued (RFC 6749 4.1.2).
 		if ac.ClientID == client.ID {
-			if rerr := p.store.RevokeRefreshFamily(ctx, ac.ID); rerr != nil {
-				p.log.ErrorContext(ctx, "revoke after code replay", "err", rerr)
-			}
+			p.revokeFamily(ctx, ac.ID)
 		}
 		return tokenSet{}, oe.New(oe.InvalidGrant, "the code was already used")
 	case errors.Is(err, store.ErrNotFound):
@@ -104,26 +123,12 @@ func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.R
 	case err != nil:
 		return tokenSet{}, err
 	}
-	if ac.ClientID != client.ID {
-		return tokenSet{}, oe.New(oe.InvalidGrant, "the code was issued to another client")
-	}
-	if f.Get("redirect_uri") != ac.RedirectURI {
-		return tokenSet{}, oe.New(oe.InvalidGrant, "redirect_uri does not match the authorization request")
-	}
-	if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
-		return tokenSet{}, e
-	}
-	g := grant{
-		ClientID: client.ID, CitizenID: ac.CitizenID, SessionID: ac.SessionID, Scopes: ac.Scopes,
-		Nonce: ac.Nonce, Claims: ac.Claims, AuthTime: ac.AuthTime, ACR: ac.ACR, AMR: ac.AMR,
-	}
 	set, err := p.mint(ctx, client, g)
 	if err != nil {
 		return tokenSet{}, err
 	}
-	// The family is named after the code, so a replayed code can revoke it.
-	set.RefreshToken, err = p.newRefreshToken(ctx, client, g, ac.ID)
-	return set, err
+	set.RefreshToken = refresh
+	return set, nil
 }
 
 // checkPKCE verifies RFC 7636 S256, and refuses a verifier for a code issued without a
@@ -145,17 +150,8 @@ func checkPKCE(challenge, verifier string) *oe.Error {
 	return nil
 }
 
-// newRefreshToken stores a refresh token. Without offline_access it lives no longer than
+// refreshRecord builds a refresh token. Without offline_access it lives no longer than
 // the session it came from.
-func (p *Provider) newRefreshToken(ctx context.Context, client store.Client, g grant, family string) (string, error) {
-	secret := rand.Text() + rand.Text()
-	t := p.refreshRecord(g, family, hashID(secret))
-	if err := p.store.CreateRefreshToken(ctx, t); err != nil {
-		return "", err
-	}
-	return secret, nil
-}
-
 func (p *Provider) refreshRecord(g grant, family, id string) store.RefreshToken {
 	now := p.now()
 	ttl := p.cfg.RefreshTTL

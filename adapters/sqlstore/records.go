@@ -132,12 +132,26 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 // CreatedAt, replaces a non-empty CCCD and merges attributes. A new citizen without an ID gets a random
 // one; zero CreatedAt and UpdatedAt become now.
 func (s *Store) UpsertCitizen(ctx context.Context, c store.Citizen) (store.Citizen, error) {
+	var out store.Citizen
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		out, err = s.upsertCitizenTx(tx, c)
+		return err
+	})
+	if err != nil {
+		return store.Citizen{}, wrapWrite("upsert citizen", err)
+	}
+	return out, nil
+}
+
+// upsertCitizenTx is UpsertCitizen inside a transaction the caller holds.
+func (s *Store) upsertCitizenTx(tx *txn, c store.Citizen) (store.Citizen, error) {
 	now := s.now().UTC()
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = now
 	}
 	var out store.Citizen
-	err := s.inTx(ctx, func(tx *txn) error {
+	err := func() error {
 		merge := func() (bool, error) {
 			row, err := tx.queryRow(qCitizenBySub+s.forUpdate(), c.Issuer, c.Subject)
 			if err != nil {
@@ -202,11 +216,8 @@ func (s *Store) UpsertCitizen(ctx context.Context, c store.Citizen) (store.Citiz
 		c.Attributes, err = roundTrip(attrs)
 		out = c
 		return err
-	})
-	if err != nil {
-		return store.Citizen{}, wrapWrite("upsert citizen", err)
-	}
-	return out, nil
+	}()
+	return out, err
 }
 
 func roundTrip(attrs string) (map[string]store.Attribute, error) {
@@ -698,4 +709,86 @@ func (s *Store) UseAssertion(ctx context.Context, clientID, jti string, expiresA
 		return fmt.Errorf("use assertion: %w", store.ErrAlreadyUsed)
 	}
 	return wrapWrite("use assertion", err)
+}
+
+// ---- batched writes: one transaction instead of several on the login's hot path
+
+// RecordLogin stores the citizen, the new session and the code (if any) in one
+// transaction.
+func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Session, code *store.AuthCode) (store.Citizen, error) {
+	var out store.Citizen
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		if out, err = s.upsertCitizenTx(tx, c); err != nil {
+			return err
+		}
+		sess.CitizenID = out.ID
+		if _, err := tx.exec(qInsertSession, sess.ID, sess.CitizenID, ms(sess.AuthTime), sess.ACR, list(sess.AMR),
+			sess.UpstreamIDToken, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
+			return err
+		}
+		if code == nil {
+			return nil
+		}
+		_, err = tx.exec(qInsertAuthCode, code.ID, code.ClientID, code.RedirectURI, out.ID, sess.ID,
+			list(code.Scopes), code.Nonce, code.CodeChallenge, code.CodeChallengeMethod, string(code.Claims),
+			ms(code.AuthTime), code.ACR, list(code.AMR), ms(code.CreatedAt), ms(code.ExpiresAt), 0)
+		return err
+	})
+	if err != nil {
+		return store.Citizen{}, wrapWrite("record login", err)
+	}
+	return out, nil
+}
+
+// RedeemAuthCode consumes the code and stores the refresh token next returns, in one
+// transaction.
+func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+	var (
+		c       store.AuthCode
+		fnErr   error
+		claimed bool
+	)
+	now := s.nowMS()
+	err := s.inTx(ctx, func(tx *txn) error {
+		row, err := tx.queryRow(qConsumeAuthCode, now, id, now)
+		if err != nil {
+			return err
+		}
+		c, err = scanAuthCode(row)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not claimed: told apart below, after the transaction
+		}
+		if err != nil {
+			return err
+		}
+		claimed = true
+		t, err := next(c)
+		if err != nil {
+			fnErr = err // the code stays consumed: a failed redemption burns it
+			return nil
+		}
+		if t != nil {
+			_, err = tx.exec(qInsertRefresh, refreshArgs(*t)...)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return store.AuthCode{}, wrapWrite("redeem auth code", err)
+	case claimed:
+		return c, fnErr
+	}
+	var usedAt int64
+	row, err := s.queryRow(ctx, qGetAuthCode, id, now)
+	if err == nil {
+		c, err = scanAuthCode(row, &usedAt)
+	}
+	if err != nil {
+		return store.AuthCode{}, wrapRead("redeem auth code", err)
+	}
+	if usedAt == 0 {
+		return store.AuthCode{}, fmt.Errorf("sqlstore: redeem auth code: %w", store.ErrConflict)
+	}
+	return c, fmt.Errorf("sqlstore: redeem auth code: %w", store.ErrAlreadyUsed)
 }

@@ -231,6 +231,20 @@ type Assertions interface {
 	UseAssertion(ctx context.Context, clientID, jti string, expiresAt time.Time) error
 }
 
+// Logins batches the writes of a login's hot path into one transaction each: on SQLite a
+// commit costs more than the statements in it.
+type Logins interface {
+	// RecordLogin upserts the citizen (as UpsertCitizen), creates the session for the
+	// stored citizen and, when code is not nil, the code for that citizen and session, all
+	// or nothing. It returns the stored citizen.
+	RecordLogin(ctx context.Context, c Citizen, s Session, code *AuthCode) (Citizen, error)
+	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
+	// transaction, calls next with it and stores the refresh token next returns (nil: none).
+	// If next fails, the code stays consumed, nothing else is stored, and next's error is
+	// returned with the code. next runs under the store's lock: quick, and no store calls.
+	RedeemAuthCode(ctx context.Context, id string, next func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
+}
+
 // Store is everything the provider needs.
 type Store interface {
 	Clients
@@ -243,6 +257,7 @@ type Store interface {
 	Releases
 	TokenKeys
 	Assertions
+	Logins
 }
 
 // TokenKey is a token-signing key, sealed (encrypted) by the keys package before it is

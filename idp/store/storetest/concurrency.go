@@ -25,6 +25,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"UpsertCitizenMergesAll", testConcurrentUpsertCitizen},
 		{"DeleteAuthRequestOnce", testConcurrentDelete},
 		{"UseAssertionOnce", testConcurrentAssertion},
+		{"RedeemAuthCodeOnce", testConcurrentRedeem},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,5 +205,34 @@ func testConcurrentAssertion(e *env) {
 	}
 	if winners != 1 {
 		e.t.Errorf("%d uses of one assertion succeeded, want exactly 1", winners)
+	}
+}
+
+func testConcurrentRedeem(e *env) {
+	c := authCode("code-redeem-race")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
+	errs := race(Racers, func(i int) error {
+		t := refresh(fmt.Sprintf("rt-race-%d", i), c.ID)
+		_, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode) (*store.RefreshToken, error) { return &t, nil })
+		return err
+	})
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+			if _, gerr := e.s.GetRefreshToken(e.ctx, fmt.Sprintf("rt-race-%d", i)); gerr != nil {
+				e.t.Errorf("winner's refresh token: %v", gerr)
+			}
+		case errors.Is(err, store.ErrAlreadyUsed):
+			if _, gerr := e.s.GetRefreshToken(e.ctx, fmt.Sprintf("rt-race-%d", i)); !errors.Is(gerr, store.ErrNotFound) {
+				e.t.Errorf("loser %d stored a refresh token", i)
+			}
+		default:
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winners != 1 {
+		e.t.Errorf("%d redemptions of one code, want exactly 1", winners)
 	}
 }

@@ -137,6 +137,8 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Releases/ListInOrder", testReleases},
 		{"TokenKeys/ConflictAndOrder", testTokenKeys},
 		{"Assertions/SingleUseUntilExpiry", testAssertions},
+		{"Logins/RecordLogin", testRecordLogin},
+		{"Logins/RedeemAuthCode", testRedeemAuthCode},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -759,4 +761,87 @@ func testAssertions(e *env) {
 	e.clock.Advance(6 * time.Minute)
 	// Past its expiry the assertion itself is refused by exp; the record may be reused.
 	must(e.t, "after expiry", e.s.UseAssertion(e.ctx, "portal", "jti-1", e.clock.Now().Add(time.Minute)))
+}
+
+// ---- batched login writes
+
+func testRecordLogin(e *env) {
+	c := citizen("rec-sub")
+	c.ID = "" // the store assigns it
+	sess := session("sess-rec")
+	sess.CitizenID = ""
+	code := authCode("code-rec")
+	code.CitizenID = ""
+	got, err := e.s.RecordLogin(e.ctx, c, sess, &code)
+	must(e.t, "record login", err)
+	if got.ID == "" || got.Attributes["name"].Value == nil {
+		e.t.Fatalf("stored citizen: %+v", got)
+	}
+	gs, err := e.s.GetSession(e.ctx, "sess-rec")
+	must(e.t, "get session", err)
+	if gs.CitizenID != got.ID {
+		e.t.Fatalf("session citizen %q, want %q", gs.CitizenID, got.ID)
+	}
+	gc, err := e.s.ConsumeAuthCode(e.ctx, "code-rec")
+	must(e.t, "consume recorded code", err)
+	if gc.CitizenID != got.ID || gc.SessionID != "sess-rec" {
+		e.t.Fatalf("code citizen/session %q/%q", gc.CitizenID, gc.SessionID)
+	}
+
+	// A second login of the same citizen without a code merges and keeps the ID.
+	again, err := e.s.RecordLogin(e.ctx, store.Citizen{Issuer: c.Issuer, Subject: c.Subject}, session("sess-rec-2"), nil)
+	must(e.t, "record second login", err)
+	if again.ID != got.ID || again.CCCD != c.CCCD {
+		e.t.Fatalf("second login changed the citizen: %+v", again)
+	}
+
+	// All or nothing: a taken session ID stores neither the citizen change nor the code.
+	dup := authCode("code-dup")
+	_, err = e.s.RecordLogin(e.ctx, citizen("rec-other"), session("sess-rec"), &dup)
+	wantErr(e.t, "duplicate session", err, store.ErrConflict)
+	_, err = e.s.ConsumeAuthCode(e.ctx, "code-dup")
+	wantErr(e.t, "code of a failed login", err, store.ErrNotFound)
+}
+
+func testRedeemAuthCode(e *env) {
+	c := authCode("code-redeem")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
+	rt := refresh("rt-redeem", "code-redeem")
+	got, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(ac store.AuthCode) (*store.RefreshToken, error) {
+		equal(e.t, "code seen by next", ac, c)
+		return &rt, nil
+	})
+	must(e.t, "redeem", err)
+	equal(e.t, "redeemed code", got, c)
+	stored, err := e.s.GetRefreshToken(e.ctx, "rt-redeem")
+	must(e.t, "refresh token stored with the redemption", err)
+	equal(e.t, "refresh token", stored, rt)
+
+	got, err = e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode) (*store.RefreshToken, error) {
+		e.t.Fatal("next called for a used code")
+		return nil, nil
+	})
+	wantErr(e.t, "redeem again", err, store.ErrAlreadyUsed)
+	equal(e.t, "used code returned", got, c)
+	_, err = e.s.RedeemAuthCode(e.ctx, "no-such-code", nil)
+	wantErr(e.t, "unknown code", err, store.ErrNotFound)
+
+	// next failing burns the code and stores nothing.
+	c2 := authCode("code-burn")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c2))
+	boom := errors.New("pkce mismatch")
+	rt2 := refresh("rt-burn", "code-burn")
+	_, err = e.s.RedeemAuthCode(e.ctx, c2.ID, func(store.AuthCode) (*store.RefreshToken, error) { return &rt2, boom })
+	wantErr(e.t, "next's error", err, boom)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-burn")
+	wantErr(e.t, "nothing stored", err, store.ErrNotFound)
+	_, err = e.s.ConsumeAuthCode(e.ctx, c2.ID)
+	wantErr(e.t, "burnt code", err, store.ErrAlreadyUsed)
+
+	// Expired codes are not found.
+	c3 := authCode("code-old")
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c3))
+	e.clock.Set(c3.ExpiresAt.Add(time.Second))
+	_, err = e.s.RedeemAuthCode(e.ctx, c3.ID, nil)
+	wantErr(e.t, "expired", err, store.ErrNotFound)
 }

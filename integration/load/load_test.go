@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/internal/testenv"
+)
+
+// TestSmoke runs the driver's core end to end, small: the motlan binary built and spawned
+// on SQLite, 20 federated logins and 20 refreshes. It checks that everything succeeds and
+// that the CPU accounting reads something; it asserts nothing about speed.
+func TestSmoke(t *testing.T) {
+	if testing.Short() && !testenv.Strict() {
+		t.Skip("builds and spawns motlan; skipped with -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		testenv.Missing(t, "the go command, to build ./cmd/motlan: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Options{
+		Store: "sqlite", Concurrency: 4, Warmup: 4, Logins: 20, Refreshes: 20,
+		EIDSSO: true, Timeout: 55 * time.Second, Progress: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Phases {
+		t.Logf("%s: %d ok, %d errors, p50 %.1f ms, Motlan %.4f CPU-s, driver %.4f CPU-s",
+			p.Name, p.Count, p.Errors, p.P50, p.MotlanCPU, p.DriverCPU)
+		for _, e := range p.FirstErrors {
+			t.Errorf("%s", e)
+		}
+	}
+	for _, want := range []struct {
+		name  string
+		count int
+	}{{"login", 20}, {"refresh", 20}} {
+		p := rep.Phase(want.name)
+		switch {
+		case p == nil:
+			t.Errorf("no %s phase", want.name)
+		case p.Errors != 0 || p.Count != want.count:
+			t.Errorf("%s: %d ok and %d errors, want %d ok", want.name, p.Count, p.Errors, want.count)
+		case p.MotlanCPU <= 0 || p.MotlanCPUPer1000 <= 0:
+			t.Errorf("%s: Motlan CPU %v s (%v per 1000), want > 0", want.name, p.MotlanCPU, p.MotlanCPUPer1000)
+		case p.DriverCPU <= 0:
+			t.Errorf("%s: driver CPU %v s, want > 0", want.name, p.DriverCPU)
+		case p.P50 <= 0 || p.MotlanP50 <= 0:
+			t.Errorf("%s: latency p50 %v ms, Motlan %v ms, want > 0", want.name, p.P50, p.MotlanP50)
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Load test of Motlan with the issue's parameters: complete federated logins and refreshes
+# at 32 concurrent, on SQLite and on PostgreSQL, against a spawned Motlan process with the
+# dev eID inside the driver (its CPU is not counted as Motlan's). See integration/load.
+#
+#   scripts/load.sh                     # both stores
+#   STORES=sqlite scripts/load.sh       # one store
+#   scripts/load.sh -profile /tmp/prof  # extra flags go to the driver (here: CPU profiles)
+#
+# PostgreSQL comes from MOTLAN_TEST_POSTGRES_DSN (default: the local test server); the run
+# uses a fresh schema and drops it. Exit status: non-zero if any run had an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${MOTLAN_TEST_POSTGRES_DSN:=postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+export MOTLAN_TEST_POSTGRES_DSN
+STORES=${STORES:-"sqlite postgres"}
+
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+go build -o "$bin/motlan" ./cmd/motlan
+go build -o "$bin/load" ./integration/load
+
+status=0
+for store in $STORES; do
+	echo "== $store (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+	"$bin/load" -motlan-bin "$bin/motlan" -store "$store" \
+		-concurrency 32 -logins 2000 -refreshes 2000 -warmup 200 -timeout 5m "$@" || status=1
+	echo
+done
+exit $status
