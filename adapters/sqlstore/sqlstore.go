@@ -212,6 +212,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		qCitizenBySub + s.forUpdate(), qInsertCitizen, qUpdateCitizen,
 		qGetAuthRequest + s.forUpdate(), qUpdateAuthRequest,
 		qClaimRefresh, qInsertRefresh, qRefreshState,
+		qInsertSession, qInsertAuthCode, qConsumeAuthCode,
 	} {
 		if _, err := s.w.stmt(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: prepare %q: %w", q, err)
