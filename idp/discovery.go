@@ -11,11 +11,11 @@ import (
 
 // discoveryDocument is OpenID Connect Discovery 1.0 section 3, built once.
 func (p *Provider) discoveryDocument() ([]byte, error) {
-	scopes := []string{"openid", "offline_access"}
+	scopes := []string{"openid", "offline_access", "sign", "signing"}
 	for s := range claims.ByScope {
 		scopes = append(scopes, s)
 	}
-	sort.Strings(scopes[2:])
+	sort.Strings(scopes[4:])
 	doc := map[string]any{
 		"issuer":                                p.cfg.Issuer,
 		"authorization_endpoint":                p.URL(PathAuthorize),
@@ -26,7 +26,7 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		"scopes_supported":                      scopes,
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
 		"subject_types_supported":               []string{"pairwise", "public"},
 		"id_token_signing_alg_values_supported": []string{"ES256", "RS256"},
 		"userinfo_signing_alg_values_supported": []string{"none"},

@@ -116,6 +116,10 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, &pageError{http.StatusServiceUnavailable, "unavailable", ""})
 		return
 	}
+	if ar.ClientID == internalClient {
+		p.finishStepUp(w, r, ar, q)
+		return
+	}
 	client, ok := p.client(ctx, ar.ClientID)
 	if !ok {
 		p.renderError(w, r, &pageError{http.StatusBadRequest, "unknown_client", "client removed"})

@@ -178,6 +178,7 @@ func (p *Provider) routes() {
 	m.HandleFunc("GET "+p.base+PathCallback, p.handleCallback)
 	m.HandleFunc(p.base+PathConsent, p.handleConsent)
 	m.HandleFunc(p.base+PathLogout, p.handleLogout)
+	m.HandleFunc("GET "+p.base+PathStepUp, p.handleStepUp)
 	m.HandleFunc("GET "+p.base+PathLogoutDone, p.handleLogoutDone)
 	m.HandleFunc("GET "+p.base+"/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	p.mux = m

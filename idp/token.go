@@ -63,6 +63,8 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		set, err = p.grantCode(ctx, client, r)
 	case "refresh_token":
 		set, err = p.grantRefresh(ctx, client, r)
+	case "client_credentials":
+		set, err = p.grantClientCredentials(ctx, client, r)
 	case "":
 		err = oe.New(oe.InvalidRequest, "grant_type is required")
 	default:
@@ -233,4 +235,39 @@ func (p *Provider) revokeFamily(ctx context.Context, family string) {
 	if err := p.store.RevokeRefreshFamily(ctx, family); err != nil {
 		p.log.ErrorContext(ctx, "revoke refresh family", "err", err)
 	}
+}
+
+// ServiceScopes are the scopes a client may ask for with client_credentials: they name
+// Motlan's own APIs, never citizen data.
+var ServiceScopes = []string{"signing"}
+
+// grantClientCredentials gives a confidential client an access token for Motlan's own
+// APIs (RFC 6749 4.4); sub is the client itself (RFC 9068 2.2).
+func (p *Provider) grantClientCredentials(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
+	if client.AuthMethod == "none" {
+		return tokenSet{}, oe.New(oe.UnauthorizedClient, "public clients cannot use client_credentials")
+	}
+	scopes := strings.Fields(r.PostForm.Get("scope"))
+	if len(scopes) == 0 {
+		return tokenSet{}, oe.New(oe.InvalidScope, "scope is required (for example: signing)")
+	}
+	for _, s := range scopes {
+		if !slices.Contains(ServiceScopes, s) || !slices.Contains(client.AllowedScopes, s) {
+			return tokenSet{}, oe.New(oe.InvalidScope, "a requested scope is not allowed for client_credentials%s", named(s))
+		}
+	}
+	now := p.now()
+	at := accessClaims{
+		Iss: p.cfg.Issuer, Sub: client.ID, Aud: p.cfg.Issuer, Exp: now.Add(p.cfg.AccessTokenTTL).Unix(), Iat: now.Unix(),
+		Jti: rand.Text(), ClientID: client.ID, Scope: strings.Join(dedupe(scopes), " "),
+	}
+	b, err := json.Marshal(at)
+	if err != nil {
+		return tokenSet{}, err
+	}
+	tok, err := p.cfg.Keys.Sign(ctx, "ES256", "at+jwt", b)
+	if err != nil {
+		return tokenSet{}, err
+	}
+	return tokenSet{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL.Seconds()), Scope: at.Scope}, nil
 }

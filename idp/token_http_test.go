@@ -122,8 +122,14 @@ func TestTokenBadInput(t *testing.T) {
 		// Grants.
 		{name: "unknown grant_type", req: func(*testing.T) req { return form(url.Values{"grant_type": {"password"}}, "web", web) },
 			wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "client_credentials", req: func(*testing.T) req { return form(url.Values{"grant_type": {"client_credentials"}}, "web", web) },
-			wantStatus: 400, wantError: "unsupported_grant_type"},
+		{name: "client_credentials without scope", req: func(*testing.T) req { return form(url.Values{"grant_type": {"client_credentials"}}, "web", web) },
+			wantStatus: 400, wantError: "invalid_scope"},
+		{name: "client_credentials for a citizen-data scope", req: func(*testing.T) req {
+			return form(url.Values{"grant_type": {"client_credentials"}, "scope": {"profile"}}, "web", web)
+		}, wantStatus: 400, wantError: "invalid_scope"},
+		{name: "client_credentials for a scope the client lacks", req: func(*testing.T) req {
+			return form(url.Values{"grant_type": {"client_credentials"}, "scope": {"signing"}}, "web", web)
+		}, wantStatus: 400, wantError: "invalid_scope"},
 		{name: "missing grant_type", req: func(*testing.T) req { return form(url.Values{"code": {"abc"}}, "web", web) },
 			wantStatus: 400, wantError: "invalid_request"},
 		{name: "missing code", req: func(*testing.T) req {

@@ -3,6 +3,7 @@ package idp
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"slices"
@@ -64,6 +65,40 @@ func (p *Provider) checkAccessToken(r *http.Request, tok string) (accessClaims, 
 		return ac, bad
 	}
 	return ac, nil
+}
+
+// AccessInfo is what a valid access token says, for Motlan's own APIs.
+type AccessInfo struct {
+	ClientID  string
+	Subject   string // the citizen's sub at the client, or the client itself (client_credentials)
+	CitizenID string // Motlan's citizen id; empty for client_credentials tokens
+	Scopes    []string
+	Expiry    time.Time
+}
+
+// ErrInvalidToken reports a missing, malformed, forged or expired access token.
+var ErrInvalidToken = errors.New("idp: invalid access token")
+
+// VerifyAccessToken checks a bearer token from an API request (RFC 6750) and says whose it
+// is. Errors wrap ErrInvalidToken; the *oautherr.Error inside names the RFC 6750 code.
+func (p *Provider) VerifyAccessToken(r *http.Request) (AccessInfo, error) {
+	tok, e := bearerToken(r)
+	if e != nil {
+		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
+	}
+	at, e := p.checkAccessToken(r, tok)
+	if e != nil {
+		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
+	}
+	info := AccessInfo{ClientID: at.ClientID, Subject: at.Sub, Scopes: strings.Fields(at.Scope), Expiry: time.Unix(at.Exp, 0)}
+	if at.Cit != "" {
+		cid, err := p.unsealCitizen(at.Cit, at.ClientID)
+		if err != nil {
+			return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, oe.New(oe.InvalidToken, "the access token is invalid or expired"))
+		}
+		info.CitizenID = cid
+	}
+	return info, nil
 }
 
 // handleUserInfo returns the claims the access token's scopes and claims request release

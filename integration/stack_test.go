@@ -108,7 +108,7 @@ func newStackWith(t *testing.T, driver string, eidDown bool) *stack {
 		Clients: []config.Client{
 			{ID: s.portal.id, Name: "Cổng Dịch vụ công", Secret: config.Secret{Value: s.portal.secret},
 				RedirectURIs: []string{s.portal.redirect}, PostLogoutRedirectURIs: []string{"https://portal.example.test/"},
-				Scopes: []string{"openid", "profile", "address", "phone", "cccd", "offline_access"}},
+				Scopes: []string{"openid", "profile", "address", "phone", "cccd", "offline_access", "signing"}},
 			{ID: s.insure.id, Name: "Bảo hiểm xã hội", Secret: config.Secret{Value: s.insure.secret},
 				RedirectURIs: []string{s.insure.redirect}, AuthMethod: "client_secret_post",
 				Scopes: []string{"openid", "profile"}, FirstParty: true, IDTokenAlg: "RS256"},

@@ -14,7 +14,6 @@ var messages = map[string]map[string]string{
 		"dossier_intro": "Thông tin của người yêu cầu được lấy từ VNeID và không sửa được tại đây.",
 		"applicant":     "Thông tin người yêu cầu",
 		"acr":           "Mức độ xác thực",
-		"acr_level":     "Mức độ %s",
 		"acr_unknown":   "Không rõ",
 		"verified":      "Đã xác thực qua VNeID",
 		"missing":       "Chưa được cung cấp",
@@ -40,16 +39,18 @@ var messages = map[string]map[string]string{
 		"retry":         "Đăng nhập lại",
 		"error_code":    "Mã lỗi",
 
-		"err_title":               "Đăng nhập không thành công",
-		"err_state":               "Phiên đăng nhập không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
-		"err_issuer":              "Phản hồi đăng nhập không đến từ hệ thống định danh mong đợi nên đã bị từ chối để bảo vệ bạn. Vui lòng đăng nhập lại.",
-		"err_access_denied_title": "Đăng nhập chưa hoàn tất",
-		"err_access_denied":       "Bạn đã hủy đăng nhập hoặc không đồng ý chia sẻ thông tin. Bạn có thể thử lại bất cứ lúc nào.",
-		"err_provider":            "Hệ thống định danh báo lỗi khi đăng nhập. Vui lòng thử lại sau.",
-		"err_unavailable":         "Hệ thống đăng nhập tạm thời chưa sẵn sàng. Vui lòng thử lại sau ít phút.",
-		"err_token":               "Không xác minh được thông tin đăng nhập. Vui lòng đăng nhập lại.",
-		"err_csrf_title":          "Không thể lưu biểu mẫu",
-		"err_csrf":                "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại.",
+		"err_title":                   "Đăng nhập không thành công",
+		"err_state":                   "Phiên đăng nhập không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
+		"err_issuer":                  "Phản hồi đăng nhập không đến từ hệ thống định danh mong đợi nên đã bị từ chối để bảo vệ bạn. Vui lòng đăng nhập lại.",
+		"err_access_denied_title":     "Đăng nhập chưa hoàn tất",
+		"err_access_denied":           "Bạn đã hủy đăng nhập hoặc không đồng ý chia sẻ thông tin. Bạn có thể thử lại bất cứ lúc nào.",
+		"err_access_denied_acr_title": "Tài khoản chưa đủ mức độ",
+		"err_access_denied_acr":       "Tài khoản định danh điện tử của bạn chưa đạt mức độ {acr}, cần để khai hồ sơ cho trẻ. Vui lòng liên hệ cơ quan Công an để nâng cấp tài khoản.",
+		"err_provider":                "Hệ thống định danh báo lỗi khi đăng nhập. Vui lòng thử lại sau.",
+		"err_unavailable":             "Hệ thống đăng nhập tạm thời chưa sẵn sàng. Vui lòng thử lại sau ít phút.",
+		"err_token":                   "Không xác minh được thông tin đăng nhập. Vui lòng đăng nhập lại.",
+		"err_csrf_title":              "Không thể lưu biểu mẫu",
+		"err_csrf":                    "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại.",
 	},
 	"en": {
 		"lang_name":     "English",
@@ -63,7 +64,6 @@ var messages = map[string]map[string]string{
 		"dossier_intro": "The applicant's information comes from VNeID and cannot be edited here.",
 		"applicant":     "Applicant",
 		"acr":           "Assurance level",
-		"acr_level":     "Level %s",
 		"acr_unknown":   "Unknown",
 		"verified":      "Verified through VNeID",
 		"missing":       "Not provided",
@@ -89,16 +89,18 @@ var messages = map[string]map[string]string{
 		"retry":         "Log in again",
 		"error_code":    "Error code",
 
-		"err_title":               "Login failed",
-		"err_state":               "The login session is invalid or has expired. Please log in again.",
-		"err_issuer":              "The login response did not come from the expected identity provider and was rejected to protect you. Please log in again.",
-		"err_access_denied_title": "Login not completed",
-		"err_access_denied":       "You cancelled the login or did not agree to share your information. You can try again at any time.",
-		"err_provider":            "The identity provider reported an error during login. Please try again later.",
-		"err_unavailable":         "The login service is temporarily unavailable. Please try again in a few minutes.",
-		"err_token":               "Your login could not be verified. Please log in again.",
-		"err_csrf_title":          "The form could not be saved",
-		"err_csrf":                "The form has expired or is invalid. Please reload the page and try again.",
+		"err_title":                   "Login failed",
+		"err_state":                   "The login session is invalid or has expired. Please log in again.",
+		"err_issuer":                  "The login response did not come from the expected identity provider and was rejected to protect you. Please log in again.",
+		"err_access_denied_title":     "Login not completed",
+		"err_access_denied":           "You cancelled the login or did not agree to share your information. You can try again at any time.",
+		"err_access_denied_acr_title": "Account level too low",
+		"err_access_denied_acr":       "Your electronic identification account has not reached level {acr}, which is needed to file an application for a child. Please contact the police to upgrade your account.",
+		"err_provider":                "The identity provider reported an error during login. Please try again later.",
+		"err_unavailable":             "The login service is temporarily unavailable. Please try again in a few minutes.",
+		"err_token":                   "Your login could not be verified. Please log in again.",
+		"err_csrf_title":              "The form could not be saved",
+		"err_csrf":                    "The form has expired or is invalid. Please reload the page and try again.",
 	},
 }
 
@@ -113,6 +115,7 @@ const baseHTML = `<!doctype html>
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:#1b1b1b;background:#f5f6f8}
 header{display:flex;justify-content:space-between;align-items:center;gap:.5rem;padding:.75rem 1rem;background:#a50e0e;color:#fff}
 header a{color:#fff}
+#lang-switch{white-space:nowrap}
 #home-link{font-weight:600;text-decoration:none}
 main{max-width:40rem;margin:0 auto;padding:1rem}
 h1{font-size:1.4rem;line-height:1.3}
@@ -121,6 +124,8 @@ section{background:#fff;border-radius:.5rem;padding:1rem;margin:1rem 0;box-shado
 label{display:block;font-weight:600;margin-top:.75rem}
 input,select,textarea{display:block;width:100%;padding:.6rem;font:inherit;border:1px solid #b8bcc4;border-radius:.375rem;background:#fff}
 input[readonly],textarea[readonly]{background:#eef5ee;border-color:#9cc79f}
+textarea[readonly]{resize:none}
+input.unverified[readonly],textarea.unverified[readonly]{background:#f1f2f4;border-color:#c9ccd2;border-style:dashed}
 .verified{display:inline-block;font-size:.85rem;color:#1d6b2a;margin-top:.2rem}
 .missing{display:inline-block;font-size:.85rem;color:#6b6b6b;margin-top:.2rem}
 .button{display:block;width:100%;padding:.9rem 1rem;border:0;border-radius:.5rem;font:inherit;font-weight:600;text-align:center;text-decoration:none;cursor:pointer;background:#a50e0e;color:#fff;margin:1rem 0}
@@ -165,7 +170,7 @@ const dossierHTML = `{{define "content"}}
 <p>{{.T.acr}}: <strong id="claim-acr">{{.V.ACR}}</strong></p>
 {{range .V.Fields}}<div class="field">
 <label for="claim-{{.ID}}">{{.Label}}</label>
-{{if .Multiline}}<textarea id="claim-{{.ID}}" rows="2" readonly>{{.Value}}</textarea>{{else}}<input id="claim-{{.ID}}" type="text" value="{{.Value}}" readonly>{{end}}
+{{if .Multiline}}<textarea id="claim-{{.ID}}" rows="2" readonly{{if not .Value}} class="unverified"{{end}}>{{.Value}}</textarea>{{else}}<input id="claim-{{.ID}}" type="text" value="{{.Value}}" readonly{{if not .Value}} class="unverified"{{end}}>{{end}}
 {{if .Value}}<span id="claim-{{.ID}}-verified" class="verified">✓ {{$.T.verified}}</span>{{else}}<span id="claim-{{.ID}}-missing" class="missing">{{$.T.missing}}</span>{{end}}
 </div>
 {{end}}</section>
@@ -197,7 +202,7 @@ const errorHTML = `{{define "content"}}
 <section id="error" class="error" data-error="{{.V.Kind}}">
 <h1 id="error-title">{{.V.Title}}</h1>
 <p id="error-message">{{.V.Message}}</p>
-<p>{{.T.error_code}}: <code id="error-code">{{.V.Code}}</code></p>
+{{with .V.Code}}<p>{{$.T.error_code}}: <code id="error-code">{{.}}</code></p>{{end}}
 </section>
 <a id="retry-login" class="button" href="/login">{{.T.retry}}</a>
 <a id="back-home" class="button secondary" href="/">{{.T.home}}</a>

@@ -160,6 +160,11 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 	p.mux.HandleFunc("GET /ho-so", p.dossier)
 	p.mux.HandleFunc("POST /ho-so", p.saveDossier)
 	p.mux.HandleFunc("POST /logout", p.logout)
+	// Browsers ask for /favicon.ico on every page; answer "no icon" instead of a 404.
+	p.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	if _, err := p.provider(ctx); err != nil {
 		p.log.Warn("portal: provider not reachable yet; discovery will be retried on the next login", "issuer", cfg.Issuer, "err", err)
 	}
@@ -289,6 +294,13 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	tx, err := getSealed[transaction](p.seal, r, txCookie)
 	p.seal.clear(w, txCookie) // one use, whatever happens
 	if err != nil || q.Get("state") == "" || !equal(q.Get("state"), tx.State) {
+		// The callback reopened from history or by a reload, after the login finished:
+		// with a live session, the citizen simply wants their dossier back.
+		if _, serr := getSealed[session](p.seal, r, sessionCookie); serr == nil {
+			p.log.Info("portal: callback reopened with a live session; back to the dossier")
+			http.Redirect(w, r, "/ho-so", http.StatusSeeOther)
+			return
+		}
 		p.log.Warn("portal: callback with a missing or wrong state", "cookie", err == nil)
 		p.fail(w, r, lang, http.StatusBadRequest, "state", "")
 		return
@@ -467,7 +479,7 @@ func (p *Portal) dossierView(lang string, sess session) dossierView {
 	t, c := messages[lang], sess.Citizen
 	acr := t["acr_unknown"]
 	if c.ACR != "" {
-		acr = fmt.Sprintf(t["acr_level"], c.ACR)
+		acr = c.ACR // the label already says "level": "Mức độ xác thực: 2"
 	}
 	return dossierView{
 		Fields: []field{
@@ -527,17 +539,33 @@ func (p *Portal) lang(w http.ResponseWriter, r *http.Request) string {
 	return "vi"
 }
 
-// fail renders the error page for kind (a key in messages: "err_"+kind).
+// fail renders the error page for kind (a key in messages: "err_"+kind). code refines
+// it: "err_"+kind+"_"+code, when that message exists, is shown instead (e.g.
+// access_denied because of acr). The page shows an error code only for failures the
+// citizen cannot fix alone (a code to quote to the help desk), never for the ones whose
+// message says what to do (an expired login, a cancelled one, a stale form).
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, lang string, status int, kind, code string) {
 	t := messages[lang]
-	title := t["err_"+kind+"_title"]
+	key := "err_" + kind
+	if code != "" && t[key+"_"+code] != "" {
+		key += "_" + code
+	}
+	title := t[key+"_title"]
+	if title == "" {
+		title = t["err_"+kind+"_title"]
+	}
 	if title == "" {
 		title = t["err_title"]
 	}
 	if code == "" {
 		code = kind
 	}
-	v := struct{ Kind, Code, Title, Message string }{kind, code, title, t["err_"+kind]}
+	switch kind {
+	case "state", "access_denied", "csrf":
+		code = ""
+	}
+	msg := strings.ReplaceAll(t[key], "{acr}", p.cfg.ACR)
+	v := struct{ Kind, Code, Title, Message string }{kind, code, title, msg}
 	p.render(w, r, lang, status, "error", title, v)
 }
 

@@ -39,7 +39,9 @@ type testOP struct {
 	codes    map[string][2]string // code -> {code_challenge, nonce}
 	tokens   map[string]bool
 	lastAuth url.Values
-	pkceOK   int // successful code_verifier checks
+	pkceOK   int            // successful code_verifier checks
+	acr      string         // the ID token's acr; "": "2"
+	userinfo map[string]any // nil: userinfoClaims
 }
 
 const (
@@ -131,13 +133,17 @@ func newTestOP(t *testing.T, redirectURL string) *testOP {
 		if o.badNonce {
 			nonce = "other"
 		}
+		acr := o.acr
+		if acr == "" {
+			acr = "2"
+		}
 		at := token()
 		o.tokens[at] = true
 		now := time.Now()
 		writeJSON(w, map[string]any{
 			"access_token": at, "token_type": "Bearer", "expires_in": 300,
 			"id_token": o.sign(map[string]any{
-				"iss": o.issuer, "sub": subject, "aud": clientID, "nonce": nonce, "acr": "2",
+				"iss": o.issuer, "sub": subject, "aud": clientID, "nonce": nonce, "acr": acr,
 				"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "name": "Lê Công Hảo",
 			}),
 		})
@@ -148,7 +154,13 @@ func newTestOP(t *testing.T, redirectURL string) *testOP {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		writeJSON(w, userinfoClaims)
+		o.mu.Lock()
+		claims := o.userinfo
+		o.mu.Unlock()
+		if claims == nil {
+			claims = userinfoClaims
+		}
+		writeJSON(w, claims)
 	})
 	o.srv.Config.Handler = mux
 	o.srv.Start()
@@ -307,7 +319,7 @@ func TestLogin(t *testing.T) {
 		`<input id="claim-gender" type="text" value="Nam" readonly>`,
 		`<input id="claim-cccd" type="text" value="038090001234" readonly>`,
 		`<textarea id="claim-address" rows="2" readonly>Số 12 đường Lê Lợi, phường Hạc Thành, tỉnh Thanh Hóa</textarea>`,
-		`<strong id="claim-acr">Mức độ 2</strong>`,
+		`<strong id="claim-acr">2</strong>`,
 		`<span id="claim-name-verified" class="verified">✓ Đã xác thực qua VNeID</span>`,
 		`<span id="claim-phone-verified" class="verified">`,
 		"Thông tin của trẻ", `id="child-name"`, `id="child-birthdate"`, `id="child-sex"`, `id="child-birthplace"`,
@@ -422,9 +434,15 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Fatal("login failed")
 	}
 	styleNonce := regexp.MustCompile(`<style nonce="([A-Za-z0-9_-]{20,})">`)
+	// A client without the session: with one, a stray callback goes back to /ho-so.
+	anon := &http.Client{Timeout: 10 * time.Second, CheckRedirect: e.noRedir.CheckRedirect}
 	for _, path := range []string{"/", "/?lang=en", "/ho-so", "/callback?state=x&code=y", "/nowhere"} {
 		t.Run(path, func(t *testing.T) {
-			resp, body := e.do(t, e.noRedir, "GET", path, nil)
+			c := e.noRedir
+			if strings.HasPrefix(path, "/callback") {
+				c = anon
+			}
+			resp, body := e.do(t, c, "GET", path, nil)
 			h := resp.Header
 			for k, want := range map[string]string{
 				"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",

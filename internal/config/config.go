@@ -277,7 +277,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true}
+// knownScopes: claim scopes, offline_access, "sign" (a citizen's token may create signing
+// requests for that citizen) and "signing" (client_credentials access to the signing API).
+var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true}
 
 func (cl Client) validate(at string) []error {
 	var errs []error
@@ -332,7 +334,7 @@ func (cl Client) validate(at string) []error {
 	}
 	for _, s := range cl.Scopes {
 		if s != "openid" && !knownScopes[s] {
-			add("scopes: %q is not one of profile, address, phone, cccd, offline_access", s)
+			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing", s)
 		}
 	}
 	switch cl.SubjectType {

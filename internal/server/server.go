@@ -281,7 +281,7 @@ func NewDevEID(cfg config.Config, log *slog.Logger) (http.Handler, error) {
 	return sim.New(sim.Config{
 		Issuer: cfg.DevEID.Issuer,
 		Clients: []sim.Client{{
-			ID: cfg.EID.ClientID, Secret: secret,
+			ID: cfg.EID.ClientID, Name: "Motlan – Cổng đăng nhập tỉnh Thanh Hóa", Secret: secret,
 			RedirectURIs:           []string{idp.CallbackURL(cfg.Issuer)},
 			PostLogoutRedirectURIs: []string{idp.LogoutDoneURL(cfg.Issuer)},
 		}},

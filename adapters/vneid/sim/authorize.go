@@ -224,6 +224,28 @@ type loginView struct {
 type citizenRow struct {
 	CCCD, Name, Password string
 	Level                int
+	Child                bool // under 14 today
+}
+
+// childAge: citizens younger than this are marked as children on the login page.
+const childAge = 14
+
+// vietnam is the time zone the sim counts birthdays in (UTC+7, no daylight saving).
+var vietnam = time.FixedZone("ICT", 7*3600)
+
+// ageOn returns the age in whole years on now's date in Vietnam of someone born on
+// birthdate (YYYY-MM-DD); -1 when the date does not parse.
+func ageOn(birthdate string, now time.Time) int {
+	b, err := time.Parse(time.DateOnly, birthdate)
+	if err != nil {
+		return -1
+	}
+	y, m, d := now.In(vietnam).Date()
+	age := y - b.Year()
+	if m < b.Month() || m == b.Month() && d < b.Day() {
+		age--
+	}
+	return age
 }
 
 func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +261,7 @@ func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		return false
 	})
 	if !found {
-		p.renderError(w, http.StatusBadRequest, pickLang(lang), "login_expired")
+		p.renderExpired(w, pickLang(lang), id)
 		return
 	}
 	p.renderLogin(w, http.StatusOK, st, v)
@@ -248,17 +270,39 @@ func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) viewOf(pl *pendingLogin) loginView {
 	v := loginView{ID: pl.id, CSRF: pl.browser, Lang: pl.lang, Client: pl.clientID,
 		LoginHint: pl.loginHint, Level: pl.level}
+	if c, ok := p.clients[pl.clientID]; ok {
+		v.Client = c.Name
+	}
+	if pl.errKey != "" {
+		v.Error = msg(pl.lang, pl.errKey)
+	}
 	switch pl.stage {
 	case stagePassword:
+		if pl.typedCCCD != "" {
+			v.LoginHint = pl.typedCCCD
+		}
+		now := p.now()
 		v.Citizens = make([]citizenRow, len(p.citizens))
 		for i := range p.citizens {
 			c := &p.citizens[i]
-			v.Citizens[i] = citizenRow{CCCD: c.CCCD, Name: c.FullName(), Password: c.password(), Level: c.Level}
+			age := ageOn(c.Birthdate, now)
+			v.Citizens[i] = citizenRow{CCCD: c.CCCD, Name: c.FullName(), Password: c.password(), Level: c.Level,
+				Child: age >= 0 && age < childAge}
 		}
 	case stageOTP:
 		v.OTP = pl.otp
 	}
 	return v
+}
+
+// typedNumber is what the citizen typed as the ID number, kept to re-show it after a
+// wrong password: digits only, at most 12 (the field's own limits), else nothing.
+func typedNumber(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 12 || strings.Trim(s, "0123456789") != "" {
+		return ""
+	}
+	return s
 }
 
 // handleLoginPost handles every login form: action=login (ID number and password),
@@ -298,6 +342,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 		cur.lang = lang
+		cur.errKey = "" // a message belongs to the attempt that caused it
 		pl = *cur
 		action := f.Get("action")
 		switch {
@@ -305,6 +350,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 			out = denied
 			return true
 		case action == "login" && cur.stage == stagePassword:
+			cur.typedCCCD = typedNumber(f.Get("cccd"))
 			i, ok := p.byCCCD[strings.TrimSpace(f.Get("cccd"))]
 			if !ok || !equalConst(f.Get("password"), p.citizens[i].password()) {
 				cur.failures++
@@ -312,10 +358,13 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 					out = denied
 					return true
 				}
-				out, errKey = show, "bad_credentials"
+				// POST-redirect-GET: the re-shown form (with the number kept and the
+				// message) is a plain GET, so reloading it never resends the password.
+				cur.errKey = "bad_credentials"
+				out = reload
 				break
 			}
-			cur.citizen, cur.failures = i, 0
+			cur.citizen, cur.failures, cur.typedCCCD = i, 0, ""
 			if p.citizens[i].Level < cur.level {
 				cur.stage = stageInsufficient
 			} else {
@@ -343,7 +392,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case !found:
-		p.renderError(w, http.StatusBadRequest, lang, "login_expired")
+		p.renderExpired(w, lang, f.Get("id"))
 	case out == csrfFail:
 		p.log.WarnContext(r.Context(), "sim: login form failed the CSRF check")
 		p.renderError(w, http.StatusForbidden, lang, "csrf")

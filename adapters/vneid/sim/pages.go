@@ -38,7 +38,10 @@ var messages = map[string]map[string]string{
 		"error_title":     "Không thể tiếp tục",
 		"unknown_client":  "Dịch vụ yêu cầu đăng nhập chưa được đăng ký.",
 		"bad_redirect":    "Địa chỉ chuyển hướng không hợp lệ.",
-		"login_expired":   "Phiên đăng nhập đã hết hạn. Vui lòng quay lại dịch vụ và thử lại.",
+		"login_expired":   "Lần đăng nhập này đã kết thúc hoặc đã hết hạn.",
+		"expired_title":   "Trang đăng nhập này không còn dùng được",
+		"expired_help":    "Điều này thường xảy ra khi bạn bấm nút Quay lại của trình duyệt sau khi đã đăng nhập, hoặc để trang mở quá lâu. Hãy quay lại trang web hoặc ứng dụng của dịch vụ bạn đang sử dụng. Nếu đã đăng nhập xong, bạn vẫn đang đăng nhập ở đó; nếu chưa, hãy bắt đầu đăng nhập lại từ đó.",
+		"child":           "trẻ em",
 		"bad_request":     "Yêu cầu không hợp lệ.",
 		"csrf":            "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng quay lại dịch vụ và thử lại.",
 		"loggedout_title": "Bạn đã đăng xuất",
@@ -74,7 +77,10 @@ var messages = map[string]map[string]string{
 		"error_title":     "Cannot continue",
 		"unknown_client":  "The service asking you to log in is not registered.",
 		"bad_redirect":    "Invalid redirect address.",
-		"login_expired":   "This login has expired. Please return to the service and try again.",
+		"login_expired":   "This login has ended or expired.",
+		"expired_title":   "This login page can no longer be used",
+		"expired_help":    "This usually happens when you press the browser's Back button after logging in, or leave the page open too long. Go back to the website or app of the service you came from. If you had finished logging in, you are still logged in there; if not, start the login again from there.",
+		"child":           "child",
 		"bad_request":     "Invalid request.",
 		"csrf":            "The form has expired or is invalid. Please return to the service and try again.",
 		"loggedout_title": "You are logged out",
@@ -96,7 +102,9 @@ type pageData struct {
 	Base      string
 	SwitchURL string
 	SwitchTo  string
+	Title     string // error pages; empty: the generic error title
 	Message   string
+	Detail    string // error pages: an explanation under the message
 	View      loginView
 }
 
@@ -125,6 +133,18 @@ func (p *Provider) renderError(w http.ResponseWriter, status int, lang, key stri
 	d := p.page(lang, "error")
 	d.Message = msg(lang, key)
 	p.write(w, status, d)
+}
+
+// renderExpired is the page for a login that no longer exists (finished, cancelled or
+// expired), typically reached with the back button: it explains what to do and offers
+// the other language (the login page's own URL with lang=, which lands here again).
+func (p *Provider) renderExpired(w http.ResponseWriter, lang, id string) {
+	d := p.page(lang, "error")
+	d.Title = msg(d.Lang, "expired_title")
+	d.Message = msg(d.Lang, "login_expired")
+	d.Detail = msg(d.Lang, "expired_help")
+	d.SwitchURL = p.base + "/login?id=" + url.QueryEscape(id) + "&lang=" + d.SwitchTo
+	p.write(w, http.StatusBadRequest, d)
 }
 
 func (p *Provider) renderPage(w http.ResponseWriter, status int, name, lang string, _ any) {
@@ -162,6 +182,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.T.title}}</title>
 <link rel="stylesheet" href="{{.Base}}/static/sim.css">
+<link rel="icon" href="{{.Base}}/favicon.ico">
 </head>
 <body>
 <header>
@@ -174,7 +195,8 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 {{else if eq .Stage "otp"}}{{template "otp" .}}
 {{else if eq .Stage "insufficient"}}{{template "insufficient" .}}
 {{else if eq .Stage "loggedout"}}<h1>{{.T.loggedout_title}}</h1><p>{{.T.loggedout_body}}</p>
-{{else}}<h1>{{.T.error_title}}</h1><p class="error" role="alert">{{.Message}}</p>{{end}}
+{{else}}<h1>{{or .Title .T.error_title}}</h1><p class="error" role="alert">{{.Message}}</p>
+{{with .Detail}}<p id="error-help">{{.}}</p>{{end}}{{end}}
 </main>
 </body>
 </html>
@@ -198,7 +220,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 <h2>{{.T.citizens}}</h2>
 <table>
 <thead><tr><th>{{.T.col_cccd}}</th><th>{{.T.col_name}}</th><th>{{.T.col_level}}</th><th>{{.T.col_password}}</th></tr></thead>
-<tbody>{{range .View.Citizens}}<tr><td><code>{{.CCCD}}</code></td><td>{{.Name}}</td><td>{{.Level}}</td><td><code>{{.Password}}</code></td></tr>
+<tbody>{{range .View.Citizens}}<tr><td><code>{{.CCCD}}</code></td><td>{{.Name}}{{if .Child}} <span class="tag">{{$.T.child}}</span>{{end}}</td><td>{{.Level}}</td><td class="nowrap"><code>{{.Password}}</code></td></tr>
 {{end}}</tbody>
 </table>
 </section>
@@ -225,12 +247,13 @@ const pageCSS = `*{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:#1b1b1b;background:#f4f5f7}
 header{display:flex;justify-content:space-between;align-items:center;gap:.5rem;padding:.75rem 1rem;background:#b3191e;color:#fff}
 header .brand{margin:0;font-weight:600}
-header .lang{color:#fff}
+header .lang{color:#fff;white-space:nowrap}
 .dev{margin:0;padding:.5rem 1rem;background:#fff4c2;font-size:.875rem}
 main{max-width:32rem;margin:0 auto;padding:1rem}
 h1{font-size:1.375rem;margin:.5rem 0 1rem}
 h2{font-size:1.125rem}
 label{display:block;margin:.75rem 0 .25rem;font-weight:600}
+button,input,select,textarea{font:inherit}
 input{width:100%;padding:.75rem;font-size:1rem;border:1px solid #8a8f98;border-radius:.375rem}
 button{display:block;width:100%;margin-top:1rem;padding:.8rem;font-size:1rem;border:0;border-radius:.375rem;background:#b3191e;color:#fff}
 button.secondary{background:#e3e5e8;color:#1b1b1b}
@@ -239,4 +262,6 @@ button.secondary{background:#e3e5e8;color:#1b1b1b}
 .citizens{margin-top:2rem;overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.875rem}
 th,td{text-align:left;padding:.25rem .375rem;border-bottom:1px solid #d5d8dc}
+td code,.nowrap{white-space:nowrap}
+.tag{display:inline-block;padding:0 .375rem;border-radius:.75rem;background:#e3e5e8;font-size:.75rem;white-space:nowrap}
 `

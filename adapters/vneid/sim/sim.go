@@ -64,7 +64,10 @@ const (
 
 // Client is a relying party registered at the sim (in Motlan's case, the broker).
 type Client struct {
-	ID, Secret   string
+	ID, Secret string
+	// Name is what the login page shows as the service asking the citizen to log in;
+	// empty: ID.
+	Name         string
 	RedirectURIs []string // exact match
 	// PostLogoutRedirectURIs are the allowed post_logout_redirect_uri values (exact match).
 	PostLogoutRedirectURIs []string
@@ -137,6 +140,9 @@ func New(cfg Config) (*Provider, error) {
 			if v, err := url.Parse(ru); err != nil || !v.IsAbs() || v.Fragment != "" {
 				return nil, fmt.Errorf("sim: client %q: redirect URI must be absolute without fragment", c.ID)
 			}
+		}
+		if c.Name == "" {
+			c.Name = c.ID
 		}
 		if _, dup := p.clients[c.ID]; dup {
 			return nil, fmt.Errorf("sim: duplicate client %q", c.ID)
@@ -241,6 +247,11 @@ func (p *Provider) routes() {
 	m.HandleFunc("GET "+b+"/end_session", p.handleEndSession)
 	m.HandleFunc("POST "+b+"/end_session", p.handleEndSession)
 	m.HandleFunc("GET "+b+"/static/sim.css", p.handleCSS)
+	// Browsers ask for /favicon.ico on every page; answer "no icon" instead of a 404.
+	m.HandleFunc("GET /favicon.ico", handleFavicon)
+	if b != "" {
+		m.HandleFunc("GET "+b+"/favicon.ico", handleFavicon)
+	}
 	p.mux = m
 }
 
@@ -299,4 +310,9 @@ func (p *Provider) handleCSS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write([]byte(pageCSS))
+}
+
+func handleFavicon(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -48,18 +48,25 @@ type env struct {
 	oauth  oauth2.Config
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the config edited by mod first.
+func newEnvWith(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now()}}
 	e.srv = httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL + "/eid"
-	p, err := New(Config{
+	cfg := Config{
 		Issuer: e.issuer,
 		Clients: []Client{{ID: testClient, Secret: testSecret, RedirectURIs: []string{testRedirect},
 			PostLogoutRedirectURIs: []string{testBye}}},
 		Now: e.clock.Now,
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

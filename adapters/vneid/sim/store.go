@@ -32,6 +32,8 @@ type pendingLogin struct {
 	citizen     int
 	otp         string
 	failures    int
+	typedCCCD   string // what the citizen typed last, re-shown after a wrong password
+	errKey      string // message key of the last failed attempt, shown until the next post
 	expires     time.Time
 }
 

@@ -1,0 +1,113 @@
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/motlan/motlan/idp/eid"
+	"github.com/motlan/motlan/idp/store"
+)
+
+// Motlan's own pages (the signing approval page) log citizens in through the same upstream
+// round trip as relying parties, as the internal client below, and come back to a path on
+// this provider.
+const (
+	PathStepUp     = "/stepup"
+	internalClient = "motlan:internal"
+)
+
+// StepUpURL sends the browser to a fresh eID login at level 2 that returns to returnPath
+// (a path on this provider).
+func (p *Provider) StepUpURL(returnPath, lang string) string {
+	q := url.Values{"return": {returnPath}}
+	if lang == "en" {
+		q.Set("lang", "en")
+	}
+	return p.cfg.Issuer + PathStepUp + "?" + q.Encode()
+}
+
+// safeReturn accepts only a local absolute path, never another origin.
+func safeReturn(s string) bool {
+	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.ContainsAny(s, "\\\r\n") && len(s) < 512
+}
+
+func (p *Provider) handleStepUp(w http.ResponseWriter, r *http.Request) {
+	ret := r.URL.Query().Get("return")
+	if !safeReturn(ret) {
+		p.renderError(w, r, &pageError{http.StatusBadRequest, "bad_request", "return must be a local path"})
+		return
+	}
+	now := p.now()
+	ar := store.AuthRequest{
+		ID: rand.Text() + rand.Text(), ClientID: internalClient, RedirectURI: ret, Scopes: []string{"openid"},
+		Prompt: []string{"login"}, MaxAge: 0, ACRValues: []string{"2"}, CSRFToken: rand.Text(),
+		CreatedAt: now, ExpiresAt: now.Add(p.cfg.AuthRequestTTL),
+	}
+	if r.URL.Query().Get("lang") == "en" {
+		ar.UILocales = []string{"en"}
+	}
+	p.startUpstreamLogin(w, r, ar)
+}
+
+// finishStepUp completes an internal login: a session at level 2, then back to the page.
+// Failures are pages: there is no client to redirect an error to.
+func (p *Provider) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, q url.Values) {
+	ctx := r.Context()
+	fail := func(status int, key string, err error) {
+		if err != nil {
+			p.log.WarnContext(ctx, "step-up login failed", "err", err)
+		}
+		p.renderError(w, r, &pageError{status, key, ""})
+	}
+	if err := p.cfg.EID.CheckCallback(q); err != nil {
+		if errors.Is(err, eid.ErrUnavailable) {
+			fail(http.StatusServiceUnavailable, "unavailable", err)
+		} else {
+			fail(http.StatusForbidden, "stepup_failed", err)
+		}
+		return
+	}
+	id, err := p.cfg.EID.Exchange(ctx, q.Get("code"), ar.UpstreamVerifier, ar.UpstreamNonce)
+	if err != nil {
+		if errors.Is(err, eid.ErrUnavailable) {
+			fail(http.StatusServiceUnavailable, "unavailable", err)
+		} else {
+			fail(http.StatusForbidden, "stepup_failed", err)
+		}
+		return
+	}
+	if id.ACR < "2" {
+		fail(http.StatusForbidden, "level2_required", nil)
+		return
+	}
+	if _, err := p.openSession(w, r, id, nil); err != nil {
+		fail(http.StatusServiceUnavailable, "unavailable", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.base+ar.RedirectURI, http.StatusFound)
+}
+
+// BrowserCitizen is the citizen logged in on this browser, with the level and time of
+// their last eID login.
+func (p *Provider) BrowserCitizen(r *http.Request) (citizenID, acr string, authTime time.Time, ok bool) {
+	s, ok := p.currentSession(r)
+	if !ok {
+		return "", "", time.Time{}, false
+	}
+	return s.CitizenID, s.ACR, s.AuthTime, true
+}
+
+// SubjectFor is the sub a client knows a citizen by.
+func (p *Provider) SubjectFor(clientID, citizenID string) string {
+	c, ok := p.client(context.Background(), clientID)
+	if !ok {
+		return ""
+	}
+	return p.subject(c, citizenID)
+}
