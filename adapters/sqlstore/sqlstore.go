@@ -60,6 +60,8 @@ type Store struct {
 	w      *pool // writes and read-modify-write transactions
 	r      *pool // plain reads; the same pool as w on PostgreSQL and in-memory SQLite
 	closed sync.Once
+	// stopCheckpoints ends the SQLite checkpointer (nil elsewhere).
+	stopCheckpoints func()
 }
 
 // pool is a *sql.DB with its prepared statements, keyed by the '?' form of the query.
@@ -140,7 +142,10 @@ func (s *Store) openSQLite(cfg Config) error {
 	if !memory {
 		base += "&_pragma=journal_mode(WAL)"
 	}
-	wdb, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	// Commits never checkpoint (wal_autocheckpoint 0): a checkpoint's page copies and
+	// fsync would stall every write queued behind the single writer. checkpointLoop does
+	// them on a connection of its own, which SQLite lets run beside the writer.
+	wdb, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
@@ -167,13 +172,55 @@ func (s *Store) openSQLite(cfg Config) error {
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)
 	s.r = &pool{db: rdb}
+	cdb, err := sql.Open("sqlite", base)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	cdb.SetMaxOpenConns(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go s.checkpointLoop(ctx, cdb, done)
+	s.stopCheckpoints = func() { cancel(); <-done; cdb.Close() }
 	return nil
+}
+
+// checkpointLoop copies the WAL back into the database every half second (PASSIVE: it
+// never waits for or blocks readers and the writer), and truncates it when it grows large.
+func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			return
+		case <-t.C:
+			var busy, logFrames, copied int
+			if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("sqlite checkpoint", "err", err)
+				}
+				continue
+			}
+			// A WAL past ~64 MiB that is fully copied back is truncated, so it cannot grow
+			// without bound under constant load.
+			if logFrames > 16384 && copied == logFrames {
+				_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			}
+		}
+	}
 }
 
 // Close closes the database handles.
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
+		if s.stopCheckpoints != nil {
+			s.stopCheckpoints()
+		}
 		err = s.w.close()
 		if s.r != s.w && s.r != nil {
 			err = errors.Join(err, s.r.close())
