@@ -1,0 +1,318 @@
+package signing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/adapters/sqlstore"
+	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/keys"
+	"github.com/motlan/motlan/keys/ca"
+	"github.com/motlan/motlan/keys/tsa"
+	"github.com/motlan/motlan/keys/vault"
+	"github.com/motlan/motlan/signing"
+	"github.com/motlan/motlan/signing/signingtest"
+)
+
+const (
+	citizenID   = "cit-hao"
+	citizenName = "Lê Công Hảo"
+	clientID    = "portal"
+	subject     = "pairwise-sub-hao"
+)
+
+// subjectFor is the citizen's pairwise subject at each client.
+func subjectFor(c string) string {
+	if c == clientID {
+		return subject
+	}
+	return "other-" + c
+}
+
+// world is everything a Service needs, built for real in the test: SQLite store, the
+// software vault on it, the dev CA, the TSA over HTTP.
+type world struct {
+	t       *testing.T
+	store   *sqlstore.Store
+	clock   *signingtest.Clock
+	vault   *countingVault
+	ca      *countingCA
+	devCA   *ca.DevCA
+	tsaURL  string
+	font    []byte
+	hook    *callbackSink
+	secret  []byte
+	service *signing.Service
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := &world{t: t, clock: signingtest.NewClock(time.Now().UTC().Truncate(time.Millisecond)), secret: []byte("callback secret")}
+	var err error
+	w.store, err = sqlstore.Open(ctx, sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db"), Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.store.Close() })
+	mk := make([]byte, keys.MasterKeySize)
+	rand.Read(mk)
+	sealer, err := keys.NewSealer(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	soft, err := vault.NewSoftware(vault.SoftwareConfig{Store: w.store, Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.vault = &countingVault{Vault: soft}
+	// The CA's certificates point at its OCSP responder and CRLs on this server, so
+	// pdfsig's online revocation check reaches the real dev CA.
+	var caHandler atomic.Pointer[http.Handler]
+	caSrv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if h := caHandler.Load(); h != nil {
+			(*h).ServeHTTP(rw, r)
+			return
+		}
+		http.Error(rw, "starting", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(caSrv.Close)
+	w.devCA, err = ca.New(ctx, ca.Config{Storage: &ca.MemStorage{}, Sealer: sealer, BaseURL: caSrv.URL, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := w.devCA.Handler()
+	caHandler.Store(&h)
+	w.ca = &countingCA{CertIssuer: w.devCA}
+	id, err := w.devCA.TimestampingIdentity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tsa.New(tsa.Config{Signer: id.Signer, Certificate: id.Certificate, Chain: id.Chain, IncludeChain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ts)
+	t.Cleanup(srv.Close)
+	w.tsaURL = srv.URL
+	w.hook = newCallbackSink(t, w.secret)
+	for _, p := range []string{"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"} {
+		if b, err := os.ReadFile(p); err == nil {
+			w.font = b
+			break
+		}
+	}
+	w.service = w.newService(w.vault)
+	return w
+}
+
+// newService is one replica (or one process life) over the world's store.
+func (w *world) newService(v vault.Vault) *signing.Service {
+	w.t.Helper()
+	s, err := signing.NewService(signing.ServiceConfig{
+		Store: w.store, Vault: v, CA: w.ca, Citizens: citizens{},
+		Timestamp: func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+			return tsa.Request(ctx, nil, w.tsaURL, digest, h)
+		},
+		Font:            w.font,
+		CallbackSecret:  func(string) []byte { return w.secret },
+		CallbackBackoff: 10 * time.Millisecond,
+		Now:             w.clock.Now,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type citizens struct{}
+
+func (citizens) Citizen(_ context.Context, id string) (signing.CitizenInfo, error) {
+	if id != citizenID {
+		return signing.CitizenInfo{}, errors.New("no such citizen")
+	}
+	return signing.CitizenInfo{ID: id, Name: citizenName, CCCD: "038092004567", Province: "Thanh Hóa", Locality: "Sầm Sơn"}, nil
+}
+
+// countingVault counts Sign calls; failOn makes the call with that number (1-based) fail.
+type countingVault struct {
+	vault.Vault
+	calls  atomic.Int32
+	failOn int32
+}
+
+func (v *countingVault) Sign(ctx context.Context, label string, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	n := v.calls.Add(1)
+	if n == v.failOn {
+		return nil, errors.New("vault: simulated crash")
+	}
+	return v.Vault.Sign(ctx, label, digest, opts)
+}
+
+type countingCA struct {
+	signing.CertIssuer
+	issued atomic.Int32
+}
+
+func (c *countingCA) IssueCitizenCert(ctx context.Context, req ca.CitizenCertRequest) (*x509.Certificate, []*x509.Certificate, error) {
+	c.issued.Add(1)
+	return c.CertIssuer.IssueCitizenCert(ctx, req)
+}
+
+func (c *countingCA) Revoked(ctx context.Context, serial *big.Int) (*ca.Revocation, error) {
+	return c.CertIssuer.Revoked(ctx, serial)
+}
+
+// callbackSink is a portal's callback endpoint that checks the HMAC.
+type callbackSink struct {
+	url    string
+	mu     sync.Mutex
+	events []string
+	bad    int
+	got    chan struct{}
+}
+
+func newCallbackSink(t *testing.T, secret []byte) *callbackSink {
+	c := &callbackSink{got: make(chan struct{}, 100)}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		if r.Header.Get(signing.CallbackSignatureHeader) != signing.CallbackSignature(secret, body) {
+			c.bad++
+		}
+		c.events = append(c.events, string(body))
+		c.mu.Unlock()
+		c.got <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL + "/cb"
+	return c
+}
+
+func (c *callbackSink) wait(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-c.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bad > 0 {
+		t.Fatal("callback with a bad signature")
+	}
+	return c.events[len(c.events)-1]
+}
+
+// minimalPDF is a hand-written PDF 1.4 with a classic cross-reference table.
+func minimalPDF(pages int) []byte {
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	kids := ""
+	for i := 0; i < pages; i++ {
+		kids += fmt.Sprintf("%d 0 R ", 5+2*i)
+	}
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids, pages))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	obj("<< /Producer (motlan test) >>")
+	for i := 0; i < pages; i++ {
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 6+2*i))
+		content := fmt.Sprintf("BT /F1 18 Tf 72 760 Td (Ho so so %d) Tj ET", i+1)
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
+	for _, o := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>] >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	return b.Bytes()
+}
+
+func need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, "%s (Debian: poppler-utils, qpdf, libnss3-tools)", tool)
+		}
+	}
+}
+
+// nssDB creates an NSS database trusting the dev CA's root.
+func (w *world) nssDB() string {
+	t := w.t
+	t.Helper()
+	need(t, "certutil", "pdfsig")
+	dir := t.TempDir()
+	pemFile := filepath.Join(dir, "root.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.devCA.Root().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + dir, "--empty-password"},
+		{"-A", "-d", "sql:" + dir, "-n", "root", "-t", "CT,C,C", "-i", pemFile},
+	} {
+		if out, err := exec.Command("certutil", args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+type sigReport struct {
+	valid, trusted, total, cades bool
+	cn, text                     string
+}
+
+// pdfsig runs poppler's pdfsig trusting db and parses each signature's report.
+func pdfsig(t *testing.T, db string, pdf []byte) []sigReport {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "signed.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("pdfsig", "-nssdir", "sql:"+db, f).CombinedOutput()
+	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(string(out), -1)
+	var r []sigReport
+	for _, p := range parts[1:] {
+		cn := ""
+		if m := regexp.MustCompile(`Signer Certificate Common Name: (.*)`).FindStringSubmatch(p); m != nil {
+			cn = m[1]
+		}
+		r = append(r, sigReport{
+			valid:   regexp.MustCompile(`Signature Validation: Signature is Valid`).MatchString(p),
+			trusted: regexp.MustCompile(`Certificate Validation: Certificate is Trusted`).MatchString(p),
+			total:   regexp.MustCompile(`(?m)^\s*- Total document signed`).MatchString(p),
+			cades:   regexp.MustCompile(`Signature Type: ETSI\.CAdES\.detached`).MatchString(p),
+			cn:      cn,
+			text:    p,
+		})
+	}
+	return r
+}

@@ -1,0 +1,637 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/motlan/motlan/keys/ca"
+	"github.com/motlan/motlan/keys/vault"
+)
+
+// CertIssuer is the certification authority as signing uses it: the dev CA (keys/ca.DevCA)
+// or a production CA behind the same methods.
+type CertIssuer interface {
+	IssueCitizenCert(ctx context.Context, req ca.CitizenCertRequest) (*x509.Certificate, []*x509.Certificate, error)
+	// Revoked returns the certificate's revocation, or nil when it is not revoked.
+	Revoked(ctx context.Context, serial *big.Int) (*ca.Revocation, error)
+}
+
+// CitizenInfo is what a certificate needs to know about a citizen.
+type CitizenInfo struct {
+	ID, Name, CCCD, Province, Locality string
+}
+
+// Citizens looks citizens up by Motlan's citizen id (the idp store implements it).
+type Citizens interface {
+	Citizen(ctx context.Context, id string) (CitizenInfo, error)
+}
+
+// Defaults of ServiceConfig.
+const (
+	DefaultTTL             = 15 * time.Minute
+	MaxTTL                 = 24 * time.Hour
+	DefaultMaxDocumentSize = 50 << 20
+	DefaultMaxDocuments    = 10
+	DefaultLease           = 2 * time.Minute
+	DefaultCallbackRetries = 4
+	DefaultCallbackBackoff = time.Second
+	// MaxAttempts bounds the signing runs of one request (the approval's and Resume's);
+	// past it the request fails.
+	MaxAttempts = 5
+
+	maxTextBytes   = 500
+	maxTitleBytes  = 300
+	maxCallbackURL = 2048
+	maxListLimit   = 100
+)
+
+// ServiceConfig configures NewService. Store, Vault, CA and Citizens are required.
+type ServiceConfig struct {
+	Store    Store
+	Vault    vault.Vault
+	CA       CertIssuer
+	Citizens Citizens
+	// Timestamp obtains RFC 3161 tokens for B-T (e.g. a closure over tsa.Request). Nil
+	// disables B-T: Create then defaults to B-B and refuses an explicit B-T with
+	// CodeUnsupportedLevel.
+	Timestamp func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error)
+	// Font is a TrueType font with Vietnamese glyphs for visible signatures; nil makes
+	// every signature invisible, whatever the placement.
+	Font   []byte
+	KeyAlg vault.Alg // citizens' new keys; default ECDSA P-256
+
+	DefaultTTL      time.Duration // default 15 minutes; a request may ask up to MaxTTL
+	MaxDocumentSize int64         // bytes per PDF; default 50 MB
+	MaxDocuments    int           // per request; default 10
+	// Lease is how long a signing run holds a request before another replica's Resume may
+	// take it over; default two minutes, renewed before each document.
+	Lease time.Duration
+
+	HTTPClient *http.Client // callbacks; default a client with a 10 s timeout
+	// CallbackSecret is the HMAC key of a client's callbacks; nil or empty: unsigned.
+	CallbackSecret  func(clientID string) []byte
+	CallbackRetries int           // after the first attempt; default 4
+	CallbackBackoff time.Duration // before the first retry, doubled each time; default 1 s
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service runs signing requests. It keeps no state another replica needs; it is safe
+// for concurrent use. Close stops its background callbacks.
+type Service struct {
+	cfg    ServiceConfig
+	now    func() time.Time
+	log    *slog.Logger
+	intake intakeChecker
+
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+
+	bg     context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// NewService checks cfg and returns a Service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("signing: ServiceConfig.Store is required")
+	case cfg.Vault == nil:
+		return nil, errors.New("signing: ServiceConfig.Vault is required")
+	case cfg.CA == nil:
+		return nil, errors.New("signing: ServiceConfig.CA is required")
+	case cfg.Citizens == nil:
+		return nil, errors.New("signing: ServiceConfig.Citizens is required")
+	case cfg.DefaultTTL < 0 || cfg.DefaultTTL > MaxTTL || cfg.MaxDocumentSize < 0 || cfg.MaxDocuments < 0 || cfg.Lease < 0:
+		return nil, errors.New("signing: ServiceConfig has a negative or too large limit")
+	}
+	if cfg.DefaultTTL == 0 {
+		cfg.DefaultTTL = DefaultTTL
+	}
+	if cfg.MaxDocumentSize == 0 {
+		cfg.MaxDocumentSize = DefaultMaxDocumentSize
+	}
+	if cfg.MaxDocuments == 0 {
+		cfg.MaxDocuments = DefaultMaxDocuments
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.KeyAlg == "" {
+		cfg.KeyAlg = vault.ECDSAP256
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.CallbackRetries == 0 {
+		cfg.CallbackRetries = DefaultCallbackRetries
+	}
+	if cfg.CallbackBackoff == 0 {
+		cfg.CallbackBackoff = DefaultCallbackBackoff
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ic, err := newIntakeChecker(cfg.MaxDocumentSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger.With("component", "signing"), intake: ic, waiters: map[string]chan struct{}{}}
+	s.bg, s.stop = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Close stops callback deliveries in flight and waits for them.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.stop()
+	s.wg.Wait()
+	return nil
+}
+
+// ---- relying party side
+
+// Create validates every document, then stores the request. Nothing is stored when any
+// input is bad (*InputError). A retry with the client's IdempotencyKey and the same
+// content answers the first request; with other content, ErrConflict.
+func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
+	bad := func(code, format string, args ...any) (Request, error) {
+		return Request{}, &InputError{Index: -1, Code: code, Msg: fmt.Sprintf(format, args...)}
+	}
+	if in.ClientID == "" {
+		return bad(CodeInvalid, "no client")
+	}
+	if in.Subject == "" && in.CitizenID == "" {
+		return bad(CodeInvalid, "no citizen: give the subject")
+	}
+	level := in.Level
+	switch level {
+	case "":
+		level = LevelBT
+		if s.cfg.Timestamp == nil {
+			level = LevelBB
+		}
+	case LevelBB:
+	case LevelBT:
+		if s.cfg.Timestamp == nil {
+			return bad(CodeUnsupportedLevel, "level B-T needs a timestamp authority, which is not configured")
+		}
+	default:
+		return bad(CodeInvalid, "level must be B-B or B-T")
+	}
+	for name, v := range map[string]string{"reason": in.Reason, "location": in.Location, "subject": in.Subject, "idempotency key": in.IdempotencyKey} {
+		if len(v) > maxTextBytes || !utf8.ValidString(v) {
+			return bad(CodeInvalid, "%s is not valid UTF-8 of at most %d bytes", name, maxTextBytes)
+		}
+	}
+	if in.CallbackURL != "" {
+		u, err := url.Parse(in.CallbackURL)
+		if err != nil || len(in.CallbackURL) > maxCallbackURL || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return bad(CodeInvalid, "callback URL must be an absolute http(s) URL")
+		}
+	}
+	ttl := in.TTL
+	if ttl == 0 {
+		ttl = s.cfg.DefaultTTL
+	}
+	if ttl < time.Minute || ttl > MaxTTL {
+		return bad(CodeInvalid, "TTL must be between 1 minute and %v", MaxTTL)
+	}
+	switch n := len(in.Documents); {
+	case n == 0:
+		return bad(CodeNoDocuments, "a request needs at least one document")
+	case n > s.cfg.MaxDocuments:
+		return bad(CodeTooMany, "%d documents; at most %d", n, s.cfg.MaxDocuments)
+	}
+
+	docs := make([]Document, len(in.Documents))
+	pdfs := make([][]byte, len(in.Documents))
+	for i, d := range in.Documents {
+		title := strings.TrimSpace(d.Title)
+		if len(title) > maxTitleBytes || !utf8.ValidString(title) {
+			return Request{}, &InputError{Index: i, Code: CodeInvalid, Msg: fmt.Sprintf("title is not valid UTF-8 of at most %d bytes", maxTitleBytes)}
+		}
+		if title == "" {
+			title = fmt.Sprintf("Tài liệu %d", i+1)
+		}
+		pages, ierr := s.intake.check(ctx, d.PDF)
+		if ierr != nil {
+			if ierr.Code == "" { // not the input's fault
+				return Request{}, fmt.Errorf("signing: checking document %d: %s", i, ierr.Msg)
+			}
+			ierr.Index = i
+			return Request{}, ierr
+		}
+		if err := checkPlacement(d.Placement, pages); err != "" {
+			return Request{}, &InputError{Index: i, Code: CodeBadPlacement, Msg: err}
+		}
+		sum := sha256.Sum256(d.PDF)
+		var pl *Placement
+		if d.Placement != nil {
+			p := *d.Placement
+			pl = &p
+		}
+		docs[i] = Document{Index: i, Title: title, Pages: pages, Size: int64(len(d.PDF)), SHA256: hex.EncodeToString(sum[:]), Placement: pl}
+		pdfs[i] = d.PDF
+	}
+
+	now := s.now()
+	req := Request{
+		ID:       newID(),
+		ClientID: in.ClientID, Subject: in.Subject, CitizenID: in.CitizenID,
+		Reason: in.Reason, Location: in.Location, Level: level, Status: StatusPending,
+		Documents: docs, CallbackURL: in.CallbackURL, IdempotencyKey: in.IdempotencyKey,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	req.Fingerprint = fingerprint(req, ttl)
+	got, err := s.cfg.Store.CreateSigningRequest(ctx, req, pdfs)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return Request{}, fmt.Errorf("signing: idempotency key reused with other content: %w", ErrConflict)
+		}
+		return Request{}, err
+	}
+	if got.ID == req.ID {
+		s.log.InfoContext(ctx, "signing request created", "request", got.ID, "client", got.ClientID, "documents", len(docs), "level", level)
+	}
+	return got, nil
+}
+
+// checkPlacement returns why p cannot be placed in a document of pages pages, or "".
+func checkPlacement(p *Placement, pages int) string {
+	if p == nil {
+		return ""
+	}
+	if p.Page < 0 || p.Page > pages {
+		return fmt.Sprintf("page %d of a %d-page document", p.Page, pages)
+	}
+	for _, v := range p.Rect {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 14400 {
+			return "rectangle out of range"
+		}
+	}
+	if !p.Auto && p.Rect != ([4]float64{}) && (p.Rect[2] <= p.Rect[0] || p.Rect[3] <= p.Rect[1]) {
+		return "empty rectangle: want llx < urx and lly < ury"
+	}
+	return ""
+}
+
+// fingerprint is what an idempotent retry must repeat.
+func fingerprint(r Request, ttl time.Duration) string {
+	type doc struct {
+		Title     string     `json:"t"`
+		SHA256    string     `json:"h"`
+		Placement *Placement `json:"p"`
+	}
+	v := struct {
+		Subject, CitizenID, Reason, Location, Level, Callback string
+		TTL                                                   int64
+		Docs                                                  []doc
+	}{r.Subject, r.CitizenID, r.Reason, r.Location, string(r.Level), r.CallbackURL, int64(ttl), nil}
+	for _, d := range r.Documents {
+		v.Docs = append(v.Docs, doc{d.Title, d.SHA256, d.Placement})
+	}
+	b, _ := json.Marshal(v) // plain values always marshal
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func newID() string { return strings.ToLower(rand.Text()) }
+
+// Get returns the client's request; other clients' requests are ErrNotFound.
+func (s *Service) Get(ctx context.Context, clientID, id string) (Request, error) {
+	r, err := s.cfg.Store.GetSigningRequest(ctx, id)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.ClientID != clientID {
+		return Request{}, fmt.Errorf("signing: request of another client: %w", ErrNotFound)
+	}
+	return s.expireIfDue(ctx, r)
+}
+
+// Wait long-polls: it returns as soon as the request's Version exceeds sinceVersion, or
+// after max with the request as it is then. Changes made by this process wake it at
+// once; the store is polled every 250 ms for other replicas'.
+func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion int64, max time.Duration) (Request, error) {
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ch := s.waitChan(id)
+		r, err := s.Get(ctx, clientID, id)
+		if err != nil || r.Version > sinceVersion || max <= 0 {
+			return r, err
+		}
+		select {
+		case <-ch:
+		case <-tick.C:
+		case <-deadline.C:
+			return s.Get(ctx, clientID, id)
+		case <-ctx.Done():
+			return r, ctx.Err()
+		}
+	}
+}
+
+// Cancel withdraws a pending request. Canceling a canceled request answers it again; any
+// other ended request is ErrFinal, one being signed ErrNotPending.
+func (s *Service) Cancel(ctx context.Context, clientID, id string) (Request, error) {
+	if _, err := s.Get(ctx, clientID, id); err != nil {
+		return Request{}, err
+	}
+	r, err := s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+		if old.Status != StatusPending {
+			return old, ErrNotPending
+		}
+		old.Status = StatusCanceled
+		return old, nil
+	})
+	if errors.Is(err, ErrFinal) {
+		cur, gerr := s.cfg.Store.GetSigningRequest(ctx, id)
+		if gerr == nil && cur.Status == StatusCanceled {
+			return cur, nil
+		}
+		return Request{}, ErrFinal
+	}
+	if err != nil {
+		return Request{}, err
+	}
+	s.log.InfoContext(ctx, "signing request canceled", "request", id)
+	s.ended(r)
+	return r, nil
+}
+
+// List returns the client's requests for subject (all subjects when empty), newest
+// first; limit defaults to 20 and is at most 100.
+func (s *Service) List(ctx context.Context, clientID, subject string, limit int) ([]Request, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, maxListLimit)
+	rs, err := s.cfg.Store.ListSigningRequests(ctx, clientID, subject, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		if r, err := s.expireIfDue(ctx, rs[i]); err == nil {
+			rs[i] = r
+		}
+	}
+	return rs, nil
+}
+
+// SignedPDF returns document index signed, once the whole request is signed
+// (ErrNotSigned before: nothing half-signed is served).
+func (s *Service) SignedPDF(ctx context.Context, clientID, id string, index int) ([]byte, error) {
+	r, err := s.Get(ctx, clientID, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != StatusSigned {
+		return nil, ErrNotSigned
+	}
+	if index < 0 || index >= len(r.Documents) {
+		return nil, fmt.Errorf("signing: no document %d: %w", index, ErrNotFound)
+	}
+	return s.cfg.Store.SignedPDF(ctx, id, index)
+}
+
+// ---- citizen side
+
+// owns reports whether the citizen may see and answer r: its CitizenID once set, else the
+// citizen's pairwise subject at the request's client.
+func owns(r Request, citizenID string, subjectForClient func(string) string) bool {
+	if citizenID == "" {
+		return false
+	}
+	if r.CitizenID != "" {
+		return r.CitizenID == citizenID
+	}
+	return r.Subject != "" && subjectForClient != nil && subjectForClient(r.ClientID) == r.Subject
+}
+
+// ForApproval returns the request for the citizen's approval page, in whatever status it
+// is; ErrForbidden when it is not theirs. The caller has checked the citizen's fresh
+// level-2 login.
+func (s *Service) ForApproval(ctx context.Context, id, citizenID string, subjectForClient func(clientID string) string) (Request, error) {
+	r, err := s.cfg.Store.GetSigningRequest(ctx, id)
+	if err != nil {
+		return Request{}, err
+	}
+	if !owns(r, citizenID, subjectForClient) {
+		return Request{}, ErrForbidden
+	}
+	return s.expireIfDue(ctx, r)
+}
+
+// OriginalPDF returns a document as submitted, for the citizen to read before approving.
+func (s *Service) OriginalPDF(ctx context.Context, id string, index int, citizenID string, subjectForClient func(string) string) ([]byte, error) {
+	r, err := s.ForApproval(ctx, id, citizenID, subjectForClient)
+	if err != nil {
+		return nil, err
+	}
+	if index < 0 || index >= len(r.Documents) {
+		return nil, fmt.Errorf("signing: no document %d: %w", index, ErrNotFound)
+	}
+	return s.cfg.Store.OriginalPDF(ctx, id, index)
+}
+
+// Approve is the citizen's approval of exactly the documents whose hashes they were shown
+// (hashes[i] is Documents[i].SHA256, hex, any case): ErrMismatch otherwise. Of racing
+// approvals one wins; the rest get ErrNotPending (ErrExpired past ExpiresAt). The winner
+// signs before Approve returns, under a context that the caller's cancellation does not
+// end, and gets the request signed or failed. When signing hits a passing fault (the
+// vault, the TSA, the store), the request stays signing and Resume finishes it later;
+// Approve then returns it, signing, without error.
+func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string) (Request, error) {
+	r, err := s.ForApproval(ctx, id, citizenID, subjectForClient)
+	if err != nil {
+		return Request{}, err
+	}
+	approved, err := matchHashes(r, hashes)
+	if err != nil {
+		return Request{}, err
+	}
+	worker := newID()
+	now := s.now()
+	r, err = s.answer(ctx, id, func(old Request) (Request, error) {
+		old.Status, old.CitizenID, old.ApprovedHashes = StatusSigning, citizenID, approved
+		old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), 1
+		return old, nil
+	})
+	if err != nil {
+		return r, err
+	}
+	s.log.InfoContext(ctx, "signing request approved", "request", id)
+	s.notify(id)
+	signCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	return s.sign(signCtx, r, worker)
+}
+
+// Reject is the citizen's refusal; the same checks as Approve.
+func (s *Service) Reject(ctx context.Context, id, citizenID string, subjectForClient func(string) string) (Request, error) {
+	if _, err := s.ForApproval(ctx, id, citizenID, subjectForClient); err != nil {
+		return Request{}, err
+	}
+	r, err := s.answer(ctx, id, func(old Request) (Request, error) {
+		old.Status, old.CitizenID = StatusRejected, citizenID
+		return old, nil
+	})
+	if err != nil {
+		return r, err
+	}
+	s.log.InfoContext(ctx, "signing request rejected", "request", id)
+	s.ended(r)
+	return r, nil
+}
+
+// answer moves a pending request on with fn, or expires it when its time is up.
+func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Request, error)) (Request, error) {
+	now := s.now()
+	r, err := s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+		if old.Status != StatusPending {
+			return old, ErrNotPending
+		}
+		if !now.Before(old.ExpiresAt) {
+			old.Status = StatusExpired
+			return old, nil
+		}
+		return fn(old)
+	})
+	switch {
+	case errors.Is(err, ErrFinal):
+		if cur, gerr := s.cfg.Store.GetSigningRequest(ctx, id); gerr == nil && cur.Status == StatusExpired {
+			return Request{}, ErrExpired
+		}
+		return Request{}, ErrNotPending
+	case err != nil:
+		return Request{}, err
+	case r.Status == StatusExpired:
+		s.ended(r)
+		return Request{}, ErrExpired
+	}
+	return r, nil
+}
+
+func matchHashes(r Request, hashes []string) ([]string, error) {
+	if len(hashes) != len(r.Documents) {
+		return nil, fmt.Errorf("signing: %d hashes for %d documents: %w", len(hashes), len(r.Documents), ErrMismatch)
+	}
+	out := make([]string, len(hashes))
+	for i, h := range hashes {
+		out[i] = strings.ToLower(strings.TrimSpace(h))
+		if out[i] != r.Documents[i].SHA256 {
+			return nil, fmt.Errorf("signing: document %d: %w", i, ErrMismatch)
+		}
+	}
+	return out, nil
+}
+
+// expireIfDue expires a pending request whose time is up, so readers see it at once
+// rather than at the next ExpireDue.
+func (s *Service) expireIfDue(ctx context.Context, r Request) (Request, error) {
+	if r.Status != StatusPending || s.now().Before(r.ExpiresAt) {
+		return r, nil
+	}
+	now := s.now()
+	out, err := s.cfg.Store.UpdateSigningRequest(ctx, r.ID, func(old Request) (Request, error) {
+		if old.Status != StatusPending || now.Before(old.ExpiresAt) {
+			return old, errUnchanged
+		}
+		old.Status = StatusExpired
+		return old, nil
+	})
+	if errors.Is(err, errUnchanged) || errors.Is(err, ErrFinal) {
+		return s.cfg.Store.GetSigningRequest(ctx, r.ID)
+	}
+	if err != nil {
+		return Request{}, err
+	}
+	s.ended(out)
+	return out, nil
+}
+
+var errUnchanged = errors.New("signing: unchanged")
+
+// ExpireDue expires every pending request past its time and reports how many.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	ids, err := s.cfg.Store.ExpireSigningRequests(ctx, s.now())
+	for _, id := range ids {
+		if r, gerr := s.cfg.Store.GetSigningRequest(ctx, id); gerr == nil {
+			s.ended(r)
+		}
+	}
+	return len(ids), err
+}
+
+// Run expires due requests and resumes abandoned signing every interval (default 30 s)
+// until ctx ends. cmd/motlan runs it beside the HTTP server.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "signing: expire", "err", err)
+		}
+		if _, err := s.Resume(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "signing: resume", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ---- in-process change notification (other replicas are seen by polling)
+
+func (s *Service) waitChan(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.waiters[id]
+	if !ok {
+		ch = make(chan struct{})
+		s.waiters[id] = ch
+	}
+	return ch
+}
+
+func (s *Service) notify(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch, ok := s.waiters[id]; ok {
+		close(ch)
+		delete(s.waiters, id)
+	}
+}

@@ -1,0 +1,386 @@
+package signing
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/motlan/motlan/keys/ca"
+	"github.com/motlan/motlan/keys/vault"
+	"github.com/motlan/motlan/signing/pades"
+)
+
+// How signing guarantees one signature per document:
+//
+//   - A request leaves pending once (the approval's compare-and-swap); the approving call
+//     then holds a lease (Worker, LeaseUntil), renewed before each document. Resume takes
+//     over only a request whose lease has run out, with a fresh Worker; every write of a
+//     run checks it still holds the lease.
+//   - A document whose SignedAt is set is skipped. A document with signed bytes stored
+//     but SignedAt unset (a crash between the two writes) is marked from the stored bytes,
+//     not signed again. PutSignedPDF is write-once: of two runs that both signed, the
+//     first stored copy stands.
+//   - pades.Sign calls the vault exactly once per document.
+//
+// The one window left is a crash after the vault signed and before PutSignedPDF stored
+// the result: that signature was never seen by anyone, and the next run signs again.
+//
+// Faults that may pass (vault, TSA, store, citizen lookup, CA unreachable) leave the
+// request signing with its lease released, for Resume; the run count is bounded by
+// MaxAttempts. Faults that will not pass (certificate revoked, the stored original no
+// longer matching the approved hash, a PDF pades refuses) fail the request.
+
+// Revocation reasons after which a new certificate is issued for the same key: the
+// certificate was replaced or the citizen's details changed, the key is not in doubt.
+// Any other reason (key compromise, unspecified, privilege withdrawn, ...) refuses signing
+// with ErrCertificateRevoked until an operator acts.
+var reissueReasons = map[int]bool{
+	ca.ReasonSuperseded:           true,
+	ca.ReasonAffiliationChanged:   true,
+	ca.ReasonCessationOfOperation: true,
+}
+
+// renewBefore: a certificate this close to expiry is replaced before use.
+const renewBefore = time.Hour
+
+// permanentError fails the request with Reason (short, no personal data).
+type permanentError struct {
+	reason string
+	err    error
+}
+
+func (e *permanentError) Error() string { return e.reason + ": " + e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(reason string, err error) error { return &permanentError{reason: reason, err: err} }
+
+var errLeaseLost = errors.New("signing: lease lost to another run")
+
+// CitizenKeyLabel is the vault label of a citizen's signing key.
+func CitizenKeyLabel(citizenID string) string { return "citizen/" + citizenID }
+
+// sign runs the signing of r, which this run (worker) holds. It returns the request as
+// the run left it; an error only when even that could not be recorded.
+func (s *Service) sign(ctx context.Context, r Request, worker string) (Request, error) {
+	out, err := s.signDocuments(ctx, r, worker)
+	if err == nil {
+		return out, nil
+	}
+	if errors.Is(err, errLeaseLost) {
+		s.log.WarnContext(ctx, "signing: another run took the request over", "request", r.ID)
+		return s.cfg.Store.GetSigningRequest(ctx, r.ID)
+	}
+	var perm *permanentError
+	if errors.As(err, &perm) {
+		s.log.WarnContext(ctx, "signing failed", "request", r.ID, "reason", perm.reason, "err", err)
+		failed, uerr := s.holding(ctx, r.ID, worker, func(old Request) Request {
+			old.Status, old.Failure = StatusFailed, perm.reason
+			old.Worker, old.LeaseUntil = "", time.Time{}
+			return old
+		})
+		if uerr != nil {
+			return Request{}, fmt.Errorf("signing: recording the failure of %s: %w", r.ID, uerr)
+		}
+		s.ended(failed)
+		return failed, nil
+	}
+	s.log.WarnContext(ctx, "signing interrupted; Resume will finish it", "request", r.ID, "err", err)
+	rel, uerr := s.holding(context.WithoutCancel(ctx), r.ID, worker, func(old Request) Request {
+		old.Worker, old.LeaseUntil = "", time.Time{}
+		return old
+	})
+	if uerr != nil {
+		return s.cfg.Store.GetSigningRequest(context.WithoutCancel(ctx), r.ID)
+	}
+	s.notify(r.ID)
+	return rel, nil
+}
+
+// holding updates the request only while this run holds it.
+func (s *Service) holding(ctx context.Context, id, worker string, fn func(Request) Request) (Request, error) {
+	return s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+		if old.Status != StatusSigning || old.Worker != worker {
+			return old, errLeaseLost
+		}
+		return fn(old), nil
+	})
+}
+
+func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (Request, error) {
+	if r.CitizenID == "" || len(r.ApprovedHashes) != len(r.Documents) {
+		return r, permanent("approval incomplete", errors.New("no citizen or approved hashes"))
+	}
+	info, err := s.cfg.Citizens.Citizen(ctx, r.CitizenID)
+	if err != nil {
+		return r, fmt.Errorf("citizen lookup: %w", err)
+	}
+	key, err := vault.EnsureKey(ctx, s.cfg.Vault, CitizenKeyLabel(r.CitizenID), vault.KeySpec{Alg: s.cfg.KeyAlg})
+	if err != nil {
+		if errors.Is(err, vault.ErrInvalidLabel) || errors.Is(err, vault.ErrUnsupportedAlg) || errors.Is(err, vault.ErrCorrupt) {
+			return r, permanent("citizen key unusable", err)
+		}
+		return r, fmt.Errorf("citizen key: %w", err)
+	}
+	cert, chain, err := s.ensureCert(ctx, info, key, true)
+	if err != nil {
+		return r, err
+	}
+	signer := vault.KeySigner{Vault: s.cfg.Vault, Ref: key}
+	for i := range r.Documents {
+		if !r.Documents[i].SignedAt.IsZero() {
+			continue
+		}
+		if r, err = s.holding(ctx, r.ID, worker, func(old Request) Request {
+			old.LeaseUntil = s.now().Add(s.cfg.Lease)
+			return old
+		}); err != nil {
+			return r, err
+		}
+		signed, err := s.cfg.Store.SignedPDF(ctx, r.ID, i)
+		switch {
+		case err == nil: // stored by an earlier run that stopped before marking it
+		case errors.Is(err, ErrNotFound):
+			if signed, err = s.signOne(ctx, r, i, signer, cert, chain); err != nil {
+				return r, err
+			}
+		default:
+			return r, err
+		}
+		sum := sha256.Sum256(signed)
+		if r, err = s.holding(ctx, r.ID, worker, func(old Request) Request {
+			old.Documents[i].SignedAt, old.Documents[i].SignedSHA = s.now(), hex.EncodeToString(sum[:])
+			return old
+		}); err != nil {
+			return r, err
+		}
+		s.notify(r.ID)
+	}
+	done, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
+		for _, d := range old.Documents {
+			if d.SignedAt.IsZero() {
+				return old
+			}
+		}
+		old.Status, old.Worker, old.LeaseUntil = StatusSigned, "", time.Time{}
+		return old
+	})
+	if err != nil {
+		return r, err
+	}
+	if done.Status != StatusSigned {
+		return done, errors.New("a document is still unsigned")
+	}
+	s.log.InfoContext(ctx, "signing request signed", "request", r.ID, "documents", len(done.Documents))
+	s.ended(done)
+	return done, nil
+}
+
+// signOne signs document i and stores the result; when another run stored one first,
+// that one is returned.
+func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Signer, cert *x509.Certificate, chain []*x509.Certificate) ([]byte, error) {
+	orig, err := s.cfg.Store.OriginalPDF(ctx, r.ID, i)
+	if err != nil {
+		return nil, fmt.Errorf("reading document %d: %w", i, err)
+	}
+	sum := sha256.Sum256(orig)
+	if h := hex.EncodeToString(sum[:]); h != r.ApprovedHashes[i] || h != r.Documents[i].SHA256 {
+		return nil, permanent("document differs from the approved one", fmt.Errorf("document %d", i))
+	}
+	opt := pades.Options{
+		Certificate:  cert,
+		Chain:        chain,
+		Reason:       r.Reason,
+		Location:     r.Location,
+		Time:         s.now(),
+		Level:        pades.LevelBB,
+		MaxInputSize: max(s.cfg.MaxDocumentSize, int64(len(orig))),
+		Appearance:   s.appearance(r.Documents[i]),
+	}
+	if r.Level == LevelBT {
+		if s.cfg.Timestamp == nil {
+			return nil, permanent("no timestamp authority for B-T", errors.New("ServiceConfig.Timestamp is nil"))
+		}
+		opt.Level = pades.LevelBT
+		opt.Timestamp = pades.TimestampFunc(s.cfg.Timestamp)
+	}
+	var out bytes.Buffer
+	out.Grow(len(orig) + 64<<10)
+	if err := pades.Sign(ctx, bytes.NewReader(orig), int64(len(orig)), &out, signer, opt); err != nil {
+		var overflow *pades.ContentsOverflowError
+		switch {
+		case errors.Is(err, pades.ErrInvalidPDF), errors.Is(err, pades.ErrEncrypted), errors.Is(err, pades.ErrDocumentLocked),
+			errors.Is(err, pades.ErrInputTooLarge), errors.Is(err, pades.ErrBadOptions), errors.As(err, &overflow):
+			return nil, permanent("document cannot be signed", err)
+		}
+		return nil, fmt.Errorf("signing document %d: %w", i, err) // vault, TSA, context: may pass
+	}
+	signed := out.Bytes()
+	err = s.cfg.Store.PutSignedPDF(ctx, r.ID, i, signed)
+	if errors.Is(err, ErrConflict) {
+		return s.cfg.Store.SignedPDF(ctx, r.ID, i)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storing document %d: %w", i, err)
+	}
+	return signed, nil
+}
+
+// autoRect is where an automatic visible signature goes: the bottom right of an A4 or
+// Letter page (both at least 595 points wide).
+var autoRect = [4]float64{315, 36, 559, 106}
+
+// appearance turns a placement into a visible signature, or nil for an invisible one.
+func (s *Service) appearance(d Document) *pades.Appearance {
+	p := d.Placement
+	if p == nil || len(s.cfg.Font) == 0 {
+		return nil
+	}
+	switch {
+	case p.Auto:
+		page := p.Page
+		if page == 0 {
+			page = d.Pages
+		}
+		rect := p.Rect
+		if rect == ([4]float64{}) {
+			rect = autoRect
+		}
+		return &pades.Appearance{Page: page, Rect: rect, Font: s.cfg.Font}
+	case p.Rect != ([4]float64{}):
+		return &pades.Appearance{Page: p.Page, Rect: p.Rect, Font: s.cfg.Font}
+	}
+	return nil
+}
+
+// ensureCert returns the citizen's certificate for key: the stored one while it is valid,
+// not revoked and for this key; otherwise a new one from the CA, stored for next time.
+func (s *Service) ensureCert(ctx context.Context, info CitizenInfo, key vault.KeyRef, retry bool) (*x509.Certificate, []*x509.Certificate, error) {
+	replaces := ""
+	stored, err := s.cfg.Store.CitizenCert(ctx, info.ID)
+	switch {
+	case err == nil:
+		replaces = stored.Serial
+		cert, chain, perr := parseCitizenCert(stored)
+		if perr != nil || !samePublicKey(cert.PublicKey, key.Public) {
+			s.log.WarnContext(ctx, "signing: stored citizen certificate unusable; issuing another", "serial", stored.Serial)
+			break
+		}
+		rev, err := s.cfg.CA.Revoked(ctx, cert.SerialNumber)
+		if err != nil {
+			return nil, nil, fmt.Errorf("revocation check: %w", err)
+		}
+		if rev != nil {
+			if !reissueReasons[rev.Reason] {
+				return nil, nil, permanent("certificate revoked", ErrCertificateRevoked)
+			}
+			s.log.InfoContext(ctx, "signing: citizen certificate revoked as replaceable; issuing another", "serial", stored.Serial, "reason", rev.Reason)
+			break
+		}
+		if s.now().Add(renewBefore).Before(cert.NotAfter) {
+			return cert, chain, nil
+		}
+	case errors.Is(err, ErrNotFound):
+	default:
+		return nil, nil, fmt.Errorf("reading citizen certificate: %w", err)
+	}
+
+	cert, chain, err := s.cfg.CA.IssueCitizenCert(ctx, ca.CitizenCertRequest{
+		PublicKey: key.Public, FullName: info.Name, CCCD: info.CCCD, Province: info.Province, Locality: info.Locality,
+	})
+	if err != nil {
+		if errors.Is(err, ca.ErrInvalidRequest) {
+			return nil, nil, permanent("citizen data do not make a certificate", err)
+		}
+		return nil, nil, fmt.Errorf("issuing certificate: %w", err)
+	}
+	rec := CitizenCert{CitizenID: info.ID, Serial: cert.SerialNumber.Text(16), Certificate: cert.Raw, NotAfter: cert.NotAfter, CreatedAt: s.now()}
+	for _, c := range chain {
+		rec.Chain = append(rec.Chain, c.Raw)
+	}
+	err = s.cfg.Store.PutCitizenCert(ctx, rec, replaces)
+	if errors.Is(err, ErrConflict) && retry {
+		// Another run certified the citizen at the same time: use its certificate.
+		return s.ensureCert(ctx, info, key, false)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("storing citizen certificate: %w", err)
+	}
+	s.log.InfoContext(ctx, "signing: issued citizen certificate", "serial", rec.Serial)
+	return cert, chain, nil
+}
+
+func parseCitizenCert(c CitizenCert) (*x509.Certificate, []*x509.Certificate, error) {
+	cert, err := x509.ParseCertificate(c.Certificate)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain := make([]*x509.Certificate, 0, len(c.Chain))
+	for _, der := range c.Chain {
+		cc, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, nil, err
+		}
+		chain = append(chain, cc)
+	}
+	return cert, chain, nil
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}
+
+// Resume finishes requests left signing whose lease has run out (a restart, a crashed
+// replica, a passing fault), and reports how many it ran. Safe to call on every replica
+// at once: each request is taken by one run.
+func (s *Service) Resume(ctx context.Context) (int, error) {
+	rs, err := s.cfg.Store.ListSigningRequestsByStatus(ctx, StatusSigning, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rs {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		now := s.now()
+		if now.Before(r.LeaseUntil) {
+			continue
+		}
+		worker := newID()
+		claimed, err := s.cfg.Store.UpdateSigningRequest(ctx, r.ID, func(old Request) (Request, error) {
+			if old.Status != StatusSigning || now.Before(old.LeaseUntil) {
+				return old, errUnchanged
+			}
+			if old.Attempts >= MaxAttempts {
+				old.Status, old.Failure = StatusFailed, "signing did not complete"
+				old.Worker, old.LeaseUntil = "", time.Time{}
+				return old, nil
+			}
+			old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), old.Attempts+1
+			return old, nil
+		})
+		switch {
+		case errors.Is(err, errUnchanged), errors.Is(err, ErrFinal):
+			continue
+		case err != nil:
+			return n, err
+		case claimed.Status == StatusFailed:
+			s.log.WarnContext(ctx, "signing gave up", "request", r.ID, "attempts", claimed.Attempts)
+			s.ended(claimed)
+			continue
+		}
+		s.log.InfoContext(ctx, "signing resumed", "request", r.ID, "attempt", claimed.Attempts)
+		if _, err := s.sign(ctx, claimed, worker); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
