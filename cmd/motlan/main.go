@@ -5,6 +5,7 @@
 //	motlan serve --config F    production, from a YAML file (README documents every key)
 //	motlan eid                 the dev eID alone
 //	motlan migrate --config F  apply database migrations and exit
+//	motlan verify FILE.pdf     report on every signature of a PDF
 //	motlan check-config F      validate a configuration file
 package main
 
@@ -23,6 +24,7 @@ commands:
   serve          run Motlan from a configuration file (--config)
   eid            run the dev eID alone
   migrate        apply database migrations (--config) and exit
+  verify         check the signatures of signed PDFs (JSON report)
   check-config   validate a configuration file and exit
 
 run "motlan <command> -h" for a command's flags.
@@ -46,6 +48,8 @@ func main() {
 		err = cmdEID(ctx, args)
 	case "migrate":
 		err = cmdMigrate(ctx, args)
+	case "verify":
+		err = cmdVerify(ctx, args)
 	case "check-config":
 		err = cmdCheckConfig(args)
 	case "-h", "--help", "help":

@@ -29,6 +29,18 @@ type Config struct {
 	Clients []Client `yaml:"clients"`
 	Tokens  Tokens   `yaml:"tokens"`
 	Debug   Debug    `yaml:"debug"`
+	Signing Signing  `yaml:"signing"`
+}
+
+// Signing configures remote signing. The dev CA issues citizens' certificates.
+type Signing struct {
+	// TSAURL is an external RFC 3161 time-stamp authority; empty: the built-in dev TSA.
+	TSAURL     string   `yaml:"tsa_url"`
+	TSATimeout Duration `yaml:"tsa_timeout"` // default 10s
+	// FontFile is a TrueType font with Vietnamese glyphs for visible signatures; default
+	// Debian's DejaVu Sans, else signatures are invisible.
+	FontFile   string   `yaml:"font_file"`
+	RequestTTL Duration `yaml:"request_ttl"` // how long a request waits for approval; default 15m
 }
 
 // Debug holds diagnostics that are off by default.

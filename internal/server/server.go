@@ -147,8 +147,19 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
+	sp, err := startSigning(ctx, cfg, st, p, masterKey, log)
+	if err != nil {
+		return fail(fmt.Errorf("signing: %w", err))
+	}
+	r.closers = append(r.closers, sp.service.Close)
 	mux := http.NewServeMux()
 	mux.Handle("/", p)
+	mux.Handle("/signing/v1/", sp.api)
+	mux.Handle("/sign/", sp.api)
+	mux.Handle("/ca/", sp.ca)
+	if sp.tsa != nil {
+		mux.Handle("POST /tsa", sp.tsa)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if r.Addr, err = r.ServeOn(cfg.Listen, mux, "motlan"); err != nil {
 		return fail(err)
@@ -166,6 +177,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	r.closers = append(r.closers, func() error { stopGC(); return nil })
 	go collectExpired(gcCtx, st, log)
+	go sp.service.Run(gcCtx, 15*time.Second) // expires requests, resumes interrupted signings
 	log.Info("motlan is serving", "issuer", cfg.Issuer, "addr", r.Addr, "storage", cfg.Storage.Driver)
 	return r, nil
 }

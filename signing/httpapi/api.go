@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -51,6 +52,9 @@ type Config struct {
 	// page; 0: 5 minutes. The form then stays valid for FormTTL.
 	FreshLogin time.Duration
 	FormTTL    time.Duration // 0: 15 minutes
+	// TrustRoots are the CA roots POST /signing/v1/verify trusts; nil trusts none, so
+	// every chain reports untrusted.
+	TrustRoots *x509.CertPool
 	Now        func() time.Time
 	Logger     *slog.Logger
 }
@@ -70,6 +74,7 @@ type API struct {
 	log       *slog.Logger
 	mux       *http.ServeMux
 	routeList []route
+	roots     *x509.CertPool
 }
 
 // New checks cfg and builds the API.
@@ -91,6 +96,7 @@ func New(cfg Config) (*API, error) {
 		svc: cfg.Service, auth: cfg.Auth, base: strings.TrimRight(cfg.BaseURL, "/"),
 		maxDoc: cfg.MaxUploadBytes, maxDocs: cfg.MaxDocuments, csrfKey: slices.Clone(cfg.CSRFKey),
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
+		roots: cfg.TrustRoots,
 	}
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
@@ -141,6 +147,7 @@ func (a *API) routes() []route {
 		{"GET", "/signing/v1/requests/{id}/qr.png", a.api(a.handleQRPNG)},
 		{"GET", "/signing/v1/requests/{id}/qr.svg", a.api(a.handleQRSVG)},
 		{"GET", "/signing/v1/openapi.json", a.handleOpenAPI},
+		{"POST", "/signing/v1/verify", a.api(a.handleVerify)},
 		{"GET", "/sign/{id}", a.handleApprovalPage},
 		{"POST", "/sign/{id}", a.handleApprovalPost},
 		{"GET", "/sign/{id}/documents/{index}", a.handleOriginalPDF},

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
 )
 
 var keepOutput = flag.String("pades.out", "", "directory to keep signed test PDFs in")
@@ -343,6 +345,11 @@ func FuzzSignInput(f *testing.F) {
 	f.Add(minimalPDF(3))
 	f.Add([]byte("%PDF-1.7\n%%EOF"))
 	f.Add([]byte("%PDF-1.5\n1 0 obj<</Type/XRef/Size 3/W[1 2 1]/Length 0>>stream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n"))
+	for _, c := range append(pdfguardtest.Valid(), pdfguardtest.Hostile()...) {
+		if len(c.PDF) < 16<<10 {
+			f.Add(c.PDF)
+		}
+	}
 	for _, dir := range []string{"testdata"} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {

@@ -1,0 +1,218 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/motlan/motlan/internal/testenv"
+)
+
+// onePagePDF writes a small, valid one-page PDF with a classic cross-reference table.
+func onePagePDF(text string) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(s string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
+	}
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>")
+	content := "BT /F1 14 Tf 72 770 Td (" + text + ") Tj ET"
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
+// TestRemoteSigning: the portal asks for a citizen's signature on two PDFs, the citizen
+// approves once in the browser after a fresh level-2 login, and the portal downloads PAdES
+// signatures that Motlan's verifier and poppler's pdfsig both accept.
+func TestRemoteSigning(t *testing.T) {
+	s := newStack(t, "sqlite")
+	ctx := context.Background()
+
+	// The citizen logs in to the portal, which learns its subject.
+	b := newBrowser(t)
+	a := s.portal.authorize([]string{"openid", "profile"}, oauth2.SetAuthURLParam("acr_values", "2"))
+	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
+	_, idt := s.portal.redeem(t, s, a, cb)
+
+	// The portal's server gets a signing token and creates the request.
+	cc := clientcredentials.Config{ClientID: s.portal.id, ClientSecret: s.portal.secret, TokenURL: s.issuer + "/token",
+		Scopes: []string{"signing"}, AuthStyle: oauth2.AuthStyleInHeader}
+	api := cc.Client(ctx)
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("subject", idt.Subject)
+	_ = mw.WriteField("reason", "Đăng ký khai sinh cho con")
+	_ = mw.WriteField("location", "Thanh Hóa")
+	for _, title := range []string{"Tờ khai đăng ký khai sinh", "Tờ khai đăng ký thường trú"} {
+		_ = mw.WriteField("title", title)
+		fw, _ := mw.CreateFormFile("document", title+".pdf")
+		_, _ = fw.Write(onePagePDF(title[:8]))
+	}
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.issuer+"/signing/v1/requests", &form)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Idempotency-Key", "dossier-1")
+	resp, err := api.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := struct {
+		ID          string `json:"id"`
+		Status      string `json:"status"`
+		ApprovalURL string `json:"approval_url"`
+	}{}
+	if raw := body(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil {
+		t.Fatalf("create: %d %s", resp.StatusCode, raw)
+	}
+
+	// The citizen opens the approval link, sees both titles, approves once.
+	page := body(t, b.get(created.ApprovalURL))
+	for _, title := range []string{"Tờ khai đăng ký khai sinh", "Tờ khai đăng ký thường trú"} {
+		if !strings.Contains(page, title) {
+			t.Fatalf("approval page lacks %q", title)
+		}
+	}
+	approve := url.Values{"action": {"approve"}}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`).FindAllStringSubmatch(page, -1) {
+		approve.Add(m[1], m[2])
+	}
+	if resp := b.postForm(created.ApprovalURL, approve); resp.StatusCode != http.StatusOK {
+		t.Fatalf("approve: %d %s", resp.StatusCode, body(t, resp))
+	} else {
+		body(t, resp)
+	}
+
+	// The portal long-polls until signed, downloads, and verifies.
+	var status struct {
+		Status string `json:"status"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); status.Status != "signed" && time.Now().Before(deadline); {
+		resp, err := api.Get(s.issuer + "/signing/v1/requests/" + created.ID + "?wait=5s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal([]byte(body(t, resp)), &status)
+	}
+	if status.Status != "signed" {
+		t.Fatalf("status %q, want signed", status.Status)
+	}
+	dir := t.TempDir()
+	for i := range 2 {
+		resp, err := api.Get(fmt.Sprintf("%s/signing/v1/requests/%s/documents/%d", s.issuer, created.ID, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(signed, []byte("%PDF")) {
+			t.Fatalf("download %d: %d", i, resp.StatusCode)
+		}
+		vreq, _ := http.NewRequest(http.MethodPost, s.issuer+"/signing/v1/verify", bytes.NewReader(signed))
+		vreq.Header.Set("Content-Type", "application/pdf")
+		vresp, err := api.Do(vreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Signatures []struct {
+				Indication string `json:"indication"`
+				Level      string `json:"level"`
+				Signer     struct {
+					Name     string `json:"name"`
+					IDMasked string `json:"id_masked"`
+				} `json:"signer"`
+			} `json:"signatures"`
+		}
+		if raw := body(t, vresp); json.Unmarshal([]byte(raw), &rep) != nil || len(rep.Signatures) != 1 {
+			t.Fatalf("verify %d: %d %s", i, vresp.StatusCode, raw)
+		}
+		sig := rep.Signatures[0]
+		if sig.Indication != "TOTAL_PASSED" || sig.Level != "B-T" || sig.Signer.Name != "Lê Công Hảo" || sig.Signer.IDMasked != "038*******67" {
+			t.Fatalf("verification of document %d: %+v", i, sig)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("signed-%d.pdf", i))
+		if err := os.WriteFile(path, signed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pdfsigAccepts(t, s, path)
+	}
+
+	// The command line verifier agrees, and catches a one-byte tamper.
+	bin := filepath.Join(t.TempDir(), "motlan")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/motlan").CombinedOutput(); err != nil {
+		t.Fatalf("build motlan: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "verify", "--issuer", s.issuer, filepath.Join(dir, "signed-0.pdf"), filepath.Join(dir, "signed-1.pdf")).CombinedOutput()
+	if err != nil || strings.Count(string(out), `"TOTAL_PASSED"`) != 2 {
+		t.Fatalf("motlan verify: %v\n%s", err, out)
+	}
+	signed, _ := os.ReadFile(filepath.Join(dir, "signed-0.pdf"))
+	i := bytes.Index(signed, []byte("BT /F1"))
+	signed[i+3] ^= 0x01 // inside the first signed byte range
+	tampered := filepath.Join(dir, "tampered.pdf")
+	_ = os.WriteFile(tampered, signed, 0o600)
+	out, err = exec.Command(bin, "verify", "--issuer", s.issuer, tampered).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "TOTAL_FAILED") {
+		t.Fatalf("motlan verify accepted a tampered PDF: %v\n%s", err, out)
+	}
+}
+
+// pdfsigAccepts checks a signed PDF with poppler's pdfsig, trusting Motlan's dev CA root.
+func pdfsigAccepts(t *testing.T, s *stack, path string) {
+	t.Helper()
+	if _, err := exec.LookPath("pdfsig"); err != nil {
+		testenv.Missing(t, "pdfsig (Debian poppler-utils)")
+	}
+	if _, err := exec.LookPath("certutil"); err != nil {
+		testenv.Missing(t, "certutil (Debian libnss3-tools)")
+	}
+	db := t.TempDir()
+	resp, err := http.Get(s.issuer + "/ca/root.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rootFile := filepath.Join(db, "root.crt")
+	_ = os.WriteFile(rootFile, root, 0o600)
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-n", "motlan-dev-root", "-t", "CT,C,C", "-i", rootFile},
+	} {
+		if out, err := exec.Command("certutil", args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	out, _ := exec.Command("pdfsig", "-nssdir", "sql:"+db, path).CombinedOutput()
+	for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "Total document signed", "ETSI.CAdES.detached", "Lê Công Hảo"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("pdfsig lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/motlan/motlan/adapters/sqlstore"
+	"github.com/motlan/motlan/idp"
+	oe "github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/keys"
+	"github.com/motlan/motlan/keys/ca"
+	"github.com/motlan/motlan/keys/tsa"
+	"github.com/motlan/motlan/keys/vault"
+	"github.com/motlan/motlan/signing"
+	"github.com/motlan/motlan/signing/httpapi"
+)
+
+// signingParts is the remote-signing side of a running Motlan.
+type signingParts struct {
+	api     http.Handler
+	ca      http.Handler
+	tsa     http.Handler // nil with an external TSA
+	service *signing.Service
+}
+
+// startSigning wires the citizen key vault, the dev CA, the TSA and the signing service.
+func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p *idp.Provider, masterKey []byte, log *slog.Logger) (*signingParts, error) {
+	sealer, err := keys.NewSealer(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	v, err := vault.NewSoftware(vault.SoftwareConfig{Store: st, Sealer: sealer, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	devCA, err := ca.New(ctx, ca.Config{Storage: st.CAStorage(), Sealer: sealer, BaseURL: cfg.Issuer, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("dev CA: %w", err)
+	}
+	parts := &signingParts{ca: devCA.Handler()}
+	stamp, err := timestamper(ctx, cfg, devCA, parts)
+	if err != nil {
+		return nil, err
+	}
+	var font []byte
+	if f := cfg.Signing.FontFile; f != "" {
+		if font, err = os.ReadFile(f); err != nil {
+			return nil, fmt.Errorf("signing.font_file: %w", err)
+		}
+	} else if font, err = os.ReadFile(DefaultFont); err != nil {
+		font = nil
+		log.Warn("no font with Vietnamese glyphs found: signatures will be invisible", "tried", DefaultFont)
+	}
+	callbackKey, err := hkdf.Key(sha256.New, masterKey, nil, "motlan signing callbacks", 32)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := signing.NewService(signing.ServiceConfig{
+		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, Font: font,
+		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log,
+		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	parts.service = svc
+	csrfKey, err := hkdf.Key(sha256.New, masterKey, nil, "motlan signing csrf", 32)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, c := range cfg.Clients {
+		names[c.ID] = c.Name
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(devCA.Root())
+	api, err := httpapi.New(httpapi.Config{
+		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
+		TrustRoots: roots, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	parts.api = api.Handler()
+	return parts, nil
+}
+
+// DefaultFont is Debian's DejaVu Sans (package fonts-dejavu-core), which has every
+// Vietnamese glyph; signing.font_file overrides it.
+const DefaultFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+// CallbackSecret is the HMAC key of a client's signing callbacks. Operators hand it to
+// the client team (motlan callback-secret CLIENT prints it).
+func CallbackSecret(key []byte, clientID string) []byte {
+	k, _ := hkdf.Key(sha256.New, key, nil, "client "+clientID, 32)
+	return k
+}
+
+// timestamper returns the RFC 3161 client: the configured TSA, or the built-in dev TSA
+// (served at /tsa, and called in process).
+func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts *signingParts) (func(context.Context, []byte, crypto.Hash) ([]byte, error), error) {
+	timeout := time.Duration(cfg.Signing.TSATimeout)
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	if u := cfg.Signing.TSAURL; u != "" {
+		client := &http.Client{Timeout: timeout}
+		return func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+			return tsa.Request(ctx, client, u, digest, h)
+		}, nil
+	}
+	id, err := devCA.TimestampingIdentity(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dev TSA: %w", err)
+	}
+	srv, err := tsa.New(tsa.Config{Signer: id.Signer, Certificate: id.Certificate, Chain: id.Chain, IncludeChain: true})
+	if err != nil {
+		return nil, fmt.Errorf("dev TSA: %w", err)
+	}
+	parts.tsa = srv
+	local := &http.Client{Transport: handlerTransport{srv}, Timeout: timeout}
+	return func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+		return tsa.Request(ctx, local, cfg.Issuer+"/tsa", digest, h)
+	}, nil
+}
+
+// handlerTransport serves requests with an in-process handler: the built-in TSA answers
+// without a network round trip.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// citizens reads what a certificate needs from the citizen record.
+type citizens struct{ st store.Citizens }
+
+func (c citizens) Citizen(ctx context.Context, id string) (signing.CitizenInfo, error) {
+	cit, err := c.st.GetCitizen(ctx, id)
+	if err != nil {
+		return signing.CitizenInfo{}, err
+	}
+	str := func(name string) string {
+		var s string
+		_ = json.Unmarshal(cit.Attributes[name].Value, &s)
+		return s
+	}
+	var addr struct {
+		Locality string `json:"locality"`
+		Region   string `json:"region"`
+	}
+	_ = json.Unmarshal(cit.Attributes["address"].Value, &addr)
+	return signing.CitizenInfo{ID: cit.ID, Name: str("name"), CCCD: cit.CCCD, Province: addr.Region, Locality: addr.Locality}, nil
+}
+
+// auth lets the signing API use the OpenID Provider's tokens and sessions.
+type auth struct{ p *idp.Provider }
+
+func (a auth) APICaller(r *http.Request) (httpapi.Caller, error) {
+	info, err := a.p.VerifyAccessToken(r)
+	if err != nil {
+		var e *oe.Error
+		if errors.As(err, &e) && e.Code == "" {
+			return httpapi.Caller{}, fmt.Errorf("%w: %w", httpapi.ErrNoToken, err)
+		}
+		return httpapi.Caller{}, err
+	}
+	c := httpapi.Caller{ClientID: info.ClientID, CitizenID: info.CitizenID, Scopes: info.Scopes}
+	if info.CitizenID != "" {
+		c.Subject = info.Subject
+	}
+	return c, nil
+}
+
+func (a auth) BrowserCitizen(r *http.Request) (string, string, time.Time, bool) {
+	return a.p.BrowserCitizen(r)
+}
+
+func (a auth) StepUpURL(returnPath, lang string) string { return a.p.StepUpURL(returnPath, lang) }
+
+func (a auth) SubjectFor(clientID, citizenID string) string {
+	return a.p.SubjectFor(clientID, citizenID)
+}
+
+var _ httpapi.Auth = auth{}
+var _ httpapi.Service = (*signing.Service)(nil)
