@@ -356,9 +356,12 @@ func TestOriginalPDF(t *testing.T) {
 // TestRenderPages writes the pages to $MOTLAN_PAGES_DIR for a look in a browser
 // (go test -run TestRenderPages with the variable set; chromium --screenshot on them).
 func TestRenderPages(t *testing.T) {
+	// The pages are written to MOTLAN_PAGES_DIR for people to look at (with live
+	// screenshots when chromium is there); otherwise to a temporary directory.
 	dir := os.Getenv("MOTLAN_PAGES_DIR")
-	if dir == "" {
-		t.Skip("MOTLAN_PAGES_DIR not set")
+	keep := dir != ""
+	if !keep {
+		dir = t.TempDir()
 	}
 	e := newEnv(t)
 	now := e.clock.Now()
@@ -389,6 +392,19 @@ func TestRenderPages(t *testing.T) {
 	f.Set("action", "approve")
 	save("signed-vi.html", "/sign/r1", f)
 	save("notfound-vi.html", "/sign/zzz", nil)
+	for name, want := range map[string]string{
+		"approve-vi.html": "Giấy xác nhận cư trú của cha mẹ (bản sao có chứng thực)",
+		"approve-en.html": "lang=\"en\"",
+		"signed-vi.html":  "Tờ khai đăng ký khai sinh",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q", name, want)
+		}
+	}
+	if !keep {
+		return
+	}
 
 	// The same pages live, under their real headers (CSP), in headless Chromium.
 	chromium, err := exec.LookPath("chromium")
