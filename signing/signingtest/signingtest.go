@@ -9,35 +9,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/motlan/motlan/internal/testsync"
 
 	"github.com/motlan/motlan/signing"
 )
 
 // Clock is a controllable time source; pass its Now to the store.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type Clock = testsync.Clock
 
 // NewClock returns a Clock showing t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+var NewClock = testsync.NewClock
 
 // NewStore returns an empty store that reads time from clock; it registers its own
 // cleanup with t.
@@ -447,26 +431,6 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 	}
 }
 
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var ready, done sync.WaitGroup
-	gate := make(chan struct{})
-	for i := range n {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-gate
-			errs[i] = fn(i)
-		}()
-	}
-	ready.Wait()
-	close(gate)
-	done.Wait()
-	return errs
-}
-
 func wins(t *testing.T, errs []error, loser error) int {
 	t.Helper()
 	n := 0
@@ -486,7 +450,7 @@ func wins(t *testing.T, errs []error, loser error) int {
 func testConcurrentApprove(e *env) {
 	r, p := Request("race", "portal", "sub", 2, Start)
 	e.create(r, p)
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		_, err := e.s.UpdateSigningRequest(e.ctx, "race", func(old signing.Request) (signing.Request, error) {
 			if old.Status != signing.StatusPending {
 				return old, signing.ErrNotPending
@@ -508,7 +472,7 @@ func testConcurrentApprove(e *env) {
 func testConcurrentPut(e *env) {
 	r, p := Request("put", "portal", "sub", 1, Start)
 	e.create(r, p)
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		return e.s.PutSignedPDF(e.ctx, "put", 0, fmt.Appendf(nil, "%%PDF signed by racer %d", i))
 	})
 	if n := wins(e.t, errs, signing.ErrConflict); n != 1 {
@@ -518,7 +482,7 @@ func testConcurrentPut(e *env) {
 
 func testConcurrentIdempotent(e *env) {
 	got := make([]signing.Request, Racers)
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		r, p := Request(fmt.Sprint("idem-", i), "portal", "sub", 1, Start)
 		r.IdempotencyKey, r.Fingerprint = "same-key", "same-content"
 		var err error
@@ -540,7 +504,7 @@ func testConcurrentIdempotent(e *env) {
 func testConcurrentUpdates(e *env) {
 	r, p := Request("many", "portal", "sub", 1, Start)
 	e.create(r, p)
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		_, err := e.s.UpdateSigningRequest(e.ctx, "many", func(old signing.Request) (signing.Request, error) {
 			old.Attempts++
 			return old, nil
@@ -555,7 +519,7 @@ func testConcurrentUpdates(e *env) {
 }
 
 func testConcurrentCert(e *env) {
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		return e.s.PutCitizenCert(e.ctx, signing.CitizenCert{
 			CitizenID: "c", Serial: fmt.Sprintf("%x", i+1), Certificate: []byte{0x30, byte(i)}, NotAfter: Start.Add(time.Hour),
 		}, "")

@@ -3,9 +3,10 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/motlan/motlan/internal/testsync"
 
 	"github.com/motlan/motlan/idp/store"
 )
@@ -34,32 +35,11 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 	}
 }
 
-// race runs fn(i) for i in [0, n) at once and returns the errors by i.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var ready, done sync.WaitGroup
-	gate := make(chan struct{})
-	for i := range n {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-gate
-			errs[i] = fn(i)
-		}()
-	}
-	ready.Wait()
-	close(gate)
-	done.Wait()
-	return errs
-}
-
 func testConcurrentConsume(e *env) {
 	c := authCode("code-race")
 	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
 	got := make([]store.AuthCode, Racers)
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		var err error
 		got[i], err = e.s.ConsumeAuthCode(e.ctx, c.ID)
 		return err
@@ -84,7 +64,7 @@ func testConcurrentConsume(e *env) {
 // testConcurrentDelete: a login transaction is single-use because exactly one deleter wins.
 func testConcurrentDelete(e *env) {
 	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, authRequest("ar-race", "up-race")))
-	errs := race(Racers, func(int) error { return e.s.DeleteAuthRequest(e.ctx, "ar-race") })
+	errs := testsync.Race(Racers, func(int) error { return e.s.DeleteAuthRequest(e.ctx, "ar-race") })
 	winners := 0
 	for i, err := range errs {
 		switch {
@@ -102,7 +82,7 @@ func testConcurrentDelete(e *env) {
 func testConcurrentRotate(e *env) {
 	old := refresh("rt-race", "fam-race")
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		return e.s.RotateRefreshToken(e.ctx, old.ID, refresh(fmt.Sprintf("rt-next-%d", i), "fam-race"))
 	})
 	winner := -1
@@ -138,7 +118,7 @@ func testConcurrentUpdate(e *env) {
 	r := authRequest("ar-race", "")
 	r.MaxAge = 0
 	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, r))
-	errs := race(Racers, func(int) error {
+	errs := testsync.Race(Racers, func(int) error {
 		for range perRacer {
 			_, err := e.s.UpdateAuthRequest(e.ctx, r.ID, func(a store.AuthRequest) (store.AuthRequest, error) {
 				a.MaxAge++
@@ -166,7 +146,7 @@ func testConcurrentUpdate(e *env) {
 // attribute: one citizen must result, holding all of them.
 func testConcurrentUpsertCitizen(e *env) {
 	ids := make([]string, Racers)
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		c := citizen("sub-race")
 		c.ID = fmt.Sprintf("cit-race-%d", i)
 		c.Attributes = map[string]store.Attribute{fmt.Sprintf("attr_%d", i): attr(`"Lê Công Hảo"`, 1)}
@@ -193,7 +173,7 @@ func testConcurrentUpsertCitizen(e *env) {
 
 func testConcurrentAssertion(e *env) {
 	exp := e.clock.Now().Add(time.Minute)
-	errs := race(Racers, func(int) error { return e.s.UseAssertion(e.ctx, "portal", "jti-race", exp) })
+	errs := testsync.Race(Racers, func(int) error { return e.s.UseAssertion(e.ctx, "portal", "jti-race", exp) })
 	winners := 0
 	for i, err := range errs {
 		switch {
@@ -211,7 +191,7 @@ func testConcurrentAssertion(e *env) {
 func testConcurrentRedeem(e *env) {
 	c := authCode("code-redeem-race")
 	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
-	errs := race(Racers, func(i int) error {
+	errs := testsync.Race(Racers, func(i int) error {
 		t := refresh(fmt.Sprintf("rt-race-%d", i), c.ID)
 		_, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode) (*store.RefreshToken, error) { return &t, nil })
 		return err

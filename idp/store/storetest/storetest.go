@@ -9,42 +9,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/motlan/motlan/internal/testsync"
 
 	"github.com/motlan/motlan/idp/store"
 )
 
-// Clock is a controllable time source; pass its Now to the store (e.g. sqlstore.Config.Now).
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is a controllable time source; pass its Now to the store.
+type Clock = testsync.Clock
 
 // NewClock returns a Clock showing t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+var NewClock = testsync.NewClock
 
 // NewStore returns an empty store that reads time from clock. It registers its own
 // cleanup with t.

@@ -17,9 +17,10 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/motlan/motlan/internal/testsync"
 
 	"github.com/motlan/motlan/keys/vault"
 )
@@ -389,31 +390,10 @@ func testKeySigner(e *env) {
 	}
 }
 
-// race runs fn(i) for i in [0, n) at once and returns the errors by i.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var ready, done sync.WaitGroup
-	gate := make(chan struct{})
-	for i := range n {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-gate
-			errs[i] = fn(i)
-		}()
-	}
-	ready.Wait()
-	close(gate)
-	done.Wait()
-	return errs
-}
-
 func testConcurrentCreate(e *env) {
 	const label = "citizen/race"
 	refs := make([]vault.KeyRef, CreateRacers)
-	errs := race(CreateRacers, func(i int) error {
+	errs := testsync.Race(CreateRacers, func(i int) error {
 		var err error
 		refs[i], err = e.v.CreateKey(e.ctx, label, vault.KeySpec{})
 		return err
@@ -434,7 +414,7 @@ func testConcurrentCreate(e *env) {
 		e.t.Fatal("no racer created the key")
 	}
 	pubs := make([]crypto.PublicKey, CreateRacers)
-	errs = race(CreateRacers, func(i int) error {
+	errs = testsync.Race(CreateRacers, func(i int) error {
 		ref, err := e.v.Key(e.ctx, label)
 		pubs[i] = ref.Public
 		return err
@@ -451,7 +431,7 @@ func testConcurrentCreate(e *env) {
 func testConcurrentEnsure(e *env) {
 	const label = "citizen/ensure"
 	pubs := make([]crypto.PublicKey, CreateRacers)
-	errs := race(CreateRacers, func(i int) error {
+	errs := testsync.Race(CreateRacers, func(i int) error {
 		ref, err := vault.EnsureKey(e.ctx, e.v, label, vault.KeySpec{})
 		pubs[i] = ref.Public
 		return err
@@ -471,7 +451,7 @@ func testConcurrentSign(e *env) {
 		label := "citizen/sign-race-" + strings.ToLower(string(alg))
 		ref := e.create(label, alg)
 		sigs := make([][]byte, SignRacers)
-		errs := race(SignRacers, func(i int) error {
+		errs := testsync.Race(SignRacers, func(i int) error {
 			var err error
 			sigs[i], err = e.v.Sign(e.ctx, label, Digest(i), crypto.SHA256)
 			return err

@@ -1,0 +1,59 @@
+// Package testsync holds the small pieces every conformance suite needs: a clock tests
+// move by hand, and a starting gate that releases racing goroutines at once.
+package testsync
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock is a controllable time source; pass its Now where a component takes one.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Race runs fn(i) for i in [0, n) released together, and returns the errors by i.
+func Race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-gate
+			errs[i] = fn(i)
+		}()
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	return errs
+}
