@@ -41,6 +41,12 @@ type Signing struct {
 	// Debian's DejaVu Sans, else signatures are invisible.
 	FontFile   string   `yaml:"font_file"`
 	RequestTTL Duration `yaml:"request_ttl"` // how long a request waits for approval; default 15m
+	// KeyAlg is the algorithm of citizens' new keys: ECDSA-P256 (default), RSA-2048, RSA-3072.
+	KeyAlg string `yaml:"key_alg"`
+	// MaxDocumentMB bounds each uploaded PDF (default 50); MaxDocuments bounds a request
+	// (default 10).
+	MaxDocumentMB int `yaml:"max_document_mb"`
+	MaxDocuments  int `yaml:"max_documents"`
 }
 
 // Debug holds diagnostics that are off by default.
@@ -266,6 +272,17 @@ func (c *Config) Validate() error {
 		if v != "1" && v != "2" {
 			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
 		}
+	}
+	switch c.Signing.KeyAlg {
+	case "", "ECDSA-P256", "RSA-2048", "RSA-3072":
+	default:
+		add("signing.key_alg: %q is not ECDSA-P256, RSA-2048 or RSA-3072", c.Signing.KeyAlg)
+	}
+	if c.Signing.MaxDocumentMB < 0 || c.Signing.MaxDocumentMB > 200 {
+		add("signing.max_document_mb: %d is not between 1 and 200", c.Signing.MaxDocumentMB)
+	}
+	if c.Signing.MaxDocuments < 0 || c.Signing.MaxDocuments > 50 {
+		add("signing.max_documents: %d is not between 1 and 50", c.Signing.MaxDocuments)
 	}
 	if a := c.Debug.PprofListen; a != "" {
 		if host, _, err := net.SplitHostPort(a); err != nil || !loopback(host) {

@@ -70,7 +70,8 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	}
 	svc, err := signing.NewService(signing.ServiceConfig{
 		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, Font: font,
-		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log,
+		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
+		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
 	})
 	if err != nil {
@@ -90,6 +91,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
 		TrustRoots: roots, Logger: log,
+		MaxUploadBytes: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 	})
 	if err != nil {
 		return nil, err
