@@ -277,7 +277,7 @@ func DevConfig(dataDir string, p DevPorts, masterKey []byte) config.Config {
 			Secret:                 config.Secret{Value: DevSecret(masterKey, "portal client")},
 			RedirectURIs:           []string{HostURL(p.Portal) + "/callback"},
 			PostLogoutRedirectURIs: []string{HostURL(p.Portal) + "/"},
-			Scopes:                 []string{"openid", "profile", "address", "phone", "cccd", "offline_access"},
+			Scopes:                 []string{"openid", "profile", "address", "phone", "cccd", "offline_access", "signing", "sign"},
 		}},
 	}
 	cfg.ApplyDefaults()
