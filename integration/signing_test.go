@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 )
 
 // onePagePDF writes a small, valid one-page PDF with a classic cross-reference table.
@@ -186,32 +187,19 @@ func TestRemoteSigning(t *testing.T) {
 // pdfsigAccepts checks a signed PDF with poppler's pdfsig, trusting Motlan's dev CA root.
 func pdfsigAccepts(t *testing.T, s *stack, path string) {
 	t.Helper()
-	if _, err := exec.LookPath("pdfsig"); err != nil {
-		testenv.Missing(t, "pdfsig (Debian poppler-utils)")
-	}
-	if _, err := exec.LookPath("certutil"); err != nil {
-		testenv.Missing(t, "certutil (Debian libnss3-tools)")
-	}
-	db := t.TempDir()
 	resp, err := http.Get(s.issuer + "/ca/root.crt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _ := io.ReadAll(resp.Body)
+	der, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	rootFile := filepath.Join(db, "root.crt")
-	_ = os.WriteFile(rootFile, root, 0o600)
-	for _, args := range [][]string{
-		{"-N", "-d", "sql:" + db, "--empty-password"},
-		{"-A", "-d", "sql:" + db, "-n", "motlan-dev-root", "-t", "CT,C,C", "-i", rootFile},
-	} {
-		if out, err := exec.Command("certutil", args...).CombinedOutput(); err != nil {
-			t.Fatalf("certutil %v: %v\n%s", args, err, out)
-		}
+	root, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("/ca/root.crt: %v", err)
 	}
-	out, _ := exec.Command("pdfsig", "-nssdir", "sql:"+db, path).CombinedOutput()
+	out, _ := testpki.PdfsigFile(t, testpki.NSSDB(t, root), path)
 	for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "Total document signed", "ETSI.CAdES.detached", "Lê Công Hảo"} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out, want) {
 			t.Fatalf("pdfsig lacks %q:\n%s", want, out)
 		}
 	}

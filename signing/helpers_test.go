@@ -1,30 +1,25 @@
 package signing_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/motlan/motlan/adapters/sqlstore"
-	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/tsa"
@@ -224,95 +219,5 @@ func (c *callbackSink) wait(t *testing.T) string {
 	return c.events[len(c.events)-1]
 }
 
-// minimalPDF is a hand-written PDF 1.4 with a classic cross-reference table.
-func minimalPDF(pages int) []byte {
-	var b bytes.Buffer
-	var offsets []int
-	obj := func(body string) {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
-	}
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	kids := ""
-	for i := 0; i < pages; i++ {
-		kids += fmt.Sprintf("%d 0 R ", 5+2*i)
-	}
-	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids, pages))
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	obj("<< /Producer (motlan test) >>")
-	for i := 0; i < pages; i++ {
-		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 6+2*i))
-		content := fmt.Sprintf("BT /F1 18 Tf 72 760 Td (Ho so so %d) Tj ET", i+1)
-		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
-	for _, o := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>] >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
-	return b.Bytes()
-}
-
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			testenv.Missing(t, "%s (Debian: poppler-utils, qpdf, libnss3-tools)", tool)
-		}
-	}
-}
-
-// nssDB creates an NSS database trusting the dev CA's root.
-func (w *world) nssDB() string {
-	t := w.t
-	t.Helper()
-	need(t, "certutil", "pdfsig")
-	dir := t.TempDir()
-	pemFile := filepath.Join(dir, "root.pem")
-	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.devCA.Root().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{
-		{"-N", "-d", "sql:" + dir, "--empty-password"},
-		{"-A", "-d", "sql:" + dir, "-n", "root", "-t", "CT,C,C", "-i", pemFile},
-	} {
-		if out, err := exec.Command("certutil", args...).CombinedOutput(); err != nil {
-			t.Fatalf("certutil %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
-
-type sigReport struct {
-	valid, trusted, total, cades bool
-	cn, text                     string
-}
-
-// pdfsig runs poppler's pdfsig trusting db and parses each signature's report.
-func pdfsig(t *testing.T, db string, pdf []byte) []sigReport {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "signed.pdf")
-	if err := os.WriteFile(f, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := exec.Command("pdfsig", "-nssdir", "sql:"+db, f).CombinedOutput()
-	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(string(out), -1)
-	var r []sigReport
-	for _, p := range parts[1:] {
-		cn := ""
-		if m := regexp.MustCompile(`Signer Certificate Common Name: (.*)`).FindStringSubmatch(p); m != nil {
-			cn = m[1]
-		}
-		r = append(r, sigReport{
-			valid:   regexp.MustCompile(`Signature Validation: Signature is Valid`).MatchString(p),
-			trusted: regexp.MustCompile(`Certificate Validation: Certificate is Trusted`).MatchString(p),
-			total:   regexp.MustCompile(`(?m)^\s*- Total document signed`).MatchString(p),
-			cades:   regexp.MustCompile(`Signature Type: ETSI\.CAdES\.detached`).MatchString(p),
-			cn:      cn,
-			text:    p,
-		})
-	}
-	return r
-}
+// minimalPDF is testpki's minimal PDF with the line "Ho so so <n>" on page n.
+func minimalPDF(pages int) []byte { return testpki.MinimalPDFText(pages, "Ho so so %d") }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/signing"
 )
@@ -52,7 +53,7 @@ func hashes(r signing.Request) []string {
 
 func TestCreateApproveSign(t *testing.T) {
 	w := newWorld(t)
-	db := w.nssDB()
+	db := testpki.NSSDB(t, w.devCA.Root())
 	ctx := context.Background()
 	r := w.create(2, nil)
 	if r.Status != signing.StatusPending || r.Level != signing.LevelBT || len(r.Documents) != 2 || r.Documents[1].Pages != 2 {
@@ -100,12 +101,12 @@ func TestCreateApproveSign(t *testing.T) {
 		if !bytes.HasPrefix(pdf, minimalPDF(i+1)) {
 			t.Fatalf("document %d: the original is not a prefix of the signed PDF", i)
 		}
-		sigs := pdfsig(t, db, pdf)
+		_, sigs := testpki.Pdfsig(t, db, pdf)
 		if len(sigs) != 1 {
 			t.Fatalf("document %d: %d signatures", i, len(sigs))
 		}
-		if s := sigs[0]; !s.valid || !s.trusted || !s.total || !s.cades || s.cn != citizenName {
-			t.Fatalf("document %d: pdfsig valid=%v trusted=%v total=%v cades=%v cn=%q\n%s", i, s.valid, s.trusted, s.total, s.cades, s.cn, s.text)
+		if s := sigs[0]; !s.Valid || !s.Trusted || !s.Total || !s.CAdES || s.CN != citizenName {
+			t.Fatalf("document %d: pdfsig valid=%v trusted=%v total=%v cades=%v cn=%q\n%s", i, s.Valid, s.Trusted, s.Total, s.CAdES, s.CN, s.Text)
 		}
 		if i == 0 && w.font != nil && !bytes.Contains(pdf, []byte("/AP <<")) {
 			t.Fatal("document 0 asked for a visible signature and has no appearance")
@@ -204,7 +205,7 @@ func TestApproveWrongHashes(t *testing.T) {
 // signs that one and leaves the first as it was.
 func TestResumeAfterCrash(t *testing.T) {
 	w := newWorld(t)
-	db := w.nssDB()
+	db := testpki.NSSDB(t, w.devCA.Root())
 	ctx := context.Background()
 	w.vault.failOn = 2
 	r := w.create(2, nil)
@@ -241,7 +242,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	for i := range 2 {
 		pdf, _ := w.service.SignedPDF(ctx, clientID, r.ID, i)
-		if s := pdfsig(t, db, pdf); len(s) != 1 || !s[0].valid || !s[0].trusted {
+		if _, s := testpki.Pdfsig(t, db, pdf); len(s) != 1 || !s[0].Valid || !s[0].Trusted {
 			t.Fatalf("document %d after resume not valid: %+v", i, s)
 		}
 	}

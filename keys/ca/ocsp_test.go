@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/keys/ca"
 )
 
@@ -237,42 +238,20 @@ func needOpenSSL(t *testing.T) string {
 	return p
 }
 
-func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string {
-	t.Helper()
-	var b bytes.Buffer
-	for _, c := range certs {
-		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 func TestOpenSSLOCSP(t *testing.T) {
 	openssl := needOpenSSL(t)
 	f := newOCSPFixture(t)
 	dir := t.TempDir()
-	root := writePEM(t, dir, "root.pem", f.ca.Root())
-	issuing := writePEM(t, dir, "issuing.pem", f.ca.IssuingCA())
+	root := testpki.WritePEM(t, filepath.Join(dir, "root.pem"), f.ca.Root())
+	issuing := testpki.WritePEM(t, filepath.Join(dir, "issuing.pem"), f.ca.IssuingCA())
 	for _, tc := range []struct {
 		name string
 		cert *x509.Certificate
 		want string
 	}{{"good", f.good, ": good"}, {"revoked", f.revked, ": revoked"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			leaf := writePEM(t, dir, tc.name+".pem", tc.cert)
-			out := run(t, openssl, "ocsp", "-issuer", issuing, "-cert", leaf, "-url", f.srv.URL+"/ca/ocsp",
+			leaf := testpki.WritePEM(t, filepath.Join(dir, tc.name+".pem"), tc.cert)
+			out := testpki.Run(t, openssl, "ocsp", "-issuer", issuing, "-cert", leaf, "-url", f.srv.URL+"/ca/ocsp",
 				"-CAfile", root, "-no_nonce", "-resp_text")
 			if !strings.Contains(out, "Response verify OK") || !strings.Contains(out, leaf+tc.want) {
 				t.Fatalf("openssl ocsp:\n%s", out)
@@ -288,7 +267,7 @@ func TestOpenSSLCRL(t *testing.T) {
 	openssl := needOpenSSL(t)
 	f := newOCSPFixture(t)
 	dir := t.TempDir()
-	issuing := writePEM(t, dir, "issuing.pem", f.ca.IssuingCA())
+	issuing := testpki.WritePEM(t, filepath.Join(dir, "issuing.pem"), f.ca.IssuingCA())
 	der, err := f.ca.CRL(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -297,12 +276,12 @@ func TestOpenSSLCRL(t *testing.T) {
 	if err := os.WriteFile(crl, der, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := run(t, openssl, "crl", "-inform", "DER", "-in", crl, "-CAfile", issuing, "-verify", "-noout", "-text")
+	out := testpki.Run(t, openssl, "crl", "-inform", "DER", "-in", crl, "-CAfile", issuing, "-verify", "-noout", "-text")
 	if !strings.Contains(out, "verify OK") || !strings.Contains(strings.ToUpper(out), strings.ToUpper(f.revked.SerialNumber.Text(16))) {
 		t.Fatalf("openssl crl:\n%s", out)
 	}
 	// And the full chain with CRL checking: the good certificate verifies, the revoked one not.
-	root := writePEM(t, dir, "root.pem", f.ca.Root())
+	root := testpki.WritePEM(t, filepath.Join(dir, "root.pem"), f.ca.Root())
 	rootCRLDER, err := f.ca.RootCRL(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -312,15 +291,15 @@ func TestOpenSSLCRL(t *testing.T) {
 	pem.Encode(&b, &pem.Block{Type: "X509 CRL", Bytes: der})
 	pem.Encode(&b, &pem.Block{Type: "X509 CRL", Bytes: rootCRLDER})
 	os.WriteFile(crls, b.Bytes(), 0o600)
-	good := writePEM(t, dir, "good.pem", f.good)
-	revoked := writePEM(t, dir, "revoked.pem", f.revked)
-	run(t, openssl, "verify", "-crl_check_all", "-CRLfile", crls, "-CAfile", root, "-untrusted", issuing, good)
+	good := testpki.WritePEM(t, filepath.Join(dir, "good.pem"), f.good)
+	revoked := testpki.WritePEM(t, filepath.Join(dir, "revoked.pem"), f.revked)
+	testpki.Run(t, openssl, "verify", "-crl_check_all", "-CRLfile", crls, "-CAfile", root, "-untrusted", issuing, good)
 	rout, err := exec.Command(openssl, "verify", "-crl_check_all", "-CRLfile", crls, "-CAfile", root, "-untrusted", issuing, revoked).CombinedOutput()
 	if err == nil || !strings.Contains(string(rout), "revoked") {
 		t.Fatalf("revoked certificate verified:\n%s", rout)
 	}
 	// openssl shows the CN as UTF-8.
-	out = run(t, openssl, "x509", "-in", good, "-noout", "-subject", "-nameopt", "utf8,sep_comma_plus_space")
+	out = testpki.Run(t, openssl, "x509", "-in", good, "-noout", "-subject", "-nameopt", "utf8,sep_comma_plus_space")
 	if !strings.Contains(out, "CN=Nguyễn Văn Lĩnh") || !strings.Contains(out, "UID=CCCD:038090001234") {
 		t.Errorf("openssl subject: %s", out)
 	}
@@ -353,10 +332,10 @@ func TestNSSAcceptsCitizenCert(t *testing.T) {
 			dir := t.TempDir()
 			db := "sql:" + filepath.Join(dir, "db")
 			os.Mkdir(filepath.Join(dir, "db"), 0o700)
-			run(t, certutil, "-N", "-d", db, "--empty-password")
-			run(t, certutil, "-A", "-d", db, "-n", "root", "-t", "C,C,C", "-i", writePEM(t, dir, "root.pem", c.Root()))
-			run(t, certutil, "-A", "-d", db, "-n", "issuing", "-t", ",,", "-i", writePEM(t, dir, "issuing.pem", c.IssuingCA()))
-			run(t, certutil, "-A", "-d", db, "-n", "leaf", "-t", ",,", "-i", writePEM(t, dir, "leaf.pem", cert))
+			testpki.Run(t, certutil, "-N", "-d", db, "--empty-password")
+			testpki.Run(t, certutil, "-A", "-d", db, "-n", "root", "-t", "C,C,C", "-i", testpki.WritePEM(t, filepath.Join(dir, "root.pem"), c.Root()))
+			testpki.Run(t, certutil, "-A", "-d", db, "-n", "issuing", "-t", ",,", "-i", testpki.WritePEM(t, filepath.Join(dir, "issuing.pem"), c.IssuingCA()))
+			testpki.Run(t, certutil, "-A", "-d", db, "-n", "leaf", "-t", ",,", "-i", testpki.WritePEM(t, filepath.Join(dir, "leaf.pem"), cert))
 			out, err := exec.Command(certutil, "-V", "-d", db, "-n", "leaf", "-u", "S").CombinedOutput()
 			if valid := err == nil && strings.Contains(string(out), "certificate is valid"); valid != tc.valid {
 				t.Fatalf("certutil -V -u S: valid=%v, want %v:\n%s", valid, tc.valid, out)

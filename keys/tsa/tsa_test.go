@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/tsa"
@@ -360,27 +360,6 @@ func TestConcurrentRequests(t *testing.T) {
 
 // --- openssl cross-checks ---
 
-func writePEM(t *testing.T, path string, certs ...*x509.Certificate) string {
-	t.Helper()
-	var b bytes.Buffer
-	for _, c := range certs {
-		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 func TestOpenSSLTimestamp(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -390,12 +369,12 @@ func TestOpenSSLTimestamp(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "dossier.pdf")
 	os.WriteFile(data, []byte("%PDF-1.7 hồ sơ Nguyễn Văn Lĩnh"), 0o600)
-	root := writePEM(t, filepath.Join(dir, "root.pem"), f.ca.Root())
-	chain := writePEM(t, filepath.Join(dir, "chain.pem"), f.ca.IssuingCA(), f.id.Certificate)
+	root := testpki.WritePEM(t, filepath.Join(dir, "root.pem"), f.ca.Root())
+	chain := testpki.WritePEM(t, filepath.Join(dir, "chain.pem"), f.ca.IssuingCA(), f.id.Certificate)
 
 	t.Run("openssl query", func(t *testing.T) {
 		tsq := filepath.Join(dir, "q.tsq")
-		run(t, openssl, "ts", "-query", "-data", data, "-sha256", "-cert", "-out", tsq)
+		testpki.Run(t, openssl, "ts", "-query", "-data", data, "-sha256", "-cert", "-out", tsq)
 		q, _ := os.ReadFile(tsq)
 		resp, body := post(t, f.srv.URL, tsa.ContentTypeQuery, q)
 		if resp.StatusCode != 200 {
@@ -403,11 +382,11 @@ func TestOpenSSLTimestamp(t *testing.T) {
 		}
 		tsr := filepath.Join(dir, "r.tsr")
 		os.WriteFile(tsr, body, 0o600)
-		out := run(t, openssl, "ts", "-verify", "-queryfile", tsq, "-in", tsr, "-CAfile", root, "-untrusted", chain)
+		out := testpki.Run(t, openssl, "ts", "-verify", "-queryfile", tsq, "-in", tsr, "-CAfile", root, "-untrusted", chain)
 		if !strings.Contains(out, "Verification: OK") {
 			t.Fatalf("openssl ts -verify:\n%s", out)
 		}
-		text := run(t, openssl, "ts", "-reply", "-in", tsr, "-text")
+		text := testpki.Run(t, openssl, "ts", "-reply", "-in", tsr, "-text")
 		for _, want := range []string{"Status: Granted", "Accuracy: 0x01 seconds", "Nonce: 0x", "TSA: DirName:"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("reply text lacks %q:\n%s", want, text)
@@ -423,7 +402,7 @@ func TestOpenSSLTimestamp(t *testing.T) {
 		}
 		tok := filepath.Join(dir, "token.der")
 		os.WriteFile(tok, der, 0o600)
-		out := run(t, openssl, "ts", "-verify", "-data", data, "-in", tok, "-token_in", "-CAfile", root, "-untrusted", chain)
+		out := testpki.Run(t, openssl, "ts", "-verify", "-data", data, "-in", tok, "-token_in", "-CAfile", root, "-untrusted", chain)
 		if !strings.Contains(out, "Verification: OK") {
 			t.Fatalf("openssl ts -verify:\n%s", out)
 		}
@@ -438,7 +417,7 @@ func TestOpenSSLTimestamp(t *testing.T) {
 		_, body := post(t, f.srv.URL, tsa.ContentTypeQuery, []byte("junk"))
 		tsr := filepath.Join(dir, "rej.tsr")
 		os.WriteFile(tsr, body, 0o600)
-		text := run(t, openssl, "ts", "-reply", "-in", tsr, "-text")
+		text := testpki.Run(t, openssl, "ts", "-reply", "-in", tsr, "-text")
 		if !strings.Contains(text, "Status: Rejected") || !strings.Contains(text, "wrong format") {
 			t.Errorf("rejection:\n%s", text)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
 )
 
@@ -15,8 +16,8 @@ import (
 // writing output. The 10 s limit is only a safety net against a regression hanging the
 // test binary, not a timing assertion.
 func TestSignHostileInput(t *testing.T) {
-	ca := newTestCA(t)
-	cert, key := ca.citizen(t, "rsa")
+	ca := testpki.NewCA(t)
+	cert, key := ca.Citizen(t, "rsa")
 	for _, tc := range pdfguardtest.Hostile() {
 		t.Run(tc.Name, func(t *testing.T) {
 			cs := &countingSigner{Signer: FromCryptoSigner(key)}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
 )
 
@@ -27,15 +28,15 @@ type signResult struct {
 	tsaHit int32
 }
 
-func signOnce(t *testing.T, ca *testCA, in []byte, keyType string, opt Options) signResult {
+func signOnce(t *testing.T, ca *testpki.CA, in []byte, keyType string, opt Options) signResult {
 	t.Helper()
-	cert, key := ca.citizen(t, keyType)
+	cert, key := ca.Citizen(t, keyType)
 	cs := &countingSigner{Signer: FromCryptoSigner(key)}
 	var tsaCalls atomic.Int32
 	opt.Certificate = cert
-	opt.Chain = []*x509.Certificate{ca.root}
+	opt.Chain = []*x509.Certificate{ca.Root}
 	if opt.Level == LevelBT {
-		opt.Timestamp = ca.timestamper(&tsaCalls)
+		opt.Timestamp = ca.Timestamper(&tsaCalls)
 	}
 	var out bytes.Buffer
 	if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, cs, opt); err != nil {
@@ -67,18 +68,18 @@ func baseOptions() Options {
 }
 
 func TestSignVerifiedByPdfsig(t *testing.T) {
-	ca := newTestCA(t)
-	db := ca.nssDB(t)
-	base := minimalPDF(2)
+	ca := testpki.NewCA(t)
+	db := ca.NSSDB(t)
+	base := testpki.MinimalPDF(2)
 	inputs := []struct {
 		name string
 		pdf  func(t *testing.T) []byte
 	}{
 		{"classic-xref", func(*testing.T) []byte { return base }},
-		{"object-streams", func(t *testing.T) []byte { return qpdfVariant(t, base, "--object-streams=generate") }},
-		{"linearized", func(t *testing.T) []byte { return qpdfVariant(t, base, "--linearize") }},
+		{"object-streams", func(t *testing.T) []byte { return testpki.QPDF(t, base, "--object-streams=generate") }},
+		{"linearized", func(t *testing.T) []byte { return testpki.QPDF(t, base, "--linearize") }},
 		{"qpdf-rewrite-no-eol", func(t *testing.T) []byte {
-			p := qpdfVariant(t, base, "--object-streams=preserve")
+			p := testpki.QPDF(t, base, "--object-streams=preserve")
 			return bytes.TrimRight(p, "\r\n")
 		}},
 	}
@@ -95,16 +96,15 @@ func TestSignVerifiedByPdfsig(t *testing.T) {
 					if level == LevelBT && res.tsaHit != 1 {
 						t.Fatalf("TSA called %d times", res.tsaHit)
 					}
-					out := pdfsig(t, db, res.pdf)
+					out, sigs := testpki.Pdfsig(t, db, res.pdf)
 					if testing.Verbose() {
 						t.Log(out)
 					}
-					sigs := parsePdfsig(out)
 					if len(sigs) != 1 {
 						t.Fatalf("pdfsig found %d signatures:\n%s", len(sigs), out)
 					}
-					if s := sigs[0]; !s.valid || !s.trusted || !s.total || !s.cades {
-						t.Fatalf("pdfsig: valid=%v trusted=%v total=%v cades=%v\n%s", s.valid, s.trusted, s.total, s.cades, out)
+					if s := sigs[0]; !s.Valid || !s.Trusted || !s.Total || !s.CAdES {
+						t.Fatalf("pdfsig: valid=%v trusted=%v total=%v cades=%v\n%s", s.Valid, s.Trusted, s.Total, s.CAdES, out)
 					}
 					checkCMS(t, res.pdf, level)
 
@@ -112,8 +112,8 @@ func TestSignVerifiedByPdfsig(t *testing.T) {
 					// second line, so the structure stays intact) breaks the signature.
 					tampered := bytes.Clone(res.pdf)
 					tampered[bytes.IndexByte(tampered, '\n')+2] ^= 0x01
-					if s := parsePdfsig(pdfsig(t, db, tampered)); len(s) != 1 || s[0].valid {
-						t.Fatalf("tampered document: %d signatures, valid=%v", len(s), len(s) == 1 && s[0].valid)
+					if _, s := testpki.Pdfsig(t, db, tampered); len(s) != 1 || s[0].Valid {
+						t.Fatalf("tampered document: %d signatures, valid=%v", len(s), len(s) == 1 && s[0].Valid)
 					}
 				})
 			}
@@ -124,16 +124,16 @@ func TestSignVerifiedByPdfsig(t *testing.T) {
 // TestSecondSigner signs a signed document again (the other parent): both signatures
 // stay valid and only the last covers the whole file.
 func TestSecondSigner(t *testing.T) {
-	ca := newTestCA(t)
-	db := ca.nssDB(t)
+	ca := testpki.NewCA(t)
+	db := ca.NSSDB(t)
 	for _, variant := range []struct {
 		name string
 		args []string
 	}{{"classic-xref", nil}, {"object-streams", []string{"--object-streams=generate"}}} {
 		t.Run(variant.name, func(t *testing.T) {
-			src := minimalPDF(1)
+			src := testpki.MinimalPDF(1)
 			if variant.args != nil {
-				src = qpdfVariant(t, src, variant.args...)
+				src = testpki.QPDF(t, src, variant.args...)
 			}
 			opt := baseOptions()
 			opt.Level = LevelBT
@@ -142,18 +142,17 @@ func TestSecondSigner(t *testing.T) {
 			opt.Reason = "Đồng ý — người thứ hai"
 			second := signOnce(t, ca, first.pdf, "rsa", opt)
 			keep(t, "second-signer-"+variant.name, second.pdf)
-			out := pdfsig(t, db, second.pdf)
-			sigs := parsePdfsig(out)
+			out, sigs := testpki.Pdfsig(t, db, second.pdf)
 			if len(sigs) != 2 {
 				t.Fatalf("want 2 signatures:\n%s", out)
 			}
 			for i, s := range sigs {
-				if !s.valid || !s.trusted || !s.cades {
-					t.Fatalf("signature %d: valid=%v trusted=%v cades=%v\n%s", i+1, s.valid, s.trusted, s.cades, out)
+				if !s.Valid || !s.Trusted || !s.CAdES {
+					t.Fatalf("signature %d: valid=%v trusted=%v cades=%v\n%s", i+1, s.Valid, s.Trusted, s.CAdES, out)
 				}
 			}
-			if sigs[0].total || !sigs[1].total {
-				t.Fatalf("total document signed: first=%v second=%v\n%s", sigs[0].total, sigs[1].total, out)
+			if sigs[0].Total || !sigs[1].Total {
+				t.Fatalf("total document signed: first=%v second=%v\n%s", sigs[0].Total, sigs[1].Total, out)
 			}
 		})
 	}
@@ -247,13 +246,13 @@ func checkCMS(t *testing.T, pdf []byte, level Level) {
 }
 
 func TestContentsOverflowSignsOnce(t *testing.T) {
-	ca := newTestCA(t)
-	cert, key := ca.citizen(t, "ecdsa")
+	ca := testpki.NewCA(t)
+	cert, key := ca.Citizen(t, "ecdsa")
 	cs := &countingSigner{Signer: FromCryptoSigner(key)}
 	opt := baseOptions()
-	opt.Certificate, opt.Level, opt.Timestamp = cert, LevelBT, ca.timestamper(nil)
-	opt.Timestamp = ca.bigTimestamper(3 * DefaultTimestampReserve) // the TSA answers far more than was reserved
-	src := minimalPDF(1)
+	opt.Certificate, opt.Level, opt.Timestamp = cert, LevelBT, ca.Timestamper(nil)
+	opt.Timestamp = ca.PaddedTimestamper(3 * DefaultTimestampReserve) // the TSA answers far more than was reserved
+	src := testpki.MinimalPDF(1)
 	var out bytes.Buffer
 	err := Sign(context.Background(), bytes.NewReader(src), int64(len(src)), &out, cs, opt)
 	var oe *ContentsOverflowError
@@ -269,10 +268,10 @@ func TestContentsOverflowSignsOnce(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	ca := newTestCA(t)
-	cert, key := ca.citizen(t, "ecdsa")
-	good := minimalPDF(1)
-	zeroPages := bytes.Replace(minimalPDF(1), []byte("/Kids [5 0 R ] /Count 1"), []byte("/Kids [      ] /Count 0"), 1)
+	ca := testpki.NewCA(t)
+	cert, key := ca.Citizen(t, "ecdsa")
+	good := testpki.MinimalPDF(1)
+	zeroPages := bytes.Replace(testpki.MinimalPDF(1), []byte("/Kids [5 0 R ] /Count 1"), []byte("/Kids [      ] /Count 0"), 1)
 	tests := []struct {
 		name string
 		in   []byte
@@ -293,7 +292,7 @@ func TestBadInput(t *testing.T) {
 			in   []byte
 			max  int64
 			want error
-		}{"encrypted", qpdfVariant(t, good, "--encrypt", "u", "o", "256", "--"), 0, ErrEncrypted})
+		}{"encrypted", testpki.QPDF(t, good, "--encrypt", "u", "o", "256", "--"), 0, ErrEncrypted})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,10 +313,10 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	ca := newTestCA(t)
-	cert, key := ca.citizen(t, "ecdsa")
-	_, other := ca.citizen(t, "ecdsa")
-	src := minimalPDF(1)
+	ca := testpki.NewCA(t)
+	cert, key := ca.Citizen(t, "ecdsa")
+	_, other := ca.Citizen(t, "ecdsa")
+	src := testpki.MinimalPDF(1)
 	tests := []struct {
 		name string
 		s    Signer
@@ -340,9 +339,9 @@ func TestBadOptions(t *testing.T) {
 
 // FuzzSignInput feeds arbitrary bytes to the PDF intake: a clear error, never a panic.
 func FuzzSignInput(f *testing.F) {
-	base := minimalPDF(1)
+	base := testpki.MinimalPDF(1)
 	f.Add(base)
-	f.Add(minimalPDF(3))
+	f.Add(testpki.MinimalPDF(3))
 	f.Add([]byte("%PDF-1.7\n%%EOF"))
 	f.Add([]byte("%PDF-1.5\n1 0 obj<</Type/XRef/Size 3/W[1 2 1]/Length 0>>stream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n"))
 	for _, c := range append(pdfguardtest.Valid(), pdfguardtest.Hostile()...) {
@@ -358,10 +357,10 @@ func FuzzSignInput(f *testing.F) {
 			}
 		}
 	}
-	ca := newTestCA(f)
+	ca := testpki.NewCA(f)
 	// RSA PKCS #1 v1.5 signs deterministically, so coverage does not flicker with
 	// ECDSA's random nonces (which made the fuzzer minimise endlessly).
-	cert, key := ca.citizen(f, "rsa")
+	cert, key := ca.Citizen(f, "rsa")
 	signer := FromCryptoSigner(key)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 256<<10 {

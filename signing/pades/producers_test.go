@@ -4,12 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +16,7 @@ import (
 	"github.com/go-pdf/fpdf"
 
 	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/verify"
 )
 
@@ -157,13 +153,13 @@ func dossierPDF(t testing.TB) []byte {
 }
 
 // signAs signs in with the given key and certificate, like signOnce but for any signer.
-func signAs(t *testing.T, ca *testCA, in []byte, cert *x509.Certificate, key crypto.Signer, opt Options) []byte {
+func signAs(t *testing.T, ca *testpki.CA, in []byte, cert *x509.Certificate, key crypto.Signer, opt Options) []byte {
 	t.Helper()
 	cs := &countingSigner{Signer: FromCryptoSigner(key)}
 	opt.Certificate = cert
-	opt.Chain = []*x509.Certificate{ca.root}
+	opt.Chain = []*x509.Certificate{ca.Root}
 	if opt.Level == LevelBT {
-		opt.Timestamp = ca.timestamper(nil)
+		opt.Timestamp = ca.Timestamper(nil)
 	}
 	var out bytes.Buffer
 	if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, cs, opt); err != nil {
@@ -179,11 +175,9 @@ func signAs(t *testing.T, ca *testCA, in []byte, cert *x509.Certificate, key cry
 }
 
 // verifyReport runs signing/verify with the test root as the only trust anchor.
-func verifyReport(t *testing.T, ca *testCA, pdf []byte) verify.Report {
+func verifyReport(t *testing.T, ca *testpki.CA, pdf []byte) verify.Report {
 	t.Helper()
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.root)
-	rep, err := verify.Verify(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), verify.Options{Roots: roots})
+	rep, err := verify.Verify(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), verify.Options{Roots: ca.Pool()})
 	if err != nil {
 		t.Fatalf("verify.Verify: %v", err)
 	}
@@ -203,9 +197,9 @@ func tamperOffset(pdf []byte) int {
 }
 
 func TestSignOtherProducers(t *testing.T) {
-	ca := newTestCA(t)
-	db := ca.nssDB(t)
-	need(t, "qpdf", "pdftotext", "pdftoppm")
+	ca := testpki.NewCA(t)
+	db := ca.NSSDB(t)
+	testpki.Need(t, "qpdf", "pdftotext", "pdftoppm")
 	base := dossierPDF(t)
 
 	// The fpdf output renders the Vietnamese text (its ToUnicode maps make it extractable).
@@ -219,7 +213,7 @@ func TestSignOtherProducers(t *testing.T) {
 		}
 	}
 
-	mother, motherKey := ca.citizenNamed(t, "Lê Thị Nghĩa", "CCCD:038195001234")
+	mother, motherKey := ca.CitizenNamed(t, "ecdsa", "Lê Thị Nghĩa", "CCCD:038195001234")
 	producers := []struct {
 		name string
 		qpdf []string
@@ -235,7 +229,7 @@ func TestSignOtherProducers(t *testing.T) {
 	for _, p := range producers {
 		src := base
 		if p.qpdf != nil {
-			src = qpdfVariant(t, base, p.qpdf...)
+			src = testpki.QPDF(t, base, p.qpdf...)
 		}
 		for _, m := range p.marks {
 			if !bytes.Contains(src, []byte(m)) {
@@ -260,7 +254,7 @@ func TestSignOtherProducers(t *testing.T) {
 				checkProducerSigs(t, ca, db, first, level, []string{"Lê Thị Nghĩa"})
 
 				// Second signer: the requester, RSA, visible next to it.
-				requester, requesterKey := ca.citizen(t, "rsa")
+				requester, requesterKey := ca.Citizen(t, "rsa")
 				opt = baseOptions()
 				opt.Level = level
 				opt.Appearance = &Appearance{Page: 2, Rect: requesterBox, Font: vietnameseFont(t)}
@@ -275,9 +269,8 @@ func TestSignOtherProducers(t *testing.T) {
 				// One flipped byte inside the signed range both signatures share.
 				tampered := bytes.Clone(second)
 				tampered[tamperOffset(tampered)] ^= 0x01
-				out := pdfsig(t, db, tampered)
-				sigs := parsePdfsig(out)
-				if len(sigs) != 2 || sigs[0].valid || sigs[1].valid {
+				out, sigs := testpki.Pdfsig(t, db, tampered)
+				if len(sigs) != 2 || sigs[0].Valid || sigs[1].Valid {
 					t.Fatalf("tampered: pdfsig still accepts a signature:\n%s", out)
 				}
 				trep := verifyReport(t, ca, tampered)
@@ -300,7 +293,7 @@ func TestSignOtherProducers(t *testing.T) {
 		opt.Reason = "Mẹ của trẻ đồng ý nội dung tờ khai"
 		opt.Appearance = &Appearance{Page: 2, Rect: motherBox, Font: vietnameseFont(t)}
 		signed := signAs(t, ca, variants["fpdf+objstm+linearized"], mother, motherKey, opt)
-		requester, requesterKey := ca.citizen(t, "ecdsa")
+		requester, requesterKey := ca.Citizen(t, "ecdsa")
 		opt.Reason = baseOptions().Reason
 		opt.Appearance = &Appearance{Page: 2, Rect: requesterBox, Font: opt.Appearance.Font}
 		signed = signAs(t, ca, signed, requester, requesterKey, opt)
@@ -328,25 +321,24 @@ func TestSignOtherProducers(t *testing.T) {
 // checkProducerSigs checks pdf with pdfsig and verify.Verify: one signature per name,
 // in order, each valid, trusted, ETSI.CAdES.detached at the given level, and only the
 // last covering the whole document. It returns the verifier's report.
-func checkProducerSigs(t *testing.T, ca *testCA, db string, pdf []byte, level Level, names []string) verify.Report {
+func checkProducerSigs(t *testing.T, ca *testpki.CA, db string, pdf []byte, level Level, names []string) verify.Report {
 	t.Helper()
 	n := len(names)
-	out := pdfsig(t, db, pdf)
+	out, sigs := testpki.Pdfsig(t, db, pdf)
 	if testing.Verbose() && n == 2 {
 		t.Log(out)
 	}
-	sigs := parsePdfsig(out)
 	if len(sigs) != n {
 		t.Fatalf("pdfsig found %d signatures, want %d:\n%s", len(sigs), n, out)
 	}
 	for i, s := range sigs {
 		last := i == n-1
-		if !s.valid || !s.trusted || !s.cades || s.total != last {
+		if !s.Valid || !s.Trusted || !s.CAdES || s.Total != last {
 			t.Fatalf("pdfsig signature %d: valid=%v trusted=%v cades=%v total=%v (want total=%v)\n%s",
-				i+1, s.valid, s.trusted, s.cades, s.total, last, out)
+				i+1, s.Valid, s.Trusted, s.CAdES, s.Total, last, out)
 		}
-		if !strings.Contains(s.text, names[i]) {
-			t.Errorf("pdfsig signature %d does not name %q:\n%s", i+1, names[i], s.text)
+		if !strings.Contains(s.Text, names[i]) {
+			t.Errorf("pdfsig signature %d does not name %q:\n%s", i+1, names[i], s.Text)
 		}
 	}
 
@@ -376,24 +368,4 @@ func checkProducerSigs(t *testing.T, ca *testCA, db string, pdf []byte, level Le
 		}
 	}
 	return rep
-}
-
-// citizenNamed issues a citizen certificate (ECDSA) for another person than ca.citizen's.
-func (ca *testCA) citizenNamed(t testing.TB, cn, uid string) (*x509.Certificate, crypto.Signer) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := ca.issue(t, &x509.Certificate{
-		Subject: pkix.Name{
-			Country: []string{"VN"}, Province: []string{"Thanh Hóa"}, Locality: []string{"Sầm Sơn"},
-			CommonName: cn,
-			ExtraNames: []pkix.AttributeTypeAndValue{{Type: oidUID, Value: uid}},
-		},
-		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidDocumentSigning},
-		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-	}, key.Public())
-	return cert, key
 }

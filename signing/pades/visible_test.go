@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 )
 
 // vietnameseFont finds a TrueType font with Vietnamese glyphs (Debian fonts-dejavu-core).
@@ -27,17 +28,17 @@ func vietnameseFont(t testing.TB) []byte {
 }
 
 func TestVisibleSignature(t *testing.T) {
-	ca := newTestCA(t)
-	db := ca.nssDB(t)
+	ca := testpki.NewCA(t)
+	db := ca.NSSDB(t)
 	fontBytes := vietnameseFont(t)
 	for _, variant := range []struct {
 		name string
 		args []string
 	}{{"classic-xref", nil}, {"object-streams", []string{"--object-streams=generate"}}} {
 		t.Run(variant.name, func(t *testing.T) {
-			src := minimalPDF(2)
+			src := testpki.MinimalPDF(2)
 			if variant.args != nil {
-				src = qpdfVariant(t, src, variant.args...)
+				src = testpki.QPDF(t, src, variant.args...)
 			}
 			opt := baseOptions()
 			opt.Level = LevelBT
@@ -48,9 +49,8 @@ func TestVisibleSignature(t *testing.T) {
 			opt.Appearance = &Appearance{Page: 2, Rect: [4]float64{300, 60, 560, 140}, Font: fontBytes}
 			res := signOnce(t, ca, src, "ecdsa", opt)
 			keep(t, "visible-"+variant.name, res.pdf)
-			out := pdfsig(t, db, res.pdf)
-			s := parsePdfsig(out)
-			if len(s) != 1 || !s[0].valid || !s[0].trusted || !s[0].total || !s[0].cades {
+			out, s := testpki.Pdfsig(t, db, res.pdf)
+			if len(s) != 1 || !s[0].Valid || !s[0].Trusted || !s[0].Total || !s[0].CAdES {
 				t.Fatalf("pdfsig:\n%s", out)
 			}
 			if len(res.pdf)-len(src) > 120<<10 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
 	"github.com/motlan/motlan/signing/pades"
 )
@@ -16,7 +17,7 @@ import (
 // error or a report, never a panic or a hang.
 func FuzzVerify(f *testing.F) {
 	ca := newTestCA(f)
-	base := minimalPDF(1)
+	base := testpki.MinimalPDF(1)
 	bb := ca.sign(f, base, "rsa", pades.LevelBB, "")
 	bt := ca.sign(f, base, "ecdsa", pades.LevelBT, "")
 	twice := ca.sign(f, bt, "rsa", pades.LevelBB, "")
@@ -33,10 +34,10 @@ func FuzzVerify(f *testing.F) {
 		}
 	}
 	if _, err := exec.LookPath("qpdf"); err == nil {
-		f.Add(ca.sign(f, qpdfVariant(f, base, "--object-streams=generate"), "rsa", pades.LevelBB, ""))
-		f.Add(ca.sign(f, qpdfVariant(f, base, "--linearize"), "rsa", pades.LevelBB, ""))
+		f.Add(ca.sign(f, testpki.QPDF(f, base, "--object-streams=generate"), "rsa", pades.LevelBB, ""))
+		f.Add(ca.sign(f, testpki.QPDF(f, base, "--linearize"), "rsa", pades.LevelBB, ""))
 	}
-	opts := Options{Roots: ca.pool(), At: time.Now(), MaxSize: 1 << 20}
+	opts := Options{Roots: ca.Pool(), At: time.Now(), MaxSize: 1 << 20}
 	valid := map[Indication]bool{TotalPassed: true, TotalFailed: true, Indeterminate: true}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rep, err := Verify(context.Background(), bytes.NewReader(in), int64(len(in)), opts)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/pades"
 )
 
@@ -66,22 +67,22 @@ func checkPassed(t *testing.T, s Signature, level string, whole bool, rep Report
 
 func TestVerifySignedPDFs(t *testing.T) {
 	ca := newTestCA(t)
-	db := ca.nssDB(t)
-	base := minimalPDF(2)
+	db := ca.NSSDB(t)
+	base := testpki.MinimalPDF(2)
 	inputs := []struct {
 		name string
 		pdf  func(t *testing.T) []byte
 	}{
 		{"classic-xref", func(*testing.T) []byte { return base }},
-		{"object-streams", func(t *testing.T) []byte { return qpdfVariant(t, base, "--object-streams=generate") }},
-		{"linearized", func(t *testing.T) []byte { return qpdfVariant(t, base, "--linearize") }},
+		{"object-streams", func(t *testing.T) []byte { return testpki.QPDF(t, base, "--object-streams=generate") }},
+		{"linearized", func(t *testing.T) []byte { return testpki.QPDF(t, base, "--linearize") }},
 	}
 	for _, in := range inputs {
 		for _, keyType := range []string{"ecdsa", "rsa"} {
 			for _, level := range []pades.Level{pades.LevelBB, pades.LevelBT} {
 				t.Run(in.name+"/"+keyType+"/"+level.String(), func(t *testing.T) {
 					signed := ca.sign(t, in.pdf(t), keyType, level, "")
-					rep := verifyBytes(t, signed, Options{Roots: ca.pool()})
+					rep := verifyBytes(t, signed, Options{Roots: ca.Pool()})
 					if len(rep.Signatures) != 1 {
 						t.Fatalf("%d signatures\n%s", len(rep.Signatures), dump(t, rep))
 					}
@@ -89,8 +90,8 @@ func TestVerifySignedPDFs(t *testing.T) {
 					if rep.Signatures[0].SubFilter != "ETSI.CAdES.detached" || rep.Signatures[0].FieldName != "Signature1" {
 						t.Errorf("sub filter %q field %q", rep.Signatures[0].SubFilter, rep.Signatures[0].FieldName)
 					}
-					ps := pdfsig(t, db, signed)
-					if len(ps) != 1 || !ps[0].valid || !ps[0].trusted || !ps[0].total {
+					_, ps := testpki.Pdfsig(t, db, signed)
+					if len(ps) != 1 || !ps[0].Valid || !ps[0].Trusted || !ps[0].Total {
 						t.Fatalf("pdfsig disagrees: %+v", ps)
 					}
 
@@ -98,11 +99,11 @@ func TestVerifySignedPDFs(t *testing.T) {
 					// the second line, so the structure stays intact).
 					tampered := bytes.Clone(signed)
 					tampered[bytes.IndexByte(tampered, '\n')+2] ^= 0x01
-					rep = verifyBytes(t, tampered, Options{Roots: ca.pool()})
+					rep = verifyBytes(t, tampered, Options{Roots: ca.Pool()})
 					if s := rep.Signatures[0]; s.Indication != TotalFailed || s.SubIndication != HashFailure || s.Integrity.DigestMatches {
 						t.Fatalf("tampered: %s/%s\n%s", s.Indication, s.SubIndication, dump(t, rep))
 					}
-					if ps := pdfsig(t, db, tampered); len(ps) != 1 || ps[0].valid {
+					if _, ps := testpki.Pdfsig(t, db, tampered); len(ps) != 1 || ps[0].Valid {
 						t.Fatalf("pdfsig accepts the tampered file: %+v", ps)
 					}
 				})
@@ -115,19 +116,19 @@ func TestVerifySignedPDFs(t *testing.T) {
 // covers the whole document, and the first reports the second as a signature-only change.
 func TestTwoSigners(t *testing.T) {
 	ca := newTestCA(t)
-	db := ca.nssDB(t)
+	db := ca.NSSDB(t)
 	for _, variant := range []struct {
 		name string
 		args []string
 	}{{"classic-xref", nil}, {"object-streams", []string{"--object-streams=generate"}}, {"linearized", []string{"--linearize"}}} {
 		t.Run(variant.name, func(t *testing.T) {
-			src := minimalPDF(1)
+			src := testpki.MinimalPDF(1)
 			if variant.args != nil {
-				src = qpdfVariant(t, src, variant.args...)
+				src = testpki.QPDF(t, src, variant.args...)
 			}
 			first := ca.sign(t, src, "ecdsa", pades.LevelBT, "Cha")
 			second := ca.sign(t, first, "rsa", pades.LevelBB, "Me")
-			rep := verifyBytes(t, second, Options{Roots: ca.pool()})
+			rep := verifyBytes(t, second, Options{Roots: ca.Pool()})
 			if len(rep.Signatures) != 2 {
 				t.Fatalf("%d signatures\n%s", len(rep.Signatures), dump(t, rep))
 			}
@@ -143,14 +144,14 @@ func TestTwoSigners(t *testing.T) {
 			if testing.Verbose() {
 				t.Log(dump(t, rep))
 			}
-			ps := pdfsig(t, db, second)
+			_, ps := testpki.Pdfsig(t, db, second)
 			if len(ps) != 2 {
 				t.Fatalf("pdfsig: %+v", ps)
 			}
 			for i, p := range ps {
 				s := rep.Signatures[i]
-				if p.valid != (s.Indication == TotalPassed) || p.total != s.Coverage.CoversWholeDocument {
-					t.Errorf("signature %d: pdfsig valid=%v total=%v, Motlan %s whole=%v", i+1, p.valid, p.total, s.Indication, s.Coverage.CoversWholeDocument)
+				if p.Valid != (s.Indication == TotalPassed) || p.Total != s.Coverage.CoversWholeDocument {
+					t.Errorf("signature %d: pdfsig valid=%v total=%v, Motlan %s whole=%v", i+1, p.Valid, p.Total, s.Indication, s.Coverage.CoversWholeDocument)
 				}
 			}
 		})
@@ -160,8 +161,8 @@ func TestTwoSigners(t *testing.T) {
 // TestChangesAfterSigning appends non-signature incremental updates.
 func TestChangesAfterSigning(t *testing.T) {
 	ca := newTestCA(t)
-	db := ca.nssDB(t)
-	signed := ca.sign(t, minimalPDF(1), "ecdsa", pades.LevelBB, "")
+	db := ca.NSSDB(t)
+	signed := ca.sign(t, testpki.MinimalPDF(1), "ecdsa", pades.LevelBB, "")
 	content := "BT /F1 18 Tf 72 760 Td (Ho so da bi sua) Tj ET"
 	tests := []struct {
 		name string
@@ -174,7 +175,7 @@ func TestChangesAfterSigning(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			changed := appendUpdate(t, signed, tt.objs)
-			rep := verifyBytes(t, changed, Options{Roots: ca.pool()})
+			rep := verifyBytes(t, changed, Options{Roots: ca.Pool()})
 			if len(rep.Signatures) != 1 {
 				t.Fatalf("%d signatures", len(rep.Signatures))
 			}
@@ -188,8 +189,8 @@ func TestChangesAfterSigning(t *testing.T) {
 			if len(s.Warnings) == 0 || !strings.Contains(strings.Join(s.Warnings, " "), "changes after signing") {
 				t.Errorf("warnings %v", s.Warnings)
 			}
-			ps := pdfsig(t, db, changed)
-			if len(ps) != 1 || !ps[0].valid || ps[0].total {
+			_, ps := testpki.Pdfsig(t, db, changed)
+			if len(ps) != 1 || !ps[0].Valid || ps[0].Total {
 				t.Errorf("pdfsig: %+v", ps)
 			}
 		})
@@ -200,11 +201,11 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestUntrustedRoot(t *testing.T) {
 	ca, other := newTestCA(t), newTestCA(t)
-	signed := ca.sign(t, minimalPDF(1), "ecdsa", pades.LevelBT, "")
+	signed := ca.sign(t, testpki.MinimalPDF(1), "ecdsa", pades.LevelBT, "")
 	for _, roots := range []struct {
 		name string
 		opt  Options
-	}{{"other root", Options{Roots: other.pool()}}, {"no roots", Options{}}} {
+	}{{"other root", Options{Roots: other.Pool()}}, {"no roots", Options{}}} {
 		t.Run(roots.name, func(t *testing.T) {
 			rep := verifyBytes(t, signed, roots.opt)
 			s := rep.Signatures[0]
@@ -234,8 +235,8 @@ func TestExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.level.String(), func(t *testing.T) {
-			signed := ca.sign(t, minimalPDF(1), "ecdsa", tt.level, "")
-			rep := verifyBytes(t, signed, Options{Roots: ca.pool(), At: later})
+			signed := ca.sign(t, testpki.MinimalPDF(1), "ecdsa", tt.level, "")
+			rep := verifyBytes(t, signed, Options{Roots: ca.Pool(), At: later})
 			s := rep.Signatures[0]
 			if s.Indication != tt.ind || s.SubIndication != tt.sub {
 				t.Fatalf("%s/%s, want %s/%s\n%s", s.Indication, s.SubIndication, tt.ind, tt.sub, dump(t, rep))
@@ -248,7 +249,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	good := minimalPDF(1)
+	good := testpki.MinimalPDF(1)
 	tests := []struct {
 		name string
 		in   []byte
@@ -268,9 +269,9 @@ func TestBadInput(t *testing.T) {
 			in   []byte
 			max  int64
 			want error
-		}{"encrypted", qpdfVariant(t, good, "--encrypt", "u", "o", "256", "--"), 0, ErrEncrypted})
+		}{"encrypted", testpki.QPDF(t, good, "--encrypt", "u", "o", "256", "--"), 0, ErrEncrypted})
 	} else {
-		need(t, "qpdf")
+		testpki.Need(t, "qpdf")
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,7 +295,7 @@ func TestBadInput(t *testing.T) {
 // TestBrokenSignatures damages the signature's own structures.
 func TestBrokenSignatures(t *testing.T) {
 	ca := newTestCA(t)
-	signed := ca.sign(t, minimalPDF(1), "ecdsa", pades.LevelBB, "")
+	signed := ca.sign(t, testpki.MinimalPDF(1), "ecdsa", pades.LevelBB, "")
 	br := regexpByteRange.FindSubmatchIndex(signed)
 	contents := bytes.LastIndex(signed, []byte("/Contents <")) + len("/Contents <")
 	tests := []struct {
@@ -330,7 +331,7 @@ func TestBrokenSignatures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := verifyBytes(t, tt.mod(bytes.Clone(signed)), Options{Roots: ca.pool()})
+			rep := verifyBytes(t, tt.mod(bytes.Clone(signed)), Options{Roots: ca.Pool()})
 			if len(rep.Signatures) != 1 {
 				t.Fatalf("%d signatures", len(rep.Signatures))
 			}
@@ -361,8 +362,8 @@ func TestMaskID(t *testing.T) {
 // checks the stable snake_case names.
 func TestReportJSON(t *testing.T) {
 	ca := newTestCA(t)
-	signed := ca.sign(t, ca.sign(t, minimalPDF(1), "ecdsa", pades.LevelBT, ""), "rsa", pades.LevelBB, "")
-	rep := verifyBytes(t, signed, Options{Roots: ca.pool()})
+	signed := ca.sign(t, ca.sign(t, testpki.MinimalPDF(1), "ecdsa", pades.LevelBT, ""), "rsa", pades.LevelBB, "")
+	rep := verifyBytes(t, signed, Options{Roots: ca.Pool()})
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		t.Fatal(err)
