@@ -9,6 +9,10 @@ import (
 	"github.com/motlan/motlan/idp/claims"
 )
 
+// confidentialAuthMethods are how clients authenticate at revocation and introspection,
+// which public clients cannot use.
+var confidentialAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+
 // discoveryDocument is OpenID Connect Discovery 1.0 section 3, built once.
 func (p *Provider) discoveryDocument() ([]byte, error) {
 	scopes := []string{"openid", "offline_access", "sign", "signing"}
@@ -17,12 +21,16 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 	}
 	sort.Strings(scopes[4:])
 	doc := map[string]any{
-		"issuer":                                p.cfg.Issuer,
-		"authorization_endpoint":                p.URL(PathAuthorize),
-		"token_endpoint":                        p.URL(PathToken),
-		"userinfo_endpoint":                     p.URL(PathUserInfo),
-		"jwks_uri":                              p.URL(PathJWKS),
-		"end_session_endpoint":                  p.URL(PathLogout),
+		"issuer":                 p.cfg.Issuer,
+		"authorization_endpoint": p.URL(PathAuthorize),
+		"token_endpoint":         p.URL(PathToken),
+		"userinfo_endpoint":      p.URL(PathUserInfo),
+		"jwks_uri":               p.URL(PathJWKS),
+		"end_session_endpoint":   p.URL(PathLogout),
+		"revocation_endpoint":    p.URL(PathRevoke),
+		"introspection_endpoint": p.URL(PathIntrospect),
+		"revocation_endpoint_auth_methods_supported":    confidentialAuthMethods,
+		"introspection_endpoint_auth_methods_supported": confidentialAuthMethods,
 		"scopes_supported":                      scopes,
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query"},

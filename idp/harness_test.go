@@ -133,7 +133,8 @@ var redirectsOf = map[string][]string{
 
 // newHarness builds the provider. With serve it listens on loopback (issuer http://127.0.0.1:port);
 // without, the issuer is https://id.example.vn and tests call ServeHTTP directly.
-func newHarness(tb testing.TB, serve bool) *harness {
+// opts adjust the provider's config before it is built.
+func newHarness(tb testing.TB, serve bool, opts ...func(*idp.Config)) *harness {
 	tb.Helper()
 	ctx := context.Background()
 	h := &harness{tb: tb, secrets: map[string]string{}}
@@ -186,10 +187,14 @@ func newHarness(tb testing.TB, serve bool) *harness {
 			tb.Fatal(err)
 		}
 	}
-	h.p, err = idp.New(ctx, idp.Config{
+	cfg := idp.Config{
 		Issuer: h.issuer, Store: st, Keys: km, EID: &fakeEID{}, Secret: randBytes(32),
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.p, err = idp.New(ctx, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,6 +46,14 @@ type Config struct {
 	IDTokenTTL        time.Duration // default 10m
 	RefreshTTL        time.Duration // refresh token without offline_access, capped by the session; default 8h
 	OfflineRefreshTTL time.Duration // with offline_access; default 720h
+	// RefreshReuseGrace is how long after a refresh token's rotation the same client may
+	// present it again, as a retry after a lost response, without the family being revoked
+	// (RFC 9700 4.14.2); default 10s, negative disables. Such a retry gets a fresh token
+	// set and a new refresh token that replaces the one the lost response carried: that one
+	// is revoked, so the family keeps a single live token, and presenting it later revokes
+	// the family. The window runs from the first rotation; retries do not extend it. After
+	// the window, or once the successor has itself been used, reuse revokes the family.
+	RefreshReuseGrace time.Duration
 }
 
 func (c *Config) defaults() {
@@ -61,6 +69,7 @@ func (c *Config) defaults() {
 	def(&c.IDTokenTTL, 10*time.Minute)
 	def(&c.RefreshTTL, 8*time.Hour)
 	def(&c.OfflineRefreshTTL, 720*time.Hour)
+	def(&c.RefreshReuseGrace, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -102,13 +111,15 @@ func isLoopback(host string) bool {
 
 // Paths of the provider's endpoints, relative to the issuer.
 const (
-	PathDiscovery = "/.well-known/openid-configuration"
-	PathJWKS      = "/jwks"
-	PathAuthorize = "/authorize"
-	PathToken     = "/token"
-	PathUserInfo  = "/userinfo"
-	PathCallback  = "/eid/callback"
-	PathConsent   = "/consent"
+	PathDiscovery  = "/.well-known/openid-configuration"
+	PathJWKS       = "/jwks"
+	PathAuthorize  = "/authorize"
+	PathToken      = "/token"
+	PathUserInfo   = "/userinfo"
+	PathCallback   = "/eid/callback"
+	PathConsent    = "/consent"
+	PathRevoke     = "/revoke"
+	PathIntrospect = "/introspect"
 )
 
 // Provider serves the OpenID Connect endpoints.
@@ -175,6 +186,8 @@ func (p *Provider) routes() {
 	m.HandleFunc(p.base+PathAuthorize, p.handleAuthorize)
 	m.HandleFunc(p.base+PathToken, p.handleToken)
 	m.HandleFunc(p.base+PathUserInfo, p.handleUserInfo)
+	m.HandleFunc(p.base+PathRevoke, p.handleRevoke)
+	m.HandleFunc(p.base+PathIntrospect, p.handleIntrospect)
 	m.HandleFunc("GET "+p.base+PathCallback, p.handleCallback)
 	m.HandleFunc(p.base+PathConsent, p.handleConsent)
 	m.HandleFunc(p.base+PathLogout, p.handleLogout)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
@@ -168,7 +169,8 @@ func (p *Provider) refreshRecord(g grant, family, id string) store.RefreshToken 
 }
 
 // grantRefresh rotates a refresh token (RFC 6749 6, RFC 9700 4.14.2): the old one is spent,
-// and spending it twice revokes the whole family.
+// and spending it twice revokes the whole family, unless the same client retries within
+// Config.RefreshReuseGrace (see there).
 func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
 	f := r.PostForm
 	raw := f.Get("refresh_token")
@@ -185,9 +187,13 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was issued to another client")
 	}
 	if old.Revoked {
+		// Either the family is revoked already (revoking it again changes nothing), or this
+		// is a successor a retry replaced, now presented by whoever did receive it: two
+		// parties hold the family, so it ends.
+		p.revokeFamily(ctx, old.FamilyID)
 		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was revoked")
 	}
-	if !old.UsedAt.IsZero() {
+	if !old.UsedAt.IsZero() && !p.inReuseGrace(old.UsedAt) {
 		p.revokeFamily(ctx, old.FamilyID)
 		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
 	}
@@ -214,8 +220,8 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 	next := p.refreshRecord(g, old.FamilyID, hashID(secret))
 	next.Scopes = old.Scopes // a narrower request narrows this response, not the family
 	next.ExpiresAt = old.ExpiresAt
-	switch err := p.store.RotateRefreshToken(ctx, old.ID, next); {
-	case errors.Is(err, store.ErrAlreadyUsed):
+	switch err := p.rotate(ctx, old, next); {
+	case errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
 		p.revokeFamily(ctx, old.FamilyID)
 		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
 	case errors.Is(err, store.ErrNotFound):
@@ -229,6 +235,35 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 	}
 	set.RefreshToken = secret
 	return set, nil
+}
+
+// rotate spends old for next. A token spent within the reuse grace window (by an earlier
+// request whose response was lost, or by one racing this one) is rotated again: next
+// replaces the successor. ErrAlreadyUsed means the reuse is a replay.
+func (p *Provider) rotate(ctx context.Context, old, next store.RefreshToken) error {
+	if old.UsedAt.IsZero() {
+		err := p.store.RotateRefreshToken(ctx, old.ID, next)
+		if !errors.Is(err, store.ErrAlreadyUsed) {
+			return err
+		}
+		// A concurrent request spent it after we read it: read when.
+		if old, err = p.store.GetRefreshToken(ctx, old.ID); err != nil {
+			return err
+		}
+		if old.UsedAt.IsZero() {
+			return store.ErrAlreadyUsed
+		}
+	}
+	if !p.inReuseGrace(old.UsedAt) {
+		return store.ErrAlreadyUsed
+	}
+	return p.store.RotateRefreshTokenAgain(ctx, old.ID, next)
+}
+
+// inReuseGrace reports whether a refresh token spent at usedAt may still be retried.
+func (p *Provider) inReuseGrace(usedAt time.Time) bool {
+	g := p.cfg.RefreshReuseGrace
+	return g > 0 && !p.now().After(usedAt.Add(g))
 }
 
 func (p *Provider) revokeFamily(ctx context.Context, family string) {

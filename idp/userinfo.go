@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,20 +50,36 @@ func bearerToken(r *http.Request) (string, *oe.Error) {
 	return "", oe.New(oe.InvalidRequest, "more than one access token")
 }
 
-// checkAccessToken verifies one of the provider's own access tokens and returns its claims.
-func (p *Provider) checkAccessToken(r *http.Request, tok string) (accessClaims, *oe.Error) {
+// parseAccessToken verifies that tok is one of the provider's own access tokens (signature,
+// typ, iss, aud) and returns its claims, expired and revoked ones included: revocation
+// and introspection must recognise those.
+func (p *Provider) parseAccessToken(ctx context.Context, tok string) (accessClaims, bool) {
 	var ac accessClaims
-	bad := oe.New(oe.InvalidToken, "the access token is invalid or expired")
-	payload, hdr, err := p.cfg.Keys.Verify(r.Context(), tok)
+	payload, hdr, err := p.cfg.Keys.Verify(ctx, tok)
 	// typ at+jwt keeps an ID token from passing as an access token (RFC 9068 4).
 	if err != nil || !strings.EqualFold(hdr.Type, "at+jwt") {
+		return ac, false
+	}
+	if json.Unmarshal(payload, &ac) != nil || ac.Iss != p.cfg.Issuer || ac.Aud != p.cfg.Issuer || ac.Jti == "" {
+		return ac, false
+	}
+	return ac, true
+}
+
+// checkAccessToken verifies one of the provider's own access tokens and returns its claims:
+// valid, unexpired and not revoked (RFC 7009). A store failure is a server_error.
+func (p *Provider) checkAccessToken(r *http.Request, tok string) (accessClaims, *oe.Error) {
+	bad := oe.New(oe.InvalidToken, "the access token is invalid or expired")
+	ac, ok := p.parseAccessToken(r.Context(), tok)
+	if !ok || p.now().After(time.Unix(ac.Exp, 0)) {
 		return ac, bad
 	}
-	if json.Unmarshal(payload, &ac) != nil || ac.Iss != p.cfg.Issuer || ac.Aud != p.cfg.Issuer {
-		return ac, bad
-	}
-	if p.now().After(time.Unix(ac.Exp, 0)) {
-		return ac, bad
+	switch revoked, err := p.store.TokenRevoked(r.Context(), ac.Jti); {
+	case err != nil:
+		p.log.ErrorContext(r.Context(), "access token: read revocation", "err", err)
+		return ac, oe.New(oe.ServerError, "internal error")
+	case revoked:
+		return ac, oe.New(oe.InvalidToken, "the access token was revoked")
 	}
 	return ac, nil
 }
@@ -76,7 +93,7 @@ type AccessInfo struct {
 	Expiry    time.Time
 }
 
-// ErrInvalidToken reports a missing, malformed, forged or expired access token.
+// ErrInvalidToken reports a missing, malformed, forged, expired or revoked access token.
 var ErrInvalidToken = errors.New("idp: invalid access token")
 
 // VerifyAccessToken checks a bearer token from an API request (RFC 6750) and says whose it
@@ -87,7 +104,9 @@ func (p *Provider) VerifyAccessToken(r *http.Request) (AccessInfo, error) {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
 	}
 	at, e := p.checkAccessToken(r, tok)
-	if e != nil {
+	if e != nil && e.Code == oe.ServerError {
+		return AccessInfo{}, fmt.Errorf("idp: verify access token: %w", e)
+	} else if e != nil {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
 	}
 	info := AccessInfo{ClientID: at.ClientID, Subject: at.Sub, Scopes: strings.Fields(at.Scope), Expiry: time.Unix(at.Exp, 0)}
@@ -116,7 +135,10 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at, e := p.checkAccessToken(r, tok)
-	if e != nil {
+	if e != nil && e.Code == oe.ServerError {
+		oe.WriteJSON(w, e, false)
+		return
+	} else if e != nil {
 		oe.WriteBearer(w, e)
 		return
 	}

@@ -68,8 +68,9 @@ func randSecret() string {
 // newStack starts the dev eID and Motlan on the given driver ("sqlite" or "postgres").
 func newStack(t *testing.T, driver string) *stack { return newStackWith(t, driver, false) }
 
-// newStackWith can start Motlan while the eID is down, to test discovery failing.
-func newStackWith(t *testing.T, driver string, eidDown bool) *stack {
+// newStackWith can start Motlan while the eID is down, to test discovery failing; mods
+// adjust the config before it is validated.
+func newStackWith(t *testing.T, driver string, eidDown bool, mods ...func(*config.Config)) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -120,6 +121,9 @@ func newStackWith(t *testing.T, driver string, eidDown bool) *stack {
 	mk, err := keys.EnsureMasterKeyFile(cfg.Secrets.MasterKey.File)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range mods {
+		m(&cfg)
 	}
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {

@@ -480,19 +480,22 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, id string) (store.AuthCode,
 // ---- refresh tokens
 
 const refreshCols = "id, family_id, client_id, citizen_id, session_id, scopes, claims, auth_time, acr, amr, " +
-	"created_at, expires_at, used_at, revoked"
+	"created_at, expires_at, used_at, revoked, successor_id"
 
 var (
-	qInsertRefresh = insertSQL("refresh_tokens", refreshCols)
-	qGetRefresh    = "SELECT " + refreshCols + " FROM refresh_tokens WHERE id = ? AND expires_at > ?"
-	qClaimRefresh  = "UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at = 0 AND revoked = 0 AND expires_at > ?"
-	qRefreshState  = "SELECT used_at, revoked, expires_at FROM refresh_tokens WHERE id = ?"
-	qRevokeFamily  = "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0"
+	qInsertRefresh    = insertSQL("refresh_tokens", refreshCols)
+	qGetRefresh       = "SELECT " + refreshCols + " FROM refresh_tokens WHERE id = ? AND expires_at > ?"
+	qClaimRefresh     = "UPDATE refresh_tokens SET used_at = ?, successor_id = ? WHERE id = ? AND used_at = 0 AND revoked = 0 AND expires_at > ?"
+	qRefreshState     = "SELECT used_at, revoked, expires_at FROM refresh_tokens WHERE id = ?"
+	qRefreshSuccessor = "SELECT used_at, revoked, expires_at, successor_id FROM refresh_tokens WHERE id = ?"
+	qRevokeUnused     = "UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND used_at = 0 AND revoked = 0 AND expires_at > ?"
+	qSetSuccessor     = "UPDATE refresh_tokens SET successor_id = ? WHERE id = ?"
+	qRevokeFamily     = "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0"
 )
 
 func refreshArgs(t store.RefreshToken) []any {
 	return []any{t.ID, t.FamilyID, t.ClientID, t.CitizenID, t.SessionID, list(t.Scopes), string(t.Claims),
-		ms(t.AuthTime), t.ACR, list(t.AMR), ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt), b2i(t.Revoked)}
+		ms(t.AuthTime), t.ACR, list(t.AMR), ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt), b2i(t.Revoked), t.SuccessorID}
 }
 
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
@@ -511,7 +514,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshTo
 	row, err := s.queryRow(ctx, qGetRefresh, id, s.nowMS())
 	if err == nil {
 		err = row.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.CitizenID, &t.SessionID, &scopes, &claims,
-			&authTime, &t.ACR, &amr, &created, &expires, &used, &revoked)
+			&authTime, &t.ACR, &amr, &created, &expires, &used, &revoked, &t.SuccessorID)
 	}
 	if err != nil {
 		return store.RefreshToken{}, wrapRead("get refresh token", err)
@@ -535,7 +538,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 		next.CreatedAt = fromMS(now)
 	}
 	err := s.inTx(ctx, func(tx *txn) error {
-		n, err := tx.exec(qClaimRefresh, ms(next.CreatedAt), oldID, now)
+		n, err := tx.exec(qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
 		if err != nil {
 			return err
 		}
@@ -565,9 +568,87 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 	}
 }
 
+// RotateRefreshTokenAgain locks oldID's row, revokes its successor only while that is
+// unused (the same conditional UPDATE a rotation of the successor races with, so exactly
+// one of them wins), then repoints oldID and inserts next, in one transaction. The lock
+// order (old row, then its successor) is the family's insertion order, the order a family
+// revocation takes too.
+func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next store.RefreshToken) error {
+	now := s.nowMS()
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = fromMS(now)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		var used, revoked, expires int64
+		var successor string
+		row, err := tx.queryRow(qRefreshSuccessor+s.forUpdate(), oldID)
+		if err == nil {
+			err = row.Scan(&used, &revoked, &expires, &successor)
+		}
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case used == 0:
+			return store.ErrConflict
+		case successor == "":
+			return store.ErrAlreadyUsed // rotated before successors were recorded
+		}
+		n, err := tx.exec(qRevokeUnused, successor, now)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrAlreadyUsed
+		}
+		if _, err := tx.exec(qSetSuccessor, next.ID, oldID); err != nil {
+			return err
+		}
+		_, err = tx.exec(qInsertRefresh, refreshArgs(next)...)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("sqlstore: rotate refresh token again: %w", err)
+	default:
+		return wrapWrite("rotate refresh token again", err)
+	}
+}
+
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
 	_, err := s.exec(ctx, qRevokeFamily, familyID)
 	return wrapWrite("revoke refresh family", err)
+}
+
+// ---- revoked access tokens
+
+var (
+	qRevokeToken  = insertSQL("revoked_tokens", "jti, expires_at") + " ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at"
+	qTokenRevoked = "SELECT 1 FROM revoked_tokens WHERE jti = ? AND expires_at > ?"
+)
+
+// RevokeToken denylists jti; a second revocation (or one of an expired entry not yet
+// collected) sets the entry's expiry to expiresAt.
+func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	_, err := s.exec(ctx, qRevokeToken, jti, ms(expiresAt))
+	return wrapWrite("revoke token", err)
+}
+
+// TokenRevoked is one primary-key lookup on the read pool.
+func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var one int
+	row, err := s.queryRow(ctx, qTokenRevoked, jti, s.nowMS())
+	if err == nil {
+		err = row.Scan(&one)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, wrapRead("token revoked", err)
+	}
+	return true, nil
 }
 
 // ---- consents

@@ -237,12 +237,12 @@ func (p *pool) close() error {
 	return p.db.Close()
 }
 
-// DeleteExpired removes expired auth requests, codes, sessions and refresh tokens and
-// returns how many rows went.
+// DeleteExpired removes expired auth requests, codes, sessions, refresh tokens, client
+// assertions and revoked-token entries, and returns how many rows went.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	now := s.nowMS()
 	var total int64
-	for _, table := range []string{"auth_requests", "auth_codes", "sessions", "refresh_tokens", "client_assertions"} {
+	for _, table := range []string{"auth_requests", "auth_codes", "sessions", "refresh_tokens", "client_assertions", "revoked_tokens"} {
 		n, err := s.exec(ctx, "DELETE FROM "+table+" WHERE expires_at <= ?", now)
 		if err != nil {
 			return total, fmt.Errorf("sqlstore: delete expired %s: %w", table, err)
@@ -258,7 +258,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	for _, q := range []string{
 		qCitizenBySub + s.forUpdate(), qInsertCitizen, qUpdateCitizen,
 		qGetAuthRequest + s.forUpdate(), qUpdateAuthRequest,
-		qClaimRefresh, qInsertRefresh, qRefreshState,
+		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor + s.forUpdate(), qRevokeUnused, qSetSuccessor,
 		qInsertSession, qInsertAuthCode, qConsumeAuthCode,
 	} {
 		if _, err := s.w.stmt(ctx, q); err != nil {

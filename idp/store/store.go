@@ -134,6 +134,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero until rotated
 	Revoked   bool
+	// SuccessorID is the token this one was last rotated to; empty until rotated. A retry
+	// within the reuse grace window replaces the successor (RotateRefreshTokenAgain).
+	SuccessorID string
 }
 
 // Consent is what a citizen allowed one client.
@@ -204,11 +207,30 @@ type AuthCodes interface {
 type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
-	// RotateRefreshToken marks oldID used at next.CreatedAt and stores next, atomically.
-	// If oldID was used already, it stores nothing and returns ErrAlreadyUsed; if oldID is
-	// unknown, expired or revoked, ErrNotFound.
+	// RotateRefreshToken marks oldID used at next.CreatedAt, records next.ID as its
+	// successor and stores next, atomically. If oldID was used already, it stores nothing
+	// and returns ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound.
 	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken) error
+	// RotateRefreshTokenAgain answers a retry of an already rotated token (a response lost
+	// on the way to the client): atomically, it revokes oldID's successor, records next.ID
+	// as the new successor and stores next, so the family keeps one live token. oldID's
+	// UsedAt does not move. If the successor was used, revoked or has expired (the family
+	// moved on, so this is a replay, not a retry), it stores nothing and returns
+	// ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound; if oldID was
+	// never rotated, ErrConflict.
+	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
+}
+
+// RevokedTokens is the denylist of access tokens revoked before they expire (RFC 7009):
+// access tokens are self-contained JWTs, so revoking one means remembering its jti until
+// its exp.
+type RevokedTokens interface {
+	// RevokeToken denylists jti until expiresAt; revoking a denylisted jti again is no
+	// error.
+	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// TokenRevoked reports whether jti is denylisted and its entry has not expired.
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // Consents holds remembered consents.
@@ -253,6 +275,7 @@ type Store interface {
 	AuthRequests
 	AuthCodes
 	RefreshTokens
+	RevokedTokens
 	Consents
 	Releases
 	TokenKeys

@@ -114,6 +114,9 @@ type Tokens struct {
 	Refresh        Duration `yaml:"refresh"`
 	OfflineRefresh Duration `yaml:"offline_refresh"`
 	Code           Duration `yaml:"code"`
+	// RefreshReuseGrace is how long a rotated refresh token may be retried after a lost
+	// response; absent keeps the provider's default (10s), "0s" disables the window.
+	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 }
 
 // Secret is a value taken from exactly one of an environment variable, a file, or (for

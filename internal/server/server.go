@@ -143,6 +143,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		SessionTTL: time.Duration(cfg.Tokens.Session), AccessTokenTTL: time.Duration(cfg.Tokens.AccessToken),
 		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
+		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
 	})
 	if err != nil {
 		return fail(err)
@@ -299,4 +300,16 @@ func NewDevEID(cfg config.Config, log *slog.Logger) (http.Handler, error) {
 		}},
 		Logger: log.With("component", "dev-eid"),
 	})
+}
+
+// refreshReuseGrace maps the YAML value to idp.Config's: absent is the default (zero),
+// an explicit 0s disables the window (negative).
+func refreshReuseGrace(d *config.Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return -1
+	}
+	return time.Duration(*d)
 }

@@ -22,6 +22,8 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 	}{
 		{"ConsumeAuthCodeOnce", testConcurrentConsume},
 		{"RotateRefreshTokenOnce", testConcurrentRotate},
+		{"RotateRefreshTokenAgainOneLive", testConcurrentRotateAgain},
+		{"RotateAgainRacesSuccessorRotation", testConcurrentRetryVsSuccessor},
 		{"UpdateAuthRequestLosesNothing", testConcurrentUpdate},
 		{"UpsertCitizenMergesAll", testConcurrentUpsertCitizen},
 		{"DeleteAuthRequestOnce", testConcurrentDelete},
@@ -108,6 +110,69 @@ func testConcurrentRotate(e *env) {
 		}
 		if i != winner && !errors.Is(err, store.ErrNotFound) {
 			e.t.Errorf("loser %d's token stored (err %v)", i, err)
+		}
+	}
+}
+
+// testConcurrentRotateAgain: racing retries of one rotated token all succeed (each replaces
+// the last), but they are serialized, so the family ends with exactly one live token.
+func testConcurrentRotateAgain(e *env) {
+	old := refresh("rt-race", "fam-race")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, refresh("rt-first", "fam-race")))
+	errs := testsync.Race(Racers, func(i int) error {
+		return e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh(fmt.Sprintf("rt-retry-%d", i), "fam-race"))
+	})
+	for i, err := range errs {
+		if err != nil {
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old", err)
+	live := 0
+	for i := range Racers {
+		id := fmt.Sprintf("rt-retry-%d", i)
+		t, err := e.s.GetRefreshToken(e.ctx, id)
+		must(e.t, "get "+id, err)
+		if !t.Revoked {
+			live++
+			if id != got.SuccessorID {
+				e.t.Errorf("live token %s is not the recorded successor %s", id, got.SuccessorID)
+			}
+		}
+	}
+	if first, err := e.s.GetRefreshToken(e.ctx, "rt-first"); err != nil || !first.Revoked {
+		e.t.Errorf("first successor: revoked %v, err %v", first.Revoked, err)
+	}
+	if live != 1 {
+		e.t.Errorf("%d live tokens in the family, want 1", live)
+	}
+}
+
+// testConcurrentRetryVsSuccessor: a retry of the old token and a rotation of its successor
+// race; exactly one wins, so the family never has two live branches.
+func testConcurrentRetryVsSuccessor(e *env) {
+	for round := range 8 {
+		fam := fmt.Sprintf("fam-%d", round)
+		old, succ := refresh("old-"+fam, fam), refresh("succ-"+fam, fam)
+		must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+		must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, succ))
+		errs := testsync.Race(2, func(i int) error {
+			if i == 0 {
+				return e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh("retry-"+fam, fam))
+			}
+			return e.s.RotateRefreshToken(e.ctx, succ.ID, refresh("next-"+fam, fam))
+		})
+		retryWon, rotateWon := errs[0] == nil, errs[1] == nil
+		if retryWon == rotateWon {
+			e.t.Fatalf("round %d: retry err %v, successor rotation err %v; want exactly one winner", round, errs[0], errs[1])
+		}
+		if !retryWon && !errors.Is(errs[0], store.ErrAlreadyUsed) {
+			e.t.Errorf("round %d: losing retry: %v, want ErrAlreadyUsed", round, errs[0])
+		}
+		if !rotateWon && !errors.Is(errs[1], store.ErrNotFound) {
+			e.t.Errorf("round %d: losing rotation: %v, want ErrNotFound (revoked)", round, errs[1])
 		}
 	}
 }

@@ -110,6 +110,10 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"RefreshTokens/RotateNotFound", testRefreshRotateNotFound},
 		{"RefreshTokens/Expiry", testRefreshExpiry},
 		{"RefreshTokens/RevokeFamily", testRefreshRevokeFamily},
+		{"RefreshTokens/RotateAgainReplacesSuccessor", testRefreshRotateAgain},
+		{"RefreshTokens/RotateAgainAfterSuccessorUsed", testRefreshRotateAgainMovedOn},
+		{"RefreshTokens/RotateAgainErrors", testRefreshRotateAgainErrors},
+		{"RevokedTokens/UntilExpiry", testRevokedTokens},
 		{"Consents/UpsertReplaces", testConsent},
 		{"Releases/ListInOrder", testReleases},
 		{"TokenKeys/ConflictAndOrder", testTokenKeys},
@@ -596,6 +600,7 @@ func testRefreshRotateOnce(e *env) {
 	must(e.t, "get old", err)
 	want := old
 	want.UsedAt = next.CreatedAt
+	want.SuccessorID = next.ID
 	equal(e.t, "old after rotation", got, want)
 	got, err = e.s.GetRefreshToken(e.ctx, next.ID)
 	must(e.t, "get next", err)
@@ -657,6 +662,110 @@ func testRefreshRevokeFamily(e *env) {
 	got, err := e.s.GetRefreshToken(e.ctx, other.ID)
 	must(e.t, "get other family", err)
 	equal(e.t, "other family untouched", got, other)
+}
+
+func testRefreshRotateAgain(e *env) {
+	old := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	next := refresh("rt-2", "fam-1")
+	next.CreatedAt = start.Add(time.Second)
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
+	retry := refresh("rt-3", "fam-1")
+	retry.CreatedAt = start.Add(2 * time.Second)
+	must(e.t, "rotate again", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, retry))
+
+	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old", err)
+	want := old
+	want.UsedAt, want.SuccessorID = next.CreatedAt, retry.ID // UsedAt does not move
+	equal(e.t, "old after retry", got, want)
+	got, err = e.s.GetRefreshToken(e.ctx, next.ID)
+	must(e.t, "get replaced successor", err)
+	wantNext := next
+	wantNext.Revoked = true
+	equal(e.t, "replaced successor", got, wantNext)
+	got, err = e.s.GetRefreshToken(e.ctx, retry.ID)
+	must(e.t, "get new successor", err)
+	equal(e.t, "new successor", got, retry)
+	err = e.s.RotateRefreshToken(e.ctx, next.ID, refresh("rt-x", "fam-1"))
+	wantErr(e.t, "rotate replaced successor", err, store.ErrNotFound)
+
+	// A second retry replaces the second successor.
+	again := refresh("rt-4", "fam-1")
+	must(e.t, "rotate again twice", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, again))
+	got, err = e.s.GetRefreshToken(e.ctx, retry.ID)
+	must(e.t, "get second successor", err)
+	if !got.Revoked {
+		e.t.Error("second successor not revoked by the second retry")
+	}
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-x")
+	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+}
+
+func testRefreshRotateAgainMovedOn(e *env) {
+	old := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	next := refresh("rt-2", "fam-1")
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
+	must(e.t, "rotate successor", e.s.RotateRefreshToken(e.ctx, next.ID, refresh("rt-3", "fam-1")))
+	err := e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh("rt-4", "fam-1"))
+	wantErr(e.t, "retry after the successor was used", err, store.ErrAlreadyUsed)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-4")
+	wantErr(e.t, "token from a failed retry", err, store.ErrNotFound)
+	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old", err)
+	equal(e.t, "old's successor kept", got.SuccessorID, next.ID)
+}
+
+func testRefreshRotateAgainErrors(e *env) {
+	err := e.s.RotateRefreshTokenAgain(e.ctx, "nobody", refresh("rt-9", "fam-1"))
+	wantErr(e.t, "unknown", err, store.ErrNotFound)
+	unused := refresh("rt-unused", "fam-1")
+	must(e.t, "create unused", e.s.CreateRefreshToken(e.ctx, unused))
+	err = e.s.RotateRefreshTokenAgain(e.ctx, unused.ID, refresh("rt-9", "fam-1"))
+	wantErr(e.t, "never rotated", err, store.ErrConflict)
+
+	old := refresh("rt-1", "fam-2")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, refresh("rt-2", "fam-2")))
+	must(e.t, "revoke", e.s.RevokeRefreshFamily(e.ctx, "fam-2"))
+	err = e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh("rt-9", "fam-2"))
+	wantErr(e.t, "revoked", err, store.ErrNotFound)
+
+	short := refresh("rt-s1", "fam-3")
+	short.ExpiresAt = start.Add(time.Hour)
+	must(e.t, "create short", e.s.CreateRefreshToken(e.ctx, short))
+	must(e.t, "rotate short", e.s.RotateRefreshToken(e.ctx, short.ID, refresh("rt-s2", "fam-3")))
+	e.clock.Set(short.ExpiresAt)
+	err = e.s.RotateRefreshTokenAgain(e.ctx, short.ID, refresh("rt-9", "fam-3"))
+	wantErr(e.t, "expired", err, store.ErrNotFound)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-9")
+	wantErr(e.t, "token from a failed retry", err, store.ErrNotFound)
+}
+
+// ---- revoked access tokens
+
+func testRevokedTokens(e *env) {
+	got, err := e.s.TokenRevoked(e.ctx, "jti-1")
+	must(e.t, "unknown", err)
+	equal(e.t, "unknown revoked", got, false)
+	must(e.t, "revoke", e.s.RevokeToken(e.ctx, "jti-1", start.Add(time.Minute)))
+	must(e.t, "revoke again", e.s.RevokeToken(e.ctx, "jti-1", start.Add(time.Minute)))
+	got, err = e.s.TokenRevoked(e.ctx, "jti-1")
+	must(e.t, "revoked", err)
+	equal(e.t, "revoked", got, true)
+	got, err = e.s.TokenRevoked(e.ctx, "jti-2")
+	must(e.t, "other", err)
+	equal(e.t, "other jti revoked", got, false)
+	e.clock.Set(start.Add(time.Minute))
+	got, err = e.s.TokenRevoked(e.ctx, "jti-1")
+	must(e.t, "after expiry", err)
+	equal(e.t, "revoked after its expiry", got, false)
+	// An expired entry not yet collected is renewed by a new revocation.
+	must(e.t, "revoke after expiry", e.s.RevokeToken(e.ctx, "jti-1", start.Add(2*time.Minute)))
+	got, err = e.s.TokenRevoked(e.ctx, "jti-1")
+	must(e.t, "renewed", err)
+	equal(e.t, "renewed entry revoked", got, true)
 }
 
 // ---- consents
