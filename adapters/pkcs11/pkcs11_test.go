@@ -6,108 +6,26 @@ import (
 	"crypto/rsa"
 	_ "crypto/sha512"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ThalesGroup/crypto11"
 	p11 "github.com/miekg/pkcs11"
 
-	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testhsm"
 	"github.com/motlan/motlan/keys/vault"
 	"github.com/motlan/motlan/keys/vault/vaulttest"
 )
 
-// The token the tests use: SoftHSM2 (Debian package softhsm2), one fresh token per run.
-const (
-	testTokenLabel = "motlan-test"
-	testPIN        = "1234"
-	testSOPIN      = "5678"
-)
-
-// modulePaths are where Debian puts the SoftHSM2 module.
-var modulePaths = []string{
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-}
-
-var (
-	tokenOnce   sync.Once
-	tokenModule string
-	tokenErr    error
-	tokenMiss   string
-	tokenDir    string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if tokenDir != "" {
-		os.RemoveAll(tokenDir)
-	}
+	testhsm.Cleanup()
 	os.Exit(code)
 }
 
-// softHSM returns the module path of a SoftHSM2 whose configuration (SOFTHSM2_CONF, set
-// for the whole process before the module is first loaded) points at a temporary token
-// directory holding one fresh token, testTokenLabel. It is made once per run.
-func softHSM(t *testing.T) string {
-	t.Helper()
-	tokenOnce.Do(func() {
-		for _, p := range modulePaths {
-			if _, err := os.Stat(p); err == nil {
-				tokenModule = p
-				break
-			}
-		}
-		if tokenModule == "" {
-			tokenMiss = "SoftHSM2 module (Debian package softhsm2) not in " + strings.Join(modulePaths, ", ")
-			return
-		}
-		util, err := exec.LookPath("softhsm2-util")
-		if err != nil {
-			tokenMiss = "softhsm2-util (Debian package softhsm2) not on PATH"
-			return
-		}
-		dir, err := os.MkdirTemp("", "motlan-softhsm-")
-		if err != nil {
-			tokenErr = err
-			return
-		}
-		tokenDir = dir
-		tokens := filepath.Join(dir, "tokens")
-		conf := filepath.Join(dir, "softhsm2.conf")
-		if err := os.Mkdir(tokens, 0o700); err != nil {
-			tokenErr = err
-			return
-		}
-		body := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens)
-		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-			tokenErr = err
-			return
-		}
-		os.Setenv("SOFTHSM2_CONF", conf)
-		out, err := exec.Command(util, "--init-token", "--free", "--label", testTokenLabel,
-			"--pin", testPIN, "--so-pin", testSOPIN).CombinedOutput()
-		if err != nil {
-			tokenErr = fmt.Errorf("softhsm2-util --init-token: %v: %s", err, out)
-		}
-	})
-	if tokenMiss != "" {
-		testenv.Missing(t, "%s", tokenMiss)
-	}
-	if tokenErr != nil {
-		t.Fatal(tokenErr)
-	}
-	return tokenModule
-}
-
 func testConfig(t *testing.T) Config {
-	return Config{ModulePath: softHSM(t), TokenLabel: testTokenLabel, PIN: testPIN}
+	return Config{ModulePath: testhsm.Module(t), TokenLabel: testhsm.TokenLabel, PIN: testhsm.PIN}
 }
 
 // openVault opens a vault on the test token and closes it when t ends.
@@ -268,7 +186,7 @@ type raw struct {
 // rawSession opens one, sharing the module crypto11 has initialized (and its login).
 func rawSession(t *testing.T) *raw {
 	t.Helper()
-	path := softHSM(t)
+	path := testhsm.Module(t)
 	ctx := p11.New(path)
 	if ctx == nil {
 		t.Fatalf("load %s", path)
@@ -285,19 +203,19 @@ func rawSession(t *testing.T) *raw {
 	slot, found := uint(0), false
 	for _, s := range slots {
 		info, err := ctx.GetTokenInfo(s)
-		if err == nil && strings.TrimRight(info.Label, " ") == testTokenLabel {
+		if err == nil && strings.TrimRight(info.Label, " ") == testhsm.TokenLabel {
 			slot, found = s, true
 		}
 	}
 	if !found {
-		t.Fatalf("no token %q", testTokenLabel)
+		t.Fatalf("no token %q", testhsm.TokenLabel)
 	}
 	session, err := ctx.OpenSession(slot, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctx.CloseSession(session) })
-	if err := ctx.Login(session, p11.CKU_USER, testPIN); err != nil && !errors.Is(err, p11.Error(p11.CKR_USER_ALREADY_LOGGED_IN)) {
+	if err := ctx.Login(session, p11.CKU_USER, testhsm.PIN); err != nil && !errors.Is(err, p11.Error(p11.CKR_USER_ALREADY_LOGGED_IN)) {
 		t.Fatal(err)
 	}
 	wrapKey, err := ctx.GenerateKey(session, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_KEY_GEN, nil)},
