@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -37,20 +38,32 @@ type pageError struct {
 
 func (e *pageError) Error() string { return e.key + ": " + e.detail }
 
-// parseAuthorize validates an authorization request (OIDC Core 3.1.2.1, RFC 6749 4.1.1,
-// RFC 7636, RFC 9700). The client and redirect URI are checked before anything else, and
-// any failure before that is a page, never a redirect.
+// parseAuthorize reads an authorization request at /authorize: a request_uri from /par
+// (RFC 9126 4) is redeemed, anything else is validated by checkAuthorize.
 func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Client, error) {
-	var ar store.AuthRequest
 	r.Body = http.MaxBytesReader(nil, r.Body, maxParamBytes)
 	if err := r.ParseForm(); err != nil {
-		return ar, store.Client{}, &pageError{http.StatusBadRequest, "bad_request", "unparsable request"}
+		return store.AuthRequest{}, store.Client{}, &pageError{http.StatusBadRequest, "bad_request", "unparsable request"}
 	}
 	// On GET the query holds the parameters; on POST the body (OIDC Core 3.1.2.1).
 	form := r.Form
 	if r.Method == http.MethodPost {
 		form = r.PostForm
 	}
+	if v := form["request_uri"]; len(v) == 1 && strings.HasPrefix(v[0], requestURIPrefix) {
+		return p.redeemPushed(r.Context(), form)
+	}
+	return p.checkAuthorize(r.Context(), form, nil)
+}
+
+// checkAuthorize validates an authorization request's parameters (OIDC Core 3.1.2.1, RFC
+// 6749 4.1.1, RFC 7636, RFC 9700); it is the one validation of /authorize and /par. At
+// /authorize authed is nil and client_id names the client; at /par authed is the client
+// that authenticated, and client_id, if sent, must name it. The client and redirect URI
+// are checked before anything else, and any failure before that is a page, never a
+// redirect.
+func (p *Provider) checkAuthorize(ctx context.Context, form url.Values, authed *store.Client) (store.AuthRequest, store.Client, error) {
+	var ar store.AuthRequest
 	one := func(name string) (string, bool) {
 		v := form[name]
 		if len(v) > 1 {
@@ -66,9 +79,18 @@ func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Cli
 	if !ok1 || !ok2 {
 		return ar, store.Client{}, &pageError{http.StatusBadRequest, "bad_request", "client_id or redirect_uri repeated"}
 	}
-	client, ok := p.client(r.Context(), clientID)
-	if clientID == "" || !ok {
-		return ar, store.Client{}, &pageError{http.StatusBadRequest, "unknown_client", "unknown client_id"}
+	var client store.Client
+	if authed != nil {
+		if clientID != "" && clientID != authed.ID {
+			return ar, store.Client{}, &pageError{http.StatusBadRequest, "bad_request", "client_id does not match the authenticated client"}
+		}
+		client = *authed
+	} else {
+		var ok bool
+		client, ok = p.client(ctx, clientID)
+		if clientID == "" || !ok {
+			return ar, store.Client{}, &pageError{http.StatusBadRequest, "unknown_client", "unknown client_id"}
+		}
 	}
 	// Exact string match, RFC 9700 4.1.3: no prefix, no wildcard, no normalisation.
 	if redirectURI == "" || !slices.Contains(client.RedirectURIs, redirectURI) {
@@ -87,12 +109,19 @@ func (p *Provider) parseAuthorize(r *http.Request) (store.AuthRequest, store.Cli
 			return fail(oe.InvalidRequest, "a parameter is repeated"+named(name))
 		}
 	}
+	if authed == nil && client.RequirePAR {
+		return fail(oe.InvalidRequest, "this client must push its authorization requests to the PAR endpoint")
+	}
 	get := func(name string) string { return form.Get(name) }
 	if get("request") != "" {
 		return fail(oe.RequestNotSupported, "request objects are not supported")
 	}
 	if get("request_uri") != "" {
-		return fail(oe.RequestURINotSupported, "request_uri is not supported")
+		if authed != nil {
+			// RFC 9126 2.1: a pushed request must not itself refer to another.
+			return fail(oe.InvalidRequest, "request_uri must not be pushed")
+		}
+		return fail(oe.RequestURINotSupported, "only request_uri values from the PAR endpoint are supported")
 	}
 	if rt := get("response_type"); rt != "code" {
 		if rt == "" {

@@ -185,6 +185,7 @@ func (p *Provider) routes() {
 	m.HandleFunc("GET "+p.base+PathJWKS, p.handleJWKS)
 	m.HandleFunc(p.base+PathAuthorize, p.handleAuthorize)
 	m.HandleFunc(p.base+PathToken, p.handleToken)
+	m.HandleFunc(p.base+PathPAR, p.handlePAR)
 	m.HandleFunc(p.base+PathUserInfo, p.handleUserInfo)
 	m.HandleFunc(p.base+PathRevoke, p.handleRevoke)
 	m.HandleFunc(p.base+PathIntrospect, p.handleIntrospect)

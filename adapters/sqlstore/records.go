@@ -19,7 +19,7 @@ type scanner interface{ Scan(dest ...any) error }
 // ---- clients
 
 const clientCols = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, allowed_scopes, " +
-	"auth_method, jwks, jwks_uri, subject_type, id_token_alg, first_party, updated_at"
+	"auth_method, jwks, jwks_uri, subject_type, id_token_alg, first_party, updated_at, require_par"
 
 var (
 	qUpsertClient = insertSQL("clients", clientCols) + " ON CONFLICT (id) DO UPDATE SET " + setExcluded(clientCols, "id")
@@ -30,7 +30,7 @@ var (
 func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, qUpsertClient, c.ID, c.Name, c.SecretHash, list(c.RedirectURIs),
 		list(c.PostLogoutRedirectURIs), list(c.AllowedScopes), c.AuthMethod, string(c.JWKS), c.JWKSURI,
-		c.SubjectType, c.IDTokenAlg, b2i(c.FirstParty), ms(c.UpdatedAt))
+		c.SubjectType, c.IDTokenAlg, b2i(c.FirstParty), ms(c.UpdatedAt), b2i(c.RequirePAR))
 	return wrapWrite("upsert client", err)
 }
 
@@ -39,15 +39,15 @@ func scanClient(sc scanner) (store.Client, error) {
 		c                      store.Client
 		redirect, post, scopes string
 		jwks                   string
-		first, updated         int64
+		first, updated, par    int64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &redirect, &post, &scopes, &c.AuthMethod, &jwks,
-		&c.JWKSURI, &c.SubjectType, &c.IDTokenAlg, &first, &updated); err != nil {
+		&c.JWKSURI, &c.SubjectType, &c.IDTokenAlg, &first, &updated, &par); err != nil {
 		return c, err
 	}
 	var d decoder
 	c.RedirectURIs, c.PostLogoutRedirectURIs, c.AllowedScopes = d.list(redirect), d.list(post), d.list(scopes)
-	c.JWKS, c.FirstParty, c.UpdatedAt = raw(jwks), first != 0, fromMS(updated)
+	c.JWKS, c.FirstParty, c.UpdatedAt, c.RequirePAR = raw(jwks), first != 0, fromMS(updated), par != 0
 	return c, d.err
 }
 
@@ -790,6 +790,58 @@ func (s *Store) UseAssertion(ctx context.Context, clientID, jti string, expiresA
 		return fmt.Errorf("use assertion: %w", store.ErrAlreadyUsed)
 	}
 	return wrapWrite("use assertion", err)
+}
+
+// ---- pushed authorization requests
+
+var (
+	qInsertPushed  = insertSQL("pushed_requests", "id, client_id, request, expires_at")
+	qConsumePushed = "DELETE FROM pushed_requests WHERE id = ? AND client_id = ? AND expires_at > ? RETURNING request"
+	qPurgePushed   = "DELETE FROM pushed_requests WHERE expires_at <= ?"
+)
+
+// pushedRecord is how a pushed request is kept: the claims request as text, so its bytes
+// come back exactly (json.RawMessage would be compacted and HTML-escaped).
+type pushedRecord struct {
+	store.AuthRequest
+	RawClaims string `json:"raw_claims,omitempty"`
+}
+
+// CreatePushedRequest stores a validated request under id until expiresAt, and drops the
+// expired ones so the table stays small.
+func (s *Store) CreatePushedRequest(ctx context.Context, id string, r store.AuthRequest, expiresAt time.Time) error {
+	rec := pushedRecord{AuthRequest: r, RawClaims: string(r.Claims)}
+	rec.Claims = nil
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create pushed request: %w", err)
+	}
+	if _, err := s.exec(ctx, qPurgePushed, s.nowMS()); err != nil {
+		return wrapWrite("create pushed request", err)
+	}
+	_, err = s.exec(ctx, qInsertPushed, id, r.ClientID, string(b), ms(expiresAt))
+	return wrapWrite("create pushed request", err)
+}
+
+// ConsumePushedRequest deletes and returns the request; the conditional DELETE is the
+// claim, so of concurrent callers exactly one sees the row.
+func (s *Store) ConsumePushedRequest(ctx context.Context, id, clientID string) (store.AuthRequest, error) {
+	row, err := s.writeQueryRow(ctx, qConsumePushed, id, clientID, s.nowMS())
+	if err != nil {
+		return store.AuthRequest{}, wrapWrite("consume pushed request", err)
+	}
+	var text string
+	if err := row.Scan(&text); err != nil {
+		return store.AuthRequest{}, wrapRead("consume pushed request", err)
+	}
+	var rec pushedRecord
+	if err := json.Unmarshal([]byte(text), &rec); err != nil {
+		return store.AuthRequest{}, fmt.Errorf("sqlstore: consume pushed request: %w", err)
+	}
+	r := rec.AuthRequest
+	r.Claims = raw(rec.RawClaims)
+	r.CreatedAt, r.ExpiresAt = fromMS(ms(r.CreatedAt)), fromMS(ms(r.ExpiresAt))
+	return r, nil
 }
 
 // ---- batched writes: one transaction instead of several on the login's hot path

@@ -37,6 +37,7 @@ type Client struct {
 	IDTokenAlg             string // ES256 | RS256
 	FirstParty             bool
 	UpdatedAt              time.Time
+	RequirePAR             bool // authorization requests must be pushed (RFC 9126 6)
 }
 
 // Attribute is one verified fact about a citizen and where it came from.
@@ -194,6 +195,18 @@ type AuthRequests interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 }
 
+// PushedRequests holds pushed authorization requests (RFC 9126): validated requests a
+// client pushed, each redeemable once at the authorization endpoint.
+type PushedRequests interface {
+	// CreatePushedRequest stores r under id (the random part of the request_uri) for
+	// r.ClientID until expiresAt; ErrConflict if id is taken.
+	CreatePushedRequest(ctx context.Context, id string, r AuthRequest, expiresAt time.Time) error
+	// ConsumePushedRequest returns the request stored under id for clientID and deletes it,
+	// atomically: of concurrent callers exactly one gets it. Unknown, used, expired, or
+	// pushed by another client: ErrNotFound (and another client's request stays).
+	ConsumePushedRequest(ctx context.Context, id, clientID string) (AuthRequest, error)
+}
+
 // AuthCodes holds authorization codes.
 type AuthCodes interface {
 	CreateAuthCode(ctx context.Context, c AuthCode) error
@@ -273,6 +286,7 @@ type Store interface {
 	Citizens
 	Sessions
 	AuthRequests
+	PushedRequests
 	AuthCodes
 	RefreshTokens
 	RevokedTokens

@@ -103,7 +103,8 @@ type Client struct {
 	SubjectType            string   `yaml:"subject_type"` // default pairwise
 	IDTokenAlg             string   `yaml:"id_token_alg"` // default ES256
 	FirstParty             bool     `yaml:"first_party"`
-	JWKS                   string   `yaml:"jwks"` // JSON Web Key Set for private_key_jwt
+	RequirePAR             bool     `yaml:"require_par"` // authorization requests only via PAR (RFC 9126)
+	JWKS                   string   `yaml:"jwks"`        // JSON Web Key Set for private_key_jwt
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.

@@ -222,7 +222,7 @@ func upsertClients(ctx context.Context, st store.Clients, clients []config.Clien
 			ID: c.ID, Name: c.Name, SecretHash: hash, RedirectURIs: c.RedirectURIs,
 			PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, AllowedScopes: scopes,
 			AuthMethod: c.AuthMethod, JWKS: []byte(c.JWKS), SubjectType: c.SubjectType,
-			IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
+			IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty, RequirePAR: c.RequirePAR,
 		})
 		if err != nil {
 			return fmt.Errorf("store client %s: %w", c.ID, err)

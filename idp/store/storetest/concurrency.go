@@ -29,6 +29,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"DeleteAuthRequestOnce", testConcurrentDelete},
 		{"UseAssertionOnce", testConcurrentAssertion},
 		{"RedeemAuthCodeOnce", testConcurrentRedeem},
+		{"ConsumePushedRequestOnce", testConcurrentConsumePushed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,6 +251,27 @@ func testConcurrentAssertion(e *env) {
 	}
 	if winners != 1 {
 		e.t.Errorf("%d uses of one assertion succeeded, want exactly 1", winners)
+	}
+}
+
+func testConcurrentConsumePushed(e *env) {
+	r := authRequest("ar-pushed", "")
+	must(e.t, "create", e.s.CreatePushedRequest(e.ctx, "pr-race", r, e.clock.Now().Add(time.Minute)))
+	errs := testsync.Race(Racers, func(int) error {
+		_, err := e.s.ConsumePushedRequest(e.ctx, "pr-race", r.ClientID)
+		return err
+	})
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, store.ErrNotFound):
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winners != 1 {
+		e.t.Errorf("%d consumptions of one pushed request succeeded, want exactly 1", winners)
 	}
 }
 

@@ -103,6 +103,9 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"AuthRequests/UpdateNotFound", testAuthRequestUpdateNotFound},
 		{"AuthRequests/UpdateToTakenUpstreamState", testAuthRequestUpdateConflict},
 		{"AuthRequests/Delete", testAuthRequestDelete},
+		{"PushedRequests/ConsumeOnce", testPushedConsumeOnce},
+		{"PushedRequests/Expiry", testPushedExpiry},
+		{"PushedRequests/OtherClient", testPushedOtherClient},
 		{"AuthCodes/ConsumeOnce", testAuthCodeConsumeOnce},
 		{"AuthCodes/NotFoundAndExpired", testAuthCodeNotFound},
 		{"RefreshTokens/RoundTrip", testRefreshRoundTrip},
@@ -145,6 +148,7 @@ func client(id string) store.Client {
 		IDTokenAlg:             "ES256",
 		FirstParty:             true,
 		UpdatedAt:              start,
+		RequirePAR:             true,
 	}
 }
 
@@ -545,6 +549,64 @@ func testAuthRequestDelete(e *env) {
 	_, err = e.s.GetAuthRequestByUpstreamState(e.ctx, "up-1")
 	wantErr(e.t, "get deleted by upstream state", err, store.ErrNotFound)
 	wantErr(e.t, "delete again", e.s.DeleteAuthRequest(e.ctx, "ar-1"), store.ErrNotFound)
+}
+
+// ---- pushed authorization requests
+
+// pushed is a validated request as /par stores it: no upstream state yet.
+func pushed() store.AuthRequest {
+	r := authRequest("ar-pushed", "")
+	r.UpstreamNonce, r.UpstreamVerifier, r.SessionID = "", "", ""
+	// Bytes as the client sent them: whitespace and characters JSON would escape.
+	r.Claims = json.RawMessage(`{ "userinfo": {"name": {"essential": true}, "x<&>": null} }`)
+	r.CreatedAt, r.ExpiresAt = start.In(ict), start.Add(10*time.Minute).In(ict)
+	return r
+}
+
+func testPushedConsumeOnce(e *env) {
+	r := pushed()
+	must(e.t, "create", e.s.CreatePushedRequest(e.ctx, "pr-1", r, start.Add(time.Minute)))
+	wantErr(e.t, "create taken id", e.s.CreatePushedRequest(e.ctx, "pr-1", r, start.Add(time.Minute)), store.ErrConflict)
+	got, err := e.s.ConsumePushedRequest(e.ctx, "pr-1", "portal")
+	must(e.t, "consume", err)
+	want := r
+	want.CreatedAt, want.ExpiresAt = start, start.Add(10*time.Minute)
+	equal(e.t, "consumed", got, want)
+	if string(got.Claims) != string(r.Claims) {
+		e.t.Errorf("claims bytes changed: %s", got.Claims)
+	}
+	_, err = e.s.ConsumePushedRequest(e.ctx, "pr-1", "portal")
+	wantErr(e.t, "consume again", err, store.ErrNotFound)
+	_, err = e.s.ConsumePushedRequest(e.ctx, "nobody", "portal")
+	wantErr(e.t, "consume unknown", err, store.ErrNotFound)
+	// An empty claims request stays empty.
+	r.Claims = nil
+	must(e.t, "create without claims", e.s.CreatePushedRequest(e.ctx, "pr-2", r, start.Add(time.Minute)))
+	got, err = e.s.ConsumePushedRequest(e.ctx, "pr-2", "portal")
+	must(e.t, "consume without claims", err)
+	if got.Claims != nil {
+		e.t.Errorf("claims = %q, want nil", got.Claims)
+	}
+}
+
+func testPushedExpiry(e *env) {
+	must(e.t, "create", e.s.CreatePushedRequest(e.ctx, "pr-1", pushed(), start.Add(time.Minute)))
+	must(e.t, "create 2", e.s.CreatePushedRequest(e.ctx, "pr-2", pushed(), start.Add(2*time.Minute)))
+	e.clock.Set(start.Add(time.Minute))
+	_, err := e.s.ConsumePushedRequest(e.ctx, "pr-1", "portal")
+	wantErr(e.t, "consume expired", err, store.ErrNotFound)
+	// Creating another purges the expired ones but keeps the live ones.
+	must(e.t, "create 3", e.s.CreatePushedRequest(e.ctx, "pr-3", pushed(), start.Add(3*time.Minute)))
+	_, err = e.s.ConsumePushedRequest(e.ctx, "pr-2", "portal")
+	must(e.t, "consume live", err)
+}
+
+func testPushedOtherClient(e *env) {
+	must(e.t, "create", e.s.CreatePushedRequest(e.ctx, "pr-1", pushed(), start.Add(time.Minute)))
+	_, err := e.s.ConsumePushedRequest(e.ctx, "pr-1", "other")
+	wantErr(e.t, "consume as another client", err, store.ErrNotFound)
+	_, err = e.s.ConsumePushedRequest(e.ctx, "pr-1", "portal")
+	must(e.t, "consume as the pushing client", err)
 }
 
 // ---- auth codes
