@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/testhsm"
 	"github.com/motlan/motlan/internal/testpki"
 )
 
@@ -51,8 +54,29 @@ func onePagePDF(text string) []byte {
 // TestRemoteSigning: the portal asks for a citizen's signature on two PDFs, the citizen
 // approves once in the browser after a fresh level-2 login, and the portal downloads PAdES
 // signatures that Motlan's verifier and poppler's pdfsig both accept.
-func TestRemoteSigning(t *testing.T) {
-	s := newStack(t, "sqlite")
+func TestRemoteSigning(t *testing.T) { testRemoteSigning(t, newStack(t, "sqlite")) }
+
+// TestRemoteSigningInHSM runs the same journey with citizens' keys generated inside a
+// PKCS#11 token (SoftHSM2): nothing of the key reaches the database.
+func TestRemoteSigningInHSM(t *testing.T) {
+	module := testhsm.Module(t)
+	s := newStackWith(t, "sqlite", false, func(c *config.Config) {
+		c.Signing.Vault = config.Vault{Type: "pkcs11", Module: module, TokenLabel: testhsm.TokenLabel,
+			PIN: config.Secret{Value: testhsm.PIN}}
+	})
+	testRemoteSigning(t, s)
+	db, err := sql.Open("sqlite", s.storage.DSN.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM citizen_keys").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("citizen_keys rows with the HSM vault: %d (%v), want 0", n, err)
+	}
+}
+
+func testRemoteSigning(t *testing.T, s *stack) {
 	ctx := context.Background()
 
 	// The citizen logs in to the portal, which learns its subject.

@@ -47,6 +47,18 @@ type Signing struct {
 	// (default 10).
 	MaxDocumentMB int `yaml:"max_document_mb"`
 	MaxDocuments  int `yaml:"max_documents"`
+	// Vault is where citizens' signing keys live.
+	Vault Vault `yaml:"vault"`
+}
+
+// Vault selects the citizen key vault: "software" (default: keys sealed with the master
+// key in the store) or "pkcs11" (keys generated inside an HSM token, never extractable).
+type Vault struct {
+	Type       string `yaml:"type"`
+	Module     string `yaml:"module"`      // pkcs11: the PKCS#11 library path
+	TokenLabel string `yaml:"token_label"` // pkcs11: the token, by label ...
+	Slot       *int   `yaml:"slot"`        // ... or by slot number
+	PIN        Secret `yaml:"pin"`         // pkcs11: the user PIN (env or file)
 }
 
 // Debug holds diagnostics that are off by default.
@@ -281,6 +293,24 @@ func (c *Config) Validate() error {
 	case "", "ECDSA-P256", "RSA-2048", "RSA-3072":
 	default:
 		add("signing.key_alg: %q is not ECDSA-P256, RSA-2048 or RSA-3072", c.Signing.KeyAlg)
+	}
+	switch v := c.Signing.Vault; v.Type {
+	case "", "software":
+	case "pkcs11":
+		if !strings.HasPrefix(v.Module, "/") {
+			add("signing.vault.module: the absolute path of the PKCS#11 library is required")
+		}
+		if (v.TokenLabel == "") == (v.Slot == nil) {
+			add("signing.vault: set exactly one of token_label and slot")
+		}
+		if !v.PIN.set() {
+			add("signing.vault.pin: required (env or file)")
+		}
+		if err := v.PIN.validate("signing.vault.pin"); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		add("signing.vault.type: %q is not software or pkcs11", v.Type)
 	}
 	if c.Signing.MaxDocumentMB < 0 || c.Signing.MaxDocumentMB > 200 {
 		add("signing.max_document_mb: %d is not between 1 and 200", c.Signing.MaxDocumentMB)

@@ -87,6 +87,8 @@ func TestParseRejects(t *testing.T) {
 		{name: "duplicate client", yaml: file(goodClient + goodClient), errHas: []string{"listed twice"}},
 		{name: "unknown signing key alg", yaml: append(file(goodClient), "signing:\n  key_alg: DSA-1024\n"...), errHas: []string{"signing.key_alg"}},
 		{name: "huge signing upload limit", yaml: append(file(goodClient), "signing:\n  max_document_mb: 5000\n"...), errHas: []string{"signing.max_document_mb"}},
+		{name: "pkcs11 vault without module and token", yaml: append(file(goodClient), "signing:\n  vault:\n    type: pkcs11\n"...), errHas: []string{"signing.vault.module", "token_label and slot", "signing.vault.pin"}},
+		{name: "unknown vault type", yaml: append(file(goodClient), "signing:\n  vault:\n    type: tpm\n"...), errHas: []string{"signing.vault.type"}},
 		{name: "pprof off loopback", yaml: append(file(goodClient), "debug:\n  pprof_listen: 0.0.0.0:6060\n"...), errHas: []string{"debug.pprof_listen"}},
 		{name: "two secret sources", yaml: file(strings.Replace(goodClient, `{value: "`+goodSecret+`"}`, `{value: "`+goodSecret+`", env: X}`, 1)), errHas: []string{"only one of"}},
 		{name: "secret env not set", yaml: file(strings.Replace(goodClient, `{value: "`+goodSecret+`"}`, `{env: MOTLAN_TEST_SURELY_UNSET}`, 1)), errHas: []string{"MOTLAN_TEST_SURELY_UNSET"}},

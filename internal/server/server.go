@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(fmt.Errorf("signing: %w", err))
 	}
-	r.closers = append(r.closers, sp.service.Close)
+	r.closers = append(r.closers, sp.closeVault, sp.service.Close)
 	mux := http.NewServeMux()
 	mux.Handle("/", p)
 	mux.Handle("/signing/v1/", sp.api)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/motlan/motlan/adapters/pkcs11"
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/idp"
 	oe "github.com/motlan/motlan/idp/oautherr"
@@ -34,6 +35,26 @@ type signingParts struct {
 	ca      http.Handler
 	tsa     http.Handler // nil with an external TSA
 	service *signing.Service
+	// closeVault releases the vault (an HSM session pool); a no-op for the software vault.
+	closeVault func() error
+}
+
+// openVault opens the citizen key vault the config names: keys sealed in the store
+// (software, the default) or generated inside a PKCS#11 token.
+func openVault(c config.Vault, st *sqlstore.Store, sealer *keys.Sealer, log *slog.Logger) (vault.Vault, func() error, error) {
+	if c.Type != "pkcs11" {
+		v, err := vault.NewSoftware(vault.SoftwareConfig{Store: st, Sealer: sealer, Logger: log})
+		return v, func() error { return nil }, err
+	}
+	pin, err := c.PIN.Resolve()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pin: %w", err)
+	}
+	v, err := pkcs11.New(pkcs11.Config{ModulePath: c.Module, TokenLabel: c.TokenLabel, SlotNumber: c.Slot, PIN: pin, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, v.Close, nil
 }
 
 // startSigning wires the citizen key vault, the dev CA, the TSA and the signing service.
@@ -42,15 +63,15 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
-	v, err := vault.NewSoftware(vault.SoftwareConfig{Store: st, Sealer: sealer, Logger: log})
+	v, closeVault, err := openVault(cfg.Signing.Vault, st, sealer, log)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing.vault: %w", err)
 	}
 	devCA, err := ca.New(ctx, ca.Config{Storage: st.CAStorage(), Sealer: sealer, BaseURL: cfg.Issuer, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("dev CA: %w", err)
 	}
-	parts := &signingParts{ca: devCA.Handler()}
+	parts := &signingParts{ca: devCA.Handler(), closeVault: closeVault}
 	stamp, err := timestamper(ctx, cfg, devCA, parts)
 	if err != nil {
 		return nil, err
