@@ -77,79 +77,17 @@ func TestRemoteSigningInHSM(t *testing.T) {
 }
 
 func testRemoteSigning(t *testing.T, s *stack) {
-	ctx := context.Background()
-
-	// The citizen logs in to the portal, which learns its subject.
-	b := newBrowser(t)
-	a := s.portal.authorize([]string{"openid", "profile"}, oauth2.SetAuthURLParam("acr_values", "2"))
-	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
-	_, idt := s.portal.redeem(t, s, a, cb)
-
-	// The portal's server gets a signing token and creates the request.
-	cc := clientcredentials.Config{ClientID: s.portal.id, ClientSecret: s.portal.secret, TokenURL: s.issuer + "/token",
-		Scopes: []string{"signing"}, AuthStyle: oauth2.AuthStyleInHeader}
-	api := cc.Client(ctx)
-	var form bytes.Buffer
-	mw := multipart.NewWriter(&form)
-	_ = mw.WriteField("subject", idt.Subject)
-	_ = mw.WriteField("reason", "Đăng ký khai sinh cho con")
-	_ = mw.WriteField("location", "Thanh Hóa")
-	for _, title := range []string{"Tờ khai đăng ký khai sinh", "Tờ khai đăng ký thường trú"} {
-		_ = mw.WriteField("title", title)
-		fw, _ := mw.CreateFormFile("document", title+".pdf")
-		_, _ = fw.Write(onePagePDF(title[:8]))
+	titles := []string{"Tờ khai đăng ký khai sinh", "Tờ khai đăng ký thường trú"}
+	p := newSigningPortal(t, s)
+	id, approvalURL := p.request(t, s, "dossier-1", titles...)
+	p.approve(t, approvalURL, titles...)
+	if st := p.wait(t, s, id); st.Status != "signed" {
+		t.Fatalf("status %q (%s), want signed", st.Status, st.Failure)
 	}
-	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, s.issuer+"/signing/v1/requests", &form)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Idempotency-Key", "dossier-1")
-	resp, err := api.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created := struct {
-		ID          string `json:"id"`
-		Status      string `json:"status"`
-		ApprovalURL string `json:"approval_url"`
-	}{}
-	if raw := body(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil {
-		t.Fatalf("create: %d %s", resp.StatusCode, raw)
-	}
-
-	// The citizen opens the approval link, sees both titles, approves once.
-	page := body(t, b.get(created.ApprovalURL))
-	for _, title := range []string{"Tờ khai đăng ký khai sinh", "Tờ khai đăng ký thường trú"} {
-		if !strings.Contains(page, title) {
-			t.Fatalf("approval page lacks %q", title)
-		}
-	}
-	approve := url.Values{"action": {"approve"}}
-	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`).FindAllStringSubmatch(page, -1) {
-		approve.Add(m[1], m[2])
-	}
-	if resp := b.postForm(created.ApprovalURL, approve); resp.StatusCode != http.StatusOK {
-		t.Fatalf("approve: %d %s", resp.StatusCode, body(t, resp))
-	} else {
-		body(t, resp)
-	}
-
-	// The portal long-polls until signed, downloads, and verifies.
-	var status struct {
-		Status string `json:"status"`
-	}
-	for deadline := time.Now().Add(30 * time.Second); status.Status != "signed" && time.Now().Before(deadline); {
-		resp, err := api.Get(s.issuer + "/signing/v1/requests/" + created.ID + "?wait=5s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = json.Unmarshal([]byte(body(t, resp)), &status)
-	}
-	if status.Status != "signed" {
-		t.Fatalf("status %q, want signed", status.Status)
-	}
+	api := p.api
 	dir := t.TempDir()
 	for i := range 2 {
-		resp, err := api.Get(fmt.Sprintf("%s/signing/v1/requests/%s/documents/%d", s.issuer, created.ID, i))
+		resp, err := api.Get(fmt.Sprintf("%s/signing/v1/requests/%s/documents/%d", s.issuer, id, i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,10 +127,7 @@ func testRemoteSigning(t *testing.T, s *stack) {
 	}
 
 	// The command line verifier agrees, and catches a one-byte tamper.
-	bin := filepath.Join(t.TempDir(), "motlan")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/motlan").CombinedOutput(); err != nil {
-		t.Fatalf("build motlan: %v\n%s", err, out)
-	}
+	bin := buildMotlan(t)
 	out, err := exec.Command(bin, "verify", "--issuer", s.issuer, filepath.Join(dir, "signed-0.pdf"), filepath.Join(dir, "signed-1.pdf")).CombinedOutput()
 	if err != nil || strings.Count(string(out), `"TOTAL_PASSED"`) != 2 {
 		t.Fatalf("motlan verify: %v\n%s", err, out)
@@ -206,6 +141,112 @@ func testRemoteSigning(t *testing.T, s *stack) {
 	if err == nil || !strings.Contains(string(out), "TOTAL_FAILED") {
 		t.Fatalf("motlan verify accepted a tampered PDF: %v\n%s", err, out)
 	}
+}
+
+// signingPortal is the portal with a citizen logged in at level 2: the citizen's browser,
+// the citizen's subject at the portal, and the portal server's signing API client.
+type signingPortal struct {
+	b       *browser
+	subject string
+	api     *http.Client
+}
+
+// newSigningPortal logs Lê Công Hảo in to the portal, which learns the subject, and gives
+// the portal's server a client-credentials token for the signing API.
+func newSigningPortal(t *testing.T, s *stack) *signingPortal {
+	t.Helper()
+	b := newBrowser(t)
+	a := s.portal.authorize([]string{"openid", "profile"}, oauth2.SetAuthURLParam("acr_values", "2"))
+	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
+	_, idt := s.portal.redeem(t, s, a, cb)
+	cc := clientcredentials.Config{ClientID: s.portal.id, ClientSecret: s.portal.secret, TokenURL: s.issuer + "/token",
+		Scopes: []string{"signing"}, AuthStyle: oauth2.AuthStyleInHeader}
+	return &signingPortal{b: b, subject: idt.Subject, api: cc.Client(context.Background())}
+}
+
+// request creates a signing request for one small PDF per title and returns its id and
+// approval URL.
+func (p *signingPortal) request(t *testing.T, s *stack, idempotencyKey string, titles ...string) (id, approvalURL string) {
+	t.Helper()
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("subject", p.subject)
+	_ = mw.WriteField("reason", "Đăng ký khai sinh cho con")
+	_ = mw.WriteField("location", "Thanh Hóa")
+	for _, title := range titles {
+		_ = mw.WriteField("title", title)
+		fw, _ := mw.CreateFormFile("document", title+".pdf")
+		_, _ = fw.Write(onePagePDF(title[:8]))
+	}
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.issuer+"/signing/v1/requests", &form)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Idempotency-Key", idempotencyKey)
+	resp, err := p.api.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := struct {
+		ID          string `json:"id"`
+		Status      string `json:"status"`
+		ApprovalURL string `json:"approval_url"`
+	}{}
+	if raw := body(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil {
+		t.Fatalf("create: %d %s", resp.StatusCode, raw)
+	}
+	return created.ID, created.ApprovalURL
+}
+
+// approve: the citizen opens the approval link, sees every title, approves once.
+func (p *signingPortal) approve(t *testing.T, approvalURL string, titles ...string) {
+	t.Helper()
+	page := body(t, p.b.get(approvalURL))
+	for _, title := range titles {
+		if !strings.Contains(page, title) {
+			t.Fatalf("approval page lacks %q", title)
+		}
+	}
+	approve := url.Values{"action": {"approve"}}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`).FindAllStringSubmatch(page, -1) {
+		approve.Add(m[1], m[2])
+	}
+	if resp := p.b.postForm(approvalURL, approve); resp.StatusCode != http.StatusOK {
+		t.Fatalf("approve: %d %s", resp.StatusCode, body(t, resp))
+	} else {
+		body(t, resp)
+	}
+}
+
+// requestStatus is what the portal reads of a signing request.
+type requestStatus struct {
+	Status  string `json:"status"`
+	Failure string `json:"failure"`
+}
+
+// wait long-polls the request, as the portal does, until its status is final or 30
+// seconds pass.
+func (p *signingPortal) wait(t *testing.T, s *stack, id string) requestStatus {
+	t.Helper()
+	var st requestStatus
+	final := map[string]bool{"signed": true, "rejected": true, "canceled": true, "expired": true, "failed": true}
+	for deadline := time.Now().Add(30 * time.Second); !final[st.Status] && time.Now().Before(deadline); {
+		resp, err := p.api.Get(s.issuer + "/signing/v1/requests/" + id + "?wait=5s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal([]byte(body(t, resp)), &st)
+	}
+	return st
+}
+
+// buildMotlan builds the motlan command into a temporary directory.
+func buildMotlan(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "motlan")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/motlan").CombinedOutput(); err != nil {
+		t.Fatalf("build motlan: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // pdfsigAccepts checks a signed PDF with poppler's pdfsig, trusting Motlan's dev CA root.

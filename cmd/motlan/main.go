@@ -6,6 +6,7 @@
 //	motlan eid                 the dev eID alone
 //	motlan migrate --config F  apply database migrations and exit
 //	motlan verify FILE.pdf     report on every signature of a PDF
+//	motlan revoke --serial H   revoke a citizen's certificate (--config F or --dev)
 //	motlan check-config F      validate a configuration file
 package main
 
@@ -25,6 +26,7 @@ commands:
   eid            run the dev eID alone
   migrate        apply database migrations (--config) and exit
   verify         check the signatures of signed PDFs (JSON report)
+  revoke         revoke a citizen's certificate (--config or --dev, --serial, --reason)
   check-config   validate a configuration file and exit
 
 run "motlan <command> -h" for a command's flags.
@@ -50,6 +52,8 @@ func main() {
 		err = cmdMigrate(ctx, args)
 	case "verify":
 		err = cmdVerify(ctx, args)
+	case "revoke":
+		err = cmdRevoke(ctx, args)
 	case "check-config":
 		err = cmdCheckConfig(args)
 	case "-h", "--help", "help":

@@ -67,9 +67,10 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, fmt.Errorf("signing.vault: %w", err)
 	}
-	devCA, err := ca.New(ctx, ca.Config{Storage: st.CAStorage(), Sealer: sealer, BaseURL: cfg.Issuer, Logger: log})
+	devCA, err := openCA(ctx, cfg, st, sealer, log)
 	if err != nil {
-		return nil, fmt.Errorf("dev CA: %w", err)
+		_ = closeVault()
+		return nil, err
 	}
 	parts := &signingParts{ca: devCA.Handler(), closeVault: closeVault}
 	stamp, err := timestamper(ctx, cfg, devCA, parts)

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/server"
+	"github.com/motlan/motlan/keys"
+	"github.com/motlan/motlan/keys/ca"
+)
+
+// revocationReasons are the reasons motlan revoke accepts, by their RFC 5280 names.
+var revocationReasons = []struct {
+	name string
+	code int
+}{
+	{"unspecified", ca.ReasonUnspecified},
+	{"keyCompromise", ca.ReasonKeyCompromise},
+	{"affiliationChanged", ca.ReasonAffiliationChanged},
+	{"superseded", ca.ReasonSuperseded},
+	{"cessationOfOperation", ca.ReasonCessationOfOperation},
+}
+
+func parseReason(s string) (int, error) {
+	var names []string
+	for _, r := range revocationReasons {
+		if strings.EqualFold(s, r.name) {
+			return r.code, nil
+		}
+		names = append(names, r.name)
+	}
+	return 0, fmt.Errorf("--reason %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+func reasonName(code int) string {
+	for _, r := range revocationReasons {
+		if r.code == code {
+			return r.name
+		}
+	}
+	return fmt.Sprintf("reason %d", code)
+}
+
+// parseSerial reads a certificate serial number in hex: "3a7f…", "0x3a7f…" or
+// "3a:7f:…" as openssl prints it.
+func parseSerial(s string) (*big.Int, error) {
+	h := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	h = strings.ReplaceAll(h, ":", "")
+	n, ok := new(big.Int).SetString(h, 16)
+	if h == "" || !ok || n.Sign() <= 0 {
+		return nil, fmt.Errorf("--serial %q: want the certificate's serial number in hex", s)
+	}
+	return n, nil
+}
+
+func cmdRevoke(ctx context.Context, args []string) error {
+	return revoke(ctx, args, os.Stdout)
+}
+
+func revoke(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("revoke", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file (as for motlan serve)")
+	dev := fs.Bool("dev", false, "act on a motlan dev data directory (--data) instead of --config")
+	data := fs.String("data", ".motlan-dev", "with --dev: motlan dev's data directory")
+	storeKind := fs.String("store", "sqlite", "with --dev: the store motlan dev ran with, sqlite or postgres ($MOTLAN_DEV_POSTGRES_DSN)")
+	serialFlag := fs.String("serial", "", "serial number (hex) of the citizen certificate to revoke")
+	reasonFlag := fs.String("reason", "unspecified", "unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation")
+	atFlag := fs.String("at", "", "revocation date, RFC 3339 (default now; may lie in the past)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: motlan revoke (--config FILE | --dev [--data DIR]) --serial HEX [--reason REASON] [--at RFC3339]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("revoke: unexpected argument %q", fs.Arg(0))
+	}
+	if *serialFlag == "" {
+		return errors.New("revoke: --serial is required")
+	}
+	serial, err := parseSerial(*serialFlag)
+	if err != nil {
+		return err
+	}
+	reason, err := parseReason(*reasonFlag)
+	if err != nil {
+		return err
+	}
+	var at time.Time
+	if *atFlag != "" {
+		if at, err = time.Parse(time.RFC3339, *atFlag); err != nil {
+			return fmt.Errorf("--at %q: want an RFC 3339 time like 2026-01-02T15:04:05Z", *atFlag)
+		}
+	}
+
+	var cfg config.Config
+	var masterKey []byte
+	switch {
+	case *dev && *path != "":
+		return errors.New("revoke: give --config or --dev, not both")
+	case *dev:
+		if masterKey, err = keys.LoadMasterKey("", filepath.Join(*data, "master.key")); err != nil {
+			return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
+		}
+		cfg = server.DevConfig(*data, server.DevPorts{Motlan: "localhost:8080", EID: "localhost:8081", Portal: "localhost:8082"}, masterKey)
+		switch *storeKind {
+		case "sqlite":
+			if _, err := os.Stat(cfg.Storage.DSN.Value); err != nil {
+				return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
+			}
+		case "postgres":
+			cfg.Storage = config.Storage{Driver: "postgres", DSN: config.Secret{Env: "MOTLAN_DEV_POSTGRES_DSN"}}
+		default:
+			return fmt.Errorf("--store %q: want sqlite or postgres", *storeKind)
+		}
+	case *path != "":
+		if cfg, err = config.Load(*path); err != nil {
+			return err
+		}
+		if masterKey, err = keys.LoadMasterKey(cfg.Secrets.MasterKey.Env, cfg.Secrets.MasterKey.File); err != nil {
+			return fmt.Errorf("secrets.master_key: %w", err)
+		}
+	default:
+		return errors.New("revoke: --config FILE or --dev is required")
+	}
+
+	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})
+	st, err := server.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	devCA, err := server.OpenCA(ctx, cfg, st, masterKey, log)
+	if err != nil {
+		return err
+	}
+	cert, err := devCA.Certificate(ctx, serial)
+	if errors.Is(err, ca.ErrUnknownCertificate) {
+		return fmt.Errorf("no certificate with serial %x was issued by this CA", serial)
+	}
+	if err != nil {
+		return err
+	}
+	err = devCA.Revoke(ctx, serial, reason, at)
+	if errors.Is(err, ca.ErrAlreadyRevoked) {
+		if prev, rerr := devCA.Revoked(ctx, serial); rerr == nil && prev != nil {
+			return fmt.Errorf("certificate %x is already revoked (%s, %s); a revocation is final",
+				serial, reasonName(prev.Reason), prev.RevokedAt.Format(time.RFC3339))
+		}
+		return fmt.Errorf("certificate %x is already revoked; a revocation is final", serial)
+	}
+	if err != nil {
+		return err
+	}
+	rev, err := devCA.Revoked(ctx, serial)
+	if err != nil || rev == nil {
+		return fmt.Errorf("certificate %x: revocation recorded but not readable back: %v", serial, err)
+	}
+	fmt.Fprintf(out, "revoked certificate %x\n  subject  %s\n  reason   %s\n  at       %s\n",
+		serial, cert.Subject.CommonName, reasonName(rev.Reason), rev.RevokedAt.Format(time.RFC3339))
+	fmt.Fprintf(out, "CRL (%s) and OCSP (%s) report it within %s on every server.\n",
+		devCA.CRLURL(), devCA.OCSPURL(), ca.DefaultRefreshInterval)
+	return nil
+}
