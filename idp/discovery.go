@@ -27,6 +27,8 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		"userinfo_endpoint":                             p.URL(PathUserInfo),
 		"jwks_uri":                                      p.URL(PathJWKS),
 		"end_session_endpoint":                          p.URL(PathLogout),
+		"backchannel_logout_supported":                  true,
+		"backchannel_logout_session_supported":          true,
 		"revocation_endpoint":                           p.URL(PathRevoke),
 		"introspection_endpoint":                        p.URL(PathIntrospect),
 		"pushed_authorization_request_endpoint":         p.URL(PathPAR),

@@ -97,6 +97,9 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		upstream = p.upstreamLogoutURL(sess, ret.Upstream)
+		// Online refresh tokens of the session die with it: the token and introspection
+		// endpoints check the session. The clients hear of it through the back channel.
+		p.backchannelLogout(r.Context(), sess)
 	}
 	http.SetCookie(w, p.cookie(sessionCookie, "", -1, cookiePath(p.base)))
 	if upstream != "" {

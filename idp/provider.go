@@ -54,6 +54,13 @@ type Config struct {
 	// the family. The window runs from the first rotation; retries do not extend it. After
 	// the window, or once the successor has itself been used, reuse revokes the family.
 	RefreshReuseGrace time.Duration
+
+	// BackchannelClient posts back-channel logout tokens; default: a 5 s timeout and no
+	// redirects followed.
+	BackchannelClient *http.Client
+	// BackchannelBackoff is the wait before the first retry of a failed back-channel
+	// logout post, doubling for the next; default 1s. Three attempts at most.
+	BackchannelBackoff time.Duration
 }
 
 func (c *Config) defaults() {
@@ -70,6 +77,10 @@ func (c *Config) defaults() {
 	def(&c.RefreshTTL, 8*time.Hour)
 	def(&c.OfflineRefreshTTL, 720*time.Hour)
 	def(&c.RefreshReuseGrace, 10*time.Second)
+	def(&c.BackchannelBackoff, time.Second)
+	if c.BackchannelClient == nil {
+		c.BackchannelClient = defaultBackchannelClient()
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -138,6 +149,8 @@ type Provider struct {
 	clientsMu  sync.RWMutex
 	clients    map[string]store.Client
 	clientsAge time.Time
+	bcClient   *http.Client
+	bcWG       sync.WaitGroup // back-channel logouts under way
 }
 
 // New builds a Provider.
@@ -154,6 +167,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		now:    cfg.Now,
 		base:   strings.TrimSuffix(u.Path, "/"),
 		secure: u.Scheme == "https",
+
+		bcClient: cfg.BackchannelClient,
 	}
 	var err error
 	if p.pairwise, err = derive(cfg.Secret, "motlan pairwise subject"); err != nil {

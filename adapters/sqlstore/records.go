@@ -19,7 +19,8 @@ type scanner interface{ Scan(dest ...any) error }
 // ---- clients
 
 const clientCols = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, allowed_scopes, " +
-	"auth_method, jwks, jwks_uri, subject_type, id_token_alg, first_party, updated_at, require_par"
+	"auth_method, jwks, jwks_uri, subject_type, id_token_alg, first_party, updated_at, require_par, " +
+	"backchannel_logout_uri, backchannel_logout_session_required"
 
 var (
 	qUpsertClient = insertSQL("clients", clientCols) + " ON CONFLICT (id) DO UPDATE SET " + setExcluded(clientCols, "id")
@@ -30,7 +31,8 @@ var (
 func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 	_, err := s.exec(ctx, qUpsertClient, c.ID, c.Name, c.SecretHash, list(c.RedirectURIs),
 		list(c.PostLogoutRedirectURIs), list(c.AllowedScopes), c.AuthMethod, string(c.JWKS), c.JWKSURI,
-		c.SubjectType, c.IDTokenAlg, b2i(c.FirstParty), ms(c.UpdatedAt), b2i(c.RequirePAR))
+		c.SubjectType, c.IDTokenAlg, b2i(c.FirstParty), ms(c.UpdatedAt), b2i(c.RequirePAR),
+		c.BackchannelLogoutURI, b2i(c.BackchannelLogoutSessionRequired))
 	return wrapWrite("upsert client", err)
 }
 
@@ -40,14 +42,17 @@ func scanClient(sc scanner) (store.Client, error) {
 		redirect, post, scopes string
 		jwks                   string
 		first, updated, par    int64
+		bcSession              int64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &redirect, &post, &scopes, &c.AuthMethod, &jwks,
-		&c.JWKSURI, &c.SubjectType, &c.IDTokenAlg, &first, &updated, &par); err != nil {
+		&c.JWKSURI, &c.SubjectType, &c.IDTokenAlg, &first, &updated, &par,
+		&c.BackchannelLogoutURI, &bcSession); err != nil {
 		return c, err
 	}
 	var d decoder
 	c.RedirectURIs, c.PostLogoutRedirectURIs, c.AllowedScopes = d.list(redirect), d.list(post), d.list(scopes)
 	c.JWKS, c.FirstParty, c.UpdatedAt, c.RequirePAR = raw(jwks), first != 0, fromMS(updated), par != 0
+	c.BackchannelLogoutSessionRequired = bcSession != 0
 	return c, d.err
 }
 
@@ -614,6 +619,36 @@ func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next 
 	default:
 		return wrapWrite("rotate refresh token again", err)
 	}
+}
+
+// qSessionClients reads the clients of a session from the records that already carry it,
+// so logins write nothing more; both tables are indexed on (session_id, client_id). It
+// reads committed rows and takes no lock: the caller deletes the session first, so only a
+// code whose issue was already under way can be missed.
+const qSessionClients = "SELECT client_id FROM auth_codes WHERE session_id = ? " +
+	"UNION SELECT client_id FROM refresh_tokens WHERE session_id = ? ORDER BY client_id"
+
+func (s *Store) SessionClients(ctx context.Context, sessionID string) ([]string, error) {
+	if sessionID == "" {
+		return nil, nil
+	}
+	rows, err := s.query(ctx, qSessionClients, sessionID, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: session clients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlstore: session clients: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: session clients: %w", err)
+	}
+	return out, nil
 }
 
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {

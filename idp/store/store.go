@@ -38,6 +38,10 @@ type Client struct {
 	FirstParty             bool
 	UpdatedAt              time.Time
 	RequirePAR             bool // authorization requests must be pushed (RFC 9126 6)
+	// BackchannelLogoutURI receives logout tokens (OpenID Connect Back-Channel Logout 1.0);
+	// empty: the client is not told when a session ends.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool // the client needs sid (always sent)
 }
 
 // Attribute is one verified fact about a citizen and where it came from.
@@ -233,6 +237,11 @@ type RefreshTokens interface {
 	// never rotated, ErrConflict.
 	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
+	// SessionClients lists, sorted and without duplicates, the clients that were issued an
+	// authorization code or a refresh token in the session sessionID (redeemed or not,
+	// revoked or not, until the records are purged): the clients back-channel logout
+	// tells when the session ends.
+	SessionClients(ctx context.Context, sessionID string) ([]string, error)
 }
 
 // RevokedTokens is the denylist of access tokens revoked before they expire (RFC 7009):

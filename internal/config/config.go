@@ -117,6 +117,12 @@ type Client struct {
 	FirstParty             bool     `yaml:"first_party"`
 	RequirePAR             bool     `yaml:"require_par"` // authorization requests only via PAR (RFC 9126)
 	JWKS                   string   `yaml:"jwks"`        // JSON Web Key Set for private_key_jwt
+	// BackchannelLogoutURI receives OpenID Connect Back-Channel Logout 1.0 logout tokens
+	// when a session the client took part in ends; https, or http on localhost.
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: the client needs sid in logout tokens. Motlan
+	// always sends it; the setting is recorded for the client's registration.
+	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.
@@ -394,6 +400,19 @@ func (cl Client) validate(at string) []error {
 				add("%s[%d]: %q must be https (http only on localhost)", list.name, j, r)
 			}
 		}
+	}
+	if r := cl.BackchannelLogoutURI; r != "" {
+		u, err := url.Parse(r)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "":
+			add("backchannel_logout_uri: %q is not an absolute URL", r)
+		case strings.Contains(r, "#"):
+			add("backchannel_logout_uri: %q must not have a fragment", r)
+		case u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())):
+			add("backchannel_logout_uri: %q must be https (http only on localhost)", r)
+		}
+	} else if cl.BackchannelLogoutSessionRequired {
+		add("backchannel_logout_session_required: needs backchannel_logout_uri")
 	}
 	for _, s := range cl.Scopes {
 		if s != "openid" && !knownScopes[s] {

@@ -223,6 +223,7 @@ func upsertClients(ctx context.Context, st store.Clients, clients []config.Clien
 			PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, AllowedScopes: scopes,
 			AuthMethod: c.AuthMethod, JWKS: []byte(c.JWKS), SubjectType: c.SubjectType,
 			IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty, RequirePAR: c.RequirePAR,
+			BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		})
 		if err != nil {
 			return fmt.Errorf("store client %s: %w", c.ID, err)

@@ -30,6 +30,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"UseAssertionOnce", testConcurrentAssertion},
 		{"RedeemAuthCodeOnce", testConcurrentRedeem},
 		{"ConsumePushedRequestOnce", testConcurrentConsumePushed},
+		{"SessionClientsWhileIssuing", testConcurrentSessionClients},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,4 +303,46 @@ func testConcurrentRedeem(e *env) {
 	if winners != 1 {
 		e.t.Errorf("%d redemptions of one code, want exactly 1", winners)
 	}
+}
+
+// testConcurrentSessionClients lists a session's clients while codes and refresh tokens
+// for it are issued: every listing is sorted, duplicate-free and a subset of the clients,
+// and the listing after the writes holds every one.
+func testConcurrentSessionClients(e *env) {
+	const clients = Racers / 4
+	errs := testsync.Race(Racers, func(i int) error {
+		id := fmt.Sprintf("client-%d", i/4%clients) // each client gets a code and a token
+		if i%4 == 0 {
+			c := authCode(fmt.Sprintf("code-%d", i))
+			c.ClientID = id
+			return e.s.CreateAuthCode(e.ctx, c)
+		}
+		if i%4 == 1 {
+			t := refresh(fmt.Sprintf("rt-%d", i), fmt.Sprintf("fam-%d", i))
+			t.ClientID = id
+			return e.s.CreateRefreshToken(e.ctx, t)
+		}
+		got, err := e.s.SessionClients(e.ctx, "sess-1")
+		if err != nil {
+			return err
+		}
+		for j, c := range got {
+			if j > 0 && got[j-1] >= c {
+				return fmt.Errorf("listing not sorted or has duplicates: %v", got)
+			}
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			e.t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	got, err := e.s.SessionClients(e.ctx, "sess-1")
+	must(e.t, "list", err)
+	want := make([]string, 0, clients)
+	for i := range clients {
+		want = append(want, fmt.Sprintf("client-%d", i))
+	}
+	equal(e.t, "clients", got, want)
 }

@@ -116,6 +116,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"RefreshTokens/RotateAgainReplacesSuccessor", testRefreshRotateAgain},
 		{"RefreshTokens/RotateAgainAfterSuccessorUsed", testRefreshRotateAgainMovedOn},
 		{"RefreshTokens/RotateAgainErrors", testRefreshRotateAgainErrors},
+		{"SessionClients/FromCodesAndRefreshTokens", testSessionClients},
 		{"RevokedTokens/UntilExpiry", testRevokedTokens},
 		{"Consents/UpsertReplaces", testConsent},
 		{"Releases/ListInOrder", testReleases},
@@ -149,6 +150,9 @@ func client(id string) store.Client {
 		FirstParty:             true,
 		UpdatedAt:              start,
 		RequirePAR:             true,
+
+		BackchannelLogoutURI:             "https://dvc.example.vn/backchannel",
+		BackchannelLogoutSessionRequired: true,
 	}
 }
 
@@ -992,4 +996,51 @@ func testRedeemAuthCode(e *env) {
 	e.clock.Set(c3.ExpiresAt.Add(time.Second))
 	_, err = e.s.RedeemAuthCode(e.ctx, c3.ID, nil)
 	wantErr(e.t, "expired", err, store.ErrNotFound)
+}
+
+// ---- clients of a session
+
+func testSessionClients(e *env) {
+	got, err := e.s.SessionClients(e.ctx, "sess-1")
+	must(e.t, "empty", err)
+	if len(got) != 0 {
+		e.t.Fatalf("empty store lists clients %v", got)
+	}
+	// portal: a code and, from it, two refresh tokens (one revoked); shop: only a code,
+	// consumed; bank: only a refresh token; other: a code of another session.
+	c1 := authCode("code-portal")
+	must(e.t, "code portal", e.s.CreateAuthCode(e.ctx, c1))
+	c2 := authCode("code-shop")
+	c2.ClientID = "shop"
+	must(e.t, "code shop", e.s.CreateAuthCode(e.ctx, c2))
+	_, err = e.s.ConsumeAuthCode(e.ctx, c2.ID)
+	must(e.t, "consume shop", err)
+	c3 := authCode("code-other")
+	c3.ClientID, c3.SessionID = "other", "sess-2"
+	must(e.t, "code other", e.s.CreateAuthCode(e.ctx, c3))
+	must(e.t, "refresh portal", e.s.CreateRefreshToken(e.ctx, refresh("rt-portal-1", "fam-portal")))
+	must(e.t, "refresh portal 2", e.s.CreateRefreshToken(e.ctx, refresh("rt-portal-2", "fam-portal")))
+	must(e.t, "revoke portal", e.s.RevokeRefreshFamily(e.ctx, "fam-portal"))
+	rb := refresh("rt-bank", "fam-bank")
+	rb.ClientID = "bank"
+	must(e.t, "refresh bank", e.s.CreateRefreshToken(e.ctx, rb))
+
+	got, err = e.s.SessionClients(e.ctx, "sess-1")
+	must(e.t, "sess-1", err)
+	equal(e.t, "clients of sess-1", got, []string{"bank", "portal", "shop"})
+	got, err = e.s.SessionClients(e.ctx, "sess-2")
+	must(e.t, "sess-2", err)
+	equal(e.t, "clients of sess-2", got, []string{"other"})
+	got, err = e.s.SessionClients(e.ctx, "sess-none")
+	must(e.t, "unknown session", err)
+	if len(got) != 0 {
+		e.t.Errorf("unknown session lists clients %v", got)
+	}
+	// Sessions deleted (logout) keep their records until they expire: the list outlives
+	// the session, which is when back-channel logout reads it.
+	must(e.t, "create session", e.s.CreateSession(e.ctx, session("sess-1")))
+	must(e.t, "delete session", e.s.DeleteSession(e.ctx, "sess-1"))
+	got, err = e.s.SessionClients(e.ctx, "sess-1")
+	must(e.t, "after logout", err)
+	equal(e.t, "clients after logout", got, []string{"bank", "portal", "shop"})
 }
