@@ -131,64 +131,9 @@ func buildIncrement(d *document, opt *Options, reserved int) (inc *increment, er
 	wd.WriteString(" >>")
 	w.put(widgetRef, wd.Bytes())
 
-	// Page /Annots.
-	annots := page.Key("Annots")
-	if annots.Kind() == pdf.Array && refOf(annots) != pageRef {
-		var ab bytes.Buffer
-		if err := writeArrayAppend(&ab, annots, refOf(annots), widgetRef); err != nil {
-			return nil, err
-		}
-		w.put(refOf(annots), ab.Bytes())
-	} else {
-		var pb bytes.Buffer
-		if err := writeDictExcept(&pb, page, pageRef, map[string]func(*bytes.Buffer) error{
-			"Annots": func(b *bytes.Buffer) error { return writeArrayAppend(b, annots, pageRef, widgetRef) },
-		}); err != nil {
-			return nil, err
-		}
-		w.put(pageRef, pb.Bytes())
-	}
-
-	// AcroForm: /Fields gains the new field, /SigFlags 3 (SignaturesExist | AppendOnly).
-	fields := acro.Key("Fields")
-	acroOverride := func(container ref) map[string]func(*bytes.Buffer) error {
-		return map[string]func(*bytes.Buffer) error{
-			"Fields": func(b *bytes.Buffer) error {
-				if fields.Kind() == pdf.Array && refOf(fields) != container {
-					var fb bytes.Buffer
-					if err := writeArrayAppend(&fb, fields, refOf(fields), widgetRef); err != nil {
-						return err
-					}
-					w.put(refOf(fields), fb.Bytes())
-					b.WriteString(refOf(fields).String())
-					return nil
-				}
-				return writeArrayAppend(b, fields, container, widgetRef)
-			},
-			"SigFlags": func(b *bytes.Buffer) error { b.WriteString("3"); return nil },
-		}
-	}
-	if acro.Kind() == pdf.Dict && refOf(acro) != d.rootRef {
-		var ab bytes.Buffer
-		if err := writeDictExcept(&ab, acro, refOf(acro), acroOverride(refOf(acro))); err != nil {
-			return nil, err
-		}
-		w.put(refOf(acro), ab.Bytes())
-	} else {
-		// Direct or missing: move it into a new indirect object and point the catalog at it.
-		acroRef := w.alloc()
-		var ab bytes.Buffer
-		if err := writeDictExcept(&ab, acro, d.rootRef, acroOverride(d.rootRef)); err != nil {
-			return nil, err
-		}
-		w.put(acroRef, ab.Bytes())
-		var cb bytes.Buffer
-		if err := writeDictExcept(&cb, d.root, d.rootRef, map[string]func(*bytes.Buffer) error{
-			"AcroForm": func(b *bytes.Buffer) error { b.WriteString(acroRef.String()); return nil },
-		}); err != nil {
-			return nil, err
-		}
-		w.put(d.rootRef, cb.Bytes())
+	// Page /Annots and the AcroForm gain the field (shared with document timestamps).
+	if err := addFieldToPageAndForm(w, d, page, widgetRef); err != nil {
+		return nil, err
 	}
 
 	if err := writeXref(w, d); err != nil {
