@@ -3,7 +3,9 @@
 package testsync
 
 import (
+	"errors"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -56,4 +58,22 @@ func Race(n int, fn func(i int) error) []error {
 	close(gate)
 	done.Wait()
 	return errs
+}
+
+// OneWinner checks a race where exactly one racer may succeed: every error must be loser
+// (errors.Is), and exactly one must be nil.
+func OneWinner(t testing.TB, what string, errs []error, loser error) {
+	t.Helper()
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, loser):
+			t.Errorf("%s: racer %d: %v", what, i, err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%s: %d racers succeeded, want exactly 1", what, winners)
+	}
 }

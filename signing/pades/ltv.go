@@ -308,24 +308,7 @@ func buildDocTimestampIncrement(d *document, reserved int) (inc *increment, err 
 	wd.WriteString("<< /Type /Annot /Subtype /Widget /FT /Sig ")
 	writeTextField(&wd, "T", uniqueFieldName(acro.Key("Fields")))
 	fmt.Fprintf(&wd, "/V %s /P %s /F 132 /Rect [0 0 0 0] >>", sigRef, pageRef)
-	w.put(widgetRef, wd.Bytes())
-
-	if err := addFieldToPageAndForm(w, d, page, widgetRef); err != nil {
-		return nil, err
-	}
-	if err := writeXref(w, d); err != nil {
-		return nil, err
-	}
-	data := w.buf.Bytes()
-	total := w.base + int64(len(data))
-	a := w.base + int64(contentsStart)
-	c := w.base + int64(contentsEnd)
-	br := fmt.Sprintf("[0 %d %d %d]", a, c, total-c)
-	if len(br) > byteRangeWidth {
-		return nil, fmt.Errorf("pades: byte range too wide")
-	}
-	copy(data[byteRangeAt:], br)
-	return &increment{data: data, contentsStart: contentsStart, contentsEnd: contentsEnd}, nil
+	return finishIncrement(w, d, page, widgetRef, wd.Bytes(), byteRangeAt, contentsStart, contentsEnd)
 }
 
 // addFieldToPageAndForm adds widgetRef to the page's /Annots and the AcroForm's /Fields

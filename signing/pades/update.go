@@ -129,17 +129,20 @@ func buildIncrement(d *document, opt *Options, reserved int) (inc *increment, er
 		fmt.Fprintf(&wd, " /AP << /N %s >>", *apRef)
 	}
 	wd.WriteString(" >>")
-	w.put(widgetRef, wd.Bytes())
+	return finishIncrement(w, d, page, widgetRef, wd.Bytes(), byteRangeAt, contentsStart, contentsEnd)
+}
 
-	// Page /Annots and the AcroForm gain the field (shared with document timestamps).
+// finishIncrement stores the widget, adds the field to its page and the AcroForm, writes
+// the cross-reference section and fills in the /ByteRange around /Contents. Signatures and
+// document timestamps end the same way.
+func finishIncrement(w *objWriter, d *document, page pdf.Value, widgetRef ref, widget []byte, byteRangeAt, contentsStart, contentsEnd int) (*increment, error) {
+	w.put(widgetRef, widget)
 	if err := addFieldToPageAndForm(w, d, page, widgetRef); err != nil {
 		return nil, err
 	}
-
 	if err := writeXref(w, d); err != nil {
 		return nil, err
 	}
-
 	data := w.buf.Bytes()
 	total := w.base + int64(len(data))
 	a := w.base + int64(contentsStart)

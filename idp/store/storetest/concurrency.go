@@ -69,18 +69,7 @@ func testConcurrentConsume(e *env) {
 func testConcurrentDelete(e *env) {
 	must(e.t, "create", e.s.CreateAuthRequest(e.ctx, authRequest("ar-race", "up-race")))
 	errs := testsync.Race(Racers, func(int) error { return e.s.DeleteAuthRequest(e.ctx, "ar-race") })
-	winners := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			winners++
-		case !errors.Is(err, store.ErrNotFound):
-			e.t.Errorf("racer %d: %v", i, err)
-		}
-	}
-	if winners != 1 {
-		e.t.Errorf("%d deleters won, want exactly 1", winners)
-	}
+	testsync.OneWinner(e.t, "delete one auth request", errs, store.ErrNotFound)
 }
 
 func testConcurrentRotate(e *env) {
@@ -241,18 +230,7 @@ func testConcurrentUpsertCitizen(e *env) {
 func testConcurrentAssertion(e *env) {
 	exp := e.clock.Now().Add(time.Minute)
 	errs := testsync.Race(Racers, func(int) error { return e.s.UseAssertion(e.ctx, "portal", "jti-race", exp) })
-	winners := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			winners++
-		case !errors.Is(err, store.ErrAlreadyUsed):
-			e.t.Errorf("racer %d: %v", i, err)
-		}
-	}
-	if winners != 1 {
-		e.t.Errorf("%d uses of one assertion succeeded, want exactly 1", winners)
-	}
+	testsync.OneWinner(e.t, "use one assertion", errs, store.ErrAlreadyUsed)
 }
 
 func testConcurrentConsumePushed(e *env) {
@@ -262,18 +240,7 @@ func testConcurrentConsumePushed(e *env) {
 		_, err := e.s.ConsumePushedRequest(e.ctx, "pr-race", r.ClientID)
 		return err
 	})
-	winners := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			winners++
-		case !errors.Is(err, store.ErrNotFound):
-			e.t.Errorf("racer %d: %v", i, err)
-		}
-	}
-	if winners != 1 {
-		e.t.Errorf("%d consumptions of one pushed request succeeded, want exactly 1", winners)
-	}
+	testsync.OneWinner(e.t, "consume one pushed request", errs, store.ErrNotFound)
 }
 
 func testConcurrentRedeem(e *env) {
