@@ -71,12 +71,22 @@ func (p *Provider) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar
 		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the national eID is not reachable right now"))
 		return
 	}
-	if err := p.store.CreateAuthRequest(r.Context(), ar); err != nil {
-		p.log.ErrorContext(r.Context(), "store auth request", "err", err)
-		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
-		return
+	name := txCookiePrefix + ar.UpstreamState[:12]
+	value, err := p.sealTransaction(ar, name)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "seal auth request", "err", err)
 	}
-	http.SetCookie(w, p.cookie(txCookiePrefix+ar.UpstreamState[:12], ar.ID, int(p.cfg.AuthRequestTTL.Seconds()), p.base+PathCallback))
+	if value == "" {
+		// Too big for a cookie (a large claims request): the store keeps it, the cookie
+		// only names it.
+		if err := p.store.CreateAuthRequest(r.Context(), ar); err != nil {
+			p.log.ErrorContext(r.Context(), "store auth request", "err", err)
+			p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
+			return
+		}
+		value = ar.ID
+	}
+	http.SetCookie(w, p.cookie(name, value, int(ar.ExpiresAt.Sub(p.now()).Seconds())+1, p.base+PathCallback))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
 }
@@ -91,33 +101,13 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, &pageError{http.StatusBadRequest, "bad_callback", "missing state"})
 		return
 	}
-	ar, err := p.store.GetAuthRequestByUpstreamState(ctx, state)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			p.log.ErrorContext(ctx, "read auth request", "err", err)
-			p.renderError(w, r, &pageError{http.StatusServiceUnavailable, "unavailable", ""})
-			return
-		}
-		p.renderError(w, r, &pageError{http.StatusBadRequest, "expired_login", "unknown or expired state"})
-		return
-	}
-	tx, err := r.Cookie(txCookiePrefix + state[:min(12, len(state))])
-	if err != nil || subtle.ConstantTimeCompare([]byte(tx.Value), []byte(ar.ID)) != 1 {
-		p.renderError(w, r, &pageError{http.StatusBadRequest, "bad_callback", "this login was started in another browser"})
-		return
-	}
-	http.SetCookie(w, p.cookie(tx.Name, "", -1, p.base+PathCallback))
-	// The transaction is single-use from here on: a replayed callback finds nothing.
-	if err := p.store.DeleteAuthRequest(ctx, ar.ID); errors.Is(err, store.ErrNotFound) {
-		p.renderError(w, r, &pageError{http.StatusBadRequest, "expired_login", "this login was already completed"})
-		return
-	} else if err != nil {
-		p.log.ErrorContext(ctx, "delete auth request", "err", err)
-		p.renderError(w, r, &pageError{http.StatusServiceUnavailable, "unavailable", ""})
+	ar, once, perr := p.loginTransaction(w, r, state)
+	if perr != nil {
+		p.renderError(w, r, perr)
 		return
 	}
 	if ar.ClientID == internalClient {
-		p.finishStepUp(w, r, ar, q)
+		p.finishStepUp(w, r, ar, q, once)
 		return
 	}
 	client, ok := p.client(ctx, ar.ClientID)
@@ -152,7 +142,11 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		c, secret := p.newCode(ar, store.Session{})
 		ac, codeSecret = &c, secret
 	}
-	sess, err := p.openSession(w, r, id, ac)
+	sess, err := p.openSession(w, r, id, ac, once)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		p.renderError(w, r, &pageError{http.StatusBadRequest, "expired_login", "this login was already completed"})
+		return
+	}
 	if err != nil {
 		p.log.ErrorContext(ctx, "open session", "err", err)
 		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
@@ -180,7 +174,9 @@ func (p *Provider) upstreamFailed(w http.ResponseWriter, r *http.Request, ar sto
 
 // openSession records what the eID verified and starts a fresh session, storing code (if
 // not nil) with it. A new session ID on every login prevents session fixation.
-func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Identity, code *store.AuthCode) (store.Session, error) {
+//
+// once, when not nil, makes the login single-use: see loginTransaction.
+func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Identity, code *store.AuthCode, once *store.Once) (store.Session, error) {
 	ctx := r.Context()
 	now := p.now()
 	level := 1
@@ -208,7 +204,7 @@ func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Id
 		code.SessionID, code.AuthTime, code.ACR, code.AMR = s.ID, s.AuthTime, s.ACR, s.AMR
 	}
 	old, hadSession := p.currentSession(r)
-	cit, err := p.store.RecordLogin(ctx, store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs}, s, code)
+	cit, err := p.store.RecordLogin(ctx, store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs}, s, code, once)
 	if err != nil {
 		return store.Session{}, err
 	}

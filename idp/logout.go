@@ -194,6 +194,11 @@ func (p *Provider) logoutCSRF(sessionID string) string {
 
 // sealJSON and openJSON keep small state in a cookie, encrypted and bound to its name.
 func (p *Provider) sealJSON(v any, name string) (string, error) {
+	return p.sealJSONUntil(v, name, p.now().Add(10*time.Minute))
+}
+
+// sealJSONUntil seals v for the cookie name until exp.
+func (p *Provider) sealJSONUntil(v any, name string, exp time.Time) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -204,9 +209,8 @@ func (p *Provider) sealJSON(v any, name string) (string, error) {
 	}
 	nonce := make([]byte, gcm.NonceSize())
 	_, _ = rand.Read(nonce)
-	exp := p.now().Add(10 * time.Minute).Unix()
-	aad := []byte(name + "\x00" + strconv.FormatInt(exp, 10))
-	return strconv.FormatInt(exp, 10) + "." + base64.RawURLEncoding.EncodeToString(gcm.Seal(nonce, nonce, b, aad)), nil
+	aad := []byte(name + "\x00" + strconv.FormatInt(exp.Unix(), 10))
+	return strconv.FormatInt(exp.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(gcm.Seal(nonce, nonce, b, aad)), nil
 }
 
 func (p *Provider) openJSON(s, name string, v any) error {

@@ -56,7 +56,7 @@ func (p *Provider) handleStepUp(w http.ResponseWriter, r *http.Request) {
 
 // finishStepUp completes an internal login: a session at level 2, then back to the page.
 // Failures are pages: there is no client to redirect an error to.
-func (p *Provider) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, q url.Values) {
+func (p *Provider) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, q url.Values, once *store.Once) {
 	ctx := r.Context()
 	fail := func(status int, key string, err error) {
 		if err != nil {
@@ -85,7 +85,10 @@ func (p *Provider) finishStepUp(w http.ResponseWriter, r *http.Request, ar store
 		fail(http.StatusForbidden, "level2_required", nil)
 		return
 	}
-	if _, err := p.openSession(w, r, id, nil); err != nil {
+	if _, err := p.openSession(w, r, id, nil, once); errors.Is(err, store.ErrAlreadyUsed) {
+		fail(http.StatusBadRequest, "expired_login", nil)
+		return
+	} else if err != nil {
 		fail(http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}

@@ -812,6 +812,7 @@ func (s *Store) ListTokenKeys(ctx context.Context) ([]store.TokenKey, error) {
 var (
 	qDeleteExpiredAssertion = "DELETE FROM client_assertions WHERE client_id = ? AND jti = ? AND expires_at <= ?"
 	qInsertAssertion        = insertSQL("client_assertions", "client_id, jti, expires_at")
+	qUseOnce                = qInsertAssertion + " ON CONFLICT DO NOTHING"
 )
 
 // UseAssertion records a client assertion's jti; the primary key makes of concurrent
@@ -883,10 +884,25 @@ func (s *Store) ConsumePushedRequest(ctx context.Context, id, clientID string) (
 
 // RecordLogin stores the citizen, the new session and the code (if any) in one
 // transaction.
-func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Session, code *store.AuthCode) (store.Citizen, error) {
+func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Session, code *store.AuthCode, once *store.Once) (store.Citizen, error) {
 	var out store.Citizen
+	now := s.nowMS()
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
+		if once != nil {
+			// First, so a replay stores nothing; DO NOTHING keeps a PostgreSQL transaction
+			// usable where a unique violation would abort it.
+			if _, err := tx.exec(qDeleteExpiredAssertion, once.Namespace, once.Key, now); err != nil {
+				return err
+			}
+			n, err := tx.exec(qUseOnce, once.Namespace, once.Key, ms(once.ExpiresAt))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return store.ErrAlreadyUsed
+			}
+		}
 		if out, err = s.upsertCitizenTx(tx, c); err != nil {
 			return err
 		}

@@ -259,7 +259,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		qCitizenBySub + s.forUpdate(), qInsertCitizen, qUpdateCitizen,
 		qGetAuthRequest + s.forUpdate(), qUpdateAuthRequest,
 		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor + s.forUpdate(), qRevokeUnused, qSetSuccessor,
-		qInsertSession, qInsertAuthCode, qConsumeAuthCode,
+		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce,
 	} {
 		if _, err := s.w.stmt(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: prepare %q: %w", q, err)

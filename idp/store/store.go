@@ -280,13 +280,23 @@ type Assertions interface {
 type Logins interface {
 	// RecordLogin upserts the citizen (as UpsertCitizen), creates the session for the
 	// stored citizen and, when code is not nil, the code for that citizen and session, all
-	// or nothing. It returns the stored citizen.
-	RecordLogin(ctx context.Context, c Citizen, s Session, code *AuthCode) (Citizen, error)
+	// or nothing. When once is not nil it is marked used in the same transaction, as
+	// UseAssertion(once.Namespace, once.Key, once.ExpiresAt) would; if it was used already
+	// nothing is stored and the error is ErrAlreadyUsed. It returns the stored citizen.
+	RecordLogin(ctx context.Context, c Citizen, s Session, code *AuthCode, once *Once) (Citizen, error)
 	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
 	// transaction, calls next with it and stores the refresh token next returns (nil: none).
 	// If next fails, the code stays consumed, nothing else is stored, and next's error is
 	// returned with the code. next runs under the store's lock: quick, and no store calls.
 	RedeemAuthCode(ctx context.Context, id string, next func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
+}
+
+// Once is a single-use value, such as the state of an upstream login whose transaction
+// travelled in a cookie rather than in the store: it is kept (with the client assertions'
+// jti values, Namespace in place of the client) until ExpiresAt.
+type Once struct {
+	Namespace, Key string
+	ExpiresAt      time.Time
 }
 
 // Store is everything the provider needs.

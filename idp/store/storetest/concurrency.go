@@ -28,6 +28,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"UpsertCitizenMergesAll", testConcurrentUpsertCitizen},
 		{"DeleteAuthRequestOnce", testConcurrentDelete},
 		{"UseAssertionOnce", testConcurrentAssertion},
+		{"RecordLoginOnce", testConcurrentRecordLoginOnce},
 		{"RedeemAuthCodeOnce", testConcurrentRedeem},
 		{"ConsumePushedRequestOnce", testConcurrentConsumePushed},
 		{"SessionClientsWhileIssuing", testConcurrentSessionClients},
@@ -231,6 +232,24 @@ func testConcurrentAssertion(e *env) {
 	exp := e.clock.Now().Add(time.Minute)
 	errs := testsync.Race(Racers, func(int) error { return e.s.UseAssertion(e.ctx, "portal", "jti-race", exp) })
 	testsync.OneWinner(e.t, "use one assertion", errs, store.ErrAlreadyUsed)
+}
+
+func testConcurrentRecordLoginOnce(e *env) {
+	once := &store.Once{Namespace: "motlan:upstream", Key: "state-race", ExpiresAt: e.clock.Now().Add(time.Minute)}
+	errs := testsync.Race(Racers, func(i int) error {
+		_, err := e.s.RecordLogin(e.ctx, citizen("once-race"), session(fmt.Sprintf("sess-once-race-%d", i)), nil, once)
+		return err
+	})
+	testsync.OneWinner(e.t, "record one login per once", errs, store.ErrAlreadyUsed)
+	stored := 0
+	for i := range Racers {
+		if _, err := e.s.GetSession(e.ctx, fmt.Sprintf("sess-once-race-%d", i)); err == nil {
+			stored++
+		}
+	}
+	if stored != 1 {
+		e.t.Errorf("%d sessions stored, want 1", stored)
+	}
 }
 
 func testConcurrentConsumePushed(e *env) {
