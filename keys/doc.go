@@ -8,6 +8,13 @@
 // no update) MaxTokenLifetime+RefreshInterval after a newer key of its algorithm became
 // active. Every replica derives the same answer from the same records.
 //
+// Rotation runs on a schedule (Config.Rotation) without a lock service: period boundaries
+// are fixed instants, the next key's ID is fixed by its algorithm and boundary, and the
+// store's unique key ID makes exactly one of the racing replicas create it. Keys are
+// published PublishAhead before they sign, so relying parties that cache JWKS, and
+// replicas between two refreshes, know a key before it is used. Retired keys stay in the
+// store, sealed, and are never unsealed again.
+//
 // The signing path never touches the store: Manager keeps an immutable snapshot of the
 // keys, replaced on Refresh (periodically in the background, and on an unknown kid in
 // Verify, rate limited).

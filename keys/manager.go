@@ -53,10 +53,64 @@ type Config struct {
 	// RefreshInterval is how often the store is re-read for keys other replicas added.
 	// Default one minute; negative: no background refresh (call Refresh yourself).
 	RefreshInterval time.Duration
-	// MaxTokenLifetime is the longest a token signed by these keys stays valid. A key
-	// superseded by a newer one stays published this long, plus RefreshInterval, after
-	// the newer one became active. Default 24 hours.
+	// MaxTokenLifetime is the longest a token signed by these keys stays valid (the
+	// longest of the ID token, access token and logout token lifetimes). A key superseded
+	// by a newer one stays published this long, plus RefreshInterval, after the newer one
+	// became active. Default 24 hours.
 	MaxTokenLifetime time.Duration
+	// Rotation is the key schedule; the zero value rotates only when Rotate is called.
+	Rotation Rotation
+}
+
+// Rotation schedules token-key rotation. Period boundaries are the multiples of Every
+// since the Unix epoch, so every replica computes the same ones without talking to the
+// others. PublishAhead before a boundary, each replica's background loop creates, for
+// each algorithm with no key activating at or after the boundary, the next key: published
+// now, active from the boundary. Its ID is fixed by algorithm and boundary, so of several
+// replicas racing exactly one stores it (the store's ErrConflict tells the others it is
+// done), and all sign with it from the boundary on. The key it supersedes retires
+// MaxTokenLifetime+RefreshInterval after the boundary.
+//
+// A boundary passed while no replica ran is not made up for: the key in use keeps
+// signing until the next boundary, because a key must be published before it signs.
+type Rotation struct {
+	Every        time.Duration // period; zero disables the schedule; at least a minute, whole seconds
+	PublishAhead time.Duration // how long before its boundary a key is published; above RefreshInterval, below Every
+}
+
+func (r Rotation) enabled() bool { return r.Every > 0 }
+
+// nextBoundary returns the first period boundary strictly after t.
+func (r Rotation) nextBoundary(t time.Time) time.Time {
+	ns, every := t.UnixNano(), int64(r.Every)
+	k := ns / every
+	if ns < 0 && ns%every != 0 {
+		k-- // floor for instants before 1970, which only a broken clock shows
+	}
+	return time.Unix(0, (k+1)*every).UTC()
+}
+
+// scheduledKID is the ID of alg's key for the period starting at boundary: the same on
+// every replica, which is what makes concurrent creation safe.
+func scheduledKID(alg string, boundary time.Time) string {
+	return alg + "-" + boundary.UTC().Format("20060102T150405Z")
+}
+
+func (r Rotation) validate(refresh time.Duration) error {
+	if r.Every == 0 && r.PublishAhead == 0 {
+		return nil
+	}
+	switch {
+	case r.Every < time.Minute || r.Every%time.Second != 0:
+		return fmt.Errorf("keys: Rotation.Every %v: want at least a minute, in whole seconds", r.Every)
+	case r.PublishAhead <= 0 || r.PublishAhead >= r.Every:
+		return fmt.Errorf("keys: Rotation.PublishAhead %v: want above zero and below Every (%v)", r.PublishAhead, r.Every)
+	case refresh > 0 && r.PublishAhead <= refresh:
+		// Every replica must have loaded the next key before the boundary, or it would
+		// keep signing with the old one after the others switched.
+		return fmt.Errorf("keys: Rotation.PublishAhead %v: want above RefreshInterval (%v)", r.PublishAhead, refresh)
+	}
+	return nil
 }
 
 // PublicKey is a published key.
@@ -161,6 +215,9 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.MaxTokenLifetime <= 0 {
 		cfg.MaxTokenLifetime = DefaultMaxTokenLifetime
 	}
+	if err := cfg.Rotation.validate(cfg.RefreshInterval); err != nil {
+		return nil, err
+	}
 	sealer, err := NewSealer(cfg.MasterKey)
 	if err != nil {
 		return nil, err
@@ -171,22 +228,11 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	if err := m.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	created := false
-	for _, alg := range cfg.Algs {
-		if len(m.snap.Load().byAlg[alg]) > 0 {
-			continue
-		}
-		if _, err := m.create(ctx, alg, time.Time{}); err != nil {
-			return nil, err
-		}
-		created = true
+	if err := m.ensureKeys(ctx); err != nil {
+		return nil, err
 	}
-	if created {
-		// Re-read: a replica starting at the same time may have created keys too; every
-		// replica then picks the same active key from the same records.
-		if err := m.Refresh(ctx); err != nil {
-			return nil, err
-		}
+	if _, err := m.RotateDue(ctx); err != nil {
+		return nil, err
 	}
 
 	if cfg.RefreshInterval > 0 {
@@ -196,6 +242,97 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 		go m.loop(lctx)
 	}
 	return m, nil
+}
+
+// ensureKeys creates a key, active now, for each configured algorithm that has none.
+func (m *Manager) ensureKeys(ctx context.Context) error {
+	missing := func() []string {
+		var out []string
+		for _, alg := range m.cfg.Algs {
+			if len(m.snap.Load().byAlg[alg]) == 0 {
+				out = append(out, alg)
+			}
+		}
+		return out
+	}
+	algs := missing()
+	if len(algs) == 0 {
+		return nil
+	}
+	for _, alg := range algs {
+		kid := "" // random
+		if r := m.cfg.Rotation; r.enabled() {
+			// The current period's ID: of replicas starting together on an empty store,
+			// exactly one creates it.
+			kid = scheduledKID(alg, r.nextBoundary(m.now()).Add(-r.Every))
+		}
+		if _, err := m.create(ctx, alg, kid, time.Time{}); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	// Re-read: a replica starting at the same time may have created keys too; every
+	// replica then picks the same active key from the same records.
+	if err := m.Refresh(ctx); err != nil {
+		return err
+	}
+	// A conflict on a scheduled ID whose record has already retired (a store whose keys
+	// all retired) leaves an algorithm without a key: fall back to a random ID.
+	for _, alg := range missing() {
+		if _, err := m.create(ctx, alg, "", time.Time{}); err != nil {
+			return err
+		}
+	}
+	return m.Refresh(ctx)
+}
+
+// RotateDue creates the keys the schedule says are due now (see Rotation) and returns the
+// IDs of those this call stored; a key another replica stored first counts as done. It
+// refreshes after creating. Without a schedule it does nothing. The background loop calls
+// it after every refresh; call it yourself when RefreshInterval is negative.
+func (m *Manager) RotateDue(ctx context.Context) ([]string, error) {
+	r := m.cfg.Rotation
+	if !r.enabled() {
+		return nil, nil
+	}
+	now := m.now()
+	boundary := r.nextBoundary(now)
+	if now.Before(boundary.Add(-r.PublishAhead)) {
+		return nil, nil
+	}
+	due := func() []string {
+		var out []string
+		for _, alg := range m.cfg.Algs {
+			if !slices.ContainsFunc(m.snap.Load().byAlg[alg], func(e *entry) bool { return !e.activeAt.Before(boundary) }) {
+				out = append(out, alg)
+			}
+		}
+		return out
+	}
+	if len(due()) == 0 {
+		return nil, nil
+	}
+	// Read the store before generating keys (RSA takes a while): another replica may have
+	// created them since this one's last refresh.
+	if err := m.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	algs := due()
+	if len(algs) == 0 {
+		return nil, nil
+	}
+	var created []string
+	for _, alg := range algs {
+		kid, err := m.create(ctx, alg, scheduledKID(alg, boundary), boundary)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			m.log.DebugContext(ctx, "keys: another replica created the scheduled key", "alg", alg, "active_at", boundary)
+		case err != nil:
+			return created, err
+		default:
+			created = append(created, kid)
+		}
+	}
+	return created, m.Refresh(ctx)
 }
 
 // Close stops the background refresh. It is safe to call more than once.
@@ -219,6 +356,8 @@ func (m *Manager) loop(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(ctx, max(m.cfg.RefreshInterval, 10*time.Second))
 			if err := m.Refresh(rctx); err != nil && ctx.Err() == nil {
 				m.log.WarnContext(ctx, "keys: refresh failed; keeping the keys loaded before", "err", err)
+			} else if _, err := m.RotateDue(rctx); err != nil && ctx.Err() == nil {
+				m.log.WarnContext(ctx, "keys: scheduled rotation failed; retrying at the next refresh", "err", err)
 			}
 			cancel()
 		}
@@ -368,8 +507,10 @@ func (m *Manager) unseal(r store.TokenKey) (*material, error) {
 	return mat, nil
 }
 
-// create generates, seals and stores a new key of alg, active from activeAt (zero: now).
-func (m *Manager) create(ctx context.Context, alg string, activeAt time.Time) (string, error) {
+// create generates, seals and stores a new key of alg, active from activeAt (zero: now),
+// under kid, or under a random ID when kid is empty. A taken kid is an error wrapping
+// store.ErrConflict.
+func (m *Manager) create(ctx context.Context, alg, kid string, activeAt time.Time) (string, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -393,12 +534,19 @@ func (m *Manager) create(ctx context.Context, alg string, activeAt time.Time) (s
 	if activeAt.Before(now) {
 		activeAt = now
 	}
-	for range 3 {
-		var rnd [16]byte
-		if _, err := rand.Read(rnd[:]); err != nil {
-			return "", err
+	tries := 3
+	if kid != "" {
+		tries = 1
+	}
+	for range tries {
+		kid := kid
+		if kid == "" {
+			var rnd [16]byte
+			if _, err := rand.Read(rnd[:]); err != nil {
+				return "", err
+			}
+			kid = base64.RawURLEncoding.EncodeToString(rnd[:])
 		}
-		kid := base64.RawURLEncoding.EncodeToString(rnd[:])
 		jwk, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: alg, Use: "sig"})
 		if err != nil {
 			return "", fmt.Errorf("keys: encoding %s public key: %w", alg, err)
@@ -419,7 +567,7 @@ func (m *Manager) create(ctx context.Context, alg string, activeAt time.Time) (s
 		m.log.InfoContext(ctx, "keys: created token key", "kid", kid, "alg", alg, "active_at", activeAt)
 		return kid, nil
 	}
-	return "", fmt.Errorf("keys: storing %s key: key ID conflicts: %w", alg, store.ErrConflict)
+	return "", fmt.Errorf("keys: storing %s key %s: key ID taken: %w", alg, cmp.Or(kid, "(random, 3 tries)"), store.ErrConflict)
 }
 
 // Rotate creates the next key of alg, published now and active from activeAt (at the
@@ -433,7 +581,7 @@ func (m *Manager) Rotate(ctx context.Context, alg string, activeAt time.Time) (s
 	if cur := m.snap.Load().active(alg, m.now()); cur != nil && !activeAt.After(cur.activeAt) {
 		activeAt = cur.activeAt.Add(time.Millisecond)
 	}
-	kid, err := m.create(ctx, alg, activeAt)
+	kid, err := m.create(ctx, alg, "", activeAt)
 	if err != nil {
 		return "", err
 	}

@@ -136,6 +136,55 @@ type Tokens struct {
 	// RefreshReuseGrace is how long a rotated refresh token may be retried after a lost
 	// response; absent keeps the provider's default (10s), "0s" disables the window.
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
+	// KeyRotation schedules the rotation of token-signing keys.
+	KeyRotation KeyRotation `yaml:"key_rotation"`
+}
+
+// Token-key rotation defaults: a new key every 30 days, published a day before it signs.
+const (
+	DefaultKeyRotationEvery = 720 * time.Hour
+	DefaultKeyPublishAhead  = 24 * time.Hour
+)
+
+// KeyRotation is tokens.key_rotation. Absent fields take the defaults; every: 0s disables
+// scheduled rotation.
+type KeyRotation struct {
+	Every        *Duration `yaml:"every"`         // default 720h
+	PublishAhead *Duration `yaml:"publish_ahead"` // default 24h, at most half of every
+}
+
+// Values returns the effective period and publication lead; every is zero when rotation
+// is disabled.
+func (k KeyRotation) Values() (every, publishAhead time.Duration) {
+	every = DefaultKeyRotationEvery
+	if k.Every != nil {
+		every = time.Duration(*k.Every)
+	}
+	if every == 0 {
+		return 0, 0
+	}
+	publishAhead = min(DefaultKeyPublishAhead, every/2)
+	if k.PublishAhead != nil {
+		publishAhead = time.Duration(*k.PublishAhead)
+	}
+	return every, publishAhead
+}
+
+func (k KeyRotation) validate() []error {
+	every, ahead := k.Values()
+	var errs []error
+	if every == 0 {
+		return nil
+	}
+	if every < time.Hour || every%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("tokens.key_rotation.every: %v is below 1h or not whole seconds (0s disables rotation)", every))
+	}
+	// Replicas re-read keys every minute: a key published less than 5 minutes ahead might
+	// sign on one replica before another has loaded it.
+	if ahead < 5*time.Minute || ahead >= every {
+		errs = append(errs, fmt.Errorf("tokens.key_rotation.publish_ahead: %v must be at least 5m and below every (%v)", ahead, every))
+	}
+	return errs
 }
 
 // Secret is a value taken from exactly one of an environment variable, a file, or (for
@@ -335,6 +384,7 @@ func (c *Config) Validate() error {
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}
+	errs = append(errs, c.Tokens.KeyRotation.validate()...)
 	seen := map[string]bool{}
 	for i, cl := range c.Clients {
 		errs = append(errs, cl.validate(fmt.Sprintf("clients[%d]", i))...)

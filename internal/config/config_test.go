@@ -192,3 +192,45 @@ func TestDurations(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyRotation(t *testing.T) {
+	tests := []struct {
+		name         string
+		yaml         string // tokens.key_rotation; empty: absent
+		every, ahead time.Duration
+		errHas       string
+	}{
+		{name: "absent: monthly, a day ahead", every: 720 * time.Hour, ahead: 24 * time.Hour},
+		{name: "empty map: the defaults", yaml: "{}", every: 720 * time.Hour, ahead: 24 * time.Hour},
+		{name: "weekly", yaml: "{every: 168h, publish_ahead: 48h}", every: 168 * time.Hour, ahead: 48 * time.Hour},
+		{name: "short period halves the default lead", yaml: "{every: 12h}", every: 12 * time.Hour, ahead: 6 * time.Hour},
+		{name: "disabled", yaml: "{every: 0s}", every: 0, ahead: 0},
+		{name: "disabled ignores the lead", yaml: "{every: 0s, publish_ahead: 1h}", every: 0, ahead: 0},
+		{name: "period too short", yaml: "{every: 30m}", errHas: "tokens.key_rotation.every"},
+		{name: "period in fractions of a second", yaml: "{every: 2h0.5s}", errHas: "tokens.key_rotation.every"},
+		{name: "lead too short", yaml: "{publish_ahead: 1m}", errHas: "tokens.key_rotation.publish_ahead"},
+		{name: "lead a whole period", yaml: "{every: 24h, publish_ahead: 24h}", errHas: "tokens.key_rotation.publish_ahead"},
+		{name: "unknown key", yaml: "{every: 24h, ahead: 1h}", errHas: "ahead"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := string(file(goodClient))
+			if tt.yaml != "" {
+				y = strings.Replace(y, "  session: 8h\n", "  session: 8h\n  key_rotation: "+tt.yaml+"\n", 1)
+			}
+			c, err := config.Parse([]byte(y))
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("error = %v, want one naming %s", err, tt.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if every, ahead := c.Tokens.KeyRotation.Values(); every != tt.every || ahead != tt.ahead {
+				t.Errorf("Values() = %v, %v; want %v, %v", every, ahead, tt.every, tt.ahead)
+			}
+		})
+	}
+}

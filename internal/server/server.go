@@ -116,7 +116,9 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err := upsertClients(ctx, st, cfg.Clients); err != nil {
 		return fail(err)
 	}
-	km, err := keys.NewManager(ctx, keys.Config{Store: st, MasterKey: masterKey, Logger: log})
+	every, publishAhead := cfg.Tokens.KeyRotation.Values()
+	km, err := keys.NewManager(ctx, keys.Config{Store: st, MasterKey: masterKey, Logger: log,
+		MaxTokenLifetime: maxTokenLifetime(cfg.Tokens), Rotation: keys.Rotation{Every: every, PublishAhead: publishAhead}})
 	if err != nil {
 		return fail(fmt.Errorf("token keys: %w", err))
 	}
@@ -313,4 +315,17 @@ func refreshReuseGrace(d *config.Duration) time.Duration {
 		return -1
 	}
 	return time.Duration(*d)
+}
+
+// maxTokenLifetime is the longest any token signed with the token keys stays valid: ID
+// and access tokens (idp's default 10m when unset) and back-channel logout tokens (2m,
+// fixed in idp). A superseded key stays published this long after its successor signs.
+func maxTokenLifetime(t config.Tokens) time.Duration {
+	orDefault := func(d config.Duration) time.Duration {
+		if d == 0 {
+			return 10 * time.Minute
+		}
+		return time.Duration(d)
+	}
+	return max(orDefault(t.IDToken), orDefault(t.AccessToken), 2*time.Minute)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -32,6 +33,7 @@ func RunConcurrencyTests(t *testing.T, newStore NewStore) {
 		{"RedeemAuthCodeOnce", testConcurrentRedeem},
 		{"ConsumePushedRequestOnce", testConcurrentConsumePushed},
 		{"SessionClientsWhileIssuing", testConcurrentSessionClients},
+		{"CreateTokenKeyOnce", testConcurrentCreateTokenKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,4 +333,27 @@ func testConcurrentSessionClients(e *env) {
 		want = append(want, fmt.Sprintf("client-%d", i))
 	}
 	equal(e.t, "clients", got, want)
+}
+
+// testConcurrentCreateTokenKey: replicas creating the scheduled key of one period race on
+// one key ID; exactly one stores its key, and the stored record is the winner's.
+func testConcurrentCreateTokenKey(e *env) {
+	keys := make([]store.TokenKey, Racers)
+	for i := range keys {
+		keys[i] = store.TokenKey{ID: "ES256-20260308T000000Z", Alg: "ES256", Sealed: []byte{byte(i), 0xff},
+			PublicJWK: json.RawMessage(fmt.Sprintf(`{"kty":"EC","kid":"ES256-20260308T000000Z","x":"%d"}`, i)),
+			CreatedAt: start, ActiveAt: start.Add(24 * time.Hour)}
+	}
+	errs := testsync.Race(Racers, func(i int) error { return e.s.CreateTokenKey(e.ctx, keys[i]) })
+	testsync.OneWinner(e.t, "create one scheduled token key", errs, store.ErrConflict)
+	got, err := e.s.ListTokenKeys(e.ctx)
+	must(e.t, "list", err)
+	if len(got) != 1 {
+		e.t.Fatalf("%d token keys stored, want 1", len(got))
+	}
+	for i, err := range errs {
+		if err == nil {
+			equal(e.t, "stored key", got[0], keys[i])
+		}
+	}
 }
