@@ -249,4 +249,3 @@ func damageCMS(t *testing.T, signed []byte) []byte {
 	copy(out[i+len("/Contents <"):], "0405")
 	return out
 }
-
