@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/motlan/motlan/internal/config"
@@ -28,13 +27,10 @@ func parseReason(s string) (int, error) {
 
 func reasonName(code int) string { return ca.ReasonName(code) }
 
-// parseSerial reads a certificate serial number in hex: "3a7f…", "0x3a7f…" or
-// "3a:7f:…" as openssl prints it.
+// parseSerial reads a certificate serial number in hex (ca.ParseSerial).
 func parseSerial(s string) (*big.Int, error) {
-	h := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
-	h = strings.ReplaceAll(h, ":", "")
-	n, ok := new(big.Int).SetString(h, 16)
-	if h == "" || !ok || n.Sign() <= 0 {
+	n, err := ca.ParseSerial(s)
+	if err != nil {
 		return nil, fmt.Errorf("--serial %q: want the certificate's serial number in hex", s)
 	}
 	return n, nil

@@ -45,6 +45,18 @@ func ReasonName(code int) string {
 	return fmt.Sprintf("reason %d", code)
 }
 
+// ParseSerial reads a certificate serial number in hex: "3a7f…", "0x3a7f…" or "3a:7f:…"
+// as openssl prints it. ErrUnknownCertificate for anything else.
+func ParseSerial(s string) (*big.Int, error) {
+	h := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	h = strings.ReplaceAll(h, ":", "")
+	n, ok := new(big.Int).SetString(h, 16)
+	if h == "" || len(h) > 64 || !ok || n.Sign() <= 0 {
+		return nil, fmt.Errorf("%w: %q is not a serial number in hex", ErrUnknownCertificate, s)
+	}
+	return n, nil
+}
+
 // RevokeCertificate is the operator's revocation, shared by motlan revoke and the admin
 // API: the certificate must be one this CA issued (ErrUnknownCertificate); a second
 // revocation fails with ErrAlreadyRevoked and returns the first one, which stands.
