@@ -52,6 +52,10 @@ type Signing struct {
 	// LTVFetchTimeout bounds each OCSP, CRL or CA certificate download for B-LT and B-LTA
 	// (default 10s).
 	LTVFetchTimeout Duration `yaml:"ltv_fetch_timeout"`
+	// LTVAllowPrivateNetworks lets B-LT and B-LTA fetch OCSP responses and CRLs from
+	// loopback and private addresses (a CA whose responder is internal). Off: the URLs come
+	// from certificates in uploaded PDFs, and must not reach into Motlan's network.
+	LTVAllowPrivateNetworks bool `yaml:"ltv_allow_private_networks"`
 }
 
 // Vault selects the citizen key vault: "software" (default: keys sealed with the master

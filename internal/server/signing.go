@@ -170,7 +170,7 @@ func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts 
 
 // longTerm builds the B-LT/B-LTA extender. It trusts the dev CA's chain and reaches the
 // dev CA's OCSP responder and CRLs in process (they live at the issuer's /ca/), other
-// sources over the network.
+// sources over the network: public addresses only unless ltv_allow_private_networks.
 func longTerm(cfg config.Config, devCA *ca.DevCA, stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (*ltv.Extender, error) {
 	timeout := time.Duration(cfg.Signing.LTVFetchTimeout)
 	if timeout == 0 {
@@ -180,7 +180,7 @@ func longTerm(cfg config.Config, devCA *ca.DevCA, stamp func(context.Context, []
 	if u, err := url.Parse(cfg.Issuer); err == nil && (u.Path == "" || u.Path == "/") {
 		local = strings.TrimRight(cfg.Issuer, "/") + "/ca/"
 	}
-	client := &http.Client{Timeout: timeout, Transport: localCA{prefix: local, ca: devCA.Handler(), next: http.DefaultTransport}}
+	client := &http.Client{Timeout: timeout, Transport: localCA{prefix: local, ca: devCA.Handler(), next: ltv.NewTransport(cfg.Signing.LTVAllowPrivateNetworks)}}
 	return ltv.New(ltv.Config{
 		HTTPClient: client, Roots: []*x509.Certificate{devCA.Root()}, Intermediates: []*x509.Certificate{devCA.IssuingCA()},
 		Timestamp: stamp, FetchTimeout: timeout, MaxInputSize: max(int64(cfg.Signing.MaxDocumentMB)<<20, ltv.DefaultMaxInputSize),

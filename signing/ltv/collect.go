@@ -87,7 +87,7 @@ func (c *collector) chain(ctx context.Context, cert *x509.Certificate) error {
 				return err
 			}
 			if issuer = c.pool.issuerOf(cert); issuer == nil {
-				return fmt.Errorf("%w: for %q (issuer %q)", ErrNoIssuer, cert.Subject.String(), cert.Issuer.String())
+				return fmt.Errorf("%w: for certificate %x (issuer %q)", ErrNoIssuer, cert.SerialNumber, cert.Issuer.String())
 			}
 		}
 		if err := c.revocation(ctx, cert, issuer); err != nil {
@@ -151,7 +151,7 @@ type ocspResult struct {
 // and knows the certificate.
 func (c *collector) fetchOCSP(ctx context.Context, u string, cert, issuer *x509.Certificate) (ocspResult, error) {
 	fail := func(err error) (ocspResult, error) {
-		return ocspResult{}, &FetchError{Kind: "ocsp", URL: u, Subject: cert.Subject.CommonName, Err: err}
+		return ocspResult{}, &FetchError{Kind: "ocsp", URL: u, Serial: fmt.Sprintf("%x", cert.SerialNumber), Err: err}
 	}
 	req, err := ocsp.CreateRequest(cert, issuer, nil)
 	if err != nil {
@@ -183,7 +183,7 @@ func (c *collector) fetchOCSP(ctx context.Context, u string, cert, issuer *x509.
 // fetchCRL downloads the CRL and checks issuer signed it.
 func (c *collector) fetchCRL(ctx context.Context, u string, cert, issuer *x509.Certificate) ([]byte, error) {
 	fail := func(err error) ([]byte, error) {
-		return nil, &FetchError{Kind: "crl", URL: u, Subject: cert.Subject.CommonName, Err: err}
+		return nil, &FetchError{Kind: "crl", URL: u, Serial: fmt.Sprintf("%x", cert.SerialNumber), Err: err}
 	}
 	body, err := c.get(ctx, http.MethodGet, u, "", nil, "application/pkix-crl")
 	if err != nil {
@@ -212,7 +212,7 @@ func (c *collector) fetchIssuer(ctx context.Context, cert *x509.Certificate) err
 			}
 		}
 		if firstErr == nil {
-			firstErr = &FetchError{Kind: "certificate", URL: u, Subject: cert.Subject.CommonName, Err: err}
+			firstErr = &FetchError{Kind: "certificate", URL: u, Serial: fmt.Sprintf("%x", cert.SerialNumber), Err: err}
 		}
 	}
 	return firstErr

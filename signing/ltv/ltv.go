@@ -53,14 +53,14 @@ var (
 // FetchError reports an OCSP, CRL or certificate download that failed: the URL, what was
 // fetched and why. It matches ErrFetch.
 type FetchError struct {
-	Kind    string // "ocsp", "crl" or "certificate"
-	URL     string
-	Subject string // the certificate the evidence is for
-	Err     error
+	Kind   string // "ocsp", "crl" or "certificate"
+	URL    string
+	Serial string // hex serial of the certificate the evidence is for (not its subject: personal data)
+	Err    error
 }
 
 func (e *FetchError) Error() string {
-	return fmt.Sprintf("ltv: %s for %q from %s: %v", e.Kind, e.Subject, e.URL, e.Err)
+	return fmt.Sprintf("ltv: %s for certificate %s from %s: %v", e.Kind, e.Serial, e.URL, e.Err)
 }
 func (e *FetchError) Unwrap() error        { return e.Err }
 func (e *FetchError) Is(target error) bool { return target == ErrFetch }
@@ -68,8 +68,11 @@ func (e *FetchError) Is(target error) bool { return target == ErrFetch }
 // Config configures New.
 type Config struct {
 	// HTTPClient fetches OCSP responses, CRLs and missing CA certificates. Default: a
-	// client with FetchTimeout.
+	// client with FetchTimeout over NewTransport(AllowPrivateNetworks).
 	HTTPClient *http.Client
+	// AllowPrivateNetworks lets the default client reach loopback, private and link-local
+	// addresses (a CA whose responder is internal). Off by default: see ErrPrivateAddress.
+	AllowPrivateNetworks bool
 	// Roots and Intermediates help build chains beside the certificates the CMS carries
 	// (signers often omit the root). Roots are self-signed trust anchors.
 	Roots, Intermediates []*x509.Certificate
@@ -105,7 +108,7 @@ func New(cfg Config) (*Extender, error) {
 		cfg.MaxInputSize = DefaultMaxInputSize
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: cfg.FetchTimeout}
+		cfg.HTTPClient = &http.Client{Timeout: cfg.FetchTimeout, Transport: NewTransport(cfg.AllowPrivateNetworks)}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -207,6 +207,8 @@ func TestExtendErrors(t *testing.T) {
 		{"responder down", signed, LevelLT, func(c *Config) { c.HTTPClient = redirectTo(down.URL) }, ErrFetch},
 		{"response too large", signed, LevelLT, func(c *Config) { c.HTTPClient = redirectTo(huge.URL); c.MaxResponse = 1 << 20 }, ErrFetch},
 		{"damaged CMS", damageCMS(t, signed), LevelLT, nil, ErrBadSignature},
+		// The dev CA here listens on loopback: the default transport refuses it.
+		{"private address", signed, LevelLT, func(c *Config) { c.HTTPClient = nil }, ErrPrivateAddress},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := w.extender(t, func(c *Config) {
@@ -219,7 +221,7 @@ func TestExtendErrors(t *testing.T) {
 				t.Fatalf("Extend: %v (%d bytes), want %v", err, len(out), tc.want)
 			}
 			var fe *FetchError
-			if tc.want == ErrFetch && (!errors.As(err, &fe) || fe.URL == "" || fe.Kind == "") {
+			if (tc.want == ErrFetch || tc.want == ErrPrivateAddress) && (!errors.As(err, &fe) || fe.URL == "" || fe.Kind == "" || fe.Serial == "") {
 				t.Fatalf("want a *FetchError naming the URL, got %#v", err)
 			}
 		})
