@@ -22,6 +22,7 @@ import (
 
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
+	"github.com/motlan/motlan/signing/ltv"
 )
 
 // CertIssuer is the certification authority as signing uses it: the dev CA (keys/ca.DevCA)
@@ -71,6 +72,10 @@ type ServiceConfig struct {
 	// disables B-T: Create then defaults to B-B and refuses an explicit B-T with
 	// CodeUnsupportedLevel.
 	Timestamp func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error)
+	// LTV extends signatures to B-LT and B-LTA (collecting OCSP responses, CRLs and chains,
+	// and for B-LTA adding a document timestamp). Nil disables both levels and Extend;
+	// B-LT and B-LTA also need Timestamp, since they build on B-T.
+	LTV *ltv.Extender
 	// Font is a TrueType font with Vietnamese glyphs for visible signatures; nil makes
 	// every signature invisible, whatever the placement.
 	Font   []byte
@@ -200,8 +205,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 		if s.cfg.Timestamp == nil {
 			return bad(CodeUnsupportedLevel, "level B-T needs a timestamp authority, which is not configured")
 		}
+	case LevelBLT, LevelBLTA:
+		if msg := s.longTermUnsupported(level); msg != "" {
+			return bad(CodeUnsupportedLevel, "%s", msg)
+		}
 	default:
-		return bad(CodeInvalid, "level must be B-B or B-T")
+		return bad(CodeInvalid, "level must be B-B, B-T, B-LT or B-LTA")
 	}
 	for name, v := range map[string]string{"reason": in.Reason, "location": in.Location, "subject": in.Subject, "idempotency key": in.IdempotencyKey} {
 		if len(v) > maxTextBytes || !utf8.ValidString(v) {

@@ -343,7 +343,7 @@ func TestBadInput(t *testing.T) {
 		{"placement off the document", [][]byte{good}, 0, signing.CodeBadPlacement, func(in *signing.CreateInput) {
 			in.Documents[0].Placement = &signing.Placement{Page: 3, Rect: [4]float64{10, 10, 100, 50}}
 		}},
-		{"bad level", [][]byte{good}, -1, signing.CodeInvalid, func(in *signing.CreateInput) { in.Level = "B-LTA" }},
+		{"bad level", [][]byte{good}, -1, signing.CodeInvalid, func(in *signing.CreateInput) { in.Level = "B-LTX" }},
 	}
 	if _, err := exec.LookPath("qpdf"); err == nil {
 		enc := qpdf(t, good, "--encrypt", "u", "o", "256", "--")

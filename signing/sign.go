@@ -13,6 +13,7 @@ import (
 
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
+	"github.com/motlan/motlan/signing/ltv"
 	"github.com/motlan/motlan/signing/pades"
 )
 
@@ -202,12 +203,17 @@ func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Si
 		MaxInputSize: max(s.cfg.MaxDocumentSize, int64(len(orig))),
 		Appearance:   s.appearance(r.Documents[i]),
 	}
-	if r.Level == LevelBT {
+	if r.Level == LevelBT || r.Level.longTerm() {
 		if s.cfg.Timestamp == nil {
-			return nil, permanent("no timestamp authority for B-T", errors.New("ServiceConfig.Timestamp is nil"))
+			return nil, permanent("no timestamp authority for "+string(r.Level), errors.New("ServiceConfig.Timestamp is nil"))
 		}
 		opt.Level = pades.LevelBT
 		opt.Timestamp = pades.TimestampFunc(s.cfg.Timestamp)
+	}
+	if r.Level.longTerm() {
+		if msg := s.longTermUnsupported(r.Level); msg != "" {
+			return nil, permanent("level not available", errors.New(msg))
+		}
 	}
 	var out bytes.Buffer
 	out.Grow(len(orig) + 64<<10)
@@ -221,6 +227,18 @@ func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Si
 		return nil, fmt.Errorf("signing document %d: %w", i, err) // vault, TSA, context: may pass
 	}
 	signed := out.Bytes()
+	if r.Level.longTerm() {
+		// A fault here (a responder down) leaves the document unsigned for Resume, which
+		// signs it again: the signature just made was never seen by anyone.
+		extended, err := s.cfg.LTV.Extend(ctx, signed, ltv.Level(r.Level))
+		if err != nil {
+			if ltvInputError(err, signed) != nil {
+				return nil, permanent("document cannot be extended to "+string(r.Level), err)
+			}
+			return nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
+		}
+		signed = extended
+	}
 	err = s.cfg.Store.PutSignedPDF(ctx, r.ID, i, signed)
 	if errors.Is(err, ErrConflict) {
 		return s.cfg.Store.SignedPDF(ctx, r.ID, i)

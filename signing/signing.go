@@ -37,7 +37,15 @@ type Level string
 const (
 	LevelBB Level = "B-B"
 	LevelBT Level = "B-T" // default
+	// LevelBLT is B-T, then a /DSS with the evidence (certificates, OCSP responses,
+	// CRLs) that validates the signature and its timestamp after the certificates expire.
+	LevelBLT Level = "B-LT"
+	// LevelBLTA is B-LT, then a document timestamp over the whole file.
+	LevelBLTA Level = "B-LTA"
 )
+
+// longTerm reports whether l needs the LTV extender after signing.
+func (l Level) longTerm() bool { return l == LevelBLT || l == LevelBLTA }
 
 // Placement of the visible signature; nil Rect with Auto false means invisible.
 type Placement struct {
@@ -110,6 +118,9 @@ var (
 	// ErrCertificateRevoked: the citizen's certificate is revoked for a reason that forbids
 	// using the key again (key compromise and the like); an operator must act.
 	ErrCertificateRevoked = errors.New("signing: citizen certificate revoked")
+	// ErrUpstream: a timestamp authority, OCSP responder, CRL or CA certificate needed
+	// for B-LT or B-LTA could not be fetched; try again later.
+	ErrUpstream = errors.New("signing: timestamp authority or revocation source unavailable")
 )
 
 // Input error codes (InputError.Code, see types_input.go): stable strings the HTTP layer
@@ -124,7 +135,9 @@ const (
 	CodeNoDocuments      = "no_documents"      // Index -1
 	CodeLocked           = "locked"            // certified with no changes allowed (DocMDP P=1)
 	CodeBadPlacement     = "bad_placement"     // page out of range or empty rectangle
-	CodeUnsupportedLevel = "unsupported_level" // B-T without a timestamp authority configured (Index -1)
+	CodeUnsupportedLevel = "unsupported_level" // B-T, B-LT or B-LTA without a timestamp authority (or LTV) configured (Index -1)
+	CodeNotSigned        = "not_signed"        // Extend: the PDF has no signature to extend
+	CodeUnknownIssuer    = "unknown_issuer"    // Extend: a certificate's issuer is neither in the PDF, configured, nor downloadable
 	CodeInvalid          = "invalid"           // a request field (Index -1) or title is malformed
 )
 

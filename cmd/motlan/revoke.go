@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/motlan/motlan/internal/config"
@@ -18,45 +17,20 @@ import (
 	"github.com/motlan/motlan/keys/ca"
 )
 
-// revocationReasons are the reasons motlan revoke accepts, by their RFC 5280 names.
-var revocationReasons = []struct {
-	name string
-	code int
-}{
-	{"unspecified", ca.ReasonUnspecified},
-	{"keyCompromise", ca.ReasonKeyCompromise},
-	{"affiliationChanged", ca.ReasonAffiliationChanged},
-	{"superseded", ca.ReasonSuperseded},
-	{"cessationOfOperation", ca.ReasonCessationOfOperation},
-}
-
 func parseReason(s string) (int, error) {
-	var names []string
-	for _, r := range revocationReasons {
-		if strings.EqualFold(s, r.name) {
-			return r.code, nil
-		}
-		names = append(names, r.name)
+	code, err := ca.ParseReason(s)
+	if err != nil {
+		return 0, fmt.Errorf("--reason %q: %w", s, err)
 	}
-	return 0, fmt.Errorf("--reason %q: want one of %s", s, strings.Join(names, ", "))
+	return code, nil
 }
 
-func reasonName(code int) string {
-	for _, r := range revocationReasons {
-		if r.code == code {
-			return r.name
-		}
-	}
-	return fmt.Sprintf("reason %d", code)
-}
+func reasonName(code int) string { return ca.ReasonName(code) }
 
-// parseSerial reads a certificate serial number in hex: "3a7f…", "0x3a7f…" or
-// "3a:7f:…" as openssl prints it.
+// parseSerial reads a certificate serial number in hex (ca.ParseSerial).
 func parseSerial(s string) (*big.Int, error) {
-	h := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
-	h = strings.ReplaceAll(h, ":", "")
-	n, ok := new(big.Int).SetString(h, 16)
-	if h == "" || !ok || n.Sign() <= 0 {
+	n, err := ca.ParseSerial(s)
+	if err != nil {
 		return nil, fmt.Errorf("--serial %q: want the certificate's serial number in hex", s)
 	}
 	return n, nil
@@ -144,27 +118,17 @@ func revoke(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cert, err := devCA.Certificate(ctx, serial)
-	if errors.Is(err, ca.ErrUnknownCertificate) {
+	cert, rev, err := devCA.RevokeCertificate(ctx, serial, reason, at)
+	switch {
+	case errors.Is(err, ca.ErrUnknownCertificate):
 		return fmt.Errorf("no certificate with serial %x was issued by this CA", serial)
-	}
-	if err != nil {
-		return err
-	}
-	err = devCA.Revoke(ctx, serial, reason, at)
-	if errors.Is(err, ca.ErrAlreadyRevoked) {
-		if prev, rerr := devCA.Revoked(ctx, serial); rerr == nil && prev != nil {
-			return fmt.Errorf("certificate %x is already revoked (%s, %s); a revocation is final",
-				serial, reasonName(prev.Reason), prev.RevokedAt.Format(time.RFC3339))
-		}
+	case errors.Is(err, ca.ErrAlreadyRevoked) && rev.Serial != nil:
+		return fmt.Errorf("certificate %x is already revoked (%s, %s); a revocation is final",
+			serial, reasonName(rev.Reason), rev.RevokedAt.Format(time.RFC3339))
+	case errors.Is(err, ca.ErrAlreadyRevoked):
 		return fmt.Errorf("certificate %x is already revoked; a revocation is final", serial)
-	}
-	if err != nil {
+	case err != nil:
 		return err
-	}
-	rev, err := devCA.Revoked(ctx, serial)
-	if err != nil || rev == nil {
-		return fmt.Errorf("certificate %x: revocation recorded but not readable back: %v", serial, err)
 	}
 	fmt.Fprintf(out, "revoked certificate %x\n  subject  %s\n  reason   %s\n  at       %s\n",
 		serial, cert.Subject.CommonName, reasonName(rev.Reason), rev.RevokedAt.Format(time.RFC3339))

@@ -49,6 +49,13 @@ type Signing struct {
 	MaxDocuments  int `yaml:"max_documents"`
 	// Vault is where citizens' signing keys live.
 	Vault Vault `yaml:"vault"`
+	// LTVFetchTimeout bounds each OCSP, CRL or CA certificate download for B-LT and B-LTA
+	// (default 10s).
+	LTVFetchTimeout Duration `yaml:"ltv_fetch_timeout"`
+	// LTVAllowPrivateNetworks lets B-LT and B-LTA fetch OCSP responses and CRLs from
+	// loopback and private addresses (a CA whose responder is internal). Off: the URLs come
+	// from certificates in uploaded PDFs, and must not reach into Motlan's network.
+	LTVAllowPrivateNetworks bool `yaml:"ltv_allow_private_networks"`
 }
 
 // Vault selects the citizen key vault: "software" (default: keys sealed with the master
@@ -373,6 +380,9 @@ func (c *Config) Validate() error {
 	if c.Signing.MaxDocuments < 0 || c.Signing.MaxDocuments > 50 {
 		add("signing.max_documents: %d is not between 1 and 50", c.Signing.MaxDocuments)
 	}
+	if d := time.Duration(c.Signing.LTVFetchTimeout); d < 0 || d > 5*time.Minute {
+		add("signing.ltv_fetch_timeout: %v is not between 0 and 5m", d)
+	}
 	if a := c.Debug.PprofListen; a != "" {
 		if host, _, err := net.SplitHostPort(a); err != nil || !loopback(host) {
 			add("debug.pprof_listen: %q must be a loopback address such as 127.0.0.1:6060", a)
@@ -397,8 +407,9 @@ func (c *Config) Validate() error {
 }
 
 // knownScopes: claim scopes, offline_access, "sign" (a citizen's token may create signing
-// requests for that citizen) and "signing" (client_credentials access to the signing API).
-var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true}
+// requests for that citizen), "signing" (client_credentials access to the signing API) and
+// "admin" (client_credentials access to the admin API: certificate revocation).
+var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true}
 
 func (cl Client) validate(at string) []error {
 	var errs []error
@@ -466,7 +477,7 @@ func (cl Client) validate(at string) []error {
 	}
 	for _, s := range cl.Scopes {
 		if s != "openid" && !knownScopes[s] {
-			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing", s)
+			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing, admin", s)
 		}
 	}
 	switch cl.SubjectType {

@@ -159,6 +159,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	mux.Handle("/", p)
 	mux.Handle("/signing/v1/", sp.api)
 	mux.Handle("/sign/", sp.api)
+	mux.Handle("/admin/v1/", sp.api)
 	mux.Handle("/ca/", sp.ca)
 	if sp.tsa != nil {
 		mux.Handle("POST /tsa", sp.tsa)

@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/motlan/motlan/adapters/pkcs11"
@@ -27,6 +29,7 @@ import (
 	"github.com/motlan/motlan/keys/vault"
 	"github.com/motlan/motlan/signing"
 	"github.com/motlan/motlan/signing/httpapi"
+	"github.com/motlan/motlan/signing/ltv"
 )
 
 // signingParts is the remote-signing side of a running Motlan.
@@ -90,8 +93,12 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
+	ext, err := longTerm(cfg, devCA, stamp, log)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := signing.NewService(signing.ServiceConfig{
-		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, Font: font,
+		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
 		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
@@ -112,7 +119,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	roots.AddCert(devCA.Root())
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
-		TrustRoots: roots, Logger: log,
+		TrustRoots: roots, Logger: log, Extender: svc, Revoker: devCA,
 		MaxUploadBytes: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 	})
 	if err != nil {
@@ -159,6 +166,41 @@ func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts 
 	return func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
 		return tsa.Request(ctx, local, cfg.Issuer+"/tsa", digest, h)
 	}, nil
+}
+
+// longTerm builds the B-LT/B-LTA extender. It trusts the dev CA's chain and reaches the
+// dev CA's OCSP responder and CRLs in process (they live at the issuer's /ca/), other
+// sources over the network: public addresses only unless ltv_allow_private_networks.
+func longTerm(cfg config.Config, devCA *ca.DevCA, stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (*ltv.Extender, error) {
+	timeout := time.Duration(cfg.Signing.LTVFetchTimeout)
+	if timeout == 0 {
+		timeout = ltv.DefaultFetchTimeout
+	}
+	local := ""
+	if u, err := url.Parse(cfg.Issuer); err == nil && (u.Path == "" || u.Path == "/") {
+		local = strings.TrimRight(cfg.Issuer, "/") + "/ca/"
+	}
+	client := &http.Client{Timeout: timeout, Transport: localCA{prefix: local, ca: devCA.Handler(), next: ltv.NewTransport(cfg.Signing.LTVAllowPrivateNetworks)}}
+	return ltv.New(ltv.Config{
+		HTTPClient: client, Roots: []*x509.Certificate{devCA.Root()}, Intermediates: []*x509.Certificate{devCA.IssuingCA()},
+		Timestamp: stamp, FetchTimeout: timeout, MaxInputSize: max(int64(cfg.Signing.MaxDocumentMB)<<20, ltv.DefaultMaxInputSize),
+		Logger: log,
+	})
+}
+
+// localCA answers requests under prefix with the dev CA's handler, without a network
+// round trip (a replica behind a load balancer may not reach the public URL itself).
+type localCA struct {
+	prefix string
+	ca     http.Handler
+	next   http.RoundTripper
+}
+
+func (t localCA) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.prefix != "" && strings.HasPrefix(r.URL.String(), t.prefix) {
+		return handlerTransport{t.ca}.RoundTrip(r)
+	}
+	return t.next.RoundTrip(r)
 }
 
 // handlerTransport serves requests with an in-process handler: the built-in TSA answers

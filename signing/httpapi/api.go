@@ -55,8 +55,12 @@ type Config struct {
 	// TrustRoots are the CA roots POST /signing/v1/verify trusts; nil trusts none, so
 	// every chain reports untrusted.
 	TrustRoots *x509.CertPool
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Extender serves POST /signing/v1/extend; nil answers it 503.
+	Extender Extender
+	// Revoker serves the admin API's revocation; nil answers it 503.
+	Revoker Revoker
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // API serves the signing API and the approval pages.
@@ -75,6 +79,8 @@ type API struct {
 	mux       *http.ServeMux
 	routeList []route
 	roots     *x509.CertPool
+	ext       Extender
+	revoker   Revoker
 }
 
 // New checks cfg and builds the API.
@@ -96,7 +102,7 @@ func New(cfg Config) (*API, error) {
 		svc: cfg.Service, auth: cfg.Auth, base: strings.TrimRight(cfg.BaseURL, "/"),
 		maxDoc: cfg.MaxUploadBytes, maxDocs: cfg.MaxDocuments, csrfKey: slices.Clone(cfg.CSRFKey),
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
-		roots: cfg.TrustRoots,
+		roots: cfg.TrustRoots, ext: cfg.Extender, revoker: cfg.Revoker,
 	}
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
@@ -125,10 +131,13 @@ func New(cfg Config) (*API, error) {
 	a.mux.HandleFunc("/signing/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, ProblemNotFound, "Not found", "no such endpoint"))
 	})
+	a.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(http.StatusNotFound, ProblemNotFound, "Not found", "no such endpoint"))
+	})
 	return a, nil
 }
 
-// Handler serves /signing/v1/... and /sign/....
+// Handler serves /signing/v1/..., /sign/... and /admin/v1/....
 func (a *API) Handler() http.Handler { return a.mux }
 
 type route struct {
@@ -148,6 +157,8 @@ func (a *API) routes() []route {
 		{"GET", "/signing/v1/requests/{id}/qr.svg", a.api(a.handleQRSVG)},
 		{"GET", "/signing/v1/openapi.json", a.handleOpenAPI},
 		{"POST", "/signing/v1/verify", a.api(a.handleVerify)},
+		{"POST", "/signing/v1/extend", a.api(a.handleExtend)},
+		{"POST", "/admin/v1/certificates/{serial}/revoke", a.admin(a.handleRevoke)},
 		{"GET", "/sign/{id}", a.handleApprovalPage},
 		{"POST", "/sign/{id}", a.handleApprovalPost},
 		{"GET", "/sign/{id}/documents/{index}", a.handleOriginalPDF},

@@ -94,7 +94,7 @@ func TestCreate(t *testing.T) {
 		{name: "http callback elsewhere", token: tokPortal, parts: []part{field("subject", "s"), field("callback_url", "http://portal.test/cb"), okDoc},
 			status: 400, typ: ProblemInvalidRequest, field: "callback_url"},
 		{name: "no subject", token: tokPortal, parts: []part{okDoc}, status: 400, typ: ProblemInvalidRequest, field: "subject"},
-		{name: "bad level", token: tokPortal, parts: []part{field("subject", "s"), field("level", "B-LTA"), okDoc}, status: 400, typ: ProblemInvalidRequest, field: "level"},
+		{name: "bad level", token: tokPortal, parts: []part{field("subject", "s"), field("level", "B-LTX"), okDoc}, status: 400, typ: ProblemInvalidRequest, field: "level"},
 		{name: "ttl over 24h", token: tokPortal, parts: []part{field("subject", "s"), field("ttl", "25h"), okDoc}, status: 400, typ: ProblemInvalidRequest, field: "ttl"},
 		{name: "no document", token: tokPortal, parts: []part{field("subject", "s")}, status: 400, typ: ProblemInvalidRequest, field: "document"},
 		{name: "titles do not match documents", token: tokPortal, parts: []part{field("subject", "s"), field("title", "a"), field("title", "b"), okDoc},

@@ -262,10 +262,10 @@ func (a *API) createInput(c Caller, f *createForm) (signing.CreateInput, error) 
 	switch lv := signing.Level(strings.TrimSpace(f.fields["level"])); lv {
 	case "":
 		in.Level = signing.LevelBT
-	case signing.LevelBB, signing.LevelBT:
+	case signing.LevelBB, signing.LevelBT, signing.LevelBLT, signing.LevelBLTA:
 		in.Level = lv
 	default:
-		return in, badField("level", "level must be B-B or B-T")
+		return in, badField("level", "level must be B-B, B-T, B-LT or B-LTA")
 	}
 	if cb := strings.TrimSpace(f.fields["callback_url"]); cb != "" {
 		if !validCallback(cb) {

@@ -30,6 +30,7 @@ const (
 	ProblemDocumentsChanged  = ProblemBase + "documents-changed"     // 409: approved hashes differ
 	ProblemExpired           = ProblemBase + "expired"               // 410
 	ProblemUnavailable       = ProblemBase + "unavailable"           // 503
+	ProblemUpstream          = ProblemBase + "upstream-unavailable"  // 502: a TSA, OCSP responder or CRL could not be reached
 	ProblemInternal          = ProblemBase + "internal"              // 500
 )
 
@@ -76,6 +77,8 @@ var inputTitles = map[string]string{
 	signing.CodeLocked:           "PDF locked against changes",
 	signing.CodeBadPlacement:     "Bad signature placement",
 	signing.CodeUnsupportedLevel: "Unsupported PAdES level",
+	signing.CodeNotSigned:        "PDF not signed",
+	signing.CodeUnknownIssuer:    "Unknown certificate issuer",
 }
 
 // problemFor maps a service error to its problem. Unknown errors become 500 without their
@@ -121,6 +124,8 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusConflict, ProblemCertRevoked, "Certificate revoked", "the citizen's signing certificate is revoked; contact the operator")
 	case errors.Is(err, signing.ErrConflict):
 		return problem(http.StatusConflict, ProblemConflict, "Conflict", "a concurrent change won; read the request again")
+	case errors.Is(err, signing.ErrUpstream):
+		return problem(http.StatusBadGateway, ProblemUpstream, "Upstream unavailable", "a timestamp authority, OCSP responder or CRL needed for the level could not be reached; try again later")
 	case errors.Is(err, errUnavailable):
 		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "try again later")
 	}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/server"
+	"github.com/motlan/motlan/keys"
+	"github.com/motlan/motlan/signing/ltv"
+)
+
+func cmdExtend(ctx context.Context, args []string) error {
+	return extend(ctx, args, os.Stdout)
+}
+
+// extend takes a signed PDF to B-LT or B-LTA with the evidence of the CA and TSA the
+// configuration (or motlan dev's data directory) names: the archive's job, offline from
+// any running server.
+func extend(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("extend", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file (as for motlan serve)")
+	dev := fs.Bool("dev", false, "use a motlan dev data directory (--data) instead of --config")
+	data := fs.String("data", ".motlan-dev", "with --dev: motlan dev's data directory")
+	storeKind := fs.String("store", "sqlite", "with --dev: the store motlan dev ran with, sqlite or postgres ($MOTLAN_DEV_POSTGRES_DSN)")
+	level := fs.String("level", string(ltv.LevelLTA), "B-LT (add validation evidence) or B-LTA (then a document timestamp)")
+	output := fs.String("o", "", "where to write the extended PDF (required; not the input)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: motlan extend (--config FILE | --dev [--data DIR]) [--level B-LT|B-LTA] IN.pdf -o OUT.pdf")
+		fs.PrintDefaults()
+	}
+	// Flags may come after the input file too.
+	var inputs []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		inputs = append(inputs, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	switch {
+	case len(inputs) != 1:
+		return errors.New("extend: give exactly one input PDF")
+	case *output == "":
+		return errors.New("extend: -o OUT.pdf is required")
+	case ltv.Level(*level) != ltv.LevelLT && ltv.Level(*level) != ltv.LevelLTA:
+		return fmt.Errorf("--level %q: want B-LT or B-LTA", *level)
+	}
+	in := inputs[0]
+	if a, b := absPath(in), absPath(*output); a == b {
+		return errors.New("extend: -o must differ from the input: the input is kept as it is")
+	}
+	pdf, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+
+	var cfg config.Config
+	var masterKey []byte
+	switch {
+	case *dev && *path != "":
+		return errors.New("extend: give --config or --dev, not both")
+	case *dev:
+		if masterKey, err = keys.LoadMasterKey("", filepath.Join(*data, "master.key")); err != nil {
+			return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
+		}
+		cfg = server.DevConfig(*data, server.DevPorts{Motlan: "localhost:8080", EID: "localhost:8081", Portal: "localhost:8082"}, masterKey)
+		switch *storeKind {
+		case "sqlite":
+			if _, err := os.Stat(cfg.Storage.DSN.Value); err != nil {
+				return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
+			}
+		case "postgres":
+			cfg.Storage = config.Storage{Driver: "postgres", DSN: config.Secret{Env: "MOTLAN_DEV_POSTGRES_DSN"}}
+		default:
+			return fmt.Errorf("--store %q: want sqlite or postgres", *storeKind)
+		}
+	case *path != "":
+		if cfg, err = config.Load(*path); err != nil {
+			return err
+		}
+		if masterKey, err = keys.LoadMasterKey(cfg.Secrets.MasterKey.Env, cfg.Secrets.MasterKey.File); err != nil {
+			return fmt.Errorf("secrets.master_key: %w", err)
+		}
+	default:
+		return errors.New("extend: --config FILE or --dev is required")
+	}
+
+	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})
+	st, err := server.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ext, err := server.OpenExtender(ctx, cfg, st, masterKey, log)
+	if err != nil {
+		return err
+	}
+	extended, err := ext.Extend(ctx, pdf, ltv.Level(*level))
+	switch {
+	case errors.Is(err, ltv.ErrNotSigned):
+		return fmt.Errorf("%s has no signature to extend", in)
+	case errors.Is(err, ltv.ErrInvalidPDF):
+		return fmt.Errorf("%s is not a readable PDF: %w", in, err)
+	case err != nil:
+		return err
+	}
+	if err := writeFileAtomic(*output, extended); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "extended %s to %s: %d bytes added, written to %s\n", in, *level, len(extended)-len(pdf), *output)
+	return nil
+}
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// writeFileAtomic writes to a temporary file beside path, then renames it: a reader never
+// sees half a PDF.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".motlan-extend-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

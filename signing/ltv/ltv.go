@@ -1,0 +1,236 @@
+package ltv
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/motlan/motlan/signing/pades"
+)
+
+// Level is a long-term PAdES baseline level.
+type Level string
+
+const (
+	LevelLT  Level = "B-LT"
+	LevelLTA Level = "B-LTA"
+)
+
+// Defaults of Config.
+const (
+	DefaultFetchTimeout  = 10 * time.Second
+	DefaultMaxResponse   = 4 << 20 // one OCSP response, CRL or certificate
+	DefaultMaxInputSize  = pades.DefaultMaxInputSize
+	maxCertsPerDocument  = 256
+	maxFetchesPerExtend  = 64
+	maxChainLength       = 8
+	defaultTotalDeadline = time.Minute
+)
+
+// Errors callers branch on (errors.Is). Fetch failures are *FetchError, which matches
+// ErrFetch.
+var (
+	ErrInvalidPDF    = errors.New("ltv: invalid PDF")
+	ErrEncrypted     = errors.New("ltv: encrypted PDF")
+	ErrTooLarge      = errors.New("ltv: input too large")
+	ErrLocked        = errors.New("ltv: document certified with no changes allowed")
+	ErrNotSigned     = errors.New("ltv: the PDF has no signature")
+	ErrBadSignature  = errors.New("ltv: a signature's CMS cannot be read")
+	ErrUnknownLevel  = errors.New("ltv: level must be B-LT or B-LTA")
+	ErrNoTimestamp   = errors.New("ltv: B-LTA needs a timestamp authority, which is not configured")
+	ErrNoIssuer      = errors.New("ltv: a certificate's issuer was not found")
+	ErrFetch         = errors.New("ltv: fetching revocation data failed")
+	ErrTimestamp     = errors.New("ltv: document timestamp failed")
+	ErrNoRevocation  = errors.New("ltv: the responder does not know the certificate")
+	errAlreadyStored = errors.New("ltv: the DSS already holds this evidence")
+)
+
+// FetchError reports an OCSP, CRL or certificate download that failed: the URL, what was
+// fetched and why. It matches ErrFetch.
+type FetchError struct {
+	Kind   string // "ocsp", "crl" or "certificate"
+	URL    string
+	Serial string // hex serial of the certificate the evidence is for (not its subject: personal data)
+	Err    error
+}
+
+func (e *FetchError) Error() string {
+	return fmt.Sprintf("ltv: %s for certificate %s from %s: %v", e.Kind, e.Serial, e.URL, e.Err)
+}
+func (e *FetchError) Unwrap() error        { return e.Err }
+func (e *FetchError) Is(target error) bool { return target == ErrFetch }
+
+// Config configures New.
+type Config struct {
+	// HTTPClient fetches OCSP responses, CRLs and missing CA certificates. Default: a
+	// client with FetchTimeout over NewTransport(AllowPrivateNetworks).
+	HTTPClient *http.Client
+	// AllowPrivateNetworks lets the default client reach loopback, private and link-local
+	// addresses (a CA whose responder is internal). Off by default: see ErrPrivateAddress.
+	AllowPrivateNetworks bool
+	// Roots and Intermediates help build chains beside the certificates the CMS carries
+	// (signers often omit the root). Roots are self-signed trust anchors.
+	Roots, Intermediates []*x509.Certificate
+	// Timestamp obtains RFC 3161 tokens for B-LTA's document timestamp; nil disables B-LTA.
+	Timestamp pades.TimestampFunc
+	// FetchTimeout bounds each download (DefaultFetchTimeout); MaxResponse its size.
+	FetchTimeout time.Duration
+	MaxResponse  int64
+	// MaxInputSize bounds the PDF (DefaultMaxInputSize).
+	MaxInputSize int64
+	Logger       *slog.Logger
+}
+
+// Extender collects validation evidence and extends signed PDFs. Safe for concurrent use.
+type Extender struct {
+	cfg   Config
+	log   *slog.Logger
+	known []*x509.Certificate
+}
+
+// New checks cfg and returns an Extender.
+func New(cfg Config) (*Extender, error) {
+	if cfg.FetchTimeout < 0 || cfg.MaxResponse < 0 || cfg.MaxInputSize < 0 {
+		return nil, errors.New("ltv: negative limit in Config")
+	}
+	if cfg.FetchTimeout == 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
+	}
+	if cfg.MaxResponse == 0 {
+		cfg.MaxResponse = DefaultMaxResponse
+	}
+	if cfg.MaxInputSize == 0 {
+		cfg.MaxInputSize = DefaultMaxInputSize
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: cfg.FetchTimeout, Transport: NewTransport(cfg.AllowPrivateNetworks)}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Extender{cfg: cfg, log: cfg.Logger.With("component", "ltv")}
+	for _, c := range append(append([]*x509.Certificate{}, cfg.Roots...), cfg.Intermediates...) {
+		if c == nil {
+			return nil, errors.New("ltv: nil certificate in Config")
+		}
+		e.known = append(e.known, c)
+	}
+	return e, nil
+}
+
+// CanArchive reports whether B-LTA is available (a timestamp authority is configured).
+func (e *Extender) CanArchive() bool { return e.cfg.Timestamp != nil }
+
+// Collect gathers the evidence that validates every signature and document timestamp of
+// the signed PDF: certificates, OCSP responses and CRLs. ErrNotSigned when it has none.
+func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, error) {
+	if int64(len(pdf)) > e.cfg.MaxInputSize {
+		return pades.Evidence{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(pdf), e.cfg.MaxInputSize)
+	}
+	sigs, err := signatures(pdf)
+	if err != nil {
+		return pades.Evidence{}, err
+	}
+	if len(sigs) == 0 {
+		return pades.Evidence{}, ErrNotSigned
+	}
+	var certs []*x509.Certificate
+	for _, s := range sigs {
+		cs, err := cmsCertificates(s.contents, 0)
+		if err != nil {
+			return pades.Evidence{}, fmt.Errorf("%w: field %q: %v", ErrBadSignature, s.field, err)
+		}
+		certs = append(certs, cs...)
+		if len(certs) > maxCertsPerDocument {
+			return pades.Evidence{}, fmt.Errorf("%w: more than %d certificates", ErrBadSignature, maxCertsPerDocument)
+		}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultTotalDeadline)
+		defer cancel()
+	}
+	c := &collector{e: e, pool: newCertPool(e.known), done: map[string]bool{}, crls: map[string]bool{}}
+	for _, cert := range certs {
+		c.pool.add(cert)
+	}
+	for _, cert := range certs {
+		if err := c.chain(ctx, cert); err != nil {
+			return pades.Evidence{}, err
+		}
+	}
+	return c.ev, nil
+}
+
+// Extend takes a signed PDF to level: B-LT adds a /DSS with the evidence Collect
+// gathers; B-LTA then adds a document timestamp. A PDF already at B-LTA gets fresh
+// evidence and another document timestamp. Earlier bytes are kept unchanged.
+func (e *Extender) Extend(ctx context.Context, pdf []byte, level Level) ([]byte, error) {
+	switch level {
+	case LevelLT:
+	case LevelLTA:
+		if e.cfg.Timestamp == nil {
+			return nil, ErrNoTimestamp
+		}
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownLevel, level)
+	}
+	ev, err := e.Collect(ctx, pdf)
+	if err != nil {
+		return nil, err
+	}
+	out, err := addDSS(ctx, pdf, ev)
+	switch {
+	case errors.Is(err, errAlreadyStored):
+		out = pdf // nothing new to record: the file is already B-LT with this evidence
+	case err != nil:
+		return nil, err
+	}
+	if level == LevelLT {
+		return out, nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(out) + 24<<10)
+	if err := pades.AddDocumentTimestamp(ctx, bytes.NewReader(out), int64(len(out)), &buf, e.cfg.Timestamp); err != nil {
+		return nil, padesError(err)
+	}
+	return buf.Bytes(), nil
+}
+
+func addDSS(ctx context.Context, pdf []byte, ev pades.Evidence) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(pdf) + 32<<10)
+	err := pades.AddDSS(ctx, bytes.NewReader(pdf), int64(len(pdf)), &buf, ev)
+	if errors.Is(err, pades.ErrBadOptions) {
+		// Every item was parsed by Collect, so AddDSS finds fault only with evidence it
+		// already holds.
+		return nil, errAlreadyStored
+	}
+	if err != nil {
+		return nil, padesError(err)
+	}
+	return buf.Bytes(), nil
+}
+
+// padesError maps pades' input errors to this package's.
+func padesError(err error) error {
+	var overflow *pades.ContentsOverflowError
+	switch {
+	case errors.Is(err, pades.ErrInvalidPDF):
+		return fmt.Errorf("%w: %v", ErrInvalidPDF, err)
+	case errors.Is(err, pades.ErrEncrypted):
+		return ErrEncrypted
+	case errors.Is(err, pades.ErrInputTooLarge):
+		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+	case errors.Is(err, pades.ErrDocumentLocked):
+		return ErrLocked
+	case errors.Is(err, pades.ErrTimestamp), errors.As(err, &overflow):
+		return fmt.Errorf("%w: %v", ErrTimestamp, err)
+	}
+	return err
+}
