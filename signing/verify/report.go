@@ -174,6 +174,8 @@ type EvidenceRef struct {
 	// Used: it decided the status. Problem says why it could not be used.
 	Used    bool   `json:"used"`
 	Problem string `json:"problem,omitempty"`
+
+	verified bool // signature, authority and CertID checked, known status, issued by the validation time
 }
 
 // Signature is the validation report of one signature dictionary.

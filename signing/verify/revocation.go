@@ -332,6 +332,7 @@ func (v *verifier) certStatus(role string, cert, issuer *x509.Certificate, t tim
 			f.usable = false
 			f.ref.Problem = "issued after the validation time"
 		}
+		f.ref.verified = f.usable
 		if f.usable {
 			switch {
 			case f.revoked:

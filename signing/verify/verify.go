@@ -150,8 +150,9 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 			s.Warnings = append(s.Warnings, "the signature field is not in the last revision's AcroForm: a later update removed it")
 		}
 		if s.Type == "document_timestamp" && s.Timestamp != nil {
-			if s.Indication == TotalPassed && s.Coverage.CoversRevision && !s.Timestamp.Time.After(v.at) {
-				v.docTS = append(v.docTS, docTSInfo{end: s.Coverage.SignedEnd, time: s.Timestamp.Time, field: s.FieldName, sums: v.dssAt[s.Coverage.SignedEnd]})
+			if s.Timestamp.Valid && s.Coverage.CoversRevision && !s.Timestamp.Time.After(v.at) {
+				v.docTS = append(v.docTS, docTSInfo{end: s.Coverage.SignedEnd, time: s.Timestamp.Time, field: s.FieldName,
+					sums: v.dssAt[s.Coverage.SignedEnd], proven: s.Indication == TotalPassed})
 			}
 			rep.TimestampChain = append(rep.TimestampChain, TimestampLink{FieldName: s.FieldName, Time: s.Timestamp.Time, SignedEnd: s.Coverage.SignedEnd,
 				Valid: s.Indication == TotalPassed, TSA: s.Timestamp.TSA, ValidatedAt: s.Chain.ValidatedAt})
@@ -215,13 +216,16 @@ func (v *verifier) collect(d sigDict, docTS bool, end int64) {
 	}
 }
 
-// docTSInfo is a valid document timestamp: a proof of existence at time for the bytes
-// before end, and the SHA-256 (hex) of the DSS items of the revision it covers.
+// docTSInfo is a document timestamp whose token is valid, and the SHA-256 (hex) of the
+// DSS items of the revision it covers. When proven (TOTAL_PASSED: also its TSA's
+// revocation) it is a proof of existence at time for the bytes before end; a valid
+// token alone still makes the level B-LTA.
 type docTSInfo struct {
-	end   int64
-	time  time.Time
-	field string
-	sums  map[string]bool
+	end    int64
+	time   time.Time
+	field  string
+	sums   map[string]bool
+	proven bool
 }
 
 // poe returns the earliest valid document timestamp that covers bytes ending at end.
@@ -229,7 +233,7 @@ func (v *verifier) poe(end int64) (time.Time, string) {
 	var best time.Time
 	field := ""
 	for _, d := range v.docTS {
-		if end > 0 && d.end > end && (best.IsZero() || d.time.Before(best)) {
+		if d.proven && end > 0 && d.end > end && (best.IsZero() || d.time.Before(best)) {
 			best, field = d.time, d.field
 		}
 	}
@@ -240,7 +244,7 @@ func (v *verifier) poe(end int64) (time.Time, string) {
 func (v *verifier) poesFor(end int64) []POE {
 	var out []POE
 	for _, d := range v.docTS {
-		if end > 0 && d.end > end {
+		if d.proven && end > 0 && d.end > end {
 			out = append(out, POE{Time: d.time, Source: "document_timestamp", FieldName: d.field})
 		}
 	}
@@ -253,7 +257,7 @@ func (v *verifier) evidencePOE(it *evItem) time.Time {
 	var best time.Time
 	h := sumHex(it.sum)
 	for _, d := range v.docTS {
-		if d.sums[h] && (best.IsZero() || d.time.Before(best)) {
+		if d.proven && d.sums[h] && (best.IsZero() || d.time.Before(best)) {
 			best = d.time
 		}
 	}
@@ -308,14 +312,17 @@ func (v *verifier) longTermLevel(s *Signature, paths ...[]*x509.Certificate) {
 			}
 		}
 		name := map[string]string{"signer": "the signer's certificate", "timestamp": "the signature timestamp's TSA certificate"}[role]
-		if cs == nil || cs.Status == StatusUnknown || !cs.FromDSS {
-			reasons = append(reasons, "B-LT: the DSS holds no usable revocation evidence for "+name)
-			continue
-		}
-		for _, e := range cs.Evidence {
-			if e.Used && (e.Source == SourceDSS || e.Source == SourceVRI) {
-				decisive[role] = append(decisive[role], e.SHA256)
+		// The level says what the file holds, whatever the validation time: evidence
+		// that verifies, even if not current at the time checked.
+		if cs != nil {
+			for _, e := range cs.Evidence {
+				if e.verified && (e.Source == SourceDSS || e.Source == SourceVRI) {
+					decisive[role] = append(decisive[role], e.SHA256)
+				}
 			}
+		}
+		if len(decisive[role]) == 0 {
+			reasons = append(reasons, "B-LT: the DSS holds no usable revocation evidence for "+name)
 		}
 	}
 	for _, p := range paths {
