@@ -126,6 +126,18 @@ type dssItem struct {
 	source string
 }
 
+// maxDSSProblems bounds the problems reported for one DSS.
+const maxDSSProblems = 16
+
+func (d *dssData) problem(p string) {
+	switch {
+	case len(d.probs) < maxDSSProblems:
+		d.probs = append(d.probs, p)
+	case len(d.probs) == maxDSSProblems:
+		d.probs = append(d.probs, "more problems are not listed")
+	}
+}
+
 // readDSS reads the /DSS of revision r: /Certs, /OCSPs, /CRLs and the /Cert, /OCSP,
 // /CRL arrays of /VRI entries, every stream bounded by maxEvidenceItem and the whole by
 // maxEvidenceBytes. It recovers the reader's panics.
@@ -134,7 +146,7 @@ func readDSS(r *pdf.Reader) (d dssData) {
 	d.sums = map[[32]byte]bool{}
 	defer func() {
 		if p := recover(); p != nil {
-			d.probs = append(d.probs, fmt.Sprintf("unreadable /DSS: %v", p))
+			d.problem(fmt.Sprintf("unreadable /DSS: %v", p))
 		}
 	}()
 	dss := r.Trailer().Key("Root").Key("DSS")
@@ -142,7 +154,7 @@ func readDSS(r *pdf.Reader) (d dssData) {
 		return d
 	}
 	if dss.Kind() != pdf.Dict {
-		d.probs = append(d.probs, "/DSS is not a dictionary")
+		d.problem("/DSS is not a dictionary")
 		return d
 	}
 	d.present = true
@@ -152,23 +164,23 @@ func readDSS(r *pdf.Reader) (d dssData) {
 			return 0
 		}
 		if arr.Kind() != pdf.Array {
-			d.probs = append(d.probs, name+" is not an array")
+			d.problem(name + " is not an array")
 			return 0
 		}
 		n := 0
 		for i := 0; i < arr.Len() && i < maxEvidenceItems; i++ {
 			s := arr.Index(i)
 			if s.Kind() != pdf.Stream {
-				d.probs = append(d.probs, fmt.Sprintf("%s[%d] is not a stream", name, i))
+				d.problem(fmt.Sprintf("%s[%d] is not a stream", name, i))
 				continue
 			}
 			b, ok := readLimited(s, maxEvidenceItem)
 			if !ok {
-				d.probs = append(d.probs, fmt.Sprintf("%s[%d] cannot be decoded or exceeds %d bytes", name, i, maxEvidenceItem))
+				d.problem(fmt.Sprintf("%s[%d] cannot be decoded or exceeds %d bytes", name, i, maxEvidenceItem))
 				continue
 			}
 			if total+len(b) > maxEvidenceBytes {
-				d.probs = append(d.probs, fmt.Sprintf("the DSS holds more than %d bytes; the rest is ignored", maxEvidenceBytes))
+				d.problem(fmt.Sprintf("the DSS holds more than %d bytes; the rest is ignored", maxEvidenceBytes))
 				return n
 			}
 			total += len(b)
@@ -177,7 +189,7 @@ func readDSS(r *pdf.Reader) (d dssData) {
 			n++
 		}
 		if arr.Len() > maxEvidenceItems {
-			d.probs = append(d.probs, fmt.Sprintf("%s holds more than %d items; the rest is ignored", name, maxEvidenceItems))
+			d.problem(fmt.Sprintf("%s holds more than %d items; the rest is ignored", name, maxEvidenceItems))
 		}
 		return n
 	}
@@ -189,7 +201,7 @@ func readDSS(r *pdf.Reader) (d dssData) {
 		sort.Strings(keys)
 		for i, k := range keys {
 			if i >= maxVRIEntries {
-				d.probs = append(d.probs, fmt.Sprintf("/VRI holds more than %d entries; the rest is ignored", maxVRIEntries))
+				d.problem(fmt.Sprintf("/VRI holds more than %d entries; the rest is ignored", maxVRIEntries))
 				break
 			}
 			d.vri[strings.ToUpper(k)] = true
@@ -202,7 +214,7 @@ func readDSS(r *pdf.Reader) (d dssData) {
 			readArray(e.Key("CRL"), kindCRL, SourceVRI, "/VRI /"+k+" /CRL")
 		}
 	} else if !vri.IsNull() {
-		d.probs = append(d.probs, "/DSS /VRI is not a dictionary")
+		d.problem("/DSS /VRI is not a dictionary")
 	}
 	return d
 }

@@ -300,7 +300,7 @@ func TestLongTermValidation(t *testing.T) {
 				cert, chain, key := e.citizen(t)
 				start := time.Now()
 				b := e.build(t, in.pdf, level, cert, chain, key)
-				t.Logf("%s %s: %d bytes (+%d over the input) in %v", in.name, level, len(b), len(b)-len(in.pdf), time.Since(start).Round(time.Millisecond))
+				t.Logf("%s %s: %d bytes (+%d over the input) in %v", in.name, level, len(b), len(b)-len(in.pdf), time.Since(start).Round(10*time.Microsecond))
 				files = append(files, signed{in.name, level, b, cert})
 
 				out, sigs := testpki.Pdfsig(t, e.db, b)
