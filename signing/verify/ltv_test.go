@@ -197,7 +197,7 @@ func (e *ltvEnv) evidence(t *testing.T, signer *x509.Certificate) pades.Evidence
 	return ev
 }
 
-func addDSS(t *testing.T, in []byte, ev pades.Evidence) []byte {
+func addDSS(t testing.TB, in []byte, ev pades.Evidence) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	if err := pades.AddDSS(context.Background(), bytes.NewReader(in), int64(len(in)), &out, ev); err != nil {
