@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -257,5 +259,34 @@ func TestHostileDSS(t *testing.T) {
 				t.Fatalf("DSS %+v, want a problem containing %q", r.rep.DSS, tc.problem)
 			}
 		})
+	}
+}
+
+// TestVRIEvidence: an OCSP response found only in the signature's /VRI entry (keyed by
+// the SHA-1 of its /Contents) is used and reported as from the VRI; the signature is
+// reported as having a VRI entry.
+func TestVRIEvidence(t *testing.T) {
+	ca := newTestCA(t)
+	signed, cert := ca.signBT(t, testpki.MinimalPDF(1))
+	m := regexpByteRange.FindSubmatch(signed)
+	if m == nil {
+		t.Fatal("no ByteRange")
+	}
+	b1, _ := strconv.Atoi(string(m[2]))
+	b2, _ := strconv.Atoi(string(m[3]))
+	contents, err := hex.DecodeString(string(signed[b1+1 : b2-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := sha1.Sum(contents)
+	now := time.Now().UTC().Truncate(time.Minute)
+	resp := ocspDER(t, cert, ca.Root, nil, ca.RootKey, ocsp.Good, time.Time{}, now)
+	b := withDSS(t, signed, fmt.Sprintf("<< /VRI << /%X << /OCSP [{0} 0 R] >> >> >>", key), stream(resp, ""))
+	rep := verifyBytes(t, b, Options{Roots: ca.Pool()})
+	s := rep.Signatures[0]
+	st := statusOf(s, "signer")
+	if !s.VRIEntry || rep.DSS == nil || rep.DSS.VRIEntries != 1 || st == nil || st.Status != StatusGood || !st.FromDSS ||
+		len(st.Evidence) != 1 || st.Evidence[0].Source != SourceVRI || !st.Evidence[0].Used {
+		t.Fatalf("VRI entry %v, DSS %+v, signer %+v", s.VRIEntry, rep.DSS, st)
 	}
 }

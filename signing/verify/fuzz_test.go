@@ -79,6 +79,11 @@ func FuzzVerify(f *testing.F) {
 			if s.Indication == TotalPassed && (!s.Integrity.DigestMatches || !s.Integrity.SignatureValid || !s.ByteRange.Valid || !s.Chain.Trusted) {
 				t.Fatalf("TOTAL_PASSED without the checks: %+v", s)
 			}
+			for _, cs := range s.Revocation {
+				if s.Indication == TotalPassed && cs.Status == StatusRevoked && (cs.Role == "signer" || cs.Role == "signer_ca") {
+					t.Fatalf("TOTAL_PASSED with a revoked %s certificate: %+v", cs.Role, s)
+				}
+			}
 		}
 	})
 }
