@@ -116,7 +116,7 @@ func TestRevocationEvidence(t *testing.T) {
 		}, true, TotalPassed, "", StatusGood, "", 1},
 		{"OCSP revoked before signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(-time.Minute), now)}}
-		}, false, TotalFailed, Revoked, StatusRevoked, "", 1},
+		}, true, TotalFailed, Revoked, StatusRevoked, "", 1}, // outranks the TSA's TRY_LATER
 		{"CRL revoked before signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{CRLs: [][]byte{crlDER(t, ca.Root, ca.RootKey, now, now.Add(-time.Minute), c.SerialNumber)}}
 		}, false, TotalFailed, Revoked, StatusRevoked, "", 1},

@@ -419,7 +419,9 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 	s.FieldName = name
 	s.Type = "signature"
 	fail := func(ind Indication, sub SubIndication, msg string) {
-		if s.Indication == "" {
+		// The first finding decides, except that a TOTAL_FAILED one (a proven
+		// revocation, ...) outranks an earlier INDETERMINATE.
+		if s.Indication == "" || (s.Indication == Indeterminate && ind == TotalFailed) {
 			s.Indication, s.SubIndication = ind, sub
 		}
 		s.Errors = append(s.Errors, msg)
