@@ -56,7 +56,13 @@ func ocspDER(t testing.TB, cert, issuer, responder *x509.Certificate, key crypto
 // crlDER builds a CRL of issuer signed by key, revoking the given serials at revokedAt.
 func crlDER(t testing.TB, issuer *x509.Certificate, key crypto.Signer, this, revokedAt time.Time, serials ...*big.Int) []byte {
 	t.Helper()
-	tmpl := &x509.RevocationList{Number: big.NewInt(this.UnixNano()), ThisUpdate: this, NextUpdate: this.Add(time.Hour)}
+	return crlDERExt(t, issuer, key, this, revokedAt, nil, serials...)
+}
+
+// crlDERExt is crlDER with extra CRL extensions.
+func crlDERExt(t testing.TB, issuer *x509.Certificate, key crypto.Signer, this, revokedAt time.Time, ext []pkix.Extension, serials ...*big.Int) []byte {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(this.UnixNano()), ThisUpdate: this, NextUpdate: this.Add(time.Hour), ExtraExtensions: ext}
 	for _, s := range serials {
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: revokedAt, ReasonCode: ocsp.KeyCompromise})
 	}
@@ -120,6 +126,10 @@ func TestRevocationEvidence(t *testing.T) {
 		{"CRL revoked before signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{CRLs: [][]byte{crlDER(t, ca.Root, ca.RootKey, now, now.Add(-time.Minute), c.SerialNumber)}}
 		}, false, TotalFailed, Revoked, StatusRevoked, "", 1},
+		{"CRL of CA certificates only", func(c *x509.Certificate) pades.Evidence {
+			idp := pkix.Extension{Id: oidIssuingDistributionPoint, Critical: true, Value: []byte{0x30, 0x03, 0x82, 0x01, 0xff}}
+			return pades.Evidence{CRLs: [][]byte{crlDERExt(t, ca.Root, ca.RootKey, now, now, []pkix.Extension{idp})}}
+		}, true, Indeterminate, TryLater, StatusUnknown, "holds only CA certificates", 1},
 		{"OCSP revoked after signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(time.Minute), now.Add(time.Minute))}}
 		}, false, TotalPassed, "", StatusGood, "", 1},

@@ -253,6 +253,7 @@ func (v *verifier) crlFinding(it *evItem, cert, issuer *x509.Certificate) (f fin
 		return f, true
 	}
 	f.ref.Status = StatusGood
+	scope := crlScopeProblem(rl, cert)
 	for _, e := range rl.RevokedCertificateEntries {
 		if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
 			f.ref.Status = StatusRevoked
@@ -261,8 +262,56 @@ func (v *verifier) crlFinding(it *evItem, cert, issuer *x509.Certificate) (f fin
 			break
 		}
 	}
+	if !f.revoked && scope != "" {
+		// Not listing the certificate proves nothing when the CRL does not cover it.
+		f.ref.Status = ""
+		f.ref.Problem = scope
+		return f, true
+	}
 	f.usable = true
 	return f, true
+}
+
+var oidIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+
+// crlScopeProblem says why a partitioned CRL (RFC 5280 5.2.5, issuingDistributionPoint)
+// cannot show cert as not revoked: it holds only CA or only end-entity certificates,
+// only some reasons, or it is an indirect CRL. "" when its scope covers cert.
+func crlScopeProblem(rl *x509.RevocationList, cert *x509.Certificate) string {
+	for _, e := range rl.Extensions {
+		if !e.Id.Equal(oidIssuingDistributionPoint) {
+			continue
+		}
+		var seq asn1.RawValue
+		if _, err := asn1.Unmarshal(e.Value, &seq); err != nil || seq.Tag != asn1.TagSequence {
+			return "the CRL's issuingDistributionPoint is malformed"
+		}
+		isTrue := func(v asn1.RawValue) bool { return len(v.Bytes) == 1 && v.Bytes[0] != 0 }
+		rest := seq.Bytes
+		for len(rest) > 0 {
+			var f asn1.RawValue
+			var err error
+			if rest, err = asn1.Unmarshal(rest, &f); err != nil {
+				return "the CRL's issuingDistributionPoint is malformed"
+			}
+			if f.Class != asn1.ClassContextSpecific {
+				continue
+			}
+			switch {
+			case f.Tag == 1 && isTrue(f) && cert.IsCA:
+				return "the CRL holds only end-entity certificates"
+			case f.Tag == 2 && isTrue(f) && !cert.IsCA:
+				return "the CRL holds only CA certificates"
+			case f.Tag == 3:
+				return "the CRL covers only some revocation reasons"
+			case f.Tag == 4 && isTrue(f):
+				return "an indirect CRL is not used"
+			case f.Tag == 5 && isTrue(f):
+				return "the CRL holds only attribute certificates"
+			}
+		}
+	}
+	return ""
 }
 
 var oidDeltaCRLIndicator = asn1.ObjectIdentifier{2, 5, 29, 27}
