@@ -368,6 +368,34 @@ func TestLongTermValidation(t *testing.T) {
 		return
 	}
 
+	// The archive's renewal: fresh evidence for the last TSA, then another document
+	// timestamp; the first document timestamp is now checked at the second's time.
+	t.Run("online/archive-renewal", func(t *testing.T) {
+		var lta []byte
+		for _, f := range files {
+			if f.level == "B-LTA" && f.input == "minimal" {
+				lta = f.pdf
+			}
+		}
+		tsaOCSP, _ := e.ocspOver(t, e.tsaID.Certificate)
+		renewed := e.addDocTimestamp(t, addDSS(t, lta, pades.Evidence{OCSPs: [][]byte{tsaOCSP}}))
+		if out, sigs := testpki.Pdfsig(t, e.db, renewed); len(sigs) != 3 || !sigs[0].Valid || !sigs[0].Trusted {
+			t.Fatalf("pdfsig:\n%s", out)
+		}
+		rep := verifyBytes(t, renewed, Options{Roots: e.roots(), RequireRevocation: true})
+		if len(rep.Signatures) != 3 || len(rep.TimestampChain) != 2 || !rep.TimestampChain[0].Valid || !rep.TimestampChain[1].Valid {
+			t.Fatalf("%d signatures, timestamp chain %+v", len(rep.Signatures), rep.TimestampChain)
+		}
+		first, second := rep.Signatures[1], rep.TimestampChain[1]
+		if first.Indication != TotalPassed || first.Chain.TimeSource != "document_timestamp" || !first.Chain.ValidatedAt.Equal(second.Time) ||
+			!rep.TimestampChain[0].ValidatedAt.Equal(second.Time) {
+			t.Fatalf("first document timestamp %s/%s checked at %v (%s), want at %v\n%s", first.Indication, first.SubIndication, first.Chain.ValidatedAt, first.Chain.TimeSource, second.Time, dump(t, rep))
+		}
+		if s := rep.Signatures[0]; s.Indication != TotalPassed || s.Level != "B-LTA" || len(s.ProofsOfExistence) != 3 {
+			t.Fatalf("signature %s/%s level %s, proofs of existence %+v", s.Indication, s.SubIndication, s.Level, s.ProofsOfExistence)
+		}
+	})
+
 	// A citizen whose certificate was revoked a minute before signing, with the DSS
 	// showing it (B-LT and B-LTA).
 	cert, chain, key := e.citizen(t)

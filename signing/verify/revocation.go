@@ -195,6 +195,10 @@ func (v *verifier) ocspFinding(it *evItem, cert, issuer *x509.Certificate) (f fi
 		f.ref.Problem = "the OCSP response's signature does not verify: " + err.Error()
 		return f, true
 	}
+	if pa.Before(issuer.NotBefore) || pa.After(issuer.NotAfter) {
+		f.ref.Problem = "the issuer's certificate was not valid at producedAt"
+		return f, true
+	}
 	if !responder.Equal(issuer) {
 		switch {
 		case responder.CheckSignatureFrom(issuer) != nil:
@@ -250,6 +254,10 @@ func (v *verifier) crlFinding(it *evItem, cert, issuer *x509.Certificate) (f fin
 	}
 	if err := rl.CheckSignatureFrom(issuer); err != nil {
 		f.ref.Problem = "the CRL's signature does not verify with the issuer's key: " + err.Error()
+		return f, true
+	}
+	if f.this.Before(issuer.NotBefore) || f.this.After(issuer.NotAfter) {
+		f.ref.Problem = "the CRL issuer's certificate was not valid at thisUpdate"
 		return f, true
 	}
 	f.ref.Status = StatusGood
