@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -298,5 +299,74 @@ func TestVRIEvidence(t *testing.T) {
 	if !s.VRIEntry || rep.DSS == nil || rep.DSS.VRIEntries != 1 || st == nil || st.Status != StatusGood || !st.FromDSS ||
 		len(st.Evidence) != 1 || st.Evidence[0].Source != SourceVRI || !st.Evidence[0].Used {
 		t.Fatalf("VRI entry %v, DSS %+v, signer %+v", s.VRIEntry, rep.DSS, st)
+	}
+}
+
+// withCMSCRL rewrites the signature's /Contents (same length) with crl added to the
+// SignedData crls field, which no signature covers.
+func withCMSCRL(t testing.TB, signed, crl []byte) []byte {
+	t.Helper()
+	m := regexpByteRange.FindSubmatch(signed)
+	b1, _ := strconv.Atoi(string(m[2]))
+	b2, _ := strconv.Atoi(string(m[3]))
+	der, err := hex.DecodeString(string(signed[b1+1 : b2-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ci rawContentInfo
+	if _, err := asn1.Unmarshal(der, &ci); err != nil {
+		t.Fatal(err)
+	}
+	var sd rawSignedData
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		t.Fatal(err)
+	}
+	sd.CRLs = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: crl}
+	sdDER, err := asn1.Marshal(sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content }, written by hand.
+	oid, _ := asn1.Marshal(oidSignedData)
+	content, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sdDER})
+	out, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: append(oid, content...)})
+	if err != nil || len(out) > len(der) {
+		t.Fatalf("re-encoded CMS: %v, %d > %d bytes", err, len(out), len(der))
+	}
+	enc := hex.EncodeToString(append(out, make([]byte, len(der)-len(out))...))
+	return append(append(append([]byte{}, signed[:b1+1]...), enc...), signed[b2-1:]...)
+}
+
+// TestCMSRevocationData: a CRL in the CMS crls field is used (source "cms"), but the
+// level stays B-T: B-LT needs the evidence in the DSS.
+func TestCMSRevocationData(t *testing.T) {
+	ca := newTestCA(t)
+	signed, cert := ca.signBT(t, testpki.MinimalPDF(1))
+	now := time.Now().UTC().Truncate(time.Second)
+	tests := []struct {
+		name    string
+		crl     []byte
+		status  string
+		ind     Indication
+		sub     SubIndication
+		revoked bool
+	}{
+		{"good", crlDER(t, ca.Root, ca.RootKey, now, now), StatusGood, TotalPassed, "", false},
+		{"revoked before signing", crlDER(t, ca.Root, ca.RootKey, now, now.Add(-time.Hour), cert.SerialNumber), StatusRevoked, TotalFailed, Revoked, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := withCMSCRL(t, signed, tt.crl)
+			rep := verifyBytes(t, b, Options{Roots: ca.Pool()})
+			s := rep.Signatures[0]
+			st := statusOf(s, "signer")
+			if s.Indication != tt.ind || s.SubIndication != tt.sub || !s.Integrity.SignatureValid || st == nil || st.Status != tt.status || st.FromDSS ||
+				len(st.Evidence) != 1 || st.Evidence[0].Source != SourceCMS || (st.RevokedAt != nil) != tt.revoked {
+				t.Fatalf("%s/%s, signer %+v\n%s", s.Indication, s.SubIndication, st, dump(t, rep))
+			}
+			if s.Level != "B-T" || !strings.Contains(strings.Join(s.LevelReasons, "\n"), "B-LT: the DSS holds no usable revocation evidence for the signer's certificate") {
+				t.Fatalf("level %s, reasons %v", s.Level, s.LevelReasons)
+			}
+		})
 	}
 }
