@@ -108,54 +108,63 @@ func TestRevocationEvidence(t *testing.T) {
 		status   string
 		problem  string // in the signer's only evidence item ("" none)
 		items    int    // evidence items listed for the signer
+		check    func(t *testing.T, s Signature)
 	}{
 		{"issuer OCSP good", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Good, time.Time{}, now)}}
-		}, true, Indeterminate, TryLater, StatusGood, "", 1}, // the TSA has no evidence: TRY_LATER
+		}, true, Indeterminate, TryLater, StatusGood, "", 1, nil}, // the TSA has no evidence: TRY_LATER
 		{"delegated OCSP good", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{
 				ocspDER(t, c, ca.Root, delegated, delegatedKey, ocsp.Good, time.Time{}, now),
 				ocspDER(t, ca.TSA, ca.Root, delegated, delegatedKey, ocsp.Good, time.Time{}, now),
 			}}
-		}, true, TotalPassed, "", StatusGood, "", 1},
+		}, true, TotalPassed, "", StatusGood, "", 1, nil},
 		{"CRL good", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{CRLs: [][]byte{crlDER(t, ca.Root, ca.RootKey, now, now)}}
-		}, true, TotalPassed, "", StatusGood, "", 1},
+		}, true, TotalPassed, "", StatusGood, "", 1, nil},
 		{"OCSP revoked before signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(-time.Minute), now)}}
-		}, true, TotalFailed, Revoked, StatusRevoked, "", 1}, // outranks the TSA's TRY_LATER
+		}, true, TotalFailed, Revoked, StatusRevoked, "", 1, nil}, // outranks the TSA's TRY_LATER
 		{"CRL revoked before signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{CRLs: [][]byte{crlDER(t, ca.Root, ca.RootKey, now, now.Add(-time.Minute), c.SerialNumber)}}
-		}, false, TotalFailed, Revoked, StatusRevoked, "", 1},
+		}, false, TotalFailed, Revoked, StatusRevoked, "", 1, nil},
 		{"CRL of CA certificates only", func(c *x509.Certificate) pades.Evidence {
 			idp := pkix.Extension{Id: oidIssuingDistributionPoint, Critical: true, Value: []byte{0x30, 0x03, 0x82, 0x01, 0xff}}
 			return pades.Evidence{CRLs: [][]byte{crlDERExt(t, ca.Root, ca.RootKey, now, now, []pkix.Extension{idp})}}
-		}, true, Indeterminate, TryLater, StatusUnknown, "holds only CA certificates", 1},
+		}, true, Indeterminate, TryLater, StatusUnknown, "holds only CA certificates", 1, nil},
 		{"OCSP revoked after signing", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(time.Minute), now.Add(time.Minute))}}
-		}, false, TotalPassed, "", StatusGood, "", 1},
+		}, false, TotalPassed, "", StatusGood, "", 1, nil},
 		// Forgeries and misuse: never decisive.
 		{"responder of another CA says revoked", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, foreign, foreignKey, ocsp.Revoked, now.Add(-time.Hour), now)}}
-		}, false, TotalPassed, "", StatusUnknown, "not certified by the certificate's issuer", 1},
+		}, false, TotalPassed, "", StatusUnknown, "not certified by the certificate's issuer", 1, nil},
 		{"responder without OCSPSigning says revoked", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, noEKU, noEKUKey, ocsp.Revoked, now.Add(-time.Hour), now)}}
-		}, false, TotalPassed, "", StatusUnknown, "lacks id-kp-OCSPSigning", 1},
+		}, false, TotalPassed, "", StatusUnknown, "lacks id-kp-OCSPSigning", 1, nil},
 		{"CRL under the issuer's name, another key", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{CRLs: [][]byte{crlDER(t, rogue.Root, rogue.RootKey, now, now.Add(-time.Hour), c.SerialNumber)}}
-		}, false, TotalPassed, "", StatusUnknown, "signature does not verify", 1},
+		}, false, TotalPassed, "", StatusUnknown, "signature does not verify", 1, nil},
 		{"OCSP whose CertID names another issuer", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, other.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(-time.Hour), now)}}
-		}, false, TotalPassed, "", StatusUnknown, "", 0},
+		}, false, TotalPassed, "", StatusUnknown, "", 0, nil},
 		{"stale OCSP", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Good, time.Time{}, now.Add(-3*time.Hour))}}
-		}, true, Indeterminate, TryLater, StatusUnknown, "not current", 1},
+		}, true, Indeterminate, TryLater, StatusUnknown, "not current", 1, nil},
 		{"OCSP from after the validation time", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(-time.Hour), now.Add(2*time.Hour))}}
-		}, false, TotalPassed, "", StatusUnknown, "issued after the validation time", 1},
+		}, false, TotalPassed, "", StatusUnknown, "issued after the validation time", 1, nil},
+		{"TSA revoked before its timestamp", func(c *x509.Certificate) pades.Evidence {
+			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, ca.TSA, ca.Root, nil, ca.RootKey, ocsp.Revoked, now.Add(-time.Hour), now)}}
+		}, false, TotalPassed, "", StatusUnknown, "", 0, func(t *testing.T, s Signature) {
+			// The timestamp is set aside: B-B, the signer checked at the validation time.
+			if st := statusOf(s, "timestamp"); st == nil || st.Status != StatusRevoked || s.Timestamp.Valid || s.Level != "B-B" || s.Chain.TimeSource != "validation_time" {
+				t.Fatalf("TSA status %+v, timestamp %+v, level %s, time source %s", st, s.Timestamp, s.Level, s.Chain.TimeSource)
+			}
+		}},
 		{"OCSP unknown", func(c *x509.Certificate) pades.Evidence {
 			return pades.Evidence{OCSPs: [][]byte{ocspDER(t, c, ca.Root, nil, ca.RootKey, ocsp.Unknown, time.Time{}, now)}}
-		}, false, TotalPassed, "", StatusUnknown, "does not know the certificate", 1},
+		}, false, TotalPassed, "", StatusUnknown, "does not know the certificate", 1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +177,9 @@ func TestRevocationEvidence(t *testing.T) {
 			st := statusOf(s, "signer")
 			if s.Indication != tt.ind || s.SubIndication != tt.sub || st == nil || st.Status != tt.status || len(st.Evidence) != tt.items {
 				t.Fatalf("%s/%s, signer %+v; want %s/%s %s with %d items\n%s", s.Indication, s.SubIndication, st, tt.ind, tt.sub, tt.status, tt.items, dump(t, rep))
+			}
+			if tt.check != nil {
+				tt.check(t, s)
 			}
 			if tt.items > 0 {
 				ev := st.Evidence[0]

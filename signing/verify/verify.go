@@ -603,9 +603,7 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 		if path != nil {
 			s.Revocation = v.pathStatuses(path, "signer", "signer_ca", t)
 		}
-		if tsOK {
-			s.Revocation = append(s.Revocation, tsStatuses...)
-		}
+		s.Revocation = append(s.Revocation, tsStatuses...) // also a revoked TSA, which set the timestamp aside
 		if path != nil {
 			v.judgeRevocation(&s, src, fail)
 		}
@@ -623,9 +621,8 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 	return s
 }
 
-// signerChain validates the signer's path at the best signature time: the signature
-// timestamp's time when it is valid (proof of existence), else the validation time. The
-// claimed /M is not trusted for this.
+// signerChain validates the signer's path at the best signature time t (src says where
+// it came from) and returns the path, or nil when there is none.
 func (v *verifier) signerChain(s *Signature, c *x509.Certificate, certs []*x509.Certificate, t time.Time, src string, fail func(Indication, SubIndication, string)) []*x509.Certificate {
 	s.Chain.ValidatedAt, s.Chain.TimeSource = t.UTC(), src
 	s.Chain.KeyUsageOK = c.KeyUsage == 0 || c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) != 0
