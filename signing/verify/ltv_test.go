@@ -412,7 +412,7 @@ func TestLongTermValidation(t *testing.T) {
 	e.offset.Store(int64(10 * time.Minute))
 	revokedAt := e.now().Truncate(time.Second)
 	for _, f := range files {
-		if err := e.ca.Revoke(ctx, f.cert.SerialNumber, ca.ReasonKeyCompromise, time.Time{}); err != nil {
+		if err := e.ca.Revoke(ctx, f.cert.SerialNumber, ca.ReasonKeyCompromise, revokedAt); err != nil {
 			t.Fatal(err)
 		}
 		if _, r := e.ocspOver(t, f.cert); r.Status != ocsp.Revoked {
