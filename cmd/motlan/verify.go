@@ -24,18 +24,21 @@ func cmdVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	rootFile := fs.String("root", "", "trusted root certificate (PEM or DER file)")
 	issuer := fs.String("issuer", "http://localhost:8080", "a running Motlan whose /ca/root.crt to trust when --root is not given")
-	at := fs.String("at", "", "validation time, RFC 3339 (default now)")
+	at := fs.String("at", "", "validation time, RFC 3339 (default now); a past or future time is validated with the file's evidence only")
+	requireRev := fs.Bool("require-revocation", false, "missing revocation evidence makes a signature INDETERMINATE (TRY_LATER or REVOCATION_OUT_OF_BOUNDS_NO_POE) instead of a warning")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: motlan verify [--root FILE | --issuer URL] [--at TIME] FILE.pdf...")
+		return errors.New("usage: motlan verify [--root FILE | --issuer URL] [--at RFC3339] [--require-revocation] FILE.pdf...")
 	}
 	root, err := loadRoot(ctx, *rootFile, *issuer)
 	if err != nil {
 		return err
 	}
-	opts := verify.Options{Roots: x509.NewCertPool()}
+	// Trust comes from the root alone; revocation evidence only from the files (the DSS,
+	// the CMS): verify never fetches OCSP or CRLs.
+	opts := verify.Options{Roots: x509.NewCertPool(), RequireRevocation: *requireRev}
 	opts.Roots.AddCert(root)
 	if *at != "" {
 		if opts.At, err = time.Parse(time.RFC3339, *at); err != nil {

@@ -94,6 +94,7 @@ type signedData struct {
 	eContentType asn1.ObjectIdentifier
 	eContent     []byte // nil when detached
 	certs        []*x509.Certificate
+	crls         [][]byte // DER CertificateLists of the SignedData crls field
 	si           rawSignerInfo
 	signedAttrs  []attribute
 	unsigned     []attribute
@@ -157,6 +158,18 @@ func parseSignedData(der []byte) (*signedData, error) {
 				continue // an unparsable extra certificate does not make the CMS unusable
 			}
 			out.certs = append(out.certs, c)
+		}
+	}
+	if len(sd.CRLs.Bytes) > 0 {
+		rest := sd.CRLs.Bytes
+		for len(rest) > 0 && len(out.crls) < maxEvidenceItems {
+			var raw asn1.RawValue
+			if rest, err = asn1.Unmarshal(rest, &raw); err != nil {
+				return nil, formatErr("crls: %v", err)
+			}
+			if raw.Class == asn1.ClassUniversal && raw.Tag == asn1.TagSequence {
+				out.crls = append(out.crls, raw.FullBytes) // other formats are skipped
+			}
 		}
 	}
 	if len(out.si.SignedAttrs.FullBytes) > 0 {
@@ -429,22 +442,23 @@ type tstInfo struct {
 }
 
 // checkTimestampToken verifies an RFC 3161 TimeStampToken over imprintData: its CMS
-// signature, its imprint, and its TSA chain (timeStamping EKU) at the validation time.
-func checkTimestampToken(tok, imprintData []byte, v *verifier) *Timestamp {
-	out := &Timestamp{}
+// signature, its imprint, and its TSA chain (timeStamping EKU) at time at (the token's
+// proof of existence). path is the TSA's certificate path when the chain holds.
+func checkTimestampToken(tok, imprintData []byte, v *verifier, at time.Time) (out *Timestamp, path []*x509.Certificate) {
+	out = &Timestamp{}
 	sd, err := parseSignedData(tok)
 	if err != nil {
 		out.Error = "token: " + err.Error()
-		return out
+		return out, nil
 	}
 	if !sd.eContentType.Equal(oidTSTInfo) || sd.eContent == nil {
 		out.Error = "token does not encapsulate a TSTInfo"
-		return out
+		return out, nil
 	}
 	var info tstInfo
 	if _, err := asn1.Unmarshal(sd.eContent, &info); err != nil {
 		out.Error = "TSTInfo: " + err.Error()
-		return out
+		return out, nil
 	}
 	out.Time = info.GenTime.UTC()
 	if h, name, ok := hashFor(info.MessageImprint.HashAlgorithm.Algorithm); ok {
@@ -470,15 +484,18 @@ func checkTimestampToken(tok, imprintData []byte, v *verifier) *Timestamp {
 		}
 	}
 	if sd.signerCert != nil {
-		_, err := v.chain(sd.signerCert, sd.certs, v.at, x509.ExtKeyUsageTimeStamping)
+		chains, err := v.chain(sd.signerCert, sd.certs, at, x509.ExtKeyUsageTimeStamping)
 		out.ChainTrusted = err == nil
 		if err != nil && out.Error == "" {
 			out.Error = "TSA chain: " + err.Error()
+		}
+		if err == nil {
+			path = chains[0]
 		}
 	}
 	if !out.ImprintMatches && out.Error == "" {
 		out.Error = "the message imprint does not match"
 	}
 	out.Valid = out.ImprintMatches && out.SignatureValid && out.ChainTrusted
-	return out
+	return out, path
 }

@@ -14,17 +14,47 @@
 //     changes.go for what the classification compares);
 //   - the PAdES level: B-B (ETSI.CAdES.detached, ESS signing-certificate-v2 identifying the
 //     signer, no signingTime, contentType id-data), B-T (plus a valid signature timestamp),
-//     PKCS7-B/PKCS7-T for adbe.pkcs7.detached, "not PAdES" otherwise, with reasons;
+//     B-LT (plus, in the DSS, OCSP responses or CRLs that verify for the signer's and the
+//     signature timestamp's TSA certificates, and their CA certificates in the file),
+//     B-LTA (plus a valid document timestamp covering that DSS evidence), PKCS7-B/PKCS7-T
+//     for adbe.pkcs7.detached, "not PAdES" otherwise, with reasons;
 //   - the signature timestamp (id-aa-signatureTimeStampToken): its CMS signature, its
 //     imprint over the signature value, and its TSA's chain to Options.Roots with the
-//     timeStamping extended key usage at the validation time;
+//     timeStamping extended key usage at the token's proof of existence (POE);
+//   - document timestamps (/SubFilter /ETSI.RFC3161): the imprint over their ByteRange,
+//     their TSA's chain and revocation at their own POE (the next document timestamp,
+//     else the validation time); reported as the timestamp_chain. One that passes is a
+//     POE for every byte it covers: signatures, their timestamps, the DSS before it;
 //   - the signer's chain to Options.Roots (x509.Verify, any extended key usage; key usage
-//     digitalSignature or nonRepudiation) at the best signature time: the timestamp's time
-//     when a valid one exists, else the validation time. The claimed /M is reported, never
-//     trusted. No revocation checking and no network access.
+//     digitalSignature or nonRepudiation) at the best signature time: the signature
+//     timestamp's time when valid, else the earliest document timestamp covering the
+//     signature, else the validation time. The claimed /M is reported, never trusted;
+//   - revocation of the signer's and the TSAs' paths (every certificate but the root) at
+//     that time, from the file only: the last revision's /DSS (/Certs, /OCSPs, /CRLs and
+//     /VRI entries, bounded), the DSS of each revision a document timestamp covers, the
+//     CMS certificates, crls and adbe-revocationInfoArchival. The rules are in
+//     revocation.go: OCSP responses signed by the issuer or a delegated responder it
+//     certified (id-kp-OCSPSigning, valid at producedAt), CertID matching serial and issuer
+//     hashes; CRLs signed by the issuer, no delta CRLs; "good" only while current at the
+//     time checked (up to nextUpdate) and issued within the certificate's validity;
+//     evidence issued after the validation time ignored. No network access, ever.
 //
-// Indications: TOTAL_FAILED with FORMAT_FAILURE (ByteRange or CMS structure), HASH_FAILURE
-// or SIG_CRYPTO_FAILURE; INDETERMINATE with NO_SIGNING_CERTIFICATE_FOUND,
+// Long-term validation (ETSI EN 319 102-1, simplified): a certificate revoked after the
+// POE passes; revoked at or before it, TOTAL_FAILED/REVOKED (INDETERMINATE/REVOKED_NO_POE
+// without a timestamp POE, REVOKED_CA_NO_POE for a CA certificate). A certificate expired
+// at the validation time passes when a POE precedes expiry (the chain is validated at the
+// POE), else INDETERMINATE/OUT_OF_BOUNDS_NO_POE. Missing revocation evidence is a warning
+// by default (B-B and B-T files carry none); with Options.RequireRevocation it is
+// INDETERMINATE/TRY_LATER while the certificate is still valid at the validation time
+// (fresh evidence can be fetched) and REVOCATION_OUT_OF_BOUNDS_NO_POE once it expired
+// (no CA answers for it any more). Simplification: the signatures of OCSP responses and
+// CRLs are checked at the time they state, whether or not a document timestamp proves
+// they existed then (their POE is reported per item); the responder's own revocation is
+// not checked (the dev CA marks it id-pkix-ocsp-nocheck).
+//
+// Indications: TOTAL_FAILED with FORMAT_FAILURE (ByteRange or CMS structure), HASH_FAILURE,
+// SIG_CRYPTO_FAILURE or REVOKED; INDETERMINATE with the revocation sub-indications above,
+// NO_SIGNING_CERTIFICATE_FOUND,
 // NO_CERTIFICATE_CHAIN_FOUND, OUT_OF_BOUNDS_NO_POE (expired at the validation time, no
 // timestamp before expiry), NOT_YET_VALID, CHAIN_CONSTRAINTS_FAILURE,
 // CRYPTO_CONSTRAINTS_FAILURE, or FORMAT_FAILURE for a signature that does not end at a
@@ -51,12 +81,16 @@
 //	    "signer": {"name": "Lê Công Hảo", "id_type": "CCCD", "id_masked": "038*******67", …},
 //	    "claimed_time": "2026-01-02T15:30:00+07:00",
 //	    "timestamp": {"time": "…", "imprint_matches": true, "signature_valid": true, "chain_trusted": true, "valid": true},
-//	    "level": "B-T",
+//	    "level": "B-LT",
 //	    "byte_range": {"values": [0, 1234, 39000, 1213], "valid": true},
 //	    "integrity": {"digest_algorithm": "SHA-256", "signature_algorithm": "ECDSA-SHA256", "digest_matches": true, "signature_valid": true},
 //	    "coverage": {"signed_end": 40213, "covers_revision": true, "covers_whole_document": true},
 //	    "chain": {"trusted": true, "validated_at": "…", "time_source": "timestamp", "path": ["…"], "key_usage_ok": true},
+//	    "proofs_of_existence": [{"time": "…", "source": "signature_timestamp"}],
+//	    "revocation": [{"role": "signer", "status": "good", "checked_at": "…", "from_dss": true,
+//	      "evidence": [{"type": "ocsp", "source": "dss", "this_update": "…", "status": "good", "used": true}]}, …],
 //	    "indication": "TOTAL_PASSED"
-//	  }]
+//	  }],
+//	  "dss": {"certs": 5, "ocsps": 2, "crls": 2, "vri_entries": 0}
 //	}
 package verify

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
 	"github.com/motlan/motlan/signing/pades"
@@ -33,6 +35,26 @@ func FuzzVerify(f *testing.F) {
 			f.Add(c.PDF)
 		}
 	}
+	// Long-term files: a DSS with OCSP responses and a CRL, then a document timestamp,
+	// and the hostile DSS variants.
+	btCA, cert := ca.signBT(f, base)
+	now := time.Now().UTC().Truncate(time.Minute)
+	lt := addDSS(f, btCA, pades.Evidence{
+		Certs: [][]byte{ca.TSA.Raw},
+		OCSPs: [][]byte{ocspDER(f, cert, ca.Root, nil, ca.RootKey, ocsp.Good, time.Time{}, now), ocspDER(f, ca.TSA, ca.Root, nil, ca.RootKey, ocsp.Good, time.Time{}, now)},
+		CRLs:  [][]byte{crlDER(f, ca.Root, ca.RootKey, now, now)},
+	})
+	f.Add(lt)
+	var lta bytes.Buffer
+	if err := pades.AddDocumentTimestamp(context.Background(), bytes.NewReader(lt), int64(len(lt)), &lta, ca.Timestamper(nil)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(lta.Bytes())
+	for _, h := range hostileDSS(f, ca) {
+		if len(h.pdf) < 64<<10 {
+			f.Add(h.pdf)
+		}
+	}
 	if _, err := exec.LookPath("qpdf"); err == nil {
 		f.Add(ca.sign(f, testpki.QPDF(f, base, "--object-streams=generate"), "rsa", pades.LevelBB, ""))
 		f.Add(ca.sign(f, testpki.QPDF(f, base, "--linearize"), "rsa", pades.LevelBB, ""))
@@ -56,6 +78,11 @@ func FuzzVerify(f *testing.F) {
 			}
 			if s.Indication == TotalPassed && (!s.Integrity.DigestMatches || !s.Integrity.SignatureValid || !s.ByteRange.Valid || !s.Chain.Trusted) {
 				t.Fatalf("TOTAL_PASSED without the checks: %+v", s)
+			}
+			for _, cs := range s.Revocation {
+				if s.Indication == TotalPassed && cs.Status == StatusRevoked && (cs.Role == "signer" || cs.Role == "signer_ca") {
+					t.Fatalf("TOTAL_PASSED with a revoked %s certificate: %+v", cs.Role, s)
+				}
 			}
 		}
 	})

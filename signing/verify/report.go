@@ -18,6 +18,14 @@ type Options struct {
 	At time.Time
 	// MaxSize bounds the input (DefaultMaxSize when 0). The whole file is held in memory.
 	MaxSize int64
+	// RequireRevocation makes missing revocation evidence an INDETERMINATE result, as
+	// ETSI EN 319 102-1 does: TRY_LATER while the certificate is still valid at the
+	// validation time (evidence can still be fetched), REVOCATION_OUT_OF_BOUNDS_NO_POE
+	// once it expired (no CA answers for it any more and the file holds nothing from
+	// its validity). When false (the default, for B-B and B-T files checked without the
+	// network), missing evidence only adds a warning; evidence that is present is always
+	// checked, and a revocation it proves always fails the signature.
+	RequireRevocation bool
 }
 
 // DefaultMaxSize is the input limit when Options.MaxSize is 0.
@@ -61,6 +69,12 @@ const (
 	NotYetValid               SubIndication = "NOT_YET_VALID"                // the best signature time precedes the certificate
 	ChainConstraintsFailure   SubIndication = "CHAIN_CONSTRAINTS_FAILURE"    // key usage or other chain constraint not met
 	CryptoConstraintsFailure  SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"   // algorithm not supported or not accepted
+	// Revocation (see Options.RequireRevocation and CertStatus).
+	Revoked                    SubIndication = "REVOKED"                         // TOTAL_FAILED: revoked at or before the signature's proof of existence
+	RevokedNoPOE               SubIndication = "REVOKED_NO_POE"                  // revoked at or before the validation time, no proof the signature came earlier
+	RevokedCANoPOE             SubIndication = "REVOKED_CA_NO_POE"               // a CA certificate of the path was revoked before the proof of existence
+	TryLater                   SubIndication = "TRY_LATER"                       // no revocation evidence; the certificate is still valid, so it can still be fetched
+	RevocationOutOfBoundsNoPOE SubIndication = "REVOCATION_OUT_OF_BOUNDS_NO_POE" // no revocation evidence and the certificate expired: none can be fetched any more
 )
 
 // Report is the result of Verify. It is the body of the JSON report of
@@ -77,6 +91,91 @@ type Report struct {
 	// Signatures in signing order (by the end of their signed range). Empty, not null,
 	// when the document has none.
 	Signatures []Signature `json:"signatures"`
+	// DSS summarises the last revision's document security store; nil without one.
+	DSS *DSS `json:"dss,omitempty"`
+	// TimestampChain lists the document timestamps in order, each a proof of existence
+	// for every byte it covers (signatures, their timestamps, the DSS before it).
+	TimestampChain []TimestampLink `json:"timestamp_chain,omitempty"`
+}
+
+// DSS counts what the document security store holds (ETSI EN 319 142-1 5.4.2).
+type DSS struct {
+	Certs      int `json:"certs"`
+	OCSPs      int `json:"ocsps"`
+	CRLs       int `json:"crls"`
+	VRIEntries int `json:"vri_entries"`
+	// Problems are entries that could not be read (not a stream, too large, ...).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// TimestampLink is one document timestamp of the chain.
+type TimestampLink struct {
+	FieldName string    `json:"field_name"`
+	Time      time.Time `json:"time"`
+	// SignedEnd is the end of the bytes it covers.
+	SignedEnd int64  `json:"signed_end"`
+	Valid     bool   `json:"valid"`
+	TSA       string `json:"tsa,omitempty"`
+	// ValidatedAt is when its TSA certificate was checked: the next document
+	// timestamp's time (its own proof of existence), or the validation time for the last.
+	ValidatedAt time.Time `json:"validated_at"`
+}
+
+// POE is a proof of existence (ETSI EN 319 102-1 5.6.2.3) for a signature: it existed
+// at Time.
+type POE struct {
+	Time time.Time `json:"time"`
+	// Source is "signature_timestamp" or "document_timestamp" (FieldName names it).
+	Source    string `json:"source"`
+	FieldName string `json:"field_name,omitempty"`
+}
+
+// CertStatus is the revocation status of one certificate, from the file's evidence only.
+type CertStatus struct {
+	// Role is "signer", "signer_ca", "timestamp" (the TSA of the signature timestamp,
+	// or of a document timestamp) or "timestamp_ca".
+	Role    string `json:"role"`
+	Subject string `json:"subject"`
+	Serial  string `json:"serial"`
+	// Status is "good" (not revoked at CheckedAt), "revoked" (at or before CheckedAt) or
+	// "unknown" (no usable evidence covers CheckedAt).
+	Status string `json:"status"`
+	// CheckedAt is the time the status is for: the proof of existence of what the
+	// certificate signed (the signature timestamp's time, ...), else the validation time.
+	CheckedAt time.Time `json:"checked_at"`
+	// RevokedAt and Reason are set when evidence shows a revocation, also one after
+	// CheckedAt (then Status is still "good").
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	// FromDSS: the evidence that decided the status came from the DSS.
+	FromDSS bool `json:"from_dss"`
+	// Evidence lists every OCSP response and CRL about this certificate in the file.
+	Evidence []EvidenceRef `json:"evidence"`
+
+	notAfter time.Time // the certificate's, for the sub-indication of missing evidence
+}
+
+// EvidenceRef is one OCSP response or CRL about a certificate.
+type EvidenceRef struct {
+	Type string `json:"type"` // "ocsp" or "crl"
+	// Source is "dss", "vri" (only in a /VRI entry) or "cms".
+	Source string `json:"source"`
+	SHA256 string `json:"sha256"`
+	// Issuer is the OCSP responder or the CRL issuer.
+	Issuer     string     `json:"issuer,omitempty"`
+	ProducedAt *time.Time `json:"produced_at,omitempty"`
+	ThisUpdate time.Time  `json:"this_update"`
+	NextUpdate *time.Time `json:"next_update,omitempty"`
+	// Status is what it says of the certificate: "good", "revoked" or "unknown".
+	Status    string     `json:"status,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// POE is the earliest document timestamp covering it, when one does.
+	POE *time.Time `json:"poe,omitempty"`
+	// Used: it decided the status. Problem says why it could not be used.
+	Used    bool   `json:"used"`
+	Problem string `json:"problem,omitempty"`
+
+	verified bool // signature, authority and CertID checked, known status, issued by the validation time
 }
 
 // Signature is the validation report of one signature dictionary.
@@ -97,9 +196,12 @@ type Signature struct {
 	// document timestamp, the token itself.
 	Timestamp *Timestamp `json:"timestamp,omitempty"`
 
-	// Level is "B-B", "B-T" (PAdES baseline, ETSI EN 319 142-1), "PKCS7-B", "PKCS7-T"
-	// (adbe.pkcs7.detached), "DocTimeStamp", or "not PAdES". LevelReasons say why a
-	// higher level was not reached.
+	// Level is "B-B", "B-T", "B-LT", "B-LTA" (PAdES baseline, ETSI EN 319 142-1),
+	// "PKCS7-B", "PKCS7-T" (adbe.pkcs7.detached), "DocTimeStamp", or "not PAdES".
+	// B-LT: B-T and the DSS holds revocation evidence for the signer's and the signature
+	// timestamp's TSA certificates, and the file holds their CA certificates. B-LTA:
+	// B-LT and a valid document timestamp covers that DSS evidence. LevelReasons say
+	// why a higher level was not reached.
 	Level        string   `json:"level"`
 	LevelReasons []string `json:"level_reasons,omitempty"`
 
@@ -109,6 +211,14 @@ type Signature struct {
 	// Changes describes what was appended after the signed revision; nil when nothing was.
 	Changes *Changes `json:"changes_after_signing,omitempty"`
 	Chain   Chain    `json:"chain"`
+	// ProofsOfExistence: the signature timestamp and the document timestamps that
+	// cover the signature, earliest first.
+	ProofsOfExistence []POE `json:"proofs_of_existence,omitempty"`
+	// Revocation is the status of the signer's (or, for a document timestamp, the
+	// TSA's) certificate path, then of the signature timestamp's TSA path.
+	Revocation []CertStatus `json:"revocation,omitempty"`
+	// VRIEntry: the DSS has a /VRI entry for this signature.
+	VRIEntry bool `json:"vri_entry,omitempty"`
 
 	Indication    Indication    `json:"indication"`
 	SubIndication SubIndication `json:"sub_indication,omitempty"`
@@ -143,8 +253,9 @@ type Timestamp struct {
 	ImprintMatches bool `json:"imprint_matches"`
 	// SignatureValid: the token's own CMS signature verifies with the TSA certificate.
 	SignatureValid bool `json:"signature_valid"`
-	// ChainTrusted: the TSA certificate chains to Options.Roots at the validation time
-	// with the timeStamping extended key usage.
+	// ChainTrusted: the TSA certificate chains to Options.Roots with the timeStamping
+	// extended key usage at the token's proof of existence: the earliest valid
+	// document timestamp covering it, else the validation time.
 	ChainTrusted bool `json:"chain_trusted"`
 	// Valid is all three.
 	Valid bool   `json:"valid"`
@@ -220,8 +331,9 @@ type ChangedObject struct {
 type Chain struct {
 	Trusted bool `json:"trusted"`
 	// ValidatedAt is the time the path was validated at; TimeSource says where it came
-	// from: "timestamp" (a valid signature timestamp, proof of existence) or
-	// "validation_time".
+	// from: "timestamp" (a valid signature timestamp, proof of existence),
+	// "document_timestamp" (the earliest valid document timestamp covering the
+	// signature, when it has no valid signature timestamp) or "validation_time".
 	ValidatedAt time.Time `json:"validated_at"`
 	TimeSource  string    `json:"time_source"`
 	// Path lists subjects from the signer to the root, when a path was found.

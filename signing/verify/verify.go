@@ -48,7 +48,8 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 	if n, err := r.ReadAt(data, 0); int64(n) != size {
 		return Report{}, fmt.Errorf("%w: reading: %v", ErrInvalidPDF, err)
 	}
-	v := &verifier{data: data, at: opts.At, roots: opts.Roots, inter: opts.Intermediates, readers: map[int]*pdf.Reader{}}
+	v := &verifier{data: data, at: opts.At, roots: opts.Roots, inter: opts.Intermediates, readers: map[int]*pdf.Reader{},
+		requireRev: opts.RequireRevocation, pool: newPool(), crls: map[[32]byte]*x509.RevocationList{}, dssAt: map[int64]map[string]bool{}}
 	if v.at.IsZero() {
 		v.at = time.Now()
 	}
@@ -68,6 +69,11 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 		return Report{}, err
 	}
 	v.readers[len(data)] = final
+	v.finalDSS = readDSS(final)
+	rep.DSS = dssSummary(v.finalDSS)
+	for _, it := range v.finalDSS.items {
+		v.pool.add(it.kind, it.der, it.source)
+	}
 	fields, err := signatureFields(final)
 	if err != nil {
 		return Report{}, err
@@ -106,7 +112,35 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 		}
 	}
 
+	// First pass: the validation data every CMS carries, and the DSS of each revision a
+	// document timestamp covers (what that timestamp proves existed).
+	type job struct {
+		found
+		end   int64
+		docTS bool
+	}
+	jobs := make([]job, 0, len(all))
 	for _, f := range all {
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+		j := job{found: f}
+		if d, err := readSigDict(f.v); err == nil {
+			j.end = signedEndOf(d, int64(len(data)))
+			j.docTS = d.typ == "DocTimeStamp" || d.subFilter == "ETSI.RFC3161"
+			v.collect(d, j.docTS, j.end)
+		}
+		jobs = append(jobs, j)
+	}
+	// Document timestamps first, the last one first: each is checked at the time of the
+	// next (its proof of existence), and each then serves as one for what it covers.
+	sort.SliceStable(jobs, func(i, k int) bool {
+		if jobs[i].docTS != jobs[k].docTS {
+			return jobs[i].docTS
+		}
+		return jobs[i].docTS && jobs[i].end > jobs[k].end
+	})
+	for _, f := range jobs {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
 		}
@@ -115,12 +149,212 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 		if !f.inFinal {
 			s.Warnings = append(s.Warnings, "the signature field is not in the last revision's AcroForm: a later update removed it")
 		}
+		if s.Type == "document_timestamp" && s.Timestamp != nil {
+			if s.Timestamp.Valid && s.Coverage.CoversRevision && !s.Timestamp.Time.After(v.at) {
+				v.docTS = append(v.docTS, docTSInfo{end: s.Coverage.SignedEnd, time: s.Timestamp.Time, field: s.FieldName,
+					sums: v.dssAt[s.Coverage.SignedEnd], proven: s.Indication == TotalPassed})
+			}
+			rep.TimestampChain = append(rep.TimestampChain, TimestampLink{FieldName: s.FieldName, Time: s.Timestamp.Time, SignedEnd: s.Coverage.SignedEnd,
+				Valid: s.Indication == TotalPassed, TSA: s.Timestamp.TSA, ValidatedAt: s.Chain.ValidatedAt})
+		}
 		rep.Signatures = append(rep.Signatures, s)
 	}
 	sort.SliceStable(rep.Signatures, func(i, j int) bool {
 		return rep.Signatures[i].Coverage.SignedEnd < rep.Signatures[j].Coverage.SignedEnd
 	})
+	sort.SliceStable(rep.TimestampChain, func(i, j int) bool {
+		return rep.TimestampChain[i].SignedEnd < rep.TimestampChain[j].SignedEnd
+	})
 	return rep, nil
+}
+
+// signedEndOf returns the end of the bytes a signature dictionary's ByteRange covers, or
+// 0 when the ByteRange is unusable.
+func signedEndOf(d sigDict, size int64) int64 {
+	b := d.byteRange
+	if !d.byteRangeOK || len(b) != 4 || b[2] < 0 || b[3] < 0 || b[2] > size || b[3] > size-b[2] {
+		return 0
+	}
+	return b[2] + b[3]
+}
+
+// collect adds a signature's CMS certificates and revocation data (and its signature
+// timestamp's) to the pool; for a document timestamp, it reads the DSS of the revision
+// it covers.
+func (v *verifier) collect(d sigDict, docTS bool, end int64) {
+	defer func() { _ = recover() }() // a broken structure only means less evidence
+	sd, err := parseSignedData(d.contents)
+	if err != nil {
+		return
+	}
+	v.pool.addCMSEvidence(sd)
+	if !docTS {
+		if a := findAttr(sd.unsigned, oidAttrSignatureTimeStamp); a != nil && len(a.values) == 1 {
+			if tsd, err := parseSignedData(a.values[0]); err == nil {
+				v.pool.addCMSEvidence(tsd)
+			}
+		}
+		return
+	}
+	if end <= 0 || v.dssAt[end] != nil || len(v.dssAt) >= maxRevisionsWalked {
+		return
+	}
+	sums := map[string]bool{}
+	v.dssAt[end] = sums
+	dd := v.finalDSS // a timestamp over the whole file covers the last DSS
+	if end != int64(len(v.data)) {
+		r, err := v.reader(int(end))
+		if err != nil {
+			return
+		}
+		dd = readDSS(r)
+	}
+	for _, it := range dd.items {
+		if x := v.pool.add(it.kind, it.der, it.source); x != nil {
+			sums[sumHex(x.sum)] = true
+		}
+	}
+}
+
+// docTSInfo is a document timestamp whose token is valid, and the SHA-256 (hex) of the
+// DSS items of the revision it covers. When proven (TOTAL_PASSED: also its TSA's
+// revocation) it is a proof of existence at time for the bytes before end; a valid
+// token alone still makes the level B-LTA.
+type docTSInfo struct {
+	end    int64
+	time   time.Time
+	field  string
+	sums   map[string]bool
+	proven bool
+}
+
+// poe returns the earliest valid document timestamp that covers bytes ending at end.
+func (v *verifier) poe(end int64) (time.Time, string) {
+	var best time.Time
+	field := ""
+	for _, d := range v.docTS {
+		if d.proven && end > 0 && d.end > end && (best.IsZero() || d.time.Before(best)) {
+			best, field = d.time, d.field
+		}
+	}
+	return best, field
+}
+
+// poesFor lists the document timestamps covering bytes ending at end, earliest first.
+func (v *verifier) poesFor(end int64) []POE {
+	var out []POE
+	for _, d := range v.docTS {
+		if d.proven && end > 0 && d.end > end {
+			out = append(out, POE{Time: d.time, Source: "document_timestamp", FieldName: d.field})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// evidencePOE returns the earliest valid document timestamp whose covered DSS holds it.
+func (v *verifier) evidencePOE(it *evItem) time.Time {
+	var best time.Time
+	h := sumHex(it.sum)
+	for _, d := range v.docTS {
+		if d.proven && d.sums[h] && (best.IsZero() || d.time.Before(best)) {
+			best = d.time
+		}
+	}
+	return best
+}
+
+// judgeRevocation turns the statuses of s.Revocation into the indication. src is where
+// the time the signer's statuses were checked at came from.
+func (v *verifier) judgeRevocation(s *Signature, src string, fail func(Indication, SubIndication, string)) {
+	for _, cs := range s.Revocation {
+		what := fmt.Sprintf("%s certificate %q (serial %s)", cs.Role, cs.Subject, cs.Serial)
+		switch cs.Status {
+		case StatusRevoked:
+			msg := fmt.Sprintf("the %s was revoked on %s (%s), not after %s", what, cs.RevokedAt.UTC().Format(time.RFC3339), cs.Reason, cs.CheckedAt.Format(time.RFC3339))
+			leaf := cs.Role == "signer" || (cs.Role == "timestamp" && s.Type == "document_timestamp")
+			switch {
+			case leaf && src != "validation_time":
+				fail(TotalFailed, Revoked, msg)
+			case leaf:
+				fail(Indeterminate, RevokedNoPOE, msg)
+			case cs.Role == "signer_ca", s.Type == "document_timestamp":
+				fail(Indeterminate, RevokedCANoPOE, msg)
+			default: // the signature timestamp's TSA: the timestamp was already set aside
+				s.Warnings = append(s.Warnings, msg)
+			}
+		case StatusUnknown:
+			msg := fmt.Sprintf("no revocation evidence in the file covers the %s at %s", what, cs.CheckedAt.Format(time.RFC3339))
+			switch {
+			case !v.requireRev:
+				s.Warnings = append(s.Warnings, "revocation not checked: "+msg)
+			case v.at.After(cs.notAfter):
+				fail(Indeterminate, RevocationOutOfBoundsNoPOE, msg+"; the certificate expired on "+cs.notAfter.UTC().Format(time.RFC3339))
+			default:
+				fail(Indeterminate, TryLater, msg)
+			}
+		}
+	}
+}
+
+// longTermLevel raises a B-T signature to B-LT and B-LTA (ETSI EN 319 142-1 6.3): the
+// DSS holds revocation evidence for the signer's and the signature timestamp's TSA
+// certificates and the file their CA certificates (LT); a valid document timestamp
+// covers that DSS evidence (LTA).
+func (v *verifier) longTermLevel(s *Signature, paths ...[]*x509.Certificate) {
+	var reasons []string
+	decisive := map[string][]string{}
+	for _, role := range []string{"signer", "timestamp"} {
+		var cs *CertStatus
+		for i := range s.Revocation {
+			if s.Revocation[i].Role == role {
+				cs = &s.Revocation[i]
+			}
+		}
+		name := map[string]string{"signer": "the signer's certificate", "timestamp": "the signature timestamp's TSA certificate"}[role]
+		// The level says what the file holds, whatever the validation time: evidence
+		// that verifies, even if not current at the time checked.
+		if cs != nil {
+			for _, e := range cs.Evidence {
+				if e.verified && (e.Source == SourceDSS || e.Source == SourceVRI) {
+					decisive[role] = append(decisive[role], e.SHA256)
+				}
+			}
+		}
+		if len(decisive[role]) == 0 {
+			reasons = append(reasons, "B-LT: the DSS holds no usable revocation evidence for "+name)
+		}
+	}
+	for _, p := range paths {
+		for i := 1; i+1 < len(p); i++ {
+			if !containsDER(v.pool.certs, p[i]) {
+				reasons = append(reasons, "B-LT: the file does not hold the CA certificate "+p[i].Subject.String())
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		s.LevelReasons = append(s.LevelReasons, reasons...)
+		return
+	}
+	s.Level = "B-LT"
+	for _, d := range v.docTS {
+		if d.end <= s.Coverage.SignedEnd {
+			continue
+		}
+		covered := func(sums []string) bool {
+			for _, h := range sums {
+				if d.sums[h] {
+					return true
+				}
+			}
+			return false
+		}
+		if covered(decisive["signer"]) && covered(decisive["timestamp"]) {
+			s.Level = "B-LTA"
+			return
+		}
+	}
+	s.LevelReasons = append(s.LevelReasons, "B-LTA: no valid document timestamp covers the DSS evidence")
 }
 
 func safeSigKey(v pdf.Value) (k string, err error) {
@@ -133,11 +367,18 @@ func safeSigKey(v pdf.Value) (k string, err error) {
 }
 
 type verifier struct {
-	data    []byte
-	at      time.Time
-	roots   *x509.CertPool
-	inter   *x509.CertPool
-	readers map[int]*pdf.Reader // by revision end
+	data       []byte
+	at         time.Time
+	roots      *x509.CertPool
+	inter      *x509.CertPool
+	readers    map[int]*pdf.Reader // by revision end
+	requireRev bool
+
+	pool     *evidencePool                     // validation data of the whole file
+	crls     map[[32]byte]*x509.RevocationList // parsed CRLs (nil: unparsable)
+	finalDSS dssData                           // the last revision's DSS
+	dssAt    map[int64]map[string]bool         // DSS item digests by covered revision end
+	docTS    []docTSInfo                       // valid document timestamps checked so far
 }
 
 func (v *verifier) reader(end int) (*pdf.Reader, error) {
@@ -163,6 +404,13 @@ func (v *verifier) chain(cert *x509.Certificate, extra []*x509.Certificate, t ti
 			inter.AddCert(c)
 		}
 	}
+	if v.pool != nil {
+		for _, c := range v.pool.certs {
+			if !c.Equal(cert) {
+				inter.AddCert(c)
+			}
+		}
+	}
 	return cert.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{eku}})
 }
 
@@ -171,7 +419,9 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 	s.FieldName = name
 	s.Type = "signature"
 	fail := func(ind Indication, sub SubIndication, msg string) {
-		if s.Indication == "" {
+		// The first finding decides, except that a TOTAL_FAILED one (a proven
+		// revocation, ...) outranks an earlier INDETERMINATE.
+		if s.Indication == "" || (s.Indication == Indeterminate && ind == TotalFailed) {
 			s.Indication, s.SubIndication = ind, sub
 		}
 		s.Errors = append(s.Errors, msg)
@@ -254,12 +504,29 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 		fail(Indeterminate, chk.sub, chk.err)
 	}
 
-	// Signature timestamp.
+	// Signature timestamp: checked at its proof of existence, the earliest document
+	// timestamp covering the signature, else at the validation time.
+	sigEnd := s.Coverage.SignedEnd
+	tsAt := v.at
+	if p, _ := v.poe(sigEnd); brOK && !p.IsZero() {
+		tsAt = p
+	}
+	var tsPath []*x509.Certificate
+	var tsStatuses []CertStatus
 	if a := findAttr(sd.unsigned, oidAttrSignatureTimeStamp); a != nil {
 		if len(a.values) != 1 {
 			s.Timestamp = &Timestamp{Error: "signature-time-stamp attribute must hold one token"}
 		} else {
-			s.Timestamp = checkTimestampToken(a.values[0], sd.si.Signature, v)
+			s.Timestamp, tsPath = checkTimestampToken(a.values[0], sd.si.Signature, v, tsAt)
+		}
+		if s.Timestamp.Valid && tsPath != nil {
+			tsStatuses = v.pathStatuses(tsPath, "timestamp", "timestamp_ca", tsAt)
+			for _, cs := range tsStatuses {
+				if cs.Status == StatusRevoked {
+					s.Timestamp.Valid = false
+					s.Timestamp.Error = fmt.Sprintf("the TSA's certificate %q was revoked on %s, before the timestamp's proof of existence", cs.Subject, cs.RevokedAt.UTC().Format(time.RFC3339))
+				}
+			}
 		}
 		if !s.Timestamp.Valid {
 			s.Warnings = append(s.Warnings, "the signature timestamp is not valid: "+s.Timestamp.Error)
@@ -318,10 +585,33 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 		fail(Indeterminate, NoSigningCertificateFound, scv2Err.Error())
 	}
 
-	// Certificate path.
-	if c := sd.signerCert; c != nil {
-		v.signerChain(&s, c, sd.certs, tsOK, fail)
+	// Certificate path and revocation, at the best signature time: the signature
+	// timestamp's time when it is valid, else the earliest document timestamp covering
+	// the signature, else the validation time. The claimed /M is not trusted for this.
+	t, src := v.at, "validation_time"
+	if tsOK && !s.Timestamp.Time.After(v.at) {
+		t, src = s.Timestamp.Time, "timestamp"
+		s.ProofsOfExistence = append(s.ProofsOfExistence, POE{Time: s.Timestamp.Time, Source: "signature_timestamp"})
+	} else if p, _ := v.poe(sigEnd); brOK && !p.IsZero() {
+		t, src = p, "document_timestamp"
 	}
+	if brOK {
+		s.ProofsOfExistence = append(s.ProofsOfExistence, v.poesFor(sigEnd)...)
+	}
+	if c := sd.signerCert; c != nil {
+		path := v.signerChain(&s, c, sd.certs, t, src, fail)
+		if path != nil {
+			s.Revocation = v.pathStatuses(path, "signer", "signer_ca", t)
+		}
+		s.Revocation = append(s.Revocation, tsStatuses...) // also a revoked TSA, which set the timestamp aside
+		if path != nil {
+			v.judgeRevocation(&s, src, fail)
+		}
+		if s.Level == "B-T" {
+			v.longTermLevel(&s, path, tsPath)
+		}
+	}
+	s.VRIEntry = v.hasVRI(d.contents)
 	if s.Coverage.SignedEnd > 0 && !s.Coverage.CoversRevision && brOK {
 		fail(Indeterminate, FormatFailure, "the signed bytes do not end at the end of a revision (%%EOF)")
 	}
@@ -331,14 +621,9 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 	return s
 }
 
-// signerChain validates the signer's path at the best signature time: the signature
-// timestamp's time when it is valid (proof of existence), else the validation time. The
-// claimed /M is not trusted for this.
-func (v *verifier) signerChain(s *Signature, c *x509.Certificate, certs []*x509.Certificate, tsOK bool, fail func(Indication, SubIndication, string)) {
-	t, src := v.at, "validation_time"
-	if tsOK && !s.Timestamp.Time.After(v.at) {
-		t, src = s.Timestamp.Time, "timestamp"
-	}
+// signerChain validates the signer's path at the best signature time t (src says where
+// it came from) and returns the path, or nil when there is none.
+func (v *verifier) signerChain(s *Signature, c *x509.Certificate, certs []*x509.Certificate, t time.Time, src string, fail func(Indication, SubIndication, string)) []*x509.Certificate {
 	s.Chain.ValidatedAt, s.Chain.TimeSource = t.UTC(), src
 	s.Chain.KeyUsageOK = c.KeyUsage == 0 || c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) != 0
 	chains, err := v.chain(c, certs, t, x509.ExtKeyUsageAny)
@@ -350,7 +635,7 @@ func (v *verifier) signerChain(s *Signature, c *x509.Certificate, certs []*x509.
 		if !s.Chain.KeyUsageOK {
 			fail(Indeterminate, ChainConstraintsFailure, "the certificate allows neither digitalSignature nor nonRepudiation")
 		}
-		return
+		return chains[0]
 	}
 	s.Chain.Error = err.Error()
 	// Would the path hold inside the certificate's validity? Then time is the problem.
@@ -368,10 +653,24 @@ func (v *verifier) signerChain(s *Signature, c *x509.Certificate, certs []*x509.
 		var ci x509.CertificateInvalidError
 		if errors.As(err, &ci) && (ci.Reason == x509.Expired) {
 			fail(Indeterminate, OutOfBoundsNoPOE, err.Error())
-			return
+			return nil
 		}
 		fail(Indeterminate, ChainConstraintsFailure, err.Error())
 	}
+	return nil
+}
+
+// hasVRI reports whether the last DSS has a /VRI entry for a signature with contents.
+func (v *verifier) hasVRI(contents []byte) bool {
+	if len(v.finalDSS.vri) == 0 || len(contents) == 0 {
+		return false
+	}
+	for _, k := range vriKeys(contents) {
+		if v.finalDSS.vri[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // docTimestamp verifies a document timestamp (/SubFilter /ETSI.RFC3161): /Contents is
@@ -383,13 +682,30 @@ func (v *verifier) docTimestamp(s *Signature, d sigDict, brOK bool, fail func(In
 		b := d.byteRange
 		signed = append(append(signed, v.data[b[0]:b[0]+b[1]]...), v.data[b[2]:b[2]+b[3]]...)
 	}
-	ts := checkTimestampToken(d.contents, signed, v)
+	// Its TSA is checked at its proof of existence: the next valid document timestamp,
+	// else the validation time.
+	at, src := v.at, "validation_time"
+	if p, _ := v.poe(s.Coverage.SignedEnd); brOK && !p.IsZero() {
+		at, src = p, "document_timestamp"
+		s.ProofsOfExistence = v.poesFor(s.Coverage.SignedEnd)
+	}
+	ts, path := checkTimestampToken(d.contents, signed, v, at)
 	s.Timestamp = ts
 	s.Integrity = Integrity{DigestMatches: ts.ImprintMatches && brOK, SignatureValid: ts.SignatureValid}
 	if sd, err := parseSignedData(d.contents); err == nil && sd.signerCert != nil {
 		s.Signer = signerOf(sd.signerCert)
 	}
-	s.Chain = Chain{Trusted: ts.ChainTrusted, ValidatedAt: v.at.UTC(), TimeSource: "validation_time", KeyUsageOK: true}
+	s.Chain = Chain{Trusted: ts.ChainTrusted, ValidatedAt: at.UTC(), TimeSource: src, KeyUsageOK: true}
+	for _, c := range path {
+		s.Chain.Path = append(s.Chain.Path, c.Subject.String())
+	}
+	s.VRIEntry = v.hasVRI(d.contents)
+	defer func() {
+		if path != nil && ts.Valid {
+			s.Revocation = v.pathStatuses(path, "timestamp", "timestamp_ca", at)
+			v.judgeRevocation(s, src, fail)
+		}
+	}()
 	switch {
 	case !ts.SignatureValid && strings.HasPrefix(ts.Error, "token:"):
 		fail(TotalFailed, FormatFailure, ts.Error)
