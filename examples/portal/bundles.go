@@ -319,6 +319,9 @@ func (fd inputField) parse(raw string, now time.Time) (string, string) {
 		max = 100
 	}
 	s := strings.Join(strings.Fields(clip(raw, max+1)), " ")
+	if s == "" && fd.Kind == "select" {
+		return "", "v_choose"
+	}
 	if s == "" {
 		return "", "v_required"
 	}
