@@ -68,7 +68,8 @@ func (f *form) render(d dossier) (rendered, error) {
 	pdf.AddUTF8FontFromBytes("DejaVu", "", fontRegular)
 	pdf.AddUTF8FontFromBytes("DejaVu", "B", fontBold)
 	pdf.SetMargins(marginL, mTop, marginR)
-	pdf.SetAutoPageBreak(false, 0)
+	// Long typed values (200 characters each) may push the form onto a second page.
+	pdf.SetAutoPageBreak(true, 16)
 	pdf.AddPage()
 	contentW := pageW - marginL - marginR
 
@@ -133,7 +134,11 @@ func (f *form) render(d dossier) (rendered, error) {
 	pdf.MultiCell(contentW, 5.5, f.Pledge, "", "J", false)
 	pdf.Ln(4)
 
-	// Place and date, then the signature box, in the right half as on paper forms.
+	// Place and date, then the signature box, in the right half as on paper forms; kept
+	// together on one page.
+	if pdf.GetY()+54 > pageH-16 {
+		pdf.AddPage()
+	}
 	half := contentW / 2
 	right := marginL + half
 	pdf.SetX(right)
@@ -158,17 +163,15 @@ func (f *form) render(d dossier) (rendered, error) {
 
 	font("", 7.5)
 	pdf.SetTextColor(110, 110, 110)
+	pdf.SetAutoPageBreak(false, 0)
 	pdf.SetXY(marginL, pageH-12)
 	pdf.CellFormat(contentW, 4, "Lập trên Cổng Dịch vụ công tỉnh Thanh Hóa (bản trình diễn) - ký số từ xa qua Motlan", "T", 0, "C", false, 0, "")
 
-	if pdf.GetY() > pageH || boxY+sigH > pageH-14 {
-		return rendered{}, fmt.Errorf("portal: form %q does not fit one page", f.Title)
-	}
 	var buf bytes.Buffer
 	if err := pdf.Output(&buf); err != nil {
 		return rendered{}, fmt.Errorf("portal: rendering %q: %w", f.Title, err)
 	}
-	pl := placement{Page: 1, Rect: [4]float64{
+	pl := placement{Page: pdf.PageNo(), Rect: [4]float64{
 		boxX * ptPerMM, (pageH - boxY - sigH) * ptPerMM, (boxX + sigW) * ptPerMM, (pageH - boxY) * ptPerMM,
 	}}
 	return rendered{Form: f, PDF: buf.Bytes(), Placement: pl}, nil
