@@ -401,7 +401,7 @@ const signHTML = `{{define "content"}}
 <dt>{{$.T.verification}}</dt><dd class="indication {{if .Passed}}ok{{else}}bad{{end}}">{{if .Passed}}✓ {{end}}{{.Text}} <code>{{.Indication}}</code></dd>
 <dt>{{$.T.signer}}</dt><dd class="signer">{{.Signer}}</dd>
 <dt>{{$.T.signed_at}}</dt><dd class="signed-time">{{.Time}}</dd>
-<dt>{{$.T.level}}</dt><dd class="level">PAdES {{.Level}}</dd>
+<dt>{{$.T.level}}</dt><dd class="level">{{.Level}}</dd>
 </dl>{{end}}
 </li>{{end}}</ol>
 {{else}}<a id="sign-again" class="button" href="{{.V.RetryURL}}">{{.T.sign_again}}</a>

@@ -222,6 +222,9 @@ func (p *Portal) verifyDoc(ctx context.Context, lang string, req signRequest, d 
 		p.reports.put(key, rep)
 	}
 	d.Indication, d.Level, d.Signer = rep.Indication, rep.Level, rep.Signer
+	if strings.HasPrefix(d.Level, "B-") {
+		d.Level = "PAdES " + d.Level // "PAdES B-T": the baseline level, as ETSI names it
+	}
 	d.Passed = rep.Indication == "TOTAL_PASSED"
 	switch rep.Indication {
 	case "TOTAL_PASSED":
