@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -570,5 +574,200 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 	t.Logf("%s journey wall time (portal home to the desktop showing three verified signed PDFs): %v", j.name, wall.Round(time.Millisecond))
 	if after := phone.taps - loginTaps; after > 3 {
 		t.Errorf("phone: %d taps after login, the goal is three or fewer", after)
+	}
+}
+
+// portalLogin follows the portal's login from start (a /login URL) through Motlan, the
+// dev eID and the consent, with a browser that runs no script, and returns the form page.
+func (pm portalWithMotlan) portalLogin(t *testing.T, b *browser, start, cccd string) string {
+	t.Helper()
+	loc := location(t, b.get(pm.url+start))
+	for range 12 {
+		switch {
+		case isEID(pm.s, loc):
+			cb, err := sim.Login(context.Background(), b.client, loc.String(), cccd, sim.DevPassword)
+			if err != nil {
+				t.Fatalf("eID login: %v", err)
+			}
+			loc = cb
+		case strings.HasPrefix(loc.String(), pm.s.issuer+"/consent"):
+			page := body(t, b.get(loc.String()))
+			form := url.Values{"action": {"allow"}}
+			for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
+				form.Set(m[1], m[2])
+			}
+			loc = location(t, b.postForm(pm.s.issuer+"/consent", form))
+		default:
+			if !loc.IsAbs() {
+				loc = must(url.Parse(pm.url)).ResolveReference(loc)
+			}
+			resp := b.get(loc.String())
+			if resp.StatusCode == http.StatusOK {
+				if !strings.HasPrefix(loc.String(), pm.url+"/ho-so") {
+					t.Fatalf("login ended at %s", loc)
+				}
+				return body(t, resp)
+			}
+			loc = location(t, resp)
+		}
+	}
+	t.Fatalf("login did not end: at %s", loc)
+	return ""
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+var (
+	reCSRF       = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	reIndication = regexp.MustCompile(`<li class="signed-doc" data-indication="([A-Z_]+)">`)
+)
+
+// TestPortalSigningWithoutScript is the journey through the real portal and the real
+// Motlan by a browser that runs no script: the signing page works through its refresh
+// link, its status endpoint long-polls Motlan, the signed state shows each document's
+// verification, the download is the signed PDF; a request declined on the phone says so
+// and offers a new one.
+func TestPortalSigningWithoutScript(t *testing.T) {
+	pm := newPortalWithMotlan(t)
+	desk := newBrowser(t)
+	page := pm.portalLogin(t, desk, "/login?goi=khai-sinh", haoCCCD)
+	if !strings.Contains(page, `value="Lê Công Hảo" readonly`) {
+		t.Fatalf("form not pre-filled:\n%s", page)
+	}
+	born := time.Now().AddDate(0, -2, 0).Format("02/01/2006") // as typed where the browser has no date picker
+	submit := func(attempt string) (id string) {
+		t.Helper()
+		f := url.Values{"csrf": {reCSRF.FindStringSubmatch(page)[1]}, "attempt": {attempt}, "child_name": {"Lê Minh Khôi"},
+			"child_birthdate": {born}, "child_sex": {"male"}, "child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}}
+		loc := location(t, desk.postForm(pm.url+"/ho-so", f))
+		id, ok := strings.CutPrefix(loc.Path, "/ky-so/")
+		if !ok {
+			t.Fatalf("Ký số went to %s", loc)
+		}
+		return id
+	}
+	status := func(id, query string) (int, map[string]any) {
+		t.Helper()
+		resp := desk.get(pm.url + "/ky-so/" + id + "/trang-thai" + query)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(body(t, resp)), &v); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, v
+	}
+	// approval answers Motlan's approval page for request id with action; it may run
+	// beside the test's goroutine, so it returns its failure.
+	approval := func(id, action string) error {
+		u := pm.s.issuer + "/sign/" + id
+		resp, err := desk.client.Get(u)
+		if err != nil {
+			return err
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("approval page: %d %s", resp.StatusCode, page)
+		}
+		form := url.Values{"action": {action}}
+		for _, m := range reHidden.FindAllStringSubmatch(string(page), -1) {
+			form.Add(m[1], m[2])
+		}
+		resp, err = desk.client.PostForm(u, form)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %d", action, resp.StatusCode)
+		}
+		return nil
+	}
+
+	id := submit("1")
+	if again := submit("1"); again != id {
+		t.Errorf("the same form sent twice made two requests: %s, %s", id, again)
+	}
+	p := body(t, desk.get(pm.url+"/ky-so/"+id))
+	for _, want := range []string{`data-status="pending"`, `<a id="refresh" class="button secondary" href="/ky-so/` + id + `">`,
+		`<a id="approval-link" href="` + pm.s.issuer + `/sign/` + id + `">`} {
+		if !strings.Contains(p, want) {
+			t.Errorf("pending page lacks %q", want)
+		}
+	}
+	code, st := status(id, "")
+	version, _ := st["version"].(float64)
+	if code != http.StatusOK || st["status"] != "pending" || st["final"] != false || version < 1 {
+		t.Fatalf("status before approval: %d %v", code, st)
+	}
+	approved := make(chan error, 1)
+	time.AfterFunc(300*time.Millisecond, func() { approved <- approval(id, "approve") })
+	start := time.Now()
+	for st["status"] != "signed" && time.Since(start) < 30*time.Second {
+		if code, st = status(id, fmt.Sprintf("?since=%d", int64(version))); code != http.StatusOK {
+			t.Fatalf("status: %d %v", code, st)
+		}
+		version, _ = st["version"].(float64)
+	}
+	if err := <-approved; err != nil {
+		t.Fatal(err)
+	}
+	if st["status"] != "signed" || st["final"] != true || !strings.Contains(fmt.Sprint(st["message"]), "Đã ký số xong") {
+		t.Fatalf("status after approval: %v", st)
+	}
+	t.Logf("approval seen by the long-polling status endpoint after %v", time.Since(start).Round(time.Millisecond))
+
+	p = body(t, desk.get(pm.url+"/ky-so/"+id)) // the refresh link
+	inds := reIndication.FindAllStringSubmatch(p, -1)
+	if len(inds) != 3 || strings.Count(p, `<dd class="signer">Lê Công Hảo</dd>`) != 3 || strings.Contains(p, "<script") {
+		t.Fatalf("signed page: indications %v\n%s", inds, p)
+	}
+	for _, m := range inds {
+		if m[1] != "TOTAL_PASSED" {
+			t.Errorf("indication %s", m[1])
+		}
+	}
+	resp := desk.get(pm.url + "/ky-so/" + id + "/tai-lieu/2")
+	pdf := body(t, resp)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" ||
+		resp.Header.Get("Content-Disposition") != `attachment; filename="to-khai-bao-hiem-y-te-da-ky.pdf"` ||
+		!strings.HasPrefix(pdf, "%PDF-") || !strings.Contains(pdf, "/ByteRange") {
+		t.Errorf("download: %d %v %.20q", resp.StatusCode, resp.Header, pdf)
+	}
+	if resp := desk.get(pm.url + "/ky-so/" + id + "/tai-lieu/3"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("download of a fourth document: %d", resp.StatusCode)
+	}
+
+	// Declined on the phone.
+	id2 := submit("2")
+	if id2 == id {
+		t.Fatal("a new attempt replayed the signed request")
+	}
+	if err := approval(id2, "reject"); err != nil {
+		t.Fatal(err)
+	}
+	if _, st := status(id2, ""); st["status"] != "rejected" || st["final"] != true {
+		t.Errorf("status after decline: %v", st)
+	}
+	p = body(t, desk.get(pm.url+"/ky-so/"+id2))
+	for _, want := range []string{`data-status="rejected"`, "Bạn đã từ chối ký trên điện thoại. Hồ sơ chưa được ký.",
+		`<a id="sign-again" class="button" href="/ho-so/khai-sinh">`} {
+		if !strings.Contains(p, want) {
+			t.Errorf("declined page lacks %q", want)
+		}
+	}
+	if resp := desk.get(pm.url + "/ky-so/" + id2 + "/tai-lieu/0"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("download of a declined document: %d, want 409", resp.StatusCode)
+	}
+
+	// Another citizen does not see the request.
+	other := newBrowser(t)
+	pm.portalLogin(t, other, "/login", linhCCCD)
+	if resp := other.get(pm.url + "/ky-so/" + id); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("another citizen opened the request: %d", resp.StatusCode)
 	}
 }
