@@ -8,6 +8,7 @@
 //	motlan verify FILE.pdf     report on every signature of a PDF
 //	motlan revoke --serial H   revoke a citizen's certificate (--config F or --dev)
 //	motlan check-config F      validate a configuration file
+//	motlan portal              the demo portal alone, against a running Motlan
 package main
 
 import (
@@ -28,6 +29,7 @@ commands:
   verify         check the signatures of signed PDFs (JSON report)
   revoke         revoke a citizen's certificate (--config or --dev, --serial, --reason)
   check-config   validate a configuration file and exit
+  portal         run the demo portal alone, against a running Motlan
 
 run "motlan <command> -h" for a command's flags.
 `
@@ -56,6 +58,8 @@ func main() {
 		err = cmdRevoke(ctx, args)
 	case "check-config":
 		err = cmdCheckConfig(args)
+	case "portal":
+		err = cmdPortal(ctx, args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

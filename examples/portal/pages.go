@@ -285,6 +285,7 @@ input.unverified[readonly],textarea.unverified[readonly]{background:#f1f2f4;bord
 .error-summary{background:#fff;border-left:4px solid #a50e0e;padding:.5rem 1rem;margin:1rem 0}
 .error-summary a{color:#a50e0e}
 .qr{text-align:center}
+#signing[data-status="signing"] #scan{display:none}
 .qr img{max-width:100%;height:auto;image-rendering:pixelated}
 #approval-link{word-break:break-all}
 .signed-doc{margin:.75rem 0}
@@ -389,9 +390,11 @@ const signHTML = `{{define "content"}}
 {{with .V.Bundle}}<p id="sign-bundle">{{.}}</p>{{end}}
 <section id="signing" data-status="{{.V.Status}}" data-status-url="/ky-so/{{.V.ID}}/trang-thai" data-version="{{.V.Version}}"{{if and .V.Final (not .V.Signed)}} class="error"{{end}}>
 <p id="sign-status"{{if .V.Signed}} class="status"{{end}} role="status" aria-live="polite">{{.V.Message}}</p>
-{{if not .V.Final}}<div class="qr"><img id="sign-qr" src="/ky-so/{{.V.ID}}/qr.png" width="288" height="288" alt="{{.T.qr_alt}}"></div>
+{{if not .V.Final}}<div id="scan">
+<div class="qr"><img id="sign-qr" src="/ky-so/{{.V.ID}}/qr.png" width="288" height="288" alt="{{.T.qr_alt}}"></div>
 <p>{{.T.approval_link}}<br><a id="approval-link" href="{{.V.ApprovalURL}}">{{.V.ApprovalURL}}</a></p>
 <p>{{.T.expires}} <strong id="sign-expires">{{.V.Expires}}</strong> (GMT+7)</p>
+</div>
 <ol id="sign-docs">{{range .V.Docs}}<li>{{.Title}}</li>{{end}}</ol>
 <a id="refresh" class="button secondary" href="/ky-so/{{.V.ID}}">{{.T.refresh}}</a>
 {{else if .V.Signed}}<ol id="signed-docs">{{range .V.Docs}}
