@@ -1,6 +1,8 @@
 // Package portal is a minimal relying party of Motlan, written the way a portal team
-// would write one: it knows nothing of Motlan's code, only OpenID Connect. It uses
-// github.com/coreos/go-oidc and golang.org/x/oauth2 and the standard library.
+// would write one: it knows nothing of Motlan's code, only OpenID Connect and Motlan's
+// public signing API (README "Remote signing"). It uses github.com/coreos/go-oidc,
+// golang.org/x/oauth2, github.com/go-pdf/fpdf for the declaration forms,
+// github.com/skip2/go-qrcode for the approval link's QR code, and the standard library.
 //
 // Routes: GET / (home: the bundles on offer), GET /login[?goi=bundle] (start the login),
 // GET <RedirectURL path> (the OIDC callback), GET and POST /ho-so/{bundle} (a bundle's form,
@@ -12,7 +14,9 @@
 //
 // The portal keeps no server state: the login transaction (state, nonce, PKCE verifier)
 // and the session (the claims shown on the form) live in cookies sealed with AES-256-GCM
-// under a random per-process key, HttpOnly and SameSite=Lax.
+// under a random per-process key, HttpOnly and SameSite=Lax; signing requests live at
+// Motlan, and the portal shows one only to the citizen whose subject it carries. (An
+// in-memory cache of verification reports saves work on reloads; losing it loses nothing.)
 package portal
 
 import (
