@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/motlan/motlan/internal/testenv"
 )
@@ -230,4 +231,48 @@ func TestRenderPDF(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzBundleParse: whatever a browser posts, parsing answers values and messages, never
+// a panic; a value it accepts renders into the forms.
+func FuzzBundleParse(f *testing.F) {
+	f.Add("Lê Minh Khôi", "2026-11-20", "male", "Bệnh viện", "038045001234", "child")
+	f.Add("", "31/02/2025", "x", "\xff\xfe", "03804500123A", "")
+	f.Add("A'-", "0001-01-01", "female", strings.Repeat("Ĩ", 300), "999999999999", "other")
+	f.Fuzz(func(t *testing.T, name, date, sex, text, cccd, rel string) {
+		for _, b := range bundles {
+			form := url.Values{}
+			for _, fd := range b.Fields {
+				switch fd.Kind {
+				case "date":
+					form.Set(fd.Name, date)
+				case "select":
+					form.Set(fd.Name, sex)
+					if fd.Name == "relationship" {
+						form.Set(fd.Name, rel)
+					}
+				case "cccd":
+					form.Set(fd.Name, cccd)
+				default:
+					form.Set(fd.Name, name+text)
+				}
+			}
+			v, errs := b.parse(form, testNow)
+			for _, e := range errs {
+				if messages["vi"][e.Key] == "" || messages["en"][e.Key] == "" {
+					t.Fatalf("no message for %q", e.Key)
+				}
+			}
+			for k, s := range v {
+				if !utf8.ValidString(s) {
+					t.Fatalf("%s: invalid UTF-8 %q", k, s)
+				}
+			}
+			if len(errs) == 0 {
+				if _, err := b.render(dossier{Applicant: citizen{Name: name}, V: v, Date: testNow}); err != nil {
+					t.Fatalf("render accepted values: %v", err)
+				}
+			}
+		}
+	})
 }

@@ -260,6 +260,15 @@ func TestSignRequestCreated(t *testing.T) {
 	if cfg, err := png.DecodeConfig(strings.NewReader(img)); err != nil || cfg.Width < 200 {
 		t.Errorf("QR PNG: %v %+v", err, cfg)
 	}
+
+	// In English; the language switch stays on the page.
+	_, page = e.do(t, e.client, "GET", "/ky-so/"+id+"?lang=en", nil)
+	contains(t, page, `<html lang="en">`, "<h1 id=\"sign-title\">Sign the application</h1>", "Scan the QR code with your phone",
+		"Birth, permanent residence and health-insurance card for a child under six", `id="lang-switch" href="/ky-so/`+id+`?lang=vi"`)
+	_, v := e.status(t, e.client, id, "")
+	if !strings.HasPrefix(fmt.Sprint(v["message"]), "Scan the QR code") {
+		t.Errorf("status message in English: %v", v)
+	}
 }
 
 // TestSignStatusEndpoint drives the JSON endpoint the page polls through each status and
