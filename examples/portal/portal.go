@@ -9,8 +9,9 @@
 // pre-filled with verified claims; /ho-so is the first bundle; POST validates, renders the
 // forms as PDFs and creates one signing request at Motlan), GET /ky-so/{id} (the signing
 // page: QR code and link for the phone, then the signed PDFs with their verification), its
-// JSON status (long-polled), QR PNG and signed-document downloads, POST /logout. Every page is Vietnamese first; ?lang=en switches to English and the
-// choice is remembered in a cookie.
+// JSON status (long-polled), QR PNG and signed-document downloads, POST /logout. Every page
+// is Vietnamese first; ?lang=en switches to English and the choice is remembered in a
+// cookie.
 //
 // The portal keeps no server state: the login transaction (state, nonce, PKCE verifier)
 // and the session (the claims shown on the form) live in cookies sealed with AES-256-GCM

@@ -123,7 +123,7 @@ func newTestOP(t *testing.T, redirectURL string) *testOP {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if r.PostFormValue("grant_type") == "client_credentials" { // the portal's server, for the signing API
-			if r.PostFormValue("scope") != "signing" {
+			if r.PostFormValue("scope") != "signing" || o.ccRefuse {
 				w.WriteHeader(http.StatusBadRequest)
 				writeJSON(w, map[string]string{"error": "invalid_scope"})
 				return

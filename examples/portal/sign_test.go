@@ -24,6 +24,7 @@ type signAPI struct {
 	changed  chan struct{} // closed and replaced on every change
 	signDown bool          // every signing call answers 503
 	refuse   int           // create answers this status with a problem
+	ccRefuse bool          // the token endpoint refuses client_credentials
 	seq      int
 }
 
@@ -417,9 +418,12 @@ func TestSignCreateFailures(t *testing.T) {
 		{"document refused", false, 422, 502, "sign_refused", "Hệ thống ký số không nhận hồ sơ này", true},
 		{"portal lacks the scope", false, 403, 502, "sign_config", "Cổng dịch vụ chưa được cấu hình đúng", true},
 		{"internal error", false, 500, 503, "sign_unavailable", "Không kết nối được với hệ thống ký số", true},
+		{"portal's token refused", false, -1, 502, "sign_config", "Cổng dịch vụ chưa được cấu hình đúng", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(o *testOP) { o.signDown, o.refuse = tc.down, tc.refuse })
+			e := newEnv(t, func(o *testOP) {
+				o.signDown, o.refuse, o.ccRefuse = tc.down, max(tc.refuse, 0), tc.refuse < 0
+			})
 			_, page := e.do(t, e.client, "GET", "/login", nil)
 			f := url.Values{"csrf": {csrfRE.FindStringSubmatch(page)[1]}}
 			for k, v := range birthForm {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // signAPI is a client of Motlan's public signing API (README "Remote signing",
@@ -80,7 +83,7 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	if e.Err != nil {
+	if e.Err != nil && e.Status == 0 {
 		return "signing API: " + e.Err.Error()
 	}
 	return fmt.Sprintf("signing API: %d %s: %s", e.Status, e.Type, e.Detail)
@@ -88,10 +91,20 @@ func (e *apiError) Error() string {
 
 func (e *apiError) Unwrap() error { return e.Err }
 
+// transportError classifies a failed round trip: the token endpoint refusing the
+// portal's credentials or scope is the portal's configuration, not an outage.
+func transportError(err error) *apiError {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
+		return &apiError{Status: http.StatusUnauthorized, Type: "token-" + re.ErrorCode, Detail: re.ErrorDescription, Err: err}
+	}
+	return &apiError{Err: err}
+}
+
 func (a *signAPI) do(req *http.Request, want int, out any) error {
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return &apiError{Err: err}
+		return transportError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want && !(want == http.StatusCreated && resp.StatusCode == http.StatusOK) {
@@ -197,7 +210,7 @@ func (a *signAPI) document(ctx context.Context, id string, i int, max int64) ([]
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return nil, &apiError{Err: err}
+		return nil, transportError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
