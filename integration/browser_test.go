@@ -463,7 +463,14 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 	desk.press("click Ký số", "#sign", false)
 
 	desk.do("Ký số page", chromedp.WaitVisible(chromedp.ID("sign-qr")), chromedp.WaitVisible(chromedp.ID("approval-link")))
-	qrWidth := run(desk, "QR loaded", chromedp.Evaluate[int](`document.getElementById('sign-qr').naturalWidth`))
+	// The QR code is its own request (the portal asks Motlan for the request first): wait
+	// for it to load or fail.
+	qrWidth := run(desk, "QR loaded", chromedp.Evaluate[int](`new Promise(done => {
+		const img = document.getElementById('sign-qr');
+		if (img.complete) { done(img.naturalWidth); return; }
+		img.addEventListener('load', () => done(img.naturalWidth));
+		img.addEventListener('error', () => done(0));
+	})`, chromedp.EvalAwaitPromise))
 	if qrWidth < 200 {
 		t.Errorf("QR image naturalWidth %d: not loaded", qrWidth)
 	}
