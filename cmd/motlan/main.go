@@ -9,6 +9,7 @@
 //	motlan revoke --serial H   revoke a citizen's certificate (--config F or --dev)
 //	motlan extend IN -o OUT    take a signed PDF to B-LT or B-LTA (--config F or --dev)
 //	motlan check-config F      validate a configuration file
+//	motlan portal              the demo portal alone, against a running Motlan
 package main
 
 import (
@@ -30,6 +31,7 @@ commands:
   revoke         revoke a citizen's certificate (--config or --dev, --serial, --reason)
   extend         take a signed PDF to B-LT or B-LTA (--config or --dev, --level, IN.pdf -o OUT.pdf)
   check-config   validate a configuration file and exit
+  portal         run the demo portal alone, against a running Motlan
 
 run "motlan <command> -h" for a command's flags.
 `
@@ -60,6 +62,8 @@ func main() {
 		err = cmdExtend(ctx, args)
 	case "check-config":
 		err = cmdCheckConfig(args)
+	case "portal":
+		err = cmdPortal(ctx, args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -51,6 +51,79 @@ var messages = map[string]map[string]string{
 		"err_token":                   "Không xác minh được thông tin đăng nhập. Vui lòng đăng nhập lại.",
 		"err_csrf_title":              "Không thể lưu biểu mẫu",
 		"err_csrf":                    "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại.",
+
+		"bundles":              "Các nhóm thủ tục liên thông",
+		"start_bundle":         "Đăng nhập và bắt đầu",
+		"b_birth":              "Khai sinh, thường trú và thẻ BHYT cho trẻ dưới 6 tuổi",
+		"b_birth_intro":        "Ba thủ tục trong một lần khai: đăng ký khai sinh, đăng ký thường trú và cấp thẻ bảo hiểm y tế cho trẻ dưới 6 tuổi.",
+		"b_death":              "Khai tử, xóa đăng ký thường trú và trợ cấp mai táng",
+		"b_death_intro":        "Ba thủ tục trong một lần khai: đăng ký khai tử, xóa đăng ký thường trú và hỗ trợ chi phí mai táng.",
+		"type_once":            "Bạn chỉ nhập một lần; thông tin được điền vào cả ba tờ khai.",
+		"deceased":             "Thông tin người đã mất",
+		"d_name":               "Họ và tên người đã mất",
+		"d_cccd":               "Số định danh cá nhân của người đã mất",
+		"d_birthdate":          "Ngày sinh của người đã mất",
+		"d_sex":                "Giới tính của người đã mất",
+		"d_death_date":         "Ngày mất",
+		"d_death_place":        "Nơi mất",
+		"d_address":            "Nơi thường trú của người đã mất",
+		"d_relationship":       "Quan hệ của bạn với người đã mất",
+		"opt_male":             "Nam",
+		"opt_female":           "Nữ",
+		"opt_child":            "Con",
+		"opt_spouse":           "Vợ hoặc chồng",
+		"opt_parent":           "Cha hoặc mẹ",
+		"opt_sibling":          "Anh, chị hoặc em",
+		"opt_other":            "Khác",
+		"errors_summary":       "Vui lòng sửa các mục sau:",
+		"v_required":           "Vui lòng nhập thông tin này.",
+		"v_choose":             "Vui lòng chọn một mục.",
+		"v_too_long":           "Nội dung quá dài.",
+		"v_name":               "Họ tên chỉ gồm chữ cái, dấu cách, dấu nháy (') và dấu gạch nối (-).",
+		"v_cccd":               "Số định danh cá nhân gồm đúng 12 chữ số.",
+		"v_cccd_mismatch":      "Số định danh cá nhân không khớp với năm sinh và giới tính (chữ số thứ 4 đến 6).",
+		"v_date":               "Ngày không hợp lệ. Nhập theo dạng ngày/tháng/năm, ví dụ 05/09/2025.",
+		"v_future":             "Ngày này chưa đến.",
+		"v_max_age_5":          "Nhóm thủ tục này dành cho trẻ dưới 6 tuổi.",
+		"v_max_age_150":        "Ngày này quá xa, vui lòng kiểm tra lại.",
+		"v_death_before_birth": "Ngày mất không thể trước ngày sinh.",
+		"sign_button":          "Ký số",
+		"sign_hint":            "Bấm “Ký số”: cổng tạo ba tờ khai PDF và gửi yêu cầu ký tới VNeID trên điện thoại của bạn.",
+		"sign_title":           "Ký số hồ sơ",
+		"sign_pending":         "Quét mã QR bằng camera điện thoại (hoặc mở đường liên kết bên dưới trên điện thoại), đăng nhập VNeID và bấm “Ký tất cả”. Trang này tự cập nhật khi bạn ký xong.",
+		"sign_signing":         "Đang ký các tài liệu…",
+		"sign_signed":          "Đã ký số xong cả ba tờ khai. Bạn có thể tải các bản đã ký bên dưới.",
+		"sign_rejected":        "Bạn đã từ chối ký trên điện thoại. Hồ sơ chưa được ký.",
+		"sign_canceled":        "Yêu cầu ký đã bị hủy. Hồ sơ chưa được ký.",
+		"sign_expired":         "Yêu cầu ký đã hết hạn trước khi được phê duyệt. Hồ sơ chưa được ký; bạn có thể tạo lại yêu cầu.",
+		"sign_failed":          "Hệ thống ký số gặp lỗi khi ký. Hồ sơ chưa được ký; vui lòng thử lại sau.",
+		"qr_alt":               "Mã QR của đường liên kết ký trên điện thoại",
+		"approval_link":        "Hoặc mở đường liên kết này trên điện thoại:",
+		"expires":              "Yêu cầu hết hạn lúc",
+		"refresh":              "Cập nhật trạng thái",
+		"sign_again":           "Tạo lại yêu cầu ký",
+		"verification":         "Kiểm tra chữ ký",
+		"signer":               "Người ký",
+		"signed_at":            "Thời điểm ký",
+		"level":                "Định dạng chữ ký",
+		"ind_passed":           "Hợp lệ",
+		"ind_failed":           "Không hợp lệ",
+		"ind_indeterminate":    "Chưa xác định",
+		"verify_unavailable":   "Chưa kiểm tra được chữ ký lúc này. Tải lại trang để thử lại.",
+		"download":             "Tải bản đã ký (PDF)",
+
+		"err_sign_unavailable_title": "Hệ thống ký số chưa sẵn sàng",
+		"err_sign_unavailable":       "Không kết nối được với hệ thống ký số. Hồ sơ của bạn chưa được gửi ký. Vui lòng thử lại sau ít phút.",
+		"err_sign_notfound_title":    "Không tìm thấy yêu cầu ký",
+		"err_sign_notfound":          "Yêu cầu ký này không tồn tại hoặc không thuộc về bạn.",
+		"err_sign_expired_title":     "Yêu cầu ký đã hết hạn",
+		"err_sign_expired":           "Yêu cầu ký đã hết hạn. Vui lòng mở lại hồ sơ và bấm “Ký số”.",
+		"err_sign_config_title":      "Cổng dịch vụ chưa sẵn sàng để ký",
+		"err_sign_config":            "Cổng dịch vụ chưa được cấu hình đúng để gửi yêu cầu ký. Vui lòng báo cho bộ phận hỗ trợ kèm mã lỗi.",
+		"err_sign_refused_title":     "Hệ thống ký số không nhận hồ sơ",
+		"err_sign_refused":           "Hệ thống ký số không nhận hồ sơ này. Vui lòng báo cho bộ phận hỗ trợ kèm mã lỗi.",
+		"err_sign_not_signed_title":  "Tài liệu chưa được ký",
+		"err_sign_not_signed":        "Tài liệu này chưa được ký nên chưa tải được bản đã ký.",
 	},
 	"en": {
 		"lang_name":     "English",
@@ -101,6 +174,79 @@ var messages = map[string]map[string]string{
 		"err_token":                   "Your login could not be verified. Please log in again.",
 		"err_csrf_title":              "The form could not be saved",
 		"err_csrf":                    "The form has expired or is invalid. Please reload the page and try again.",
+
+		"bundles":              "Linked procedures",
+		"start_bundle":         "Log in and start",
+		"b_birth":              "Birth, permanent residence and health-insurance card for a child under six",
+		"b_birth_intro":        "Three procedures in one application: birth registration, permanent-residence registration and a health-insurance card for a child under six.",
+		"b_death":              "Death registration, removal from the residence register and funeral allowance",
+		"b_death_intro":        "Three procedures in one application: death registration, removal from the residence register and the funeral allowance.",
+		"type_once":            "You type this once; it fills all three forms.",
+		"deceased":             "The deceased",
+		"d_name":               "Full name of the deceased",
+		"d_cccd":               "Personal identification number of the deceased",
+		"d_birthdate":          "Date of birth of the deceased",
+		"d_sex":                "Sex of the deceased",
+		"d_death_date":         "Date of death",
+		"d_death_place":        "Place of death",
+		"d_address":            "Permanent residence of the deceased",
+		"d_relationship":       "Your relationship to the deceased",
+		"opt_male":             "Male",
+		"opt_female":           "Female",
+		"opt_child":            "Child",
+		"opt_spouse":           "Husband or wife",
+		"opt_parent":           "Father or mother",
+		"opt_sibling":          "Brother or sister",
+		"opt_other":            "Other",
+		"errors_summary":       "Please correct the following:",
+		"v_required":           "Please fill in this field.",
+		"v_choose":             "Please choose an option.",
+		"v_too_long":           "This is too long.",
+		"v_name":               "A name has only letters, spaces, apostrophes (') and hyphens (-).",
+		"v_cccd":               "A personal identification number has exactly 12 digits.",
+		"v_cccd_mismatch":      "The personal identification number does not match the year of birth and sex (digits 4 to 6).",
+		"v_date":               "This is not a valid date. Type it as day/month/year, for example 05/09/2025.",
+		"v_future":             "This date is in the future.",
+		"v_max_age_5":          "These procedures are for a child under six.",
+		"v_max_age_150":        "This date is too far back; please check it.",
+		"v_death_before_birth": "The date of death cannot be before the date of birth.",
+		"sign_button":          "Sign digitally",
+		"sign_hint":            "Press “Sign digitally”: the portal makes the three forms as PDFs and sends the signing request to VNeID on your phone.",
+		"sign_title":           "Sign the application",
+		"sign_pending":         "Scan the QR code with your phone's camera (or open the link below on your phone), log in with VNeID and press “Sign all”. This page updates by itself when you have signed.",
+		"sign_signing":         "Signing the documents…",
+		"sign_signed":          "All three forms are signed. You can download the signed copies below.",
+		"sign_rejected":        "You declined to sign on your phone. The application is not signed.",
+		"sign_canceled":        "The signing request was cancelled. The application is not signed.",
+		"sign_expired":         "The signing request expired before it was approved. The application is not signed; you can make a new request.",
+		"sign_failed":          "The signing service failed while signing. The application is not signed; please try again later.",
+		"qr_alt":               "QR code of the link to sign on your phone",
+		"approval_link":        "Or open this link on your phone:",
+		"expires":              "The request expires at",
+		"refresh":              "Refresh the status",
+		"sign_again":           "Make a new signing request",
+		"verification":         "Signature check",
+		"signer":               "Signed by",
+		"signed_at":            "Signed at",
+		"level":                "Signature format",
+		"ind_passed":           "Valid",
+		"ind_failed":           "Not valid",
+		"ind_indeterminate":    "Indeterminate",
+		"verify_unavailable":   "The signature could not be checked just now. Reload the page to try again.",
+		"download":             "Download the signed copy (PDF)",
+
+		"err_sign_unavailable_title": "The signing service is not available",
+		"err_sign_unavailable":       "The signing service could not be reached. Your application has not been sent for signing. Please try again in a few minutes.",
+		"err_sign_notfound_title":    "Signing request not found",
+		"err_sign_notfound":          "This signing request does not exist or is not yours.",
+		"err_sign_expired_title":     "The signing request has expired",
+		"err_sign_expired":           "The signing request has expired. Please open the application again and press “Sign digitally”.",
+		"err_sign_config_title":      "The portal cannot send signing requests",
+		"err_sign_config":            "The portal is not configured correctly to send signing requests. Please tell the help desk, quoting the error code.",
+		"err_sign_refused_title":     "The signing service refused the application",
+		"err_sign_refused":           "The signing service did not accept this application. Please tell the help desk, quoting the error code.",
+		"err_sign_not_signed_title":  "The document is not signed",
+		"err_sign_not_signed":        "This document is not signed yet, so there is no signed copy to download.",
 	},
 }
 
@@ -133,6 +279,21 @@ input.unverified[readonly],textarea.unverified[readonly]{background:#f1f2f4;bord
 .button.secondary{background:#fff;color:#a50e0e;border:1px solid #a50e0e}
 .status{background:#e6f4e8;border-left:4px solid #1d6b2a;padding:.75rem}
 .error{border-left:4px solid #a50e0e}
+.bundle h2{margin-top:0}
+.field-error{display:block;color:#a50e0e;font-size:.9rem;margin-top:.2rem}
+[aria-invalid="true"]{border-color:#a50e0e;border-width:2px}
+.error-summary{background:#fff;border-left:4px solid #a50e0e;padding:.5rem 1rem;margin:1rem 0}
+.error-summary a{color:#a50e0e}
+.qr{text-align:center}
+#signing[data-status="signing"] #scan{display:none}
+.qr img{max-width:100%;height:auto;image-rendering:pixelated}
+#approval-link{word-break:break-all}
+.signed-doc{margin:.75rem 0}
+.report{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .75rem;margin:.4rem 0 0}
+.report dt{color:#555}
+.report dd{margin:0}
+.indication.ok{color:#1d6b2a;font-weight:600}
+.indication.bad{color:#a50e0e;font-weight:600}
 footer{max-width:40rem;margin:0 auto;padding:1rem;color:#6b6b6b;font-size:.85rem}
 @media (min-width:40rem){.button{width:auto;display:inline-block}}
 </style>
@@ -155,15 +316,26 @@ const homeHTML = `{{define "content"}}
 <p>{{.T.home_intro}}</p>
 {{if .V.LoggedIn}}
 <p id="greeting">{{.T.hello}}{{with .V.Name}}, {{.}}{{end}}!</p>
-<a id="open-dossier" class="button" href="/ho-so">{{.T.open_dossier}}</a>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.V.CSRF}}"><button id="logout" class="button secondary" type="submit">{{.T.logout}}</button></form>
+{{range .V.Bundles}}<section class="bundle" id="bundle-{{.ID}}">
+<h2>{{.Name}}</h2>
+<p>{{.Intro}}</p>
+<a id="open-{{.ID}}" class="button" href="{{.Open}}">{{$.T.open_dossier}}</a>
+</section>
+{{end}}<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.V.CSRF}}"><button id="logout" class="button secondary" type="submit">{{.T.logout}}</button></form>
 {{else}}
 <a id="login-vneid" class="button big" href="/login">{{.T.login}}</a>
-{{end}}
+<h2>{{.T.bundles}}</h2>
+{{range .V.Bundles}}<section class="bundle" id="bundle-{{.ID}}">
+<h2>{{.Name}}</h2>
+<p>{{.Intro}}</p>
+<a id="start-{{.ID}}" class="button secondary" href="{{.Open}}">{{$.T.start_bundle}}</a>
+</section>
+{{end}}{{end}}
 {{end}}`
 
 const dossierHTML = `{{define "content"}}
-<h1 id="dossier-title">{{.T.dossier_title}}</h1>
+<h1 id="dossier-title">{{.V.Title}}</h1>
+<p id="bundle-intro">{{.V.Intro}}</p>
 <section id="applicant" aria-labelledby="applicant-heading">
 <h2 id="applicant-heading">{{.T.applicant}}</h2>
 <p>{{.T.dossier_intro}}</p>
@@ -174,26 +346,28 @@ const dossierHTML = `{{define "content"}}
 {{if .Value}}<span id="claim-{{.ID}}-verified" class="verified">✓ {{$.T.verified}}</span>{{else}}<span id="claim-{{.ID}}-missing" class="missing">{{$.T.missing}}</span>{{end}}
 </div>
 {{end}}</section>
-<form id="dossier-form" method="post" action="/ho-so">
+<form id="dossier-form" method="post" action="{{.V.Action}}" novalidate data-bundle="{{.V.Bundle}}">
 <input type="hidden" name="csrf" value="{{.V.CSRF}}">
-<section id="child" aria-labelledby="child-heading">
-<h2 id="child-heading">{{.T.child}}</h2>
-<p>{{.T.child_intro}}</p>
-<label for="child-name">{{.T.c_name}}</label>
-<input id="child-name" name="child_name" type="text" maxlength="100" autocomplete="off" value="{{.V.Child.Name}}">
-<label for="child-birthdate">{{.T.c_birthdate}}</label>
-<input id="child-birthdate" name="child_birthdate" type="date" value="{{.V.Child.Birthdate}}">
-<label for="child-sex">{{.T.c_sex}}</label>
-<select id="child-sex" name="child_sex">
-<option value="">{{.T.choose}}</option>
-<option value="male"{{if eq .V.Child.Sex "male"}} selected{{end}}>{{.T.male}}</option>
-<option value="female"{{if eq .V.Child.Sex "female"}} selected{{end}}>{{.T.female}}</option>
-</select>
-<label for="child-birthplace">{{.T.c_birthplace}}</label>
-<input id="child-birthplace" name="child_birthplace" type="text" maxlength="200" autocomplete="off" value="{{.V.Child.Birthplace}}">
-</section>
-{{if .V.Saved}}<p id="saved" class="status" role="status">{{.T.saved}}</p>{{end}}
-<button id="save" class="button" type="submit">{{.T.save}}</button>
+<input type="hidden" name="attempt" value="{{.V.Attempt}}">
+{{with .V.Errors}}<div id="form-errors" class="error-summary" role="alert">
+<p>{{$.T.errors_summary}}</p>
+<ul>{{range .}}<li><a href="#{{.ID}}">{{.Label}}: {{.Error}}</a></li>{{end}}</ul>
+</div>
+{{end}}<section id="typed" aria-labelledby="typed-heading">
+<h2 id="typed-heading">{{.V.Section}}</h2>
+<p>{{.T.type_once}}</p>
+{{range .V.Inputs}}<label for="{{.ID}}">{{.Label}}</label>
+{{if eq .Kind "select"}}<select id="{{.ID}}" name="{{.Name}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+<option value="">{{$.T.choose}}</option>
+{{range .Options}}<option value="{{.Value}}"{{if .Selected}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+{{else if eq .Kind "date"}}<input id="{{.ID}}" name="{{.Name}}" type="date" value="{{.Value}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+{{else if eq .Kind "cccd"}}<input id="{{.ID}}" name="{{.Name}}" type="text" inputmode="numeric" maxlength="12" autocomplete="off" value="{{.Value}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+{{else}}<input id="{{.ID}}" name="{{.Name}}" type="text" maxlength="{{.Max}}" autocomplete="off" value="{{.Value}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+{{end}}{{if .Error}}<span id="{{.ID}}-error" class="field-error">{{.Error}}</span>
+{{end}}{{end}}</section>
+<p>{{.T.sign_hint}}</p>
+<button id="sign" class="button big" type="submit">{{.T.sign_button}}</button>
 </form>
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.V.CSRF}}"><button id="logout" class="button secondary" type="submit">{{.T.logout}}</button></form>
 {{end}}`
@@ -204,6 +378,60 @@ const errorHTML = `{{define "content"}}
 <p id="error-message">{{.V.Message}}</p>
 {{with .V.Code}}<p>{{$.T.error_code}}: <code id="error-code">{{.}}</code></p>{{end}}
 </section>
-<a id="retry-login" class="button" href="/login">{{.T.retry}}</a>
-<a id="back-home" class="button secondary" href="/">{{.T.home}}</a>
+{{if .V.Retry}}<a id="retry-login" class="button" href="/login">{{.T.retry}}</a>
+{{end}}<a id="back-home" class="button secondary" href="/">{{.T.home}}</a>
 {{end}}`
+
+// signHTML is the "Ký số" page. While the request waits, a small script long-polls the
+// portal's status endpoint and reloads the page when the request ends; without script,
+// the refresh link does the same.
+const signHTML = `{{define "content"}}
+<h1 id="sign-title">{{.T.sign_title}}</h1>
+{{with .V.Bundle}}<p id="sign-bundle">{{.}}</p>{{end}}
+<section id="signing" data-status="{{.V.Status}}" data-status-url="/ky-so/{{.V.ID}}/trang-thai" data-version="{{.V.Version}}"{{if and .V.Final (not .V.Signed)}} class="error"{{end}}>
+<p id="sign-status"{{if .V.Signed}} class="status"{{end}} role="status" aria-live="polite">{{.V.Message}}</p>
+{{if not .V.Final}}<div id="scan">
+<div class="qr"><img id="sign-qr" src="/ky-so/{{.V.ID}}/qr.png" width="288" height="288" alt="{{.T.qr_alt}}"></div>
+<p>{{.T.approval_link}}<br><a id="approval-link" href="{{.V.ApprovalURL}}">{{.V.ApprovalURL}}</a></p>
+<p>{{.T.expires}} <strong id="sign-expires">{{.V.Expires}}</strong> (GMT+7)</p>
+</div>
+<ol id="sign-docs">{{range .V.Docs}}<li>{{.Title}}</li>{{end}}</ol>
+<a id="refresh" class="button secondary" href="/ky-so/{{.V.ID}}">{{.T.refresh}}</a>
+{{else if .V.Signed}}<ol id="signed-docs">{{range .V.Docs}}
+<li class="signed-doc" data-indication="{{.Indication}}">
+<a class="download" href="{{.URL}}" download>{{.Title}}</a> · {{$.T.download}}
+{{if .Error}}<p class="verify-error">{{.Error}}</p>{{else}}<dl class="report">
+<dt>{{$.T.verification}}</dt><dd class="indication {{if .Passed}}ok{{else}}bad{{end}}">{{if .Passed}}✓ {{end}}{{.Text}} <code>{{.Indication}}</code></dd>
+<dt>{{$.T.signer}}</dt><dd class="signer">{{.Signer}}</dd>
+<dt>{{$.T.signed_at}}</dt><dd class="signed-time">{{.Time}}</dd>
+<dt>{{$.T.level}}</dt><dd class="level">{{.Level}}</dd>
+</dl>{{end}}
+</li>{{end}}</ol>
+{{else}}<a id="sign-again" class="button" href="{{.V.RetryURL}}">{{.T.sign_again}}</a>
+{{end}}</section>
+<a id="back-home" class="button secondary" href="/">{{.T.home}}</a>
+{{if not .V.Final}}<script nonce="{{.Nonce}}">
+(function () {
+  var box = document.getElementById('signing');
+  var text = document.getElementById('sign-status');
+  var url = box.getAttribute('data-status-url');
+  var since = box.getAttribute('data-version');
+  var delay = 1000;
+  function again() { setTimeout(poll, delay); delay = Math.min(delay * 2, 30000); }
+  function poll() {
+    fetch(url + '?since=' + encodeURIComponent(since), {headers: {Accept: 'application/json'}, credentials: 'same-origin', cache: 'no-store'})
+      .then(function (r) {
+        return r.json().then(function (s) {
+          if (s.message) { text.textContent = s.message; }
+          if (r.ok && s.final) { location.reload(); return; }
+          if (r.ok) { delay = 1000; since = s.version; box.setAttribute('data-status', s.status); poll(); return; }
+          if (r.status === 401 || r.status === 404) { location.reload(); return; }
+          again();
+        });
+      })
+      .catch(again);
+  }
+  poll();
+})();
+</script>
+{{end}}{{end}}`

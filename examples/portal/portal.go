@@ -1,15 +1,23 @@
 // Package portal is a minimal relying party of Motlan, written the way a portal team
-// would write one: it knows nothing of Motlan's code, only OpenID Connect. It uses
-// github.com/coreos/go-oidc and golang.org/x/oauth2 and the standard library.
+// would write one: it knows nothing of Motlan's code, only OpenID Connect and Motlan's
+// public signing API (README "Remote signing"). It uses github.com/coreos/go-oidc,
+// golang.org/x/oauth2, github.com/go-pdf/fpdf for the declaration forms,
+// github.com/skip2/go-qrcode for the approval link's QR code, and the standard library.
 //
-// Routes: GET / (home), GET /login (start the login), GET <RedirectURL path> (the OIDC
-// callback), GET and POST /ho-so (the dossier form, pre-filled with verified claims),
-// POST /logout. Every page is Vietnamese first; ?lang=en switches to English and the
-// choice is remembered in a cookie.
+// Routes: GET / (home: the bundles on offer), GET /login[?goi=bundle] (start the login),
+// GET <RedirectURL path> (the OIDC callback), GET and POST /ho-so/{bundle} (a bundle's form,
+// pre-filled with verified claims; /ho-so is the first bundle; POST validates, renders the
+// forms as PDFs and creates one signing request at Motlan), GET /ky-so/{id} (the signing
+// page: QR code and link for the phone, then the signed PDFs with their verification), its
+// JSON status (long-polled), QR PNG and signed-document downloads, POST /logout. Every page
+// is Vietnamese first; ?lang=en switches to English and the choice is remembered in a
+// cookie.
 //
 // The portal keeps no server state: the login transaction (state, nonce, PKCE verifier)
 // and the session (the claims shown on the form) live in cookies sealed with AES-256-GCM
-// under a random per-process key, HttpOnly and SameSite=Lax.
+// under a random per-process key, HttpOnly and SameSite=Lax; signing requests live at
+// Motlan, and the portal shows one only to the citizen whose subject it carries. (An
+// in-memory cache of verification reports saves work on reloads; losing it loses nothing.)
 package portal
 
 import (
@@ -33,6 +41,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // DefaultScopes are requested when Config.Scopes is empty.
@@ -71,6 +80,13 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger; default: discard. Nothing personal is logged.
 	Logger *slog.Logger
+	// SigningURL is the base URL of Motlan's signing API; default Issuer. The portal calls
+	// it with a client_credentials token of scope SigningScope.
+	SigningURL string
+	// SigningScope; default "signing".
+	SigningScope string
+	// Now is the clock (the forms' date, the age checks); default time.Now.
+	Now func() time.Time
 }
 
 // Portal is the relying party's web application; it is an http.Handler.
@@ -83,6 +99,7 @@ type Portal struct {
 
 	op          atomic.Pointer[provider] // nil until discovery succeeds
 	discoveryMu sync.Mutex
+	reports     reportCache
 }
 
 // provider is what discovery yields.
@@ -92,6 +109,7 @@ type provider struct {
 	oauth    oauth2.Config
 	issParam bool   // authorization_response_iss_parameter_supported (RFC 9207)
 	endSess  string // end_session_endpoint (RP-initiated logout), may be empty
+	sign     *signAPI
 }
 
 // transaction is the sealed content of the login cookie.
@@ -99,6 +117,7 @@ type transaction struct {
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
+	Bundle   string `json:"b,omitempty"` // the bundle to open after the login
 }
 
 // session is the sealed content of the session cookie.
@@ -131,7 +150,8 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 		return nil, errors.New("portal: RedirectURL must be an absolute URL without fragment")
 	}
 	cb := ru.Path
-	if cb == "" || cb == "/" || cb == "/login" || cb == "/logout" || cb == "/ho-so" {
+	if cb == "" || cb == "/" || cb == "/login" || cb == "/logout" || cb == "/ho-so" ||
+		strings.HasPrefix(cb, "/ho-so/") || strings.HasPrefix(cb, "/ky-so/") {
 		return nil, fmt.Errorf("portal: RedirectURL path %q collides with a page; use e.g. /callback", cb)
 	}
 	if cfg.ACR == "" {
@@ -150,6 +170,16 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SigningURL == "" {
+		cfg.SigningURL = cfg.Issuer
+	}
+	cfg.SigningURL = strings.TrimSuffix(cfg.SigningURL, "/")
+	if cfg.SigningScope == "" {
+		cfg.SigningScope = "signing"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	seal, err := newSealer(ru.Scheme == "https")
 	if err != nil {
 		return nil, err
@@ -159,6 +189,12 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 	p.mux.HandleFunc("GET /login", p.login)
 	p.mux.HandleFunc("GET /ho-so", p.dossier)
 	p.mux.HandleFunc("POST /ho-so", p.saveDossier)
+	p.mux.HandleFunc("GET /ho-so/{bundle}", p.dossier)
+	p.mux.HandleFunc("POST /ho-so/{bundle}", p.saveDossier)
+	p.mux.HandleFunc("GET /ky-so/{id}", p.signPage)
+	p.mux.HandleFunc("GET /ky-so/{id}/trang-thai", p.signStatus)
+	p.mux.HandleFunc("GET /ky-so/{id}/qr.png", p.signQR)
+	p.mux.HandleFunc("GET /ky-so/{id}/tai-lieu/{index}", p.signedDocument)
 	p.mux.HandleFunc("POST /logout", p.logout)
 	// Browsers ask for /favicon.ico on every page; answer "no icon" instead of a 404.
 	p.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
@@ -215,6 +251,17 @@ func (p *Portal) provider(ctx context.Context) (*provider, error) {
 		issParam: meta.IssParam,
 		endSess:  meta.EndSession,
 	}
+	// The signing API takes the portal's own token (client_credentials), not the
+	// citizen's: the citizen approves on the phone, at Motlan.
+	cc := clientcredentials.Config{
+		ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, TokenURL: ep.TokenURL,
+		Scopes: []string{p.cfg.SigningScope}, AuthStyle: ep.AuthStyle,
+	}
+	// The token source outlives this request: its context only carries the HTTP client.
+	tokCtx := context.WithValue(context.Background(), oauth2.HTTPClient, p.cfg.HTTPClient)
+	op.sign = &signAPI{base: p.cfg.SigningURL, http: &http.Client{Transport: &oauth2.Transport{
+		Source: cc.TokenSource(tokCtx), Base: p.cfg.HTTPClient.Transport,
+	}}}
 	p.op.Store(op)
 	p.log.Info("portal: provider discovered", "issuer", p.cfg.Issuer)
 	return op, nil
@@ -226,8 +273,8 @@ type nonceKey struct{}
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nonce := randomToken(18)
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self'; "+
-		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; "+
+		"img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // the callback URL carries the code
@@ -248,6 +295,9 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mux.ServeHTTP(w, r)
 }
 
+// bundleCard is a bundle on the home page.
+type bundleCard struct{ ID, Name, Intro, Open string }
+
 func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 	lang := p.lang(w, r)
 	sess, err := getSealed[session](p.seal, r, sessionCookie)
@@ -255,7 +305,19 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 		LoggedIn bool
 		Name     string
 		CSRF     string
+		Bundles  []bundleCard
 	}{LoggedIn: err == nil, Name: sess.Citizen.Name, CSRF: sess.CSRF}
+	t := messages[lang]
+	for i, b := range bundles {
+		open := "/ho-so/" + b.ID
+		if i == 0 {
+			open = "/ho-so"
+		}
+		if !v.LoggedIn {
+			open = "/login?goi=" + b.ID
+		}
+		v.Bundles = append(v.Bundles, bundleCard{ID: b.ID, Name: t[b.NameKey], Intro: t[b.IntroKey], Open: open})
+	}
 	p.render(w, r, lang, http.StatusOK, "home", "", v)
 }
 
@@ -268,6 +330,9 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tx := transaction{State: randomToken(24), Nonce: randomToken(24), Verifier: oauth2.GenerateVerifier()}
+	if b := bundleByID(r.URL.Query().Get("goi")); b != nil {
+		tx.Bundle = b.ID
+	}
 	if err := setSealed(p.seal, w, txCookie, tx, txTTL); err != nil {
 		p.log.Error("portal: sealing the login cookie", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -395,7 +460,11 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("portal: login", "acr", c.ACR)
-	http.Redirect(w, r, "/ho-so", http.StatusSeeOther)
+	next := "/ho-so"
+	if tx.Bundle != "" && tx.Bundle != bundles[0].ID {
+		next += "/" + tx.Bundle
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // fill copies the claims the portal shows; absent or mistyped claims leave fields as
@@ -424,22 +493,43 @@ func str(v any) string {
 	return strings.TrimSpace(s)
 }
 
-// child is the part of the dossier the citizen types.
-type child struct {
-	Name, Birthdate, Sex, Birthplace string
-}
-
 type field struct {
 	ID, Label, Value string
 	Multiline        bool
 }
 
+// inputView is one field the citizen types, as the form shows it.
+type inputView struct {
+	ID, Name, Label, Kind, Value, Error string
+	Max                                 int
+	Options                             []option
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
 type dossierView struct {
-	Fields []field
-	ACR    string
-	CSRF   string
-	Child  child
-	Saved  bool
+	Fields  []field
+	ACR     string
+	CSRF    string
+	Bundle  string // its id
+	Title   string
+	Section string
+	Intro   string
+	Action  string
+	Attempt string
+	Inputs  []inputView
+	Errors  []inputView // the fields in error, for the summary above the form
+}
+
+// bundleOfPath is the bundle a /ho-so URL names; /ho-so alone is the first.
+func bundleOfPath(r *http.Request) *bundle {
+	if id := r.PathValue("bundle"); id != "" {
+		return bundleByID(id)
+	}
+	return bundles[0]
 }
 
 func (p *Portal) dossier(w http.ResponseWriter, r *http.Request) {
@@ -449,9 +539,17 @@ func (p *Portal) dossier(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	p.render(w, r, lang, http.StatusOK, "dossier", messages[lang]["dossier_title"], p.dossierView(lang, sess))
+	b := bundleOfPath(r)
+	if b == nil {
+		http.NotFound(w, r)
+		return
+	}
+	v := p.dossierView(lang, sess, b, nil, nil)
+	p.render(w, r, lang, http.StatusOK, "dossier", v.Title, v)
 }
 
+// saveDossier checks the typed fields; when they are right it starts the signing ("Ký
+// số"), otherwise it shows the form again with what was typed and what is wrong.
 func (p *Portal) saveDossier(w http.ResponseWriter, r *http.Request) {
 	lang := p.lang(w, r)
 	sess, err := getSealed[session](p.seal, r, sessionCookie)
@@ -459,29 +557,36 @@ func (p *Portal) saveDossier(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	b := bundleOfPath(r)
+	if b == nil {
+		http.NotFound(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil || !equal(r.PostForm.Get("csrf"), sess.CSRF) {
 		p.fail(w, r, lang, http.StatusForbidden, "csrf", "")
 		return
 	}
-	v := p.dossierView(lang, sess)
-	v.Child = child{
-		Name:       clip(r.PostForm.Get("child_name"), 100),
-		Birthdate:  clip(r.PostForm.Get("child_birthdate"), 10),
-		Sex:        clip(r.PostForm.Get("child_sex"), 10),
-		Birthplace: clip(r.PostForm.Get("child_birthplace"), 200),
+	vals, errs := b.parse(r.PostForm, p.cfg.Now())
+	if len(errs) > 0 {
+		v := p.dossierView(lang, sess, b, vals, errs)
+		p.render(w, r, lang, http.StatusUnprocessableEntity, "dossier", v.Title, v)
+		return
 	}
-	v.Saved = true
-	p.render(w, r, lang, http.StatusOK, "dossier", messages[lang]["dossier_title"], v)
+	attempt := clip(r.PostForm.Get("attempt"), 64)
+	if attempt == "" {
+		attempt = randomToken(12)
+	}
+	p.startSigning(w, r, lang, sess, b, vals, attempt)
 }
 
-func (p *Portal) dossierView(lang string, sess session) dossierView {
+func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, errs []fieldError) dossierView {
 	t, c := messages[lang], sess.Citizen
 	acr := t["acr_unknown"]
 	if c.ACR != "" {
 		acr = c.ACR // the label already says "level": "Mức độ xác thực: 2"
 	}
-	return dossierView{
+	v := dossierView{
 		Fields: []field{
 			{ID: "name", Label: t["f_name"], Value: c.Name},
 			{ID: "birthdate", Label: t["f_birthdate"], Value: formatDate(c.Birthdate)},
@@ -490,9 +595,35 @@ func (p *Portal) dossierView(lang string, sess session) dossierView {
 			{ID: "address", Label: t["f_address"], Value: c.Address, Multiline: true},
 			{ID: "phone", Label: t["f_phone"], Value: c.Phone},
 		},
-		ACR:  acr,
-		CSRF: sess.CSRF,
+		ACR:     acr,
+		CSRF:    sess.CSRF,
+		Bundle:  b.ID,
+		Title:   t[b.NameKey],
+		Section: t[b.Section],
+		Intro:   t[b.IntroKey],
+		Action:  "/ho-so/" + b.ID,
+		Attempt: randomToken(12),
 	}
+	for _, fd := range b.Fields {
+		in := inputView{ID: strings.ReplaceAll(fd.Name, "_", "-"), Name: fd.Name, Label: t[fd.LabelKey],
+			Kind: fd.Kind, Value: vals[fd.Name], Max: fd.Max}
+		if in.Max == 0 {
+			in.Max = 100
+		}
+		for _, e := range errs {
+			if e.Field == fd.Name {
+				in.Error = t[e.Key]
+			}
+		}
+		for _, o := range fd.Options {
+			in.Options = append(in.Options, option{Value: o, Label: t["opt_"+o], Selected: o == vals[fd.Name]})
+		}
+		v.Inputs = append(v.Inputs, in)
+		if in.Error != "" {
+			v.Errors = append(v.Errors, in)
+		}
+	}
+	return v
 }
 
 func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
@@ -565,7 +696,11 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, lang string, statu
 		code = ""
 	}
 	msg := strings.ReplaceAll(t[key], "{acr}", p.cfg.ACR)
-	v := struct{ Kind, Code, Title, Message string }{kind, code, title, msg}
+	// A failed login offers to log in again; a failed signing does not need it.
+	v := struct {
+		Kind, Code, Title, Message string
+		Retry                      bool
+	}{kind, code, title, msg, !strings.HasPrefix(kind, "sign_")}
 	p.render(w, r, lang, status, "error", title, v)
 }
 
@@ -583,8 +718,9 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, lang string, sta
 	if lang == "en" {
 		other = "vi"
 	}
+	// The switch reloads the same page where it is one a GET shows again.
 	path := r.URL.Path
-	if path != "/ho-so" {
+	if path != "/ho-so" && !strings.HasPrefix(path, "/ho-so/") && !strings.HasPrefix(path, "/ky-so/") {
 		path = "/"
 	}
 	nonce, _ := r.Context().Value(nonceKey{}).(string)
@@ -645,8 +781,10 @@ func equal(a, b string) bool {
 var templates = func() map[string]*template.Template {
 	base := template.Must(template.New("base").Parse(baseHTML))
 	m := map[string]*template.Template{}
-	for name, src := range map[string]string{"home": homeHTML, "dossier": dossierHTML, "error": errorHTML} {
+	for name, src := range map[string]string{"home": homeHTML, "dossier": dossierHTML, "error": errorHTML, "sign": signHTML} {
 		m[name] = template.Must(template.Must(base.Clone()).Parse(src))
 	}
 	return m
 }()
+
+func (p *Portal) now() time.Time { return p.cfg.Now() }

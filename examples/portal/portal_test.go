@@ -42,6 +42,8 @@ type testOP struct {
 	pkceOK   int            // successful code_verifier checks
 	acr      string         // the ID token's acr; "": "2"
 	userinfo map[string]any // nil: userinfoClaims
+
+	signAPI // the signing API's side, sign_test.go
 }
 
 const (
@@ -65,7 +67,8 @@ func newTestOP(t *testing.T, redirectURL string) *testOP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &testOP{t: t, key: key, codes: map[string][2]string{}, tokens: map[string]bool{}}
+	o := &testOP{t: t, key: key, codes: map[string][2]string{}, tokens: map[string]bool{},
+		signAPI: signAPI{ccTokens: map[string]bool{}}}
 	o.srv = httptest.NewUnstartedServer(nil)
 	o.issuer = "http://" + o.srv.Listener.Addr().String()
 	mux := http.NewServeMux()
@@ -119,6 +122,17 @@ func newTestOP(t *testing.T, redirectURL string) *testOP {
 		}
 		o.mu.Lock()
 		defer o.mu.Unlock()
+		if r.PostFormValue("grant_type") == "client_credentials" { // the portal's server, for the signing API
+			if r.PostFormValue("scope") != "signing" || o.ccRefuse {
+				w.WriteHeader(http.StatusBadRequest)
+				writeJSON(w, map[string]string{"error": "invalid_scope"})
+				return
+			}
+			at := token()
+			o.ccTokens[at] = true
+			writeJSON(w, map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 300})
+			return
+		}
 		g, ok := o.codes[r.PostFormValue("code")]
 		delete(o.codes, r.PostFormValue("code"))
 		sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
@@ -162,6 +176,7 @@ func newTestOP(t *testing.T, redirectURL string) *testOP {
 		}
 		writeJSON(w, claims)
 	})
+	o.signingRoutes(mux)
 	o.srv.Config.Handler = mux
 	o.srv.Start()
 	t.Cleanup(o.srv.Close)
@@ -333,7 +348,8 @@ func TestLogin(t *testing.T) {
 	contains(t, body, "Open the application", `id="lang-switch" href="/?lang=vi"`)
 	_, body = e.do(t, e.client, "GET", "/ho-so?lang=vi", nil)
 
-	// Save echoes the child's data; a form without the CSRF token is refused.
+	// "Ký số" with the child's data leads to the signing page; a form without the CSRF
+	// token is refused.
 	csrf := csrfRE.FindStringSubmatch(body)
 	if csrf == nil {
 		t.Fatal("no CSRF token on the dossier form")
@@ -341,11 +357,18 @@ func TestLogin(t *testing.T) {
 	child := url.Values{"csrf": {csrf[1]}, "child_name": {"Lê Thị Mai"}, "child_birthdate": {"2025-01-02"},
 		"child_sex": {"female"}, "child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}}
 	resp, body = e.do(t, e.client, "POST", "/ho-so", child)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("save: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/ky-so/") {
+		t.Fatalf("Ký số: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
-	contains(t, body, `id="saved"`, `id="child-name" name="child_name" type="text" maxlength="100" autocomplete="off" value="Lê Thị Mai"`,
-		`<option value="female" selected>Nữ</option>`, `value="2025-01-02"`, `value="Bệnh viện Đa khoa tỉnh Thanh Hóa"`)
+	contains(t, body, `id="sign-qr"`, `id="approval-link"`)
+	// A wrong field shows the form again with what was typed.
+	child.Set("child_birthdate", "2025-13-01")
+	resp, body = e.do(t, e.client, "POST", "/ho-so", child)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("Ký số with a bad date: %d", resp.StatusCode)
+	}
+	contains(t, body, `id="child-name" name="child_name" type="text" maxlength="100" autocomplete="off" value="Lê Thị Mai"`,
+		`<option value="female" selected>Nữ</option>`, `value="2025-13-01"`, `value="Bệnh viện Đa khoa tỉnh Thanh Hóa"`)
 	child.Set("csrf", "forged")
 	if resp, _ = e.do(t, e.client, "POST", "/ho-so", child); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("save with a forged CSRF token: %d, want 403", resp.StatusCode)
