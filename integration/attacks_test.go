@@ -509,7 +509,8 @@ func TestAttack_CodeReplay(t *testing.T) {
 // RFC 9700 4.6, Access Token Injection, and token substitution (4.9, 4.10.2): Motlan
 // issues no token in a front channel (see BrowserHistory); tokens are typed and bound to
 // their audience, so an ID token is no access token, an access token no ID token hint,
-// one client's tokens do nothing at another, and a forged token is refused.
+// another session's ID token no hint for this session, one client's tokens do nothing at
+// another, and a forged token is refused.
 func TestAttack_TokenSubstitution(t *testing.T) {
 	onEachStore(t, func(t *testing.T, s *stack) {
 		ctx := context.Background()
@@ -556,6 +557,25 @@ func TestAttack_TokenSubstitution(t *testing.T) {
 			"hint of the portal, insure's post-logout URI": {"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://bhyt.example.test/"}},
 		} {
 			refusedPage(t, name, b.get(s.issuer+"/logout?"+q.Encode()), http.StatusBadRequest)
+		}
+		// An ID token of another session (the attacker's own, at the same portal) is no hint
+		// for this one: it cannot log the victim out without the victim's confirmation.
+		ab := newBrowser(t)
+		aa := s.portal.authorize([]string{"openid", "profile"})
+		acb, _, _ := s.login(t, ab, aa, linhCCCD, "allow")
+		atok, _ := s.portal.redeem(t, s, aa, acb)
+		for _, q := range []url.Values{
+			{"id_token_hint": {atok.Extra("id_token").(string)}},
+			{"id_token_hint": {atok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://portal.example.test/"}, "state": {"x"}},
+		} {
+			resp := b.get(s.issuer + "/logout?" + q.Encode())
+			page := body(t, resp)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(page, `id="logout-confirm"`) {
+				t.Fatalf("hint of another session: %d %q, want the confirmation page", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if _, sawEID, _ := s.login(t, b, s.insure.authorize([]string{"openid"}), "", ""); sawEID {
+				t.Fatal("another session's ID token logged the victim out")
+			}
 		}
 		// The portal's refresh token at the insurer, and introspection and revocation of the
 		// portal's tokens by the insurer: nothing.
