@@ -1137,10 +1137,20 @@ func TestAttack_Clickjacking(t *testing.T) {
 
 		sp := newSigningPortal(t, s)
 		_, approvalURL := sp.request(t, s, randSecret(), "Giấy đề nghị cấp bản sao")
-		add("signing approval page", sp.b.get(approvalURL))
+		approvalPage := sp.b.get(approvalURL)
+		add("signing approval page", approvalPage)
+		reject := url.Values{"action": {"reject"}}
+		for _, m := range reHidden.FindAllStringSubmatch(body(t, sp.b.get(approvalURL)), -1) {
+			reject.Set(m[1], m[2])
+		}
 		add("signing original PDF", sp.b.get(approvalURL+"/documents/0"))
 		add("signing not found", sp.b.get(s.issuer+"/sign/nothing"))
 		add("signing POST without session", newBrowser(t).postForm(approvalURL, url.Values{"action": {"approve"}}))
+		rejected := sp.b.postForm(approvalURL, reject)
+		if rejected.StatusCode != http.StatusOK || reject.Get("csrf") == "" {
+			t.Fatalf("reject: %d, want the result page", rejected.StatusCode)
+		}
+		add("signing result page (rejected)", rejected)
 
 		for _, p := range pages {
 			raw := body(t, p.resp)
