@@ -58,7 +58,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, tok stri
 		if !ok || at.ClientID != client.ID || now.After(time.Unix(at.Exp, 0)) {
 			return inactive, nil
 		}
-		switch revoked, err := p.store.TokenRevoked(ctx, at.Jti); {
+		switch revoked, err := p.accessRevoked(ctx, at); {
 		case err != nil:
 			return inactive, err
 		case revoked:

@@ -56,14 +56,14 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	f := r.Form
 	lang := pickLocale(strings.Fields(f.Get("ui_locales")), f.Get("lang"))
 	clientID := f.Get("client_id")
-	hinted := false
+	hinted, hintSID := false, ""
 	if hint := f.Get("id_token_hint"); hint != "" {
-		aud, ok := p.checkIDTokenHint(r, hint)
+		aud, sid, ok := p.checkIDTokenHint(r, hint)
 		if !ok || (clientID != "" && clientID != aud) {
 			p.renderError(w, r, &pageError{http.StatusBadRequest, "bad_request", "id_token_hint is not an ID token this provider issued to this client"})
 			return
 		}
-		clientID, hinted = aud, true
+		clientID, hinted, hintSID = aud, true, sid
 	}
 	ret := logoutReturn{State: f.Get("state"), Upstream: rand.Text(), Lang: lang}
 	if u := f.Get("post_logout_redirect_uri"); u != "" {
@@ -75,11 +75,19 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		ret.RedirectURI = u
 	}
 	sess, hasSession := p.currentSession(r)
+	// A hint vouches for its own session only: an ID token of another one (an attacker's
+	// own, say) does not end this browser's session without the citizen's confirmation.
+	if hinted && hasSession && subtle.ConstantTimeCompare([]byte(hintSID), []byte(p.sid(sess.ID))) != 1 {
+		hinted = false
+	}
 	confirmed := r.Method == http.MethodPost && hasSession &&
 		subtle.ConstantTimeCompare([]byte(f.Get("csrf")), []byte(p.logoutCSRF(sess.ID))) == 1
 	if hasSession && !hinted && !confirmed {
 		q := url.Values{}
-		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
+		if clientID != "" {
+			q.Set("client_id", clientID) // from the hint, if any, so the redirect survives confirmation
+		}
+		for _, k := range []string{"post_logout_redirect_uri", "state"} {
 			if v := f.Get(k); v != "" {
 				q.Set(k, v)
 			}
@@ -160,29 +168,30 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, ret logo
 }
 
 // checkIDTokenHint accepts an ID token this provider issued, expired or not (the spec
-// expects expired hints), and returns its audience.
-func (p *Provider) checkIDTokenHint(r *http.Request, hint string) (string, bool) {
+// expects expired hints), and returns its audience and sid.
+func (p *Provider) checkIDTokenHint(r *http.Request, hint string) (aud, sid string, ok bool) {
 	payload, hdr, err := p.cfg.Keys.Verify(r.Context(), hint)
 	if err != nil || strings.EqualFold(hdr.Type, "at+jwt") {
-		return "", false
+		return "", "", false
 	}
 	var c struct {
 		Iss string `json:"iss"`
 		Aud any    `json:"aud"`
+		Sid string `json:"sid"`
 	}
 	if json.Unmarshal(payload, &c) != nil || c.Iss != p.cfg.Issuer {
-		return "", false
+		return "", "", false
 	}
 	switch a := c.Aud.(type) {
 	case string:
-		return a, a != ""
+		return a, c.Sid, a != ""
 	case []any:
 		if len(a) == 1 {
 			s, ok := a[0].(string)
-			return s, ok
+			return s, c.Sid, ok
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // logoutCSRF binds the confirmation form to the session it ends.

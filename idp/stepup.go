@@ -31,9 +31,19 @@ func (p *Provider) StepUpURL(returnPath, lang string) string {
 	return p.cfg.Issuer + PathStepUp + "?" + q.Encode()
 }
 
-// safeReturn accepts only a local absolute path, never another origin.
+// safeReturn accepts only a local absolute path, never another origin. Control
+// characters are refused too: browsers drop tabs and newlines from a Location, so
+// "/\t/evil.example" would arrive as "//evil.example".
 func safeReturn(s string) bool {
-	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.ContainsAny(s, "\\\r\n") && len(s) < 512
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.Contains(s, "\\") || len(s) >= 512 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Provider) handleStepUp(w http.ResponseWriter, r *http.Request) {

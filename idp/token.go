@@ -109,6 +109,7 @@ func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.R
 		g = grant{
 			ClientID: client.ID, CitizenID: ac.CitizenID, SessionID: ac.SessionID, Scopes: ac.Scopes,
 			Nonce: ac.Nonce, Claims: ac.Claims, AuthTime: ac.AuthTime, ACR: ac.ACR, AMR: ac.AMR,
+			Family: ac.ID,
 		}
 		refresh = rand.Text() + rand.Text()
 		t := p.refreshRecord(g, ac.ID, hashID(refresh))
@@ -214,7 +215,7 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 	}
 	g := grant{
 		ClientID: client.ID, CitizenID: old.CitizenID, SessionID: old.SessionID, Scopes: scopes,
-		Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR,
+		Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR, Family: old.FamilyID,
 	}
 	secret := rand.Text() + rand.Text()
 	next := p.refreshRecord(g, old.FamilyID, hashID(secret))
@@ -266,9 +267,14 @@ func (p *Provider) inReuseGrace(usedAt time.Time) bool {
 	return g > 0 && !p.now().After(usedAt.Add(g))
 }
 
+// revokeFamily ends a refresh token family and the access tokens minted from it (each
+// lives at most AccessTokenTTL, so the denylist entry need not outlive that).
 func (p *Provider) revokeFamily(ctx context.Context, family string) {
 	if err := p.store.RevokeRefreshFamily(ctx, family); err != nil {
 		p.log.ErrorContext(ctx, "revoke refresh family", "err", err)
+	}
+	if err := p.store.RevokeToken(ctx, familyDenyKey(p.familyRef(family)), p.now().Add(p.cfg.AccessTokenTTL)); err != nil {
+		p.log.ErrorContext(ctx, "revoke access tokens of a family", "err", err)
 	}
 }
 

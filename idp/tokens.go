@@ -31,6 +31,7 @@ type grant struct {
 	AuthTime  time.Time
 	ACR       string
 	AMR       []string
+	Family    string // the refresh token family (named after the code); its access tokens die with it
 }
 
 // subject is the sub a client sees: pairwise per sector by default (OIDC Core 8.1), so two
@@ -123,6 +124,29 @@ type accessClaims struct {
 	AMR      []string `json:"amr,omitempty"`
 	Sid      string   `json:"sid,omitempty"`
 	Cit      string   `json:"cit"` // sealed citizen reference, opaque to clients
+	// Fam is the grant's familyRef: revoking the family revokes this token.
+	Fam string `json:"fam,omitempty"`
+}
+
+// familyRef names a refresh token family inside access tokens without revealing its ID
+// (the hash of the code).
+func (p *Provider) familyRef(family string) string {
+	m := hmac.New(sha256.New, p.sidKey)
+	m.Write([]byte("family\x00" + family))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// familyDenyKey is the denylist entry that revokes every access token of a family.
+func familyDenyKey(ref string) string { return "fam:" + ref }
+
+// accessRevoked reports whether an access token was revoked by its jti or with its family
+// (a replayed code or refresh token, RFC 6749 4.1.2, RFC 9700 4.14.2).
+func (p *Provider) accessRevoked(ctx context.Context, ac accessClaims) (bool, error) {
+	revoked, err := p.store.TokenRevoked(ctx, ac.Jti)
+	if err != nil || revoked || ac.Fam == "" {
+		return revoked, err
+	}
+	return p.store.TokenRevoked(ctx, familyDenyKey(ac.Fam))
 }
 
 // tokenSet is the token endpoint's success body.
@@ -156,6 +180,9 @@ func (p *Provider) mint(ctx context.Context, c store.Client, g grant) (tokenSet,
 		Iss: p.cfg.Issuer, Sub: sub, Aud: p.cfg.Issuer, Exp: now.Add(p.cfg.AccessTokenTTL).Unix(), Iat: now.Unix(),
 		Jti: rand.Text(), ClientID: c.ID, Scope: strings.Join(g.Scopes, " "), AuthTime: g.AuthTime.Unix(),
 		ACR: g.ACR, AMR: g.AMR, Sid: sid, Cit: cit,
+	}
+	if g.Family != "" {
+		at.Fam = p.familyRef(g.Family)
 	}
 	atJSON, err := json.Marshal(at)
 	if err != nil {

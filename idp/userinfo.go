@@ -74,7 +74,7 @@ func (p *Provider) checkAccessToken(r *http.Request, tok string) (accessClaims, 
 	if !ok || p.now().After(time.Unix(ac.Exp, 0)) {
 		return ac, bad
 	}
-	switch revoked, err := p.store.TokenRevoked(r.Context(), ac.Jti); {
+	switch revoked, err := p.accessRevoked(r.Context(), ac); {
 	case err != nil:
 		p.log.ErrorContext(r.Context(), "access token: read revocation", "err", err)
 		return ac, oe.New(oe.ServerError, "internal error")
