@@ -51,9 +51,9 @@ func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
 // few hundred.
 const maxTokenLen = 4096
 
-// handleRevoke is RFC 7009. A refresh token revokes its whole family; an access token is
-// denylisted by jti until it expires (access tokens issued before from the same refresh
-// token stay valid until they expire: RFC 7009 2.1 leaves that to the server). A token of
+// handleRevoke is RFC 7009. A refresh token revokes its whole family and the access tokens
+// minted from it (the SHOULD of 2.1); an access token is denylisted by jti until it
+// expires, leaving its refresh token alone (2.1 lets the server choose). A token of
 // another client, or one that is unknown, expired or already revoked, gets 200 with nothing
 // done (RFC 7009 2.2).
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
@@ -92,5 +92,8 @@ func (p *Provider) revoke(ctx context.Context, client store.Client, tok string) 
 	case rt.ClientID != client.ID || rt.Revoked:
 		return nil
 	}
-	return p.store.RevokeRefreshFamily(ctx, rt.FamilyID)
+	if err := p.store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
+		return err
+	}
+	return p.store.RevokeToken(ctx, familyDenyKey(p.familyRef(rt.FamilyID)), p.now().Add(p.cfg.AccessTokenTTL))
 }

@@ -117,6 +117,11 @@ func TestRevoke(t *testing.T) {
 				return revoke("web", url.Values{"token": {set.str("refresh_token")}, "token_type_hint": {"refresh_token"}})
 			},
 			check: func(t *testing.T, set tokenResponse) {
+				// The access tokens minted from the family end with it (RFC 7009 2.1); checked
+				// first, since a refresh with a revoked token ends them too.
+				if s := h.userinfo(set.str("access_token")); s != 401 {
+					t.Errorf("userinfo with an access token of the revoked family: %d", s)
+				}
 				checkJSONError(t, h.refresh("web", set.str("refresh_token")), 400, "invalid_grant")
 			}},
 		{name: "access token is denylisted",
