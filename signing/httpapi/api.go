@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -57,6 +58,8 @@ type Config struct {
 	TrustRoots *x509.CertPool
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// RateLimits limits approvals per IP and per citizen; nil: no limits.
+	RateLimits *ratelimit.Limiter
 }
 
 // API serves the signing API and the approval pages.
@@ -75,6 +78,7 @@ type API struct {
 	mux       *http.ServeMux
 	routeList []route
 	roots     *x509.CertPool
+	limits    *ratelimit.Limiter
 }
 
 // New checks cfg and builds the API.
@@ -96,7 +100,7 @@ func New(cfg Config) (*API, error) {
 		svc: cfg.Service, auth: cfg.Auth, base: strings.TrimRight(cfg.BaseURL, "/"),
 		maxDoc: cfg.MaxUploadBytes, maxDocs: cfg.MaxDocuments, csrfKey: slices.Clone(cfg.CSRFKey),
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
-		roots: cfg.TrustRoots,
+		roots: cfg.TrustRoots, limits: cfg.RateLimits,
 	}
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
