@@ -7,6 +7,7 @@
 //	motlan migrate --config F  apply database migrations and exit
 //	motlan verify FILE.pdf     report on every signature of a PDF
 //	motlan revoke --serial H   revoke a citizen's certificate (--config F or --dev)
+//	motlan audit verify        prove the audit log's hash chain unbroken (--config F or --dev)
 //	motlan check-config F      validate a configuration file
 package main
 
@@ -27,6 +28,7 @@ commands:
   migrate        apply database migrations (--config) and exit
   verify         check the signatures of signed PDFs (JSON report)
   revoke         revoke a citizen's certificate (--config or --dev, --serial, --reason)
+  audit verify   prove the audit log unbroken, or name its first bad record (--config or --dev)
   check-config   validate a configuration file and exit
 
 run "motlan <command> -h" for a command's flags.
@@ -54,6 +56,8 @@ func main() {
 		err = cmdVerify(ctx, args)
 	case "revoke":
 		err = cmdRevoke(ctx, args)
+	case "audit":
+		err = cmdAudit(ctx, args)
 	case "check-config":
 		err = cmdCheckConfig(args)
 	case "-h", "--help", "help":

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
 	"github.com/motlan/motlan/keys"
@@ -166,6 +167,7 @@ func revoke(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil || rev == nil {
 		return fmt.Errorf("certificate %x: revocation recorded but not readable back: %v", serial, err)
 	}
+	logAdmin(ctx, st, log, audit.KindRevoke, map[string]any{"serial": fmt.Sprintf("%x", serial), "reason": reasonName(rev.Reason), "at": rev.RevokedAt.UTC().Format(time.RFC3339)})
 	fmt.Fprintf(out, "revoked certificate %x\n  subject  %s\n  reason   %s\n  at       %s\n",
 		serial, cert.Subject.CommonName, reasonName(rev.Reason), rev.RevokedAt.Format(time.RFC3339))
 	fmt.Fprintf(out, "CRL (%s) and OCSP (%s) report it within %s on every server.\n",
