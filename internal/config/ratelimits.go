@@ -21,6 +21,9 @@ type RateLimits struct {
 	Token RateLimitScope `yaml:"token"`
 	// Approval covers a citizen's approval or rejection of a signing request.
 	Approval RateLimitScope `yaml:"approval"`
+	// Signing covers signing requests created through the API: per client, and per
+	// citizen asked to approve (as the client names them).
+	Signing RateLimitScope `yaml:"signing"`
 }
 
 // RateLimitScope holds a scope's rules; an absent rule takes its default.
@@ -42,6 +45,7 @@ var (
 	DefaultLoginLimits    = RateLimitScope{PerIP: &RateLimit{300, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}, PerCitizen: &RateLimit{30, Duration(10 * time.Minute)}}
 	DefaultTokenLimits    = RateLimitScope{PerIP: &RateLimit{600, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}}
 	DefaultApprovalLimits = RateLimitScope{PerIP: &RateLimit{60, Duration(time.Minute)}, PerCitizen: &RateLimit{10, Duration(time.Minute)}}
+	DefaultSigningLimits  = RateLimitScope{PerClient: &RateLimit{600, Duration(time.Minute)}, PerCitizen: &RateLimit{30, Duration(10 * time.Minute)}}
 )
 
 func (s *RateLimitScope) applyDefaults(d RateLimitScope) {
@@ -60,6 +64,7 @@ func (r *RateLimits) applyDefaults() {
 	r.Login.applyDefaults(DefaultLoginLimits)
 	r.Token.applyDefaults(DefaultTokenLimits)
 	r.Approval.applyDefaults(DefaultApprovalLimits)
+	r.Signing.applyDefaults(DefaultSigningLimits)
 }
 
 // TrustedProxyPrefixes parses TrustedProxies (Validate has checked them).
@@ -97,7 +102,7 @@ func (r RateLimits) validate() []error {
 		name string
 		s    RateLimitScope
 		no   string // the kind the scope does not count
-	}{{"login", r.Login, ""}, {"token", r.Token, "per_citizen"}, {"approval", r.Approval, "per_client"}}
+	}{{"login", r.Login, ""}, {"token", r.Token, "per_citizen"}, {"approval", r.Approval, "per_client"}, {"signing", r.Signing, "per_ip"}}
 	for _, sc := range scopes {
 		for _, k := range []struct {
 			name string

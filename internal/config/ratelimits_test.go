@@ -47,6 +47,10 @@ func TestRateLimitParse(t *testing.T) {
 		{"negative", "rate_limits:\n  login:\n    per_citizen: {limit: -1, window: 1m}\n", "rate_limits.login.per_citizen.limit: -1 is negative", nil},
 		{"short window", "rate_limits:\n  token:\n    per_client: {limit: 3, window: 500ms}\n", "rate_limits.token.per_client.window: 500ms is shorter than 1s", nil},
 		{"kind not counted", "rate_limits:\n  approval:\n    per_client: {limit: 3, window: 1m}\n", "rate_limits.approval.per_client: not counted for approval", nil},
+		{"signing defaults", "", "", func(r config.RateLimits) bool {
+			return r.Signing.PerClient.Limit == 600 && r.Signing.PerCitizen.Limit == 30 && r.Signing.PerIP == nil
+		}},
+		{"signing per ip not counted", "rate_limits:\n  signing:\n    per_ip: {limit: 3}\n", "rate_limits.signing.per_ip: not counted for signing", nil},
 		{"unknown key", "rate_limits:\n  login:\n    per_user: {limit: 3}\n", "field per_user not found", nil},
 	}
 	for _, tt := range tests {

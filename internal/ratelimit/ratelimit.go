@@ -36,6 +36,9 @@ const (
 	Login    Scope = "login"    // /authorize and the eID callback
 	Token    Scope = "token"    // the token endpoint
 	Approval Scope = "approval" // a citizen's approval (or rejection) of a signing request
+	// Signing counts signing requests created through the API, per client and per citizen
+	// asked to approve, so no client floods a citizen's phone.
+	Signing Scope = "signing"
 )
 
 // Kind is what a counter is kept per.

@@ -18,7 +18,7 @@ func newLimiter(c config.RateLimits, st *sqlstore.Store, log *slog.Logger) (*rat
 		return nil, nil
 	}
 	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{}
-	for scope, s := range map[ratelimit.Scope]config.RateLimitScope{ratelimit.Login: c.Login, ratelimit.Token: c.Token, ratelimit.Approval: c.Approval} {
+	for scope, s := range map[ratelimit.Scope]config.RateLimitScope{ratelimit.Login: c.Login, ratelimit.Token: c.Token, ratelimit.Approval: c.Approval, ratelimit.Signing: c.Signing} {
 		rules[scope] = map[ratelimit.Kind]ratelimit.Rule{}
 		for kind, r := range map[ratelimit.Kind]*config.RateLimit{ratelimit.PerIP: s.PerIP, ratelimit.PerClient: s.PerClient, ratelimit.PerCitizen: s.PerCitizen} {
 			if r != nil && r.Limit > 0 {

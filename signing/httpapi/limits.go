@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/motlan/motlan/internal/ratelimit"
 )
@@ -21,4 +22,23 @@ func (a *API) approvalAllowed(w http.ResponseWriter, r *http.Request, lang, citi
 	}
 	a.message(w, r, http.StatusServiceUnavailable, lang, "busy", "", "")
 	return false
+}
+
+// ProblemTooManyRequests is the problem type of a caller over a rate limit (429, with
+// Retry-After).
+const ProblemTooManyRequests = ProblemBase + "too-many-requests"
+
+// createAllowed takes a signing request's creation against the rate limits; over a limit
+// it sets Retry-After and returns the 429 problem. The scope fails open: creating a
+// request signs nothing, the approval (which fails closed) does.
+func (a *API) createAllowed(w http.ResponseWriter, r *http.Request, key ratelimit.Key) *Problem {
+	err := a.limits.Take(r.Context(), ratelimit.Signing, key)
+	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
+		return problem(http.StatusTooManyRequests, ProblemTooManyRequests, "Too many requests",
+			"too many signing requests per "+string(e.Kind)+"; retry after "+strconv.Itoa(e.RetryAfterSeconds())+" s")
+	}
+	if err != nil {
+		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "try again later")
+	}
+	return nil
 }

@@ -84,3 +84,50 @@ func TestApprovalRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateRateLimit: a client over its signing-request limit, or over the limit for one
+// citizen, gets a 429 problem document with Retry-After; other citizens are not held up.
+func TestCreateRateLimit(t *testing.T) {
+	s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	l, err := ratelimit.New(ratelimit.Config{Store: s, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+		ratelimit.Signing: {ratelimit.PerClient: {Limit: 3, Window: time.Minute}, ratelimit.PerCitizen: {Limit: 1, Window: time.Hour}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) { c.RateLimits = l })
+	create := func(subject string) *http.Response {
+		hdr, body := form(t, field("subject", subject), field("title", "Tờ khai"), file("a.pdf", pdf("a")))
+		return e.do("POST", "/signing/v1/requests", tokPortal, hdr, body)
+	}
+	steps := []struct {
+		subject string
+		want    int
+	}{
+		{"sub-1", http.StatusCreated},
+		{"sub-1", http.StatusTooManyRequests}, // per citizen
+		{"sub-2", http.StatusCreated},
+		{"sub-3", http.StatusTooManyRequests}, // per client: the 4th request of the minute
+	}
+	for i, s := range steps {
+		resp := create(s.subject)
+		if s.want != http.StatusTooManyRequests {
+			if resp.StatusCode != s.want {
+				t.Fatalf("step %d: %d %s", i, resp.StatusCode, readAll(t, resp))
+			}
+			readAll(t, resp)
+			continue
+		}
+		p := wantProblem(t, resp, http.StatusTooManyRequests, ProblemTooManyRequests)
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || n < 1 || n > 3600 {
+			t.Errorf("step %d: Retry-After %q", i, resp.Header.Get("Retry-After"))
+		}
+		if p.Detail == "" || strings.Contains(p.Detail, s.subject) {
+			t.Errorf("step %d: detail %q", i, p.Detail)
+		}
+	}
+}
