@@ -99,3 +99,33 @@ func TestAuditUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateIsAudited: motlan migrate, an operator's act, lands in the audit log.
+func TestMigrateIsAudited(t *testing.T) {
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "motlan.db")
+	cfgPath := filepath.Join(dir, "motlan.yaml")
+	cfg := fmt.Sprintf(`issuer: https://id.tinh.gov.vn
+log: {level: error}
+storage: {driver: sqlite, dsn: {value: %q}}
+secrets: {master_key: {file: %q}}
+eid: {issuer: https://vneid.gov.vn, client_id: motlan}
+clients:
+  - {id: portal, auth_method: none, redirect_uris: [https://portal.tinh.gov.vn/cb]}
+`, dsn, filepath.Join(dir, "master.key"))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmdMigrate(t.Context(), []string{"--config", cfgPath}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.ListAudit(t.Context(), 0, 10)
+	if err != nil || len(recs) != 1 || recs[0].Kind != audit.KindAdmin || !strings.HasPrefix(recs[0].Actor, "admin:") || string(recs[0].Details) != `{"command":"migrate"}` {
+		t.Fatalf("audit after migrate: %+v, %v", recs, err)
+	}
+}
