@@ -20,7 +20,9 @@ type rules = map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule
 // withLimits gives the provider a limiter with rules over its own store.
 func withLimits(t *testing.T, r rules) func(*idp.Config) {
 	return func(c *idp.Config) {
-		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Rules: r})
+		// A fixed clock: a test must not straddle a window's end.
+		now := time.Date(2026, 3, 1, 8, 0, 30, 0, time.UTC)
+		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Rules: r, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,11 +30,11 @@ func withLimits(t *testing.T, r rules) func(*idp.Config) {
 	}
 }
 
-func checkRetryAfter(t *testing.T, h http.Header, max int) {
+// checkRetryAfter: the limiter's clock stands at hh:00:30, so a minute window ends in 30 s.
+func checkRetryAfter(t *testing.T, h http.Header, want int) {
 	t.Helper()
-	n, err := strconv.Atoi(h.Get("Retry-After"))
-	if err != nil || n < 1 || n > max {
-		t.Errorf("Retry-After = %q, want 1..%d seconds", h.Get("Retry-After"), max)
+	if got := h.Get("Retry-After"); got != strconv.Itoa(want) {
+		t.Errorf("Retry-After = %q, want %d", got, want)
 	}
 }
 
@@ -69,7 +71,7 @@ func TestLoginRateLimits(t *testing.T) {
 			if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, lang.want) {
 				t.Fatalf("over the limit (lang %q): %d, want 429 with %q:\n%.400s", lang.q, resp.StatusCode, lang.want, body)
 			}
-			checkRetryAfter(t, resp.Header, 60)
+			checkRetryAfter(t, resp.Header, 30)
 			checkPageHeaders(t, resp)
 		}
 	})
@@ -96,7 +98,7 @@ func TestLoginRateLimits(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Có quá nhiều yêu cầu") {
 			t.Fatalf("second login of the citizen: %d, want 429\n%.300s", resp.StatusCode, body)
 		}
-		checkRetryAfter(t, resp.Header, 60)
+		checkRetryAfter(t, resp.Header, 30)
 		if resp.Header.Get("Set-Cookie") != "" && strings.Contains(resp.Header.Get("Set-Cookie"), "motlan_session") {
 			t.Error("a refused login opened a session")
 		}
@@ -120,7 +122,7 @@ func TestTokenRateLimits(t *testing.T) {
 		}
 		r := h.redeem("web", h.code(authQuery("web")))
 		checkJSONError(t, r, http.StatusTooManyRequests, "temporarily_unavailable")
-		checkRetryAfter(t, r.header, 60)
+		checkRetryAfter(t, r.header, 30)
 		if r := h.redeem("other", h.code(authQuery("other"))); r.status != http.StatusOK {
 			t.Errorf("another client: %d %s", r.status, r.raw)
 		}
@@ -133,7 +135,7 @@ func TestTokenRateLimits(t *testing.T) {
 			last = h.postForm("/token", form, "web", "guess")
 		}
 		checkJSONError(t, last, http.StatusTooManyRequests, "temporarily_unavailable")
-		checkRetryAfter(t, last.header, 60)
+		checkRetryAfter(t, last.header, 30)
 	})
 }
 

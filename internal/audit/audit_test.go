@@ -193,3 +193,23 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerify10k walks a log of 10,000 records on SQLite.
+func BenchmarkVerify10k(b *testing.B) {
+	s, err := sqlstore.Open(b.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(b.TempDir(), "m.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	l, _ := audit.New(audit.Config{Store: s})
+	for i := range 10000 {
+		if _, err := l.Append(b.Context(), audit.Event{Kind: audit.KindRelease, Actor: "citizen:c", Details: map[string]any{"client": "portal", "claims": []string{"name", "birthdate"}, "i": i}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if n, err := audit.Verify(b.Context(), s); err != nil || n != 10000 {
+			b.Fatal(n, err)
+		}
+	}
+}

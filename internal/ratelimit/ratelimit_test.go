@@ -80,7 +80,7 @@ func TestTake(t *testing.T) {
 // TestTwoReplicas: two limiters on two stores over one database share the counters.
 func TestTwoReplicas(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "m.db")
-	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{ratelimit.Approval: {ratelimit.PerCitizen: {Limit: 3, Window: time.Minute}}}
+	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{ratelimit.Approval: {ratelimit.PerCitizen: {Limit: 3, Window: 24 * time.Hour}}}
 	var ls []*ratelimit.Limiter
 	for range 2 {
 		s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: dsn})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,9 @@ import (
 	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/signing"
 )
+
+// fixedNow is the limiter's clock in these tests: none may straddle a window's end.
+func fixedNow() time.Time { return time.Date(2026, 3, 2, 8, 0, 30, 0, time.UTC) }
 
 // downStore is a rate-limit store whose database is gone.
 type downStore struct{}
@@ -52,7 +54,7 @@ func TestApprovalRateLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := ratelimit.New(ratelimit.Config{Store: tt.store(t), Rules: perCitizen, FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true}})
+			l, err := ratelimit.New(ratelimit.Config{Store: tt.store(t), Rules: perCitizen, FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true}, Now: fixedNow})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,8 +71,8 @@ func TestApprovalRateLimit(t *testing.T) {
 				statuses = append(statuses, resp.StatusCode)
 				last = page
 				if resp.StatusCode == http.StatusTooManyRequests {
-					if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || n < 1 || n > 60 {
-						t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+					if got := resp.Header.Get("Retry-After"); got != "30" {
+						t.Errorf("Retry-After %q, want 30 (the clock is at 08:00:30)", got)
 					}
 					wantPageHeaders(t, resp)
 				}
@@ -93,7 +95,7 @@ func TestCreateRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	l, err := ratelimit.New(ratelimit.Config{Store: s, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+	l, err := ratelimit.New(ratelimit.Config{Store: s, Now: fixedNow, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
 		ratelimit.Signing: {ratelimit.PerClient: {Limit: 3, Window: time.Minute}, ratelimit.PerCitizen: {Limit: 1, Window: time.Hour}},
 	}})
 	if err != nil {
@@ -123,8 +125,9 @@ func TestCreateRateLimit(t *testing.T) {
 			continue
 		}
 		p := wantProblem(t, resp, http.StatusTooManyRequests, ProblemTooManyRequests)
-		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || n < 1 || n > 3600 {
-			t.Errorf("step %d: Retry-After %q", i, resp.Header.Get("Retry-After"))
+		// The clock is at 08:00:30: the minute window ends in 30 s, the hour's in 3570 s.
+		if want := map[int]string{1: "3570", 3: "30"}[i]; resp.Header.Get("Retry-After") != want {
+			t.Errorf("step %d: Retry-After %q, want %s", i, resp.Header.Get("Retry-After"), want)
 		}
 		if p.Detail == "" || strings.Contains(p.Detail, s.subject) {
 			t.Errorf("step %d: detail %q", i, p.Detail)
