@@ -16,10 +16,14 @@ var (
 	qListAudit       = "SELECT " + auditCols + " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"
 )
 
-// AppendAudit appends a record under the lock of the single audit_head row: FOR UPDATE on
+// AppendAudit appends records under the lock of the single audit_head row: FOR UPDATE on
 // PostgreSQL, the IMMEDIATE transaction's write lock on SQLite (which also covers other
 // processes on the same file). The seq primary key is a second guard against a fork.
-func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord, seal func(store.AuditRecord) (string, error)) (store.AuditRecord, error) {
+func (s *Store) AppendAudit(ctx context.Context, rs []store.AuditRecord, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	out := make([]store.AuditRecord, len(rs))
 	err := s.inTx(ctx, func(tx *txn) error {
 		row, err := tx.queryRow(qAuditHead + s.forUpdate())
 		if err != nil {
@@ -30,21 +34,24 @@ func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord, seal func(
 		if err := row.Scan(&seq, &prev); err != nil {
 			return fmt.Errorf("read head: %w", err)
 		}
-		r.Seq, r.PrevHash = seq+1, prev
-		r.At = fromMS(ms(r.At)) // what the store keeps is what gets sealed
-		if r.Hash, err = seal(r); err != nil {
-			return err
+		for i, r := range rs {
+			r.Seq, r.PrevHash = seq+1, prev
+			r.At = fromMS(ms(r.At)) // what the store keeps is what gets sealed
+			if r.Hash, err = seal(r); err != nil {
+				return err
+			}
+			if _, err := tx.exec(qInsertAudit, r.Seq, ms(r.At), r.Kind, r.Actor, string(r.Details), r.PrevHash, r.Hash); err != nil {
+				return err
+			}
+			out[i], seq, prev = r, r.Seq, r.Hash
 		}
-		if _, err := tx.exec(qInsertAudit, r.Seq, ms(r.At), r.Kind, r.Actor, string(r.Details), r.PrevHash, r.Hash); err != nil {
-			return err
-		}
-		_, err = tx.exec(qUpdateAuditHead, r.Seq, r.Hash)
+		_, err = tx.exec(qUpdateAuditHead, seq, prev)
 		return err
 	})
 	if err != nil {
-		return store.AuditRecord{}, wrapWrite("append audit", err)
+		return nil, wrapWrite("append audit", err)
 	}
-	return r, nil
+	return out, nil
 }
 
 // ListAudit returns up to limit records after seq after.

@@ -363,11 +363,13 @@ type AuditRecord struct {
 // Audit holds the audit log. Appends are serialized so the chain never forks, also
 // between replicas.
 type Audit interface {
-	// AppendAudit appends r: holding the log's lock, it sets r.Seq to the last seq + 1
-	// and r.PrevHash to the last record's hash (1 and "" on an empty log), sets r.Hash to
-	// seal(r), stores r and returns it. Details are stored byte for byte. If seal fails
-	// nothing is stored. seal runs under the lock: quick, and no store calls.
-	AppendAudit(ctx context.Context, r AuditRecord, seal func(AuditRecord) (string, error)) (AuditRecord, error)
+	// AppendAudit appends rs in order, all or nothing: holding the log's lock, it gives
+	// each record the next seq (1 on an empty log) and as PrevHash the hash of the record
+	// before it ("" for the first), sets its Hash to seal(r), stores it, and returns the
+	// stored records. Several records in one call share one transaction (group commit).
+	// Details are stored byte for byte. If seal fails nothing is stored. seal runs under
+	// the lock: quick, and no store calls.
+	AppendAudit(ctx context.Context, rs []AuditRecord, seal func(AuditRecord) (string, error)) ([]AuditRecord, error)
 	// ListAudit returns up to limit records with Seq > after, by Seq.
 	ListAudit(ctx context.Context, after int64, limit int) ([]AuditRecord, error)
 	// AuditHead returns the seq and hash of the last record appended (0, "" when empty),

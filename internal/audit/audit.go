@@ -23,6 +23,7 @@ import (
 	"iter"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/motlan/motlan/idp/store"
@@ -62,10 +63,34 @@ type Config struct {
 
 // Logger appends events to the audit log. A nil *Logger records nothing, so components
 // built without one (unit tests) need no stub.
+//
+// Appends are serialized by the store's lock on the log's head, whose hold includes the
+// commit; concurrent appends in one process are therefore committed together (group
+// commit): the first caller appends everything queued meanwhile in one transaction, and
+// hands over to the next waiter if more arrived. Each caller still returns only once its
+// record is committed.
 type Logger struct {
 	st  store.Audit
 	now func() time.Time
 	log *slog.Logger
+
+	mu    sync.Mutex
+	queue []*pending
+	busy  bool // a caller is committing a batch
+}
+
+// maxBatch bounds one transaction's records.
+const maxBatch = 256
+
+type pending struct {
+	r    store.AuditRecord
+	done chan outcome // buffered: one outcome, or a hand-over then one outcome
+}
+
+type outcome struct {
+	rec  store.AuditRecord
+	err  error
+	lead bool // commit the next batch (the record is still queued)
 }
 
 // New returns a Logger.
@@ -111,11 +136,57 @@ func (l *Logger) Append(ctx context.Context, e Event) (store.AuditRecord, error)
 	r := store.AuditRecord{
 		At: l.now().UTC().Truncate(time.Millisecond), Kind: e.Kind, Actor: e.Actor, Details: details,
 	}
-	rec, err := l.st.AppendAudit(context.WithoutCancel(ctx), r, Seal)
-	if err != nil {
-		return store.AuditRecord{}, fmt.Errorf("audit: append %s: %w", e.Kind, err)
+	p := &pending{r: r, done: make(chan outcome, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	lead := !l.busy
+	l.busy = true
+	l.mu.Unlock()
+	for {
+		if lead {
+			l.commitBatch(context.WithoutCancel(ctx))
+		}
+		o := <-p.done
+		if !o.lead {
+			if o.err != nil {
+				return store.AuditRecord{}, fmt.Errorf("audit: append %s: %w", e.Kind, o.err)
+			}
+			return o.rec, nil
+		}
+		lead = true
 	}
-	return rec, nil
+}
+
+// commitBatch appends the queued records in one call, tells each caller its outcome, and
+// hands the next batch to the first caller still waiting, if any.
+func (l *Logger) commitBatch(ctx context.Context) {
+	l.mu.Lock()
+	n := min(len(l.queue), maxBatch)
+	batch := append([]*pending(nil), l.queue[:n]...)
+	l.queue = append(l.queue[:0:0], l.queue[n:]...)
+	l.mu.Unlock()
+	rs := make([]store.AuditRecord, len(batch))
+	for i, p := range batch {
+		rs[i] = p.r
+	}
+	out, err := l.st.AppendAudit(ctx, rs, Seal)
+	if err == nil && len(out) != len(rs) {
+		err = fmt.Errorf("store appended %d of %d records", len(out), len(rs))
+	}
+	for i, p := range batch {
+		if err != nil {
+			p.done <- outcome{err: err}
+		} else {
+			p.done <- outcome{rec: out[i]}
+		}
+	}
+	l.mu.Lock()
+	if len(l.queue) == 0 {
+		l.busy = false
+	} else {
+		l.queue[0].done <- outcome{lead: true}
+	}
+	l.mu.Unlock()
 }
 
 // Seal returns a record's hash: SHA-256, in hex, over a canonical encoding of (seq, at,

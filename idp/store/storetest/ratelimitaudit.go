@@ -178,6 +178,17 @@ func auditRecord(i int, at time.Time) store.AuditRecord {
 	}
 }
 
+func appendOne(ctx context.Context, s store.Audit, r store.AuditRecord) (store.AuditRecord, error) {
+	out, err := s.AppendAudit(ctx, []store.AuditRecord{r}, testSeal)
+	if err != nil {
+		return store.AuditRecord{}, err
+	}
+	if len(out) != 1 {
+		return store.AuditRecord{}, fmt.Errorf("append of one record returned %d", len(out))
+	}
+	return out[0], nil
+}
+
 // checkChain verifies seq, links and hashes of recs, which must be the whole log.
 func checkChain(t *testing.T, recs []store.AuditRecord) {
 	t.Helper()
@@ -204,7 +215,7 @@ func testAuditAppend(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
 	}
 	var appended []store.AuditRecord
 	for i := range 3 {
-		r, err := s.AppendAudit(ctx, auditRecord(i, clock.Now().In(ict)), testSeal)
+		r, err := appendOne(ctx, s, auditRecord(i, clock.Now().In(ict)))
 		must(t, "append", err)
 		appended = append(appended, r)
 		clock.Advance(time.Second)
@@ -225,19 +236,29 @@ func testAuditAppend(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
 func testAuditSealError(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
 	s := open(t, clock, 1)[0]
 	ctx := t.Context()
-	_, err := s.AppendAudit(ctx, auditRecord(1, clock.Now()), testSeal)
+	_, err := appendOne(ctx, s, auditRecord(1, clock.Now()))
 	must(t, "append", err)
 	boom := errors.New("boom")
-	if _, err := s.AppendAudit(ctx, auditRecord(2, clock.Now()), func(store.AuditRecord) (string, error) { return "", boom }); !errors.Is(err, boom) {
+	// The second record of a batch fails to seal: the first is not stored either.
+	sealSecondFails := func(r store.AuditRecord) (string, error) {
+		if r.Seq == 3 {
+			return "", boom
+		}
+		return testSeal(r)
+	}
+	if _, err := s.AppendAudit(ctx, []store.AuditRecord{auditRecord(2, clock.Now()), auditRecord(3, clock.Now())}, sealSecondFails); !errors.Is(err, boom) {
 		t.Fatalf("seal error: %v", err)
 	}
-	r, err := s.AppendAudit(ctx, auditRecord(3, clock.Now()), testSeal)
+	r, err := appendOne(ctx, s, auditRecord(4, clock.Now()))
 	must(t, "append after failure", err)
 	if r.Seq != 2 {
 		t.Errorf("seq after a failed append: %d, want 2 (no gap)", r.Seq)
 	}
 	got, err := s.ListAudit(ctx, 0, 10)
 	must(t, "list", err)
+	if len(got) != 2 {
+		t.Errorf("%d records after a failed batch, want 2", len(got))
+	}
 	checkChain(t, got)
 }
 
@@ -245,7 +266,7 @@ func testAuditList(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
 	s := open(t, clock, 1)[0]
 	ctx := t.Context()
 	for i := range 7 {
-		_, err := s.AppendAudit(ctx, auditRecord(i, clock.Now()), testSeal)
+		_, err := appendOne(ctx, s, auditRecord(i, clock.Now()))
 		must(t, "append", err)
 	}
 	var all []store.AuditRecord
@@ -272,8 +293,13 @@ func testAuditList(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
 // no two records on one seq and no fork.
 func testAuditConcurrent(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
 	stores := open(t, clock, 2)
+	// Half the racers append one record, half a batch of three.
 	errs := testsync.Race(Racers, func(i int) error {
-		_, err := stores[i%2].AppendAudit(context.Background(), auditRecord(i, clock.Now()), testSeal)
+		batch := []store.AuditRecord{auditRecord(i, clock.Now())}
+		if i%2 == 1 {
+			batch = append(batch, auditRecord(1000+i, clock.Now()), auditRecord(2000+i, clock.Now()))
+		}
+		_, err := stores[i%2].AppendAudit(context.Background(), batch, testSeal)
 		return err
 	})
 	for i, err := range errs {
@@ -281,21 +307,29 @@ func testAuditConcurrent(t *testing.T, clock *Clock, open NewShared[store.Audit]
 			t.Errorf("appender %d: %v", i, err)
 		}
 	}
+	want := Racers + Racers // Racers/2 singles and Racers/2 batches of three
 	got, err := stores[1].ListAudit(t.Context(), 0, 1000)
 	must(t, "list", err)
-	if len(got) != Racers {
-		t.Fatalf("%d records, want %d", len(got), Racers)
+	if len(got) != want {
+		t.Fatalf("%d records, want %d", len(got), want)
 	}
 	checkChain(t, got)
 	actors := map[string]bool{}
-	for _, r := range got {
+	for i, r := range got {
 		actors[r.Actor] = true
+		// A batch's records stay together, in order: no other appender's record between.
+		var n int
+		if _, err := fmt.Sscanf(r.Actor, "citizen:c%d", &n); err == nil && n >= 1000 && n < 2000 {
+			if i == 0 || i+1 >= len(got) || got[i-1].Actor != fmt.Sprintf("citizen:c%d", n-1000) || got[i+1].Actor != fmt.Sprintf("citizen:c%d", n+1000) {
+				t.Errorf("batch of appender %d was split or reordered at seq %d", n-1000, r.Seq)
+			}
+		}
 	}
-	if len(actors) != Racers {
-		t.Errorf("%d distinct appenders recorded, want %d", len(actors), Racers)
+	if len(actors) != want {
+		t.Errorf("%d distinct records, want %d", len(actors), want)
 	}
 	seq, hash, err := stores[0].AuditHead(t.Context())
-	if err != nil || seq != Racers || hash != got[Racers-1].Hash {
+	if err != nil || seq != int64(want) || hash != got[want-1].Hash {
 		t.Errorf("head %d %q %v, want the last record", seq, hash, err)
 	}
 }
