@@ -100,7 +100,8 @@ func New(cfg Config) (*API, error) {
 		svc: cfg.Service, auth: cfg.Auth, base: strings.TrimRight(cfg.BaseURL, "/"),
 		maxDoc: cfg.MaxUploadBytes, maxDocs: cfg.MaxDocuments, csrfKey: slices.Clone(cfg.CSRFKey),
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
-		roots: cfg.TrustRoots, limits: cfg.RateLimits,
+		roots: cfg.TrustRoots,
+		limits: cfg.RateLimits,
 	}
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
