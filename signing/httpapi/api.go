@@ -101,8 +101,8 @@ func New(cfg Config) (*API, error) {
 		maxDoc: cfg.MaxUploadBytes, maxDocs: cfg.MaxDocuments, csrfKey: slices.Clone(cfg.CSRFKey),
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
 		roots: cfg.TrustRoots,
-		limits: cfg.RateLimits,
 	}
+	a.limits = cfg.RateLimits
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
 	}
