@@ -58,7 +58,8 @@ type Config struct {
 	TrustRoots *x509.CertPool
 	Now        func() time.Time
 	Logger     *slog.Logger
-	// RateLimits limits approvals per IP and per citizen; nil: no limits.
+	// RateLimits limits approvals (per IP and citizen) and signing requests created (per
+	// client and citizen); nil: no limits.
 	RateLimits *ratelimit.Limiter
 }
 
