@@ -14,6 +14,7 @@ import (
 	"github.com/motlan/motlan/idp/claims"
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/ratelimit"
 )
 
 // maxParamBytes bounds a request's form so a hostile client cannot make us buffer much.
@@ -267,6 +268,9 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ar, client, err := p.parseAuthorize(r)
 	if err != nil {
 		p.authorizeError(w, r, err)
+		return
+	}
+	if !p.pageAllowed(w, r, ratelimit.Login, p.ip(r), ratelimit.Client(client.ID)) {
 		return
 	}
 	now := p.now()

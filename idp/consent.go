@@ -11,6 +11,7 @@ import (
 	"github.com/motlan/motlan/idp/claims"
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 )
 
 // handleConsent shows what a client asks for (GET) and records the citizen's answer (POST).
@@ -68,6 +69,7 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 			p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the consent right now"))
 			return
 		}
+		p.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindConsent, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": client.ID, "scopes": ar.Scopes}})
 		p.issueCode(w, r, ar, sess)
 	default:
 		p.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the citizen declined"))

@@ -14,6 +14,8 @@ import (
 	"github.com/motlan/motlan/idp/eid"
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
+	"github.com/motlan/motlan/internal/ratelimit"
 )
 
 const (
@@ -95,6 +97,9 @@ func (p *Provider) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar
 // transaction this browser started, redeems the code, and opens a session.
 func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if !p.pageAllowed(w, r, ratelimit.Login, p.ip(r)) {
+		return
+	}
 	q := r.URL.Query()
 	state := q.Get("state")
 	if state == "" || len(state) > 256 || len(q["state"]) > 1 {
@@ -133,6 +138,9 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login did not reach level "+want))
 		return
 	}
+	if !p.pageAllowed(w, r, ratelimit.Login, ratelimit.Citizen(id.Issuer+" "+id.Subject)) {
+		return
+	}
 	ar.UpstreamState, ar.UpstreamNonce, ar.UpstreamVerifier = "", "", ""
 	// A first-party client needs no consent: its code is stored with the session, in one
 	// transaction.
@@ -152,6 +160,7 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
 		return
 	}
+	p.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindLogin, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": ar.ClientID, "acr": sess.ACR, "amr": sess.AMR}})
 	if ac != nil {
 		p.sendCode(w, r, ar, codeSecret)
 		return

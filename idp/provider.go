@@ -15,6 +15,8 @@ import (
 
 	"github.com/motlan/motlan/idp/eid"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
+	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/keys"
 )
 
@@ -61,6 +63,12 @@ type Config struct {
 	// BackchannelBackoff is the wait before the first retry of a failed back-channel
 	// logout post, doubling for the next; default 1s. Three attempts at most.
 	BackchannelBackoff time.Duration
+
+	// RateLimits limits logins (per IP, client and citizen) and token requests (per IP
+	// and client); nil: no limits.
+	RateLimits *ratelimit.Limiter
+	// Audit records logins, consents and claim releases; nil: none.
+	Audit *audit.Logger
 }
 
 func (c *Config) defaults() {

@@ -16,6 +16,7 @@ import (
 
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/ratelimit"
 )
 
 // parseTokenForm reads a token request body (RFC 6749 3.2): POST, form-encoded, no
@@ -52,9 +53,15 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if !p.tokenAllowed(w, r, p.ip(r)) {
+		return
+	}
 	client, basic, e := p.authenticateClient(ctx, r)
 	if e != nil {
 		oe.WriteJSON(w, e, basic)
+		return
+	}
+	if !p.tokenAllowed(w, r, ratelimit.Client(client.ID)) {
 		return
 	}
 	var set tokenSet

@@ -17,6 +17,7 @@ import (
 
 	"github.com/motlan/motlan/idp/claims"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/keys"
 )
 
@@ -227,6 +228,7 @@ func (p *Provider) mint(ctx context.Context, c store.Client, g grant) (tokenSet,
 		if err := p.store.RecordRelease(ctx, store.Release{CitizenID: g.CitizenID, ClientID: c.ID, Claims: released, Via: "id_token", At: now}); err != nil {
 			return tokenSet{}, fmt.Errorf("record release: %w", err)
 		}
+		p.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(g.CitizenID), Details: map[string]any{"client": c.ID, "claims": released, "via": "id_token"}})
 	}
 	idJSON, err := json.Marshal(id)
 	if err != nil {

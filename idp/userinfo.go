@@ -14,6 +14,7 @@ import (
 	"github.com/motlan/motlan/idp/claims"
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 )
 
 // bearerToken extracts the access token per RFC 6750 2.1 and 2.2 (header, or a POST form
@@ -173,6 +174,7 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 			oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
 			return
 		}
+		p.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(cit.ID), Details: map[string]any{"client": client.ID, "claims": released, "via": "userinfo"}})
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")

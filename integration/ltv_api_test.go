@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/testpki"
 )
@@ -290,9 +291,11 @@ func TestAdminRevokeAPI(t *testing.T) {
 
 func testAdminRevokeAPI(t *testing.T, driver string) {
 	opsSecret := randSecret()
+	var cfg *config.Config
 	s := newStackWith(t, driver, false, func(c *config.Config) {
 		c.Clients = append(c.Clients, config.Client{ID: "ops", Name: "Vận hành", Secret: config.Secret{Value: opsSecret},
 			RedirectURIs: []string{"https://ops.example.test/cb"}, Scopes: []string{"admin"}})
+		cfg = c
 	})
 	title := "Tờ khai đăng ký khai sinh"
 	p := newSigningPortal(t, s)
@@ -349,6 +352,26 @@ func testAdminRevokeAPI(t *testing.T, driver string) {
 	}
 	if resp, raw := post(ops, revokeURL, `{"reason":"superseded"}`); resp.StatusCode != http.StatusConflict || !strings.Contains(raw, "already-revoked") || !strings.Contains(raw, "keyCompromise") {
 		t.Fatalf("second revocation: %d %s", resp.StatusCode, raw)
+	}
+
+	// The act is in the audit log, by the operator client, once.
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: driver, DSN: cfg.Storage.DSN.Value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.ListAudit(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	for _, r := range recs {
+		if r.Kind == "certificate.revoke" && r.Actor == "client:ops" && strings.Contains(string(r.Details), `"serial":"`+serial.Text(16)+`"`) {
+			audited++
+		}
+	}
+	if audited != 1 {
+		t.Errorf("%d audit records of the API revocation by client:ops, want 1", audited)
 	}
 
 	issuing := fetchCert(t, s.issuer+"/ca/issuing.crt")

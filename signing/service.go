@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
 	"github.com/motlan/motlan/signing/ltv"
@@ -96,6 +97,8 @@ type ServiceConfig struct {
 
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Audit records requests, approvals, rejections and signatures; nil: none.
+	Audit *audit.Logger
 }
 
 // Service runs signing requests. It keeps no state another replica needs; it is safe
@@ -286,6 +289,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 	}
 	if got.ID == req.ID {
 		s.log.InfoContext(ctx, "signing request created", "request", got.ID, "client", got.ClientID, "documents", len(docs), "level", level)
+		s.audit(ctx, audit.KindSigningCreate, audit.Client(got.ClientID), got)
 	}
 	return got, nil
 }
@@ -498,6 +502,7 @@ func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForC
 		return r, err
 	}
 	s.log.InfoContext(ctx, "signing request approved", "request", id)
+	s.audit(ctx, audit.KindSigningApprove, audit.Citizen(citizenID), r)
 	s.notify(id)
 	signCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
@@ -517,6 +522,7 @@ func (s *Service) Reject(ctx context.Context, id, citizenID string, subjectForCl
 		return r, err
 	}
 	s.log.InfoContext(ctx, "signing request rejected", "request", id)
+	s.audit(ctx, audit.KindSigningReject, audit.Citizen(citizenID), r)
 	s.ended(r)
 	return r, nil
 }

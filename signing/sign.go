@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
 	"github.com/motlan/motlan/signing/ltv"
@@ -178,6 +179,7 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (
 		return done, errors.New("a document is still unsigned")
 	}
 	s.log.InfoContext(ctx, "signing request signed", "request", r.ID, "documents", len(done.Documents))
+	s.audit(ctx, audit.KindSigningSigned, audit.Citizen(done.CitizenID), done)
 	s.ended(done)
 	return done, nil
 }

@@ -8,6 +8,7 @@
 //	motlan verify FILE.pdf     report on every signature of a PDF
 //	motlan revoke --serial H   revoke a citizen's certificate (--config F or --dev)
 //	motlan extend IN -o OUT    take a signed PDF to B-LT or B-LTA (--config F or --dev)
+//	motlan audit verify        prove the audit log's hash chain unbroken (--config F or --dev)
 //	motlan check-config F      validate a configuration file
 //	motlan portal              the demo portal alone, against a running Motlan
 package main
@@ -30,6 +31,7 @@ commands:
   verify         check the signatures of signed PDFs (JSON report)
   revoke         revoke a citizen's certificate (--config or --dev, --serial, --reason)
   extend         take a signed PDF to B-LT or B-LTA (--config or --dev, --level, IN.pdf -o OUT.pdf)
+  audit verify   prove the audit log unbroken, or name its first bad record (--config or --dev)
   check-config   validate a configuration file and exit
   portal         run the demo portal alone, against a running Motlan
 
@@ -60,6 +62,8 @@ func main() {
 		err = cmdRevoke(ctx, args)
 	case "extend":
 		err = cmdExtend(ctx, args)
+	case "audit":
+		err = cmdAudit(ctx, args)
 	case "check-config":
 		err = cmdCheckConfig(args)
 	case "portal":

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
 	"github.com/motlan/motlan/keys"
@@ -130,6 +131,7 @@ func revoke(ctx context.Context, args []string, out io.Writer) error {
 	case err != nil:
 		return err
 	}
+	logAdmin(ctx, st, log, audit.KindRevoke, map[string]any{"serial": fmt.Sprintf("%x", serial), "reason": reasonName(rev.Reason), "at": rev.RevokedAt.UTC().Format(time.RFC3339)})
 	fmt.Fprintf(out, "revoked certificate %x\n  subject  %s\n  reason   %s\n  at       %s\n",
 		serial, cert.Subject.CommonName, reasonName(rev.Reason), rev.RevokedAt.Format(time.RFC3339))
 	fmt.Fprintf(out, "CRL (%s) and OCSP (%s) report it within %s on every server.\n",

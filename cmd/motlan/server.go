@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
 	"github.com/motlan/motlan/keys"
@@ -48,6 +49,7 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	logAdmin(ctx, st, server.NewLogger(cfg.Log), audit.KindAdmin, map[string]any{"command": "migrate"})
 	fmt.Println("migrations applied")
 	return st.Close()
 }

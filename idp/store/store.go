@@ -335,3 +335,54 @@ type TokenKeys interface {
 	CreateTokenKey(ctx context.Context, k TokenKey) error
 	ListTokenKeys(ctx context.Context) ([]TokenKey, error) // ordered by CreatedAt, then ID
 }
+
+// RateLimits counts requests per key in fixed windows, shared by every replica through the
+// database, so a limit holds however many replicas serve. Keys are opaque to the store
+// (the ratelimit package hashes them, so no IP address or citizen id is kept in clear).
+//
+// Fixed windows: one row per (key, window start), one atomic increment per take. A
+// sliding log would need a row per request and a sliding estimate is inexact; a fixed
+// window is exact within each window (never more than limit takes allowed in it) and
+// costs one statement, at the price of up to 2*limit in a span of one window that straddles
+// a boundary, which is acceptable for abuse limits.
+type RateLimits interface {
+	// TakeRateLimit counts one request for key in the window of length window holding
+	// now (windows start at multiples of window since the Unix epoch) and reports whether
+	// it is within limit; if not, retryAfter is how long until the window ends. Atomic:
+	// however many callers race, across store instances too, at most limit are allowed
+	// per key and window.
+	TakeRateLimit(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error)
+	// DeleteExpiredRateLimits removes the counters of windows that ended before now.
+	DeleteExpiredRateLimits(ctx context.Context, now time.Time) (int64, error)
+}
+
+// AuditRecord is one entry of the append-only audit log. Hash is the SHA-256 (hex) of a
+// canonical encoding of (Seq, At, Kind, Actor, Details, PrevHash), computed by the audit
+// package; PrevHash is the Hash of record Seq-1 ("" for the first), so the records form a
+// chain that an edit, insertion or removal breaks.
+type AuditRecord struct {
+	Seq      int64
+	At       time.Time // millisecond precision, UTC
+	Kind     string    // e.g. login, release, consent, signing.create, ...
+	Actor    string    // pseudonymous: "citizen:<id>", "client:<id>", "admin:<name>"
+	Details  json.RawMessage
+	PrevHash string
+	Hash     string
+}
+
+// Audit holds the audit log. Appends are serialized so the chain never forks, also
+// between replicas.
+type Audit interface {
+	// AppendAudit appends rs in order, all or nothing: holding the log's lock, it gives
+	// each record the next seq (1 on an empty log) and as PrevHash the hash of the record
+	// before it ("" for the first), sets its Hash to seal(r), stores it, and returns the
+	// stored records. Several records in one call share one transaction (group commit).
+	// Details are stored byte for byte. If seal fails nothing is stored. seal runs under
+	// the lock: quick, and no store calls.
+	AppendAudit(ctx context.Context, rs []AuditRecord, seal func(AuditRecord) (string, error)) ([]AuditRecord, error)
+	// ListAudit returns up to limit records with Seq > after, by Seq.
+	ListAudit(ctx context.Context, after int64, limit int) ([]AuditRecord, error)
+	// AuditHead returns the seq and hash of the last record appended (0, "" when empty),
+	// kept apart from the records so that removing the newest records shows.
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+}

@@ -30,6 +30,8 @@ type Config struct {
 	Tokens  Tokens   `yaml:"tokens"`
 	Debug   Debug    `yaml:"debug"`
 	Signing Signing  `yaml:"signing"`
+	// RateLimits: see ratelimits.go.
+	RateLimits RateLimits `yaml:"rate_limits"`
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -286,6 +288,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
 	}
+	c.RateLimits.applyDefaults()
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if cl.AuthMethod == "" {
@@ -391,6 +394,7 @@ func (c *Config) Validate() error {
 	if c.DevEID != nil && (c.DevEID.Listen == "" || c.DevEID.Issuer == "") {
 		add("dev_eid: listen and issuer are both required when dev_eid is set")
 	}
+	errs = append(errs, c.RateLimits.validate()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

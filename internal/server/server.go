@@ -25,6 +25,7 @@ import (
 	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/logredact"
 	"github.com/motlan/motlan/keys"
 )
 
@@ -93,6 +94,7 @@ func (r *Running) ServeOn(addr string, h http.Handler, name string) (string, err
 
 // Start wires config to constructors and serves Motlan; the dev eID too when configured.
 func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.Logger) (*Running, error) {
+	log = logredact.Logger(log) // no personal data or secret in application logs
 	r := &Running{log: log}
 	fail := func(err error) (*Running, error) {
 		_ = r.Shutdown()
@@ -140,12 +142,21 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
+	limits, err := newLimiter(cfg.RateLimits, st, log)
+	if err != nil {
+		return fail(fmt.Errorf("rate_limits: %w", err))
+	}
+	auditLog, err := newAudit(st, log)
+	if err != nil {
+		return fail(err)
+	}
 	p, err := idp.New(ctx, idp.Config{
 		Issuer: cfg.Issuer, Store: st, Keys: km, EID: conn, Secret: secret, Logger: log,
 		SessionTTL: time.Duration(cfg.Tokens.Session), AccessTokenTTL: time.Duration(cfg.Tokens.AccessToken),
 		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
+		RateLimits:        limits, Audit: auditLog,
 	})
 	if err != nil {
 		return fail(err)
@@ -199,6 +210,9 @@ func collectExpired(ctx context.Context, st *sqlstore.Store, log *slog.Logger) {
 				log.Warn("delete expired records", "err", err)
 			} else if n > 0 {
 				log.Debug("deleted expired records", "count", n)
+			}
+			if _, err := st.DeleteExpiredRateLimits(ctx, time.Now()); err != nil {
+				log.Warn("delete expired rate limits", "err", err)
 			}
 		}
 	}

@@ -97,11 +97,20 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := newAudit(st, log)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := newLimiter(cfg.RateLimits, st, log)
+	if err != nil {
+		return nil, fmt.Errorf("rate_limits: %w", err)
+	}
 	svc, err := signing.NewService(signing.ServiceConfig{
 		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
 		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
+		Audit:          auditLog,
 	})
 	if err != nil {
 		return nil, err
@@ -121,6 +130,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
 		TrustRoots: roots, Logger: log, Extender: svc, Revoker: devCA,
 		MaxUploadBytes: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
+		RateLimits: limits, Audit: auditLog,
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/keys/ca"
 )
 
@@ -118,6 +119,8 @@ func (a *API) handleRevoke(w http.ResponseWriter, r *http.Request, c Caller) err
 	case err != nil:
 		return err
 	}
+	a.audit.Log(r.Context(), audit.Event{Kind: audit.KindRevoke, Actor: "client:" + c.ClientID, Details: map[string]any{
+		"serial": fmt.Sprintf("%x", serial), "reason": ca.ReasonName(rev.Reason), "at": rev.RevokedAt.UTC().Format(time.RFC3339), "via": "admin API"}})
 	a.log.InfoContext(r.Context(), "admin: certificate revoked", "client", c.ClientID, "serial", fmt.Sprintf("%x", serial),
 		"reason", ca.ReasonName(rev.Reason), "revoked_at", rev.RevokedAt)
 	writeJSON(w, http.StatusOK, revocationJSON{Serial: fmt.Sprintf("%x", serial), Reason: ca.ReasonName(rev.Reason), RevokedAt: rev.RevokedAt.UTC()})

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motlan/motlan/internal/audit"
+	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -61,6 +63,11 @@ type Config struct {
 	Revoker Revoker
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// RateLimits limits approvals (per IP and citizen) and signing requests created (per
+	// client and citizen); nil: no limits.
+	RateLimits *ratelimit.Limiter
+	// Audit records the admin API's acts (revocations); nil: none.
+	Audit *audit.Logger
 }
 
 // API serves the signing API and the approval pages.
@@ -81,6 +88,8 @@ type API struct {
 	roots     *x509.CertPool
 	ext       Extender
 	revoker   Revoker
+	limits    *ratelimit.Limiter
+	audit     *audit.Logger
 }
 
 // New checks cfg and builds the API.
@@ -102,8 +111,9 @@ func New(cfg Config) (*API, error) {
 		svc: cfg.Service, auth: cfg.Auth, base: strings.TrimRight(cfg.BaseURL, "/"),
 		maxDoc: cfg.MaxUploadBytes, maxDocs: cfg.MaxDocuments, csrfKey: slices.Clone(cfg.CSRFKey),
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
-		roots: cfg.TrustRoots, ext: cfg.Extender, revoker: cfg.Revoker,
+		roots: cfg.TrustRoots, ext: cfg.Extender, revoker: cfg.Revoker, audit: cfg.Audit,
 	}
+	a.limits = cfg.RateLimits
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
 	}

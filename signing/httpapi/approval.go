@@ -64,6 +64,10 @@ var messages = map[string]map[string]string{
 		"err.revoked":     "Chứng thư chữ ký số của bạn đã bị thu hồi nên không thể ký. Vui lòng liên hệ bộ phận hỗ trợ.",
 		"reopen":          "Mở lại yêu cầu",
 		"login_again":     "Đăng nhập lại",
+
+		// rate limits (internal/ratelimit)
+		"err.rate_limited": "Có quá nhiều lần ký trong thời gian ngắn. Vui lòng đợi một lát rồi mở lại yêu cầu.",
+		"err.busy":         "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
 	},
 	"en": {
 		"title": "Motlan – Sign documents", "brand": "Motlan", "switch": "Tiếng Việt",
@@ -97,6 +101,10 @@ var messages = map[string]map[string]string{
 		"err.revoked":     "Your signing certificate has been revoked, so you cannot sign. Please contact support.",
 		"reopen":          "Open the request again",
 		"login_again":     "Log in again",
+
+		// rate limits (internal/ratelimit)
+		"err.rate_limited": "Too many signing attempts in a short time. Please wait a moment, then open the request again.",
+		"err.busy":         "The system is busy. Please try again in a few minutes.",
 	},
 }
 
@@ -366,6 +374,9 @@ func (a *API) handleApprovalPost(w http.ResponseWriter, r *http.Request) {
 		// A page with a link rather than a redirect: form-action 'self' would block the
 		// redirect chain to the eID.
 		a.message(w, r, http.StatusForbidden, lang, "stepup", a.auth.StepUpURL("/sign/"+id, lang), "login_again")
+		return
+	}
+	if !a.approvalAllowed(w, r, lang, cid) {
 		return
 	}
 	if !a.checkCSRF(r.PostForm.Get("csrf"), id, cid) {

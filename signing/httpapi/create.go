@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -55,6 +56,9 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request, c Caller) err
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return problem(http.StatusUnsupportedMediaType, ProblemUnsupportedMediaType, "Unsupported media type", "send multipart/form-data")
 	}
+	if p := a.createAllowed(w, r, ratelimit.Client(c.ClientID)); p != nil {
+		return p
+	}
 	limit := a.maxDoc*int64(a.maxDocs) + formSlack
 	if r.ContentLength > limit {
 		return tooLarge(limit, -1, "the upload exceeds the request size limit")
@@ -71,6 +75,9 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request, c Caller) err
 	in, err := a.createInput(c, f)
 	if err != nil {
 		return err
+	}
+	if p := a.createAllowed(w, r, ratelimit.Citizen(c.ClientID+" "+in.Subject)); p != nil {
+		return p
 	}
 	in.IdempotencyKey = key
 	req, err := a.svc.Create(r.Context(), in)

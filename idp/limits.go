@@ -1,0 +1,45 @@
+package idp
+
+import (
+	"net/http"
+	"strconv"
+
+	oe "github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/internal/ratelimit"
+)
+
+// pageAllowed takes keys against the rate limits of scope; over a limit it answers with
+// the 429 page (Retry-After set) and returns false. The limiter fails open for login, so
+// a store error reaches here only as ratelimit.ErrUnavailable where configured closed.
+func (p *Provider) pageAllowed(w http.ResponseWriter, r *http.Request, scope ratelimit.Scope, keys ...ratelimit.Key) bool {
+	err := p.cfg.RateLimits.Take(r.Context(), scope, keys...)
+	if err == nil {
+		return true
+	}
+	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
+		p.renderError(w, r, &pageError{http.StatusTooManyRequests, "rate_limited", "too many requests per " + string(e.Kind)})
+		return false
+	}
+	p.renderError(w, r, &pageError{http.StatusServiceUnavailable, "unavailable", ""})
+	return false
+}
+
+// tokenAllowed is pageAllowed for the token endpoint: an RFC 6749 5.2 JSON error with
+// status 429 and Retry-After. RFC 6749 has no code for it; temporarily_unavailable says
+// what a client should do (retry later), and the status and header say when.
+func (p *Provider) tokenAllowed(w http.ResponseWriter, r *http.Request, keys ...ratelimit.Key) bool {
+	err := p.cfg.RateLimits.Take(r.Context(), ratelimit.Token, keys...)
+	if err == nil {
+		return true
+	}
+	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
+		oe.WriteJSON(w, &oe.Error{Code: oe.TemporarilyUnavailable, Status: http.StatusTooManyRequests,
+			Description: "too many requests per " + string(e.Kind) + "; retry after " + strconv.Itoa(e.RetryAfterSeconds()) + " s"}, false)
+		return false
+	}
+	oe.WriteJSON(w, oe.New(oe.TemporarilyUnavailable, "the provider cannot take requests right now"), false)
+	return false
+}
+
+// ip is the per-IP rate-limit key of r.
+func (p *Provider) ip(r *http.Request) ratelimit.Key { return p.cfg.RateLimits.RequestIP(r) }

@@ -1,0 +1,206 @@
+package idp_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
+	"github.com/motlan/motlan/internal/ratelimit"
+)
+
+type rules = map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule
+
+// withLimits gives the provider a limiter with rules over its own store.
+func withLimits(t *testing.T, r rules) func(*idp.Config) {
+	return func(c *idp.Config) {
+		// A fixed clock: a test must not straddle a window's end.
+		now := time.Date(2026, 3, 1, 8, 0, 30, 0, time.UTC)
+		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Rules: r, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.RateLimits = l
+	}
+}
+
+// checkRetryAfter: the limiter's clock stands at hh:00:30, so a minute window ends in 30 s.
+func checkRetryAfter(t *testing.T, h http.Header, want int) {
+	t.Helper()
+	if got := h.Get("Retry-After"); got != strconv.Itoa(want) {
+		t.Errorf("Retry-After = %q, want %d", got, want)
+	}
+}
+
+// TestLoginRateLimits: /authorize per IP and per client, the eID callback per citizen;
+// over a limit the person gets the 429 page in Vietnamese or English with Retry-After.
+func TestLoginRateLimits(t *testing.T) {
+	minute := func(n int) ratelimit.Rule { return ratelimit.Rule{Limit: n, Window: time.Minute} }
+	t.Run("per IP at /authorize", func(t *testing.T) {
+		h := newHarness(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerIP: minute(2)}}))
+		b := h.browser()
+		for i := range 2 {
+			resp, err := b.Get(h.issuer + "/authorize?" + authQuery("web").Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBody(t, resp)
+			if resp.StatusCode != http.StatusFound {
+				t.Fatalf("authorize %d: status %d, want 302", i+1, resp.StatusCode)
+			}
+		}
+		for _, lang := range []struct{ q, want string }{
+			{"", "Có quá nhiều yêu cầu trong thời gian ngắn"},
+			{"en", "Too many requests in a short time"},
+		} {
+			q := authQuery("web")
+			if lang.q != "" {
+				q.Set("lang", lang.q)
+			}
+			resp, err := b.Get(h.issuer + "/authorize?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := string(readBody(t, resp))
+			if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, lang.want) {
+				t.Fatalf("over the limit (lang %q): %d, want 429 with %q:\n%.400s", lang.q, resp.StatusCode, lang.want, body)
+			}
+			checkRetryAfter(t, resp.Header, 30)
+			checkPageHeaders(t, resp)
+		}
+	})
+	t.Run("per client at /authorize", func(t *testing.T) {
+		h := newHarness(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerClient: minute(1)}}))
+		statuses := map[string]int{}
+		for _, c := range []string{"web", "web", "post"} {
+			resp, err := noJar().Get(h.issuer + "/authorize?" + authQuery(c).Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBody(t, resp)
+			statuses[c] = resp.StatusCode // the last for web
+		}
+		if statuses["web"] != http.StatusTooManyRequests || statuses["post"] != http.StatusFound {
+			t.Errorf("statuses %v: want web limited, post not", statuses)
+		}
+	})
+	t.Run("per citizen at the eID callback", func(t *testing.T) {
+		h := newHarness(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerCitizen: minute(1)}}))
+		h.code(authQuery("web")) // the first login goes through
+		resp := h.login(h.browser(), authQuery("web"))
+		body := string(readBody(t, resp))
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Có quá nhiều yêu cầu") {
+			t.Fatalf("second login of the citizen: %d, want 429\n%.300s", resp.StatusCode, body)
+		}
+		checkRetryAfter(t, resp.Header, 30)
+		if resp.Header.Get("Set-Cookie") != "" && strings.Contains(resp.Header.Get("Set-Cookie"), "motlan_session") {
+			t.Error("a refused login opened a session")
+		}
+	})
+}
+
+// TestTokenRateLimits: the token endpoint answers 429 with an RFC 6749 5.2 JSON body and
+// Retry-After; the per-client count starts after authentication, so a stranger failing to
+// authenticate as a client does not use up its allowance.
+func TestTokenRateLimits(t *testing.T) {
+	minute := func(n int) ratelimit.Rule { return ratelimit.Rule{Limit: n, Window: time.Minute} }
+	t.Run("per client after authentication", func(t *testing.T) {
+		h := newHarness(t, true, withLimits(t, rules{ratelimit.Token: {ratelimit.PerClient: minute(1)}}))
+		code := h.code(authQuery("web"))
+		for range 3 {
+			r := h.postForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect}}, "web", "wrong-secret")
+			checkJSONError(t, r, http.StatusUnauthorized, "invalid_client")
+		}
+		if r := h.redeem("web", code); r.status != http.StatusOK {
+			t.Fatalf("redeem after failed strangers: %d %s", r.status, r.raw)
+		}
+		r := h.redeem("web", h.code(authQuery("web")))
+		checkJSONError(t, r, http.StatusTooManyRequests, "temporarily_unavailable")
+		checkRetryAfter(t, r.header, 30)
+		if r := h.redeem("other", h.code(authQuery("other"))); r.status != http.StatusOK {
+			t.Errorf("another client: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("per IP before authentication", func(t *testing.T) {
+		h := newHarness(t, true, withLimits(t, rules{ratelimit.Token: {ratelimit.PerIP: minute(2)}}))
+		form := url.Values{"grant_type": {"client_credentials"}}
+		var last tokenResponse
+		for range 3 {
+			last = h.postForm("/token", form, "web", "guess")
+		}
+		checkJSONError(t, last, http.StatusTooManyRequests, "temporarily_unavailable")
+		checkRetryAfter(t, last.header, 30)
+	})
+}
+
+// TestAuditHooks: a login, a consent and the claim releases land in the audit log, with
+// claim names and client ids but none of the citizen's data, and the chain verifies.
+func TestAuditHooks(t *testing.T) {
+	var st store.Audit
+	h := newHarness(t, true, func(c *idp.Config) {
+		st = c.Store.(store.Audit)
+		l, err := audit.New(audit.Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Audit = l
+	})
+	tok := h.redeem("web", h.code(authQuery("web", "scope", "openid profile phone", "claims", `{"id_token":{"name":null}}`)))
+	if tok.status != http.StatusOK {
+		t.Fatalf("redeem: %d %s", tok.status, tok.raw)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.str("access_token"))
+	if r := h.do(req); r.status != http.StatusOK {
+		t.Fatalf("userinfo: %d %s", r.status, r.raw)
+	}
+	b, _, id, csrf := consentPage(t, h)
+	resp, err := b.PostForm(h.issuer+"/consent", url.Values{"id": {id}, "csrf": {csrf}, "action": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+
+	recs, err := st.ListAudit(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, r := range recs {
+		kinds = append(kinds, r.Kind+"/"+detail(r, "client")+"/"+detail(r, "via"))
+		if !strings.HasPrefix(r.Actor, "citizen:") {
+			t.Errorf("record %d actor %q, want a citizen reference", r.Seq, r.Actor)
+		}
+		for _, v := range fakeCitizen {
+			if strings.Contains(string(r.Details), v) || strings.Contains(r.Actor, v) {
+				t.Errorf("record %d holds the citizen's data %q: %s", r.Seq, v, r.Details)
+			}
+		}
+	}
+	want := []string{"login/web/", "release/web/id_token", "release/web/userinfo", "login/portal/", "consent/portal/"}
+	if strings.Join(kinds, " ") != strings.Join(want, " ") {
+		t.Errorf("audit records %v, want %v", kinds, want)
+	}
+	if r := recs[1]; !strings.Contains(string(r.Details), `"name"`) {
+		t.Errorf("ID token release does not name its claims: %s", r.Details)
+	}
+	if r := recs[2]; !strings.Contains(string(r.Details), `"phone_number"`) {
+		t.Errorf("userinfo release does not name its claims: %s", r.Details)
+	}
+	if n, err := audit.Verify(t.Context(), st); err != nil || n != int64(len(recs)) {
+		t.Errorf("Verify: %d, %v", n, err)
+	}
+}
+
+func detail(r store.AuditRecord, key string) string {
+	var m map[string]any
+	_ = json.Unmarshal(r.Details, &m)
+	s, _ := m[key].(string)
+	return s
+}

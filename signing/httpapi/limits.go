@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/motlan/motlan/internal/ratelimit"
+)
+
+// approvalAllowed takes the citizen's approval against the rate limits (per IP, per
+// citizen); over a limit it shows the 429 page with Retry-After. The approval scope fails
+// closed: when the limits cannot be checked, the citizen is asked to retry (503).
+func (a *API) approvalAllowed(w http.ResponseWriter, r *http.Request, lang, citizenID string) bool {
+	l := a.limits
+	err := l.Take(r.Context(), ratelimit.Approval, l.RequestIP(r), ratelimit.Citizen(citizenID))
+	if err == nil {
+		return true
+	}
+	if _, ok := ratelimit.SetRetryAfter(w, err); ok {
+		a.message(w, r, http.StatusTooManyRequests, lang, "rate_limited", "", "")
+		return false
+	}
+	a.message(w, r, http.StatusServiceUnavailable, lang, "busy", "", "")
+	return false
+}
+
+// ProblemTooManyRequests is the problem type of a caller over a rate limit (429, with
+// Retry-After).
+const ProblemTooManyRequests = ProblemBase + "too-many-requests"
+
+// createAllowed takes a signing request's creation against the rate limits; over a limit
+// it sets Retry-After and returns the 429 problem. The scope fails open: creating a
+// request signs nothing, the approval (which fails closed) does.
+func (a *API) createAllowed(w http.ResponseWriter, r *http.Request, key ratelimit.Key) *Problem {
+	err := a.limits.Take(r.Context(), ratelimit.Signing, key)
+	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
+		return problem(http.StatusTooManyRequests, ProblemTooManyRequests, "Too many requests",
+			"too many signing requests per "+string(e.Kind)+"; retry after "+strconv.Itoa(e.RetryAfterSeconds())+" s")
+	}
+	if err != nil {
+		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "try again later")
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/adapters/sqlstore"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/ratelimit"
+	"github.com/motlan/motlan/signing"
+)
+
+// fixedNow is the limiter's clock in these tests: none may straddle a window's end.
+func fixedNow() time.Time { return time.Date(2026, 3, 2, 8, 0, 30, 0, time.UTC) }
+
+// downStore is a rate-limit store whose database is gone.
+type downStore struct{}
+
+func (downStore) TakeRateLimit(context.Context, string, int, time.Duration, time.Time) (bool, time.Duration, error) {
+	return false, 0, errors.New("connection refused")
+}
+func (downStore) DeleteExpiredRateLimits(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// TestApprovalRateLimit: a citizen over the approval limit gets the 429 page (Retry-After)
+// and nothing is approved; with the limit store down, approval fails closed (503).
+func TestApprovalRateLimit(t *testing.T) {
+	perCitizen := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+		ratelimit.Approval: {ratelimit.PerCitizen: {Limit: 1, Window: time.Minute}, ratelimit.PerIP: {Limit: 100, Window: time.Minute}},
+	}
+	sqlite := func(t *testing.T) store.RateLimits {
+		s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	tests := []struct {
+		name       string
+		store      func(t *testing.T) store.RateLimits
+		lang       string
+		wantFirst  int // status of the first approval
+		wantSecond int
+		wantText   string
+	}{
+		{"per citizen", sqlite, "", http.StatusOK, http.StatusTooManyRequests, "Có quá nhiều lần ký trong thời gian ngắn"},
+		{"per citizen, English", sqlite, "en", http.StatusOK, http.StatusTooManyRequests, "Too many signing attempts"},
+		{"store down: fail closed", func(*testing.T) store.RateLimits { return downStore{} }, "", http.StatusServiceUnavailable, http.StatusServiceUnavailable, "Hệ thống đang bận"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := ratelimit.New(ratelimit.Config{Store: tt.store(t), Rules: perCitizen, FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true}, Now: fixedNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, func(c *Config) { c.RateLimits = l })
+			e.session("a", citizenA, "2", time.Minute)
+			var statuses []int
+			var last string
+			for _, id := range []string{"r1", "r2"} {
+				e.pending(id)
+				_, body := e.page("GET", "/sign/"+id+"?lang="+tt.lang, "a", nil)
+				form := shownForm(t, body)
+				form.Set("action", "approve")
+				resp, page := e.page("POST", "/sign/"+id, "a", form)
+				statuses = append(statuses, resp.StatusCode)
+				last = page
+				if resp.StatusCode == http.StatusTooManyRequests {
+					if got := resp.Header.Get("Retry-After"); got != "30" {
+						t.Errorf("Retry-After %q, want 30 (the clock is at 08:00:30)", got)
+					}
+					wantPageHeaders(t, resp)
+				}
+			}
+			if statuses[0] != tt.wantFirst || statuses[1] != tt.wantSecond || !strings.Contains(last, tt.wantText) {
+				t.Fatalf("statuses %v, want [%d %d] and %q:\n%.400s", statuses, tt.wantFirst, tt.wantSecond, tt.wantText, last)
+			}
+			if e.svc.reqs["r2"].Status != signing.StatusPending {
+				t.Errorf("the refused approval went through: %s", e.svc.reqs["r2"].Status)
+			}
+		})
+	}
+}
+
+// TestCreateRateLimit: a client over its signing-request limit, or over the limit for one
+// citizen, gets a 429 problem document with Retry-After; other citizens are not held up.
+func TestCreateRateLimit(t *testing.T) {
+	s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	l, err := ratelimit.New(ratelimit.Config{Store: s, Now: fixedNow, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+		ratelimit.Signing: {ratelimit.PerClient: {Limit: 3, Window: time.Minute}, ratelimit.PerCitizen: {Limit: 1, Window: time.Hour}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) { c.RateLimits = l })
+	create := func(subject string) *http.Response {
+		hdr, body := form(t, field("subject", subject), field("title", "Tờ khai"), file("a.pdf", pdf("a")))
+		return e.do("POST", "/signing/v1/requests", tokPortal, hdr, body)
+	}
+	steps := []struct {
+		subject string
+		want    int
+	}{
+		{"sub-1", http.StatusCreated},
+		{"sub-1", http.StatusTooManyRequests}, // per citizen
+		{"sub-2", http.StatusCreated},
+		{"sub-3", http.StatusTooManyRequests}, // per client: the 4th request of the minute
+	}
+	for i, s := range steps {
+		resp := create(s.subject)
+		if s.want != http.StatusTooManyRequests {
+			if resp.StatusCode != s.want {
+				t.Fatalf("step %d: %d %s", i, resp.StatusCode, readAll(t, resp))
+			}
+			readAll(t, resp)
+			continue
+		}
+		p := wantProblem(t, resp, http.StatusTooManyRequests, ProblemTooManyRequests)
+		// The clock is at 08:00:30: the minute window ends in 30 s, the hour's in 3570 s.
+		if want := map[int]string{1: "3570", 3: "30"}[i]; resp.Header.Get("Retry-After") != want {
+			t.Errorf("step %d: Retry-After %q, want %s", i, resp.Header.Get("Retry-After"), want)
+		}
+		if p.Detail == "" || strings.Contains(p.Detail, s.subject) {
+			t.Errorf("step %d: detail %q", i, p.Detail)
+		}
+	}
+}
