@@ -61,6 +61,12 @@ type Config struct {
 	// BackchannelBackoff is the wait before the first retry of a failed back-channel
 	// logout post, doubling for the next; default 1s. Three attempts at most.
 	BackchannelBackoff time.Duration
+
+	// DPoPBoundDefault makes DPoP proofs (RFC 9449) mandatory at the token endpoint for
+	// every client without its own setting in DPoPBoundClients; default false.
+	DPoPBoundDefault bool
+	// DPoPBoundClients is each client's own dpop_bound_access_tokens setting, by client ID.
+	DPoPBoundClients map[string]bool
 }
 
 func (c *Config) defaults() {
