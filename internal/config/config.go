@@ -123,6 +123,9 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client needs sid in logout tokens. Motlan
 	// always sends it; the setting is recorded for the client's registration.
 	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
+	// DPoPBoundAccessTokens makes DPoP proofs (RFC 9449) mandatory at the token endpoint
+	// for this client; absent takes tokens.dpop_bound_access_tokens.
+	DPoPBoundAccessTokens *bool `yaml:"dpop_bound_access_tokens"`
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.
@@ -136,6 +139,8 @@ type Tokens struct {
 	// RefreshReuseGrace is how long a rotated refresh token may be retried after a lost
 	// response; absent keeps the provider's default (10s), "0s" disables the window.
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
+	// DPoPBoundAccessTokens is the default of clients[].dpop_bound_access_tokens.
+	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
 }
 
 // Secret is a value taken from exactly one of an environment variable, a file, or (for

@@ -144,6 +144,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
+		DPoPBoundDefault:  cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
 	})
 	if err != nil {
 		return fail(err)
@@ -313,4 +314,15 @@ func refreshReuseGrace(d *config.Duration) time.Duration {
 		return -1
 	}
 	return time.Duration(*d)
+}
+
+// dpopBoundClients collects the clients' own dpop_bound_access_tokens settings.
+func dpopBoundClients(clients []config.Client) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range clients {
+		if c.DPoPBoundAccessTokens != nil {
+			m[c.ID] = *c.DPoPBoundAccessTokens
+		}
+	}
+	return m
 }
