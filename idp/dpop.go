@@ -472,17 +472,18 @@ type presentedToken struct {
 // DPoP, or Bearer in any form RFC 6750 allows.
 func resourceToken(r *http.Request) (presentedToken, *oe.Error) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "DPoP") {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "DPoP") {
+			// DPoP is set on errors too, so that they are answered with a DPoP challenge.
 			if len(r.Header.Values("Authorization")) > 1 {
-				return presentedToken{}, oe.New(oe.InvalidRequest, "more than one Authorization header")
+				return presentedToken{DPoP: true}, oe.New(oe.InvalidRequest, "more than one Authorization header")
 			}
 			if r.URL.Query().Has("access_token") {
-				return presentedToken{}, oe.New(oe.InvalidRequest, "access tokens in the query are not accepted")
+				return presentedToken{DPoP: true}, oe.New(oe.InvalidRequest, "access tokens in the query are not accepted")
 			}
 			tok = strings.TrimSpace(tok)
 			if tok == "" {
-				return presentedToken{}, oe.New(oe.InvalidRequest, "Authorization must be: DPoP <token>")
+				return presentedToken{DPoP: true}, oe.New(oe.InvalidRequest, "Authorization must be: DPoP <token>")
 			}
 			return presentedToken{Token: tok, DPoP: true}, nil
 		}
@@ -544,11 +545,16 @@ func writeResourceError(w http.ResponseWriter, e *oe.Error, usedDPoP bool) {
 		oe.WriteJSON(w, e, false)
 		return
 	}
+	if !usedDPoP && e.Code == "" {
+		// RFC 6750 3.1 and RFC 9449 7.1: no error information, one challenge per scheme.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="motlan"`)
+		w.Header().Add("WWW-Authenticate", DPoPChallenge(""))
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
 	if !usedDPoP {
 		oe.WriteBearer(w, e)
-		if e.Code == "" {
-			w.Header().Add("WWW-Authenticate", DPoPChallenge(""))
-		}
 		return
 	}
 	w.Header().Set("WWW-Authenticate", DPoPChallenge(e.Code, e.Description))

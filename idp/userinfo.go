@@ -139,7 +139,7 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	pt, e := resourceToken(r)
 	if e != nil {
-		writeResourceError(w, e, false)
+		writeResourceError(w, e, pt.DPoP)
 		return
 	}
 	at, e := p.checkAccessToken(r, pt.Token)
