@@ -212,7 +212,9 @@ func TestVerifyDPoPProof(t *testing.T) {
 		{name: "jwk RSA private", key: newProofKey(t, "RS256"), mutate: func(h, _ map[string]any) {
 			h["jwk"].(map[string]any)["p"] = "AQAB"
 		}, err: ErrDPoPPrivateKey},
-		{name: "jwk not a key", key: es, mutate: func(h, _ map[string]any) { h["jwk"] = map[string]any{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"} }, err: ErrDPoPJWK},
+		{name: "jwk not a key", key: es, mutate: func(h, _ map[string]any) {
+			h["jwk"] = map[string]any{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}
+		}, err: ErrDPoPJWK},
 		{name: "jwk unknown kty", key: es, mutate: func(h, _ map[string]any) { h["jwk"] = map[string]any{"kty": "XYZ"} }, err: ErrDPoPJWK},
 		{name: "RSA 1024", key: newProofKey(t, "RS256-1024"), err: ErrDPoPJWK},
 		{name: "jwk of another key", key: es, mutate: func(h, _ map[string]any) { h["jwk"] = other.jwk(t) }, err: ErrDPoPSignature},
