@@ -117,31 +117,30 @@ func verifyDPoPProof(proof string, want dpopExpect) (dpopProof, error) {
 	if err != nil {
 		return out, ErrDPoPMalformed
 	}
-	var hdr struct {
-		Typ *string                    `json:"typ"`
-		Alg *string                    `json:"alg"`
-		JWK map[string]json.RawMessage `json:"jwk"`
-	}
-	if json.Unmarshal(rawHeader, &hdr) != nil {
+	// Members are looked up by their exact names, as go-jose does (encoding/json would
+	// match struct fields case-insensitively, so "TYP" could stand in for typ).
+	var hdr map[string]json.RawMessage
+	if json.Unmarshal(rawHeader, &hdr) != nil || hdr == nil {
 		return out, ErrDPoPMalformed
 	}
-	if hdr.Typ == nil || !strings.EqualFold(*hdr.Typ, dpopTyp) {
+	var typ, alg string
+	if json.Unmarshal(hdr["typ"], &typ) != nil || !strings.EqualFold(typ, dpopTyp) {
 		return out, ErrDPoPTyp
 	}
-	if hdr.Alg == nil || !acceptedDPoPAlg(*hdr.Alg) {
+	if json.Unmarshal(hdr["alg"], &alg) != nil || !acceptedDPoPAlg(alg) {
 		return out, ErrDPoPAlg
 	}
-	if hdr.JWK == nil {
+	var jwkMembers map[string]json.RawMessage
+	if json.Unmarshal(hdr["jwk"], &jwkMembers) != nil || jwkMembers == nil {
 		return out, ErrDPoPJWK
 	}
 	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"} {
-		if _, ok := hdr.JWK[private]; ok {
+		if _, ok := jwkMembers[private]; ok {
 			return out, ErrDPoPPrivateKey
 		}
 	}
-	rawJWK, _ := json.Marshal(hdr.JWK)
 	var check jose.JSONWebKey
-	if check.UnmarshalJSON(rawJWK) != nil { // private members were refused above
+	if check.UnmarshalJSON(hdr["jwk"]) != nil { // private members were refused above
 		return out, ErrDPoPJWK
 	}
 	jws, err := jose.ParseSignedCompact(proof, dpopAlgs)
@@ -159,14 +158,21 @@ func verifyDPoPProof(proof string, want dpopExpect) (dpopProof, error) {
 	if err != nil {
 		return out, ErrDPoPSignature
 	}
-	var cl struct {
-		JTI *string  `json:"jti"`
-		HTM *string  `json:"htm"`
-		HTU *string  `json:"htu"`
-		IAT *float64 `json:"iat"`
-		ATH *string  `json:"ath"`
+	var members map[string]json.RawMessage
+	if json.Unmarshal(payload, &members) != nil {
+		return out, ErrDPoPClaims
 	}
-	if json.Unmarshal(payload, &cl) != nil || cl.JTI == nil || cl.HTM == nil || cl.HTU == nil || cl.IAT == nil ||
+	var cl struct {
+		JTI, HTM, HTU *string
+		IAT           *float64
+		ATH           *string
+	}
+	for name, dst := range map[string]any{"jti": &cl.JTI, "htm": &cl.HTM, "htu": &cl.HTU, "iat": &cl.IAT, "ath": &cl.ATH} {
+		if v, ok := members[name]; ok && json.Unmarshal(v, dst) != nil {
+			return out, ErrDPoPClaims
+		}
+	}
+	if cl.JTI == nil || cl.HTM == nil || cl.HTU == nil || cl.IAT == nil ||
 		*cl.JTI == "" || len(*cl.JTI) > maxDPoPJTILen || math.IsNaN(*cl.IAT) || math.IsInf(*cl.IAT, 0) {
 		return out, ErrDPoPClaims
 	}

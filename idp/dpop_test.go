@@ -193,7 +193,9 @@ func TestVerifyDPoPProof(t *testing.T) {
 		{name: "typ missing", key: es, mutate: func(h, _ map[string]any) { delete(h, "typ") }, err: ErrDPoPTyp},
 		{name: "typ JWT", key: es, mutate: func(h, _ map[string]any) { h["typ"] = "JWT" }, err: ErrDPoPTyp},
 		{name: "typ at+jwt", key: es, mutate: func(h, _ map[string]any) { h["typ"] = "at+jwt" }, err: ErrDPoPTyp},
-		{name: "typ not a string", key: es, mutate: func(h, _ map[string]any) { h["typ"] = 1 }, err: ErrDPoPMalformed},
+		{name: "typ not a string", key: es, mutate: func(h, _ map[string]any) { h["typ"] = 1 }, err: ErrDPoPTyp},
+		{name: "TYP is not typ", key: es, mutate: func(h, _ map[string]any) { delete(h, "typ"); h["TYP"] = "dpop+jwt" }, err: ErrDPoPTyp},
+		{name: "JWK is not jwk", key: es, mutate: func(h, _ map[string]any) { h["JWK"] = h["jwk"]; delete(h, "jwk") }, err: ErrDPoPJWK},
 
 		// alg: asymmetric only.
 		{name: "alg none", key: es, mutate: func(h, _ map[string]any) { h["alg"] = "none" }, err: ErrDPoPAlg},
@@ -234,6 +236,7 @@ func TestVerifyDPoPProof(t *testing.T) {
 		{name: "htu missing", key: es, mutate: func(_, c map[string]any) { delete(c, "htu") }, err: ErrDPoPClaims},
 		{name: "iat missing", key: es, mutate: func(_, c map[string]any) { delete(c, "iat") }, err: ErrDPoPClaims},
 		{name: "iat a string", key: es, mutate: func(_, c map[string]any) { c["iat"] = "1790000000" }, err: ErrDPoPClaims},
+		{name: "HTU is not htu", key: es, mutate: func(_, c map[string]any) { c["HTU"] = c["htu"]; delete(c, "htu") }, err: ErrDPoPClaims},
 
 		// htm.
 		{name: "htm GET for POST", key: es, mutate: func(_, c map[string]any) { c["htm"] = "GET" }, err: ErrDPoPHTM},
