@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -490,6 +491,18 @@ func resourceToken(r *http.Request) (presentedToken, *oe.Error) {
 			tok = strings.TrimSpace(tok)
 			if tok == "" {
 				return presentedToken{DPoP: true}, oe.New(oe.InvalidRequest, "Authorization must be: DPoP <token>")
+			}
+			if r.Method == http.MethodPost {
+				// A second token in the body: RFC 6750 2 allows one method per request.
+				if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+					r.Body = http.MaxBytesReader(nil, r.Body, maxParamBytes)
+					if err := r.ParseForm(); err != nil {
+						return presentedToken{DPoP: true}, oe.New(oe.InvalidRequest, "unparsable form body")
+					}
+					if r.PostForm.Has("access_token") {
+						return presentedToken{DPoP: true}, oe.New(oe.InvalidRequest, "more than one access token")
+					}
+				}
 			}
 			return presentedToken{Token: tok, DPoP: true}, nil
 		}

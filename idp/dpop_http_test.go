@@ -347,6 +347,23 @@ func TestDPoPJKT(t *testing.T) {
 	})
 }
 
+// TestDPoPUserInfoTwoTokens checks RFC 6750 2's one method per request holds for DPoP.
+func TestDPoPUserInfoTwoTokens(t *testing.T) {
+	h := dpopHarness(t)
+	key := newDPoPKey(t)
+	r := h.postDPoP("/token", url.Values{"grant_type": {"authorization_code"}, "code": {h.code(authQuery("web"))}, "redirect_uri": {webRedirect}},
+		"web", h.secrets["web"], h.proof(key, "POST", "/token", ""))
+	at := r.str("access_token")
+	req, _ := http.NewRequest(http.MethodPost, h.issuer+"/userinfo", strings.NewReader(url.Values{"access_token": {at}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "DPoP "+at)
+	req.Header.Set("DPoP", h.proof(key, "POST", "/userinfo", at))
+	got := h.do(req)
+	if got.status != http.StatusBadRequest || got.str("error") != "invalid_request" || !strings.HasPrefix(got.header.Get("WWW-Authenticate"), "DPoP ") {
+		t.Errorf("DPoP header and body token: %d %s %q", got.status, got.raw, got.header.Get("WWW-Authenticate"))
+	}
+}
+
 // userinfoDPoP calls /userinfo with method, an Authorization header and DPoP proofs.
 func (h *harness) userinfoDPoP(method, authz string, proofs ...string) tokenResponse {
 	h.tb.Helper()

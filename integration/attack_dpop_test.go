@@ -226,4 +226,9 @@ func testAttackDPoPProofReplay(t *testing.T, s *stack) {
 	if r := send(t, "GET", apiURL, nil, "DPoP "+st, mustProof(t, key, "GET", apiURL, st)); r.status != http.StatusNotFound {
 		t.Errorf("honest signing API call after the attacks: %d", r.status)
 	}
+	// A valid DPoP token without the API's scope: 403 with the scope, under the DPoP scheme.
+	if r := send(t, "GET", apiURL, nil, "DPoP "+at, mustProof(t, key, "GET", apiURL, at)); r.status != http.StatusForbidden ||
+		!strings.HasPrefix(r.challenge, "DPoP ") || !strings.Contains(r.challenge, `error="insufficient_scope"`) || !strings.Contains(r.challenge, `scope="`) {
+		t.Errorf("citizen token at the signing API: %d, WWW-Authenticate %q", r.status, r.challenge)
+	}
 }

@@ -52,7 +52,10 @@ func (c *dpopChallengeWriter) WriteHeader(status int) {
 	if !c.wrote && c.Header().Get("WWW-Authenticate") != "" {
 		switch code, desc := oe.InvalidToken, "the access token is invalid or expired"; {
 		case status == http.StatusForbidden:
-			c.Header().Set("WWW-Authenticate", idp.DPoPChallenge(oe.InsufficientScope, "the token lacks the scope this API needs"))
+			// insufficient_scope: the same parameters (scope), under the DPoP scheme.
+			if params, ok := strings.CutPrefix(c.Header().Get("WWW-Authenticate"), `Bearer realm="motlan", `); ok {
+				c.Header().Set("WWW-Authenticate", `DPoP realm="motlan", `+params+`, algs="`+strings.Join(idp.DPoPAlgs(), " ")+`"`)
+			}
 		case status == http.StatusUnauthorized:
 			if c.ref.err != nil && c.ref.err.Code != "" {
 				code, desc = c.ref.err.Code, c.ref.err.Description
