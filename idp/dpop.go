@@ -3,10 +3,12 @@ package idp
 import (
 	"context"
 	"crypto"
+	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,7 @@ import (
 // Error codes of RFC 9449 (sections 5 and 7.1).
 const (
 	ErrCodeInvalidDPoPProof = "invalid_dpop_proof"
+	ErrCodeUseDPoPNonce     = "use_dpop_nonce" // RFC 9449 8, 9: retry with the DPoP-Nonce given
 )
 
 const (
@@ -79,13 +82,14 @@ var (
 	ErrDPoPKeyMismatch = errors.New("the DPoP proof's key is not the key the token is bound to")
 	ErrDPoPMissing     = errors.New("a DPoP proof is required")
 	ErrDPoPMultiple    = errors.New("send exactly one DPoP header")
+	ErrDPoPNonce       = errors.New("the DPoP proof must carry the server's current nonce (see DPoP-Nonce)")
 )
 
 // dpopReasons lists the reasons, to find the one inside a wrapped error.
 var dpopReasons = []error{
 	ErrDPoPMalformed, ErrDPoPTyp, ErrDPoPAlg, ErrDPoPJWK, ErrDPoPPrivateKey, ErrDPoPSignature,
 	ErrDPoPClaims, ErrDPoPHTM, ErrDPoPHTU, ErrDPoPIAT, ErrDPoPATH, ErrDPoPReplay, ErrDPoPKeyMismatch,
-	ErrDPoPMissing, ErrDPoPMultiple,
+	ErrDPoPMissing, ErrDPoPMultiple, ErrDPoPNonce,
 }
 
 // dpopExpect is what a proof must match.
@@ -102,6 +106,7 @@ type dpopProof struct {
 	JKT      string // RFC 7638 SHA-256 thumbprint of the proof key, base64url
 	JTI      string
 	IssuedAt time.Time
+	Nonce    string // the nonce claim, "" when absent
 }
 
 // verifyDPoPProof checks a proof against every rule of RFC 9449 4.3 but the jti replay
@@ -166,9 +171,9 @@ func verifyDPoPProof(proof string, want dpopExpect) (dpopProof, error) {
 	var cl struct {
 		JTI, HTM, HTU *string
 		IAT           *float64
-		ATH           *string
+		ATH, Nonce    *string
 	}
-	for name, dst := range map[string]any{"jti": &cl.JTI, "htm": &cl.HTM, "htu": &cl.HTU, "iat": &cl.IAT, "ath": &cl.ATH} {
+	for name, dst := range map[string]any{"jti": &cl.JTI, "htm": &cl.HTM, "htu": &cl.HTU, "iat": &cl.IAT, "ath": &cl.ATH, "nonce": &cl.Nonce} {
 		if v, ok := members[name]; ok && json.Unmarshal(v, dst) != nil {
 			return out, ErrDPoPClaims
 		}
@@ -200,10 +205,14 @@ func verifyDPoPProof(proof string, want dpopExpect) (dpopProof, error) {
 		return out, ErrDPoPJWK
 	}
 	sec, frac := math.Modf(*cl.IAT)
-	return dpopProof{
+	out = dpopProof{
 		JKT: base64.RawURLEncoding.EncodeToString(tp), JTI: *cl.JTI,
 		IssuedAt: time.Unix(int64(sec), int64(frac*1e9)),
-	}, nil
+	}
+	if cl.Nonce != nil {
+		out.Nonce = *cl.Nonce
+	}
+	return out, nil
 }
 
 func acceptedDPoPAlg(alg string) bool {
@@ -337,6 +346,9 @@ func dpopError(err error, status int) *oe.Error {
 			break
 		}
 	}
+	if errors.Is(err, ErrDPoPNonce) {
+		return &oe.Error{Code: ErrCodeUseDPoPNonce, Description: desc, Status: status}
+	}
 	return &oe.Error{Code: ErrCodeInvalidDPoPProof, Description: desc, Status: status}
 }
 
@@ -360,6 +372,9 @@ func (p *Provider) checkDPoP(ctx context.Context, proof string, want dpopExpect)
 	dp, err := verifyDPoPProof(proof, want)
 	if err != nil {
 		return dp, err
+	}
+	if p.cfg.DPoPNonce && !p.validDPoPNonce(dp.Nonce, want.Now) {
+		return dp, ErrDPoPNonce
 	}
 	switch err := p.store.UseAssertion(ctx, dpopReplayPrefix+dp.JKT, dp.JTI, dp.IssuedAt.Add(dpopWindow+time.Second)); {
 	case errors.Is(err, store.ErrAlreadyUsed):
@@ -604,4 +619,54 @@ func headerSafe(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// Server nonces (RFC 9449 8, 9), with Config.DPoPNonce: a proof must carry a nonce the
+// server handed out recently, which bounds how long a proof made in advance (by malware on
+// the client, with a clock set ahead) stays usable. Nonces are stateless, so replicas need
+// nothing shared but the secret: the time slot they were made in and its MAC. A nonce is
+// accepted in its own slot and the next, so a fresh one lives one to two slots.
+const dpopNonceSlot = 5 * time.Minute
+
+// dpopNonce is the nonce for the slot of now.
+func (p *Provider) dpopNonce(now time.Time) string {
+	return p.dpopNonceFor(now.Unix() / int64(dpopNonceSlot/time.Second))
+}
+
+func (p *Provider) dpopNonceFor(slot int64) string {
+	key, err := derive(p.cfg.Secret, "motlan dpop nonce")
+	if err != nil {
+		return "" // only for a length hkdf cannot produce
+	}
+	b := binary.BigEndian.AppendUint64(nil, uint64(slot))
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(b)[:8+16])
+}
+
+// validDPoPNonce reports whether nonce was made by this provider in the current slot or
+// the one before.
+func (p *Provider) validDPoPNonce(nonce string, now time.Time) bool {
+	if len(nonce) != 32 { // base64url of 24 bytes
+		return false
+	}
+	slot := now.Unix() / int64(dpopNonceSlot/time.Second)
+	for _, s := range []int64{slot, slot - 1} {
+		if hmac.Equal([]byte(nonce), []byte(p.dpopNonceFor(s))) {
+			return true
+		}
+	}
+	return false
+}
+
+// OfferDPoPNonce sets the DPoP-Nonce response header (RFC 9449 8.2) when the provider
+// requires nonces and the request carries a DPoP proof, so that the client always holds a
+// fresh one: on a use_dpop_nonce error, and on success for its next request.
+func (p *Provider) OfferDPoPNonce(w http.ResponseWriter, r *http.Request) {
+	if !p.cfg.DPoPNonce || r.Header.Get("DPoP") == "" {
+		return
+	}
+	if n := p.dpopNonce(p.now()); n != "" {
+		w.Header().Set("DPoP-Nonce", n)
+	}
 }

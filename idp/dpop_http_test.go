@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,5 +515,49 @@ func TestDPoPDiscovery(t *testing.T) {
 		if slices.Contains(doc.Algs, bad) {
 			t.Errorf("dpop_signing_alg_values_supported offers %s", bad)
 		}
+	}
+}
+
+// TestDPoPNonceFlow checks RFC 9449 8 and 9 with Config.DPoPNonce: a proof without the
+// server's nonce gets use_dpop_nonce and a DPoP-Nonce to retry with, at the token endpoint
+// (400) and at userinfo (401, DPoP challenge); a nonce too old or forged is refused too.
+func TestDPoPNonceFlow(t *testing.T) {
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	h := dpopHarness(t, func(c *idp.Config) { c.DPoPNonce, c.Now, c.AccessTokenTTL = true, now, time.Hour })
+	key := newDPoPKey(t)
+	key.Now = now
+	form := func() url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {h.code(authQuery("web"))}, "redirect_uri": {webRedirect}}
+	}
+	r := h.postDPoP("/token", form(), "web", h.secrets["web"], h.proof(key, "POST", "/token", ""))
+	checkJSONError(t, r, http.StatusBadRequest, "use_dpop_nonce")
+	nonce := r.header.Get("DPoP-Nonce")
+	if nonce == "" {
+		t.Fatal("use_dpop_nonce without a DPoP-Nonce header")
+	}
+	key.Nonce = "forged-forged-forged-forged-0123"
+	checkJSONError(t, h.postDPoP("/token", form(), "web", h.secrets["web"], h.proof(key, "POST", "/token", "")), http.StatusBadRequest, "use_dpop_nonce")
+	key.Nonce = nonce
+	r = h.postDPoP("/token", form(), "web", h.secrets["web"], h.proof(key, "POST", "/token", ""))
+	if r.status != http.StatusOK || r.str("token_type") != "DPoP" || r.header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("with the nonce: %d %s, DPoP-Nonce %q", r.status, r.raw, r.header.Get("DPoP-Nonce"))
+	}
+	at := r.str("access_token")
+
+	key.Nonce = ""
+	u := h.userinfoDPoP("GET", "DPoP "+at, h.proof(key, "GET", "/userinfo", at))
+	if u.status != http.StatusUnauthorized || u.str("error") != "use_dpop_nonce" || u.header.Get("DPoP-Nonce") == "" ||
+		!strings.HasPrefix(u.header.Get("WWW-Authenticate"), `DPoP realm="motlan", error="use_dpop_nonce"`) {
+		t.Fatalf("userinfo without nonce: %d %s %q", u.status, u.raw, u.header.Get("WWW-Authenticate"))
+	}
+	key.Nonce = u.header.Get("DPoP-Nonce")
+	if u := h.userinfoDPoP("GET", "DPoP "+at, h.proof(key, "GET", "/userinfo", at)); u.status != http.StatusOK {
+		t.Fatalf("userinfo with the nonce: %d %s", u.status, u.raw)
+	}
+	// Two nonce slots on, whenever in its slot the nonce was made, it has gone stale.
+	skew.Store(int64(10*time.Minute + time.Second))
+	if u := h.userinfoDPoP("GET", "DPoP "+at, h.proof(key, "GET", "/userinfo", at)); u.status != http.StatusUnauthorized || u.str("error") != "use_dpop_nonce" {
+		t.Errorf("stale nonce: %d %s", u.status, u.raw)
 	}
 }

@@ -405,3 +405,35 @@ func TestRefreshAndCodeBinding(t *testing.T) {
 		}
 	}
 }
+
+// TestDPoPNonce checks the stateless server nonces: valid in their slot and the next, only
+// from this provider's secret, only as made.
+func TestDPoPNonce(t *testing.T) {
+	p := &Provider{cfg: Config{Secret: []byte("0123456789abcdef0123456789abcdef"), DPoPNonce: true}}
+	other := &Provider{cfg: Config{Secret: []byte("fedcba9876543210fedcba9876543210"), DPoPNonce: true}}
+	made := time.Unix(1_790_000_000, 0).Truncate(dpopNonceSlot).Add(time.Minute)
+	n := p.dpopNonce(made)
+	tests := []struct {
+		name  string
+		nonce string
+		at    time.Time
+		ok    bool
+	}{
+		{"same slot", n, made, true},
+		{"next slot", n, made.Add(dpopNonceSlot), true},
+		{"two slots on", n, made.Add(2 * dpopNonceSlot), false},
+		{"from the future", n, made.Add(-dpopNonceSlot), false},
+		{"another provider's", other.dpopNonce(made), made, false},
+		{"altered", n[:len(n)-1] + map[bool]string{true: "B", false: "A"}[n[len(n)-1] == 'A'], made, false},
+		{"empty", "", made, false},
+		{"too long", n + "A", made, false},
+	}
+	for _, tt := range tests {
+		if got := p.validDPoPNonce(tt.nonce, tt.at); got != tt.ok {
+			t.Errorf("%s: valid = %v, want %v", tt.name, got, tt.ok)
+		}
+	}
+	if e := dpopError(ErrDPoPNonce, 401); e.Code != "use_dpop_nonce" || e.Status != 401 {
+		t.Errorf("nonce error = %+v, want use_dpop_nonce", e)
+	}
+}

@@ -43,6 +43,7 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A DPoP proof at /par binds the code to its key, as dpop_jkt does (RFC 9449 10.1).
+	p.OfferDPoPNonce(w, r)
 	jkt, e := p.endpointDPoP(r, client, PathPAR)
 	if e != nil {
 		oe.WriteJSON(w, e, basic)

@@ -67,6 +67,9 @@ type Config struct {
 	DPoPBoundDefault bool
 	// DPoPBoundClients is each client's own dpop_bound_access_tokens setting, by client ID.
 	DPoPBoundClients map[string]bool
+	// DPoPNonce requires DPoP proofs to carry a nonce the provider handed out in a
+	// DPoP-Nonce header (RFC 9449 8, 9); default false.
+	DPoPNonce bool
 }
 
 func (c *Config) defaults() {

@@ -58,6 +58,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A DPoP proof binds what this request issues to the proof's key (RFC 9449 5).
+	p.OfferDPoPNonce(w, r)
 	jkt, e := p.tokenEndpointDPoP(r, client)
 	if e != nil {
 		oe.WriteJSON(w, e, basic)

@@ -137,6 +137,7 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	p.OfferDPoPNonce(w, r)
 	pt, e := resourceToken(r)
 	if e != nil {
 		writeResourceError(w, e, pt.DPoP)

@@ -22,6 +22,8 @@ type Key struct {
 	jkt    string
 	// Now gives a proof's iat; nil is time.Now.
 	Now func() time.Time
+	// Nonce, when set, goes into every proof: the server's last DPoP-Nonce (RFC 9449 8).
+	Nonce string
 }
 
 // New returns a Key for a private key (*ecdsa.PrivateKey, *rsa.PrivateKey or
@@ -61,7 +63,7 @@ func (k *Key) Proof(method, url, accessToken string) (string, error) {
 	if k.Now != nil {
 		now = k.Now
 	}
-	c := Claims{JTI: rand.Text(), HTM: method, HTU: stripQuery(url), IAT: now().Unix()}
+	c := Claims{JTI: rand.Text(), HTM: method, HTU: stripQuery(url), IAT: now().Unix(), Nonce: k.Nonce}
 	if accessToken != "" {
 		c.ATH = TokenHash(accessToken)
 	}

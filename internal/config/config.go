@@ -141,6 +141,8 @@ type Tokens struct {
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 	// DPoPBoundAccessTokens is the default of clients[].dpop_bound_access_tokens.
 	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
+	// DPoPNonce requires server-provided nonces in DPoP proofs (RFC 9449 8, 9).
+	DPoPNonce bool `yaml:"dpop_nonce"`
 }
 
 // Secret is a value taken from exactly one of an environment variable, a file, or (for

@@ -28,14 +28,16 @@ func noteDPoPRefusal(ctx context.Context, err error) {
 	}
 }
 
-// dpopChallenges wraps the signing API so that DPoP requests get DPoP challenges.
-func dpopChallenges(next http.Handler) http.Handler {
+// dpopChallenges wraps the signing API so that DPoP requests get DPoP challenges, and a
+// fresh DPoP-Nonce when the provider requires nonces.
+func dpopChallenges(p *idp.Provider, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "DPoP") {
 			next.ServeHTTP(w, r)
 			return
 		}
+		p.OfferDPoPNonce(w, r)
 		ref := &dpopRefusal{}
 		ctx := context.WithValue(r.Context(), dpopRefusalKey{}, ref)
 		next.ServeHTTP(&dpopChallengeWriter{ResponseWriter: w, ref: ref}, r.WithContext(ctx))

@@ -145,6 +145,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
 		DPoPBoundDefault:  cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
+		DPoPNonce: cfg.Tokens.DPoPNonce,
 	})
 	if err != nil {
 		return fail(err)

@@ -118,7 +118,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
-	parts.api = dpopChallenges(api.Handler())
+	parts.api = dpopChallenges(p, api.Handler())
 	return parts, nil
 }
 
