@@ -437,3 +437,21 @@ func TestDPoPNonce(t *testing.T) {
 		t.Errorf("nonce error = %+v, want use_dpop_nonce", e)
 	}
 }
+
+// BenchmarkVerifyDPoPProof measures the proof check every DPoP request pays (without the
+// store's replay write).
+func BenchmarkVerifyDPoPProof(b *testing.B) {
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			k := newProofKey(b, alg)
+			h, c := k.goodProof(b)
+			proof := k.craft(b, h, c)
+			want := dpopExpect{Method: "POST", URL: testTokenURL, Now: testNow}
+			for b.Loop() {
+				if _, err := verifyDPoPProof(proof, want); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
