@@ -157,6 +157,11 @@ func (p *Provider) checkAuthorize(ctx context.Context, form url.Values, authed *
 	case challenge != "" && !validPKCEValue(challenge, 43, 43):
 		return fail(oe.InvalidRequest, "code_challenge must be 43 base64url characters")
 	}
+	// RFC 9449 10: the code will be redeemable only with a DPoP proof by this key.
+	jkt := get("dpop_jkt")
+	if jkt != "" && !validJKT(jkt) {
+		return fail(oe.InvalidRequest, "dpop_jkt must be the base64url SHA-256 thumbprint of a JWK")
+	}
 
 	prompt := strings.Fields(get("prompt"))
 	for _, pr := range prompt {
@@ -194,7 +199,7 @@ func (p *Provider) checkAuthorize(ctx context.Context, form url.Values, authed *
 		State:               state,
 		Nonce:               get("nonce"),
 		CodeChallenge:       challenge,
-		CodeChallengeMethod: method,
+		CodeChallengeMethod: withCodeJKT(method, jkt),
 		Prompt:              prompt,
 		MaxAge:              maxAge,
 		ACRValues:           append(strings.Fields(get("acr_values")), creq.EssentialACR()...),

@@ -60,6 +60,7 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		"claims_locales_supported":                       []string{"vi"},
 		"authorization_response_iss_parameter_supported": true,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		"dpop_signing_alg_values_supported":              DPoPAlgs(),
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -22,8 +22,10 @@ type introspection struct {
 	Sub       string `json:"sub,omitempty"`
 	Exp       int64  `json:"exp,omitempty"`
 	Iat       int64  `json:"iat,omitempty"`
-	TokenType string `json:"token_type,omitempty"` // Bearer for access tokens, refresh_token for refresh tokens
+	TokenType string `json:"token_type,omitempty"` // Bearer or DPoP for access tokens, refresh_token for refresh tokens
 	Iss       string `json:"iss,omitempty"`
+	// Cnf is the DPoP key a token is bound to (RFC 9449 6.2).
+	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
 // handleIntrospect is RFC 7662 for confidential clients, each about its own tokens: a token
@@ -64,9 +66,13 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, tok stri
 		case revoked:
 			return inactive, nil
 		}
+		typ := "Bearer"
+		if at.Cnf != nil {
+			typ = tokenType(at.Cnf.JKT)
+		}
 		return introspection{
 			Active: true, Scope: at.Scope, ClientID: at.ClientID, Sub: at.Sub, Exp: at.Exp, Iat: at.Iat,
-			TokenType: "Bearer", Iss: at.Iss,
+			TokenType: typ, Iss: at.Iss, Cnf: at.Cnf,
 		}, nil
 	}
 	rt, err := p.store.GetRefreshToken(ctx, hashID(tok)) // expired ones are ErrNotFound
@@ -90,5 +96,6 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, tok stri
 	return introspection{
 		Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: rt.ClientID, Sub: p.subject(client, rt.CitizenID),
 		Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), TokenType: "refresh_token", Iss: p.cfg.Issuer,
+		Cnf: cnfFor(refreshJKT(tok)),
 	}, nil
 }

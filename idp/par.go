@@ -42,10 +42,23 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 		oe.WriteJSON(w, e, basic)
 		return
 	}
+	// A DPoP proof at /par binds the code to its key, as dpop_jkt does (RFC 9449 10.1).
+	p.OfferDPoPNonce(w, r)
+	jkt, e := p.endpointDPoP(r, client, PathPAR)
+	if e != nil {
+		oe.WriteJSON(w, e, basic)
+		return
+	}
 	ar, _, err := p.checkAuthorize(ctx, r.PostForm, &client)
 	if err != nil {
 		oe.WriteJSON(w, parError(err), basic)
 		return
+	}
+	if method, named := codeJKT(ar.CodeChallengeMethod); jkt != "" && named != "" && named != jkt {
+		oe.WriteJSON(w, oe.New(ErrCodeInvalidDPoPProof, "dpop_jkt does not match the key of the DPoP proof"), basic)
+		return
+	} else if jkt != "" {
+		ar.CodeChallengeMethod = withCodeJKT(method, jkt)
 	}
 	now := p.now()
 	ar.CreatedAt, ar.ExpiresAt = now, now.Add(parLifetime)

@@ -69,6 +69,14 @@ type Config struct {
 	RateLimits *ratelimit.Limiter
 	// Audit records logins, consents and claim releases; nil: none.
 	Audit *audit.Logger
+	// DPoPBoundDefault makes DPoP proofs (RFC 9449) mandatory at the token endpoint for
+	// every client without its own setting in DPoPBoundClients; default false.
+	DPoPBoundDefault bool
+	// DPoPBoundClients is each client's own dpop_bound_access_tokens setting, by client ID.
+	DPoPBoundClients map[string]bool
+	// DPoPNonce requires DPoP proofs to carry a nonce the provider handed out in a
+	// DPoP-Nonce header (RFC 9449 8, 9); default false.
+	DPoPNonce bool
 }
 
 func (c *Config) defaults() {

@@ -64,15 +64,22 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !p.tokenAllowed(w, r, ratelimit.Client(client.ID)) {
 		return
 	}
+	// A DPoP proof binds what this request issues to the proof's key (RFC 9449 5).
+	p.OfferDPoPNonce(w, r)
+	jkt, e := p.tokenEndpointDPoP(r, client)
+	if e != nil {
+		oe.WriteJSON(w, e, basic)
+		return
+	}
 	var set tokenSet
 	var err error
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "authorization_code":
-		set, err = p.grantCode(ctx, client, r)
+		set, err = p.grantCode(ctx, client, r, jkt)
 	case "refresh_token":
-		set, err = p.grantRefresh(ctx, client, r)
+		set, err = p.grantRefresh(ctx, client, r, jkt)
 	case "client_credentials":
-		set, err = p.grantClientCredentials(ctx, client, r)
+		set, err = p.grantClientCredentials(ctx, client, r, jkt)
 	case "":
 		err = oe.New(oe.InvalidRequest, "grant_type is required")
 	default:
@@ -92,8 +99,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(set)
 }
 
-// grantCode redeems an authorization code (RFC 6749 4.1.3, RFC 7636 4.6).
-func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
+// grantCode redeems an authorization code (RFC 6749 4.1.3, RFC 7636 4.6). jkt is the DPoP
+// proof's key, "" without one; a code bound with dpop_jkt needs that key (RFC 9449 10).
+func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.Request, jkt string) (tokenSet, error) {
 	f := r.PostForm
 	code, verifier := f.Get("code"), f.Get("code_verifier")
 	if code == "" || len(code) > 256 {
@@ -113,12 +121,17 @@ func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.R
 		if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
 			return nil, e
 		}
+		if _, bound := codeJKT(ac.CodeChallengeMethod); bound != "" && jkt == "" {
+			return nil, dpopError(ErrDPoPMissing, http.StatusBadRequest)
+		} else if bound != "" && bound != jkt {
+			return nil, oe.New(oe.InvalidGrant, "the code is bound to another DPoP key (dpop_jkt)")
+		}
 		g = grant{
 			ClientID: client.ID, CitizenID: ac.CitizenID, SessionID: ac.SessionID, Scopes: ac.Scopes,
 			Nonce: ac.Nonce, Claims: ac.Claims, AuthTime: ac.AuthTime, ACR: ac.ACR, AMR: ac.AMR,
 			Family: ac.ID,
 		}
-		refresh = rand.Text() + rand.Text()
+		refresh = p.refreshValue(client, jkt)
 		t := p.refreshRecord(g, ac.ID, hashID(refresh))
 		return &t, nil
 	})
@@ -134,12 +147,23 @@ func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.R
 	case err != nil:
 		return tokenSet{}, err
 	}
-	set, err := p.mint(ctx, client, g)
+	set, err := p.mint(ctx, client, g, jkt)
 	if err != nil {
 		return tokenSet{}, err
 	}
 	set.RefreshToken = refresh
 	return set, nil
+}
+
+// refreshValue makes a new refresh token value: bound to the DPoP key for a public client,
+// whose refresh token is otherwise a bearer credential (RFC 9449 5); a confidential
+// client's is already bound to its client authentication.
+func (p *Provider) refreshValue(client store.Client, jkt string) string {
+	secret := rand.Text() + rand.Text()
+	if client.AuthMethod != "none" {
+		return secret
+	}
+	return bindRefresh(secret, jkt)
 }
 
 // checkPKCE verifies RFC 7636 S256, and refuses a verifier for a code issued without a
@@ -178,8 +202,9 @@ func (p *Provider) refreshRecord(g grant, family, id string) store.RefreshToken 
 
 // grantRefresh rotates a refresh token (RFC 6749 6, RFC 9700 4.14.2): the old one is spent,
 // and spending it twice revokes the whole family, unless the same client retries within
-// Config.RefreshReuseGrace (see there).
-func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
+// Config.RefreshReuseGrace (see there). A DPoP-bound refresh token needs a proof by its
+// key (RFC 9449 5).
+func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *http.Request, jkt string) (tokenSet, error) {
 	f := r.PostForm
 	raw := f.Get("refresh_token")
 	if raw == "" || len(raw) > 256 {
@@ -193,6 +218,12 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 	}
 	if old.ClientID != client.ID {
 		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token was issued to another client")
+	}
+	// Checked before anything else, so that whoever lacks the key learns and changes nothing.
+	if bound := refreshJKT(raw); bound != "" && jkt == "" {
+		return tokenSet{}, dpopError(ErrDPoPMissing, http.StatusBadRequest)
+	} else if bound != "" && bound != jkt {
+		return tokenSet{}, oe.New(oe.InvalidGrant, "the refresh token is bound to another DPoP key")
 	}
 	if old.Revoked {
 		// Either the family is revoked already (revoking it again changes nothing), or this
@@ -224,7 +255,7 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 		ClientID: client.ID, CitizenID: old.CitizenID, SessionID: old.SessionID, Scopes: scopes,
 		Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR, Family: old.FamilyID,
 	}
-	secret := rand.Text() + rand.Text()
+	secret := p.refreshValue(client, jkt)
 	next := p.refreshRecord(g, old.FamilyID, hashID(secret))
 	next.Scopes = old.Scopes // a narrower request narrows this response, not the family
 	next.ExpiresAt = old.ExpiresAt
@@ -237,7 +268,7 @@ func (p *Provider) grantRefresh(ctx context.Context, client store.Client, r *htt
 	case err != nil:
 		return tokenSet{}, err
 	}
-	set, err := p.mint(ctx, client, g)
+	set, err := p.mint(ctx, client, g, jkt)
 	if err != nil {
 		return tokenSet{}, err
 	}
@@ -291,7 +322,7 @@ var ServiceScopes = []string{"signing", "admin"}
 
 // grantClientCredentials gives a confidential client an access token for Motlan's own
 // APIs (RFC 6749 4.4); sub is the client itself (RFC 9068 2.2).
-func (p *Provider) grantClientCredentials(ctx context.Context, client store.Client, r *http.Request) (tokenSet, error) {
+func (p *Provider) grantClientCredentials(ctx context.Context, client store.Client, r *http.Request, jkt string) (tokenSet, error) {
 	if client.AuthMethod == "none" {
 		return tokenSet{}, oe.New(oe.UnauthorizedClient, "public clients cannot use client_credentials")
 	}
@@ -307,7 +338,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client store.Clie
 	now := p.now()
 	at := accessClaims{
 		Iss: p.cfg.Issuer, Sub: client.ID, Aud: p.cfg.Issuer, Exp: now.Add(p.cfg.AccessTokenTTL).Unix(), Iat: now.Unix(),
-		Jti: rand.Text(), ClientID: client.ID, Scope: strings.Join(dedupe(scopes), " "),
+		Jti: rand.Text(), ClientID: client.ID, Scope: strings.Join(dedupe(scopes), " "), Cnf: cnfFor(jkt),
 	}
 	b, err := json.Marshal(at)
 	if err != nil {
@@ -317,5 +348,5 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client store.Clie
 	if err != nil {
 		return tokenSet{}, err
 	}
-	return tokenSet{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL.Seconds()), Scope: at.Scope}, nil
+	return tokenSet{AccessToken: tok, TokenType: tokenType(jkt), ExpiresIn: int64(p.cfg.AccessTokenTTL.Seconds()), Scope: at.Scope}, nil
 }

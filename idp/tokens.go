@@ -127,6 +127,8 @@ type accessClaims struct {
 	Cit      string   `json:"cit"` // sealed citizen reference, opaque to clients
 	// Fam is the grant's familyRef: revoking the family revokes this token.
 	Fam string `json:"fam,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 6.1); nil for a bearer token.
+	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
 // familyRef names a refresh token family inside access tokens without revealing its ID
@@ -161,8 +163,8 @@ type tokenSet struct {
 }
 
 // mint signs the access token and ID token for a grant and records any claims released
-// in the ID token.
-func (p *Provider) mint(ctx context.Context, c store.Client, g grant) (tokenSet, error) {
+// in the ID token. A non-empty jkt binds the access token to that DPoP key.
+func (p *Provider) mint(ctx context.Context, c store.Client, g grant, jkt string) (tokenSet, error) {
 	now := p.now()
 	sub := p.subject(c, g.CitizenID)
 	cit, err := p.sealCitizen(g.CitizenID, c.ID)
@@ -180,7 +182,7 @@ func (p *Provider) mint(ctx context.Context, c store.Client, g grant) (tokenSet,
 	at := accessClaims{
 		Iss: p.cfg.Issuer, Sub: sub, Aud: p.cfg.Issuer, Exp: now.Add(p.cfg.AccessTokenTTL).Unix(), Iat: now.Unix(),
 		Jti: rand.Text(), ClientID: c.ID, Scope: strings.Join(g.Scopes, " "), AuthTime: g.AuthTime.Unix(),
-		ACR: g.ACR, AMR: g.AMR, Sid: sid, Cit: cit,
+		ACR: g.ACR, AMR: g.AMR, Sid: sid, Cit: cit, Cnf: cnfFor(jkt),
 	}
 	if g.Family != "" {
 		at.Fam = p.familyRef(g.Family)
@@ -239,7 +241,7 @@ func (p *Provider) mint(ctx context.Context, c store.Client, g grant) (tokenSet,
 		return tokenSet{}, fmt.Errorf("sign id token: %w", err)
 	}
 	return tokenSet{
-		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL.Seconds()),
+		AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int64(p.cfg.AccessTokenTTL.Seconds()),
 		IDToken: idToken, Scope: at.Scope,
 	}, nil
 }
@@ -271,4 +273,20 @@ func addClaims(dst map[string]any, cit store.Citizen, names []string) []string {
 		released = append(released, n)
 	}
 	return released
+}
+
+// cnfFor is the cnf claim binding a token to a DPoP key, nil for none.
+func cnfFor(jkt string) *confirmation {
+	if jkt == "" {
+		return nil
+	}
+	return &confirmation{JKT: jkt}
+}
+
+// tokenType is the token_type of an access token (RFC 9449 5: DPoP when bound).
+func tokenType(jkt string) string {
+	if jkt == "" {
+		return "Bearer"
+	}
+	return "DPoP"
 }

@@ -92,25 +92,33 @@ type AccessInfo struct {
 	CitizenID string // Motlan's citizen id; empty for client_credentials tokens
 	Scopes    []string
 	Expiry    time.Time
+	DPoPJKT   string // the DPoP key the token is bound to and was proven with; "" for bearer
 }
 
 // ErrInvalidToken reports a missing, malformed, forged, expired or revoked access token.
 var ErrInvalidToken = errors.New("idp: invalid access token")
 
-// VerifyAccessToken checks a bearer token from an API request (RFC 6750) and says whose it
-// is. Errors wrap ErrInvalidToken; the *oautherr.Error inside names the RFC 6750 code.
+// VerifyAccessToken checks the access token of an API request, Bearer (RFC 6750) or DPoP
+// with its proof for this request (RFC 9449 7), and says whose it is. Errors wrap
+// ErrInvalidToken; the *oautherr.Error inside names the RFC 6750 or RFC 9449 code.
 func (p *Provider) VerifyAccessToken(r *http.Request) (AccessInfo, error) {
-	tok, e := bearerToken(r)
+	pt, e := resourceToken(r)
 	if e != nil {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
 	}
-	at, e := p.checkAccessToken(r, tok)
+	at, e := p.checkAccessToken(r, pt.Token)
+	if e == nil {
+		e = p.checkSenderConstraint(r, pt, at, p.requestURL(r))
+	}
 	if e != nil && e.Code == oe.ServerError {
 		return AccessInfo{}, fmt.Errorf("idp: verify access token: %w", e)
 	} else if e != nil {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
 	}
 	info := AccessInfo{ClientID: at.ClientID, Subject: at.Sub, Scopes: strings.Fields(at.Scope), Expiry: time.Unix(at.Exp, 0)}
+	if at.Cnf != nil {
+		info.DPoPJKT = at.Cnf.JKT
+	}
 	if at.Cit != "" {
 		cid, err := p.unsealCitizen(at.Cit, at.ClientID)
 		if err != nil {
@@ -130,33 +138,34 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	tok, e := bearerToken(r)
+	p.OfferDPoPNonce(w, r)
+	pt, e := resourceToken(r)
 	if e != nil {
-		oe.WriteBearer(w, e)
+		writeResourceError(w, e, pt.DPoP)
 		return
 	}
-	at, e := p.checkAccessToken(r, tok)
-	if e != nil && e.Code == oe.ServerError {
-		oe.WriteJSON(w, e, false)
-		return
-	} else if e != nil {
-		oe.WriteBearer(w, e)
+	at, e := p.checkAccessToken(r, pt.Token)
+	if e == nil {
+		e = p.checkSenderConstraint(r, pt, at, p.URL(PathUserInfo))
+	}
+	if e != nil {
+		writeResourceError(w, e, pt.DPoP)
 		return
 	}
 	scopes := strings.Fields(at.Scope)
 	if !slices.Contains(scopes, "openid") {
-		oe.WriteBearer(w, oe.New(oe.InsufficientScope, "the token lacks the openid scope"))
+		writeResourceError(w, oe.New(oe.InsufficientScope, "the token lacks the openid scope"), pt.DPoP)
 		return
 	}
 	citizenID, err := p.unsealCitizen(at.Cit, at.ClientID)
 	client, ok := p.client(ctx, at.ClientID)
 	if err != nil || !ok {
-		oe.WriteBearer(w, oe.New(oe.InvalidToken, "the access token is invalid or expired"))
+		writeResourceError(w, oe.New(oe.InvalidToken, "the access token is invalid or expired"), pt.DPoP)
 		return
 	}
 	cit, err := p.store.GetCitizen(ctx, citizenID)
 	if errors.Is(err, store.ErrNotFound) {
-		oe.WriteBearer(w, oe.New(oe.InvalidToken, "the citizen no longer exists"))
+		writeResourceError(w, oe.New(oe.InvalidToken, "the citizen no longer exists"), pt.DPoP)
 		return
 	} else if err != nil {
 		p.log.ErrorContext(ctx, "userinfo: read citizen", "err", err)

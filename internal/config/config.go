@@ -132,6 +132,9 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client needs sid in logout tokens. Motlan
 	// always sends it; the setting is recorded for the client's registration.
 	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
+	// DPoPBoundAccessTokens makes DPoP proofs (RFC 9449) mandatory at the token endpoint
+	// for this client; absent takes tokens.dpop_bound_access_tokens.
+	DPoPBoundAccessTokens *bool `yaml:"dpop_bound_access_tokens"`
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.
@@ -147,6 +150,10 @@ type Tokens struct {
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 	// KeyRotation schedules the rotation of token-signing keys.
 	KeyRotation KeyRotation `yaml:"key_rotation"`
+	// DPoPBoundAccessTokens is the default of clients[].dpop_bound_access_tokens.
+	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
+	// DPoPNonce requires server-provided nonces in DPoP proofs (RFC 9449 8, 9).
+	DPoPNonce bool `yaml:"dpop_nonce"`
 }
 
 // Token-key rotation defaults: a new key every 30 days, published a day before it signs.

@@ -157,6 +157,8 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
 		RateLimits:        limits, Audit: auditLog,
+		DPoPBoundDefault: cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
+		DPoPNonce: cfg.Tokens.DPoPNonce,
 	})
 	if err != nil {
 		return fail(err)
@@ -343,4 +345,15 @@ func maxTokenLifetime(t config.Tokens) time.Duration {
 		return time.Duration(d)
 	}
 	return max(orDefault(t.IDToken), orDefault(t.AccessToken), 2*time.Minute)
+}
+
+// dpopBoundClients collects the clients' own dpop_bound_access_tokens settings.
+func dpopBoundClients(clients []config.Client) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range clients {
+		if c.DPoPBoundAccessTokens != nil {
+			m[c.ID] = *c.DPoPBoundAccessTokens
+		}
+	}
+	return m
 }

@@ -135,7 +135,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
-	parts.api = api.Handler()
+	parts.api = dpopChallenges(p, api.Handler())
 	return parts, nil
 }
 
@@ -250,6 +250,7 @@ type auth struct{ p *idp.Provider }
 func (a auth) APICaller(r *http.Request) (httpapi.Caller, error) {
 	info, err := a.p.VerifyAccessToken(r)
 	if err != nil {
+		noteDPoPRefusal(r.Context(), err)
 		var e *oe.Error
 		if errors.As(err, &e) && e.Code == "" {
 			return httpapi.Caller{}, fmt.Errorf("%w: %w", httpapi.ErrNoToken, err)
