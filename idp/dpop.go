@@ -455,26 +455,6 @@ func refreshJKT(raw string) string {
 	return jkt
 }
 
-// The dpop_jkt an authorization request names (RFC 9449 10) travels with the request and
-// then the code inside CodeChallengeMethod, after this separator: both records are stored
-// and copied field by field, and this keeps the binding without a schema change.
-// checkPKCE reads only the challenge, never the method.
-const codeJKTSep = ";dpop_jkt="
-
-// withCodeJKT records a dpop_jkt in a code challenge method.
-func withCodeJKT(method, jkt string) string {
-	if jkt == "" {
-		return method
-	}
-	return method + codeJKTSep + jkt
-}
-
-// codeJKT splits a stored code challenge method into the PKCE method and the dpop_jkt.
-func codeJKT(stored string) (method, jkt string) {
-	method, jkt, _ = strings.Cut(stored, codeJKTSep)
-	return method, jkt
-}
-
 // validJKT checks the syntax of a SHA-256 JWK thumbprint: 43 base64url characters.
 func validJKT(s string) bool {
 	if len(s) != 43 {

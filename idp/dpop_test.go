@@ -385,24 +385,15 @@ func TestRemoveDotSegments(t *testing.T) {
 	}
 }
 
-// TestRefreshAndCodeBinding checks the carriers of the binding: what is stored cannot be
-// split into anything but what was put in.
-func TestRefreshAndCodeBinding(t *testing.T) {
+// TestRefreshBinding checks the carrier of a public client's refresh-token binding: what
+// is handed out cannot be split into anything but what was put in.
+func TestRefreshBinding(t *testing.T) {
 	jkt := newProofKey(t, "ES256").thumbprint(t)
 	if v := bindRefresh("SECRET", jkt); refreshJKT(v) != jkt || !strings.HasPrefix(v, "SECRET") {
 		t.Errorf("bindRefresh/refreshJKT round trip failed: %q", v)
 	}
 	if refreshJKT(bindRefresh("SECRET", "")) != "" || bindRefresh("SECRET", "") != "SECRET" {
 		t.Error("an unbound refresh token must stay as it was")
-	}
-	for _, m := range []string{"", "S256"} {
-		method, got := codeJKT(withCodeJKT(m, jkt))
-		if method != m || got != jkt {
-			t.Errorf("codeJKT(withCodeJKT(%q)) = %q, %q", m, method, got)
-		}
-		if method, got := codeJKT(withCodeJKT(m, "")); method != m || got != "" {
-			t.Errorf("unbound %q came back as %q, %q", m, method, got)
-		}
 	}
 }
 

@@ -294,7 +294,7 @@ func (p *Provider) newCode(ar store.AuthRequest, sess store.Session) (store.Auth
 		ID: hashID(secret), ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, CitizenID: sess.CitizenID,
 		SessionID: sess.ID, Scopes: ar.Scopes, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge,
 		CodeChallengeMethod: ar.CodeChallengeMethod, Claims: ar.Claims, AuthTime: sess.AuthTime,
-		ACR: sess.ACR, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeTTL),
+		ACR: sess.ACR, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeTTL), DPoPJKT: ar.DPoPJKT,
 	}, secret
 }
 

@@ -54,11 +54,11 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 		oe.WriteJSON(w, parError(err), basic)
 		return
 	}
-	if method, named := codeJKT(ar.CodeChallengeMethod); jkt != "" && named != "" && named != jkt {
+	if jkt != "" && ar.DPoPJKT != "" && ar.DPoPJKT != jkt {
 		oe.WriteJSON(w, oe.New(ErrCodeInvalidDPoPProof, "dpop_jkt does not match the key of the DPoP proof"), basic)
 		return
 	} else if jkt != "" {
-		ar.CodeChallengeMethod = withCodeJKT(method, jkt)
+		ar.DPoPJKT = jkt
 	}
 	now := p.now()
 	ar.CreatedAt, ar.ExpiresAt = now, now.Add(parLifetime)

@@ -121,7 +121,7 @@ func (p *Provider) grantCode(ctx context.Context, client store.Client, r *http.R
 		if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
 			return nil, e
 		}
-		if _, bound := codeJKT(ac.CodeChallengeMethod); bound != "" && jkt == "" {
+		if bound := ac.DPoPJKT; bound != "" && jkt == "" {
 			return nil, dpopError(ErrDPoPMissing, http.StatusBadRequest)
 		} else if bound != "" && bound != jkt {
 			return nil, oe.New(oe.InvalidGrant, "the code is bound to another DPoP key (dpop_jkt)")

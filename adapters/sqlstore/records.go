@@ -294,7 +294,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 // authRequestMut are the columns UpdateAuthRequest may change: all but id.
 const authRequestMut = "client_id, redirect_uri, response_mode, scopes, state, nonce, code_challenge, " +
 	"code_challenge_method, prompt, max_age, acr_values, claims, ui_locales, login_hint, upstream_state, " +
-	"upstream_nonce, upstream_verifier, session_id, csrf_token, created_at, expires_at"
+	"upstream_nonce, upstream_verifier, session_id, csrf_token, created_at, expires_at, dpop_jkt"
 
 const authRequestCols = "id, " + authRequestMut
 
@@ -315,7 +315,7 @@ func authRequestArgs(r store.AuthRequest) []any {
 	return []any{r.ClientID, r.RedirectURI, r.ResponseMode, list(r.Scopes), r.State, r.Nonce,
 		r.CodeChallenge, r.CodeChallengeMethod, list(r.Prompt), r.MaxAge, list(r.ACRValues),
 		string(r.Claims), list(r.UILocales), r.LoginHint, upstream, r.UpstreamNonce,
-		r.UpstreamVerifier, r.SessionID, r.CSRFToken, ms(r.CreatedAt), ms(r.ExpiresAt)}
+		r.UpstreamVerifier, r.SessionID, r.CSRFToken, ms(r.CreatedAt), ms(r.ExpiresAt), r.DPoPJKT}
 }
 
 func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
@@ -328,7 +328,7 @@ func scanAuthRequest(sc scanner) (store.AuthRequest, error) {
 	if err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.ResponseMode, &scopes, &r.State, &r.Nonce,
 		&r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &r.MaxAge, &acr, &claims, &locales,
 		&r.LoginHint, &upstream, &r.UpstreamNonce, &r.UpstreamVerifier, &r.SessionID, &r.CSRFToken,
-		&created, &expires); err != nil {
+		&created, &expires, &r.DPoPJKT); err != nil {
 		return r, err
 	}
 	var d decoder
@@ -418,7 +418,7 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 // ---- auth codes
 
 const authCodeCols = "id, client_id, redirect_uri, citizen_id, session_id, scopes, nonce, code_challenge, " +
-	"code_challenge_method, claims, auth_time, acr, amr, created_at, expires_at"
+	"code_challenge_method, claims, auth_time, acr, amr, created_at, expires_at, dpop_jkt"
 
 var (
 	qInsertAuthCode = insertSQL("auth_codes", authCodeCols+", used_at")
@@ -428,10 +428,15 @@ var (
 )
 
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	_, err := s.exec(ctx, qInsertAuthCode, c.ID, c.ClientID, c.RedirectURI, c.CitizenID, c.SessionID,
-		list(c.Scopes), c.Nonce, c.CodeChallenge, c.CodeChallengeMethod, string(c.Claims), ms(c.AuthTime),
-		c.ACR, list(c.AMR), ms(c.CreatedAt), ms(c.ExpiresAt), 0)
+	_, err := s.exec(ctx, qInsertAuthCode, authCodeArgs(c)...)
 	return wrapWrite("create auth code", err)
+}
+
+// authCodeArgs returns the values of qInsertAuthCode, in order: a new code is unused.
+func authCodeArgs(c store.AuthCode) []any {
+	return []any{c.ID, c.ClientID, c.RedirectURI, c.CitizenID, c.SessionID,
+		list(c.Scopes), c.Nonce, c.CodeChallenge, c.CodeChallengeMethod, string(c.Claims), ms(c.AuthTime),
+		c.ACR, list(c.AMR), ms(c.CreatedAt), ms(c.ExpiresAt), c.DPoPJKT, 0}
 }
 
 func scanAuthCode(sc scanner, extra ...any) (store.AuthCode, error) {
@@ -441,7 +446,7 @@ func scanAuthCode(sc scanner, extra ...any) (store.AuthCode, error) {
 		authTime, created, expires int64
 	)
 	dest := append([]any{&c.ID, &c.ClientID, &c.RedirectURI, &c.CitizenID, &c.SessionID, &scopes, &c.Nonce,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &claims, &authTime, &c.ACR, &amr, &created, &expires}, extra...)
+		&c.CodeChallenge, &c.CodeChallengeMethod, &claims, &authTime, &c.ACR, &amr, &created, &expires, &c.DPoPJKT}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return c, err
 	}
@@ -914,9 +919,9 @@ func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Ses
 		if code == nil {
 			return nil
 		}
-		_, err = tx.exec(qInsertAuthCode, code.ID, code.ClientID, code.RedirectURI, out.ID, sess.ID,
-			list(code.Scopes), code.Nonce, code.CodeChallenge, code.CodeChallengeMethod, string(code.Claims),
-			ms(code.AuthTime), code.ACR, list(code.AMR), ms(code.CreatedAt), ms(code.ExpiresAt), 0)
+		c := *code
+		c.CitizenID, c.SessionID = out.ID, sess.ID
+		_, err = tx.exec(qInsertAuthCode, authCodeArgs(c)...)
 		return err
 	})
 	if err != nil {

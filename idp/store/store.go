@@ -100,6 +100,7 @@ type AuthRequest struct {
 
 	SessionID string // set once the citizen is logged in for this request
 	CSRFToken string // binds the consent form to this request
+	DPoPJKT   string // RFC 9449 10: the key thumbprint whose DPoP proof must redeem the code
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -121,6 +122,7 @@ type AuthCode struct {
 	AMR                 []string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
+	DPoPJKT             string // RFC 9449 10: only a DPoP proof by this key redeems the code
 }
 
 // RefreshToken is one link of a rotation family. ID is the SHA-256 hex of the token.
