@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"encoding/json"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -102,6 +104,30 @@ func BenchmarkStore(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			})
+			// The login's main write from 32 concurrent logins: on SQLite they share
+			// transactions (batch.go), which this measures against the serial cost.
+			b.Run("RecordLoginParallel32", func(b *testing.B) {
+				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				var seq atomic.Int64
+				b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := strconv.FormatInt(seq.Add(1), 10)
+						c := store.Citizen{Issuer: "https://eid.example.vn", Subject: "sub-" + strconv.Itoa(int(seq.Load()%256)),
+							CCCD: "001099012345", Attributes: map[string]store.Attribute{
+								"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now}}}
+						sess := store.Session{ID: round + "-s-" + i, AuthTime: now, ACR: "2", AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+						code := store.AuthCode{ID: round + "-c-" + i, ClientID: "portal", Scopes: []string{"openid"},
+							AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+						once := &store.Once{Namespace: "bench", Key: round + "-" + i, ExpiresAt: exp}
+						if _, err := s.RecordLogin(ctx, c, sess, &code, once); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			})
 			b.Run("UpsertCitizen", func(b *testing.B) {
 				c := store.Citizen{Issuer: "https://eid.example.vn", Subject: "sub", CCCD: "001099012345",

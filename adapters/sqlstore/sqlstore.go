@@ -62,6 +62,8 @@ type Store struct {
 	closed sync.Once
 	// stopCheckpoints ends the SQLite checkpointer (nil elsewhere).
 	stopCheckpoints func()
+	// batch gathers SQLite write transactions into one (see batch.go).
+	batch batcher
 }
 
 // pool is a *sql.DB with its prepared statements, keyed by the '?' form of the query.
@@ -255,12 +257,16 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 // prepare warms the statement cache of the write pool with the queries run inside
 // transactions.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, q := range []string{
-		qCitizenBySub + s.forUpdate(), qInsertCitizen, qUpdateCitizen,
-		qGetAuthRequest + s.forUpdate(), qUpdateAuthRequest,
-		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor + s.forUpdate(), qRevokeUnused, qSetSuccessor,
+	var batching []string
+	if !s.pg {
+		batching = []string{qSavepoint, qRollbackToSavepoint, qReleaseSavepoint}
+	}
+	for _, q := range append(batching,
+		qCitizenBySub+s.forUpdate(), qInsertCitizen, qUpdateCitizen,
+		qGetAuthRequest+s.forUpdate(), qUpdateAuthRequest,
+		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor+s.forUpdate(), qRevokeUnused, qSetSuccessor,
 		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce,
-	} {
+	) {
 		if _, err := s.w.stmt(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: prepare %q: %w", q, err)
 		}
@@ -377,10 +383,15 @@ func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (*sql.
 }
 
 // inTx runs fn in a write transaction (IMMEDIATE on SQLite) and commits if fn returns nil.
+// On SQLite, concurrent calls share one transaction, fn in a savepoint of its own: fn
+// must not keep tx after it returns, and must not call the store.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	ctx, err := s.stmtCtx(ctx)
 	if err != nil {
 		return err
+	}
+	if !s.pg {
+		return s.inBatch(ctx, fn)
 	}
 	sqlTx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// On SQLite a commit costs more than the statements in it (each dirty page becomes a WAL
+// frame, written by a syscall of its own), and the single writer runs transactions one
+// after another anyway. So write transactions that arrive while one runs are gathered
+// and run together in one transaction, each inside a savepoint of its own: a failing one
+// rolls back only its own writes, and every caller sees the same all-or-nothing it would
+// alone. The caller whose job is first in a batch runs it (group commit without a
+// goroutine of its own); the next batch goes to the first caller still waiting.
+
+// writeJob is one caller's transaction.
+type writeJob struct {
+	ctx  context.Context
+	fn   func(*txn) error
+	err  error
+	done bool
+	wake chan struct{} // closed, or sent to once with lead=true
+	lead bool
+}
+
+// batcher queues write jobs; busy while some caller runs a batch.
+type batcher struct {
+	mu      sync.Mutex
+	pending []*writeJob
+	busy    bool
+	// commits and jobs count transactions committed or rolled back, and jobs run: a
+	// test's window onto batching.
+	commits, jobs int64
+}
+
+// inBatch runs fn as part of a batched transaction and returns its outcome.
+func (s *Store) inBatch(ctx context.Context, fn func(*txn) error) error {
+	b := &s.batch
+	j := &writeJob{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	b.mu.Lock()
+	b.pending = append(b.pending, j)
+	if b.busy {
+		b.mu.Unlock()
+		<-j.wake
+		if !j.lead {
+			return j.err
+		}
+		b.mu.Lock()
+	}
+	b.busy = true
+	batch := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+
+	s.runBatch(batch)
+
+	b.mu.Lock()
+	b.commits++
+	b.jobs += int64(len(batch))
+	if len(b.pending) == 0 {
+		b.busy = false
+	} else {
+		next := b.pending[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	}
+	b.mu.Unlock()
+	for _, o := range batch {
+		if o != j {
+			o.wake <- struct{}{}
+		}
+	}
+	return j.err
+}
+
+// runBatch runs the jobs in one transaction and sets each one's err.
+func (s *Store) runBatch(batch []*writeJob) {
+	sqlTx, err := s.w.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, j := range batch {
+			j.err = err
+		}
+		return
+	}
+	if len(batch) == 1 {
+		j := batch[0]
+		if j.err = j.fn(&txn{Tx: sqlTx, p: s.w, ctx: j.ctx}); j.err != nil {
+			sqlTx.Rollback()
+			return
+		}
+		j.err = sqlTx.Commit()
+		return
+	}
+	abort := func(i int, err error) {
+		sqlTx.Rollback()
+		err = fmt.Errorf("batched transaction: %w", err)
+		for k, j := range batch {
+			if k > i || j.err == nil {
+				j.err = err
+			}
+		}
+	}
+	for i, j := range batch {
+		tx := &txn{Tx: sqlTx, p: s.w, ctx: j.ctx}
+		if _, err := tx.exec(qSavepoint); err != nil {
+			abort(i, err)
+			return
+		}
+		if j.err = j.fn(tx); j.err != nil {
+			if _, err := tx.exec(qRollbackToSavepoint); err != nil {
+				abort(i, err)
+				return
+			}
+		}
+		if _, err := tx.exec(qReleaseSavepoint); err != nil {
+			abort(i, err)
+			return
+		}
+	}
+	err = sqlTx.Commit()
+	for _, j := range batch {
+		if j.err == nil {
+			j.err = err
+		}
+	}
+}
+
+const (
+	qSavepoint           = "SAVEPOINT job"
+	qRollbackToSavepoint = "ROLLBACK TO job"
+	qReleaseSavepoint    = "RELEASE job"
+)

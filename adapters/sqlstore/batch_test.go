@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// TestBatchedTransactions holds the writer in one transaction while others queue, then
+// checks that the queued ones ran as one batch in which each kept its own all-or-nothing:
+// a job that fails (by its own error or a constraint) leaves no row, the others commit.
+func TestBatchedTransactions(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	exp := ms(time.Now().Add(time.Hour))
+	insert := func(tx *txn, jti string) error {
+		_, err := tx.exec(qInsertAssertion, "batch", jti, exp)
+		return err
+	}
+
+	started, release := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- s.inTx(ctx, func(tx *txn) error {
+			close(started)
+			<-release
+			return insert(tx, "holder")
+		})
+	}()
+	<-started
+
+	errBoom := errors.New("boom")
+	const n = 9
+	want := make([]error, n) // nil: the job's row must be stored
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		jti := fmt.Sprintf("job-%d", i)
+		var fn func(*txn) error
+		switch i % 3 {
+		case 0: // writes, then fails: its write must be undone
+			want[i] = errBoom
+			fn = func(tx *txn) error {
+				if err := insert(tx, jti); err != nil {
+					return err
+				}
+				return errBoom
+			}
+		case 1: // writes its own row and then one the holder already wrote: a conflict
+			want[i] = store.ErrConflict
+			fn = func(tx *txn) error {
+				if err := insert(tx, jti); err != nil {
+					return err
+				}
+				return wrapWrite("insert", insert(tx, "holder"))
+			}
+		default:
+			fn = func(tx *txn) error { return insert(tx, jti) }
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.inTx(ctx, fn)
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.batch.mu.Lock()
+		queued := len(s.batch.pending)
+		s.batch.mu.Unlock()
+		if queued == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs queued behind the holder", queued, n)
+		}
+	}
+	close(release)
+	if err := <-holder; err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	wg.Wait()
+
+	for i := range n {
+		if !errors.Is(errs[i], want[i]) || (want[i] == nil) != (errs[i] == nil) {
+			t.Errorf("job %d: %v, want %v", i, errs[i], want[i])
+		}
+		// A stored row makes the assertion used; a rolled-back one leaves it free.
+		got := s.UseAssertion(ctx, "batch", fmt.Sprintf("job-%d", i), time.Now().Add(time.Hour))
+		if stored := errors.Is(got, store.ErrAlreadyUsed); stored != (want[i] == nil) {
+			t.Errorf("job %d: row stored %v, want %v (%v)", i, stored, want[i] == nil, got)
+		}
+	}
+	s.batch.mu.Lock()
+	commits, jobs, busy := s.batch.commits, s.batch.jobs, s.batch.busy
+	s.batch.mu.Unlock()
+	// Open's migrations ran before as batches of one each; count from the holder on.
+	if jobs-commits != n-1 || busy {
+		t.Errorf("%d jobs in %d transactions (busy %v): the %d queued jobs did not share one", jobs, commits, busy, n)
+	}
+}
