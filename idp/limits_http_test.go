@@ -167,6 +167,24 @@ func TestAuditHooks(t *testing.T) {
 	}
 	readBody(t, resp)
 
+	// A client's token revocation (not one that revokes nothing) and a logout.
+	lb := h.browser()
+	lresp := h.login(lb, authQuery("web"))
+	readBody(t, lresp)
+	ltok := h.redeem("web", mustCode(t, lresp))
+	for _, tok := range []string{ltok.str("access_token"), "not-a-token"} {
+		if r := h.postForm("/revoke", url.Values{"token": {tok}}, "web", h.secrets["web"]); r.status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", r.status, r.raw)
+		}
+	}
+	resp, err = lb.Get(h.issuer + "/logout?" + url.Values{"id_token_hint": {ltok.str("id_token")}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readBody(t, resp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+
 	recs, err := st.ListAudit(t.Context(), 0, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +192,8 @@ func TestAuditHooks(t *testing.T) {
 	var kinds []string
 	for _, r := range recs {
 		kinds = append(kinds, r.Kind+"/"+detail(r, "client")+"/"+detail(r, "via"))
-		if !strings.HasPrefix(r.Actor, "citizen:") {
-			t.Errorf("record %d actor %q, want a citizen reference", r.Seq, r.Actor)
+		if want := "citizen:"; r.Kind == "token.revoke" && r.Actor != "client:web" || r.Kind != "token.revoke" && !strings.HasPrefix(r.Actor, want) {
+			t.Errorf("record %d (%s) actor %q", r.Seq, r.Kind, r.Actor)
 		}
 		for _, v := range fakeCitizen {
 			if strings.Contains(string(r.Details), v) || strings.Contains(r.Actor, v) {
@@ -183,9 +201,13 @@ func TestAuditHooks(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"login/web/", "release/web/id_token", "release/web/userinfo", "login/portal/", "consent/portal/"}
+	want := []string{"login/web/", "release/web/id_token", "release/web/userinfo", "login/portal/", "consent/portal/",
+		"login/web/", "token.revoke//", "logout/web/"}
 	if strings.Join(kinds, " ") != strings.Join(want, " ") {
 		t.Errorf("audit records %v, want %v", kinds, want)
+	}
+	if r := recs[len(recs)-2]; detail(r, "token_type") != "access_token" {
+		t.Errorf("revocation record: %s", r.Details)
 	}
 	if r := recs[1]; !strings.Contains(string(r.Details), `"name"`) {
 		t.Errorf("ID token release does not name its claims: %s", r.Details)

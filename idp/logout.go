@@ -17,6 +17,7 @@ import (
 
 	"github.com/motlan/motlan/idp/eid"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 )
 
 // Paths of RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
@@ -104,6 +105,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 			p.renderError(w, r, &pageError{http.StatusServiceUnavailable, "unavailable", ""})
 			return
 		}
+		p.cfg.Audit.Log(r.Context(), audit.Event{Kind: audit.KindLogout, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": clientID}})
 		upstream = p.upstreamLogoutURL(sess, ret.Upstream)
 		// Online refresh tokens of the session die with it: the token and introspection
 		// endpoints check the session. The clients hear of it through the back channel.

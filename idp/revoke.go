@@ -9,6 +9,7 @@ import (
 
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 )
 
 // tokenEndpointRequest reads a POST to revocation or introspection the way the token
@@ -62,38 +63,43 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if err := p.revoke(ctx, client, tok); err != nil {
+	what, err := p.revoke(ctx, client, tok)
+	if err != nil {
 		p.log.ErrorContext(ctx, "revoke", "client_id", client.ID, "err", err)
 		oe.WriteJSON(w, oe.As(err), false)
 		return
+	}
+	if what != "" {
+		p.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindTokenRevoke, Actor: audit.Client(client.ID), Details: map[string]any{"token_type": what}})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
 
-func (p *Provider) revoke(ctx context.Context, client store.Client, tok string) error {
+// revoke revokes tok and says what it was ("" when nothing was done).
+func (p *Provider) revoke(ctx context.Context, client store.Client, tok string) (string, error) {
 	if len(tok) > maxTokenLen {
-		return nil
+		return "", nil
 	}
 	if looksLikeJWT(tok) {
 		at, ok := p.parseAccessToken(ctx, tok)
 		exp := time.Unix(at.Exp, 0)
 		if !ok || at.ClientID != client.ID || !p.now().Before(exp) {
-			return nil
+			return "", nil
 		}
-		return p.store.RevokeToken(ctx, at.Jti, exp)
+		return "access_token", p.store.RevokeToken(ctx, at.Jti, exp)
 	}
 	rt, err := p.store.GetRefreshToken(ctx, hashID(tok))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return "", nil
 	case err != nil:
-		return err
+		return "", err
 	case rt.ClientID != client.ID || rt.Revoked:
-		return nil
+		return "", nil
 	}
 	if err := p.store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
-		return err
+		return "", err
 	}
-	return p.store.RevokeToken(ctx, familyDenyKey(p.familyRef(rt.FamilyID)), p.now().Add(p.cfg.AccessTokenTTL))
+	return "refresh_token", p.store.RevokeToken(ctx, familyDenyKey(p.familyRef(rt.FamilyID)), p.now().Add(p.cfg.AccessTokenTTL))
 }

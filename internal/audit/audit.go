@@ -39,7 +39,9 @@ const (
 	KindSigningReject  = "signing.reject"  // a citizen refused (actor: citizen)
 	KindSigningSigned  = "signing.signed"  // documents were signed (actor: citizen)
 	KindRevoke         = "certificate.revoke"
-	KindAdmin          = "admin" // an operator command (actor: admin)
+	KindTokenRevoke    = "token.revoke" // a client revoked a token (RFC 7009) (actor: client)
+	KindLogout         = "logout"       // a citizen's session ended (actor: citizen)
+	KindAdmin          = "admin"        // an operator command (actor: admin)
 )
 
 // Citizen, Client and Admin build actor names.
