@@ -9,14 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
-	"path/filepath"
 	"time"
 
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
-	"github.com/motlan/motlan/keys"
 )
 
 func cmdAudit(ctx context.Context, args []string) error {
@@ -32,10 +30,7 @@ func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New(auditUsage)
 	}
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (as for motlan serve)")
-	dev := fs.Bool("dev", false, "act on a motlan dev data directory (--data) instead of --config")
-	data := fs.String("data", ".motlan-dev", "with --dev: motlan dev's data directory")
-	storeKind := fs.String("store", "sqlite", "with --dev: the store motlan dev ran with, sqlite or postgres ($MOTLAN_DEV_POSTGRES_DSN)")
+	dep := deploymentFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), auditUsage)
 		fs.PrintDefaults()
@@ -46,7 +41,7 @@ func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("audit verify: unexpected argument %q", fs.Arg(0))
 	}
-	st, err := openAdminStore(ctx, *path, *dev, *data, *storeKind)
+	st, err := openAdminStore(ctx, dep)
 	if err != nil {
 		return err
 	}
@@ -75,36 +70,11 @@ func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// openAdminStore opens the store of a config file, or of a motlan dev data directory, as
-// motlan revoke does.
-func openAdminStore(ctx context.Context, path string, dev bool, data, storeKind string) (*sqlstore.Store, error) {
-	var cfg config.Config
-	switch {
-	case dev && path != "":
-		return nil, errors.New("give --config or --dev, not both")
-	case dev:
-		masterKey, err := keys.LoadMasterKey("", filepath.Join(data, "master.key"))
-		if err != nil {
-			return nil, fmt.Errorf("--data %s: %w (has motlan dev run there?)", data, err)
-		}
-		cfg = server.DevConfig(data, server.DevPorts{Motlan: "localhost:8080", EID: "localhost:8081", Portal: "localhost:8082"}, masterKey)
-		switch storeKind {
-		case "sqlite":
-			if _, err := os.Stat(cfg.Storage.DSN.Value); err != nil {
-				return nil, fmt.Errorf("--data %s: %w (has motlan dev run there?)", data, err)
-			}
-		case "postgres":
-			cfg.Storage = config.Storage{Driver: "postgres", DSN: config.Secret{Env: "MOTLAN_DEV_POSTGRES_DSN"}}
-		default:
-			return nil, fmt.Errorf("--store %q: want sqlite or postgres", storeKind)
-		}
-	case path != "":
-		var err error
-		if cfg, err = config.Load(path); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, errors.New("--config FILE or --dev is required")
+// openAdminStore opens the deployment's store.
+func openAdminStore(ctx context.Context, dep *deployment) (*sqlstore.Store, error) {
+	cfg, _, err := dep.load(false)
+	if err != nil {
+		return nil, err
 	}
 	return server.OpenStore(ctx, cfg, server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}))
 }

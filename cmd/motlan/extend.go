@@ -11,7 +11,6 @@ import (
 
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
-	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/signing/ltv"
 )
 
@@ -24,10 +23,7 @@ func cmdExtend(ctx context.Context, args []string) error {
 // any running server.
 func extend(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("extend", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (as for motlan serve)")
-	dev := fs.Bool("dev", false, "use a motlan dev data directory (--data) instead of --config")
-	data := fs.String("data", ".motlan-dev", "with --dev: motlan dev's data directory")
-	storeKind := fs.String("store", "sqlite", "with --dev: the store motlan dev ran with, sqlite or postgres ($MOTLAN_DEV_POSTGRES_DSN)")
+	dep := deploymentFlags(fs)
 	level := fs.String("level", string(ltv.LevelLTA), "B-LT (add validation evidence) or B-LTA (then a document timestamp)")
 	output := fs.String("o", "", "where to write the extended PDF (required; not the input)")
 	fs.Usage = func() {
@@ -63,35 +59,9 @@ func extend(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	var cfg config.Config
-	var masterKey []byte
-	switch {
-	case *dev && *path != "":
-		return errors.New("extend: give --config or --dev, not both")
-	case *dev:
-		if masterKey, err = keys.LoadMasterKey("", filepath.Join(*data, "master.key")); err != nil {
-			return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
-		}
-		cfg = server.DevConfig(*data, server.DevPorts{Motlan: "localhost:8080", EID: "localhost:8081", Portal: "localhost:8082"}, masterKey)
-		switch *storeKind {
-		case "sqlite":
-			if _, err := os.Stat(cfg.Storage.DSN.Value); err != nil {
-				return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
-			}
-		case "postgres":
-			cfg.Storage = config.Storage{Driver: "postgres", DSN: config.Secret{Env: "MOTLAN_DEV_POSTGRES_DSN"}}
-		default:
-			return fmt.Errorf("--store %q: want sqlite or postgres", *storeKind)
-		}
-	case *path != "":
-		if cfg, err = config.Load(*path); err != nil {
-			return err
-		}
-		if masterKey, err = keys.LoadMasterKey(cfg.Secrets.MasterKey.Env, cfg.Secrets.MasterKey.File); err != nil {
-			return fmt.Errorf("secrets.master_key: %w", err)
-		}
-	default:
-		return errors.New("extend: --config FILE or --dev is required")
+	cfg, masterKey, err := dep.load(true)
+	if err != nil {
+		return err
 	}
 
 	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})

@@ -8,13 +8,11 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
-	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
 )
 
@@ -43,10 +41,7 @@ func cmdRevoke(ctx context.Context, args []string) error {
 
 func revoke(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("revoke", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (as for motlan serve)")
-	dev := fs.Bool("dev", false, "act on a motlan dev data directory (--data) instead of --config")
-	data := fs.String("data", ".motlan-dev", "with --dev: motlan dev's data directory")
-	storeKind := fs.String("store", "sqlite", "with --dev: the store motlan dev ran with, sqlite or postgres ($MOTLAN_DEV_POSTGRES_DSN)")
+	dep := deploymentFlags(fs)
 	serialFlag := fs.String("serial", "", "serial number (hex) of the citizen certificate to revoke")
 	reasonFlag := fs.String("reason", "unspecified", "unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation")
 	atFlag := fs.String("at", "", "revocation date, RFC 3339 (default now; may lie in the past)")
@@ -78,35 +73,9 @@ func revoke(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 
-	var cfg config.Config
-	var masterKey []byte
-	switch {
-	case *dev && *path != "":
-		return errors.New("revoke: give --config or --dev, not both")
-	case *dev:
-		if masterKey, err = keys.LoadMasterKey("", filepath.Join(*data, "master.key")); err != nil {
-			return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
-		}
-		cfg = server.DevConfig(*data, server.DevPorts{Motlan: "localhost:8080", EID: "localhost:8081", Portal: "localhost:8082"}, masterKey)
-		switch *storeKind {
-		case "sqlite":
-			if _, err := os.Stat(cfg.Storage.DSN.Value); err != nil {
-				return fmt.Errorf("--data %s: %w (has motlan dev run there?)", *data, err)
-			}
-		case "postgres":
-			cfg.Storage = config.Storage{Driver: "postgres", DSN: config.Secret{Env: "MOTLAN_DEV_POSTGRES_DSN"}}
-		default:
-			return fmt.Errorf("--store %q: want sqlite or postgres", *storeKind)
-		}
-	case *path != "":
-		if cfg, err = config.Load(*path); err != nil {
-			return err
-		}
-		if masterKey, err = keys.LoadMasterKey(cfg.Secrets.MasterKey.Env, cfg.Secrets.MasterKey.File); err != nil {
-			return fmt.Errorf("secrets.master_key: %w", err)
-		}
-	default:
-		return errors.New("revoke: --config FILE or --dev is required")
+	cfg, masterKey, err := dep.load(true)
+	if err != nil {
+		return err
 	}
 
 	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})
