@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -85,7 +86,7 @@ func (s *Store) runBatch(batch []*writeJob) {
 	}
 	if len(batch) == 1 {
 		j := batch[0]
-		if j.err = j.fn(&txn{Tx: sqlTx, p: s.w, ctx: j.ctx}); j.err != nil {
+		if j.err = s.call(j.fn, &txn{Tx: sqlTx, p: s.w, ctx: j.ctx}); j.err != nil {
 			sqlTx.Rollback()
 			return
 		}
@@ -107,7 +108,7 @@ func (s *Store) runBatch(batch []*writeJob) {
 			abort(i, err)
 			return
 		}
-		if j.err = j.fn(tx); j.err != nil {
+		if j.err = s.call(j.fn, tx); j.err != nil {
 			if _, err := tx.exec(qRollbackToSavepoint); err != nil {
 				abort(i, err)
 				return
@@ -124,6 +125,18 @@ func (s *Store) runBatch(batch []*writeJob) {
 			j.err = err
 		}
 	}
+}
+
+// call runs fn, turning a panic into its error: a panic that escaped would leave the
+// writer's transaction open and every later write waiting for it.
+func (s *Store) call(fn func(*txn) error, tx *txn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(tx.ctx, "sqlstore: panic in a write transaction", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("sqlstore: panic in a write transaction: %v", p)
+		}
+	}()
+	return fn(tx)
 }
 
 const (

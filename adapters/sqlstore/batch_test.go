@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/testpg"
 )
 
 // TestBatchedTransactions holds the writer in one transaction while others queue, then
@@ -106,5 +107,65 @@ func TestBatchedTransactions(t *testing.T) {
 	// Open's migrations ran before as batches of one each; count from the holder on.
 	if jobs-commits != n-1 || busy {
 		t.Errorf("%d jobs in %d transactions (busy %v): the %d queued jobs did not share one", jobs, commits, busy, n)
+	}
+}
+
+// TestPanicInTransaction: a transaction whose function panics fails alone, on every
+// driver, and the writer goes on serving the next ones (alone and in a batch).
+func TestPanicInTransaction(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, driver, dsn string }{
+		{"sqlite", DriverSQLite, filepath.Join(t.TempDir(), "motlan.db")},
+		{"postgres", DriverPostgres, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := tc.dsn
+			if tc.driver == DriverPostgres {
+				dsn = testpg.DSN(t)
+			}
+			s, err := Open(ctx, Config{Driver: tc.driver, DSN: dsn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			exp := ms(time.Now().Add(time.Hour))
+			errs := make([]error, 8)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = s.inTx(ctx, func(tx *txn) error {
+						if _, err := tx.exec(qInsertAssertion, "panic", fmt.Sprintf("jti-%d", i), exp); err != nil {
+							return err
+						}
+						if i%2 == 0 {
+							panic("a bug in a store callback")
+						}
+						return nil
+					})
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if (i%2 == 0) != (err != nil) {
+					t.Errorf("job %d: %v", i, err)
+				}
+				got := s.UseAssertion(ctx, "panic", fmt.Sprintf("jti-%d", i), time.Now().Add(time.Hour))
+				if stored := errors.Is(got, store.ErrAlreadyUsed); stored != (i%2 == 1) {
+					t.Errorf("job %d: row stored %v (%v)", i, stored, got)
+				}
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.inTx(ctx, func(tx *txn) error { return nil }) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("a write after the panics: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the writer is stuck after a panic")
+			}
+		})
 	}
 }

@@ -398,7 +398,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	tx := &txn{Tx: sqlTx, p: s.w, ctx: ctx}
-	if err := fn(tx); err != nil {
+	if err := s.call(fn, tx); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
