@@ -1,10 +1,13 @@
 package idp
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/motlan/motlan/idp/store"
@@ -51,6 +54,7 @@ func (p *Provider) loginTransaction(w http.ResponseWriter, r *http.Request, stat
 		return store.AuthRequest{}, nil, &pageError{http.StatusBadRequest, "bad_callback", "this login was started in another browser, or has expired"}
 	}
 	http.SetCookie(w, p.cookie(name, "", -1, p.base+PathCallback))
+	p.pruneTransactions(w, r, name)
 	if strings.Contains(c.Value, ".") {
 		var rec sealedTx
 		if err := p.openJSON(c.Value, name, &rec); err != nil {
@@ -85,4 +89,34 @@ func (p *Provider) loginTransaction(w http.ResponseWriter, r *http.Request, stat
 		return store.AuthRequest{}, nil, &pageError{http.StatusServiceUnavailable, "unavailable", ""}
 	}
 	return ar, nil, nil
+}
+
+// keepTransactions is how many other logins' cookies a callback leaves in place: logins in
+// other tabs go on, and abandoned ones (about 1 KB each, for AuthRequestTTL) cannot pile
+// up into request headers that proxies refuse.
+const keepTransactions = 3
+
+// pruneTransactions clears all but the newest keepTransactions tx cookies other than
+// this login's own.
+func (p *Provider) pruneTransactions(w http.ResponseWriter, r *http.Request, own string) {
+	type tx struct {
+		name string
+		exp  int64 // from the sealed value's clear prefix; 0 for a stored transaction's ID
+	}
+	var others []tx
+	for _, c := range r.Cookies() {
+		if c.Name == own || !strings.HasPrefix(c.Name, txCookiePrefix) {
+			continue
+		}
+		exp, _, _ := strings.Cut(c.Value, ".")
+		n, _ := strconv.ParseInt(exp, 10, 64)
+		others = append(others, tx{c.Name, n})
+	}
+	if len(others) <= keepTransactions {
+		return
+	}
+	slices.SortFunc(others, func(a, b tx) int { return cmp.Compare(b.exp, a.exp) })
+	for _, o := range others[keepTransactions:] {
+		http.SetCookie(w, p.cookie(o.name, "", -1, p.base+PathCallback))
+	}
 }

@@ -102,6 +102,41 @@ func TestLoginTransactionCookie(t *testing.T) {
 		})
 	}
 
+	t.Run("abandoned logins are pruned", func(t *testing.T) {
+		// Six logins started and left; the seventh completes and clears all but the
+		// newest three of the others.
+		var left []*http.Cookie
+		for range 6 {
+			_, c := start(t, authQuery("web"))
+			left = append(left, c)
+			now = now.Add(time.Second)
+		}
+		state, tx := start(t, authQuery("web"))
+		req, _ := http.NewRequest(http.MethodGet, h.issuer+"/eid/callback?"+url.Values{"state": {state}, "code": {"x"}}.Encode(), nil)
+		for _, c := range append(left, tx) {
+			req.AddCookie(c)
+		}
+		resp, err := noJar().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		cleared := map[string]bool{}
+		for _, c := range resp.Cookies() {
+			if c.MaxAge < 0 {
+				cleared[c.Name] = true
+			}
+		}
+		for i, c := range left {
+			if want := i < 3; cleared[c.Name] != want {
+				t.Errorf("login %d of 6 (oldest first): cleared %v, want %v", i, cleared[c.Name], want)
+			}
+		}
+		if !cleared[tx.Name] || resp.StatusCode != http.StatusFound {
+			t.Errorf("own cookie cleared %v, status %d", cleared[tx.Name], resp.StatusCode)
+		}
+	})
+
 	t.Run("expired", func(t *testing.T) {
 		state, tx := start(t, authQuery("web"))
 		now = now.Add(11 * time.Minute)
