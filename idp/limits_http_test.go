@@ -22,7 +22,7 @@ func withLimits(t *testing.T, r rules) func(*idp.Config) {
 	return func(c *idp.Config) {
 		// A fixed clock: a test must not straddle a window's end.
 		now := time.Date(2026, 3, 1, 8, 0, 30, 0, time.UTC)
-		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Rules: r, Now: func() time.Time { return now }})
+		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Key: []byte("idp test rate-limit key"), Rules: r, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
