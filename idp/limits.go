@@ -25,7 +25,7 @@ func (p *Provider) pageAllowed(w http.ResponseWriter, r *http.Request, scope rat
 }
 
 // tokenAllowed is pageAllowed for the token endpoint: an RFC 6749 5.2 JSON error with
-// status 429 and Retry-After. RFC 6749 has no code for it; temporarily_unavailable says
+// status 429 and Retry-After over a limit, 503 when a fail-closed scope cannot count. RFC 6749 has no code for it; temporarily_unavailable says
 // what a client should do (retry later), and the status and header say when.
 func (p *Provider) tokenAllowed(w http.ResponseWriter, r *http.Request, keys ...ratelimit.Key) bool {
 	err := p.cfg.RateLimits.Take(r.Context(), ratelimit.Token, keys...)
@@ -37,7 +37,10 @@ func (p *Provider) tokenAllowed(w http.ResponseWriter, r *http.Request, keys ...
 			Description: "too many requests per " + string(e.Kind) + "; retry after " + strconv.Itoa(e.RetryAfterSeconds()) + " s"}, false)
 		return false
 	}
-	oe.WriteJSON(w, oe.New(oe.TemporarilyUnavailable, "the provider cannot take requests right now"), false)
+	// A fail-closed scope whose store cannot count: an outage, so 503 (RFC 6749 5.2 names
+	// temporarily_unavailable for it), without Retry-After, as nothing says when it ends.
+	oe.WriteJSON(w, &oe.Error{Code: oe.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+		Description: "the provider cannot take requests right now"}, false)
 	return false
 }
 

@@ -1,7 +1,9 @@
 package idp_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,7 +24,7 @@ func withLimits(t *testing.T, r rules) func(*idp.Config) {
 	return func(c *idp.Config) {
 		// A fixed clock: a test must not straddle a window's end.
 		now := time.Date(2026, 3, 1, 8, 0, 30, 0, time.UTC)
-		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Rules: r, Now: func() time.Time { return now }})
+		l, err := ratelimit.New(ratelimit.Config{Store: c.Store.(store.RateLimits), Key: []byte("idp test rate-limit key"), Rules: r, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,4 +227,75 @@ func detail(r store.AuditRecord, key string) string {
 	_ = json.Unmarshal(r.Details, &m)
 	s, _ := m[key].(string)
 	return s
+}
+
+// downLimits fails every count, as a store that lost its database does.
+type downLimits struct{}
+
+func (downLimits) TakeRateLimit(context.Context, string, int, time.Duration, time.Time) (bool, time.Duration, error) {
+	return false, 0, errors.New("connection refused")
+}
+func (downLimits) DeleteExpiredRateLimits(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// TestRateLimitsFailClosed: where a deployment makes login and token limits fail closed,
+// a store that cannot count is answered as the outage it is: 503 with RFC 6749
+// temporarily_unavailable at the token endpoint (not 400, which tells the client its
+// request is wrong), 503 with the "busy" page at /authorize; never 429, since no limit was
+// reached, and never a Retry-After, since no one knows when the store returns.
+func TestRateLimitsFailClosed(t *testing.T) {
+	minute := ratelimit.Rule{Limit: 100, Window: time.Minute}
+	failClosed := func(r rules) func(*idp.Config) {
+		return func(c *idp.Config) {
+			l, err := ratelimit.New(ratelimit.Config{Store: downLimits{}, Key: []byte("idp test rate-limit key"), Rules: r,
+				FailClosed: map[ratelimit.Scope]bool{ratelimit.Login: true, ratelimit.Token: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.RateLimits = l
+		}
+	}
+	perIP := newHarness(t, true, failClosed(rules{ratelimit.Login: {ratelimit.PerIP: minute}, ratelimit.Token: {ratelimit.PerIP: minute}}))
+	perClient := newHarness(t, true, failClosed(rules{ratelimit.Token: {ratelimit.PerClient: minute}}))
+	for _, tt := range []struct {
+		name       string
+		h          *harness
+		user, pass string
+		wantStatus int
+		wantCode   string
+	}{
+		{"per IP, client", perIP, "web", perIP.secrets["web"], http.StatusServiceUnavailable, "temporarily_unavailable"},
+		{"per IP, stranger", perIP, "web", "guess", http.StatusServiceUnavailable, "temporarily_unavailable"},
+		{"per IP, no client at all", perIP, "", "", http.StatusServiceUnavailable, "temporarily_unavailable"},
+		{"per client, client", perClient, "web", perClient.secrets["web"], http.StatusServiceUnavailable, "temporarily_unavailable"},
+		// Counted only after authentication, so a stranger learns nothing of the outage.
+		{"per client, stranger", perClient, "web", "guess", http.StatusUnauthorized, "invalid_client"},
+	} {
+		t.Run("token, "+tt.name, func(t *testing.T) {
+			r := tt.h.postForm("/token", url.Values{"grant_type": {"client_credentials"}}, tt.user, tt.pass)
+			checkJSONError(t, r, tt.wantStatus, tt.wantCode)
+			if ra := r.header.Get("Retry-After"); ra != "" {
+				t.Errorf("Retry-After %q for an outage of unknown length", ra)
+			}
+		})
+	}
+	for _, lang := range []struct{ q, want string }{{"", "Hệ thống đang bận"}, {"en", "The system is busy"}} {
+		t.Run("authorize, lang "+lang.q, func(t *testing.T) {
+			q := authQuery("web")
+			if lang.q != "" {
+				q.Set("lang", lang.q)
+			}
+			resp, err := noJar().Get(perIP.issuer + "/authorize?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := string(readBody(t, resp))
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, lang.want) {
+				t.Errorf("authorize: %d, want 503 with %q:\n%.300s", resp.StatusCode, lang.want, body)
+			}
+			if ra := resp.Header.Get("Retry-After"); ra != "" {
+				t.Errorf("Retry-After %q for an outage of unknown length", ra)
+			}
+			checkPageHeaders(t, resp)
+		})
+	}
 }

@@ -43,25 +43,95 @@ var sensitiveKeys = map[string]bool{
 }
 
 var (
-	// A 12-digit run not inside a longer number: a CCCD.
-	cccdRE = regexp.MustCompile(`(^|[^0-9])[0-9]{12}([^0-9]|$)`)
-	// Vietnamese mobile and landline numbers: 0 or +84/84, then 9-10 digits, optionally
-	// grouped by spaces, dots or dashes.
-	phoneRE     = regexp.MustCompile(`(^|[^0-9+])(\+84|84|0)[ .-]?[1-9][0-9]{1,2}([ .-]?[0-9]){6,7}([^0-9]|$)`)
+	// phoneRE is a Vietnamese mobile or landline number at the start of the string: 0,
+	// 84, +84 or (+84), then 9-10 digits, optionally grouped by spaces, dots or dashes, and
+	// then no further digit. maskPhones checks the character before it.
+	phoneRE     = regexp.MustCompile(`^(?:\+84|84|0|\(\+84\))[ .-]?[1-9][0-9]{1,2}(?:[ .-]?[0-9]){6,7}(?:[^0-9]|$)`)
 	errorCodeRE = regexp.MustCompile(`^[a-z_]{1,40}$`)
 	jwtRE       = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 )
 
-// String masks CCCD numbers, phone numbers and JWTs in s.
+// String masks CCCD numbers, phone numbers and JWTs in s. A string with nothing to mask
+// is returned as is, without allocating.
 func String(s string) string {
 	if !hasDigitsOrJWT(s) {
 		return s
 	}
-	s = jwtRE.ReplaceAllString(s, MaskJWT)
-	s = cccdRE.ReplaceAllString(s, "${1}"+MaskCCCD+"${2}")
-	s = phoneRE.ReplaceAllString(s, "${1}"+MaskPhone+"${4}")
-	return s
+	if strings.Contains(s, "eyJ") {
+		s = jwtRE.ReplaceAllString(s, MaskJWT)
+	}
+	return maskPhones(maskCCCDs(s))
 }
+
+// maskCCCDs replaces every run of exactly 12 digits (a longer run is some other number).
+// Each run is judged whole, by scanning rather than by a regexp that would have to match
+// the characters around a run: those would be consumed, and a CCCD one separator after
+// another would go unmasked.
+func maskCCCDs(s string) string {
+	var b strings.Builder
+	last := 0 // s[:last] is in b
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j-i == 12 {
+			if last == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[last:i])
+			b.WriteString(MaskCCCD)
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// maskPhones replaces phone numbers: phoneRE tried at each place a number can start, that
+// is not right after a digit or a '+' (nor right after a masked number, which a '+' may
+// follow directly). Trying each start, rather than one regexp over s, leaves the
+// separator after a number to the next one.
+func maskPhones(s string) string {
+	var b strings.Builder
+	last := 0 // s[:last] is in b
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '0' && c != '8' && c != '+' && c != '(' {
+			continue
+		}
+		if i > 0 && i != last && (isDigit(s[i-1]) || s[i-1] == '+') {
+			continue
+		}
+		m := phoneRE.FindStringIndex(s[i:])
+		if m == nil {
+			continue
+		}
+		// The match ends with the character after the number, if any: not a digit.
+		end := i + strings.LastIndexAny(s[i:i+m[1]], "0123456789") + 1
+		if last == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(MaskPhone)
+		last = end
+		i = end - 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // hasDigitsOrJWT is the cheap test that lets most strings skip the regexps.
 func hasDigitsOrJWT(s string) bool {

@@ -2,8 +2,10 @@
 // counters in the store (store.RateLimits) so that a limit holds across every replica.
 //
 // A limit is a rule (limit requests per fixed window) for a scope (login, token,
-// approval) and a kind of key (ip, client, citizen). Keys are hashed with their scope and
-// kind before they reach the store, so the table holds no IP address or citizen id.
+// approval) and a kind of key (ip, client, citizen). Keys are named in the store by an
+// HMAC-SHA-256 of their scope, kind and value under a secret key (Config.Key, derived
+// from the master key), so the table holds no IP address or citizen id, and none can be
+// found by hashing every IPv4 address or every 12-digit number without that key.
 //
 // When the store fails, a scope either lets the request through (fail open: login and
 // token, where a store outage fails the request anyway and refusing would only add a
@@ -12,7 +14,9 @@
 package ratelimit
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -70,6 +74,10 @@ type Rule struct {
 // Config configures a Limiter.
 type Config struct {
 	Store store.RateLimits
+	// Key is the HMAC key that names counters (at least 16 bytes; Motlan derives it from
+	// the master key with the HKDF label "motlan rate limits"). Replicas must share it to
+	// share counters.
+	Key []byte
 	// Rules by scope and kind; a missing rule is off.
 	Rules map[Scope]map[Kind]Rule
 	// FailClosed lists the scopes refused (ErrUnavailable) when the store fails; the
@@ -92,6 +100,13 @@ func New(cfg Config) (*Limiter, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("ratelimit: Store is required")
 	}
+	switch {
+	case len(cfg.Key) == 0:
+		return nil, errors.New("ratelimit: Key is required: without it, counter names are plain hashes from which IP addresses can be recovered")
+	case len(cfg.Key) < minKeyLen:
+		return nil, fmt.Errorf("ratelimit: Key is %d bytes, want at least %d", len(cfg.Key), minKeyLen)
+	}
+	cfg.Key = bytes.Clone(cfg.Key)
 	for scope, rules := range cfg.Rules {
 		for kind, r := range rules {
 			if r.Limit < 0 || (r.Limit > 0 && r.Window < time.Second) {
@@ -107,6 +122,9 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	return &Limiter{cfg: cfg}, nil
 }
+
+// minKeyLen is the shortest Config.Key accepted: 128 bits.
+const minKeyLen = 16
 
 // ErrUnavailable is returned, in a fail-closed scope, when the store cannot count.
 var ErrUnavailable = errors.New("ratelimit: limits cannot be checked right now")
@@ -166,11 +184,14 @@ func (l *Limiter) Take(ctx context.Context, scope Scope, keys ...Key) error {
 	return nil
 }
 
-// hash names a counter without the value in clear. The rule is part of the name, so a
-// changed window starts fresh counters instead of reading old ones with a new meaning.
+// hash names a counter without the value in clear: a keyed hash, since a plain one of a
+// value from a small set (an IPv4 address, a CCCD) is undone by trying them all. The rule
+// is part of the name, so a changed window starts fresh counters instead of reading old
+// ones with a new meaning.
 func (l *Limiter) hash(scope Scope, k Key, r Rule) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%s", scope, k.Kind, r.Window.Milliseconds(), k.Value)))
-	return hex.EncodeToString(sum[:16])
+	m := hmac.New(sha256.New, l.cfg.Key)
+	fmt.Fprintf(m, "%s\x00%s\x00%d\x00%s", scope, k.Kind, r.Window.Milliseconds(), k.Value)
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // ClientIP returns the key of the request's client address: RemoteAddr, or, when that is

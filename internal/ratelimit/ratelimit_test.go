@@ -2,11 +2,15 @@ package ratelimit_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +19,9 @@ import (
 	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/internal/testsync"
 )
+
+// testKey names counters in tests; Motlan derives its key from the master key.
+var testKey = []byte("ratelimit test key, 32 bytes....")
 
 func openStore(t *testing.T) *sqlstore.Store {
 	t.Helper()
@@ -29,7 +36,7 @@ func openStore(t *testing.T) *sqlstore.Store {
 func TestTake(t *testing.T) {
 	clock := testsync.NewClock(time.Date(2026, 3, 1, 8, 0, 10, 0, time.UTC))
 	l, err := ratelimit.New(ratelimit.Config{
-		Store: openStore(t), Now: clock.Now,
+		Store: openStore(t), Key: testKey, Now: clock.Now,
 		Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
 			ratelimit.Login: {ratelimit.PerIP: {Limit: 2, Window: time.Minute}, ratelimit.PerCitizen: {Limit: 1, Window: time.Hour}},
 			ratelimit.Token: {ratelimit.PerClient: {Limit: 0, Window: time.Minute}}, // off
@@ -88,7 +95,7 @@ func TestTwoReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		l, err := ratelimit.New(ratelimit.Config{Store: s, Rules: rules})
+		l, err := ratelimit.New(ratelimit.Config{Store: s, Key: testKey, Rules: rules})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,6 +133,7 @@ func TestStoreFailure(t *testing.T) {
 	rule := map[ratelimit.Kind]ratelimit.Rule{ratelimit.PerIP: {Limit: 1, Window: time.Minute}}
 	l, err := ratelimit.New(ratelimit.Config{
 		Store:      brokenStore{},
+		Key:        testKey,
 		Rules:      map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{ratelimit.Login: rule, ratelimit.Approval: rule},
 		FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true},
 	})
@@ -141,7 +149,7 @@ func TestStoreFailure(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	l, err := ratelimit.New(ratelimit.Config{Store: brokenStore{}, TrustedProxies: []netip.Prefix{
+	l, err := ratelimit.New(ratelimit.Config{Store: brokenStore{}, Key: testKey, TrustedProxies: []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8"),
 	}})
 	if err != nil {
@@ -190,5 +198,95 @@ func TestSetRetryAfter(t *testing.T) {
 	}
 	if _, ok := ratelimit.SetRetryAfter(httptest.NewRecorder(), errors.New("other")); ok {
 		t.Error("SetRetryAfter took a foreign error")
+	}
+}
+
+func TestNewKey(t *testing.T) {
+	tests := []struct {
+		name string
+		key  []byte
+		want string // in the error; "" accepted
+	}{
+		{"missing", nil, "Key is required"},
+		{"empty", []byte{}, "Key is required"},
+		{"short", []byte("15 bytes key..."), "at least 16"},
+		{"16 bytes", []byte("16 bytes key...."), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := ratelimit.New(ratelimit.Config{Store: brokenStore{}, Key: tt.key})
+			switch {
+			case tt.want == "" && (err != nil || l == nil):
+				t.Errorf("New: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("New = %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// recordingStore keeps the counter names it is asked for.
+type recordingStore struct {
+	store.RateLimits
+	mu    sync.Mutex
+	names []string
+}
+
+func (s *recordingStore) TakeRateLimit(ctx context.Context, name string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error) {
+	s.mu.Lock()
+	s.names = append(s.names, name)
+	s.mu.Unlock()
+	return s.RateLimits.TakeRateLimit(ctx, name, limit, window, now)
+}
+
+// TestKeys: limiters with one key share counters through one store (replicas); with
+// another key they count apart. A counter's name holds neither the value nor its plain
+// SHA-256, which trying every IPv4 address would undo.
+func TestKeys(t *testing.T) {
+	st := &recordingStore{RateLimits: openStore(t)}
+	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{ratelimit.Login: {ratelimit.PerIP: {Limit: 2, Window: time.Hour}}}
+	limiter := func(key string) *ratelimit.Limiter {
+		l, err := ratelimit.New(ratelimit.Config{Store: st, Key: []byte(key), Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a1, a2 := limiter("replica key, the same on every one"), limiter("replica key, the same on every one")
+	b := limiter("another deployment's key........")
+	ip := ratelimit.IP("192.0.2.1")
+	steps := []struct {
+		name    string
+		l       *ratelimit.Limiter
+		allowed bool
+	}{
+		{"first replica", a1, true},
+		{"second replica", a2, true},
+		{"first replica again: the shared limit is used up", a1, false},
+		{"second replica again", a2, false},
+		{"other key: its own counter", b, true},
+		{"other key again", b, true},
+		{"other key, third", b, false},
+	}
+	for _, s := range steps {
+		err := s.l.Take(t.Context(), ratelimit.Login, ip)
+		var ex *ratelimit.Exceeded
+		switch {
+		case s.allowed && err != nil:
+			t.Errorf("%s: %v, want allowed", s.name, err)
+		case !s.allowed && !errors.As(err, &ex):
+			t.Errorf("%s: %v, want Exceeded", s.name, err)
+		}
+	}
+	plain := sha256.Sum256([]byte("login\x00ip\x003600000\x00192.0.2.1"))
+	distinct := map[string]bool{}
+	for _, n := range st.names {
+		distinct[n] = true
+		if strings.Contains(n, "192.0.2.1") || n == hex.EncodeToString(plain[:16]) {
+			t.Errorf("counter name %q reveals the address", n)
+		}
+	}
+	if len(distinct) != 2 {
+		t.Errorf("%d counter names for one address under two keys, want 2: %q", len(distinct), st.names)
 	}
 }

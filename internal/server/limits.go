@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"log/slog"
 	"time"
 
@@ -12,10 +14,15 @@ import (
 
 // newLimiter builds the rate limiter the config describes, over the store; nil when
 // rate_limits.disabled. Limiters keep no state of their own (the store counts), so the
-// provider and the signing API may each build one.
-func newLimiter(c config.RateLimits, st *sqlstore.Store, log *slog.Logger) (*ratelimit.Limiter, error) {
+// provider and the signing API may each build one. Counter names are keyed from the
+// master key, the same on every replica, so replicas share counters.
+func newLimiter(c config.RateLimits, st *sqlstore.Store, masterKey []byte, log *slog.Logger) (*ratelimit.Limiter, error) {
 	if c.Disabled {
 		return nil, nil
+	}
+	key, err := hkdf.Key(sha256.New, masterKey, nil, "motlan rate limits", 32)
+	if err != nil {
+		return nil, err
 	}
 	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{}
 	for scope, s := range map[ratelimit.Scope]config.RateLimitScope{ratelimit.Login: c.Login, ratelimit.Token: c.Token, ratelimit.Approval: c.Approval, ratelimit.Signing: c.Signing} {
@@ -27,7 +34,7 @@ func newLimiter(c config.RateLimits, st *sqlstore.Store, log *slog.Logger) (*rat
 		}
 	}
 	return ratelimit.New(ratelimit.Config{
-		Store: st, Rules: rules, TrustedProxies: c.TrustedProxyPrefixes(), Logger: log,
+		Store: st, Key: key, Rules: rules, TrustedProxies: c.TrustedProxyPrefixes(), Logger: log,
 		// An approval that cannot be counted is refused; logins and tokens go on (see
 		// internal/ratelimit).
 		FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true},

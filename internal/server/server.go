@@ -142,7 +142,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
-	limits, err := newLimiter(cfg.RateLimits, st, log)
+	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log)
 	if err != nil {
 		return fail(fmt.Errorf("rate_limits: %w", err))
 	}

@@ -101,7 +101,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
-	limits, err := newLimiter(cfg.RateLimits, st, log)
+	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log)
 	if err != nil {
 		return nil, fmt.Errorf("rate_limits: %w", err)
 	}

@@ -18,6 +18,9 @@ import (
 // fixedNow is the limiter's clock in these tests: none may straddle a window's end.
 func fixedNow() time.Time { return time.Date(2026, 3, 2, 8, 0, 30, 0, time.UTC) }
 
+// testRateLimitKey names rate-limit counters in tests.
+var testRateLimitKey = []byte("httpapi test rate-limit key")
+
 // downStore is a rate-limit store whose database is gone.
 type downStore struct{}
 
@@ -54,7 +57,7 @@ func TestApprovalRateLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := ratelimit.New(ratelimit.Config{Store: tt.store(t), Rules: perCitizen, FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true}, Now: fixedNow})
+			l, err := ratelimit.New(ratelimit.Config{Store: tt.store(t), Key: testRateLimitKey, Rules: perCitizen, FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true}, Now: fixedNow})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +98,7 @@ func TestCreateRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	l, err := ratelimit.New(ratelimit.Config{Store: s, Now: fixedNow, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+	l, err := ratelimit.New(ratelimit.Config{Store: s, Key: testRateLimitKey, Now: fixedNow, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
 		ratelimit.Signing: {ratelimit.PerClient: {Limit: 3, Window: time.Minute}, ratelimit.PerCitizen: {Limit: 1, Window: time.Hour}},
 	}})
 	if err != nil {
