@@ -560,7 +560,11 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 		if len(a.values) != 1 {
 			s.Timestamp = &Timestamp{Error: "signature-time-stamp attribute must hold one token"}
 		} else {
-			s.Timestamp, tsPath = checkTimestampToken(a.values[0], sd.si.Signature, v, tsAt)
+			s.Timestamp, tsPath = checkTimestampToken(a.values[0], func(h crypto.Hash) []byte {
+				hh := h.New()
+				hh.Write(sd.si.Signature)
+				return hh.Sum(nil)
+			}, v, tsAt)
 		}
 		if s.Timestamp.Valid && tsPath != nil {
 			tsStatuses = v.pathStatuses(tsPath, "timestamp", "timestamp_ca", tsAt)
@@ -741,10 +745,11 @@ func (v *verifier) hasVRI(contents []byte) bool {
 // a TimeStampToken whose imprint covers the ByteRange bytes.
 func (v *verifier) docTimestamp(s *Signature, d sigDict, brOK bool, fail func(Indication, SubIndication, string)) {
 	s.Level = "DocTimeStamp"
-	var signed []byte
-	if brOK {
-		b := d.byteRange
-		signed = append(append(signed, v.data[b[0]:b[0]+b[1]]...), v.data[b[2]:b[2]+b[3]]...)
+	signed := func(h crypto.Hash) []byte {
+		if !brOK {
+			return h.New().Sum(nil)
+		}
+		return v.rangeDigest(h, d.byteRange)
 	}
 	// Its TSA is checked at its proof of existence: the next valid document timestamp,
 	// else the validation time.
