@@ -240,3 +240,38 @@ func TestTransportChecksRedirects(t *testing.T) {
 		t.Fatalf("GET %s: %d, want 302", outer.URL, resp.StatusCode)
 	}
 }
+
+// FuzzPublic: whatever the address, public never admits what the standard library
+// calls loopback, private, link-local, multicast or unspecified (for IPv6 that carries
+// IPv4, also judged on the IPv4), and judges an IPv4-mapped address as its IPv4.
+func FuzzPublic(f *testing.F) {
+	for _, s := range []string{"8.8.8.8", "10.0.0.1", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:a00:1::1", "2001:4860:4860::8888", "fe80::1", "ff02::1"} {
+		b := netip.MustParseAddr(s).As16()
+		f.Add(b[:])
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var b [16]byte
+		copy(b[:], raw)
+		a := netip.AddrFrom16(b)
+		got := public(a)
+		if got != public(a.Unmap()) {
+			t.Fatalf("public(%s) = %v but public(%s) = %v", a, got, a.Unmap(), !got)
+		}
+		if !got {
+			return
+		}
+		check := []netip.Addr{a.Unmap()}
+		if nat64.Contains(a) {
+			check = append(check, netip.AddrFrom4([4]byte(b[12:16])))
+		}
+		if sixTo4.Contains(a) {
+			check = append(check, netip.AddrFrom4([4]byte(b[2:6])))
+		}
+		for _, c := range check {
+			if c.IsLoopback() || c.IsPrivate() || c.IsLinkLocalUnicast() || c.IsLinkLocalMulticast() || c.IsMulticast() ||
+				c.IsInterfaceLocalMulticast() || c.IsUnspecified() || !c.IsGlobalUnicast() {
+				t.Fatalf("public(%s) = true, but %s is not a global unicast address", a, c)
+			}
+		}
+	})
+}
