@@ -104,7 +104,7 @@ type rawCertID struct {
 
 var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 
-// parsedOCSP returns it's basic OCSP response, parsed once per file (nil with an error
+// parsedOCSP returns the item's basic OCSP response, parsed once per file (nil with an error
 // when it is not a successful basic OCSP response), for the CertID match that every
 // certificate checked runs against every response.
 func (v *verifier) parsedOCSP(it *evItem) (*rawBasicResponse, error) {
