@@ -20,10 +20,14 @@ type Extender interface {
 
 // handleExtend extends a signed PDF: POST a multipart form with one "document" file and
 // a "level" field (B-LT or B-LTA), or the PDF itself (application/pdf) with ?level=.
-// The answer is the extended PDF.
-func (a *API) handleExtend(w http.ResponseWriter, r *http.Request, _ Caller) error {
+// The answer is the extended PDF. Calls count against the client's signing rate limit,
+// before the body is read.
+func (a *API) handleExtend(w http.ResponseWriter, r *http.Request, c Caller) error {
 	if a.ext == nil {
 		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "long-term validation is not configured on this server")
+	}
+	if p := a.extendAllowed(w, r, c.ClientID); p != nil {
+		return p
 	}
 	limit := a.maxDoc
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

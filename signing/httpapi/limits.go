@@ -32,10 +32,22 @@ const ProblemTooManyRequests = ProblemBase + "too-many-requests"
 // it sets Retry-After and returns the 429 problem. The scope fails open: creating a
 // request signs nothing, the approval (which fails closed) does.
 func (a *API) createAllowed(w http.ResponseWriter, r *http.Request, key ratelimit.Key) *Problem {
+	return a.signingAllowed(w, r, "signing requests", key)
+}
+
+// extendAllowed takes an extension (POST /signing/v1/extend) against the client's
+// signing allowance, the same counter as the requests it creates: each call may make
+// dozens of downloads and spend a timestamp, so no client may call it unbounded.
+func (a *API) extendAllowed(w http.ResponseWriter, r *http.Request, clientID string) *Problem {
+	return a.signingAllowed(w, r, "signing requests and extensions", ratelimit.Client(clientID))
+}
+
+// signingAllowed takes one call of what against key in the signing scope.
+func (a *API) signingAllowed(w http.ResponseWriter, r *http.Request, what string, key ratelimit.Key) *Problem {
 	err := a.limits.Take(r.Context(), ratelimit.Signing, key)
 	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
 		return problem(http.StatusTooManyRequests, ProblemTooManyRequests, "Too many requests",
-			"too many signing requests per "+string(e.Kind)+"; retry after "+strconv.Itoa(e.RetryAfterSeconds())+" s")
+			"too many "+what+" per "+string(e.Kind)+"; retry after "+strconv.Itoa(e.RetryAfterSeconds())+" s")
 	}
 	if err != nil {
 		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "try again later")

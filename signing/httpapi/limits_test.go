@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,4 +137,101 @@ func TestCreateRateLimit(t *testing.T) {
 			t.Errorf("step %d: detail %q", i, p.Detail)
 		}
 	}
+}
+
+// countingExtender is fakeExtender counting the calls that reach it.
+type countingExtender struct {
+	fakeExtender
+	calls atomic.Int32
+}
+
+func (c *countingExtender) Extend(ctx context.Context, pdf []byte, level signing.Level) ([]byte, error) {
+	c.calls.Add(1)
+	return c.fakeExtender.Extend(ctx, pdf, level)
+}
+
+// TestExtendRateLimit: POST /signing/v1/extend counts against the client's signing
+// allowance, shared with the requests it creates: over it the caller gets a 429 problem
+// with Retry-After and the extender is not called; another client is not held up; with
+// the limit store down the signing scope fails open.
+func TestExtendRateLimit(t *testing.T) {
+	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+		ratelimit.Signing: {ratelimit.PerClient: {Limit: 3, Window: time.Minute}, ratelimit.PerCitizen: {Limit: 30, Window: time.Hour}},
+	}
+	pdfHdr := http.Header{"Content-Type": {"application/pdf"}}
+
+	t.Run("per client", func(t *testing.T) {
+		s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		l, err := ratelimit.New(ratelimit.Config{Store: s, Now: fixedNow, Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := &countingExtender{}
+		e := newEnv(t, func(c *Config) { c.RateLimits = l; c.Extender = ext })
+		extend := func(tok string) *http.Response {
+			return e.do("POST", "/signing/v1/extend?level=B-LT", tok, pdfHdr, strings.NewReader(signedPDF))
+		}
+		multipartExtend := func(tok string) *http.Response {
+			hdr, body := form(t, field("level", "B-LTA"), file("a.pdf", []byte(signedPDF)))
+			return e.do("POST", "/signing/v1/extend", tok, hdr, body)
+		}
+		create := func(subject string) *http.Response {
+			hdr, body := form(t, field("subject", subject), field("title", "Tờ khai"), file("a.pdf", pdf("a")))
+			return e.do("POST", "/signing/v1/requests", tokPortal, hdr, body)
+		}
+		steps := []struct {
+			name      string
+			call      func() *http.Response
+			want      int
+			wantCalls int32 // extender calls after the step
+		}{
+			{"extend", func() *http.Response { return extend(tokPortal) }, http.StatusOK, 1},
+			{"create", func() *http.Response { return create("sub-1") }, http.StatusCreated, 1},
+			{"extend with a citizen's token of the same client", func() *http.Response { return extend(tokCitizen) }, http.StatusOK, 2},
+			{"extend over the limit", func() *http.Response { return extend(tokPortal) }, http.StatusTooManyRequests, 2},
+			{"multipart extend over the limit", func() *http.Response { return multipartExtend(tokPortal) }, http.StatusTooManyRequests, 2},
+			{"create over the shared limit", func() *http.Response { return create("sub-2") }, http.StatusTooManyRequests, 2},
+			{"another client", func() *http.Response { return extend(tokOther) }, http.StatusOK, 3},
+		}
+		for _, s := range steps {
+			resp := s.call()
+			if s.want == http.StatusTooManyRequests {
+				p := wantProblem(t, resp, http.StatusTooManyRequests, ProblemTooManyRequests)
+				// The clock is at 08:00:30: the minute window ends in 30 s.
+				if got := resp.Header.Get("Retry-After"); got != "30" {
+					t.Errorf("%s: Retry-After %q, want 30", s.name, got)
+				}
+				if !strings.Contains(p.Detail, "per client") || !strings.Contains(p.Detail, "retry after 30 s") {
+					t.Errorf("%s: detail %q", s.name, p.Detail)
+				}
+			} else if body := readAll(t, resp); resp.StatusCode != s.want {
+				t.Fatalf("%s: %d %s", s.name, resp.StatusCode, body)
+			}
+			if got := ext.calls.Load(); got != s.wantCalls {
+				t.Fatalf("%s: the extender was called %d times, want %d", s.name, got, s.wantCalls)
+			}
+		}
+	})
+
+	t.Run("store down: fail open", func(t *testing.T) {
+		l, err := ratelimit.New(ratelimit.Config{Store: downStore{}, Now: fixedNow, Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := &countingExtender{}
+		e := newEnv(t, func(c *Config) { c.RateLimits = l; c.Extender = ext })
+		for i := range 4 {
+			resp := e.do("POST", "/signing/v1/extend?level=B-LT", tokPortal, pdfHdr, strings.NewReader(signedPDF))
+			if body := readAll(t, resp); resp.StatusCode != http.StatusOK {
+				t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		if got := ext.calls.Load(); got != 4 {
+			t.Fatalf("the extender was called %d times, want 4", got)
+		}
+	})
 }

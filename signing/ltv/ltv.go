@@ -70,8 +70,9 @@ type Config struct {
 	// HTTPClient fetches OCSP responses, CRLs and missing CA certificates. Default: a
 	// client with FetchTimeout over NewTransport(AllowPrivateNetworks).
 	HTTPClient *http.Client
-	// AllowPrivateNetworks lets the default client reach loopback, private and link-local
-	// addresses (a CA whose responder is internal). Off by default: see ErrPrivateAddress.
+	// AllowPrivateNetworks lets the default client reach loopback, private, link-local and
+	// the other special-purpose addresses (a CA whose responder is internal). Off by
+	// default: see ErrPrivateAddress and NewTransport.
 	AllowPrivateNetworks bool
 	// Roots and Intermediates help build chains beside the certificates the CMS carries
 	// (signers often omit the root). Roots are self-signed trust anchors.

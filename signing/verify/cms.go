@@ -441,10 +441,10 @@ type tstInfo struct {
 	GenTime      time.Time `asn1:"generalized"`
 }
 
-// checkTimestampToken verifies an RFC 3161 TimeStampToken over imprintData: its CMS
-// signature, its imprint, and its TSA chain (timeStamping EKU) at time at (the token's
-// proof of existence). path is the TSA's certificate path when the chain holds.
-func checkTimestampToken(tok, imprintData []byte, v *verifier, at time.Time) (out *Timestamp, path []*x509.Certificate) {
+// checkTimestampToken verifies an RFC 3161 TimeStampToken over the data digest hashes:
+// its CMS signature, its imprint, and its TSA chain (timeStamping EKU) at time at (the
+// token's proof of existence). path is the TSA's certificate path when the chain holds.
+func checkTimestampToken(tok []byte, digest func(crypto.Hash) []byte, v *verifier, at time.Time) (out *Timestamp, path []*x509.Certificate) {
 	out = &Timestamp{}
 	sd, err := parseSignedData(tok)
 	if err != nil {
@@ -462,9 +462,7 @@ func checkTimestampToken(tok, imprintData []byte, v *verifier, at time.Time) (ou
 	}
 	out.Time = info.GenTime.UTC()
 	if h, name, ok := hashFor(info.MessageImprint.HashAlgorithm.Algorithm); ok {
-		hh := h.New()
-		hh.Write(imprintData)
-		out.ImprintMatches = bytes.Equal(hh.Sum(nil), info.MessageImprint.HashedMessage)
+		out.ImprintMatches = bytes.Equal(digest(h), info.MessageImprint.HashedMessage)
 	} else {
 		out.Error = "imprint hash algorithm " + name + " is not accepted"
 	}

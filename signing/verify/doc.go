@@ -57,10 +57,19 @@
 // NO_SIGNING_CERTIFICATE_FOUND,
 // NO_CERTIFICATE_CHAIN_FOUND, OUT_OF_BOUNDS_NO_POE (expired at the validation time, no
 // timestamp before expiry), NOT_YET_VALID, CHAIN_CONSTRAINTS_FAILURE,
-// CRYPTO_CONSTRAINTS_FAILURE, or FORMAT_FAILURE for a signature that does not end at a
-// revision's %%EOF or an unsupported SubFilter; TOTAL_PASSED otherwise. Changes after
+// CRYPTO_CONSTRAINTS_FAILURE, FORMAT_FAILURE for a signature that does not end at a
+// revision's %%EOF or an unsupported SubFilter, or SIG_CONSTRAINTS_FAILURE for one beyond
+// MaxSignatures; TOTAL_PASSED otherwise. Changes after
 // signing do not change the indication of the earlier signature (its revision is intact);
 // they are reported in changes_after_signing and as a warning.
+//
+// Work is bounded per document: at most MaxSignatures (64) signature dictionaries are
+// verified (document timestamps first, then signatures in field order); the others are
+// reported INDETERMINATE/SIG_CONSTRAINTS_FAILURE with an error saying they were not
+// verified. Each CRL and OCSP response is parsed once and its signature checked once per
+// issuer or responder certificate, what it says of a certificate is evaluated once, and
+// the digest of a ByteRange and the changes after a signed revision are computed once,
+// however many signatures share them.
 //
 // Input that cannot be read at all gives an error wrapping ErrInvalidPDF, ErrEncrypted or
 // ErrTooLarge; a readable PDF without signatures gives a Report with an empty Signatures

@@ -69,6 +69,7 @@ const (
 	NotYetValid               SubIndication = "NOT_YET_VALID"                // the best signature time precedes the certificate
 	ChainConstraintsFailure   SubIndication = "CHAIN_CONSTRAINTS_FAILURE"    // key usage or other chain constraint not met
 	CryptoConstraintsFailure  SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"   // algorithm not supported or not accepted
+	SigConstraintsFailure     SubIndication = "SIG_CONSTRAINTS_FAILURE"      // not verified: beyond MaxSignatures per document
 	// Revocation (see Options.RequireRevocation and CertStatus).
 	Revoked                    SubIndication = "REVOKED"                         // TOTAL_FAILED: revoked at or before the signature's proof of existence
 	RevokedNoPOE               SubIndication = "REVOKED_NO_POE"                  // revoked at or before the validation time, no proof the signature came earlier

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -42,6 +43,10 @@ const (
 	StatusRevoked = "revoked" // revoked at or before CheckedAt
 	StatusUnknown = "unknown" // no usable evidence covers CheckedAt
 )
+
+// findingKey names what one OCSP response or CRL (SHA-256) says of one certificate as
+// issued by another (their SHA-256).
+type findingKey struct{ item, cert, issuer [32]byte }
 
 // finding is what one OCSP response or CRL says about one certificate.
 type finding struct {
@@ -99,29 +104,48 @@ type rawCertID struct {
 
 var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 
-// ocspCertIDMatches reports whether der holds a SingleResponse whose CertID names cert
-// as issued by issuer, and whether der is an OCSP response at all.
-func ocspCertIDMatches(der []byte, cert, issuer *x509.Certificate) (match bool, err error) {
+// parsedOCSP returns the item's basic OCSP response, parsed once per file (nil with an error
+// when it is not a successful basic OCSP response), for the CertID match that every
+// certificate checked runs against every response.
+func (v *verifier) parsedOCSP(it *evItem) (*rawBasicResponse, error) {
+	if b, ok := v.ocsps[it.sum]; ok {
+		if b == nil {
+			return nil, errors.New("not a basic OCSP response")
+		}
+		return b, nil
+	}
+	b, err := parseRawOCSP(it.der)
+	v.ocsps[it.sum] = b
+	return b, err
+}
+
+func parseRawOCSP(der []byte) (*rawBasicResponse, error) {
 	var r rawOCSPResponse
 	if _, err := asn1.Unmarshal(der, &r); err != nil {
-		return false, fmt.Errorf("not an OCSP response: %v", err)
+		return nil, fmt.Errorf("not an OCSP response: %v", err)
 	}
 	if r.Status != 0 {
-		return false, fmt.Errorf("OCSP response status %d (not successful)", r.Status)
+		return nil, fmt.Errorf("OCSP response status %d (not successful)", r.Status)
 	}
 	if !r.Bytes.Type.Equal(oidOCSPBasic) {
-		return false, errors.New("not a basic OCSP response")
+		return nil, errors.New("not a basic OCSP response")
 	}
 	var b rawBasicResponse
 	if _, err := asn1.Unmarshal(r.Bytes.Response, &b); err != nil {
-		return false, fmt.Errorf("basic OCSP response: %v", err)
+		return nil, fmt.Errorf("basic OCSP response: %v", err)
 	}
+	return &b, nil
+}
+
+// ocspCertIDMatches reports whether b holds a SingleResponse whose CertID names cert as
+// issued by issuer.
+func ocspCertIDMatches(b *rawBasicResponse, cert, issuer *x509.Certificate) bool {
 	var spki struct {
 		Algorithm pkix.AlgorithmIdentifier
 		PublicKey asn1.BitString
 	}
 	if _, err := asn1.Unmarshal(issuer.RawSubjectPublicKeyInfo, &spki); err != nil {
-		return false, nil
+		return false
 	}
 	for i, s := range b.TBS.Responses {
 		if i >= 64 {
@@ -143,10 +167,36 @@ func ocspCertIDMatches(der []byte, cert, issuer *x509.Certificate) (match bool, 
 		hh.Reset()
 		hh.Write(spki.PublicKey.RightAlign())
 		if bytes.Equal(name, s.CertID.NameHash) && bytes.Equal(hh.Sum(nil), s.CertID.KeyHash) {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
+}
+
+// testHookEvidenceSignature, when set (by tests), is called before each signature check
+// of evidence that is not answered from the cache: kind is "crl", "ocsp" or
+// "ocsp_responder" (a delegated responder's certificate against the issuer).
+var testHookEvidenceSignature func(kind string)
+
+// sigCheckKey names one signature check: the SHA-256 of what is signed (an OCSP
+// response, a CRL, a responder's certificate) and of the certificate whose key checks it.
+type sigCheckKey struct{ signed, signer [32]byte }
+
+// checkSignature runs check, the signature check of the item whose SHA-256 is signed by
+// signer, once per file: a signature's path certificates are checked against every
+// OCSP response and CRL, and many signatures share issuers, so without the cache every
+// signature would hash every CRL of its CA again.
+func (v *verifier) checkSignature(kind string, signed [32]byte, signer *x509.Certificate, check func() error) error {
+	k := sigCheckKey{signed, sha256.Sum256(signer.Raw)}
+	if err, ok := v.sigChecks[k]; ok {
+		return err
+	}
+	if testHookEvidenceSignature != nil {
+		testHookEvidenceSignature(kind)
+	}
+	err := check()
+	v.sigChecks[k] = err
+	return err
 }
 
 // ocspFinding evaluates an OCSP response about cert; ok is false when the response is
@@ -158,8 +208,8 @@ func (v *verifier) ocspFinding(it *evItem, cert, issuer *x509.Certificate) (f fi
 		}
 	}()
 	f.ref = EvidenceRef{Type: "ocsp", Source: it.source, SHA256: sumHex(it.sum)}
-	match, err := ocspCertIDMatches(it.der, cert, issuer)
-	if err != nil || !match {
+	b, err := v.parsedOCSP(it)
+	if err != nil || !ocspCertIDMatches(b, cert, issuer) {
 		return f, false
 	}
 	resp, err := ocsp.ParseResponseForCert(it.der, cert, nil)
@@ -191,7 +241,7 @@ func (v *verifier) ocspFinding(it *evItem, cert, issuer *x509.Certificate) (f fi
 		return f, true
 	}
 	f.ref.Issuer = responder.Subject.String()
-	if err := resp.CheckSignatureFrom(responder); err != nil {
+	if err := v.checkSignature("ocsp", it.sum, responder, func() error { return resp.CheckSignatureFrom(responder) }); err != nil {
 		f.ref.Problem = "the OCSP response's signature does not verify: " + err.Error()
 		return f, true
 	}
@@ -201,7 +251,7 @@ func (v *verifier) ocspFinding(it *evItem, cert, issuer *x509.Certificate) (f fi
 	}
 	if !responder.Equal(issuer) {
 		switch {
-		case responder.CheckSignatureFrom(issuer) != nil:
+		case v.checkSignature("ocsp_responder", sha256.Sum256(responder.Raw), issuer, func() error { return responder.CheckSignatureFrom(issuer) }) != nil:
 			f.ref.Problem = "the OCSP responder is not certified by the certificate's issuer"
 			return f, true
 		case !hasEKU(responder, x509.ExtKeyUsageOCSPSigning):
@@ -252,7 +302,7 @@ func (v *verifier) crlFinding(it *evItem, cert, issuer *x509.Certificate) (f fin
 			return f, true
 		}
 	}
-	if err := rl.CheckSignatureFrom(issuer); err != nil {
+	if err := v.checkSignature("crl", it.sum, issuer, func() error { return rl.CheckSignatureFrom(issuer) }); err != nil {
 		f.ref.Problem = "the CRL's signature does not verify with the issuer's key: " + err.Error()
 		return f, true
 	}
@@ -368,19 +418,27 @@ func (v *verifier) certStatus(role string, cert, issuer *x509.Certificate, t tim
 	cs := CertStatus{Role: role, Subject: cert.Subject.String(), Serial: cert.SerialNumber.Text(16), CheckedAt: t.UTC(), Status: StatusUnknown, Evidence: []EvidenceRef{}, notAfter: cert.NotAfter}
 	var revoked *finding
 	good := false
+	certSum, issuerSum := sha256.Sum256(cert.Raw), sha256.Sum256(issuer.Raw)
 	for _, it := range v.pool.items {
-		var f finding
-		var ok bool
-		switch it.kind {
-		case kindOCSP:
-			f, ok = v.ocspFinding(it, cert, issuer)
-		case kindCRL:
-			f, ok = v.crlFinding(it, cert, issuer)
-		default:
+		if it.kind != kindOCSP && it.kind != kindCRL {
 			continue
 		}
+		// What an item says of (cert, issuer) does not change within a file (the pool is
+		// complete before any signature is evaluated): evaluated once, however many
+		// signatures share the certificate. Items not about cert are not remembered; the
+		// parse caches make rejecting them cheap.
+		fk := findingKey{it.sum, certSum, issuerSum}
+		f, ok := v.findings[fk]
 		if !ok {
-			continue
+			if it.kind == kindOCSP {
+				f, ok = v.ocspFinding(it, cert, issuer)
+			} else {
+				f, ok = v.crlFinding(it, cert, issuer)
+			}
+			if !ok {
+				continue
+			}
+			v.findings[fk] = f
 		}
 		if p := v.evidencePOE(it); !p.IsZero() {
 			f.ref.POE = &p

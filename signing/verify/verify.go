@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,13 @@ import (
 // maxRevisionsWalked bounds how many earlier revisions are opened to find signature
 // fields that later revisions removed.
 const maxRevisionsWalked = 32
+
+// MaxSignatures bounds the signature dictionaries verified per document: each costs a
+// hash of up to the whole file, a CMS signature check, a path validation and its
+// revocation checks. Beyond it the rest are reported INDETERMINATE/
+// SIG_CONSTRAINTS_FAILURE, not verified (document timestamps are taken first, the last
+// first, then signatures in field order).
+const MaxSignatures = 64
 
 // Verify validates every signature dictionary of the PDF in r (size bytes).
 //
@@ -49,7 +57,9 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 		return Report{}, fmt.Errorf("%w: reading: %v", ErrInvalidPDF, err)
 	}
 	v := &verifier{data: data, at: opts.At, roots: opts.Roots, inter: opts.Intermediates, readers: map[int]*pdf.Reader{},
-		requireRev: opts.RequireRevocation, pool: newPool(), crls: map[[32]byte]*x509.RevocationList{}, dssAt: map[int64]map[string]bool{}}
+		requireRev: opts.RequireRevocation, pool: newPool(), crls: map[[32]byte]*x509.RevocationList{}, dssAt: map[int64]map[string]bool{},
+		ocsps: map[[32]byte]*rawBasicResponse{}, sigChecks: map[sigCheckKey]error{}, findings: map[findingKey]finding{},
+		digests: map[rangeDigestKey][]byte{}, changes: map[int64]*Changes{}}
 	if v.at.IsZero() {
 		v.at = time.Now()
 	}
@@ -116,31 +126,46 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 	// document timestamp covers (what that timestamp proves existed).
 	type job struct {
 		found
-		end   int64
-		docTS bool
+		d           sigDict
+		dOK         bool
+		end         int64
+		docTS, skip bool
 	}
-	jobs := make([]job, 0, len(all))
+	jobs := make([]*job, 0, len(all))
 	for _, f := range all {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
 		}
-		j := job{found: f}
+		j := &job{found: f}
 		if d, err := readSigDict(f.v); err == nil {
+			j.d, j.dOK = d, true
 			j.end = signedEndOf(d, int64(len(data)))
 			j.docTS = d.typ == "DocTimeStamp" || d.subFilter == "ETSI.RFC3161"
-			v.collect(d, j.docTS, j.end)
 		}
 		jobs = append(jobs, j)
 	}
 	// Document timestamps first, the last one first: each is checked at the time of the
 	// next (its proof of existence), and each then serves as one for what it covers.
-	sort.SliceStable(jobs, func(i, k int) bool {
-		if jobs[i].docTS != jobs[k].docTS {
-			return jobs[i].docTS
+	order := slices.Clone(jobs)
+	sort.SliceStable(order, func(i, k int) bool {
+		if order[i].docTS != order[k].docTS {
+			return order[i].docTS
 		}
-		return jobs[i].docTS && jobs[i].end > jobs[k].end
+		return order[i].docTS && order[i].end > order[k].end
 	})
-	for _, f := range jobs {
+	for _, j := range order[min(len(order), MaxSignatures):] {
+		j.skip = true
+	}
+	for _, j := range jobs { // in field order, as the evidence is listed
+		if j.dOK && !j.skip {
+			v.collect(j.d, j.docTS, j.end)
+		}
+	}
+	for _, f := range order {
+		if f.skip {
+			rep.Signatures = append(rep.Signatures, notVerified(f.name, f.d, f.dOK, f.docTS, f.end, f.inFinal, len(jobs)))
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
 		}
@@ -166,6 +191,21 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts Options) (Repor
 		return rep.TimestampChain[i].SignedEnd < rep.TimestampChain[j].SignedEnd
 	})
 	return rep, nil
+}
+
+// notVerified is the report of a signature dictionary beyond MaxSignatures.
+func notVerified(name string, d sigDict, dOK, docTS bool, end int64, inFinal bool, total int) Signature {
+	s := Signature{FieldName: name, Type: "signature", SubFilter: d.subFilter, InFinalRevision: inFinal,
+		ByteRange: ByteRange{Values: d.byteRange}, Coverage: Coverage{SignedEnd: end},
+		Indication: Indeterminate, SubIndication: SigConstraintsFailure,
+		Errors: []string{fmt.Sprintf("not verified: the document has %d signatures and document timestamps, more than the %d verified per document", total, MaxSignatures)}}
+	if docTS {
+		s.Type = "document_timestamp"
+	}
+	if !dOK || s.ByteRange.Values == nil {
+		s.ByteRange.Values = []int64{}
+	}
+	return s
 }
 
 // signedEndOf returns the end of the bytes a signature dictionary's ByteRange covers, or
@@ -374,11 +414,17 @@ type verifier struct {
 	readers    map[int]*pdf.Reader // by revision end
 	requireRev bool
 
-	pool     *evidencePool                     // validation data of the whole file
-	crls     map[[32]byte]*x509.RevocationList // parsed CRLs (nil: unparsable)
-	finalDSS dssData                           // the last revision's DSS
-	dssAt    map[int64]map[string]bool         // DSS item digests by covered revision end
-	docTS    []docTSInfo                       // valid document timestamps checked so far
+	pool  *evidencePool                     // validation data of the whole file
+	crls  map[[32]byte]*x509.RevocationList // parsed CRLs (nil: unparsable)
+	ocsps map[[32]byte]*rawBasicResponse    // parsed OCSP responses (nil: unusable)
+	// Results reused across the signatures of one file (see certStatus, checkSignature).
+	sigChecks map[sigCheckKey]error
+	findings  map[findingKey]finding
+	digests   map[rangeDigestKey][]byte // of ByteRange bytes, by range and hash
+	changes   map[int64]*Changes        // classified changes after a signed revision, by its end
+	finalDSS  dssData                   // the last revision's DSS
+	dssAt     map[int64]map[string]bool // DSS item digests by covered revision end
+	docTS     []docTSInfo               // valid document timestamps checked so far
 }
 
 func (v *verifier) reader(end int) (*pdf.Reader, error) {
@@ -454,13 +500,10 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 		fail(TotalFailed, FormatFailure, "invalid ByteRange: "+strings.Join(br.Problems, "; "))
 	}
 	signedBytes := func(h crypto.Hash) []byte {
-		hh := h.New()
-		if brOK {
-			b := d.byteRange
-			hh.Write(v.data[b[0] : b[0]+b[1]])
-			hh.Write(v.data[b[2] : b[2]+b[3]])
+		if !brOK {
+			return h.New().Sum(nil)
 		}
-		return hh.Sum(nil)
+		return v.rangeDigest(h, d.byteRange)
 	}
 	if brOK {
 		v.coverage(&s, d)
@@ -517,7 +560,11 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 		if len(a.values) != 1 {
 			s.Timestamp = &Timestamp{Error: "signature-time-stamp attribute must hold one token"}
 		} else {
-			s.Timestamp, tsPath = checkTimestampToken(a.values[0], sd.si.Signature, v, tsAt)
+			s.Timestamp, tsPath = checkTimestampToken(a.values[0], func(h crypto.Hash) []byte {
+				hh := h.New()
+				hh.Write(sd.si.Signature)
+				return hh.Sum(nil)
+			}, v, tsAt)
 		}
 		if s.Timestamp.Valid && tsPath != nil {
 			tsStatuses = v.pathStatuses(tsPath, "timestamp", "timestamp_ca", tsAt)
@@ -621,6 +668,27 @@ func (v *verifier) signature(name string, sv pdf.Value) (s Signature) {
 	return s
 }
 
+// rangeDigestKey names the digest of the bytes of one (valid) ByteRange.
+type rangeDigestKey struct {
+	h  crypto.Hash
+	br [4]int64
+}
+
+// rangeDigest hashes the bytes br covers, once per file and hash: copies of a signature
+// dictionary share their ByteRange, which may cover nearly the whole file.
+func (v *verifier) rangeDigest(h crypto.Hash, br []int64) []byte {
+	k := rangeDigestKey{h: h, br: [4]int64(br)}
+	if sum, ok := v.digests[k]; ok {
+		return sum
+	}
+	hh := h.New()
+	hh.Write(v.data[br[0] : br[0]+br[1]])
+	hh.Write(v.data[br[2] : br[2]+br[3]])
+	sum := hh.Sum(nil)
+	v.digests[k] = sum
+	return sum
+}
+
 // signerChain validates the signer's path at the best signature time t (src says where
 // it came from) and returns the path, or nil when there is none.
 func (v *verifier) signerChain(s *Signature, c *x509.Certificate, certs []*x509.Certificate, t time.Time, src string, fail func(Indication, SubIndication, string)) []*x509.Certificate {
@@ -677,10 +745,11 @@ func (v *verifier) hasVRI(contents []byte) bool {
 // a TimeStampToken whose imprint covers the ByteRange bytes.
 func (v *verifier) docTimestamp(s *Signature, d sigDict, brOK bool, fail func(Indication, SubIndication, string)) {
 	s.Level = "DocTimeStamp"
-	var signed []byte
-	if brOK {
-		b := d.byteRange
-		signed = append(append(signed, v.data[b[0]:b[0]+b[1]]...), v.data[b[2]:b[2]+b[3]]...)
+	signed := func(h crypto.Hash) []byte {
+		if !brOK {
+			return h.New().Sum(nil)
+		}
+		return v.rangeDigest(h, d.byteRange)
 	}
 	// Its TSA is checked at its proof of existence: the next valid document timestamp,
 	// else the validation time.
@@ -807,8 +876,17 @@ func (v *verifier) coverage(s *Signature, d sigDict) {
 		s.Changes = ch
 		return
 	}
-	s.Changes = classifyChanges(old, v.readers[len(v.data)])
-	s.Changes.LaterRevisions = ch.LaterRevisions
+	// The comparison depends only on the signed revision: signatures over the same one
+	// share it.
+	c, ok := v.changes[end]
+	if !ok {
+		c = classifyChanges(old, v.readers[len(v.data)])
+		c.LaterRevisions = ch.LaterRevisions
+		v.changes[end] = c
+	}
+	cc := *c
+	cc.Objects = slices.Clone(c.Objects)
+	s.Changes = &cc
 }
 
 func signerOf(c *x509.Certificate) *Signer {
