@@ -166,7 +166,7 @@ func TestExtendRateLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		l, err := ratelimit.New(ratelimit.Config{Store: s, Now: fixedNow, Rules: rules})
+		l, err := ratelimit.New(ratelimit.Config{Store: s, Key: testRateLimitKey, Now: fixedNow, Rules: rules})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestExtendRateLimit(t *testing.T) {
 	})
 
 	t.Run("store down: fail open", func(t *testing.T) {
-		l, err := ratelimit.New(ratelimit.Config{Store: downStore{}, Now: fixedNow, Rules: rules})
+		l, err := ratelimit.New(ratelimit.Config{Store: downStore{}, Key: testRateLimitKey, Now: fixedNow, Rules: rules})
 		if err != nil {
 			t.Fatal(err)
 		}
