@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,9 @@ type RateLimits struct {
 	// Signing covers signing requests created through the API: per client, and per
 	// citizen asked to approve (as the client names them).
 	Signing RateLimitScope `yaml:"signing"`
+	// Verify covers POST /signing/v1/verify, per client: each call may cost seconds of
+	// CPU on a hostile PDF.
+	Verify RateLimitScope `yaml:"verify"`
 }
 
 // RateLimitScope holds a scope's rules; an absent rule takes its default.
@@ -46,6 +50,7 @@ var (
 	DefaultTokenLimits    = RateLimitScope{PerIP: &RateLimit{600, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}}
 	DefaultApprovalLimits = RateLimitScope{PerIP: &RateLimit{60, Duration(time.Minute)}, PerCitizen: &RateLimit{10, Duration(time.Minute)}}
 	DefaultSigningLimits  = RateLimitScope{PerClient: &RateLimit{600, Duration(time.Minute)}, PerCitizen: &RateLimit{30, Duration(10 * time.Minute)}}
+	DefaultVerifyLimits   = RateLimitScope{PerClient: &RateLimit{600, Duration(time.Minute)}}
 )
 
 func (s *RateLimitScope) applyDefaults(d RateLimitScope) {
@@ -65,6 +70,7 @@ func (r *RateLimits) applyDefaults() {
 	r.Token.applyDefaults(DefaultTokenLimits)
 	r.Approval.applyDefaults(DefaultApprovalLimits)
 	r.Signing.applyDefaults(DefaultSigningLimits)
+	r.Verify.applyDefaults(DefaultVerifyLimits)
 }
 
 // TrustedProxyPrefixes parses TrustedProxies (Validate has checked them).
@@ -101,8 +107,9 @@ func (r RateLimits) validate() []error {
 	scopes := []struct {
 		name string
 		s    RateLimitScope
-		no   string // the kind the scope does not count
-	}{{"login", r.Login, ""}, {"token", r.Token, "per_citizen"}, {"approval", r.Approval, "per_client"}, {"signing", r.Signing, "per_ip"}}
+		no   []string // the kinds the scope does not count
+	}{{"login", r.Login, nil}, {"token", r.Token, []string{"per_citizen"}}, {"approval", r.Approval, []string{"per_client"}},
+		{"signing", r.Signing, []string{"per_ip"}}, {"verify", r.Verify, []string{"per_ip", "per_citizen"}}}
 	for _, sc := range scopes {
 		for _, k := range []struct {
 			name string
@@ -110,7 +117,7 @@ func (r RateLimits) validate() []error {
 		}{{"per_ip", sc.s.PerIP}, {"per_client", sc.s.PerClient}, {"per_citizen", sc.s.PerCitizen}} {
 			switch {
 			case k.r == nil:
-			case k.name == sc.no && k.r.Limit != 0:
+			case slices.Contains(sc.no, k.name) && k.r.Limit != 0:
 				add("%s.%s: not counted for %s; remove it", sc.name, k.name, sc.name)
 			case k.r.Limit < 0:
 				add("%s.%s.limit: %d is negative (0 turns the rule off)", sc.name, k.name, k.r.Limit)

@@ -51,6 +51,7 @@ func TestRateLimitParse(t *testing.T) {
 			return r.Signing.PerClient.Limit == 600 && r.Signing.PerCitizen.Limit == 30 && r.Signing.PerIP == nil
 		}},
 		{"signing per ip not counted", "rate_limits:\n  signing:\n    per_ip: {limit: 3}\n", "rate_limits.signing.per_ip: not counted for signing", nil},
+		{"verify per citizen not counted", "rate_limits:\n  verify:\n    per_citizen: {limit: 3}\n", "rate_limits.verify.per_citizen: not counted for verify", nil},
 		{"unknown key", "rate_limits:\n  login:\n    per_user: {limit: 3}\n", "field per_user not found", nil},
 	}
 	for _, tt := range tests {

@@ -43,6 +43,8 @@ const (
 	// Signing counts signing requests created through the API, per client and per citizen
 	// asked to approve, so no client floods a citizen's phone.
 	Signing Scope = "signing"
+	// Verify is POST /signing/v1/verify, per client.
+	Verify Scope = "verify"
 )
 
 // Kind is what a counter is kept per.

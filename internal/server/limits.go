@@ -25,7 +25,7 @@ func newLimiter(c config.RateLimits, st *sqlstore.Store, masterKey []byte, log *
 		return nil, err
 	}
 	rules := map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{}
-	for scope, s := range map[ratelimit.Scope]config.RateLimitScope{ratelimit.Login: c.Login, ratelimit.Token: c.Token, ratelimit.Approval: c.Approval, ratelimit.Signing: c.Signing} {
+	for scope, s := range map[ratelimit.Scope]config.RateLimitScope{ratelimit.Login: c.Login, ratelimit.Token: c.Token, ratelimit.Approval: c.Approval, ratelimit.Signing: c.Signing, ratelimit.Verify: c.Verify} {
 		rules[scope] = map[ratelimit.Kind]ratelimit.Rule{}
 		for kind, r := range map[ratelimit.Kind]*config.RateLimit{ratelimit.PerIP: s.PerIP, ratelimit.PerClient: s.PerClient, ratelimit.PerCitizen: s.PerCitizen} {
 			if r != nil && r.Limit > 0 {

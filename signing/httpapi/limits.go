@@ -42,9 +42,21 @@ func (a *API) extendAllowed(w http.ResponseWriter, r *http.Request, clientID str
 	return a.signingAllowed(w, r, "signing requests and extensions", ratelimit.Client(clientID))
 }
 
+// verifyAllowed takes a verification against the client's verify allowance: a hostile
+// PDF may cost seconds of CPU.
+func (a *API) verifyAllowed(w http.ResponseWriter, r *http.Request, clientID string) *Problem {
+	return a.allowed(w, r, ratelimit.Verify, "verifications", ratelimit.Client(clientID))
+}
+
 // signingAllowed takes one call of what against key in the signing scope.
 func (a *API) signingAllowed(w http.ResponseWriter, r *http.Request, what string, key ratelimit.Key) *Problem {
-	err := a.limits.Take(r.Context(), ratelimit.Signing, key)
+	return a.allowed(w, r, ratelimit.Signing, what, key)
+}
+
+// allowed takes one call of what against key in scope; it fails open when the counters
+// cannot be read (the 503 is for a limiter that refuses to guess).
+func (a *API) allowed(w http.ResponseWriter, r *http.Request, scope ratelimit.Scope, what string, key ratelimit.Key) *Problem {
+	err := a.limits.Take(r.Context(), scope, key)
 	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
 		return problem(http.StatusTooManyRequests, ProblemTooManyRequests, "Too many requests",
 			"too many "+what+" per "+string(e.Kind)+"; retry after "+strconv.Itoa(e.RetryAfterSeconds())+" s")

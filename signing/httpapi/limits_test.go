@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -234,4 +235,43 @@ func TestExtendRateLimit(t *testing.T) {
 			t.Fatalf("the extender was called %d times, want 4", got)
 		}
 	})
+}
+
+// TestVerifyRateLimit: POST /signing/v1/verify counts per client in a scope of its own:
+// over it the caller gets a 429 problem with Retry-After before the PDF is read, and
+// neither another client nor the signing allowance is touched.
+func TestVerifyRateLimit(t *testing.T) {
+	s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	l, err := ratelimit.New(ratelimit.Config{Store: s, Key: testRateLimitKey, Now: fixedNow, Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{
+		ratelimit.Verify:  {ratelimit.PerClient: {Limit: 2, Window: time.Minute}},
+		ratelimit.Signing: {ratelimit.PerClient: {Limit: 1, Window: time.Minute}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) { c.RateLimits = l })
+	verify := func(tok string) *http.Response {
+		return e.do("POST", "/signing/v1/verify", tok, http.Header{"Content-Type": {"application/pdf"}}, bytes.NewReader(minimalPDF("Ho so")))
+	}
+	for i := range 2 {
+		if resp := verify(tokPortal); resp.StatusCode != http.StatusOK {
+			t.Fatalf("verification %d: %d %s", i, resp.StatusCode, readAll(t, resp))
+		}
+	}
+	resp := verify(tokPortal)
+	p := wantProblem(t, resp, http.StatusTooManyRequests, ProblemTooManyRequests)
+	if got := resp.Header.Get("Retry-After"); got != "30" || !strings.Contains(p.Detail, "verifications per client") {
+		t.Errorf("Retry-After %q, detail %q", got, p.Detail)
+	}
+	if resp := verify(tokOther); resp.StatusCode != http.StatusOK {
+		t.Errorf("another client: %d %s", resp.StatusCode, readAll(t, resp))
+	}
+	hdr, body := form(t, field("subject", "sub-1"), field("title", "Tờ khai"), file("a.pdf", pdf("a")))
+	if resp := e.do("POST", "/signing/v1/requests", tokPortal, hdr, body); resp.StatusCode != http.StatusCreated {
+		t.Errorf("a signing request after verifications: %d %s", resp.StatusCode, readAll(t, resp))
+	}
 }

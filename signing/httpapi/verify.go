@@ -13,7 +13,10 @@ import (
 
 // handleVerify reports on every signature of a PDF: POST the PDF itself (application/pdf)
 // or a multipart form with one "document" file. Trust comes from Config.TrustRoots.
-func (a *API) handleVerify(w http.ResponseWriter, r *http.Request, _ Caller) error {
+func (a *API) handleVerify(w http.ResponseWriter, r *http.Request, c Caller) error {
+	if p := a.verifyAllowed(w, r, c.ClientID); p != nil {
+		return p
+	}
 	limit := a.maxDoc
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var body io.Reader
