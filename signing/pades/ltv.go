@@ -4,36 +4,78 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/digitorus/pdf"
 	"golang.org/x/crypto/ocsp"
 )
 
 // Evidence is the validation material AddDSS embeds: DER certificates, OCSP responses
-// (the whole OCSPResponse, as RFC 6960 returns it) and CRLs.
+// (the whole OCSPResponse, as RFC 6960 returns it) and CRLs, and optionally which of them
+// validate which signature (VRI).
 type Evidence struct {
 	Certs [][]byte
 	OCSPs [][]byte
 	CRLs  [][]byte
+	// VRI lists, per signature or document timestamp, the items that validate it. They
+	// are written to the DSS arrays too when Certs, OCSPs or CRLs lack them.
+	VRI []VRIEntry
+}
+
+// VRIEntry is the validation material of one signature or document timestamp, written as
+// its signature VRI dictionary under /DSS /VRI (ETSI EN 319 142-1 5.4.2.3, ISO 32000-2
+// 12.8.4.4).
+type VRIEntry struct {
+	// Contents is the signature dictionary's /Contents string as the PDF holds it: the
+	// DER and the zero padding after it. The entry's key is VRIKey(Contents).
+	Contents []byte
+	// Certs, OCSPs and CRLs become the entry's /Cert, /OCSP and /CRL arrays: references
+	// to the streams of /DSS /Certs, /OCSPs and /CRLs.
+	Certs, OCSPs, CRLs [][]byte
+	// Time, when not zero, is written as /TU: when the entry was made.
+	Time time.Time
+}
+
+// VRIKey returns the /VRI key of a signature whose /Contents string holds contents: the
+// upper-case hex SHA-1 of the string's bytes, zero padding included. The standards say
+// "the SHA-1 digest of the signature"; the EU DSS library (the ETSI plugtests'
+// reference), pyHanko and iText all hash the whole /Contents value, and DSS looks the
+// entry up by that key only, so we do the same. (signing/verify accepts either form.)
+func VRIKey(contents []byte) string {
+	sum := sha1.Sum(contents)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 // maxEvidenceItem bounds one certificate, OCSP response or CRL (and what is read back of
 // an existing DSS stream when de-duplicating).
 const maxEvidenceItem = 8 << 20
 
+// maxVRIEntries bounds Evidence.VRI (signing/verify reads no more than this many).
+const maxVRIEntries = 1024
+
 // AddDSS appends an incremental update that adds ev to the document security store
 // (the catalog's /DSS, ETSI EN 319 142-1 5.4.2, ISO 32000-2 12.8.4.3): each item becomes
 // a stream referenced from /Certs, /OCSPs or /CRLs. An existing /DSS is extended (its
 // other entries, such as /VRI, are kept) and items it already holds are not added again.
-// The original bytes are written unchanged, so earlier signatures stay valid. Nothing is
-// written to out unless the update was built.
+// Each ev.VRI entry becomes the signature VRI dictionary under /DSS /VRI keyed by
+// VRIKey: other keys of an existing /VRI are kept, and an existing entry for the same
+// signature is extended with what it lacks. The original bytes are written unchanged, so
+// earlier signatures stay valid. Nothing is written to out unless the update was built.
 func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev Evidence) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ev, err := ev.withVRIItems()
+	if err != nil {
 		return err
 	}
 	if err := ev.check(); err != nil {
@@ -55,6 +97,32 @@ func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev
 		return err
 	}
 	return writeUpdated(out, ra, size, data)
+}
+
+// withVRIItems checks ev.VRI and returns ev with the VRI entries' items appended to
+// Certs, OCSPs and CRLs (duplicates are dropped when the DSS is built).
+func (ev Evidence) withVRIItems() (Evidence, error) {
+	if len(ev.VRI) > maxVRIEntries {
+		return ev, fmt.Errorf("%w: %d VRI entries, limit %d", ErrBadOptions, len(ev.VRI), maxVRIEntries)
+	}
+	out := Evidence{
+		Certs: append([][]byte(nil), ev.Certs...),
+		OCSPs: append([][]byte(nil), ev.OCSPs...),
+		CRLs:  append([][]byte(nil), ev.CRLs...),
+		VRI:   ev.VRI,
+	}
+	for i, e := range ev.VRI {
+		if len(e.Contents) == 0 || len(e.Contents) > maxEvidenceItem {
+			return ev, fmt.Errorf("%w: VRI entry %d: /Contents of %d bytes", ErrBadOptions, i, len(e.Contents))
+		}
+		if len(e.Certs)+len(e.OCSPs)+len(e.CRLs) == 0 {
+			return ev, fmt.Errorf("%w: VRI entry %d holds no evidence", ErrBadOptions, i)
+		}
+		out.Certs = append(out.Certs, e.Certs...)
+		out.OCSPs = append(out.OCSPs, e.OCSPs...)
+		out.CRLs = append(out.CRLs, e.CRLs...)
+	}
+	return out, nil
 }
 
 func (ev Evidence) check() error {
@@ -110,20 +178,24 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 	indirect := dss.Kind() == pdf.Dict && dssRef != d.rootRef && dssRef.id != 0
 
 	override := map[string]func(*bytes.Buffer) error{}
+	// refs maps each item, by SHA-256, to its stream in the DSS arrays (old or new), so
+	// the VRI entries reference the same streams.
+	refs := map[string]map[[32]byte]ref{}
 	for _, k := range []struct {
 		key   string
 		items [][]byte
 	}{{"Certs", ev.Certs}, {"OCSPs", ev.OCSPs}, {"CRLs", ev.CRLs}} {
 		old := dss.Key(k.key)
 		have := streamDigests(old)
+		refs[k.key] = have
 		var added []ref
 		for _, item := range k.items {
 			sum := sha256.Sum256(item)
-			if have[sum] {
+			if _, ok := have[sum]; ok {
 				continue
 			}
-			have[sum] = true
 			r := w.alloc()
+			have[sum] = r
 			w.putStream(r, "", item)
 			added = append(added, r)
 		}
@@ -150,6 +222,13 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 			return nil
 		}
 	}
+	vriRef, err := buildVRI(w, dss.Key("VRI"), ev.VRI, refs)
+	if err != nil {
+		return nil, err
+	}
+	if vriRef.id != 0 {
+		override["VRI"] = func(b *bytes.Buffer) error { b.WriteString(vriRef.String()); return nil }
+	}
 	if len(override) == 0 {
 		return nil, fmt.Errorf("%w: the DSS already holds all this evidence", ErrBadOptions)
 	}
@@ -165,7 +244,7 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 		}
 	} else {
 		db.WriteString("<< /Type /DSS")
-		for _, k := range []string{"Certs", "OCSPs", "CRLs"} {
+		for _, k := range []string{"Certs", "OCSPs", "CRLs", "VRI"} {
 			if f := override[k]; f != nil {
 				fmt.Fprintf(&db, " /%s ", k)
 				if err := f(&db); err != nil {
@@ -194,10 +273,160 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 	return w.buf.Bytes(), nil
 }
 
-// streamDigests returns the SHA-256 of each decoded stream in array arr, so evidence
-// already in the DSS is not added twice. Streams that cannot be read are skipped.
-func streamDigests(arr pdf.Value) map[[32]byte]bool {
-	have := map[[32]byte]bool{}
+// vriArrays names an entry's arrays and the DSS arrays their references point into.
+var vriArrays = []struct{ entry, dss string }{{"Cert", "Certs"}, {"OCSP", "OCSPs"}, {"CRL", "CRLs"}}
+
+// buildVRI writes a new /VRI dictionary: old's entries (old is the existing /VRI, or
+// null) with an entry per signature of entries, each an existing entry extended with
+// the references it lacks, or a new one. refs maps items to their DSS streams. It returns
+// the zero ref when entries is empty or every entry already references all its items.
+func buildVRI(w *objWriter, old pdf.Value, entries []VRIEntry, refs map[string]map[[32]byte]ref) (ref, error) {
+	if len(entries) == 0 {
+		return ref{}, nil
+	}
+	if !old.IsNull() && old.Kind() != pdf.Dict {
+		return ref{}, fmt.Errorf("%w: /DSS /VRI is not a dictionary", ErrInvalidPDF)
+	}
+	// Entries for the same signature are merged; keys are upper case, but an old
+	// lower-case key for the same signature is replaced, not duplicated.
+	type merged struct {
+		items map[string][][32]byte // SHA-256 of the items, by DSS array
+		time  time.Time
+	}
+	byKey := map[string]*merged{}
+	for _, e := range entries {
+		k := VRIKey(e.Contents)
+		m := byKey[k]
+		if m == nil {
+			m = &merged{items: map[string][][32]byte{}}
+			byKey[k] = m
+		}
+		for _, a := range []struct {
+			dss   string
+			items [][]byte
+		}{{"Certs", e.Certs}, {"OCSPs", e.OCSPs}, {"CRLs", e.CRLs}} {
+			for _, it := range a.items {
+				sum := sha256.Sum256(it)
+				if _, ok := refs[a.dss][sum]; !ok {
+					return ref{}, fmt.Errorf("pades: VRI item missing from the DSS arrays") // withVRIItems added it
+				}
+				if !slices.Contains(m.items[a.dss], sum) {
+					m.items[a.dss] = append(m.items[a.dss], sum)
+				}
+			}
+		}
+		if e.Time.After(m.time) {
+			m.time = e.Time
+		}
+	}
+	oldKeys := map[string]string{} // upper case -> key as written
+	for _, k := range old.Keys() {
+		if u := strings.ToUpper(k); byKey[u] != nil {
+			oldKeys[u] = k
+		}
+	}
+
+	override := map[string]func(*bytes.Buffer) error{}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m := byKey[k]
+		var prev pdf.Value // the existing entry, or null
+		if ok := oldKeys[k]; ok != "" {
+			prev = old.Key(ok)
+			if prev.Kind() != pdf.Dict {
+				prev = pdf.Value{}
+			}
+		}
+		changed := prev.IsNull()
+		entryOverride := map[string]func(*bytes.Buffer) error{}
+		for _, a := range vriArrays {
+			arr := prev.Key(a.entry)
+			// Compared by content: another writer may have referenced its own copy.
+			have := streamDigests(arr)
+			var add []ref
+			for _, sum := range m.items[a.dss] {
+				if _, ok := have[sum]; !ok {
+					add = append(add, refs[a.dss][sum])
+				}
+			}
+			if len(add) == 0 {
+				continue
+			}
+			changed = true
+			entryOverride[a.entry] = func(b *bytes.Buffer) error {
+				b.WriteString("[")
+				if arr.Kind() == pdf.Array {
+					for i := 0; i < arr.Len(); i++ {
+						if err := writeValue(b, arr.Index(i), refOf(arr), 1); err != nil {
+							return err
+						}
+						b.WriteString(" ")
+					}
+				}
+				for i, r := range add {
+					if i > 0 {
+						b.WriteString(" ")
+					}
+					b.WriteString(r.String())
+				}
+				b.WriteString("]")
+				return nil
+			}
+		}
+		if !changed {
+			continue
+		}
+		if !m.time.IsZero() {
+			tu := pdfDate(m.time)
+			entryOverride["TU"] = func(b *bytes.Buffer) error { fmt.Fprintf(b, "(%s)", tu); return nil }
+		}
+		override[k] = func(b *bytes.Buffer) error {
+			return writeDictExcept(b, prev, refOf(prev), entryOverride)
+		}
+	}
+	if len(override) == 0 {
+		return ref{}, nil
+	}
+	// The old entries, less those replaced (under any spelling of their key), then the
+	// new and extended ones.
+	var vb bytes.Buffer
+	vb.WriteString("<<")
+	for _, k := range old.Keys() {
+		if override[strings.ToUpper(k)] != nil {
+			continue
+		}
+		vb.WriteString(" ")
+		writeName(&vb, k)
+		vb.WriteString(" ")
+		if err := writeValue(&vb, old.Key(k), refOf(old), 1); err != nil {
+			return ref{}, err
+		}
+	}
+	for _, k := range keys {
+		if f := override[k]; f != nil {
+			vb.WriteString(" ")
+			writeName(&vb, k)
+			vb.WriteString(" ")
+			if err := f(&vb); err != nil {
+				return ref{}, err
+			}
+		}
+	}
+	vb.WriteString(" >>")
+	r := w.alloc()
+	w.put(r, vb.Bytes())
+	return r, nil
+}
+
+// streamDigests maps the SHA-256 of each decoded stream in array arr to the stream's
+// reference, so evidence already in the DSS is not added twice and VRI entries can
+// point at it. Streams that cannot be read are skipped.
+func streamDigests(arr pdf.Value) map[[32]byte]ref {
+	have := map[[32]byte]ref{}
 	if arr.Kind() != pdf.Array {
 		return have
 	}
@@ -216,7 +445,9 @@ func streamDigests(arr pdf.Value) map[[32]byte]bool {
 			}
 			var sum [32]byte
 			copy(sum[:], h.Sum(nil))
-			have[sum] = true
+			if _, ok := have[sum]; !ok {
+				have[sum] = refOf(s)
+			}
 		}()
 	}
 	return have
