@@ -89,7 +89,7 @@ func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev
 	if err != nil {
 		return err
 	}
-	data, err := buildDSSIncrement(doc, ev)
+	data, err := buildDSSIncrement(ctx, doc, ev)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (ev Evidence) check() error {
 
 // buildDSSIncrement writes the evidence streams, the new or replaced /DSS dictionary (and
 // the catalog when /DSS was absent or direct), and the cross-reference section.
-func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
+func buildDSSIncrement(ctx context.Context, d *document, ev Evidence) (data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			data, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
@@ -177,6 +177,7 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 	dssRef := refOf(dss)
 	indirect := dss.Kind() == pdf.Dict && dssRef != d.rootRef && dssRef.id != 0
 
+	dg := &digester{}
 	override := map[string]func(*bytes.Buffer) error{}
 	// refs maps each item, by SHA-256, to its stream in the DSS arrays (old or new), so
 	// the VRI entries reference the same streams.
@@ -186,7 +187,7 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 		items [][]byte
 	}{{"Certs", ev.Certs}, {"OCSPs", ev.OCSPs}, {"CRLs", ev.CRLs}} {
 		old := dss.Key(k.key)
-		have := streamDigests(old)
+		have := dg.digests(old)
 		refs[k.key] = have
 		var added []ref
 		for _, item := range k.items {
@@ -222,7 +223,7 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 			return nil
 		}
 	}
-	vriRef, err := buildVRI(w, dss.Key("VRI"), ev.VRI, refs)
+	vriRef, err := buildVRI(ctx, w, dg, dss.Key("VRI"), ev.VRI, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -273,6 +274,30 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 	return w.buf.Bytes(), nil
 }
 
+// maxVRICopyWork bounds the work of copying an existing /VRI, in vriWork units. The
+// reader parses an indirect entry anew each time it is reached, so a thousand keys
+// naming one huge entry would parse it a thousand times. Real entries weigh tens.
+const maxVRICopyWork = 1 << 20
+
+// vriWork estimates what reading entry v cost: its keys, the items of its arrays and its
+// strings' bytes (by 64).
+func vriWork(v pdf.Value) int {
+	if v.Kind() != pdf.Dict {
+		return 1
+	}
+	n := 1
+	for _, k := range v.Keys() {
+		n++
+		switch e := v.Key(k); e.Kind() {
+		case pdf.Array:
+			n += e.Len()
+		case pdf.String:
+			n += len(e.RawString()) / 64
+		}
+	}
+	return n
+}
+
 // vriArrays names an entry's arrays and the DSS arrays their references point into.
 var vriArrays = []struct{ entry, dss string }{{"Cert", "Certs"}, {"OCSP", "OCSPs"}, {"CRL", "CRLs"}}
 
@@ -280,12 +305,15 @@ var vriArrays = []struct{ entry, dss string }{{"Cert", "Certs"}, {"OCSP", "OCSPs
 // null) with an entry per signature of entries, each an existing entry extended with
 // the references it lacks, or a new one. refs maps items to their DSS streams. It returns
 // the zero ref when entries is empty or every entry already references all its items.
-func buildVRI(w *objWriter, old pdf.Value, entries []VRIEntry, refs map[string]map[[32]byte]ref) (ref, error) {
+func buildVRI(ctx context.Context, w *objWriter, dg *digester, old pdf.Value, entries []VRIEntry, refs map[string]map[[32]byte]ref) (ref, error) {
 	if len(entries) == 0 {
 		return ref{}, nil
 	}
 	if !old.IsNull() && old.Kind() != pdf.Dict {
 		return ref{}, fmt.Errorf("%w: /DSS /VRI is not a dictionary", ErrInvalidPDF)
+	}
+	if n := len(old.Keys()); n > maxVRIEntries {
+		return ref{}, fmt.Errorf("%w: /DSS /VRI holds %d entries, limit %d", ErrInvalidPDF, n, maxVRIEntries)
 	}
 	// Entries for the same signature are merged; keys are upper case, but an old
 	// lower-case key for the same signature is replaced, not duplicated.
@@ -346,7 +374,7 @@ func buildVRI(w *objWriter, old pdf.Value, entries []VRIEntry, refs map[string]m
 		for _, a := range vriArrays {
 			arr := prev.Key(a.entry)
 			// Compared by content: another writer may have referenced its own copy.
-			have := streamDigests(arr)
+			have := dg.digests(arr)
 			var add []ref
 			for _, sum := range m.items[a.dss] {
 				if _, ok := have[sum]; !ok {
@@ -395,14 +423,22 @@ func buildVRI(w *objWriter, old pdf.Value, entries []VRIEntry, refs map[string]m
 	// new and extended ones.
 	var vb bytes.Buffer
 	vb.WriteString("<<")
+	work := 0
 	for _, k := range old.Keys() {
 		if override[strings.ToUpper(k)] != nil {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return ref{}, err
+		}
+		v := old.Key(k)
+		if work += vriWork(v); work > maxVRICopyWork {
+			return ref{}, fmt.Errorf("%w: /DSS /VRI entries too large to copy", ErrInvalidPDF)
+		}
 		vb.WriteString(" ")
 		writeName(&vb, k)
 		vb.WriteString(" ")
-		if err := writeValue(&vb, old.Key(k), refOf(old), 1); err != nil {
+		if err := writeValue(&vb, v, refOf(old), 1); err != nil {
 			return ref{}, err
 		}
 	}
@@ -422,13 +458,28 @@ func buildVRI(w *objWriter, old pdf.Value, entries []VRIEntry, refs map[string]m
 	return r, nil
 }
 
-// streamDigests maps the SHA-256 of each decoded stream in array arr to the stream's
+// maxDigestBytes bounds what is decoded of existing DSS streams, in all, to de-duplicate.
+const maxDigestBytes = 128 << 20
+
+// digester hashes existing DSS streams, each object once and no more than maxDigestBytes
+// decoded in all: a hostile DSS (thousands of references to a stream that inflates to
+// maxEvidenceItem) costs bounded work. A stream past the budget counts as unknown, so at
+// worst an item is stored again.
+type digester struct {
+	sums  map[ref]*[32]byte // nil: unreadable
+	spent int64
+}
+
+// digests maps the SHA-256 of each decoded stream in array arr to the stream's
 // reference, so evidence already in the DSS is not added twice and VRI entries can
 // point at it. Streams that cannot be read are skipped.
-func streamDigests(arr pdf.Value) map[[32]byte]ref {
+func (dg *digester) digests(arr pdf.Value) map[[32]byte]ref {
 	have := map[[32]byte]ref{}
 	if arr.Kind() != pdf.Array {
 		return have
+	}
+	if dg.sums == nil {
+		dg.sums = map[ref]*[32]byte{}
 	}
 	for i := 0; i < arr.Len() && i < 1<<16; i++ {
 		func() {
@@ -437,20 +488,40 @@ func streamDigests(arr pdf.Value) map[[32]byte]ref {
 			if s.Kind() != pdf.Stream {
 				return
 			}
-			rc := s.Reader()
-			defer rc.Close()
-			h := sha256.New()
-			if _, err := io.Copy(h, io.LimitReader(rc, maxEvidenceItem+1)); err != nil {
+			r := refOf(s)
+			sum, done := dg.sums[r]
+			if !done {
+				dg.sums[r] = nil // if hash panics, the stream stays unreadable
+				sum = dg.hash(s)
+				dg.sums[r] = sum
+			}
+			if sum == nil {
 				return
 			}
-			var sum [32]byte
-			copy(sum[:], h.Sum(nil))
-			if _, ok := have[sum]; !ok {
-				have[sum] = refOf(s)
+			if _, ok := have[*sum]; !ok {
+				have[*sum] = r
 			}
 		}()
 	}
 	return have
+}
+
+func (dg *digester) hash(s pdf.Value) *[32]byte {
+	left := maxDigestBytes - dg.spent
+	if left <= 0 {
+		return nil
+	}
+	rc := s.Reader()
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(rc, min(left, maxEvidenceItem+1)))
+	dg.spent += n
+	if err != nil || n > maxEvidenceItem || n == left {
+		return nil
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return &sum
 }
 
 // docTimestampReserve is the number of DER bytes reserved for a document timestamp token.

@@ -2,6 +2,7 @@ package pades
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -451,6 +452,84 @@ func TestAddDSSVRIRejects(t *testing.T) {
 			var out bytes.Buffer
 			if err := AddDSS(context.Background(), bytes.NewReader(in), int64(len(in)), &out, tc.ev); !errors.Is(err, ErrBadOptions) || out.Len() != 0 {
 				t.Fatalf("err=%v, %d bytes written", err, out.Len())
+			}
+		})
+	}
+}
+
+// TestAddDSSVRIHostile: hostile existing DSSes cost bounded work. Thousands of
+// references to a stream that inflates to 8 MB (in /Certs and in VRI entries) are hashed
+// once and the update is written; a /VRI with more keys than signing/verify reads, or
+// whose keys name the same huge entry a thousand times, is refused as invalid.
+func TestAddDSSVRIHostile(t *testing.T) {
+	w := newLTVWorld(t)
+	signed, cert := w.signBT(t, testpki.MinimalPDF(1))
+	contents := paddedContents(t, signed)
+	var bomb bytes.Buffer
+	zw := zlib.NewWriter(&bomb)
+	zw.Write(make([]byte, 8<<20))
+	zw.Close()
+	refs := strings.Repeat("{1} 0 R ", 5000)
+	keys := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "/%040X {2} 0 R ", i)
+		}
+		return b.String()
+	}
+	build := func(vri, entry string) []byte {
+		id, cat := catalogWith(t, signed, "/DSS {0} 0 R")
+		return appendObjects(t, signed, map[string]string{
+			id:    cat,
+			"{0}": "<< /Certs [" + refs + "] /VRI << " + vri + " >> >>",
+			"{1}": fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", bomb.Len(), bomb.Bytes()),
+			"{2}": entry,
+		}, 3)
+	}
+	for _, tc := range []struct {
+		name     string
+		in       []byte
+		wantErr  error
+		wantKeys int
+	}{
+		{"bomb references", build(keys(100)+"/"+VRIKey(contents)+" {2} 0 R", "<< /Cert ["+refs+"] /OCSP ["+refs+"] >>"), nil, 101},
+		{"too many keys", build(keys(maxVRIEntries+1), "<< /Cert [{1} 0 R] >>"), ErrInvalidPDF, 0},
+		{"keys naming one huge entry", build(keys(maxVRIEntries), "<< /Cert ["+refs+"] /OCSP ["+refs+"] /CRL ["+refs+"] >>"), ErrInvalidPDF, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			var err error
+			done := make(chan struct{})
+			start := time.Now()
+			go func() {
+				defer close(done)
+				err = AddDSS(context.Background(), bytes.NewReader(tc.in), int64(len(tc.in)), &out, Evidence{VRI: []VRIEntry{{Contents: contents, Certs: [][]byte{cert.Raw}}}})
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("AddDSS did not return within 20s")
+			}
+			t.Logf("AddDSS: %v in %v", err, time.Since(start))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || out.Len() != 0 {
+					t.Fatalf("err=%v, %d bytes written; want %v", err, out.Len(), tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			qpdfCheck(t, out.Bytes())
+			// Counted without decoding: readDSSVRI would inflate every reference.
+			r, err := pdf.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dss := r.Trailer().Key("Root").Key("DSS")
+			vri := dss.Key("VRI")
+			if n, m, c := len(vri.Keys()), vri.Key(VRIKey(contents)).Key("Cert").Len(), dss.Key("Certs").Len(); n != tc.wantKeys || m != 5001 || c != 5001 {
+				t.Fatalf("%d VRI entries, the signature's /Cert has %d items, /Certs %d; want %d, 5001, 5001", n, m, c, tc.wantKeys)
 			}
 		})
 	}
