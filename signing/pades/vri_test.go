@@ -251,7 +251,7 @@ func TestAddDSSVRI(t *testing.T) {
 // appendObjects appends an incremental update (classic cross-reference table) that
 // replaces or adds objs; {N} in a body stands for the object number size+N, where size is
 // the input's /Size, which the update raises by extra.
-func appendObjects(t *testing.T, in []byte, objs map[string]string, extra int) []byte {
+func appendObjects(t testing.TB, in []byte, objs map[string]string, extra int) []byte {
 	t.Helper()
 	r, err := pdf.NewReader(bytes.NewReader(in), int64(len(in)))
 	if err != nil {
@@ -297,7 +297,7 @@ func appendObjects(t *testing.T, in []byte, objs map[string]string, extra int) [
 }
 
 // catalogWith returns the body of the last revision's catalog with extra entries.
-func catalogWith(t *testing.T, in []byte, extra string) (id string, body string) {
+func catalogWith(t testing.TB, in []byte, extra string) (id string, body string) {
 	t.Helper()
 	r, err := pdf.NewReader(bytes.NewReader(in), int64(len(in)))
 	if err != nil {
@@ -533,4 +533,51 @@ func TestAddDSSVRIHostile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzAddDSSVRI mutates a PDF whose DSS already has a /VRI (direct and indirect entries,
+// lower-case keys): AddDSS with a VRI entry must not panic or hang, and when it succeeds
+// the original bytes are kept and the entry can be read back under its key.
+func FuzzAddDSSVRI(f *testing.F) {
+	root := testpki.NewCA(f).Root.Raw
+	contents := append([]byte{0x30, 0x03, 0x02, 0x01, 0x01}, make([]byte, 64)...)
+	key := VRIKey(contents)
+	base := testpki.MinimalPDF(1)
+	id, cat := catalogWith(f, base, "/DSS {0} 0 R")
+	for _, vri := range []string{
+		"<< /" + strings.Repeat("CD", 20) + " << /Cert [{1} 0 R] >> /" + strings.ToLower(key) + " {2} 0 R >>",
+		"{3} 0 R",
+		"<< /" + key + " << /Cert {1} 0 R /OCSP [1 2 3] /TU (x) >> >>",
+	} {
+		f.Add(appendObjects(f, base, map[string]string{
+			id:    cat,
+			"{0}": "<< /Certs [{1} 0 R] /VRI " + vri + " >>",
+			"{1}": streamObj(root),
+			"{2}": "<< /Cert [{1} 0 R {1} 0 R] /X [[[]]] >>",
+			"{3}": "<< /" + key + " {2} 0 R /A {3} 0 R >>",
+		}, 4))
+	}
+	ev := Evidence{VRI: []VRIEntry{{Contents: contents, Certs: [][]byte{root}}}}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 1<<20 {
+			return
+		}
+		var out bytes.Buffer
+		if err := AddDSS(context.Background(), bytes.NewReader(in), int64(len(in)), &out, ev); err != nil {
+			if out.Len() != 0 {
+				t.Fatalf("%v, yet %d bytes written", err, out.Len())
+			}
+			return
+		}
+		if !bytes.HasPrefix(out.Bytes(), in) {
+			t.Fatal("the original bytes were not kept")
+		}
+		r, err := pdf.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
+		if err != nil {
+			t.Fatalf("the output does not open: %v", err)
+		}
+		if e := r.Trailer().Key("Root").Key("DSS").Key("VRI").Key(key); e.Kind() != pdf.Dict || e.Key("Cert").Len() == 0 {
+			t.Fatalf("no VRI entry %s in the output", key)
+		}
+	})
 }
