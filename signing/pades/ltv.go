@@ -32,7 +32,7 @@ type Evidence struct {
 }
 
 // VRIEntry is the validation material of one signature or document timestamp, written as
-// its signature VRI dictionary under /DSS /VRI (ETSI EN 319 142-1 5.4.2.3, ISO 32000-2
+// its signature VRI dictionary under /DSS /VRI (ETSI EN 319 142-1 5.4.2, ISO 32000-2
 // 12.8.4.4).
 type VRIEntry struct {
 	// Contents is the signature dictionary's /Contents string as the PDF holds it: the
@@ -48,8 +48,9 @@ type VRIEntry struct {
 // VRIKey returns the /VRI key of a signature whose /Contents string holds contents: the
 // upper-case hex SHA-1 of the string's bytes, zero padding included. The standards say
 // "the SHA-1 digest of the signature"; the EU DSS library (the ETSI plugtests'
-// reference), pyHanko and iText all hash the whole /Contents value, and DSS looks the
-// entry up by that key only, so we do the same. (signing/verify accepts either form.)
+// reference) and pyHanko hash the whole /Contents value, as iText does for signatures
+// (not for document timestamps, where it hashes the DER alone), and DSS looks the entry
+// up by that key only, so we do the same. (signing/verify accepts either form.)
 func VRIKey(contents []byte) string {
 	sum := sha1.Sum(contents)
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
@@ -99,8 +100,8 @@ func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev
 	return writeUpdated(out, ra, size, data)
 }
 
-// withVRIItems checks ev.VRI and returns ev with the VRI entries' items appended to
-// Certs, OCSPs and CRLs (duplicates are dropped when the DSS is built).
+// withVRIItems checks ev.VRI and returns ev with the VRI entries' items that Certs, OCSPs
+// and CRLs lack appended to them.
 func (ev Evidence) withVRIItems() (Evidence, error) {
 	if len(ev.VRI) > maxVRIEntries {
 		return ev, fmt.Errorf("%w: %d VRI entries, limit %d", ErrBadOptions, len(ev.VRI), maxVRIEntries)
@@ -111,6 +112,24 @@ func (ev Evidence) withVRIItems() (Evidence, error) {
 		CRLs:  append([][]byte(nil), ev.CRLs...),
 		VRI:   ev.VRI,
 	}
+	if len(ev.VRI) == 0 {
+		return out, nil
+	}
+	// Each item is parsed once by check, however many entries name it.
+	seen := map[[32]byte]bool{}
+	for _, l := range [][][]byte{ev.Certs, ev.OCSPs, ev.CRLs} {
+		for _, it := range l {
+			seen[sha256.Sum256(it)] = true
+		}
+	}
+	add := func(to *[][]byte, items [][]byte) {
+		for _, it := range items {
+			if sum := sha256.Sum256(it); !seen[sum] {
+				seen[sum] = true
+				*to = append(*to, it)
+			}
+		}
+	}
 	for i, e := range ev.VRI {
 		if len(e.Contents) == 0 || len(e.Contents) > maxEvidenceItem {
 			return ev, fmt.Errorf("%w: VRI entry %d: /Contents of %d bytes", ErrBadOptions, i, len(e.Contents))
@@ -118,9 +137,9 @@ func (ev Evidence) withVRIItems() (Evidence, error) {
 		if len(e.Certs)+len(e.OCSPs)+len(e.CRLs) == 0 {
 			return ev, fmt.Errorf("%w: VRI entry %d holds no evidence", ErrBadOptions, i)
 		}
-		out.Certs = append(out.Certs, e.Certs...)
-		out.OCSPs = append(out.OCSPs, e.OCSPs...)
-		out.CRLs = append(out.CRLs, e.CRLs...)
+		add(&out.Certs, e.Certs)
+		add(&out.OCSPs, e.OCSPs)
+		add(&out.CRLs, e.CRLs)
 	}
 	return out, nil
 }
