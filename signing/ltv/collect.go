@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"golang.org/x/crypto/ocsp"
 
@@ -62,21 +63,69 @@ type collector struct {
 	e       *Extender
 	pool    *certPool
 	ev      pades.Evidence
-	done    map[string]bool // certificates whose chain was walked, by SHA-256 of the DER
-	crls    map[string]bool // CRL URLs fetched
+	links   map[string]*certLinks // certificates whose chain was walked, by certKey
+	crls    map[string][]byte     // CRLs fetched, by URL
 	fetches int
+}
+
+// certLinks is what chain found for one certificate: its revocation data and the
+// certificates that evidence depends on (its issuer, a delegated OCSP responder). A
+// signature's VRI entry is the closure of its certificates over these links.
+type certLinks struct {
+	raw       []byte
+	ocsp, crl []byte
+	next      []string // certKeys
+}
+
+func certKey(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return string(sum[:])
+}
+
+// vriEntry returns the VRI entry of the signature with /Contents contents whose CMS
+// carries certs: those certificates and, transitively, their issuers, responders and
+// revocation data, as chain recorded them.
+func (c *collector) vriEntry(contents []byte, certs []*x509.Certificate, now time.Time) pades.VRIEntry {
+	e := pades.VRIEntry{Contents: contents, Time: now}
+	seen := map[string]bool{}
+	crls := map[[32]byte]bool{}
+	var stack []string
+	for _, cert := range certs {
+		stack = append(stack, certKey(cert))
+	}
+	for len(stack) > 0 {
+		k := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		l := c.links[k]
+		if seen[k] || l == nil {
+			continue
+		}
+		seen[k] = true
+		e.Certs = append(e.Certs, l.raw)
+		if l.ocsp != nil {
+			e.OCSPs = append(e.OCSPs, l.ocsp)
+		}
+		if l.crl != nil {
+			if sum := sha256.Sum256(l.crl); !crls[sum] {
+				crls[sum] = true
+				e.CRLs = append(e.CRLs, l.crl)
+			}
+		}
+		stack = append(stack, l.next...)
+	}
+	return e
 }
 
 // chain adds c and its issuers up to a self-signed root, with revocation data for each
 // certificate below the root.
 func (c *collector) chain(ctx context.Context, cert *x509.Certificate) error {
 	for depth := 0; depth < maxChainLength; depth++ {
-		sum := sha256.Sum256(cert.Raw)
-		key := string(sum[:])
-		if c.done[key] {
+		key := certKey(cert)
+		if c.links[key] != nil {
 			return nil
 		}
-		c.done[key] = true
+		l := &certLinks{raw: cert.Raw}
+		c.links[key] = l
 		c.ev.Certs = append(c.ev.Certs, cert.Raw)
 		if selfSigned(cert) {
 			return nil
@@ -90,7 +139,8 @@ func (c *collector) chain(ctx context.Context, cert *x509.Certificate) error {
 				return fmt.Errorf("%w: for certificate %x (issuer %q)", ErrNoIssuer, cert.SerialNumber, cert.Issuer.String())
 			}
 		}
-		if err := c.revocation(ctx, cert, issuer); err != nil {
+		l.next = append(l.next, certKey(issuer))
+		if err := c.revocation(ctx, cert, issuer, l); err != nil {
 			return err
 		}
 		cert = issuer
@@ -99,8 +149,9 @@ func (c *collector) chain(ctx context.Context, cert *x509.Certificate) error {
 }
 
 // revocation adds an OCSP response for cert or, when OCSP is not offered or fails, the
-// CRL of its distribution point. A certificate that names neither gets none.
-func (c *collector) revocation(ctx context.Context, cert, issuer *x509.Certificate) error {
+// CRL of its distribution point. A certificate that names neither gets none. What it
+// finds is recorded in l, cert's links.
+func (c *collector) revocation(ctx context.Context, cert, issuer *x509.Certificate, l *certLinks) error {
 	for _, ext := range cert.Extensions {
 		if ext.Id.Equal(oidOCSPNoCheck) {
 			return nil
@@ -111,8 +162,10 @@ func (c *collector) revocation(ctx context.Context, cert, issuer *x509.Certifica
 		resp, err := c.fetchOCSP(ctx, u, cert, issuer)
 		if err == nil {
 			c.ev.OCSPs = append(c.ev.OCSPs, resp.raw)
+			l.ocsp = resp.raw
 			if resp.responder != nil {
 				c.pool.add(resp.responder)
+				l.next = append(l.next, certKey(resp.responder))
 				// The delegated responder's certificate lets validators check the response.
 				if err := c.chain(ctx, resp.responder); err != nil {
 					return err
@@ -126,13 +179,15 @@ func (c *collector) revocation(ctx context.Context, cert, issuer *x509.Certifica
 		c.e.log.WarnContext(ctx, "ltv: OCSP failed; trying the CRL", "url", u, "err", err)
 	}
 	for _, u := range cert.CRLDistributionPoints {
-		if c.crls[u] {
+		if crl, ok := c.crls[u]; ok {
+			l.crl = crl
 			return nil
 		}
 		crl, err := c.fetchCRL(ctx, u, cert, issuer)
 		if err == nil {
-			c.crls[u] = true
+			c.crls[u] = crl
 			c.ev.CRLs = append(c.ev.CRLs, crl)
+			l.crl = crl
 			return nil
 		}
 		if firstErr == nil {

@@ -84,7 +84,9 @@ type Config struct {
 	MaxResponse  int64
 	// MaxInputSize bounds the PDF (DefaultMaxInputSize).
 	MaxInputSize int64
-	Logger       *slog.Logger
+	// Now stamps the VRI entries' /TU (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Extender collects validation evidence and extends signed PDFs. Safe for concurrent use.
@@ -114,6 +116,9 @@ func New(cfg Config) (*Extender, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	e := &Extender{cfg: cfg, log: cfg.Logger.With("component", "ltv")}
 	for _, c := range append(append([]*x509.Certificate{}, cfg.Roots...), cfg.Intermediates...) {
 		if c == nil {
@@ -128,7 +133,8 @@ func New(cfg Config) (*Extender, error) {
 func (e *Extender) CanArchive() bool { return e.cfg.Timestamp != nil }
 
 // Collect gathers the evidence that validates every signature and document timestamp of
-// the signed PDF: certificates, OCSP responses and CRLs. ErrNotSigned when it has none.
+// the signed PDF: certificates, OCSP responses and CRLs, and per signature a VRI entry
+// naming the items that validate it. ErrNotSigned when it has none.
 func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, error) {
 	if int64(len(pdf)) > e.cfg.MaxInputSize {
 		return pades.Evidence{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(pdf), e.cfg.MaxInputSize)
@@ -141,11 +147,13 @@ func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, err
 		return pades.Evidence{}, ErrNotSigned
 	}
 	var certs []*x509.Certificate
-	for _, s := range sigs {
+	perSig := make([][]*x509.Certificate, len(sigs))
+	for i, s := range sigs {
 		cs, err := cmsCertificates(s.contents, 0)
 		if err != nil {
 			return pades.Evidence{}, fmt.Errorf("%w: field %q: %v", ErrBadSignature, s.field, err)
 		}
+		perSig[i] = cs
 		certs = append(certs, cs...)
 		if len(certs) > maxCertsPerDocument {
 			return pades.Evidence{}, fmt.Errorf("%w: more than %d certificates", ErrBadSignature, maxCertsPerDocument)
@@ -156,7 +164,7 @@ func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, err
 		ctx, cancel = context.WithTimeout(ctx, defaultTotalDeadline)
 		defer cancel()
 	}
-	c := &collector{e: e, pool: newCertPool(e.known), done: map[string]bool{}, crls: map[string]bool{}}
+	c := &collector{e: e, pool: newCertPool(e.known), links: map[string]*certLinks{}, crls: map[string][]byte{}}
 	for _, cert := range certs {
 		c.pool.add(cert)
 	}
@@ -164,6 +172,13 @@ func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, err
 		if err := c.chain(ctx, cert); err != nil {
 			return pades.Evidence{}, err
 		}
+	}
+	now := e.cfg.Now()
+	for i, s := range sigs {
+		if len(perSig[i]) == 0 {
+			continue // a CMS without certificates: nothing to say about it
+		}
+		c.ev.VRI = append(c.ev.VRI, c.vriEntry(s.contents, perSig[i], now))
 	}
 	return c.ev, nil
 }

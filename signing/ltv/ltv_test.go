@@ -96,6 +96,7 @@ func TestExtend(t *testing.T) {
 				t.Fatalf("DSS holds %d certificates, %d OCSP responses, %d CRLs", certs, ocsps, crls)
 			}
 			checkValid(t, w, db, out, tc.sigs)
+			checkVRI(t, w, out, 1) // the signature; a document timestamp comes after the DSS
 			t.Logf("%s: +%d bytes (%d certificates, %d OCSP responses, %d CRLs)", tc.name, len(out)-len(tc.in), certs, ocsps, crls)
 		})
 	}
@@ -121,6 +122,7 @@ func TestExtend(t *testing.T) {
 			t.Fatalf("renewal: %d OCSP responses, before %d; want fresh ones added", after, before)
 		}
 		checkValid(t, w, db, renewed, 3)
+		checkVRI(t, w, renewed, 2)
 	})
 
 	t.Run("revoked after signing", func(t *testing.T) {

@@ -4,36 +4,79 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/digitorus/pdf"
 	"golang.org/x/crypto/ocsp"
 )
 
 // Evidence is the validation material AddDSS embeds: DER certificates, OCSP responses
-// (the whole OCSPResponse, as RFC 6960 returns it) and CRLs.
+// (the whole OCSPResponse, as RFC 6960 returns it) and CRLs, and optionally which of them
+// validate which signature (VRI).
 type Evidence struct {
 	Certs [][]byte
 	OCSPs [][]byte
 	CRLs  [][]byte
+	// VRI lists, per signature or document timestamp, the items that validate it. They
+	// are written to the DSS arrays too when Certs, OCSPs or CRLs lack them.
+	VRI []VRIEntry
+}
+
+// VRIEntry is the validation material of one signature or document timestamp, written as
+// its signature VRI dictionary under /DSS /VRI (ETSI EN 319 142-1 5.4.2, ISO 32000-2
+// 12.8.4.4).
+type VRIEntry struct {
+	// Contents is the signature dictionary's /Contents string as the PDF holds it: the
+	// DER and the zero padding after it. The entry's key is VRIKey(Contents).
+	Contents []byte
+	// Certs, OCSPs and CRLs become the entry's /Cert, /OCSP and /CRL arrays: references
+	// to the streams of /DSS /Certs, /OCSPs and /CRLs.
+	Certs, OCSPs, CRLs [][]byte
+	// Time, when not zero, is written as /TU: when the entry was made.
+	Time time.Time
+}
+
+// VRIKey returns the /VRI key of a signature whose /Contents string holds contents: the
+// upper-case hex SHA-1 of the string's bytes, zero padding included. The standards say
+// "the SHA-1 digest of the signature"; the EU DSS library (the ETSI plugtests'
+// reference) and pyHanko hash the whole /Contents value, as iText does for signatures
+// (not for document timestamps, where it hashes the DER alone), and DSS looks the entry
+// up by that key only, so we do the same. (signing/verify accepts either form.)
+func VRIKey(contents []byte) string {
+	sum := sha1.Sum(contents)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 // maxEvidenceItem bounds one certificate, OCSP response or CRL (and what is read back of
 // an existing DSS stream when de-duplicating).
 const maxEvidenceItem = 8 << 20
 
+// maxVRIEntries bounds Evidence.VRI (signing/verify reads no more than this many).
+const maxVRIEntries = 1024
+
 // AddDSS appends an incremental update that adds ev to the document security store
 // (the catalog's /DSS, ETSI EN 319 142-1 5.4.2, ISO 32000-2 12.8.4.3): each item becomes
 // a stream referenced from /Certs, /OCSPs or /CRLs. An existing /DSS is extended (its
 // other entries, such as /VRI, are kept) and items it already holds are not added again.
-// The original bytes are written unchanged, so earlier signatures stay valid. Nothing is
-// written to out unless the update was built.
+// Each ev.VRI entry becomes the signature VRI dictionary under /DSS /VRI keyed by
+// VRIKey: other keys of an existing /VRI are kept, and an existing entry for the same
+// signature is extended with what it lacks. The original bytes are written unchanged, so
+// earlier signatures stay valid. Nothing is written to out unless the update was built.
 func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev Evidence) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ev, err := ev.withVRIItems()
+	if err != nil {
 		return err
 	}
 	if err := ev.check(); err != nil {
@@ -47,7 +90,7 @@ func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev
 	if err != nil {
 		return err
 	}
-	data, err := buildDSSIncrement(doc, ev)
+	data, err := buildDSSIncrement(ctx, doc, ev)
 	if err != nil {
 		return err
 	}
@@ -55,6 +98,50 @@ func AddDSS(ctx context.Context, in io.ReadSeeker, size int64, out io.Writer, ev
 		return err
 	}
 	return writeUpdated(out, ra, size, data)
+}
+
+// withVRIItems checks ev.VRI and returns ev with the VRI entries' items that Certs, OCSPs
+// and CRLs lack appended to them.
+func (ev Evidence) withVRIItems() (Evidence, error) {
+	if len(ev.VRI) > maxVRIEntries {
+		return ev, fmt.Errorf("%w: %d VRI entries, limit %d", ErrBadOptions, len(ev.VRI), maxVRIEntries)
+	}
+	out := Evidence{
+		Certs: append([][]byte(nil), ev.Certs...),
+		OCSPs: append([][]byte(nil), ev.OCSPs...),
+		CRLs:  append([][]byte(nil), ev.CRLs...),
+		VRI:   ev.VRI,
+	}
+	if len(ev.VRI) == 0 {
+		return out, nil
+	}
+	// Each item is parsed once by check, however many entries name it.
+	seen := map[[32]byte]bool{}
+	for _, l := range [][][]byte{ev.Certs, ev.OCSPs, ev.CRLs} {
+		for _, it := range l {
+			seen[sha256.Sum256(it)] = true
+		}
+	}
+	add := func(to *[][]byte, items [][]byte) {
+		for _, it := range items {
+			if sum := sha256.Sum256(it); !seen[sum] {
+				seen[sum] = true
+				*to = append(*to, it)
+			}
+		}
+	}
+	for i, e := range ev.VRI {
+		if len(e.Contents) == 0 || len(e.Contents) > maxEvidenceItem {
+			return ev, fmt.Errorf("%w: VRI entry %d: /Contents of %d bytes", ErrBadOptions, i, len(e.Contents))
+		}
+		if len(e.Certs)+len(e.OCSPs)+len(e.CRLs) == 0 {
+			return ev, fmt.Errorf("%w: VRI entry %d holds no evidence", ErrBadOptions, i)
+		}
+		add(&out.Certs, e.Certs)
+		add(&out.OCSPs, e.OCSPs)
+		add(&out.CRLs, e.CRLs)
+	}
+	return out, nil
 }
 
 func (ev Evidence) check() error {
@@ -91,7 +178,7 @@ func (ev Evidence) check() error {
 
 // buildDSSIncrement writes the evidence streams, the new or replaced /DSS dictionary (and
 // the catalog when /DSS was absent or direct), and the cross-reference section.
-func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
+func buildDSSIncrement(ctx context.Context, d *document, ev Evidence) (data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			data, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
@@ -109,21 +196,26 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 	dssRef := refOf(dss)
 	indirect := dss.Kind() == pdf.Dict && dssRef != d.rootRef && dssRef.id != 0
 
+	dg := &digester{}
 	override := map[string]func(*bytes.Buffer) error{}
+	// refs maps each item, by SHA-256, to its stream in the DSS arrays (old or new), so
+	// the VRI entries reference the same streams.
+	refs := map[string]map[[32]byte]ref{}
 	for _, k := range []struct {
 		key   string
 		items [][]byte
 	}{{"Certs", ev.Certs}, {"OCSPs", ev.OCSPs}, {"CRLs", ev.CRLs}} {
 		old := dss.Key(k.key)
-		have := streamDigests(old)
+		have := dg.digests(old)
+		refs[k.key] = have
 		var added []ref
 		for _, item := range k.items {
 			sum := sha256.Sum256(item)
-			if have[sum] {
+			if _, ok := have[sum]; ok {
 				continue
 			}
-			have[sum] = true
 			r := w.alloc()
+			have[sum] = r
 			w.putStream(r, "", item)
 			added = append(added, r)
 		}
@@ -150,6 +242,13 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 			return nil
 		}
 	}
+	vriRef, err := buildVRI(ctx, w, dg, dss.Key("VRI"), ev.VRI, refs)
+	if err != nil {
+		return nil, err
+	}
+	if vriRef.id != 0 {
+		override["VRI"] = func(b *bytes.Buffer) error { b.WriteString(vriRef.String()); return nil }
+	}
 	if len(override) == 0 {
 		return nil, fmt.Errorf("%w: the DSS already holds all this evidence", ErrBadOptions)
 	}
@@ -165,7 +264,7 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 		}
 	} else {
 		db.WriteString("<< /Type /DSS")
-		for _, k := range []string{"Certs", "OCSPs", "CRLs"} {
+		for _, k := range []string{"Certs", "OCSPs", "CRLs", "VRI"} {
 			if f := override[k]; f != nil {
 				fmt.Fprintf(&db, " /%s ", k)
 				if err := f(&db); err != nil {
@@ -194,12 +293,212 @@ func buildDSSIncrement(d *document, ev Evidence) (data []byte, err error) {
 	return w.buf.Bytes(), nil
 }
 
-// streamDigests returns the SHA-256 of each decoded stream in array arr, so evidence
-// already in the DSS is not added twice. Streams that cannot be read are skipped.
-func streamDigests(arr pdf.Value) map[[32]byte]bool {
-	have := map[[32]byte]bool{}
+// maxVRICopyWork bounds the work of copying an existing /VRI, in vriWork units. The
+// reader parses an indirect entry anew each time it is reached, so a thousand keys
+// naming one huge entry would parse it a thousand times. Real entries weigh tens.
+const maxVRICopyWork = 1 << 20
+
+// vriWork estimates what reading entry v cost: its keys, the items of its arrays and its
+// strings' bytes (by 64).
+func vriWork(v pdf.Value) int {
+	if v.Kind() != pdf.Dict {
+		return 1
+	}
+	n := 1
+	for _, k := range v.Keys() {
+		n++
+		switch e := v.Key(k); e.Kind() {
+		case pdf.Array:
+			n += e.Len()
+		case pdf.String:
+			n += len(e.RawString()) / 64
+		}
+	}
+	return n
+}
+
+// vriArrays names an entry's arrays and the DSS arrays their references point into.
+var vriArrays = []struct{ entry, dss string }{{"Cert", "Certs"}, {"OCSP", "OCSPs"}, {"CRL", "CRLs"}}
+
+// buildVRI writes a new /VRI dictionary: old's entries (old is the existing /VRI, or
+// null) with an entry per signature of entries, each an existing entry extended with
+// the references it lacks, or a new one. refs maps items to their DSS streams. It returns
+// the zero ref when entries is empty or every entry already references all its items.
+func buildVRI(ctx context.Context, w *objWriter, dg *digester, old pdf.Value, entries []VRIEntry, refs map[string]map[[32]byte]ref) (ref, error) {
+	if len(entries) == 0 {
+		return ref{}, nil
+	}
+	if !old.IsNull() && old.Kind() != pdf.Dict {
+		return ref{}, fmt.Errorf("%w: /DSS /VRI is not a dictionary", ErrInvalidPDF)
+	}
+	if n := len(old.Keys()); n > maxVRIEntries {
+		return ref{}, fmt.Errorf("%w: /DSS /VRI holds %d entries, limit %d", ErrInvalidPDF, n, maxVRIEntries)
+	}
+	// Entries for the same signature are merged; keys are upper case, but an old
+	// lower-case key for the same signature is replaced, not duplicated.
+	type merged struct {
+		items map[string][][32]byte // SHA-256 of the items, by DSS array
+		time  time.Time
+	}
+	byKey := map[string]*merged{}
+	for _, e := range entries {
+		k := VRIKey(e.Contents)
+		m := byKey[k]
+		if m == nil {
+			m = &merged{items: map[string][][32]byte{}}
+			byKey[k] = m
+		}
+		for _, a := range []struct {
+			dss   string
+			items [][]byte
+		}{{"Certs", e.Certs}, {"OCSPs", e.OCSPs}, {"CRLs", e.CRLs}} {
+			for _, it := range a.items {
+				sum := sha256.Sum256(it)
+				if _, ok := refs[a.dss][sum]; !ok {
+					return ref{}, fmt.Errorf("pades: VRI item missing from the DSS arrays") // withVRIItems added it
+				}
+				if !slices.Contains(m.items[a.dss], sum) {
+					m.items[a.dss] = append(m.items[a.dss], sum)
+				}
+			}
+		}
+		if e.Time.After(m.time) {
+			m.time = e.Time
+		}
+	}
+	oldKeys := map[string]string{} // upper case -> key as written
+	for _, k := range old.Keys() {
+		if u := strings.ToUpper(k); byKey[u] != nil {
+			oldKeys[u] = k
+		}
+	}
+
+	override := map[string]func(*bytes.Buffer) error{}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m := byKey[k]
+		var prev pdf.Value // the existing entry, or null
+		if ok := oldKeys[k]; ok != "" {
+			prev = old.Key(ok)
+			if prev.Kind() != pdf.Dict {
+				prev = pdf.Value{}
+			}
+		}
+		changed := prev.IsNull()
+		entryOverride := map[string]func(*bytes.Buffer) error{}
+		for _, a := range vriArrays {
+			arr := prev.Key(a.entry)
+			// Compared by content: another writer may have referenced its own copy.
+			have := dg.digests(arr)
+			var add []ref
+			for _, sum := range m.items[a.dss] {
+				if _, ok := have[sum]; !ok {
+					add = append(add, refs[a.dss][sum])
+				}
+			}
+			if len(add) == 0 {
+				continue
+			}
+			changed = true
+			entryOverride[a.entry] = func(b *bytes.Buffer) error {
+				b.WriteString("[")
+				if arr.Kind() == pdf.Array {
+					for i := 0; i < arr.Len(); i++ {
+						if err := writeValue(b, arr.Index(i), refOf(arr), 1); err != nil {
+							return err
+						}
+						b.WriteString(" ")
+					}
+				}
+				for i, r := range add {
+					if i > 0 {
+						b.WriteString(" ")
+					}
+					b.WriteString(r.String())
+				}
+				b.WriteString("]")
+				return nil
+			}
+		}
+		if !changed {
+			continue
+		}
+		if !m.time.IsZero() {
+			tu := pdfDate(m.time)
+			entryOverride["TU"] = func(b *bytes.Buffer) error { fmt.Fprintf(b, "(%s)", tu); return nil }
+		}
+		override[k] = func(b *bytes.Buffer) error {
+			return writeDictExcept(b, prev, refOf(prev), entryOverride)
+		}
+	}
+	if len(override) == 0 {
+		return ref{}, nil
+	}
+	// The old entries, less those replaced (under any spelling of their key), then the
+	// new and extended ones.
+	var vb bytes.Buffer
+	vb.WriteString("<<")
+	work := 0
+	for _, k := range old.Keys() {
+		if override[strings.ToUpper(k)] != nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return ref{}, err
+		}
+		v := old.Key(k)
+		if work += vriWork(v); work > maxVRICopyWork {
+			return ref{}, fmt.Errorf("%w: /DSS /VRI entries too large to copy", ErrInvalidPDF)
+		}
+		vb.WriteString(" ")
+		writeName(&vb, k)
+		vb.WriteString(" ")
+		if err := writeValue(&vb, v, refOf(old), 1); err != nil {
+			return ref{}, err
+		}
+	}
+	for _, k := range keys {
+		if f := override[k]; f != nil {
+			vb.WriteString(" ")
+			writeName(&vb, k)
+			vb.WriteString(" ")
+			if err := f(&vb); err != nil {
+				return ref{}, err
+			}
+		}
+	}
+	vb.WriteString(" >>")
+	r := w.alloc()
+	w.put(r, vb.Bytes())
+	return r, nil
+}
+
+// maxDigestBytes bounds what is decoded of existing DSS streams, in all, to de-duplicate.
+const maxDigestBytes = 128 << 20
+
+// digester hashes existing DSS streams, each object once and no more than maxDigestBytes
+// decoded in all: a hostile DSS (thousands of references to a stream that inflates to
+// maxEvidenceItem) costs bounded work. A stream past the budget counts as unknown, so at
+// worst an item is stored again.
+type digester struct {
+	sums  map[ref]*[32]byte // nil: unreadable
+	spent int64
+}
+
+// digests maps the SHA-256 of each decoded stream in array arr to the stream's
+// reference, so evidence already in the DSS is not added twice and VRI entries can
+// point at it. Streams that cannot be read are skipped.
+func (dg *digester) digests(arr pdf.Value) map[[32]byte]ref {
+	have := map[[32]byte]ref{}
 	if arr.Kind() != pdf.Array {
 		return have
+	}
+	if dg.sums == nil {
+		dg.sums = map[ref]*[32]byte{}
 	}
 	for i := 0; i < arr.Len() && i < 1<<16; i++ {
 		func() {
@@ -208,18 +507,40 @@ func streamDigests(arr pdf.Value) map[[32]byte]bool {
 			if s.Kind() != pdf.Stream {
 				return
 			}
-			rc := s.Reader()
-			defer rc.Close()
-			h := sha256.New()
-			if _, err := io.Copy(h, io.LimitReader(rc, maxEvidenceItem+1)); err != nil {
+			r := refOf(s)
+			sum, done := dg.sums[r]
+			if !done {
+				dg.sums[r] = nil // if hash panics, the stream stays unreadable
+				sum = dg.hash(s)
+				dg.sums[r] = sum
+			}
+			if sum == nil {
 				return
 			}
-			var sum [32]byte
-			copy(sum[:], h.Sum(nil))
-			have[sum] = true
+			if _, ok := have[*sum]; !ok {
+				have[*sum] = r
+			}
 		}()
 	}
 	return have
+}
+
+func (dg *digester) hash(s pdf.Value) *[32]byte {
+	left := maxDigestBytes - dg.spent
+	if left <= 0 {
+		return nil
+	}
+	rc := s.Reader()
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(rc, min(left, maxEvidenceItem+1)))
+	dg.spent += n
+	if err != nil || n > maxEvidenceItem || n == left {
+		return nil
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return &sum
 }
 
 // docTimestampReserve is the number of DER bytes reserved for a document timestamp token.
