@@ -144,7 +144,10 @@ func newHarness(tb testing.TB, serve bool, opts ...func(*idp.Config)) *harness {
 	} else {
 		h.issuer = "https://id.example.vn"
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(tb.TempDir(), "motlan.db")})
+	// The store reads the provider's clock (Config.Now, set by an opt) once it is built.
+	clock := time.Now
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(tb.TempDir(), "motlan.db"),
+		Now: func() time.Time { return clock() }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -193,6 +196,9 @@ func newHarness(tb testing.TB, serve bool, opts ...func(*idp.Config)) *harness {
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.Now != nil {
+		clock = cfg.Now
 	}
 	h.p, err = idp.New(ctx, cfg)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/motlan/motlan/idp/store"
 )
@@ -67,7 +68,10 @@ func (p *Provider) loginTransaction(w http.ResponseWriter, r *http.Request, stat
 		if rec.RawClaims != "" {
 			ar.Claims = json.RawMessage(rec.RawClaims)
 		}
-		return ar, &store.Once{Namespace: onceUpstreamState, Key: hashID(state), ExpiresAt: ar.ExpiresAt}, nil
+		// The cookie's expiry is whole seconds and openJSON accepts it through that second:
+		// the record must outlive it, or a copy of the cookie replays in the gap.
+		exp := ar.ExpiresAt.Truncate(time.Second).Add(time.Second)
+		return ar, &store.Once{Namespace: onceUpstreamState, Key: hashID(state), ExpiresAt: exp}, nil
 	}
 
 	ctx := r.Context()

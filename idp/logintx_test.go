@@ -137,6 +137,20 @@ func TestLoginTransactionCookie(t *testing.T) {
 		}
 	})
 
+	t.Run("replayed just after expiry", func(t *testing.T) {
+		// The transaction expires at E = X.100 s; the cookie's clear expiry is X, which
+		// openJSON accepts through X.999: the single-use record must hold until then.
+		now = now.Truncate(time.Second).Add(time.Hour + 100*time.Millisecond)
+		state, tx := start(t, authQuery("web"))
+		if st, code := callback(t, state, tx); st != http.StatusFound || !code {
+			t.Fatalf("honest callback: %d, code %v", st, code)
+		}
+		now = now.Add(10*time.Minute + 800*time.Millisecond)
+		if st, code := callback(t, state, tx); code {
+			t.Errorf("a copy of the cookie replayed after E but within its last second: %d, code %v", st, code)
+		}
+	})
+
 	t.Run("expired", func(t *testing.T) {
 		state, tx := start(t, authQuery("web"))
 		now = now.Add(11 * time.Minute)

@@ -129,6 +129,18 @@ func TestPanicInTransaction(t *testing.T) {
 			}
 			t.Cleanup(func() { s.Close() })
 			exp := ms(time.Now().Add(time.Hour))
+			// On SQLite a holder keeps the writer busy until all eight are queued, so the
+			// panicking jobs provably share one transaction with the others.
+			var holder chan error
+			release := make(chan struct{})
+			if !s.pg {
+				holder = make(chan error, 1)
+				started := make(chan struct{})
+				go func() {
+					holder <- s.inTx(ctx, func(*txn) error { close(started); <-release; return nil })
+				}()
+				<-started
+			}
 			errs := make([]error, 8)
 			var wg sync.WaitGroup
 			for i := range errs {
@@ -145,6 +157,34 @@ func TestPanicInTransaction(t *testing.T) {
 						return nil
 					})
 				}()
+			}
+			if holder != nil {
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+					s.batch.mu.Lock()
+					queued := len(s.batch.pending)
+					s.batch.mu.Unlock()
+					if queued == len(errs) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%d of %d jobs queued behind the holder", queued, len(errs))
+					}
+				}
+				s.batch.mu.Lock()
+				jobs, commits := s.batch.jobs, s.batch.commits
+				s.batch.mu.Unlock()
+				close(release)
+				if err := <-holder; err != nil {
+					t.Fatalf("holder: %v", err)
+				}
+				wg.Wait()
+				s.batch.mu.Lock()
+				if got := (s.batch.jobs - jobs) - (s.batch.commits - commits); got != int64(len(errs)-1) {
+					t.Errorf("the %d jobs ran in %d transactions, want one", len(errs), s.batch.commits-commits-1)
+				}
+				s.batch.mu.Unlock()
+			} else {
+				close(release)
 			}
 			wg.Wait()
 			for i, err := range errs {
