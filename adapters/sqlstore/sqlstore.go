@@ -188,11 +188,14 @@ func (s *Store) openSQLite(cfg Config) error {
 	return nil
 }
 
-// checkpointLoop copies the WAL back into the database every half second (PASSIVE: it
-// never waits for or blocks readers and the writer), and truncates it when it grows large.
+// checkpointLoop copies the WAL back into the database every 100 ms (PASSIVE: it never
+// waits for or blocks readers and the writer), and truncates it when it grows large.
+// Writes slow down while a checkpoint copies, in proportion to the frames it copies: at 32
+// concurrent logins on 2 CPUs, checkpoints every 500 ms put the login p99 at 77–97 ms,
+// every 100 ms at 64–82 ms, none at all at 45–51 ms (integration/load, alternating runs).
 func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
