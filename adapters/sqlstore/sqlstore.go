@@ -105,7 +105,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("sqlstore: unknown driver %q (want %q or %q)", cfg.Driver, DriverSQLite, DriverPostgres)
 	}
-	if err := s.w.db.PingContext(ctx); err != nil {
+	if err := s.ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: connect %s: %w", cfg.Driver, err)
 	}
@@ -459,6 +459,25 @@ func (s *Store) forUpdate() string {
 }
 
 func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
+
+// ping opens the first write connection. Processes opening a new SQLite file at the same
+// moment race to switch it to WAL, and SQLite answers the losers SQLITE_BUSY without
+// waiting for busy_timeout: they try again, for as long as busy_timeout would wait.
+func (s *Store) ping(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := s.w.db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || s.pg || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
 
 // isUnique reports whether err is a unique or primary key violation.
 func isUnique(err error) bool {
