@@ -163,7 +163,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
-	sp, err := startSigning(ctx, cfg, st, p, masterKey, log)
+	sp, err := startSigning(ctx, cfg, st, p, masterKey, limits, auditLog, log)
 	if err != nil {
 		return fail(fmt.Errorf("signing: %w", err))
 	}

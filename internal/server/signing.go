@@ -22,7 +22,9 @@ import (
 	"github.com/motlan/motlan/idp"
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/tsa"
@@ -61,7 +63,10 @@ func openVault(c config.Vault, st *sqlstore.Store, sealer *keys.Sealer, log *slo
 }
 
 // startSigning wires the citizen key vault, the dev CA, the TSA and the signing service.
-func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p *idp.Provider, masterKey []byte, log *slog.Logger) (*signingParts, error) {
+// The provider's rate limiter and audit log are shared: one group commit for the audit
+// chain, one set of counters.
+func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p *idp.Provider, masterKey []byte,
+	limits *ratelimit.Limiter, auditLog *audit.Logger, log *slog.Logger) (*signingParts, error) {
 	sealer, err := keys.NewSealer(masterKey)
 	if err != nil {
 		return nil, err
@@ -96,14 +101,6 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	ext, err := longTerm(cfg, devCA, stamp, log)
 	if err != nil {
 		return nil, err
-	}
-	auditLog, err := newAudit(st, log)
-	if err != nil {
-		return nil, err
-	}
-	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log)
-	if err != nil {
-		return nil, fmt.Errorf("rate_limits: %w", err)
 	}
 	svc, err := signing.NewService(signing.ServiceConfig{
 		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
