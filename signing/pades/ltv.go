@@ -222,25 +222,7 @@ func buildDSSIncrement(ctx context.Context, d *document, ev Evidence) (data []by
 		if len(added) == 0 {
 			continue
 		}
-		override[k.key] = func(b *bytes.Buffer) error {
-			b.WriteString("[")
-			if old.Kind() == pdf.Array {
-				for i := 0; i < old.Len(); i++ {
-					if err := writeValue(b, old.Index(i), refOf(old), 1); err != nil {
-						return err
-					}
-					b.WriteString(" ")
-				}
-			}
-			for i, r := range added {
-				if i > 0 {
-					b.WriteString(" ")
-				}
-				b.WriteString(r.String())
-			}
-			b.WriteString("]")
-			return nil
-		}
+		override[k.key] = func(b *bytes.Buffer) error { return writeArrayAppend(b, old, refOf(old), added...) }
 	}
 	vriRef, err := buildVRI(ctx, w, dg, dss.Key("VRI"), ev.VRI, refs)
 	if err != nil {
@@ -404,25 +386,7 @@ func buildVRI(ctx context.Context, w *objWriter, dg *digester, old pdf.Value, en
 				continue
 			}
 			changed = true
-			entryOverride[a.entry] = func(b *bytes.Buffer) error {
-				b.WriteString("[")
-				if arr.Kind() == pdf.Array {
-					for i := 0; i < arr.Len(); i++ {
-						if err := writeValue(b, arr.Index(i), refOf(arr), 1); err != nil {
-							return err
-						}
-						b.WriteString(" ")
-					}
-				}
-				for i, r := range add {
-					if i > 0 {
-						b.WriteString(" ")
-					}
-					b.WriteString(r.String())
-				}
-				b.WriteString("]")
-				return nil
-			}
+			entryOverride[a.entry] = func(b *bytes.Buffer) error { return writeArrayAppend(b, arr, refOf(arr), add...) }
 		}
 		if !changed {
 			continue
@@ -612,16 +576,8 @@ func buildDocTimestampIncrement(d *document, reserved int) (inc *increment, err 
 
 	w.begin(sigRef)
 	b := &w.buf
-	b.WriteString("<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161\n/ByteRange ")
-	byteRangeAt := b.Len()
-	b.Write(bytes.Repeat([]byte{' '}, byteRangeWidth))
-	b.WriteString("\n/Contents ")
-	contentsStart := b.Len()
-	b.WriteByte('<')
-	b.Write(bytes.Repeat([]byte{'0'}, 2*reserved))
-	b.WriteByte('>')
-	contentsEnd := b.Len()
-	b.WriteString("\n>>")
+	b.WriteString("<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161\n")
+	byteRangeAt, contentsStart, contentsEnd := writePlaceholders(b, reserved)
 	w.end()
 
 	acro := d.root.Key("AcroForm")

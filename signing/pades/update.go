@@ -93,16 +93,7 @@ func buildIncrement(d *document, opt *Options, reserved int) (inc *increment, er
 	writeTextField(b, "Reason", opt.Reason)
 	writeTextField(b, "Location", opt.Location)
 	writeTextField(b, "ContactInfo", opt.ContactInfo)
-	b.WriteString("/ByteRange ")
-	byteRangeAt := b.Len()
-	b.Write(bytes.Repeat([]byte{' '}, byteRangeWidth))
-	b.WriteString("\n/Contents ")
-	contentsStart := b.Len()
-	b.WriteByte('<')
-	b.Write(bytes.Repeat([]byte{'0'}, 2*reserved))
-	b.WriteByte('>')
-	contentsEnd := b.Len()
-	b.WriteString("\n>>")
+	byteRangeAt, contentsStart, contentsEnd := writePlaceholders(b, reserved)
 	w.end()
 
 	// Field merged with its widget annotation.
@@ -299,8 +290,24 @@ func writeDictExcept(b *bytes.Buffer, v pdf.Value, container ref, override map[s
 	return nil
 }
 
-// writeArrayAppend writes array v (or an empty one when v is not an array) with r added.
-func writeArrayAppend(b *bytes.Buffer, v pdf.Value, container ref, r ref) error {
+// writePlaceholders ends a signature dictionary with /ByteRange and /Contents reserved
+// (reserved bytes, hex) and returns where they are, for the finisher to fill in.
+func writePlaceholders(b *bytes.Buffer, reserved int) (byteRangeAt, contentsStart, contentsEnd int) {
+	b.WriteString("/ByteRange ")
+	byteRangeAt = b.Len()
+	b.Write(bytes.Repeat([]byte{' '}, byteRangeWidth))
+	b.WriteString("\n/Contents ")
+	contentsStart = b.Len()
+	b.WriteByte('<')
+	b.Write(bytes.Repeat([]byte{'0'}, 2*reserved))
+	b.WriteByte('>')
+	contentsEnd = b.Len()
+	b.WriteString("\n>>")
+	return byteRangeAt, contentsStart, contentsEnd
+}
+
+// writeArrayAppend writes array v (or an empty one when v is not an array) with rs added.
+func writeArrayAppend(b *bytes.Buffer, v pdf.Value, container ref, rs ...ref) error {
 	b.WriteString("[")
 	if v.Kind() == pdf.Array {
 		for i := 0; i < v.Len(); i++ {
@@ -310,7 +317,12 @@ func writeArrayAppend(b *bytes.Buffer, v pdf.Value, container ref, r ref) error 
 			b.WriteString(" ")
 		}
 	}
-	b.WriteString(r.String())
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(r.String())
+	}
 	b.WriteString("]")
 	return nil
 }
