@@ -1,8 +1,11 @@
 // Package testsync holds the small pieces every conformance suite needs: a clock tests
-// move by hand, and a starting gate that releases racing goroutines at once.
+// move by hand, a starting gate that releases racing goroutines at once, and the checks
+// every suite makes.
 package testsync
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -75,5 +78,38 @@ func OneWinner(t testing.TB, what string, errs []error, loser error) {
 	}
 	if winners != 1 {
 		t.Errorf("%s: %d racers succeeded, want exactly 1", what, winners)
+	}
+}
+
+// Equal fails t unless got and want encode to the same JSON: records compare by what a
+// store keeps of them, times and raw JSON included.
+func Equal(t testing.TB, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("%s: marshal got: %v", what, err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatalf("%s: marshal want: %v", what, err)
+	}
+	if !bytes.Equal(g, w) {
+		t.Fatalf("%s:\n got  %s\n want %s", what, g, w)
+	}
+}
+
+// Must fails t if err is not nil.
+func Must(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// WantErr fails t unless errors.Is(err, target).
+func WantErr(t testing.TB, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: error %v, want %v", what, err, target)
 	}
 }

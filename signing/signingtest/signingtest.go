@@ -6,7 +6,6 @@ package signingtest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -95,28 +94,12 @@ func Request(id, client, subject string, n int, now time.Time) (signing.Request,
 	return r, pdfs
 }
 
-func equal(t *testing.T, what string, got, want any) {
-	t.Helper()
-	g, _ := json.Marshal(got)
-	w, _ := json.Marshal(want)
-	if !bytes.Equal(g, w) {
-		t.Fatalf("%s:\n got  %s\n want %s", what, g, w)
-	}
-}
-
-func must(t *testing.T, what string, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func wantErr(t *testing.T, what string, err, want error) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("%s: got %v, want %v", what, err, want)
-	}
-}
+// The suite's checks (testsync's, under short names).
+var (
+	equal   = testsync.Equal
+	must    = testsync.Must
+	wantErr = testsync.WantErr
+)
 
 func (e *env) create(r signing.Request, pdfs [][]byte) signing.Request {
 	e.t.Helper()

@@ -48,34 +48,12 @@ func setup(t *testing.T, newStore NewStore) *env {
 
 // equal compares through JSON, which shows time zones (UTC is "Z"), precision, and nil
 // versus empty, all of which a store must preserve.
-func equal(t *testing.T, what string, got, want any) {
-	t.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		t.Fatalf("%s: marshal got: %v", what, err)
-	}
-	w, err := json.Marshal(want)
-	if err != nil {
-		t.Fatalf("%s: marshal want: %v", what, err)
-	}
-	if string(g) != string(w) {
-		t.Errorf("%s:\n got  %s\n want %s", what, g, w)
-	}
-}
-
-func must(t *testing.T, what string, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func wantErr(t *testing.T, what string, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("%s: error %v, want %v", what, err, target)
-	}
-}
+// The suite's checks (testsync's, under short names).
+var (
+	equal   = testsync.Equal
+	must    = testsync.Must
+	wantErr = testsync.WantErr
+)
 
 // RunTests runs every behaviour test against stores from newStore.
 func RunTests(t *testing.T, newStore NewStore) {
