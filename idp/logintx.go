@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/motlan/motlan/idp/store"
 )
@@ -68,10 +67,9 @@ func (p *Provider) loginTransaction(w http.ResponseWriter, r *http.Request, stat
 		if rec.RawClaims != "" {
 			ar.Claims = json.RawMessage(rec.RawClaims)
 		}
-		// The cookie's expiry is whole seconds and openJSON accepts it through that second:
-		// the record must outlive it, or a copy of the cookie replays in the gap.
-		exp := ar.ExpiresAt.Truncate(time.Second).Add(time.Second)
-		return ar, &store.Once{Namespace: onceUpstreamState, Key: hashID(state), ExpiresAt: exp}, nil
+		// openJSON refuses the cookie from its expiry rounded down to the second, so the
+		// record, kept until the exact expiry, outlives every copy of it.
+		return ar, &store.Once{Namespace: onceUpstreamState, Key: hashID(state), ExpiresAt: ar.ExpiresAt}, nil
 	}
 
 	ctx := r.Context()

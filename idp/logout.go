@@ -245,7 +245,7 @@ func (p *Provider) openJSON(s, name string, v any) error {
 		return err
 	}
 	exp, err := strconv.ParseInt(expS, 10, 64)
-	if err != nil || p.now().Unix() > exp {
+	if err != nil || !p.now().Before(time.Unix(exp, 0)) { // sealed in whole seconds, rounded down
 		return errors.New("expired")
 	}
 	return json.Unmarshal(pt, v)
