@@ -171,7 +171,7 @@ func testAttackDPoPProofReplay(t *testing.T, s *stack) {
 	if r.status != http.StatusOK || r.str("token_type") != "DPoP" {
 		t.Fatalf("honest refresh: %d %v", r.status, r.out)
 	}
-	rt, at = r.str("refresh_token"), r.str("access_token")
+	rt = r.str("refresh_token")
 	if r := send(t, "POST", tokenURL, refreshForm(rt), "", capturedRefreshProof); r.status != http.StatusBadRequest || r.str("error") != "invalid_dpop_proof" {
 		t.Errorf("replayed refresh proof: %d %v", r.status, r.out)
 	}

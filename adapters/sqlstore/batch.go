@@ -20,8 +20,7 @@ type writeJob struct {
 	ctx  context.Context
 	fn   func(*txn) error
 	err  error
-	done bool
-	wake chan struct{} // closed, or sent to once with lead=true
+	wake chan struct{} // one send: the job ran, or (lead set) its caller runs the next batch
 	lead bool
 }
 

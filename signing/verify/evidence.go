@@ -98,16 +98,6 @@ func (p *evidencePool) add(kind evidenceKind, der []byte, source string) *evItem
 	return it
 }
 
-func (p *evidencePool) of(kind evidenceKind) []*evItem {
-	var out []*evItem
-	for _, it := range p.items {
-		if it.kind == kind {
-			out = append(out, it)
-		}
-	}
-	return out
-}
-
 // dssData is what one revision's /DSS holds.
 type dssData struct {
 	present bool
