@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/motlan/motlan/adapters/vneid/sim"
 	"golang.org/x/oauth2"
 )
 
@@ -32,6 +33,10 @@ type Options struct {
 	Warmup         int
 	Citizens       int  // distinct citizens the sim knows for the driver
 	EIDSSO         bool // keep each worker's eID session cookie: the upstream skips its form
+	// NewCitizens is the share (0 to 1) of measured logins made by a citizen who never
+	// logged in before: Motlan creates the citizen's record then. The others are
+	// returning citizens who logged in during the warm-up. Needs EIDSSO off.
+	NewCitizens    float64
 	Timeout        time.Duration
 	ProfileDir     string // when set, CPU profiles of Motlan per phase are written here
 	ProfileSeconds int    // 0: estimated from the warm-up rate
@@ -55,6 +60,26 @@ func (o *Options) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
+}
+
+// validate reports options that cannot run together.
+func (o *Options) validate() error {
+	switch {
+	case o.NewCitizens < 0 || o.NewCitizens > 1:
+		return fmt.Errorf("-new-citizens %v: want a share from 0 to 1", o.NewCitizens)
+	case o.NewCitizens > 0 && o.EIDSSO:
+		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
+	}
+	return nil
+}
+
+// freshCitizens is how many never-seen citizens the measured logins need.
+func (o *Options) freshCitizens() int { return int(math.Ceil(o.NewCitizens * float64(o.Logins))) }
+
+// isNew reports whether measured login i is a new citizen's: spread evenly, so that any
+// stretch of logins has the configured share.
+func (o *Options) isNew(i int) bool {
+	return math.Floor(float64(i+1)*o.NewCitizens) > math.Floor(float64(i)*o.NewCitizens)
 }
 
 // Phase is the result of one phase.
@@ -118,6 +143,7 @@ type Report struct {
 	Store       string   `json:"store"`
 	Concurrency int      `json:"concurrency"`
 	EIDSSO      bool     `json:"eid_sso"`
+	NewCitizens float64  `json:"new_citizens"`
 	CPUs        int      `json:"cpus"`
 	MotlanPid   int      `json:"motlan_pid"`
 	Phases      []*Phase `json:"phases"`
@@ -146,6 +172,9 @@ func (r *Report) Failed() bool {
 // Run starts the stack, runs warm-up, login and refresh phases, and stops the stack.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	st, err := StartStack(ctx, o)
@@ -204,7 +233,7 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 	d.oauth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	d.verifier = provider.Verifier(&oidc.Config{ClientID: rpID, SupportedSigningAlgs: []string{"ES256", "RS256"}})
 
-	rep := &Report{Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
+	rep := &Report{Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, NewCitizens: o.NewCitizens, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
 	workers := make([]*worker, o.Concurrency)
 	for i := range workers {
 		workers[i] = &worker{d: d, id: i, jar: &splitJar{motlanHost: st.MotlanHost, motlan: newJar(), eid: newJar()},
@@ -214,21 +243,18 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	var next atomic.Int64 // next citizen, when the eID session is not kept
-
-	login := func(w *worker, _ int) (opResult, *chain, error) {
-		cccd := w.citizen
-		if !o.EIDSSO {
-			cccd = st.Citizens[int(next.Add(1)-1)%len(st.Citizens)].CCCD
-		}
-		return w.login(ctx, cccd)
-	}
-
 	// Warm-up: every worker's first login (the eID form once per worker when its session
 	// is kept), connection pools, Motlan's caches; not reported in the totals.
 	warm := max(o.Warmup, o.Concurrency)
+	pick := newPicker(&o, st.Citizens, warm)
+	login := func(w *worker, i int, measured bool) (opResult, *chain, error) {
+		if o.EIDSSO {
+			return w.login(ctx, w.citizen)
+		}
+		return w.login(ctx, pick.next(i, measured))
+	}
 	p, err := d.phase(ctx, "warmup", warm, workers, 0, loginSteps, func(w *worker, i int) (opResult, error) {
-		res, _, err := login(w, i)
+		res, _, err := login(w, i, false)
 		return res, err
 	})
 	if err != nil {
@@ -246,7 +272,7 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 
 	chains := make([]*chain, o.Logins)
 	p, err = d.phase(ctx, "login", o.Logins, workers, profSecs, loginSteps, func(w *worker, i int) (opResult, error) {
-		res, c, err := login(w, i)
+		res, c, err := login(w, i, true)
 		chains[i] = c
 		return res, err
 	})
@@ -281,6 +307,34 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 	}
 	rep.Phases = append(rep.Phases, p)
 	return rep, nil
+}
+
+// picker chooses the citizen of each login when the eID session is not kept.
+type picker struct {
+	o                  *Options
+	returning, fresh   []sim.Citizen
+	seen               int          // returning citizens the warm-up logs in
+	nextOld, nextFresh atomic.Int64 // next returning citizen, next new one
+}
+
+// newPicker splits citizens into the returning pool and the never-seen ones the measured
+// logins need; the warm-up's logins go over the pool from its start.
+func newPicker(o *Options, citizens []sim.Citizen, warm int) *picker {
+	n := len(citizens) - o.freshCitizens()
+	return &picker{o: o, returning: citizens[:n], fresh: citizens[n:], seen: min(warm, n)}
+}
+
+// next returns the ID number of the citizen who makes login i: the warm-up and plain runs
+// go round the pool; with NewCitizens, a measured login is a new citizen's or a citizen's
+// the warm-up logged in.
+func (p *picker) next(i int, measured bool) string {
+	switch {
+	case measured && p.o.isNew(i):
+		return p.fresh[p.nextFresh.Add(1)-1].CCCD
+	case measured && p.o.NewCitizens > 0:
+		return p.returning[int(p.nextOld.Add(1)-1)%p.seen].CCCD
+	}
+	return p.returning[int(p.nextOld.Add(1)-1)%len(p.returning)].CCCD
 }
 
 // phase runs op count times over the workers and measures it.

@@ -263,7 +263,7 @@ func (s *Stack) startEID(o Options) (string, error) {
 	}
 	s.Issuer = "http://" + s.MotlanHost
 	eidSecret := randSecret()
-	s.Citizens = loadCitizens(max(o.Citizens, 1))
+	s.Citizens = loadCitizens(max(o.Citizens, 1) + o.freshCitizens())
 	h, err := sim.New(sim.Config{
 		Issuer:   s.EIDURL,
 		Clients:  []sim.Client{{ID: eidClient, Secret: eidSecret, RedirectURIs: []string{idp.CallbackURL(s.Issuer)}}},
