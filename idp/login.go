@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -150,7 +151,7 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		c, secret := p.newCode(ar, store.Session{})
 		ac, codeSecret = &c, secret
 	}
-	sess, err := p.openSession(w, r, id, ac, once)
+	sess, err := p.openSession(w, r, map[string]any{"client": ar.ClientID}, id, ac, once)
 	if errors.Is(err, store.ErrAlreadyUsed) {
 		p.renderError(w, r, &pageError{http.StatusBadRequest, "expired_login", "this login was already completed"})
 		return
@@ -160,7 +161,7 @@ func (p *Provider) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
 		return
 	}
-	p.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindLogin, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": ar.ClientID, "acr": sess.ACR, "amr": sess.AMR}})
+	p.cfg.Audit.Kick() // the login's record is pending: see openSession
 	if ac != nil {
 		p.sendCode(w, r, ar, codeSecret)
 		return
@@ -184,8 +185,9 @@ func (p *Provider) upstreamFailed(w http.ResponseWriter, r *http.Request, ar sto
 // openSession records what the eID verified and starts a fresh session, storing code (if
 // not nil) with it. A new session ID on every login prevents session fixation.
 //
-// once, when not nil, makes the login single-use: see loginTransaction.
-func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Identity, code *store.AuthCode, once *store.Once) (store.Session, error) {
+// once, when not nil, makes the login single-use: see loginTransaction. why goes into the
+// login's audit record (the client it is for, or the step-up's purpose).
+func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, why map[string]any, id eid.Identity, code *store.AuthCode, once *store.Once) (store.Session, error) {
 	ctx := r.Context()
 	now := p.now()
 	level := 1
@@ -213,7 +215,16 @@ func (p *Provider) openSession(w http.ResponseWriter, r *http.Request, id eid.Id
 		code.SessionID, code.AuthTime, code.ACR, code.AMR = s.ID, s.AuthTime, s.ACR, s.AMR
 	}
 	old, hadSession := p.currentSession(r)
-	cit, err := p.store.RecordLogin(ctx, store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs}, s, code, once)
+	// The audit record is written with the login, so no login reaches a client unrecorded.
+	details := map[string]any{"acr": s.ACR, "amr": s.AMR}
+	maps.Copy(details, why)
+	cit, err := p.store.RecordLogin(ctx, store.Login{
+		Citizen: store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs},
+		Session: s, Code: code, Once: once,
+		Audit: func(c store.Citizen) ([]store.AuditRecord, error) {
+			return p.cfg.Audit.Records(audit.Event{Kind: audit.KindLogin, Actor: audit.Citizen(c.ID), Details: details})
+		},
+	})
 	if err != nil {
 		return store.Session{}, err
 	}

@@ -95,13 +95,14 @@ func (p *Provider) finishStepUp(w http.ResponseWriter, r *http.Request, ar store
 		fail(http.StatusForbidden, "level2_required", nil)
 		return
 	}
-	if _, err := p.openSession(w, r, id, nil, once); errors.Is(err, store.ErrAlreadyUsed) {
+	if _, err := p.openSession(w, r, map[string]any{"purpose": "stepup"}, id, nil, once); errors.Is(err, store.ErrAlreadyUsed) {
 		fail(http.StatusBadRequest, "expired_login", nil)
 		return
 	} else if err != nil {
 		fail(http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}
+	p.cfg.Audit.Kick() // the step-up login's record is pending: see openSession
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.base+ar.RedirectURI, http.StatusFound)
 }

@@ -123,7 +123,7 @@ func BenchmarkStore(b *testing.B) {
 						code := store.AuthCode{ID: round + "-c-" + i, ClientID: "portal", Scopes: []string{"openid"},
 							AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
 						once := &store.Once{Namespace: "bench", Key: round + "-" + i, ExpiresAt: exp}
-						if _, err := s.RecordLogin(ctx, c, sess, &code, once); err != nil {
+						if _, err := s.RecordLogin(ctx, store.Login{Citizen: c, Session: sess, Code: &code, Once: once}); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -146,7 +146,7 @@ func BenchmarkStore(b *testing.B) {
 						code := store.AuthCode{ID: round + "-nc-" + i, ClientID: "portal", Scopes: []string{"openid"},
 							AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
 						once := &store.Once{Namespace: "bench", Key: round + "-n-" + i, ExpiresAt: exp}
-						if _, err := s.RecordLogin(ctx, c, sess, &code, once); err != nil {
+						if _, err := s.RecordLogin(ctx, store.Login{Citizen: c, Session: sess, Code: &code, Once: once}); err != nil {
 							b.Fatal(err)
 						}
 					}

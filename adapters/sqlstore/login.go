@@ -11,11 +11,12 @@ import (
 
 // ---- batched writes: one transaction instead of several on the login's hot path
 
-// RecordLogin stores the citizen, the new session and the code (if any) in one
-// transaction.
-func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Session, code *store.AuthCode, once *store.Once) (store.Citizen, error) {
+// RecordLogin stores the citizen, the new session, the code (if any) and the login's
+// audit records in one transaction.
+func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, error) {
 	var out store.Citizen
 	now := s.nowMS()
+	sess, code, once := l.Session, l.Code, l.Once
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		if once != nil {
@@ -32,7 +33,7 @@ func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Ses
 				return store.ErrAlreadyUsed
 			}
 		}
-		if out, err = s.upsertCitizenTx(tx, c); err != nil {
+		if out, err = s.upsertCitizenTx(tx, l.Citizen); err != nil {
 			return err
 		}
 		sess.CitizenID = out.ID
@@ -40,13 +41,21 @@ func (s *Store) RecordLogin(ctx context.Context, c store.Citizen, sess store.Ses
 			sess.UpstreamIDToken, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
 			return err
 		}
-		if code == nil {
+		if code != nil {
+			c := *code
+			c.CitizenID, c.SessionID = out.ID, sess.ID
+			if _, err := tx.exec(qInsertAuthCode, authCodeArgs(c)...); err != nil {
+				return err
+			}
+		}
+		if l.Audit == nil {
 			return nil
 		}
-		c := *code
-		c.CitizenID, c.SessionID = out.ID, sess.ID
-		_, err = tx.exec(qInsertAuthCode, authCodeArgs(c)...)
-		return err
+		rs, err := l.Audit(out)
+		if err != nil {
+			return err
+		}
+		return insertPendingAudit(tx, rs)
 	})
 	if err != nil {
 		return store.Citizen{}, wrapWrite("record login", err)
