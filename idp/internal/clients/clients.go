@@ -1,0 +1,72 @@
+// Package clients caches the registered clients. They come from config, so every replica
+// holds the same; a miss re-reads the store at most every 30 s.
+package clients
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// Lister is the store's list of clients.
+type Lister interface {
+	ListClients(ctx context.Context) ([]store.Client, error)
+}
+
+// Registry is the cache.
+type Registry struct {
+	st  Lister
+	now func() time.Time
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	clients map[string]store.Client
+	age     time.Time
+}
+
+// New loads the clients.
+func New(ctx context.Context, st Lister, now func() time.Time, log *slog.Logger) (*Registry, error) {
+	r := &Registry{st: st, now: now, log: log}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Registry) load(ctx context.Context) error {
+	list, err := r.st.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("load clients: %w", err)
+	}
+	m := make(map[string]store.Client, len(list))
+	for _, c := range list {
+		m[c.ID] = c
+	}
+	r.mu.Lock()
+	r.clients, r.age = m, r.now()
+	r.mu.Unlock()
+	return nil
+}
+
+// Get returns a registered client, re-reading the store at most every 30 s on a miss.
+func (r *Registry) Get(ctx context.Context, id string) (store.Client, bool) {
+	r.mu.RLock()
+	c, ok := r.clients[id]
+	stale := r.now().Sub(r.age) > 30*time.Second
+	r.mu.RUnlock()
+	if ok || !stale {
+		return c, ok
+	}
+	if err := r.load(ctx); err != nil {
+		r.log.WarnContext(ctx, "reload clients", "err", err)
+		return store.Client{}, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok = r.clients[id]
+	return c, ok
+}
