@@ -1,4 +1,4 @@
-package idp_test
+package session_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/internal/idptest"
 	"github.com/motlan/motlan/idp/store"
 )
 
@@ -89,7 +90,7 @@ func (rc *logoutReceiver) wait(t *testing.T, n int) []string {
 
 // verifyLogoutToken checks a logout token the way a relying party must (Back-Channel
 // Logout 1.0 section 2.6) against the provider's JWKS, and returns its claims.
-func verifyLogoutToken(t *testing.T, h *harness, tok, clientID string) map[string]any {
+func verifyLogoutToken(t *testing.T, h *idptest.Harness, tok, clientID string) map[string]any {
 	t.Helper()
 	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil {
@@ -99,12 +100,12 @@ func verifyLogoutToken(t *testing.T, h *harness, tok, clientID string) map[strin
 	if typ, _ := hdr.ExtraHeaders["typ"].(string); typ != "logout+jwt" {
 		t.Errorf("typ header %q, want logout+jwt", typ)
 	}
-	resp, err := http.Get(h.issuer + "/jwks")
+	resp, err := http.Get(h.Issuer + "/jwks")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(readBody(t, resp), &set); err != nil {
+	if err := json.Unmarshal(idptest.ReadBody(t, resp), &set); err != nil {
 		t.Fatal(err)
 	}
 	keys := set.Key(hdr.KeyID)
@@ -123,7 +124,7 @@ func verifyLogoutToken(t *testing.T, h *harness, tok, clientID string) map[strin
 	iat, _ := c["iat"].(float64)
 	exp, _ := c["exp"].(float64)
 	switch {
-	case c["iss"] != h.issuer:
+	case c["iss"] != h.Issuer:
 		t.Errorf("iss %v", c["iss"])
 	case c["aud"] != clientID:
 		t.Errorf("aud %v, want %s", c["aud"], clientID)
@@ -167,7 +168,7 @@ func TestBackchannelLogout(t *testing.T) {
 	other := newLogoutReceiver(t, http.StatusInternalServerError, http.StatusServiceUnavailable) // then 200
 	stray := newLogoutReceiver(t)                                                                // "pkjwt": not in the session
 	var posts sync.WaitGroup
-	h := newHarness(t, true, func(c *idp.Config) {
+	h := idptest.New(t, true, func(c *idp.Config) {
 		c.Store = backchannelStore{Store: c.Store, uris: map[string]string{
 			"web": web.URL + "/bc", "other": other.URL + "/bc?tenant=1", "pkjwt": stray.URL,
 		}}
@@ -176,28 +177,28 @@ func TestBackchannelLogout(t *testing.T) {
 	})
 
 	// One browser session, three clients: web and other with back-channel URIs, post without.
-	b := h.browser()
-	resp := h.login(b, authQuery("web"))
-	readBody(t, resp)
-	code := mustCode(t, resp)
-	webTok := h.redeem("web", code)
-	if webTok.status != http.StatusOK {
-		t.Fatalf("redeem web: %s", webTok.raw)
+	b := h.Browser()
+	resp := h.Login(b, idptest.AuthQuery("web"))
+	idptest.ReadBody(t, resp)
+	code := idptest.MustCode(t, resp)
+	webTok := h.Redeem("web", code)
+	if webTok.Status != http.StatusOK {
+		t.Fatalf("redeem web: %s", webTok.Raw)
 	}
-	otherTok := h.redeem("other", ssoCode(t, h, b, "other"))
-	postTok := h.postForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {ssoCode(t, h, b, "post")},
-		"redirect_uri": {postRedirect}, "client_id": {"post"}, "client_secret": {h.secrets["post"]}}, "", "")
-	for _, r := range []tokenResponse{otherTok, postTok} {
-		if r.status != http.StatusOK {
-			t.Fatalf("redeem: %s", r.raw)
+	otherTok := h.Redeem("other", ssoCode(t, h, b, "other"))
+	postTok := h.PostForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {ssoCode(t, h, b, "post")},
+		"redirect_uri": {idptest.PostRedirect}, "client_id": {"post"}, "client_secret": {h.Secrets["post"]}}, "", "")
+	for _, r := range []idptest.Response{otherTok, postTok} {
+		if r.Status != http.StatusOK {
+			t.Fatalf("redeem: %s", r.Raw)
 		}
 	}
 
-	resp, err := b.Get(h.issuer + "/logout?" + url.Values{"id_token_hint": {webTok.str("id_token")}}.Encode())
+	resp, err := b.Get(h.Issuer + "/logout?" + url.Values{"id_token_hint": {webTok.Str("id_token")}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	readBody(t, resp)
+	idptest.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("logout: status %d", resp.StatusCode)
 	}
@@ -206,14 +207,14 @@ func TestBackchannelLogout(t *testing.T) {
 		client string
 		rc     *logoutReceiver
 		n      int
-		idTok  tokenResponse
+		idTok  idptest.Response
 	}{{"web", web, 1, webTok}, {"other", other, 3, otherTok}} {
 		toks := tc.rc.wait(t, tc.n)
 		if len(toks) != tc.n {
 			t.Fatalf("%s: %d posts, want %d", tc.client, len(toks), tc.n)
 		}
 		lt := verifyLogoutToken(t, h, toks[len(toks)-1], tc.client)
-		id := idTokenClaims(t, tc.idTok.str("id_token"))
+		id := idTokenClaims(t, tc.idTok.Str("id_token"))
 		if lt["sid"] != id["sid"] || lt["sub"] != id["sub"] {
 			t.Errorf("%s: logout token sid %v sub %v, ID token sid %v sub %v", tc.client, lt["sid"], lt["sub"], id["sid"], id["sub"])
 		}
@@ -223,14 +224,14 @@ func TestBackchannelLogout(t *testing.T) {
 	if n := len(stray.wait(t, 0)); n != 0 {
 		t.Errorf("a client outside the session got %d logout tokens", n)
 	}
-	ids, err := h.st.SessionClients(t.Context(), sessionOf(t, h, webTok))
+	ids, err := h.Store.SessionClients(t.Context(), sessionOf(t, h, webTok))
 	if err != nil || !slices.Equal(ids, []string{"other", "post", "web"}) {
 		t.Errorf("session clients %v, %v", ids, err)
 	}
 
 	// The online refresh token died with the session.
-	r := h.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {webTok.str("refresh_token")}}, "web", h.secrets["web"])
-	checkJSONError(t, r, http.StatusBadRequest, "invalid_grant")
+	r := h.PostForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {webTok.Str("refresh_token")}}, "web", h.Secrets["web"])
+	idptest.CheckJSONError(t, r, http.StatusBadRequest, "invalid_grant")
 }
 
 // countingTransport lets the test wait until every back-channel post has been answered.
@@ -242,33 +243,24 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func mustCode(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		t.Fatalf("status %d, Location %q; want a code", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	return loc.Query().Get("code")
-}
-
 // ssoCode gets a code for clientID from the browser's existing session.
-func ssoCode(t *testing.T, h *harness, b *http.Client, clientID string) string {
+func ssoCode(t *testing.T, h *idptest.Harness, b *http.Client, clientID string) string {
 	t.Helper()
-	resp, err := b.Get(h.issuer + "/authorize?" + authQuery(clientID).Encode())
+	resp, err := b.Get(h.Issuer + "/authorize?" + idptest.AuthQuery(clientID).Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	readBody(t, resp)
-	if !strings.HasPrefix(resp.Header.Get("Location"), redirectsOf[clientID][0]) {
+	idptest.ReadBody(t, resp)
+	if !strings.HasPrefix(resp.Header.Get("Location"), idptest.RedirectsOf[clientID][0]) {
 		t.Fatalf("authorize %s: status %d, Location %q", clientID, resp.StatusCode, resp.Header.Get("Location"))
 	}
-	return mustCode(t, resp)
+	return idptest.MustCode(t, resp)
 }
 
 // sessionOf finds the session ID behind a token response through its refresh token.
-func sessionOf(t *testing.T, h *harness, r tokenResponse) string {
+func sessionOf(t *testing.T, h *idptest.Harness, r idptest.Response) string {
 	t.Helper()
-	rt, err := h.st.GetRefreshToken(t.Context(), hashHex(r.str("refresh_token")))
+	rt, err := h.Store.GetRefreshToken(t.Context(), hashHex(r.Str("refresh_token")))
 	if err != nil {
 		t.Fatal(err)
 	}

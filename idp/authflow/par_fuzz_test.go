@@ -1,4 +1,4 @@
-package idp_test
+package authflow_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/motlan/motlan/idp/internal/idptest"
 )
 
 // FuzzPARRequest feeds arbitrary bodies to /par, with HTTP Basic for a named client or
@@ -14,27 +16,27 @@ import (
 // expires_in 60, and only for a client that authenticated; anything else is an RFC 6749
 // JSON error that is not cached.
 func FuzzPARRequest(f *testing.F) {
-	h := newHarness(f, false)
-	_, challenge := pkce()
+	h := idptest.New(f, false)
+	_, challenge := idptest.PKCE()
 	noID := func(q url.Values) string { q.Del("client_id"); return q.Encode() }
 	for _, s := range []struct {
 		basic string
 		body  string
 	}{
-		{"web", noID(authQuery("web"))},
-		{"web", authQuery("web").Encode()},
-		{"web", noID(authQuery("web", "response_type", "token"))},
-		{"web", noID(authQuery("web", "scope", "profile"))},
-		{"web", noID(authQuery("web", "request_uri", "urn:ietf:params:oauth:request_uri:x"))},
-		{"web", noID(authQuery("web", "redirect_uri", "https://evil.example/cb"))},
-		{"web", noID(authQuery("web", "claims", `{"userinfo":{"name":null}}`))},
-		{"web", noID(authQuery("web", "code_challenge", challenge, "code_challenge_method", "plain"))},
-		{"", authQuery("spa", "code_challenge", challenge, "code_challenge_method", "S256").Encode()},
-		{"", authQuery("spa").Encode()},
-		{"", authQuery("post", "client_secret", h.secrets["post"]).Encode()},
-		{"", authQuery("web").Encode()},
-		{"other", authQuery("web").Encode()},
-		{"nobody", noID(authQuery("web"))},
+		{"web", noID(idptest.AuthQuery("web"))},
+		{"web", idptest.AuthQuery("web").Encode()},
+		{"web", noID(idptest.AuthQuery("web", "response_type", "token"))},
+		{"web", noID(idptest.AuthQuery("web", "scope", "profile"))},
+		{"web", noID(idptest.AuthQuery("web", "request_uri", "urn:ietf:params:oauth:request_uri:x"))},
+		{"web", noID(idptest.AuthQuery("web", "redirect_uri", "https://evil.example/cb"))},
+		{"web", noID(idptest.AuthQuery("web", "claims", `{"userinfo":{"name":null}}`))},
+		{"web", noID(idptest.AuthQuery("web", "code_challenge", challenge, "code_challenge_method", "plain"))},
+		{"", idptest.AuthQuery("spa", "code_challenge", challenge, "code_challenge_method", "S256").Encode()},
+		{"", idptest.AuthQuery("spa").Encode()},
+		{"", idptest.AuthQuery("post", "client_secret", h.Secrets["post"]).Encode()},
+		{"", idptest.AuthQuery("web").Encode()},
+		{"other", idptest.AuthQuery("web").Encode()},
+		{"nobody", noID(idptest.AuthQuery("web"))},
 		{"web", "%zz"},
 		{"", ""},
 	} {
@@ -42,13 +44,13 @@ func FuzzPARRequest(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, basic, raw string) {
-		req := httptest.NewRequest(http.MethodPost, h.issuer+"/par", strings.NewReader(raw))
+		req := httptest.NewRequest(http.MethodPost, h.Issuer+"/par", strings.NewReader(raw))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if basic != "" {
-			req.SetBasicAuth(url.QueryEscape(basic), url.QueryEscape(h.secrets[basic]))
+			req.SetBasicAuth(url.QueryEscape(basic), url.QueryEscape(h.Secrets[basic]))
 		}
 		rec := httptest.NewRecorder()
-		h.p.ServeHTTP(rec, req)
+		h.P.ServeHTTP(rec, req)
 		res := rec.Result()
 		if res.StatusCode >= 500 {
 			t.Fatalf("status %d: %s", res.StatusCode, rec.Body.String())
@@ -76,7 +78,7 @@ func FuzzPARRequest(f *testing.F) {
 			if !strings.HasPrefix(body.RequestURI, "urn:ietf:params:oauth:request_uri:") || body.ExpiresIn != 60 || body.Error != "" {
 				t.Fatalf("201 with %q", rec.Body.String())
 			}
-			if basic == "" || h.secrets[basic] == "" {
+			if basic == "" || h.Secrets[basic] == "" {
 				// Only the public client "spa" may push without a secret.
 				vals, _ := url.ParseQuery(raw)
 				if vals.Get("client_id") != "spa" && vals.Get("client_secret") == "" {
@@ -87,7 +89,7 @@ func FuzzPARRequest(f *testing.F) {
 			if body.Error == "" || body.Description == "" || body.RequestURI != "" {
 				t.Fatalf("%d with %q", res.StatusCode, rec.Body.String())
 			}
-			if !oauthErrorCodes[body.Error] && body.Error != "unsupported_response_type" && body.Error != "request_not_supported" {
+			if !idptest.OAuthErrorCodes[body.Error] && body.Error != "unsupported_response_type" && body.Error != "request_not_supported" {
 				t.Fatalf("error code %q", body.Error)
 			}
 		default:

@@ -1,4 +1,4 @@
-package idp_test
+package resource_test
 
 import (
 	"bytes"
@@ -7,17 +7,19 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/motlan/motlan/idp/internal/idptest"
 )
 
 // TestUserInfo covers RFC 6750 token presentation at /userinfo and the claims it releases.
 func TestUserInfo(t *testing.T) {
-	h := newHarness(t, true)
-	all := h.redeem("web", h.code(authQuery("web", "scope", "openid profile address phone cccd")))
-	if all.status != 200 {
-		t.Fatalf("redeem: %d %s", all.status, all.raw)
+	h := idptest.New(t, true)
+	all := h.Redeem("web", h.Code(idptest.AuthQuery("web", "scope", "openid profile address phone cccd")))
+	if all.Status != 200 {
+		t.Fatalf("redeem: %d %s", all.Status, all.Raw)
 	}
-	at, idt := all.str("access_token"), all.str("id_token")
-	onlyOpenID := h.redeem("web", h.code(authQuery("web", "scope", "openid"))).str("access_token")
+	at, idt := all.Str("access_token"), all.Str("id_token")
+	onlyOpenID := h.Redeem("web", h.Code(idptest.AuthQuery("web", "scope", "openid"))).Str("access_token")
 
 	type req struct {
 		method, query, auth, body string
@@ -57,7 +59,7 @@ func TestUserInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			target := h.issuer + "/userinfo"
+			target := h.Issuer + "/userinfo"
 			if tt.req.query != "" {
 				target += "?" + tt.req.query
 			}
@@ -74,26 +76,26 @@ func TestUserInfo(t *testing.T) {
 			if tt.req.auth != "" {
 				hr.Header.Set("Authorization", tt.req.auth)
 			}
-			r := h.do(hr)
-			if r.status != tt.wantStatus {
-				t.Fatalf("status = %d, want %d (%s)", r.status, tt.wantStatus, r.raw)
+			r := h.Do(hr)
+			if r.Status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (%s)", r.Status, tt.wantStatus, r.Raw)
 			}
-			if r.header.Get("Cache-Control") != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
+			if r.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", r.Header.Get("Cache-Control"))
 			}
-			www := r.header.Get("WWW-Authenticate")
+			www := r.Header.Get("WWW-Authenticate")
 			switch {
 			case tt.wantStatus == 200:
-				if r.str("sub") == "" {
-					t.Errorf("no sub: %s", r.raw)
+				if r.Str("sub") == "" {
+					t.Errorf("no sub: %s", r.Raw)
 				}
 				for k, v := range tt.wantClaims {
-					if r.body[k] != v {
-						t.Errorf("%s = %#v, want %#v", k, r.body[k], v)
+					if r.Body[k] != v {
+						t.Errorf("%s = %#v, want %#v", k, r.Body[k], v)
 					}
 				}
 				for _, k := range tt.wantAbsent {
-					if _, ok := r.body[k]; ok {
+					if _, ok := r.Body[k]; ok {
 						t.Errorf("%s released without its scope", k)
 					}
 				}
@@ -107,29 +109,29 @@ func TestUserInfo(t *testing.T) {
 				}
 				fallthrough
 			default:
-				if r.str("error") != tt.wantError {
-					t.Errorf("error = %q, want %q", r.str("error"), tt.wantError)
+				if r.Str("error") != tt.wantError {
+					t.Errorf("error = %q, want %q", r.Str("error"), tt.wantError)
 				}
 			}
 		})
 	}
 
 	t.Run("diacritics byte-exact", func(t *testing.T) {
-		hr, _ := http.NewRequest("GET", h.issuer+"/userinfo", nil)
+		hr, _ := http.NewRequest("GET", h.Issuer+"/userinfo", nil)
 		hr.Header.Set("Authorization", "Bearer "+at)
-		r := h.do(hr)
+		r := h.Do(hr)
 		for _, want := range []string{`"name":"Lê Công Hảo"`, `"place_of_origin":"Xã Đông Hưng, Huyện Đông Hưng, Tỉnh Thái Bình"`, `"formatted":"Số 12 Phố Tràng Tiền, Phường Hoàn Kiếm, Hà Nội"`} {
-			if !bytes.Contains(r.raw, []byte(want)) {
-				t.Errorf("body lacks %s byte for byte: %s", want, r.raw)
+			if !bytes.Contains(r.Raw, []byte(want)) {
+				t.Errorf("body lacks %s byte for byte: %s", want, r.Raw)
 			}
 		}
-		if ct := r.header.Get("Content-Type"); !strings.Contains(strings.ToLower(ct), "charset=utf-8") {
+		if ct := r.Header.Get("Content-Type"); !strings.Contains(strings.ToLower(ct), "charset=utf-8") {
 			t.Errorf("Content-Type = %q, want charset=UTF-8", ct)
 		}
 		var addr struct {
 			Address map[string]string `json:"address"`
 		}
-		if err := json.Unmarshal(r.raw, &addr); err != nil || addr.Address["country"] != "VN" {
+		if err := json.Unmarshal(r.Raw, &addr); err != nil || addr.Address["country"] != "VN" {
 			t.Errorf("address = %v (%v), want the object the eID gave", addr.Address, err)
 		}
 	})
@@ -139,13 +141,13 @@ func TestUserInfo(t *testing.T) {
 // "SHOULD NOT include an error code or other error information"; the header is right, and the
 // body must not carry an error member either.
 func TestUserInfoNoTokenHasNoErrorCode(t *testing.T) {
-	h := newHarness(t, true)
-	hr, _ := http.NewRequest("GET", h.issuer+"/userinfo", nil)
-	r := h.do(hr)
-	if r.status != 401 {
-		t.Fatalf("status = %d, want 401", r.status)
+	h := idptest.New(t, true)
+	hr, _ := http.NewRequest("GET", h.Issuer+"/userinfo", nil)
+	r := h.Do(hr)
+	if r.Status != 401 {
+		t.Fatalf("status = %d, want 401", r.Status)
 	}
-	if _, ok := r.body["error"]; ok {
-		t.Errorf("BUG: body %s carries an error member for a request without a token", bytes.TrimSpace(r.raw))
+	if _, ok := r.Body["error"]; ok {
+		t.Errorf("BUG: body %s carries an error member for a request without a token", bytes.TrimSpace(r.Raw))
 	}
 }

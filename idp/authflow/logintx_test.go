@@ -1,4 +1,4 @@
-package idp_test
+package authflow_test
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/internal/idptest"
 )
 
 // TestLoginTransactionCookie checks the login transaction that rides in the tx cookie: it
@@ -17,7 +18,7 @@ import (
 func TestLoginTransactionCookie(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	h := newHarness(t, true, func(c *idp.Config) { c.Now = clock })
+	h := idptest.New(t, true, func(c *idp.Config) { c.Now = clock })
 	// A claims request over the cookie budget: the name asked with many acceptable values.
 	values := make([]string, 120)
 	for i := range values {
@@ -28,11 +29,11 @@ func TestLoginTransactionCookie(t *testing.T) {
 	// start runs /authorize without a jar and returns the state and the tx cookie.
 	start := func(t *testing.T, q url.Values) (string, *http.Cookie) {
 		t.Helper()
-		resp, err := noJar().Get(h.issuer + "/authorize?" + q.Encode())
+		resp, err := idptest.NoJar().Get(h.Issuer + "/authorize?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
-		readBody(t, resp)
+		idptest.ReadBody(t, resp)
 		u, err := url.Parse(resp.Header.Get("Location"))
 		if err != nil || resp.StatusCode != http.StatusFound {
 			t.Fatalf("authorize: %d %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -48,15 +49,15 @@ func TestLoginTransactionCookie(t *testing.T) {
 	// callback returns the status and whether a code went to the client.
 	callback := func(t *testing.T, state string, c *http.Cookie) (int, bool) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, h.issuer+"/eid/callback?"+url.Values{"state": {state}, "code": {"x"}}.Encode(), nil)
+		req, _ := http.NewRequest(http.MethodGet, h.Issuer+"/eid/callback?"+url.Values{"state": {state}, "code": {"x"}}.Encode(), nil)
 		if c != nil {
 			req.AddCookie(c)
 		}
-		resp, err := noJar().Do(req)
+		resp, err := idptest.NoJar().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		readBody(t, resp)
+		idptest.ReadBody(t, resp)
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		return resp.StatusCode, loc != nil && loc.Query().Get("code") != ""
 	}
@@ -70,7 +71,7 @@ func TestLoginTransactionCookie(t *testing.T) {
 		{"too big: stored", bigClaims, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q := authQuery("web")
+			q := idptest.AuthQuery("web")
 			if tt.claims != "" {
 				q.Set("claims", tt.claims)
 			}
@@ -107,20 +108,20 @@ func TestLoginTransactionCookie(t *testing.T) {
 		// newest three of the others.
 		var left []*http.Cookie
 		for range 6 {
-			_, c := start(t, authQuery("web"))
+			_, c := start(t, idptest.AuthQuery("web"))
 			left = append(left, c)
 			now = now.Add(time.Second)
 		}
-		state, tx := start(t, authQuery("web"))
-		req, _ := http.NewRequest(http.MethodGet, h.issuer+"/eid/callback?"+url.Values{"state": {state}, "code": {"x"}}.Encode(), nil)
+		state, tx := start(t, idptest.AuthQuery("web"))
+		req, _ := http.NewRequest(http.MethodGet, h.Issuer+"/eid/callback?"+url.Values{"state": {state}, "code": {"x"}}.Encode(), nil)
 		for _, c := range append(left, tx) {
 			req.AddCookie(c)
 		}
-		resp, err := noJar().Do(req)
+		resp, err := idptest.NoJar().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		readBody(t, resp)
+		idptest.ReadBody(t, resp)
 		cleared := map[string]bool{}
 		for _, c := range resp.Cookies() {
 			if c.MaxAge < 0 {
@@ -141,7 +142,7 @@ func TestLoginTransactionCookie(t *testing.T) {
 		// The transaction expires at E = X.100 s; the cookie's clear expiry is X, which
 		// openJSON accepts through X.999: the single-use record must hold until then.
 		now = now.Truncate(time.Second).Add(time.Hour + 100*time.Millisecond)
-		state, tx := start(t, authQuery("web"))
+		state, tx := start(t, idptest.AuthQuery("web"))
 		if st, code := callback(t, state, tx); st != http.StatusFound || !code {
 			t.Fatalf("honest callback: %d, code %v", st, code)
 		}
@@ -152,7 +153,7 @@ func TestLoginTransactionCookie(t *testing.T) {
 	})
 
 	t.Run("expired", func(t *testing.T) {
-		state, tx := start(t, authQuery("web"))
+		state, tx := start(t, idptest.AuthQuery("web"))
 		now = now.Add(11 * time.Minute)
 		if st, code := callback(t, state, tx); st != http.StatusBadRequest || code {
 			t.Errorf("expired transaction: %d, code %v", st, code)
