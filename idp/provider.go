@@ -23,15 +23,12 @@ import (
 	"github.com/motlan/motlan/idp/tokens"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/ratelimit"
-	"github.com/motlan/motlan/keys"
 )
 
 // TokenKeys signs the provider's tokens and verifies its own access tokens. keys.Manager
 // implements it.
 type TokenKeys interface {
-	Sign(ctx context.Context, alg, typ string, payload []byte) (string, error)
-	// Verify checks a token the provider signed and returns its payload and header.
-	Verify(ctx context.Context, token string) ([]byte, keys.Header, error)
+	tokens.Keys
 	JWKS() []byte
 }
 

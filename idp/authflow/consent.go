@@ -21,14 +21,7 @@ import (
 // transaction's CSRF token.
 func (f *Flow) HandleConsent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, web.MaxParamBytes)
-	if err := r.ParseForm(); err != nil {
-		f.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: "unparsable form"})
+	if !f.cfg.Pages.ReadForm(w, r, "unparsable form") {
 		return
 	}
 	id := r.Form.Get("id")

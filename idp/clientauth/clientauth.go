@@ -169,11 +169,13 @@ var algs = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.RS256, jose.PS
 
 // AssertionAlgs names the accepted client-assertion algorithms, for discovery.
 func AssertionAlgs() []string {
-	out := make([]string, len(algs))
-	for i, a := range algs {
-		out[i] = string(a)
-	}
-	return out
+	return slices.Collect(func(yield func(string) bool) {
+		for _, a := range algs {
+			if !yield(string(a)) {
+				return
+			}
+		}
+	})
 }
 
 // checkAssertion verifies a private_key_jwt client assertion (RFC 7523 3, OIDC Core 9).

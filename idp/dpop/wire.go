@@ -76,20 +76,10 @@ func Challenge(code string, description ...string) string {
 	if code != "" {
 		c += `, error="` + code + `"`
 		if len(description) > 0 && description[0] != "" {
-			c += `, error_description="` + headerSafe(description[0]) + `"`
+			c += `, error_description="` + oe.QuoteSafe(description[0]) + `"`
 		}
 	}
 	return c + `, algs="` + strings.Join(Algs(), " ") + `"`
-}
-
-// headerSafe keeps a description inside a quoted-string's safe characters.
-func headerSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
-			return '\''
-		}
-		return r
-	}, s)
 }
 
 // Server nonces (RFC 9449 8, 9), with CheckerConfig.Nonce: a proof must carry a nonce the

@@ -17,23 +17,14 @@ import (
 
 // AuthorizationCode redeems an authorization code (RFC 6749 4.1.3, RFC 7636 4.6). A code
 // bound with dpop_jkt needs a proof by that key (RFC 9449 10).
-type AuthorizationCode struct {
-	f *families
-}
+type AuthorizationCode struct{ redeemer }
 
 // Type is authorization_code.
 func (*AuthorizationCode) Type() string { return "authorization_code" }
 
-// RequiresClientAuth is false: public clients redeem with PKCE.
-func (*AuthorizationCode) RequiresClientAuth() bool { return false }
-
-// CheckScope allows anything: the code carries its scopes, and scope is not a parameter
-// of this grant.
-func (*AuthorizationCode) CheckScope(store.Client, string) *oe.Error { return nil }
-
 // Handle redeems the code.
 func (g *AuthorizationCode) Handle(ctx context.Context, req Request) (tokens.Set, error) {
-	f, client, jkt := g.f, req.Client, req.JKT
+	f, client, jkt := g.families, req.Client, req.JKT
 	code, verifier := req.Form.Get("code"), req.Form.Get("code_verifier")
 	if code == "" || len(code) > 256 {
 		return tokens.Set{}, oe.New(oe.InvalidRequest, "code is required")

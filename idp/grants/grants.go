@@ -37,9 +37,23 @@ type Config struct {
 
 // All returns the three grants, in the order discovery lists them.
 func All(cfg Config) []Grant {
-	f := &families{cfg: cfg}
-	return []Grant{&AuthorizationCode{f: f}, &RefreshToken{f: f}, &ClientCredentials{Tokens: cfg.Tokens}}
+	r := redeemer{&families{cfg: cfg}}
+	return []Grant{&AuthorizationCode{r}, &RefreshToken{r}, &ClientCredentials{Tokens: cfg.Tokens}}
 }
+
+// redeemer is what the grants that redeem something (a code, a refresh token) share: the
+// refresh token families, and a client and scope policy that lives in what is redeemed.
+type redeemer struct {
+	*families
+}
+
+// RequiresClientAuth is false: a public client redeems a code with PKCE, and its refresh
+// token is bound to its DPoP key.
+func (redeemer) RequiresClientAuth() bool { return false }
+
+// CheckScope allows anything here: a code carries its scopes, and a narrower scope at
+// refresh is checked against the original grant in Handle, once the token is known.
+func (redeemer) CheckScope(store.Client, string) *oe.Error { return nil }
 
 // families is what the code and refresh grants share: refresh token records and their
 // families.

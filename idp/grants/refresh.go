@@ -19,23 +19,14 @@ import (
 // spent, and spending it twice revokes the whole family, unless the same client retries
 // within Config.RefreshReuseGrace (see idp.Config). A DPoP-bound refresh token needs a
 // proof by its key (RFC 9449 5).
-type RefreshToken struct {
-	f *families
-}
+type RefreshToken struct{ redeemer }
 
 // Type is refresh_token.
 func (*RefreshToken) Type() string { return "refresh_token" }
 
-// RequiresClientAuth is false: a public client's refresh token is bound to its DPoP key.
-func (*RefreshToken) RequiresClientAuth() bool { return false }
-
-// CheckScope allows anything here: a narrower scope is checked against the original
-// grant in Handle, once the token is known.
-func (*RefreshToken) CheckScope(store.Client, string) *oe.Error { return nil }
-
 // Handle rotates the token.
 func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, error) {
-	f, client, jkt := g.f, req.Client, req.JKT
+	f, client, jkt := g.families, req.Client, req.JKT
 	raw := req.Form.Get("refresh_token")
 	if raw == "" || len(raw) > 256 {
 		return tokens.Set{}, oe.New(oe.InvalidRequest, "refresh_token is required")

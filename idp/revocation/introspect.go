@@ -2,7 +2,6 @@ package revocation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -46,10 +45,7 @@ func (s *Service) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
 		oe.WriteJSON(w, oe.As(err), false)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(out)
+	web.WriteTokenJSON(w, out)
 }
 
 func (s *Service) introspect(ctx context.Context, client store.Client, tok string) (introspection, error) {

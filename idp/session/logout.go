@@ -43,14 +43,7 @@ type logoutReturn struct {
 // site cannot log people out. post_logout_redirect_uri must match one registered for the
 // client exactly.
 func (m *Manager) HandleLogout(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, web.MaxParamBytes)
-	if err := r.ParseForm(); err != nil {
-		m.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: "unparsable request"})
+	if !m.cfg.Pages.ReadForm(w, r, "unparsable request") {
 		return
 	}
 	f := r.Form

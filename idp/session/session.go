@@ -29,11 +29,6 @@ type Store interface {
 	SessionClients(ctx context.Context, sessionID string) ([]string, error)
 }
 
-// Clients finds registered clients.
-type Clients interface {
-	Get(ctx context.Context, id string) (store.Client, bool)
-}
-
 // Config configures a Manager.
 type Config struct {
 	Issuer  string
@@ -54,6 +49,11 @@ type Config struct {
 	Now                func() time.Time
 	Logger             *slog.Logger
 	Audit              *audit.Logger
+}
+
+// Clients finds registered clients.
+type Clients interface {
+	Get(ctx context.Context, id string) (store.Client, bool)
 }
 
 // Manager owns the browser's sessions.

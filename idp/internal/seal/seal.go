@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -22,12 +23,10 @@ type Box struct {
 func New(key []byte, now func() time.Time) (*Box, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("seal: key: %w", err)
 	}
-	gcm, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
+	// NewGCM fails only for a block size other than AES's 16 bytes.
+	gcm, _ := cipher.NewGCM(b)
 	return &Box{aead: gcm, now: now}, nil
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"slices"
 )
@@ -85,4 +86,13 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Allow", "GET, POST")
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	return true
+}
+
+// WriteTokenJSON writes a token-style endpoint's success body with the headers RFC 6749
+// 5.1 asks for: JSON, no-store, no-cache.
+func WriteTokenJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(v)
 }
