@@ -10,11 +10,13 @@ import (
 	"github.com/motlan/motlan/idp/discovery"
 	"github.com/motlan/motlan/idp/dpop"
 	"github.com/motlan/motlan/idp/grants"
+	"github.com/motlan/motlan/idp/internal/clients"
 	"github.com/motlan/motlan/idp/internal/seal"
 	"github.com/motlan/motlan/idp/internal/web"
 	"github.com/motlan/motlan/idp/resource"
 	"github.com/motlan/motlan/idp/revocation"
 	"github.com/motlan/motlan/idp/session"
+	"github.com/motlan/motlan/keys"
 )
 
 // mount builds the per-concern parts on the shared ones and mounts their routes.
@@ -72,3 +74,12 @@ func (p *Provider) mount(box *seal.Box, sidKey []byte) error {
 	p.mux = m
 	return nil
 }
+
+var (
+	_ clientauth.Clients = (*clients.Registry)(nil)
+	_ authflow.Clients   = (*clients.Registry)(nil)
+	_ session.Clients    = (*clients.Registry)(nil)
+	_ resource.Clients   = (*clients.Registry)(nil)
+	_ http.Handler       = (*grants.Endpoint)(nil)
+	_ TokenKeys          = (*keys.Manager)(nil)
+)

@@ -68,7 +68,7 @@ func (f *Flow) loginTransaction(w http.ResponseWriter, r *http.Request, state st
 		if rec.RawClaims != "" {
 			ar.Claims = json.RawMessage(rec.RawClaims)
 		}
-		// openJSON refuses the cookie from its expiry rounded down to the second, so the
+		// OpenJSON refuses the cookie from its expiry rounded down to the second, so the
 		// record, kept until the exact expiry, outlives every copy of it.
 		return ar, &store.Once{Namespace: onceUpstreamState, Key: web.HashID(state), ExpiresAt: ar.ExpiresAt}, nil
 	}

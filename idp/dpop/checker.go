@@ -59,7 +59,7 @@ func NewChecker(cfg CheckerConfig) (*Checker, error) {
 }
 
 // check verifies a proof and spends its jti: a proof is accepted once per key, across
-// replicas, for as long as its iat is acceptable. Errors wrap an ErrDPoP* reason, or are
+// replicas, for as long as its iat is acceptable. Errors wrap an Err* reason, or are
 // store failures.
 func (c *Checker) check(ctx context.Context, proof string, want expected) (verified, error) {
 	want.Now = c.cfg.Now()

@@ -40,7 +40,7 @@ const (
 // or HMAC.
 var algs = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.PS256, jose.RS256, jose.EdDSA}
 
-// DPoPAlgs names the accepted proof algorithms, for discovery and challenges.
+// Algs names the accepted proof algorithms, for discovery and challenges.
 func Algs() []string {
 	out := make([]string, len(algs))
 	for i, a := range algs {

@@ -13,7 +13,7 @@ import (
 	oe "github.com/motlan/motlan/idp/oautherr"
 )
 
-// dpopError is the OAuth error for a refused proof: invalid_dpop_proof, 400 at the token
+// OAuthError is the OAuth error for a refused proof: invalid_dpop_proof, 400 at the token
 // endpoint and 401 at resources (RFC 9449 5, 7.1).
 func OAuthError(err error, status int) *oe.Error {
 	desc := ErrMalformed.Error()
@@ -29,7 +29,7 @@ func OAuthError(err error, status int) *oe.Error {
 	return &oe.Error{Code: ErrCodeInvalidProof, Description: desc, Status: status}
 }
 
-// dpopHeader returns the request's DPoP header; more than one is refused (RFC 9449 4.3).
+// Header returns the request's DPoP header; more than one is refused (RFC 9449 4.3).
 func Header(r *http.Request) (proof string, present bool, err error) {
 	v := r.Header.Values("DPoP")
 	switch len(v) {
@@ -69,7 +69,7 @@ func ValidJKT(s string) bool {
 	return err == nil
 }
 
-// DPoPChallenge is a WWW-Authenticate value for the DPoP scheme (RFC 9449 7.1): with an
+// Challenge is a WWW-Authenticate value for the DPoP scheme (RFC 9449 7.1): with an
 // error code and description when given, and always the accepted algorithms.
 func Challenge(code string, description ...string) string {
 	c := `DPoP realm="motlan"`

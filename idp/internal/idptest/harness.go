@@ -35,7 +35,7 @@ import (
 // upstream state; tests come back to /eid/callback by hand.
 const FakeEIDAuthURL = "https://eid.example.vn/authorize"
 
-// fakeCitizen is what the fake eID verifies: Vietnamese attributes with diacritics, which
+// FakeCitizen is what the fake eID verifies: Vietnamese attributes with diacritics, which
 // must come out of userinfo and the ID token byte for byte.
 var FakeCitizen = map[string]string{
 	"name":            "Lê Công Hảo",
@@ -52,7 +52,7 @@ var FakeCitizen = map[string]string{
 
 const FakeAddress = `{"formatted":"Số 12 Phố Tràng Tiền, Phường Hoàn Kiếm, Hà Nội","country":"VN"}`
 
-// fakeEID is a Connector that accepts the upstream code "x" and returns one fixed citizen.
+// FakeEID is a Connector that accepts the upstream code "x" and returns one fixed citizen.
 type FakeEID struct {
 	Mu   sync.Mutex
 	Opts []eid.AuthOptions
@@ -109,7 +109,7 @@ const (
 
 var AllScopes = []string{"profile", "address", "phone", "cccd", "offline_access"}
 
-// harness is one real Provider on SQLite with real keys and the fake eID.
+// Harness is one real Provider on SQLite with real keys and the fake eID.
 type Harness struct {
 	TB      testing.TB
 	P       *idp.Provider
@@ -121,7 +121,7 @@ type Harness struct {
 	PKKey   *ecdsa.PrivateKey // registered for client "pkjwt" as kid "k1"
 }
 
-// redirectsOf maps each client to its registered redirect URIs.
+// RedirectsOf maps each client to its registered redirect URIs.
 var RedirectsOf = map[string][]string{
 	"web":    {WebRedirect, QueryRedirect, "http://127.0.0.1:8765/cb"},
 	"post":   {PostRedirect},
@@ -131,7 +131,7 @@ var RedirectsOf = map[string][]string{
 	"other":  {OtherRedirect},
 }
 
-// newHarness builds the provider. With serve it listens on loopback (issuer http://127.0.0.1:port);
+// New builds the provider. With serve it listens on loopback (issuer http://127.0.0.1:port);
 // without, the issuer is https://id.example.vn and tests call ServeHTTP directly.
 // opts adjust the provider's config before it is built.
 func New(tb testing.TB, serve bool, opts ...func(*idp.Config)) *Harness {
@@ -218,18 +218,18 @@ func RandBytes(n int) []byte {
 	return b
 }
 
-// browser is a client with a cookie jar that does not follow redirects, so tests see each hop.
+// Browser is a client with a cookie jar that does not follow redirects, so tests see each hop.
 func (h *Harness) Browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// noJar is a client without cookies that does not follow redirects.
+// NoJar is a client without cookies that does not follow redirects.
 func NoJar() *http.Client {
 	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// authQuery is a valid authorization request for a client with extra/overriding parameters.
+// AuthQuery is a valid authorization request for a client with extra/overriding parameters.
 func AuthQuery(clientID string, extra ...string) url.Values {
 	q := url.Values{
 		"response_type": {"code"},
@@ -252,7 +252,7 @@ func AuthQuery(clientID string, extra ...string) url.Values {
 	return q
 }
 
-// pkce returns a verifier and its S256 challenge.
+// PKCE returns a verifier and its S256 challenge.
 func PKCE() (verifier, challenge string) {
 	verifier = base64.RawURLEncoding.EncodeToString(RandBytes(32))
 	sum := sha256.Sum256([]byte(verifier))
@@ -269,7 +269,7 @@ func ReadBody(tb testing.TB, resp *http.Response) []byte {
 	return b
 }
 
-// login drives /authorize and the fake eID's callback in browser b, and returns the
+// Login drives /authorize and the fake eID's callback in browser b, and returns the
 // response to the callback (a redirect to the client, or to the consent page).
 func (h *Harness) Login(b *http.Client, q url.Values) *http.Response {
 	h.TB.Helper()
@@ -290,7 +290,7 @@ func (h *Harness) Login(b *http.Client, q url.Values) *http.Response {
 	return resp
 }
 
-// code logs in for a first-party client and returns the authorization code.
+// Code logs in for a first-party client and returns the authorization code.
 func (h *Harness) Code(q url.Values) string {
 	h.TB.Helper()
 	resp := h.Login(h.Browser(), q)
@@ -302,7 +302,7 @@ func (h *Harness) Code(q url.Values) string {
 	return loc.Query().Get("code")
 }
 
-// tokenResponse is a decoded /token or /userinfo answer.
+// Response is a decoded /token or /userinfo answer.
 type Response struct {
 	Status int
 	Header http.Header
@@ -312,7 +312,7 @@ type Response struct {
 
 func (r Response) Str(k string) string { s, _ := r.Body[k].(string); return s }
 
-// postForm posts form to an endpoint; user/pass, if user is set, go in HTTP Basic with the
+// PostForm posts form to an endpoint; user/pass, if user is set, go in HTTP Basic with the
 // RFC 6749 2.3.1 form encoding.
 func (h *Harness) PostForm(path string, form url.Values, user, pass string) Response {
 	h.TB.Helper()
@@ -335,7 +335,7 @@ func (h *Harness) Do(req *http.Request) Response {
 	return r
 }
 
-// redeem exchanges a code for the "web" client with Basic authentication.
+// Redeem exchanges a code for the "web" client with Basic authentication.
 func (h *Harness) Redeem(clientID, code string, extra ...string) Response {
 	h.TB.Helper()
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectsOf[clientID][0]}}
@@ -345,7 +345,7 @@ func (h *Harness) Redeem(clientID, code string, extra ...string) Response {
 	return h.PostForm("/token", form, clientID, h.Secrets[clientID])
 }
 
-// assertion signs a private_key_jwt client assertion with key (the registered one if nil).
+// Assertion signs a private_key_jwt client assertion with key (the registered one if nil).
 func (h *Harness) Assertion(key *ecdsa.PrivateKey, kid string, cl jwt.Claims) string {
 	h.TB.Helper()
 	if key == nil {
@@ -362,7 +362,7 @@ func (h *Harness) Assertion(key *ecdsa.PrivateKey, kid string, cl jwt.Claims) st
 	return s
 }
 
-// goodAssertionClaims are valid claims for client pkjwt at this provider's token endpoint.
+// GoodAssertionClaims are valid claims for client pkjwt at this provider's token endpoint.
 func (h *Harness) GoodAssertionClaims() jwt.Claims {
 	now := time.Now()
 	return jwt.Claims{
@@ -372,13 +372,13 @@ func (h *Harness) GoodAssertionClaims() jwt.Claims {
 	}
 }
 
-// oauthErrorCodes are the error codes RFC 6749 5.2 allows at the token endpoint.
+// OAuthErrorCodes are the error codes RFC 6749 5.2 allows at the token endpoint.
 var OAuthErrorCodes = map[string]bool{
 	"invalid_request": true, "invalid_client": true, "invalid_grant": true,
 	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true,
 }
 
-// checkJSONError checks the common shape of an RFC 6749 5.2 error response.
+// CheckJSONError checks the common shape of an RFC 6749 5.2 error response.
 func CheckJSONError(t testing.TB, r Response, wantStatus int, wantCode string) {
 	t.Helper()
 	if r.Status != wantStatus {

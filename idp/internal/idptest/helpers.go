@@ -12,7 +12,7 @@ import (
 	"github.com/motlan/motlan/idp"
 )
 
-// shiftedClock is time.Now plus an offset tests move forward.
+// ShiftedClock is time.Now plus an offset tests move forward.
 type ShiftedClock struct{ off atomic.Int64 }
 
 func (c *ShiftedClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
@@ -42,7 +42,7 @@ func MustCode(t *testing.T, resp *http.Response) string {
 	return loc.Query().Get("code")
 }
 
-// authorizeOutcome is what /authorize answers for q: the error code of a redirect to the
+// AuthorizeOutcome is what /authorize answers for q: the error code of a redirect to the
 // client, "eid" for a redirect to the eID, or "page" for an error page.
 func (h *Harness) AuthorizeOutcome(t *testing.T, q url.Values) (outcome string, loc *url.URL) {
 	t.Helper()
@@ -73,10 +73,10 @@ func RedeemQuery(clientID, requestURI string, extra ...string) url.Values {
 	return q
 }
 
-// maxFormBytes mirrors the provider's limit on a request's form.
+// MaxFormBytes mirrors the provider's limit on a request's form.
 const MaxFormBytes = 64 << 10
 
-// checkTokenError asserts the shape every failed token request has.
+// CheckTokenError asserts the shape every failed token request has.
 func CheckTokenError(t *testing.T, res *http.Response, body []byte) string {
 	t.Helper()
 	if res.StatusCode >= 500 {
