@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	p := &Provider{cfg: cfg, log: cfg.Logger}
-	if p.clients, err = clients.New(ctx, cfg.Store, cfg.Now, cfg.Logger); err != nil {
+	if p.clients, err = clients.New(ctx, clients.Config{Store: cfg.Store, Now: cfg.Now, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	box, err := seal.New(k.seal, cfg.Now)

@@ -15,6 +15,13 @@ type Lister interface {
 	ListClients(ctx context.Context) ([]store.Client, error)
 }
 
+// Config configures a Registry.
+type Config struct {
+	Store  Lister
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
 // Registry is the cache.
 type Registry struct {
 	st  Lister
@@ -27,8 +34,8 @@ type Registry struct {
 }
 
 // New loads the clients.
-func New(ctx context.Context, st Lister, now func() time.Time, log *slog.Logger) (*Registry, error) {
-	r := &Registry{st: st, now: now, log: log}
+func New(ctx context.Context, cfg Config) (*Registry, error) {
+	r := &Registry{st: cfg.Store, now: cfg.Now, log: cfg.Logger}
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
