@@ -261,9 +261,7 @@ func requiredLevel(acrs []string) string {
 
 // HandleAuthorize is the authorization endpoint (RFC 6749 4.1.1, OIDC Core 3.1.2).
 func (f *Flow) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if web.MethodNotAllowed(w, r) {
 		return
 	}
 	ar, client, err := f.parseAuthorize(r)
