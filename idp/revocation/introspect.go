@@ -10,7 +10,6 @@ import (
 
 	"github.com/motlan/motlan/idp/dpop"
 	"github.com/motlan/motlan/idp/internal/web"
-	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/idp/tokens"
 )
@@ -34,18 +33,13 @@ type introspection struct {
 // issued to another client is reported inactive, so introspection reveals nothing about
 // other clients' tokens.
 func (s *Service) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
-	client, tok, ok := s.request(w, r)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	out, err := s.introspect(ctx, client, tok)
-	if err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "introspect", "client_id", client.ID, "err", err)
-		oe.WriteJSON(w, oe.As(err), false)
-		return
-	}
-	web.WriteTokenJSON(w, out)
+	s.serve(w, r, "introspect", func(ctx context.Context, client store.Client, tok string) error {
+		out, err := s.introspect(ctx, client, tok)
+		if err == nil {
+			web.WriteTokenJSON(w, out)
+		}
+		return err
+	})
 }
 
 func (s *Service) introspect(ctx context.Context, client store.Client, tok string) (introspection, error) {

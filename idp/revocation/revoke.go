@@ -88,22 +88,32 @@ const maxTokenLen = 4096
 // another client, or one that is unknown, expired or already revoked, gets 200 with nothing
 // done (RFC 7009 2.2).
 func (s *Service) HandleRevoke(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, "revoke", func(ctx context.Context, client store.Client, tok string) error {
+		what, err := s.revoke(ctx, client, tok)
+		if err != nil {
+			return err
+		}
+		if what != "" {
+			s.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindTokenRevoke, Actor: audit.Client(client.ID), Details: map[string]any{"token_type": what}})
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+}
+
+// serve reads and authenticates a request (see request), and runs work, which writes the
+// success response; a failure of work is logged and answered as server_error.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, name string, work func(ctx context.Context, client store.Client, tok string) error) {
 	client, tok, ok := s.request(w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	what, err := s.revoke(ctx, client, tok)
-	if err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "revoke", "client_id", client.ID, "err", err)
+	if err := work(ctx, client, tok); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, name, "client_id", client.ID, "err", err)
 		oe.WriteJSON(w, oe.As(err), false)
-		return
 	}
-	if what != "" {
-		s.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindTokenRevoke, Actor: audit.Client(client.ID), Details: map[string]any{"token_type": what}})
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
 }
 
 // revoke revokes tok and says what it was ("" when nothing was done).
