@@ -8,7 +8,7 @@ import (
 )
 
 // TSTInfo is RFC 3161's TSTInfo (2.4.2). MessageImprint stays raw so a TSA echoes the
-// query's encoding exactly; ParseTSTInfo decodes it into Imprint.
+// query's encoding exactly; Imprint decodes it.
 type TSTInfo struct {
 	Version        int
 	Policy         asn1.ObjectIdentifier
@@ -20,8 +20,6 @@ type TSTInfo struct {
 	Nonce          *big.Int         `asn1:"optional"`
 	TSA            asn1.RawValue    `asn1:"optional,explicit,tag:0"`
 	Extensions     []pkix.Extension `asn1:"optional,tag:1"`
-
-	Imprint MessageImprint `asn1:"-"`
 }
 
 // MessageImprint is the hash of the time-stamped data.
@@ -42,18 +40,19 @@ func (a Accuracy) Duration() time.Duration {
 	return time.Duration(a.Seconds)*time.Second + time.Duration(a.Millis)*time.Millisecond + time.Duration(a.Micros)*time.Microsecond
 }
 
-// ParseTSTInfo parses a DER TSTInfo (a time-stamp token's eContent); nothing may follow
-// it. The version is the caller's to check.
-func ParseTSTInfo(der []byte) (*TSTInfo, error) {
+// ParseTSTInfo parses a DER TSTInfo (a time-stamp token's eContent) and its message
+// imprint; nothing may follow it. The version is the caller's to check.
+func ParseTSTInfo(der []byte) (*TSTInfo, MessageImprint, error) {
 	var info TSTInfo
 	if rest, err := asn1.Unmarshal(der, &info); err != nil || len(rest) > 0 {
-		return nil, formatErr("TSTInfo: %v", err)
+		return nil, MessageImprint{}, formatErr("TSTInfo: %v", err)
 	}
-	if rest, err := asn1.Unmarshal(info.MessageImprint.FullBytes, &info.Imprint); err != nil || len(rest) > 0 {
-		return nil, formatErr("messageImprint: %v", err)
+	var mi MessageImprint
+	if rest, err := asn1.Unmarshal(info.MessageImprint.FullBytes, &mi); err != nil || len(rest) > 0 {
+		return nil, MessageImprint{}, formatErr("messageImprint: %v", err)
 	}
-	return &info, nil
+	return &info, mi, nil
 }
 
-// Marshal encodes the TSTInfo (MessageImprint as it stands, Imprint ignored).
+// Marshal encodes the TSTInfo.
 func (t *TSTInfo) Marshal() ([]byte, error) { return asn1.Marshal(*t) }
