@@ -12,11 +12,13 @@ import (
 
 // Errors of the signer checks; callers branch on them to name the failure.
 var (
-	ErrNoSignedAttrs  = errors.New("the SignerInfo has no signed attributes")
-	ErrMessageDigest  = errors.New("no single messageDigest signed attribute")
-	ErrDigestMismatch = errors.New("messageDigest does not match the digest of the signed content")
-	ErrUnknownAlg     = errors.New("unsupported signature algorithm")
-	ErrSignature      = errors.New("the signature does not verify with the signer's key")
+	ErrNoSignedAttrs = errors.New("the SignerInfo has no signed attributes")
+	ErrMessageDigest = errors.New("no single messageDigest signed attribute")
+	// ErrMessageDigestType: the messageDigest attribute's value is not an OCTET STRING.
+	ErrMessageDigestType = errors.New("messageDigest is not an OCTET STRING")
+	ErrDigestMismatch    = errors.New("messageDigest does not match the digest of the signed content")
+	ErrUnknownAlg        = errors.New("unsupported signature algorithm")
+	ErrSignature         = errors.New("the signature does not verify with the signer's key")
 )
 
 // MessageDigest returns the value of the single messageDigest signed attribute.
@@ -30,7 +32,7 @@ func (si *SignerInfo) MessageDigest() ([]byte, error) {
 	}
 	var got []byte
 	if rest, err := asn1.Unmarshal(md.Values[0], &got); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("%w: messageDigest is not an OCTET STRING", ErrMessageDigest)
+		return nil, ErrMessageDigestType
 	}
 	return got, nil
 }
