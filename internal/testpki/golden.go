@@ -64,22 +64,11 @@ func (ca *CA) GoldenCitizen(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey)
 	return cert, key
 }
 
-func goldenCert(t *testing.T, tmpl *x509.Certificate, serial int64, parent *x509.Certificate, pub any, priv any) *x509.Certificate {
+func goldenCert(t *testing.T, tmpl *x509.Certificate, serial int64, parent *x509.Certificate, pub, priv any) *x509.Certificate {
 	t.Helper()
 	tmpl.SerialNumber = big.NewInt(serial)
 	tmpl.NotBefore, tmpl.NotAfter = GoldenTime.Add(-time.Hour), GoldenTime.AddDate(1, 0, 0)
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return createCert(t, tmpl, parent, pub, priv)
 }
 
 // Golden compares got with the file at path, or writes it there when update is set
