@@ -75,6 +75,9 @@ func ParseToken(der []byte) (*Token, error) {
 // token's GenTime); the messageDigest attribute matches the TSTInfo and the signature
 // verifies. opts.KeyUsages is set to timeStamping. It returns the TSA certificate.
 func (t *Token) Verify(opts x509.VerifyOptions, certs ...*x509.Certificate) (*x509.Certificate, error) {
+	if t.sd == nil {
+		return nil, fmt.Errorf("%w: not from ParseToken", ErrMalformedToken)
+	}
 	all := append(slices.Clone(t.Certificates), certs...)
 	si := &t.sd.Signers[0]
 	signer := si.FindCertificate(all)
