@@ -240,3 +240,52 @@ func sha1Sum(b []byte) []byte {
 	h.Write(b)
 	return h.Sum(nil)
 }
+
+func TestParseTimestampToken(t *testing.T) {
+	ca := testpki.NewCA(t)
+	cert, key := ca.Citizen(t, "ecdsa")
+	token := signed(t, ca.TSA, ca.TSAKey, []byte("signature value"), false, ca.TSA)
+	withContent := func(content []byte) []byte {
+		b := cms.Builder{EContentType: cms.OIDTSTInfo, EContent: content, Signer: ca.TSA, SignatureAlgorithm: algID(cms.OIDECDSAWithSHA256), Signature: []byte{1}}
+		b.SignedAttrs, _ = cms.SignedAttributes(cms.OIDTSTInfo, make([]byte, 32))
+		der, err := b.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	tests := []struct {
+		name string
+		der  []byte
+		want []error // all must match; nil: parses
+	}{
+		{"token", token, nil},
+		{"token and padding", append(bytes.Clone(token), 0, 0), nil},
+		{"a detached signature", signed(t, cert, key, []byte("dossier"), true, cert), []error{cms.ErrNotTimestamp}},
+		{"TSTInfo that does not parse", withContent([]byte{0x30, 0x03, 0x02, 0x01, 0x01}), []error{cms.ErrTSTInfo, cms.ErrFormat}},
+		{"TSTInfo with bytes after it", withContent(append(tstInfo(t, []byte("x")), 0)), []error{cms.ErrTSTInfo, cms.ErrFormat}},
+		{"not a SignedData", []byte{0x30, 0x00}, []error{cms.ErrFormat}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, _, err := cms.ParseTimestampToken(tt.der)
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Fatalf("err = %v, want %v", err, w)
+				}
+			}
+			if tt.want != nil {
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.Info.Version != 1 || tok.Info.Nonce.Int64() != 42 || cms.Hash(tok.Imprint.HashAlgorithm.Algorithm) != crypto.SHA256 || tok.Signer != &tok.Signers[0] {
+				t.Fatalf("%+v", tok.Info)
+			}
+			if err := tok.VerifyContent(tok.Signer, ca.TSA); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

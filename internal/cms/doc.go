@@ -1,6 +1,8 @@
 // Package cms owns the CMS (RFC 5652) and RFC 3161 encodings Motlan reads and writes: the
 // object identifiers and algorithm identifiers, once; one bounded DER reader for
-// SignedData (ParseSignedData) and TSTInfo (ParseTSTInfo); one SignedData builder
+// SignedData (ParseSignedData), TSTInfo (ParseTSTInfo) and the time-stamp token made of
+// both (ParseTimestampToken, used by the TSA client, the signer and the verifier alike);
+// one SignedData builder
 // (SignedData.Marshal with SignedAttributes) for PAdES signatures and time-stamp tokens;
 // and the checks every signer verification shares (messageDigest, the signature over the
 // signed attributes, ESS signing-certificate and signing-certificate-v2).

@@ -17,6 +17,9 @@ func FuzzParseSignedData(f *testing.F) {
 	f.Add(signed(f, ca.TSA, ca.TSAKey, []byte("signature value"), false, ca.TSA))
 	f.Add([]byte{0x30, 0x80})
 	f.Fuzz(func(t *testing.T, der []byte) {
+		if tok, _, err := cms.ParseTimestampToken(der); err == nil && (tok.Info == nil || tok.Signer == nil) {
+			t.Fatal("a token without its TSTInfo or signer")
+		}
 		sd, rest, err := cms.ParseSignedData(der)
 		if err != nil {
 			return

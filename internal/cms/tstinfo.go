@@ -3,6 +3,8 @@ package cms
 import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
+	"fmt"
 	"math/big"
 	"time"
 )
@@ -56,3 +58,42 @@ func ParseTSTInfo(der []byte) (*TSTInfo, MessageImprint, error) {
 
 // Marshal encodes the TSTInfo.
 func (t *TSTInfo) Marshal() ([]byte, error) { return asn1.Marshal(*t) }
+
+// Errors of ParseTimestampToken beyond ErrFormat, for callers that name the failure.
+var (
+	// ErrNotTimestamp: a SignedData with one signer, but not over an encapsulated TSTInfo.
+	ErrNotTimestamp = errors.New("the SignedData does not encapsulate a TSTInfo")
+	// ErrTSTInfo: the encapsulated TSTInfo does not parse (it also matches ErrFormat).
+	ErrTSTInfo = errors.New("malformed TSTInfo")
+)
+
+// TimestampToken is an RFC 3161 TimeStampToken: a SignedData with exactly one signer
+// over an encapsulated TSTInfo.
+type TimestampToken struct {
+	*SignedData
+	Signer  *SignerInfo
+	Info    *TSTInfo
+	Imprint MessageImprint
+}
+
+// ParseTimestampToken parses a DER TimeStampToken and returns the bytes after it, for
+// the caller to judge (also with ErrNotTimestamp and ErrTSTInfo). Errors match ErrFormat
+// (the SignedData, or not one signer), ErrNotTimestamp, or ErrTSTInfo; the signature is
+// not checked (VerifyContent does).
+func ParseTimestampToken(der []byte) (*TimestampToken, []byte, error) {
+	sd, rest, err := ParseSignedData(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(sd.Signers) != 1 {
+		return nil, nil, formatErr("%d SignerInfos, want exactly 1", len(sd.Signers))
+	}
+	if !sd.EContentType.Equal(OIDTSTInfo) || sd.EContent == nil {
+		return nil, rest, ErrNotTimestamp
+	}
+	info, imprint, err := ParseTSTInfo(sd.EContent)
+	if err != nil {
+		return nil, rest, fmt.Errorf("%w: %w", ErrTSTInfo, err)
+	}
+	return &TimestampToken{SignedData: sd, Signer: &sd.Signers[0], Info: info, Imprint: imprint}, rest, nil
+}

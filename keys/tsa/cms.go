@@ -34,38 +34,37 @@ type Token struct {
 	Nonce         *big.Int      // nil: none
 	Certificates  []*x509.Certificate
 
-	sd *cms.SignedData
+	tok *cms.TimestampToken
 }
 
 // ParseToken parses a DER time-stamp token (a CMS ContentInfo). It checks the structure
 // only; call Verify for the signature and the TSA certificate.
 func ParseToken(der []byte) (*Token, error) {
 	bad := func(what string) (*Token, error) { return nil, fmt.Errorf("%w: %s", ErrMalformedToken, what) }
-	sd, rest, err := cms.ParseSignedData(der)
-	if err != nil || len(rest) > 0 {
-		return bad("not a DER SignedData")
-	}
-	if !sd.EContentType.Equal(cms.OIDTSTInfo) || sd.EContent == nil {
+	tok, rest, err := cms.ParseTimestampToken(der)
+	switch {
+	case errors.Is(err, cms.ErrNotTimestamp):
 		return bad("encapsulated content is not a TSTInfo")
+	case errors.Is(err, cms.ErrTSTInfo):
+		return bad("TSTInfo")
+	case err != nil || len(rest) > 0:
+		return bad("not a DER SignedData with one signer")
 	}
-	if len(sd.Signers) != 1 {
+	if _, _, ok := tok.Signer.IssuerAndSerial(); !ok {
 		return bad("want exactly one signerInfo with issuerAndSerialNumber")
 	}
-	if _, _, ok := sd.Signers[0].IssuerAndSerial(); !ok {
-		return bad("want exactly one signerInfo with issuerAndSerialNumber")
-	}
-	if sd.Signers[0].RawSignedAttrs == nil {
+	if tok.Signer.RawSignedAttrs == nil {
 		return bad("signerInfo without signed attributes")
 	}
-	info, mi, err := cms.ParseTSTInfo(sd.EContent)
-	if err != nil || info.Version != 1 {
+	info := tok.Info
+	if info.Version != 1 {
 		return bad("TSTInfo")
 	}
 	return &Token{
 		Raw: slices.Clone(der), Policy: info.Policy, SerialNumber: info.SerialNumber, GenTime: info.GenTime,
-		Nonce: info.Nonce, Accuracy: info.Accuracy.Duration(), Certificates: sd.Certificates,
-		HashAlgorithm: cms.Hash(mi.HashAlgorithm.Algorithm), HashedMessage: mi.HashedMessage,
-		sd: sd,
+		Nonce: info.Nonce, Accuracy: info.Accuracy.Duration(), Certificates: tok.Certificates,
+		HashAlgorithm: cms.Hash(tok.Imprint.HashAlgorithm.Algorithm), HashedMessage: tok.Imprint.HashedMessage,
+		tok: tok,
 	}, nil
 }
 
@@ -75,11 +74,11 @@ func ParseToken(der []byte) (*Token, error) {
 // token's GenTime); the messageDigest attribute matches the TSTInfo and the signature
 // verifies. opts.KeyUsages is set to timeStamping. It returns the TSA certificate.
 func (t *Token) Verify(opts x509.VerifyOptions, certs ...*x509.Certificate) (*x509.Certificate, error) {
-	if t.sd == nil {
+	if t.tok == nil {
 		return nil, fmt.Errorf("%w: not from ParseToken", ErrMalformedToken)
 	}
 	all := append(slices.Clone(t.Certificates), certs...)
-	si := &t.sd.Signers[0]
+	si := t.tok.Signer
 	signer := si.FindCertificate(all)
 	if signer == nil {
 		return nil, fmt.Errorf("%w: TSA certificate not found", ErrVerify)
@@ -90,7 +89,7 @@ func (t *Token) Verify(opts x509.VerifyOptions, certs ...*x509.Certificate) (*x5
 	if err := checkSigningCertificate(si, signer); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrVerify, err)
 	}
-	if err := t.sd.VerifyContent(si, signer); err != nil {
+	if err := t.tok.VerifyContent(si, signer); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrVerify, err)
 	}
 	if opts.CurrentTime.IsZero() {

@@ -94,30 +94,22 @@ func verifyRaw(pub crypto.PublicKey, digest, sig []byte) error {
 // checkToken parses a TimeStampToken, verifies its signature when it carries the TSA
 // certificate (the TSA's path and revocation are the verifier's business), and checks
 // that it covers digest with SHA-256.
-func checkToken(tok, digest []byte) error {
-	sd, rest, err := cms.ParseSignedData(tok)
+func checkToken(der, digest []byte) error {
+	tok, rest, err := cms.ParseTimestampToken(der)
 	if err == nil && len(rest) > 0 {
 		err = errors.New("bytes after the token")
 	}
-	if err == nil && (!sd.EContentType.Equal(cms.OIDTSTInfo) || sd.EContent == nil || len(sd.Signers) != 1) {
-		err = errors.New("not one signer over a TSTInfo")
-	}
-	var mi cms.MessageImprint
-	if err == nil {
-		_, mi, err = cms.ParseTSTInfo(sd.EContent)
-	}
-	if err == nil && len(sd.Certificates) > 0 {
-		si := &sd.Signers[0]
-		if cert := si.FindCertificate(sd.Certificates); cert == nil {
+	if err == nil && len(tok.Certificates) > 0 {
+		if cert := tok.Signer.FindCertificate(tok.Certificates); cert == nil {
 			err = errors.New("the token's signer certificate is missing")
 		} else {
-			err = sd.VerifyContent(si, cert)
+			err = tok.VerifyContent(tok.Signer, cert)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("%w: token: %v", ErrTimestamp, err)
 	}
-	if cms.Hash(mi.HashAlgorithm.Algorithm) != crypto.SHA256 || !bytes.Equal(mi.HashedMessage, digest) {
+	if cms.Hash(tok.Imprint.HashAlgorithm.Algorithm) != crypto.SHA256 || !bytes.Equal(tok.Imprint.HashedMessage, digest) {
 		return fmt.Errorf("%w: the token does not cover the signature value", ErrTimestamp)
 	}
 	return nil

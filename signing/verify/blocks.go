@@ -164,20 +164,23 @@ func signatureAcceptanceValidation(s *Signature, sd *signedData, subFilter strin
 // TSA's certificate path when that holds.
 func (v *verifier) timestampValidation(tok []byte, digest func(crypto.Hash) []byte, at time.Time) (out *Timestamp, path []*x509.Certificate) {
 	out = &Timestamp{}
-	sd, err := parseSignedData(tok)
-	if err != nil {
-		out.Error = "token: " + err.Error()
-		return out, nil
+	tt, rest, err := cms.ParseTimestampToken(tok)
+	if perr := padding(rest); perr != nil && (err == nil || errors.Is(err, cms.ErrNotTimestamp) || errors.Is(err, cms.ErrTSTInfo)) {
+		err = perr
 	}
-	if !sd.EContentType.Equal(cms.OIDTSTInfo) || sd.EContent == nil {
+	switch {
+	case errors.Is(err, cms.ErrNotTimestamp):
 		out.Error = "token does not encapsulate a TSTInfo"
-		return out, nil
-	}
-	info, imprint, err := cms.ParseTSTInfo(sd.EContent)
-	if err != nil {
+	case errors.Is(err, cms.ErrTSTInfo):
 		out.Error = err.Error()
+	case err != nil:
+		out.Error = "token: " + err.Error()
+	}
+	if err != nil {
 		return out, nil
 	}
+	sd := &signedData{SignedData: tt.SignedData, si: tt.Signer, signerCert: tt.Signer.FindCertificate(tt.Certificates)}
+	info, imprint := tt.Info, tt.Imprint
 	out.Time = info.GenTime.UTC()
 	if h, name, ok := hashFor(imprint.HashAlgorithm.Algorithm); ok {
 		out.ImprintMatches = bytes.Equal(digest(h), imprint.HashedMessage)

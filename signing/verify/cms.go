@@ -31,16 +31,24 @@ func parseSignedData(der []byte) (*signedData, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range rest {
-		if b != 0 {
-			return nil, formatErr("%d bytes of trailing data after the CMS", len(rest))
-		}
+	if err := padding(rest); err != nil {
+		return nil, err
 	}
 	if len(sd.Signers) != 1 {
 		return nil, formatErr("%d SignerInfos, want exactly 1", len(sd.Signers))
 	}
 	si := &sd.Signers[0]
 	return &signedData{SignedData: sd, si: si, signerCert: si.FindCertificate(sd.Certificates)}, nil
+}
+
+// padding accepts the bytes after a CMS when they are zeros (the /Contents padding).
+func padding(rest []byte) error {
+	for _, b := range rest {
+		if b != 0 {
+			return formatErr("%d bytes of trailing data after the CMS", len(rest))
+		}
+	}
+	return nil
 }
 
 // hashFor is the digest policy: SHA-256, SHA-384 and SHA-512 are accepted; SHA-1 is
