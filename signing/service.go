@@ -522,7 +522,6 @@ func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subject
 	return s.sign(signCtx, r, worker, act)
 }
 
-
 // Reject is the citizen's refusal; the same checks as Approve.
 func (s *Service) Reject(ctx context.Context, id, citizenID string, subjectForClient func(string) string) (Request, error) {
 	if _, err := s.ForApproval(ctx, id, citizenID, subjectForClient); err != nil {
