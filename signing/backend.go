@@ -34,6 +34,12 @@ type Credential interface {
 	SignHashes(ctx context.Context, digests [][]byte, act Activation) ([][]byte, error)
 }
 
+// Challenger is a Credential whose provider sends the citizen a one-time code on request
+// (CSC credentials/getChallenge); the approval page asks for one before showing the field.
+type Challenger interface {
+	Challenge(ctx context.Context) error
+}
+
 // ActivationMode is what a credential needs from the citizen besides Motlan's approval.
 type ActivationMode string
 
@@ -93,6 +99,23 @@ func (s *Service) ActivationFor(ctx context.Context, citizenID string) (Activati
 		return "", err
 	}
 	return cred.Activation(), nil
+}
+
+// Challenge asks the backend to send the citizen an OTP, for a credential in OTP mode; a
+// credential that sends none is left alone.
+func (s *Service) Challenge(ctx context.Context, citizenID string) error {
+	info, err := s.cfg.Citizens.Citizen(ctx, citizenID)
+	if err != nil {
+		return fmt.Errorf("citizen lookup: %w", err)
+	}
+	cred, err := s.backend.Credential(ctx, info)
+	if err != nil {
+		return err
+	}
+	if c, ok := cred.(Challenger); ok && cred.Activation() == ActivationOTP {
+		return c.Challenge(ctx)
+	}
+	return nil
 }
 
 // localBackend is today's signing: the citizen's key in Motlan's vault, created on first

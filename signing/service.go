@@ -63,7 +63,8 @@ const (
 	maxListLimit   = 100
 )
 
-// ServiceConfig configures NewService. Store, Vault, CA and Citizens are required.
+// ServiceConfig configures NewService. Store and Citizens are required, and Vault and CA
+// unless Backend is set.
 type ServiceConfig struct {
 	Store    Store
 	Vault    vault.Vault
@@ -126,9 +127,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("signing: ServiceConfig.Store is required")
-	case cfg.Vault == nil:
+	case cfg.Backend == nil && cfg.Vault == nil:
 		return nil, errors.New("signing: ServiceConfig.Vault is required")
-	case cfg.CA == nil:
+	case cfg.Backend == nil && cfg.CA == nil:
 		return nil, errors.New("signing: ServiceConfig.CA is required")
 	case cfg.Citizens == nil:
 		return nil, errors.New("signing: ServiceConfig.Citizens is required")

@@ -1,0 +1,304 @@
+package csc_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rssp is a remote signing service written for these tests from the CSC API v2.0 text,
+// with raw JSON and none of Motlan's CSC types, so a field name both sides got wrong
+// cannot pass. It holds one key and certificate per user and can be told to fail in each
+// way the client must survive.
+type rssp struct {
+	t     *testing.T
+	srv   *httptest.Server
+	token string
+
+	mu     sync.Mutex
+	creds  map[string]*rsspCred // by credentialID
+	sads   map[string]sad
+	fault  string // "", "down5xx", "slow", "sad_expired", "suspended", "revoked", "bad_signature"
+	delay  time.Duration
+	calls  map[string]int
+	hashes [][]string // the hashes of every signHash call
+	otps   map[string]string
+}
+
+type rsspCred struct {
+	userID string
+	key    crypto.Signer
+	chain  []*x509.Certificate // end entity first
+	mode   string              // implicit | PIN | OTP
+	pin    string
+}
+
+type sad struct {
+	cred   string
+	hashes []string
+	num    int
+	exp    time.Time
+}
+
+func newRSSP(t *testing.T) *rssp {
+	r := &rssp{t: t, token: "tok-" + rand.Text(), creds: map[string]*rsspCred{}, sads: map[string]sad{},
+		calls: map[string]int{}, otps: map[string]string{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *rssp) base() string     { return r.srv.URL + "/csc/v2" }
+func (r *rssp) tokenURL() string { return r.srv.URL + "/oauth2/token" }
+
+func (r *rssp) add(id string, c *rsspCred) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.creds[id] = c
+}
+
+func (r *rssp) set(fault string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fault = fault
+}
+
+func (r *rssp) count(method string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[method]
+}
+
+func (r *rssp) answer(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (r *rssp) oops(w http.ResponseWriter, status int, code, desc string) {
+	r.answer(w, status, map[string]any{"error": code, "error_description": desc})
+}
+
+func (r *rssp) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	fault, delay := r.fault, r.delay
+	method := strings.TrimPrefix(req.URL.Path, "/csc/v2/")
+	r.calls[method]++
+	r.mu.Unlock()
+	if fault == "slow" {
+		time.Sleep(delay)
+	}
+	if req.URL.Path == "/oauth2/token" {
+		if u, p, ok := req.BasicAuth(); !ok || u != "motlan" || p != "rssp-secret" || req.PostFormValue("grant_type") != "client_credentials" {
+			r.oops(w, 401, "invalid_client", "bad client")
+			return
+		}
+		r.answer(w, 200, map[string]any{"access_token": r.token, "token_type": "Bearer", "expires_in": 3600})
+		return
+	}
+	if fault == "down5xx" {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	if req.Method != http.MethodPost || req.Header.Get("Authorization") != "Bearer "+r.token {
+		r.oops(w, 401, "invalid_token", "missing or bad access token")
+		return
+	}
+	var in map[string]any
+	if err := json.NewDecoder(req.Body).Decode(&in); err != nil {
+		r.oops(w, 400, "invalid_request", "body is not JSON")
+		return
+	}
+	switch method {
+	case "credentials/list":
+		r.list(w, in)
+	case "credentials/info":
+		r.info(w, in)
+	case "credentials/authorize":
+		r.authorize(w, in)
+	case "signatures/signHash":
+		r.signHash(w, in)
+	case "credentials/getChallenge":
+		r.mu.Lock()
+		r.otps[str(in, "credentialID")] = "246810"
+		r.mu.Unlock()
+		r.answer(w, 200, map[string]any{})
+	default:
+		r.oops(w, 404, "invalid_request", "no such method")
+	}
+}
+
+func str(in map[string]any, k string) string { s, _ := in[k].(string); return s }
+
+func (r *rssp) credInfo(id string, c *rsspCred) map[string]any {
+	r.mu.Lock()
+	fault := r.fault
+	r.mu.Unlock()
+	var certs []string
+	for _, ch := range c.chain {
+		certs = append(certs, base64.StdEncoding.EncodeToString(ch.Raw))
+	}
+	keyStatus, certStatus := "enabled", "valid"
+	switch fault {
+	case "suspended":
+		keyStatus = "disabled"
+	case "revoked":
+		certStatus = "revoked"
+	}
+	auth := map[string]any{"mode": "implicit"}
+	switch c.mode {
+	case "PIN":
+		auth = map[string]any{"mode": "explicit", "objects": []any{map[string]any{"type": "Password", "id": "PIN", "format": "N", "label": "PIN"}}}
+	case "OTP":
+		auth = map[string]any{"mode": "explicit", "objects": []any{map[string]any{"type": "OTP", "id": "OTP", "format": "N", "generator": "sms"}}}
+	}
+	algo := []string{"1.2.840.10045.4.3.2"}
+	if _, ok := c.chain[0].PublicKey.(interface{ Size() int }); ok {
+		algo = []string{"1.2.840.113549.1.1.1"} // RSA keys: rsaEncryption plus hashAlgorithmOID
+	}
+	return map[string]any{
+		"credentialID": id, "description": "Chứng thư số cá nhân",
+		"key":  map[string]any{"status": keyStatus, "algo": algo, "len": 256},
+		"cert": map[string]any{"status": certStatus, "certificates": certs, "subjectDN": c.chain[0].Subject.String()},
+		"auth": auth, "SCAL": "2", "multisign": 50, "lang": "vi",
+	}
+}
+
+func (r *rssp) list(w http.ResponseWriter, in map[string]any) {
+	user := str(in, "userID")
+	ids, infos := []string{}, []any{}
+	r.mu.Lock()
+	creds := maps(r.creds)
+	r.mu.Unlock()
+	for _, id := range creds {
+		c := r.creds[id]
+		if user != "" && c.userID != user {
+			continue
+		}
+		ids = append(ids, id)
+		infos = append(infos, r.credInfo(id, c))
+	}
+	out := map[string]any{"credentialIDs": ids}
+	if in["credentialInfo"] == true {
+		out["credentialInfos"] = infos
+	}
+	r.answer(w, 200, out)
+}
+
+func maps(m map[string]*rsspCred) []string {
+	var ids []string
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (r *rssp) info(w http.ResponseWriter, in map[string]any) {
+	r.mu.Lock()
+	c, ok := r.creds[str(in, "credentialID")]
+	r.mu.Unlock()
+	if !ok {
+		r.oops(w, 400, "invalid_request", "Invalid parameter credentialID")
+		return
+	}
+	r.answer(w, 200, r.credInfo(str(in, "credentialID"), c))
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range asSlice(v) {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+func (r *rssp) authorize(w http.ResponseWriter, in map[string]any) {
+	id := str(in, "credentialID")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.creds[id]
+	hashes := strs(in["hashes"])
+	num, _ := in["numSignatures"].(float64)
+	switch {
+	case !ok:
+		r.oops(w, 400, "invalid_request", "Invalid parameter credentialID")
+		return
+	case in["hash"] != nil || in["hashAlgo"] != nil:
+		r.oops(w, 400, "invalid_request", "v1 field names are not CSC v2")
+		return
+	case len(hashes) == 0 || int(num) != len(hashes) || str(in, "hashAlgorithmOID") != "2.16.840.1.101.3.4.2.1":
+		r.oops(w, 400, "invalid_request", "SCAL2: numSignatures must equal the hashes, with hashAlgorithmOID")
+		return
+	}
+	var given map[string]string = map[string]string{}
+	for _, a := range asSlice(in["authData"]) {
+		m, _ := a.(map[string]any)
+		given[str(m, "id")] = str(m, "value")
+	}
+	switch {
+	case c.mode == "PIN" && given["PIN"] != c.pin:
+		r.oops(w, 400, "invalid_request", "Invalid PIN")
+		return
+	case c.mode == "OTP" && (given["OTP"] == "" || given["OTP"] != r.otps[id]):
+		r.oops(w, 400, "invalid_request", "Invalid OTP")
+		return
+	}
+	delete(r.otps, id)
+	s := "sad-" + rand.Text()
+	r.sads[s] = sad{cred: id, hashes: hashes, num: int(num), exp: time.Now().Add(5 * time.Minute)}
+	r.answer(w, 200, map[string]any{"SAD": s, "expiresIn": 300})
+}
+
+func (r *rssp) signHash(w http.ResponseWriter, in map[string]any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, hashes := str(in, "credentialID"), strs(in["hashes"])
+	r.hashes = append(r.hashes, hashes)
+	s, ok := r.sads[str(in, "SAD")]
+	delete(r.sads, str(in, "SAD")) // single use
+	switch {
+	case r.fault == "sad_expired" || !ok || time.Now().After(s.exp):
+		r.oops(w, 400, "invalid_request", "SAD expired")
+		return
+	case s.cred != id || !slices.Equal(s.hashes, hashes) || len(hashes) != s.num:
+		r.oops(w, 400, "invalid_request", "hashes not authorized by the SAD")
+		return
+	case str(in, "signAlgo") == "":
+		r.oops(w, 400, "invalid_request", "Missing (or invalid type) string parameter signAlgo")
+		return
+	}
+	c := r.creds[id]
+	var sigs []string
+	for _, h := range hashes {
+		d, err := base64.StdEncoding.DecodeString(h)
+		if err != nil || len(d) != 32 {
+			r.oops(w, 400, "invalid_request", "Invalid Base64 hash string parameter")
+			return
+		}
+		if r.fault == "bad_signature" {
+			d = bytes.Repeat([]byte{7}, 32)
+		}
+		sig, err := c.key.Sign(rand.Reader, d, crypto.SHA256)
+		if err != nil {
+			r.oops(w, 500, "server_error", err.Error())
+			return
+		}
+		sigs = append(sigs, base64.StdEncoding.EncodeToString(sig))
+	}
+	r.answer(w, 200, map[string]any{"signatures": sigs})
+}
