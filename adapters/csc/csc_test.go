@@ -36,7 +36,7 @@ func (c citizens) Citizen(_ context.Context, id string) (signing.CitizenInfo, er
 // world is the signing service on a real SQLite store, signing through the test RSSP over
 // loopback with a real OAuth client_credentials token.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	ca      *testpki.CA
 	rssp    *rssp
 	store   *sqlstore.Store
@@ -45,7 +45,7 @@ type world struct {
 
 type option func(*csc.Config, *citizens)
 
-func newWorld(t *testing.T, mode string, opts ...option) *world {
+func newWorld(t testing.TB, mode string, opts ...option) *world {
 	t.Helper()
 	w := &world{t: t, ca: testpki.NewCA(t), rssp: newRSSP(t)}
 	cert, key := w.ca.Citizen(t, "ecdsa")

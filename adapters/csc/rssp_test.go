@@ -21,7 +21,7 @@ import (
 // cannot pass. It holds one key and certificate per user and can be told to fail in each
 // way the client must survive.
 type rssp struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	token string
 
@@ -50,7 +50,7 @@ type sad struct {
 	exp    time.Time
 }
 
-func newRSSP(t *testing.T) *rssp {
+func newRSSP(t testing.TB) *rssp {
 	r := &rssp{t: t, token: "tok-" + rand.Text(), creds: map[string]*rsspCred{}, sads: map[string]sad{},
 		calls: map[string]int{}, otps: map[string]string{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
