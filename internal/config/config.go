@@ -58,6 +58,10 @@ type Signing struct {
 	// loopback and private addresses (a CA whose responder is internal). Off: the URLs come
 	// from certificates in uploaded PDFs, and must not reach into Motlan's network.
 	LTVAllowPrivateNetworks bool `yaml:"ltv_allow_private_networks"`
+	// Provider makes citizens' signatures: "local" (default: the vault and the dev CA) or
+	// "csc" (a licensed CA's remote signing service, configured in CSC).
+	Provider string `yaml:"provider"`
+	CSC      *CSC   `yaml:"csc"`
 }
 
 // Vault selects the citizen key vault: "software" (default: keys sealed with the master
@@ -402,6 +406,7 @@ func (c *Config) Validate() error {
 		add("dev_eid: listen and issuer are both required when dev_eid is set")
 	}
 	errs = append(errs, c.RateLimits.validate()...)
+	errs = append(errs, c.Signing.validateProvider()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}
