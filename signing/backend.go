@@ -118,6 +118,20 @@ func (s *Service) Challenge(ctx context.Context, citizenID string) error {
 	return nil
 }
 
+// LocalCredential is the citizen's key in Motlan's vault with its dev-CA certificate,
+// created on first use: what Motlan's own CSC server (signing/csc/cscserver) signs with,
+// whatever backend the service's requests use.
+func (s *Service) LocalCredential(ctx context.Context, citizenID string) (Credential, error) {
+	if s.cfg.Vault == nil || s.cfg.CA == nil {
+		return nil, errors.New("signing: no local vault and CA configured")
+	}
+	info, err := s.cfg.Citizens.Citizen(ctx, citizenID)
+	if err != nil {
+		return nil, fmt.Errorf("citizen lookup: %w", err)
+	}
+	return localBackend{s}.Credential(ctx, info)
+}
+
 // localBackend is today's signing: the citizen's key in Motlan's vault, created on first
 // use, certified by the dev CA.
 type localBackend struct{ s *Service }

@@ -1,0 +1,132 @@
+package cscserver
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	wire "github.com/motlan/motlan/signing/csc"
+)
+
+// sad is what a SAD binds; it travels sealed, so the server keeps nothing until it is spent.
+type sad struct {
+	Citizen string   `json:"c"`
+	Client  string   `json:"cl"`
+	Cred    string   `json:"cr"`
+	Hashes  []string `json:"h"`
+	Num     int      `json:"n"`
+	Exp     int64    `json:"e"`
+	ID      string   `json:"i"`
+}
+
+const sadKID = "csc-sad"
+
+// handleAuthorize answers credentials/authorize (11.6): with the citizen's OTP, a SAD for
+// exactly numSignatures signatures of exactly these hashes.
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Caller, body []byte) {
+	var in wire.AuthorizeRequest
+	if err := decode(body, &in); err != nil {
+		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+		return
+	}
+	if _, ok := s.credential(w, r, c, in.CredentialID); !ok {
+		return
+	}
+	if _, err := s.checkHashes(in.NumSignatures, in.Hashes, in.HashAlgorithmOID); err != nil {
+		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+		return
+	}
+	otp := ""
+	for _, a := range in.AuthData {
+		if a.ID == wire.IDOTP {
+			otp = a.Value
+		}
+	}
+	if otp == "" {
+		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Missing authData OTP")
+		return
+	}
+	now := s.cfg.Now()
+	if !s.otpValid(c.CitizenID, in.CredentialID, otp, now) {
+		writeError(w, http.StatusBadRequest, wire.ErrInvalidOTP, "The OTP is invalid")
+		return
+	}
+	// One OTP, one SAD: the record outlives both windows the code is accepted in.
+	if err := s.cfg.Once(r.Context(), "otp:"+c.CitizenID+":"+otp, now.Add(2*otpWindow)); err != nil {
+		if errors.Is(err, ErrUsed) {
+			writeError(w, http.StatusBadRequest, wire.ErrInvalidOTP, "The OTP was used already")
+			return
+		}
+		s.log.ErrorContext(r.Context(), "otp record", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.ErrServer, "try again")
+		return
+	}
+	v := sad{Citizen: c.CitizenID, Client: c.ClientID, Cred: in.CredentialID, Hashes: in.Hashes, Num: in.NumSignatures,
+		Exp: now.Add(sadLife).Unix(), ID: rand.Text()}
+	plain, _ := json.Marshal(v)
+	sealed, err := s.sealer.Seal(sadKID, plain)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, wire.ErrServer, "try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.AuthorizeResponse{SAD: base64.RawURLEncoding.EncodeToString(sealed), ExpiresIn: int64(sadLife.Seconds())})
+}
+
+// spendSAD checks the SAD against the call and spends it; it returns an error code and
+// description, or "" when signing may go ahead.
+func (s *Server) spendSAD(r *http.Request, c Caller, credID, token string, hashes []string) (code, desc string) {
+	sealed, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return wire.ErrInvalidRequest, "Invalid parameter SAD"
+	}
+	plain, err := s.sealer.Open(sadKID, sealed)
+	var v sad
+	if err != nil || json.Unmarshal(plain, &v) != nil {
+		return wire.ErrInvalidRequest, "Invalid parameter SAD"
+	}
+	now := s.cfg.Now()
+	switch {
+	case v.Citizen != c.CitizenID || v.Client != c.ClientID || v.Cred != credID:
+		return wire.ErrInvalidRequest, "Invalid parameter SAD" // another user's, client's or credential's
+	case now.Unix() >= v.Exp:
+		return wire.ErrExpiredSAD, "SAD expired"
+	case len(hashes) != v.Num || !slices.Equal(hashes, v.Hashes):
+		return wire.ErrInvalidRequest, "hashes differ from those the SAD authorizes"
+	}
+	if err := s.cfg.Once(r.Context(), "sad:"+v.ID, time.Unix(v.Exp, 0).Add(time.Minute)); err != nil {
+		if errors.Is(err, ErrUsed) {
+			return wire.ErrExpiredSAD, "SAD already used"
+		}
+		s.log.ErrorContext(r.Context(), "sad record", "err", err)
+		return wire.ErrServer, "try again"
+	}
+	return "", ""
+}
+
+// otp is the citizen's code for one window: 8 digits of an HMAC over the citizen, the
+// credential and the window number.
+func (s *Server) otp(citizenID, credID string, window int64) string {
+	m := hmac.New(sha256.New, s.cfg.Key)
+	fmt.Fprintf(m, "otp\x00%s\x00%s\x00%d", citizenID, credID, window)
+	return fmt.Sprintf("%08d", binary.BigEndian.Uint32(m.Sum(nil)[:4])%100_000_000)
+}
+
+// otpValid accepts the code of this window and of the one before (a code read just
+// before a window ends).
+func (s *Server) otpValid(citizenID, credID, code string, now time.Time) bool {
+	w := now.Unix() / int64(otpWindow.Seconds())
+	for _, win := range []int64{w, w - 1} {
+		if hmac.Equal([]byte(code), []byte(s.otp(citizenID, credID, win))) {
+			return true
+		}
+	}
+	return false
+}
