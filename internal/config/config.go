@@ -424,8 +424,9 @@ func (c *Config) Validate() error {
 
 // knownScopes: claim scopes, offline_access, "sign" (a citizen's token may create signing
 // requests for that citizen), "signing" (client_credentials access to the signing API) and
-// "admin" (client_credentials access to the admin API: certificate revocation).
-var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true}
+// "admin" (client_credentials access to the admin API: certificate revocation), "service"
+// (a citizen's token for Motlan's CSC API v2 server at /csc/v2/).
+var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true, "service": true}
 
 func (cl Client) validate(at string) []error {
 	var errs []error
@@ -493,7 +494,7 @@ func (cl Client) validate(at string) []error {
 	}
 	for _, s := range cl.Scopes {
 		if s != "openid" && !knownScopes[s] {
-			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing, admin", s)
+			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing, admin, service", s)
 		}
 	}
 	switch cl.SubjectType {

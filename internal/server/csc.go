@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
+	"crypto"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,8 +16,12 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/adapters/csc"
+	"github.com/motlan/motlan/adapters/sqlstore"
+	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/signing"
+	"github.com/motlan/motlan/signing/csc/cscserver"
 	"github.com/motlan/motlan/signing/httpapi"
 )
 
@@ -94,4 +103,49 @@ func readPEMCerts(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-var _ httpapi.Activator = (*signing.Service)(nil)
+// cscServer serves the citizens' keys in Motlan's vault over CSC API v2 at /csc/v2/,
+// to clients holding a citizen's token with the "service" scope.
+func cscServer(p *idp.Provider, st *sqlstore.Store, svc *signing.Service, masterKey []byte,
+	stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (http.Handler, error) {
+	key, err := hkdf.Key(sha256.New, masterKey, nil, "motlan csc server", 32)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := cscserver.New(cscserver.Config{
+		Credentials: svc, Auth: cscAuth{p}, Key: key, Timestamp: stamp, Logger: log,
+		Once: func(ctx context.Context, k string, until time.Time) error {
+			err := st.UseAssertion(ctx, "csc", k, until)
+			if errors.Is(err, store.ErrAlreadyUsed) {
+				return fmt.Errorf("%w: %w", cscserver.ErrUsed, err)
+			}
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return srv.Handler(), nil
+}
+
+// cscAuth lets the CSC server use the OpenID Provider's tokens and sessions.
+type cscAuth struct{ p *idp.Provider }
+
+func (a cscAuth) Caller(r *http.Request) (cscserver.Caller, error) {
+	info, err := a.p.VerifyAccessToken(r)
+	if err != nil {
+		return cscserver.Caller{}, err
+	}
+	return cscserver.Caller{ClientID: info.ClientID, CitizenID: info.CitizenID, Scopes: info.Scopes}, nil
+}
+
+func (a cscAuth) BrowserCitizen(r *http.Request) (string, string, time.Time, bool) {
+	return a.p.BrowserCitizen(r)
+}
+
+func (a cscAuth) StepUpURL(returnPath, lang string) string { return a.p.StepUpURL(returnPath, lang) }
+
+var (
+	_ httpapi.Activator     = (*signing.Service)(nil)
+	_ cscserver.Auth        = cscAuth{}
+	_ cscserver.Credentials = (*signing.Service)(nil)
+)

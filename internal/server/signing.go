@@ -39,6 +39,7 @@ type signingParts struct {
 	api     http.Handler
 	ca      http.Handler
 	tsa     http.Handler // nil with an external TSA
+	csc     http.Handler // the CSC API v2 server over the vault
 	service *signing.Service
 	// closeVault releases the vault (an HSM session pool); a no-op for the software vault.
 	closeVault func() error
@@ -117,6 +118,9 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		return nil, err
 	}
 	parts.service = svc
+	if parts.csc, err = cscServer(p, st, svc, masterKey, stamp, log); err != nil {
+		return nil, err
+	}
 	csrfKey, err := hkdf.Key(sha256.New, masterKey, nil, "motlan signing csrf", 32)
 	if err != nil {
 		return nil, err
