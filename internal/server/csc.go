@@ -112,7 +112,7 @@ func cscServer(p *idp.Provider, st *sqlstore.Store, svc *signing.Service, master
 		return nil, err
 	}
 	srv, err := cscserver.New(cscserver.Config{
-		Credentials: svc, Auth: cscAuth{p}, Key: key, Timestamp: stamp, Logger: log,
+		Credentials: svc, Auth: cscAuth{p}, Citizens: st, Key: key, Timestamp: stamp, Logger: log,
 		Once: func(ctx context.Context, k string, until time.Time) error {
 			err := st.UseAssertion(ctx, "csc", k, until)
 			if errors.Is(err, store.ErrAlreadyUsed) {

@@ -119,6 +119,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for id, cccd := range map[string]string{citA: "038092004567", citB: "001203000111"} {
+		if _, err := st.UpsertCitizen(ctx, store.Citizen{ID: id, Issuer: "https://eid.test", Subject: id, CCCD: cccd}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	svc, err := signing.NewService(signing.ServiceConfig{Store: st, Vault: v, CA: dev, Citizens: people{}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +141,7 @@ func newEnv(t *testing.T) *env {
 		at       time.Time
 	}{}}
 	srv, err := cscserver.New(cscserver.Config{
-		Credentials: svc, Auth: au, Key: bytes.Repeat([]byte{9}, 32), Now: clock.Now, Timestamp: tsaCA.Timestamper(nil),
+		Credentials: svc, Auth: au, Citizens: st, Key: bytes.Repeat([]byte{9}, 32), Now: clock.Now, Timestamp: tsaCA.Timestamper(nil),
 		Once: func(ctx context.Context, key string, until time.Time) error {
 			err := st.UseAssertion(ctx, "csc", key, until)
 			if errors.Is(err, store.ErrAlreadyUsed) {
@@ -270,8 +275,6 @@ func TestServiceAuthorization(t *testing.T) {
 		wantError(t, m+" with a forged token", st, out, 401, "invalid_token")
 		st, out = e.call(m, tokNoSvc, `{}`)
 		wantError(t, m+" without the service scope", st, out, 403, "insufficient_scope")
-		st, out = e.call(m, tokCC, `{}`)
-		wantError(t, m+" with a client's own token", st, out, 403, "access_denied")
 	}
 	resp, err := http.Get(e.srv.URL + "/csc/v2/credentials/list")
 	if err != nil || resp.StatusCode != 405 {
@@ -490,4 +493,31 @@ func TestTimestamp(t *testing.T) {
 	}
 	st, out = e.call("signatures/timestamp", tokA, `{"hash": "AAAA", "hashAlgorithmOID": "`+sha256OID+`"}`)
 	wantError(t, "timestamp of a short hash", st, out, 400, "invalid_request")
+}
+
+// A client's own token (client_credentials, scope service) names the citizen by userID;
+// signing still needs the citizen's OTP.
+func TestClientCredentialsService(t *testing.T) {
+	e := newEnv(t)
+	st, out := e.call("credentials/list", tokCC, `{}`)
+	wantError(t, "list without userID", st, out, 400, "invalid_request")
+	st, out = e.call("credentials/list", tokCC, `{"userID": "038092009999"}`)
+	if ids, _ := out["credentialIDs"].([]any); st != 200 || ids == nil || len(ids) != 0 {
+		t.Fatalf("unknown userID: %d %v", st, out)
+	}
+	st, out = e.call("credentials/list", tokCC, `{"userID": "CCCD:038092004567"}`)
+	ids, _ := out["credentialIDs"].([]any)
+	if st != 200 || len(ids) != 1 || ids[0] != e.credentialID(tokA) {
+		t.Fatalf("list by CCCD: %d %v", st, out)
+	}
+	cred := ids[0].(string)
+	st, out = e.call("credentials/info", tokCC, `{"credentialID": "`+cred[:len(cred)-2]+`xx"}`)
+	wantError(t, "a forged credential id", st, out, 400, "invalid_credentialID")
+	_, hashes := digests(2)
+	sad := e.authorize(tokCC, citA, cred, hashes)
+	st, out = e.call("signatures/signHash", tokCC, jsonOf(map[string]any{"credentialID": cred, "SAD": sad, "hashes": hashes,
+		"hashAlgorithmOID": sha256OID, "signAlgo": "1.2.840.10045.4.3.2"}))
+	if sigs, _ := out["signatures"].([]any); st != 200 || len(sigs) != 2 {
+		t.Fatalf("signHash: %d %v", st, out)
+	}
 }

@@ -4,10 +4,13 @@
 // authority, signatures/timestamp. An existing CSC client can so use a citizen's key held
 // by Motlan, and Motlan's own client (adapters/csc) is tested against it in another process.
 //
-// Service authorisation is an access token from Motlan's own provider, checked as the
-// signing API checks its tokens: a citizen's token carrying the "service" scope (the
+// Service authorisation is an access token from Motlan's own provider with the "service"
+// scope, checked as the signing API checks its tokens: a citizen's token (the
 // authorization-code flow, with the citizen's consent at Motlan) reaches that citizen's one
-// credential; the userID parameter is refused, since the token names the user (CSC 11.4).
+// credential, and userID is refused since the token names the user (CSC 11.4); a client's
+// own token (client_credentials, for a province's Motlan or another CSC client the operator
+// registered) names the citizen by userID = their CCCD. Either way a credential id names its
+// citizen under a MAC, and nothing is signed without that citizen's OTP.
 //
 // Credential authorisation is explicit with an OTP object. The OTP is not sent anywhere:
 // the citizen reads it on Motlan's page /csc/otp after a fresh level-2 eID login (the

@@ -45,18 +45,23 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, c Caller, bo
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
 		return
 	}
-	if in.UserID != "" {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "userID must not be given with a user-specific service authorization")
-		return
-	}
 	if !validCerts(in.Certificates) {
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Invalid parameter certificates")
 		return
 	}
-	id := s.credentialID(c.CitizenID)
-	out := wire.ListResponse{CredentialIDs: []string{id}}
+	cid, ok := s.listedCitizen(w, r, c, in.UserID)
+	if !ok {
+		return
+	}
+	out := wire.ListResponse{CredentialIDs: []string{}}
+	if cid == "" {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	id := s.credentialID(cid)
+	out.CredentialIDs = []string{id}
 	if in.CredentialInfo {
-		cred, ok := s.credential(w, r, c, id)
+		cred, _, ok := s.credential(w, r, c, id)
 		if !ok {
 			return
 		}
@@ -65,6 +70,29 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, c Caller, bo
 		out.CredentialInfos = []wire.CredentialInfo{ci}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// listedCitizen is whose credentials credentials/list shows: the token's citizen (userID
+// must then be absent, CSC 11.4), or for a client's own token the citizen whose CCCD is
+// userID ("CCCD:" prefix optional); "" when there is none.
+func (s *Server) listedCitizen(w http.ResponseWriter, r *http.Request, c Caller, userID string) (string, bool) {
+	if c.CitizenID != "" {
+		if userID != "" {
+			writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "userID must not be given with a user-specific service authorization")
+			return "", false
+		}
+		return c.CitizenID, true
+	}
+	if userID == "" {
+		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Missing (or invalid type) string parameter userID")
+		return "", false
+	}
+	cid, err := s.cfg.Citizens.CitizenIDByCCCD(r.Context(), strings.TrimPrefix(userID, "CCCD:"))
+	if err != nil {
+		s.log.InfoContext(r.Context(), "credentials/list: no citizen for that userID", "err", err)
+		return "", true
+	}
+	return cid, true
 }
 
 // handleCredInfo answers credentials/info (11.5).
@@ -78,7 +106,7 @@ func (s *Server) handleCredInfo(w http.ResponseWriter, r *http.Request, c Caller
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Invalid parameter certificates")
 		return
 	}
-	cred, ok := s.credential(w, r, c, in.CredentialID)
+	cred, _, ok := s.credential(w, r, c, in.CredentialID)
 	if !ok {
 		return
 	}
@@ -145,7 +173,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request, c Calle
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
 		return
 	}
-	if _, ok := s.credential(w, r, c, in.CredentialID); ok {
+	if _, _, ok := s.credential(w, r, c, in.CredentialID); ok {
 		writeJSON(w, http.StatusOK, struct{}{})
 	}
 }
@@ -183,7 +211,7 @@ func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, c Caller
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
 		return
 	}
-	cred, ok := s.credential(w, r, c, in.CredentialID)
+	cred, cid, ok := s.credential(w, r, c, in.CredentialID)
 	if !ok {
 		return
 	}
@@ -202,7 +230,7 @@ func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, c Caller
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
 		return
 	}
-	if code, desc := s.spendSAD(r, c, in.CredentialID, in.SAD, in.Hashes); code != "" {
+	if code, desc := s.spendSAD(r, c.ClientID, cid, in.CredentialID, in.SAD, in.Hashes); code != "" {
 		writeError(w, http.StatusBadRequest, code, desc)
 		return
 	}

@@ -37,7 +37,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
 		return
 	}
-	if _, ok := s.credential(w, r, c, in.CredentialID); !ok {
+	_, cid, ok := s.credential(w, r, c, in.CredentialID)
+	if !ok {
 		return
 	}
 	if _, err := s.checkHashes(in.NumSignatures, in.Hashes, in.HashAlgorithmOID); err != nil {
@@ -55,12 +56,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 		return
 	}
 	now := s.cfg.Now()
-	if !s.otpValid(c.CitizenID, in.CredentialID, otp, now) {
+	if !s.otpValid(cid, in.CredentialID, otp, now) {
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidOTP, "The OTP is invalid")
 		return
 	}
 	// One OTP, one SAD: the record outlives both windows the code is accepted in.
-	if err := s.cfg.Once(r.Context(), "otp:"+c.CitizenID+":"+otp, now.Add(2*otpWindow)); err != nil {
+	if err := s.cfg.Once(r.Context(), "otp:"+cid+":"+otp, now.Add(2*otpWindow)); err != nil {
 		if errors.Is(err, ErrUsed) {
 			writeError(w, http.StatusBadRequest, wire.ErrInvalidOTP, "The OTP was used already")
 			return
@@ -69,7 +70,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 		writeError(w, http.StatusInternalServerError, wire.ErrServer, "try again")
 		return
 	}
-	v := sad{Citizen: c.CitizenID, Client: c.ClientID, Cred: in.CredentialID, Hashes: in.Hashes, Num: in.NumSignatures,
+	v := sad{Citizen: cid, Client: c.ClientID, Cred: in.CredentialID, Hashes: in.Hashes, Num: in.NumSignatures,
 		Exp: now.Add(sadLife).Unix(), ID: rand.Text()}
 	plain, _ := json.Marshal(v)
 	sealed, err := s.sealer.Seal(sadKID, plain)
@@ -82,7 +83,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 
 // spendSAD checks the SAD against the call and spends it; it returns an error code and
 // description, or "" when signing may go ahead.
-func (s *Server) spendSAD(r *http.Request, c Caller, credID, token string, hashes []string) (code, desc string) {
+func (s *Server) spendSAD(r *http.Request, clientID, citizenID, credID, token string, hashes []string) (code, desc string) {
 	sealed, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return wire.ErrInvalidRequest, "Invalid parameter SAD"
@@ -94,7 +95,7 @@ func (s *Server) spendSAD(r *http.Request, c Caller, credID, token string, hashe
 	}
 	now := s.cfg.Now()
 	switch {
-	case v.Citizen != c.CitizenID || v.Client != c.ClientID || v.Cred != credID:
+	case v.Citizen != citizenID || v.Client != clientID || v.Cred != credID:
 		return wire.ErrInvalidRequest, "Invalid parameter SAD" // another user's, client's or credential's
 	case now.Unix() >= v.Exp:
 		return wire.ErrExpiredSAD, "SAD expired"

@@ -43,6 +43,11 @@ type Credentials interface {
 	LocalCredential(ctx context.Context, citizenID string) (signing.Credential, error)
 }
 
+// CitizenIDs finds the citizen a client_credentials caller names by userID (the store).
+type CitizenIDs interface {
+	CitizenIDByCCCD(ctx context.Context, cccd string) (string, error)
+}
+
 // Once records key as used until the given time; it returns an error wrapping ErrUsed
 // when key is recorded already. It must hold across replicas (the store).
 type Once func(ctx context.Context, key string, until time.Time) error
@@ -66,6 +71,9 @@ type Config struct {
 	Credentials Credentials
 	Auth        Auth
 	Once        Once
+	// Citizens lets a client's own token (client_credentials, scope "service") name the
+	// citizen by userID = their CCCD; nil: only citizens' tokens are accepted.
+	Citizens CitizenIDs
 	// Key derives credential ids and OTPs and seals SADs; 32 bytes from the master key.
 	Key []byte
 	// Timestamp answers signatures/timestamp; nil leaves the method out.
@@ -150,7 +158,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, Caller, []byt
 			writeError(w, http.StatusForbidden, wire.ErrInsufficient, `the token lacks the scope "service"`)
 			return
 		}
-		if c.CitizenID == "" {
+		if c.CitizenID == "" && s.cfg.Citizens == nil {
 			writeError(w, http.StatusForbidden, wire.ErrAccessDenied, "the token must be a citizen's (authorization code flow)")
 			return
 		}
@@ -214,28 +222,45 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, wire.Error{Error: code, Description: desc})
 }
 
-// credentialID is the citizen's one credential id: not guessable, stable.
+// credentialID is the citizen's one credential id: stable, and it names the citizen with
+// a MAC so a client's own token can use it after credentials/list.
 func (s *Server) credentialID(citizenID string) string {
-	m := hmac.New(sha256.New, s.cfg.Key)
-	m.Write([]byte("credential\x00" + citizenID))
-	return "motlan-" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+	return "motlan-" + citizenID + "." + s.credentialMAC(citizenID)
 }
 
-// credential returns the caller's credential if id names it.
-func (s *Server) credential(w http.ResponseWriter, r *http.Request, c Caller, id string) (signing.Credential, bool) {
+func (s *Server) credentialMAC(citizenID string) string {
+	m := hmac.New(sha256.New, s.cfg.Key)
+	m.Write([]byte("credential\x00" + citizenID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// credentialCitizen returns the citizen a credential id names, or "".
+func (s *Server) credentialCitizen(id string) string {
+	rest, ok := strings.CutPrefix(id, "motlan-")
+	i := strings.LastIndexByte(rest, '.')
+	if !ok || i <= 0 || !hmac.Equal([]byte(rest[i+1:]), []byte(s.credentialMAC(rest[:i]))) {
+		return ""
+	}
+	return rest[:i]
+}
+
+// credential returns the credential id names and its citizen, if the caller may use it: a
+// citizen's token only their own.
+func (s *Server) credential(w http.ResponseWriter, r *http.Request, c Caller, id string) (signing.Credential, string, bool) {
 	if id == "" {
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Missing (or invalid type) string parameter credentialID")
-		return nil, false
+		return nil, "", false
 	}
-	if !hmac.Equal([]byte(id), []byte(s.credentialID(c.CitizenID))) {
+	cid := s.credentialCitizen(id)
+	if cid == "" || (c.CitizenID != "" && cid != c.CitizenID) {
 		writeError(w, http.StatusBadRequest, wire.ErrNotFoundCred, "Invalid parameter credentialID")
-		return nil, false
+		return nil, "", false
 	}
-	cred, err := s.cfg.Credentials.LocalCredential(r.Context(), c.CitizenID)
+	cred, err := s.cfg.Credentials.LocalCredential(r.Context(), cid)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "citizen credential", "err", err)
 		writeError(w, http.StatusInternalServerError, wire.ErrServer, "the credential is not available")
-		return nil, false
+		return nil, "", false
 	}
-	return cred, true
+	return cred, cid, true
 }
