@@ -14,9 +14,9 @@
 //
 // Credential authorisation is explicit with an OTP object. The OTP is not sent anywhere:
 // the citizen reads it on Motlan's page /csc/otp after a fresh level-2 eID login (the
-// step-up the approval page uses), and it is single use, bound to the citizen and the
-// credential, and good for one five-minute window and the one before. So every SAD needs
-// the citizen's fresh level-2 login. getChallenge answers with nothing to send: the code
+// step-up the approval page uses); each visit issues a new code (up to 20 per five-minute
+// window, recorded in the store), single use, bound to the citizen and the credential, good
+// in its window and the next. So every SAD needs the citizen's fresh level-2 login. getChallenge answers with nothing to send: the code
 // is on that page.
 //
 // The SAD is sealed (AES-GCM under a key derived from the master key) and names the

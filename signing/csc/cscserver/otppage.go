@@ -41,8 +41,12 @@ func (s *Server) handleOTPPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.cfg.Auth.StepUpURL("/csc/otp?lang="+lang, lang), http.StatusSeeOther)
 		return
 	}
-	now := s.cfg.Now()
-	code := s.otp(cid, s.credentialID(cid), now.Unix()/int64(otpWindow.Seconds()))
+	code, err := s.issueOTP(r, cid)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "otp page", "err", err)
+		http.Error(w, "no code can be issued now; try again in a few minutes", http.StatusTooManyRequests)
+		return
+	}
 	other := "en"
 	if lang == "en" {
 		other = "vi"

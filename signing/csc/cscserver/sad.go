@@ -112,22 +112,46 @@ func (s *Server) spendSAD(r *http.Request, clientID, citizenID, credID, token st
 	return "", ""
 }
 
-// otp is the citizen's code for one window: 8 digits of an HMAC over the citizen, the
-// credential and the window number.
-func (s *Server) otp(citizenID, credID string, window int64) string {
+// otpPerWindow bounds the codes the OTP page issues a citizen in one window.
+const otpPerWindow = 20
+
+// otp is the citizen's k-th code of one window: 8 digits of an HMAC over the citizen, the
+// credential, the window number and k.
+func (s *Server) otp(citizenID, credID string, window int64, k int) string {
 	m := hmac.New(sha256.New, s.cfg.Key)
-	fmt.Fprintf(m, "otp\x00%s\x00%s\x00%d", citizenID, credID, window)
+	fmt.Fprintf(m, "otp\x00%s\x00%s\x00%d\x00%d", citizenID, credID, window, k)
 	return fmt.Sprintf("%08d", binary.BigEndian.Uint32(m.Sum(nil)[:4])%100_000_000)
 }
 
-// otpValid accepts the code of this window and of the one before (a code read just
-// before a window ends).
+// otpValid accepts any code of this window and of the one before (a code read just
+// before a window ends); each is good once (the caller records it).
 func (s *Server) otpValid(citizenID, credID, code string, now time.Time) bool {
 	w := now.Unix() / int64(otpWindow.Seconds())
+	ok := false
 	for _, win := range []int64{w, w - 1} {
-		if hmac.Equal([]byte(code), []byte(s.otp(citizenID, credID, win))) {
-			return true
+		for k := range otpPerWindow {
+			ok = hmac.Equal([]byte(code), []byte(s.otp(citizenID, credID, win, k))) || ok
 		}
 	}
-	return false
+	return ok
 }
+
+// issueOTP gives the citizen the next unissued code of this window, so every visit of the
+// OTP page (each a fresh level-2 login) yields a new code; errOTPsExhausted past the bound.
+func (s *Server) issueOTP(r *http.Request, citizenID string) (string, error) {
+	now := s.cfg.Now()
+	w := now.Unix() / int64(otpWindow.Seconds())
+	cred := s.credentialID(citizenID)
+	for k := range otpPerWindow {
+		err := s.cfg.Once(r.Context(), fmt.Sprintf("otp-issued:%s:%d:%d", citizenID, w, k), now.Add(2*otpWindow))
+		switch {
+		case err == nil:
+			return s.otp(citizenID, cred, w, k), nil
+		case !errors.Is(err, ErrUsed):
+			return "", err
+		}
+	}
+	return "", errOTPsExhausted
+}
+
+var errOTPsExhausted = errors.New("cscserver: every code of this window was issued")
