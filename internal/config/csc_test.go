@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,5 +55,57 @@ func TestSigningProvider(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The README's example for connecting to a licensed CA is a valid configuration.
+func TestReadmeCSCExample(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## Connecting Motlan to a licensed CA\n")
+	if !ok {
+		t.Fatal("README.md lacks the section")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the section has no yaml block")
+	}
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(roots, []byte("-"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MOTLAN_CSC_CLIENT_SECRET", "s3cret")
+	c, err := config.Parse(append(file(goodClient), strings.Replace(block, "/etc/motlan/ca-roots.pem", roots, 1)...))
+	if err != nil {
+		t.Fatalf("the README example: %v", err)
+	}
+	if c.Signing.Provider != "csc" || c.Signing.CSC.BaseURL == "" || c.Signing.CSC.UserID != "{cccd}" {
+		t.Fatalf("parsed %+v", c.Signing)
+	}
+}
+
+// motlan.example.yaml, the complete production example, parses with its csc section.
+func TestExampleConfig(t *testing.T) {
+	raw, err := os.ReadFile("../../motlan.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(roots, []byte("-"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"MOTLAN_CSC_CLIENT_SECRET", "MOTLAN_DB_DSN", "MOTLAN_EID_CLIENT_SECRET"} {
+		t.Setenv(env, "s3cret")
+	}
+	t.Setenv("MOTLAN_PORTAL_SECRET", goodSecret)
+	c, err := config.Parse([]byte(strings.Replace(string(raw), "/etc/motlan/ca-roots.pem", roots, 1)))
+	if err != nil {
+		t.Fatalf("motlan.example.yaml: %v", err)
+	}
+	if c.Signing.Provider != "csc" || c.Signing.CSC.TokenURL == "" {
+		t.Fatalf("signing: %+v", c.Signing)
 	}
 }
