@@ -93,13 +93,14 @@ func (a *fakeAuth) StepUpURL(returnPath, lang string) string {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
+	h     http.Handler
 	auth  *fakeAuth
 	clock *testsync.Clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	clock := testsync.NewClock(time.Now().UTC().Truncate(time.Millisecond))
@@ -155,7 +156,7 @@ func newEnv(t *testing.T) *env {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: hs, auth: au, clock: clock}
+	return &env{t: t, srv: hs, h: srv.Handler(), auth: au, clock: clock}
 }
 
 // call POSTs body (a JSON string) to method with token and returns status and the answer.
