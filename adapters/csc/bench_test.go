@@ -3,6 +3,7 @@ package csc_test
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -87,7 +88,7 @@ func localService(b *testing.B) *signing.Service {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dev, err := ca.New(ctx, ca.Config{Storage: &ca.MemStorage{}, Sealer: sealer, BaseURL: "http://127.0.0.1:1"})
+	dev, err := ca.New(ctx, ca.Config{Storage: &ca.MemStorage{}, Sealer: sealer, BaseURL: "http://127.0.0.1:1", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -49,7 +50,24 @@ type Client struct {
 	http               *http.Client
 	now                func() time.Time
 	log                *slog.Logger
+
+	// cache keeps each citizen's credential for cacheTTL: the approval page looks it up
+	// (to ask for a PIN or OTP) seconds before the approval signs with it, and that second
+	// credentials/list would be a round trip per dossier for nothing. The provider still
+	// refuses a credential revoked in between, at credentials/authorize.
+	mu    sync.Mutex
+	cache map[string]cached
 }
+
+type cached struct {
+	cred *credential
+	at   time.Time
+}
+
+const (
+	cacheTTL  = time.Minute
+	cacheSize = 10000
+)
 
 // New checks cfg and returns a Client. It makes no call: the provider may be down at start.
 func New(cfg Config) (*Client, error) {
@@ -112,6 +130,28 @@ const maxCredentials = 20
 
 // Credential finds the citizen's credential: see the package doc for the mapping.
 func (c *Client) Credential(ctx context.Context, info signing.CitizenInfo) (signing.Credential, error) {
+	key := info.ID + "\x00" + info.CCCD
+	c.mu.Lock()
+	hit, ok := c.cache[key]
+	c.mu.Unlock()
+	if ok && c.now().Sub(hit.at) < cacheTTL {
+		return hit.cred, nil
+	}
+	cred, err := c.lookup(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.cache == nil || len(c.cache) >= cacheSize {
+		c.cache = map[string]cached{} // start over rather than track ages: entries live a minute
+	}
+	c.cache[key] = cached{cred: cred, at: c.now()}
+	c.mu.Unlock()
+	return cred, nil
+}
+
+// lookup asks the provider for the citizen's credential.
+func (c *Client) lookup(ctx context.Context, info signing.CitizenInfo) (*credential, error) {
 	if info.CCCD == "" {
 		return nil, fail(signing.FailureNoCredential, errors.New("the citizen has no CCCD to match a certificate with"))
 	}
