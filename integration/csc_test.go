@@ -129,7 +129,8 @@ func (a *rsspProcess) otp(t *testing.T, b *browser, cccd string) string {
 	return ""
 }
 
-// requestDossier creates a signing request for one PDF per title at level.
+// requestDossier creates a signing request for one PDF per title at level (the key makes
+// the PDFs differ between requests).
 func (p *signingPortal) requestDossier(t *testing.T, s *stack, key, level string, titles ...string) (id, approvalURL string) {
 	t.Helper()
 	var form bytes.Buffer
@@ -140,7 +141,7 @@ func (p *signingPortal) requestDossier(t *testing.T, s *stack, key, level string
 	for _, title := range titles {
 		_ = mw.WriteField("title", title)
 		fw, _ := mw.CreateFormFile("document", "doc.pdf")
-		_, _ = fw.Write(onePagePDF(key + title[:4]))
+		_, _ = fw.Write(onePagePDF(fmt.Sprintf("%s %d", key, len(title))))
 	}
 	_ = mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, s.issuer+"/signing/v1/requests", &form)
@@ -152,10 +153,11 @@ func (p *signingPortal) requestDossier(t *testing.T, s *stack, key, level string
 	}
 	var created struct {
 		ID          string `json:"id"`
+		Level       string `json:"level"`
 		ApprovalURL string `json:"approval_url"`
 	}
-	if raw := body(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil {
-		t.Fatalf("create: %d %s", resp.StatusCode, raw)
+	if raw := body(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil || created.Level != level {
+		t.Fatalf("create at %s: %d %s", level, resp.StatusCode, raw)
 	}
 	return created.ID, created.ApprovalURL
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -113,13 +112,7 @@ func cscServer(p *idp.Provider, st *sqlstore.Store, svc *signing.Service, master
 	}
 	srv, err := cscserver.New(cscserver.Config{
 		Credentials: svc, Auth: cscAuth{p}, Citizens: st, Key: key, Timestamp: stamp, Logger: log,
-		Once: func(ctx context.Context, k string, until time.Time) error {
-			err := st.UseAssertion(ctx, "csc", k, until)
-			if errors.Is(err, store.ErrAlreadyUsed) {
-				return fmt.Errorf("%w: %w", cscserver.ErrUsed, err)
-			}
-			return err
-		},
+		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
 	})
 	if err != nil {
 		return nil, err

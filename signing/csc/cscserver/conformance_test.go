@@ -77,15 +77,14 @@ func (a *fakeAuth) Caller(r *http.Request) (cscserver.Caller, error) {
 	return c, nil
 }
 
-func (a *fakeAuth) BrowserCitizen(r *http.Request) (string, string, time.Time, bool) {
-	ck, err := r.Cookie("sid")
-	if err != nil {
-		return "", "", time.Time{}, false
+func (a *fakeAuth) BrowserCitizen(r *http.Request) (cid, acr string, at time.Time, ok bool) {
+	if ck, err := r.Cookie("sid"); err == nil {
+		a.mu.Lock()
+		s, known := a.sessions[ck.Value]
+		a.mu.Unlock()
+		cid, acr, at, ok = s.cid, s.acr, s.at, known
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, ok := a.sessions[ck.Value]
-	return s.cid, s.acr, s.at, ok
+	return cid, acr, at, ok
 }
 
 func (a *fakeAuth) StepUpURL(returnPath, lang string) string {
@@ -143,13 +142,7 @@ func newEnv(t testing.TB) *env {
 	}{}}
 	srv, err := cscserver.New(cscserver.Config{
 		Credentials: svc, Auth: au, Citizens: st, Key: bytes.Repeat([]byte{9}, 32), Now: clock.Now, Timestamp: tsaCA.Timestamper(nil),
-		Once: func(ctx context.Context, key string, until time.Time) error {
-			err := st.UseAssertion(ctx, "csc", key, until)
-			if errors.Is(err, store.ErrAlreadyUsed) {
-				return fmt.Errorf("%w: %w", cscserver.ErrUsed, err)
-			}
-			return err
-		},
+		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -41,12 +41,10 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 // handleList answers credentials/list (11.4): the citizen's one credential.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, c Caller, body []byte) {
 	var in wire.ListRequest
-	if err := decode(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+	if !decodeInto(w, body, &in) {
 		return
 	}
-	if !validCerts(in.Certificates) {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Invalid parameter certificates")
+	if !certsOK(w, in.Certificates) {
 		return
 	}
 	cid, ok := s.listedCitizen(w, r, c, in.UserID)
@@ -98,12 +96,10 @@ func (s *Server) listedCitizen(w http.ResponseWriter, r *http.Request, c Caller,
 // handleCredInfo answers credentials/info (11.5).
 func (s *Server) handleCredInfo(w http.ResponseWriter, r *http.Request, c Caller, body []byte) {
 	var in wire.InfoRequest
-	if err := decode(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+	if !decodeInto(w, body, &in) {
 		return
 	}
-	if !validCerts(in.Certificates) {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Invalid parameter certificates")
+	if !certsOK(w, in.Certificates) {
 		return
 	}
 	cred, _, ok := s.credential(w, r, c, in.CredentialID)
@@ -119,8 +115,13 @@ func (s *Server) handleCredInfo(w http.ResponseWriter, r *http.Request, c Caller
 	writeJSON(w, http.StatusOK, s.describe(cred, in.Certificates, in.CertInfo, auth))
 }
 
-func validCerts(v string) bool {
-	return v == "" || v == wire.CertsNone || v == wire.CertsSingle || v == wire.CertsChain
+// certsOK checks the certificates parameter, answering 400 when it is none of its values.
+func certsOK(w http.ResponseWriter, v string) bool {
+	if v == "" || v == wire.CertsNone || v == wire.CertsSingle || v == wire.CertsChain {
+		return true
+	}
+	writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, "Invalid parameter certificates")
+	return false
 }
 
 // describe is a credential's info: key, certificates as asked, the OTP auth object.
@@ -169,8 +170,7 @@ func genTime(t time.Time) string { return t.UTC().Format("20060102150405Z") }
 // handleChallenge answers credentials/getChallenge: the code is on /csc/otp, nothing is sent.
 func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request, c Caller, body []byte) {
 	var in wire.ChallengeRequest
-	if err := decode(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+	if !decodeInto(w, body, &in) {
 		return
 	}
 	if _, _, ok := s.credential(w, r, c, in.CredentialID); ok {
@@ -207,8 +207,7 @@ func (s *Server) checkHashes(num int, hashes []string, alg string) ([][]byte, er
 // handleSignHash answers signatures/signHash (11.10) for the hashes the SAD binds.
 func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, c Caller, body []byte) {
 	var in wire.SignHashRequest
-	if err := decode(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+	if !decodeInto(w, body, &in) {
 		return
 	}
 	cred, cid, ok := s.credential(w, r, c, in.CredentialID)

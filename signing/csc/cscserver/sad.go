@@ -33,8 +33,7 @@ const sadKID = "csc-sad"
 // exactly numSignatures signatures of exactly these hashes.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Caller, body []byte) {
 	var in wire.AuthorizeRequest
-	if err := decode(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+	if !decodeInto(w, body, &in) {
 		return
 	}
 	_, cid, ok := s.credential(w, r, c, in.CredentialID)

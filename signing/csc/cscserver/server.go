@@ -55,6 +55,18 @@ type Once func(ctx context.Context, key string, until time.Time) error
 // ErrUsed is what Once wraps for a key used before.
 var ErrUsed = errors.New("cscserver: already used")
 
+// OnceFrom makes a Once of a store's single-use records (sqlstore's UseAssertion, under
+// the namespace "csc"); used is the store's error for a record that exists.
+func OnceFrom(use func(ctx context.Context, ns, key string, until time.Time) error, used error) Once {
+	return func(ctx context.Context, key string, until time.Time) error {
+		err := use(ctx, "csc", key, until)
+		if errors.Is(err, used) {
+			return fmt.Errorf("%w: %w", ErrUsed, err)
+		}
+		return err
+	}
+}
+
 // ScopeService is the scope a token needs (CSC's service authorisation).
 const ScopeService = "service"
 
@@ -201,6 +213,15 @@ func decode(body []byte, v any) error {
 		return fmt.Errorf("a parameter has the wrong type: %v", typeErr(err))
 	}
 	return nil
+}
+
+// decodeInto is decode answering 400 on failure.
+func decodeInto(w http.ResponseWriter, body []byte, v any) bool {
+	if err := decode(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+		return false
+	}
+	return true
 }
 
 func typeErr(err error) string {
