@@ -9,6 +9,7 @@ import (
 
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/testpki"
+	"github.com/motlan/motlan/internal/testrssp"
 	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
@@ -30,7 +31,7 @@ func BenchmarkDossier10(b *testing.B) {
 	})
 }
 
-func benchDossier(b *testing.B, svc *signing.Service, r *rssp) {
+func benchDossier(b *testing.B, svc *signing.Service, r *testrssp.RSSP) {
 	ctx := context.Background()
 	in := signing.CreateInput{ClientID: clientID, Subject: subject, Level: signing.LevelBB}
 	for i := range 10 {
@@ -38,7 +39,7 @@ func benchDossier(b *testing.B, svc *signing.Service, r *rssp) {
 	}
 	var before map[string]int
 	if r != nil {
-		before = r.snapshot()
+		before = r.Calls()
 	}
 	b.ResetTimer()
 	for b.Loop() {
@@ -53,21 +54,11 @@ func benchDossier(b *testing.B, svc *signing.Service, r *rssp) {
 	}
 	b.StopTimer()
 	if r != nil {
-		after := r.snapshot()
+		after := r.Calls()
 		for _, m := range []string{"credentials/list", "credentials/authorize", "signatures/signHash"} {
 			b.ReportMetric(float64(after[m]-before[m])/float64(b.N), m+"/op")
 		}
 	}
-}
-
-func (r *rssp) snapshot() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range r.calls {
-		out[k] = v
-	}
-	return out
 }
 
 // localService is the default backend: the software vault and the dev CA on SQLite.

@@ -13,6 +13,7 @@ import (
 	"github.com/motlan/motlan/adapters/csc"
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/testpki"
+	"github.com/motlan/motlan/internal/testrssp"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -38,7 +39,7 @@ func (c citizens) Citizen(_ context.Context, id string) (signing.CitizenInfo, er
 type world struct {
 	t       testing.TB
 	ca      *testpki.CA
-	rssp    *rssp
+	rssp    *testrssp.RSSP
 	store   *sqlstore.Store
 	service *signing.Service
 }
@@ -47,18 +48,18 @@ type option func(*csc.Config, *citizens)
 
 func newWorld(t testing.TB, mode string, opts ...option) *world {
 	t.Helper()
-	w := &world{t: t, ca: testpki.NewCA(t), rssp: newRSSP(t)}
+	w := &world{t: t, ca: testpki.NewCA(t), rssp: testrssp.New(t)}
 	cert, key := w.ca.Citizen(t, "ecdsa")
-	w.rssp.add("cred-hao", &rsspCred{userID: cccd, key: key, chain: []*x509.Certificate{cert, w.ca.Root}, mode: mode, pin: pin})
+	w.rssp.Add("cred-hao", &testrssp.Cred{UserID: cccd, Key: key, Chain: []*x509.Certificate{cert, w.ca.Root}, Mode: mode, PIN: pin})
 	other, okey := w.ca.CitizenNamed(t, "rsa", "Nguyễn Văn An", "CCCD:001203000111")
-	w.rssp.add("cred-an", &rsspCred{userID: "001203000111", key: okey, chain: []*x509.Certificate{other, w.ca.Root}, mode: "implicit"})
+	w.rssp.Add("cred-an", &testrssp.Cred{UserID: "001203000111", Key: okey, Chain: []*x509.Certificate{other, w.ca.Root}, Mode: "implicit"})
 	var err error
 	w.store, err = sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.store.Close() })
-	cfg := csc.Config{BaseURL: w.rssp.base(), TokenURL: w.rssp.tokenURL(), ClientID: "motlan", ClientSecret: "rssp-secret",
+	cfg := csc.Config{BaseURL: w.rssp.BaseURL(), TokenURL: w.rssp.TokenURL(), ClientID: testrssp.ClientID, ClientSecret: testrssp.ClientSecret,
 		UserID: "{cccd}", Timeout: 2 * time.Second}
 	cit := citizens{cccd: cccd}
 	for _, o := range opts {
@@ -125,18 +126,17 @@ func TestDossierOneSignHash(t *testing.T) {
 			if want := map[string]signing.ActivationMode{"implicit": signing.ActivationNone, "PIN": signing.ActivationPIN}[mode]; err != nil || act != want {
 				t.Fatalf("ActivationFor: %q %v, want %q", act, err, want)
 			}
-			w.rssp.mu.Lock()
-			w.rssp.calls = map[string]int{}
-			w.rssp.mu.Unlock()
+			before := w.rssp.Calls()
 			done := w.approve(r, signing.Activation{PIN: pin})
 			if done.Status != signing.StatusSigned {
 				t.Fatalf("status %s (%s)", done.Status, done.Failure)
 			}
-			if a, s := w.rssp.count("credentials/authorize"), w.rssp.count("signatures/signHash"); a != 1 || s != 1 {
+			after := w.rssp.Calls()
+			if a, s := after["credentials/authorize"]-before["credentials/authorize"], after["signatures/signHash"]-before["signatures/signHash"]; a != 1 || s != 1 {
 				t.Fatalf("authorize %d, signHash %d calls, want 1 and 1", a, s)
 			}
-			if n := len(w.rssp.hashes[0]); n != 3 {
-				t.Fatalf("signHash carried %d hashes, want 3", n)
+			if h := w.rssp.Hashes(); len(h) != 1 || len(h[0]) != 3 {
+				t.Fatalf("signHash calls carried %v, want one with 3 hashes", h)
 			}
 			db := w.ca.NSSDB(t)
 			for i := range 3 {
@@ -164,10 +164,10 @@ func TestOTPChallenge(t *testing.T) {
 	if err := w.service.Challenge(t.Context(), citizenID); err != nil {
 		t.Fatal(err)
 	}
-	if n := w.rssp.count("credentials/getChallenge"); n != 1 {
+	if n := w.rssp.Count("credentials/getChallenge"); n != 1 {
 		t.Fatalf("getChallenge calls %d", n)
 	}
-	if done := w.approve(r, signing.Activation{OTP: "246810"}); done.Status != signing.StatusSigned {
+	if done := w.approve(r, signing.Activation{OTP: testrssp.SentOTP}); done.Status != signing.StatusSigned {
 		t.Fatalf("status %s (%s)", done.Status, done.Failure)
 	}
 }
@@ -200,9 +200,9 @@ func TestFailures(t *testing.T) {
 				opts = append(opts, tc.opt)
 			}
 			w := newWorld(t, tc.mode, opts...)
-			w.rssp.delay = time.Second
+			w.rssp.SetDelay(time.Second)
 			r := w.create(2)
-			w.rssp.set(tc.fault)
+			w.rssp.Fail(tc.fault)
 			got, err := w.service.ApproveWith(t.Context(), r.ID, citizenID, subjectFor, hashesOf(r), tc.act)
 			if err != nil {
 				t.Fatal(err)
@@ -230,9 +230,7 @@ func TestServiceTokenReused(t *testing.T) {
 			t.Fatalf("status %s (%s)", done.Status, done.Failure)
 		}
 	}
-	w.rssp.mu.Lock()
-	defer w.rssp.mu.Unlock()
-	if n := w.rssp.calls["/oauth2/token"]; n > 1 {
+	if n := w.rssp.Calls()["/oauth2/token"]; n > 1 {
 		t.Fatalf("%d token requests for two dossiers", n)
 	}
 }

@@ -1,4 +1,9 @@
-package csc_test
+// Package testrssp is a remote signing service (RSSP) for tests, written from the CSC API
+// v2.0 text with raw JSON and nothing of Motlan's CSC code, so a field name Motlan's client
+// and server both got wrong cannot pass. It holds one key and certificate per credential,
+// speaks OAuth 2.0 client_credentials, and can be told to fail in each way a client must
+// survive. Only tests import it.
+package testrssp
 
 import (
 	"bytes"
@@ -16,31 +21,46 @@ import (
 	"time"
 )
 
-// rssp is a remote signing service written for these tests from the CSC API v2.0 text,
-// with raw JSON and none of Motlan's CSC types, so a field name both sides got wrong
-// cannot pass. It holds one key and certificate per user and can be told to fail in each
-// way the client must survive.
-type rssp struct {
+// Faults Fail injects.
+const (
+	Down5xx      = "down5xx"       // every CSC call answers 503
+	Slow         = "slow"          // every call waits Delay first
+	SADExpired   = "sad_expired"   // signHash answers "SAD expired"
+	Suspended    = "suspended"     // key.status disabled
+	Revoked      = "revoked"       // cert.status revoked
+	BadSignature = "bad_signature" // signHash signs other bytes
+)
+
+// The client Motlan authenticates as, and the OTP credentials/getChallenge "sends".
+const (
+	ClientID     = "motlan"
+	ClientSecret = "rssp-secret"
+	SentOTP      = "246810"
+)
+
+// RSSP is the service; its methods are safe for concurrent use.
+type RSSP struct {
 	t     testing.TB
 	srv   *httptest.Server
 	token string
 
 	mu     sync.Mutex
-	creds  map[string]*rsspCred // by credentialID
+	creds  map[string]*Cred // by credentialID
 	sads   map[string]sad
-	fault  string // "", "down5xx", "slow", "sad_expired", "suspended", "revoked", "bad_signature"
+	fault  string
 	delay  time.Duration
 	calls  map[string]int
 	hashes [][]string // the hashes of every signHash call
 	otps   map[string]string
 }
 
-type rsspCred struct {
-	userID string
-	key    crypto.Signer
-	chain  []*x509.Certificate // end entity first
-	mode   string              // implicit | PIN | OTP
-	pin    string
+// Cred is one credential.
+type Cred struct {
+	UserID string
+	Key    crypto.Signer
+	Chain  []*x509.Certificate // end entity first
+	Mode   string              // implicit | PIN | OTP
+	PIN    string
 }
 
 type sad struct {
@@ -50,46 +70,79 @@ type sad struct {
 	exp    time.Time
 }
 
-func newRSSP(t testing.TB) *rssp {
-	r := &rssp{t: t, token: "tok-" + rand.Text(), creds: map[string]*rsspCred{}, sads: map[string]sad{},
+// New starts the service on loopback until t ends.
+func New(t testing.TB) *RSSP {
+	r := &RSSP{t: t, token: "tok-" + rand.Text(), creds: map[string]*Cred{}, sads: map[string]sad{},
 		calls: map[string]int{}, otps: map[string]string{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
 }
 
-func (r *rssp) base() string     { return r.srv.URL + "/csc/v2" }
-func (r *rssp) tokenURL() string { return r.srv.URL + "/oauth2/token" }
+// BaseURL is the CSC API root; TokenURL the OAuth 2.0 token endpoint.
+func (r *RSSP) BaseURL() string  { return r.srv.URL + "/csc/v2" }
+func (r *RSSP) TokenURL() string { return r.srv.URL + "/oauth2/token" }
 
-func (r *rssp) add(id string, c *rsspCred) {
+// Add registers a credential under id.
+func (r *RSSP) Add(id string, c *Cred) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.creds[id] = c
 }
 
-func (r *rssp) set(fault string) {
+// SetDelay is how long the Slow fault waits.
+func (r *RSSP) SetDelay(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delay = d
+}
+
+// Calls is how many times each method (and "/oauth2/token") was called.
+func (r *RSSP) Calls() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range r.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// Hashes is the hashes of every signHash call so far.
+func (r *RSSP) Hashes() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]string(nil), r.hashes...)
+}
+
+// Close stops the server (a provider that is down).
+func (r *RSSP) Close() { r.srv.Close() }
+
+// Fail makes the service fail in one way from now on ("" for none).
+func (r *RSSP) Fail(fault string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fault = fault
 }
 
-func (r *rssp) count(method string) int {
+// Count is how many times method was called.
+func (r *RSSP) Count(method string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.calls[method]
 }
 
-func (r *rssp) answer(w http.ResponseWriter, status int, v any) {
+func (r *RSSP) answer(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (r *rssp) oops(w http.ResponseWriter, status int, code, desc string) {
+func (r *RSSP) oops(w http.ResponseWriter, status int, code, desc string) {
 	r.answer(w, status, map[string]any{"error": code, "error_description": desc})
 }
 
-func (r *rssp) serve(w http.ResponseWriter, req *http.Request) {
+func (r *RSSP) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	fault, delay := r.fault, r.delay
 	method := strings.TrimPrefix(req.URL.Path, "/csc/v2/")
@@ -99,7 +152,7 @@ func (r *rssp) serve(w http.ResponseWriter, req *http.Request) {
 		time.Sleep(delay)
 	}
 	if req.URL.Path == "/oauth2/token" {
-		if u, p, ok := req.BasicAuth(); !ok || u != "motlan" || p != "rssp-secret" || req.PostFormValue("grant_type") != "client_credentials" {
+		if u, p, ok := req.BasicAuth(); !ok || u != ClientID || p != ClientSecret || req.PostFormValue("grant_type") != "client_credentials" {
 			r.oops(w, 401, "invalid_client", "bad client")
 			return
 		}
@@ -130,7 +183,7 @@ func (r *rssp) serve(w http.ResponseWriter, req *http.Request) {
 		r.signHash(w, in)
 	case "credentials/getChallenge":
 		r.mu.Lock()
-		r.otps[str(in, "credentialID")] = "246810"
+		r.otps[str(in, "credentialID")] = SentOTP
 		r.mu.Unlock()
 		r.answer(w, 200, map[string]any{})
 	default:
@@ -140,12 +193,12 @@ func (r *rssp) serve(w http.ResponseWriter, req *http.Request) {
 
 func str(in map[string]any, k string) string { s, _ := in[k].(string); return s }
 
-func (r *rssp) credInfo(id string, c *rsspCred) map[string]any {
+func (r *RSSP) credInfo(id string, c *Cred) map[string]any {
 	r.mu.Lock()
 	fault := r.fault
 	r.mu.Unlock()
 	var certs []string
-	for _, ch := range c.chain {
+	for _, ch := range c.Chain {
 		certs = append(certs, base64.StdEncoding.EncodeToString(ch.Raw))
 	}
 	keyStatus, certStatus := "enabled", "valid"
@@ -156,33 +209,36 @@ func (r *rssp) credInfo(id string, c *rsspCred) map[string]any {
 		certStatus = "revoked"
 	}
 	auth := map[string]any{"mode": "implicit"}
-	switch c.mode {
+	switch c.Mode {
 	case "PIN":
 		auth = map[string]any{"mode": "explicit", "objects": []any{map[string]any{"type": "Password", "id": "PIN", "format": "N", "label": "PIN"}}}
 	case "OTP":
 		auth = map[string]any{"mode": "explicit", "objects": []any{map[string]any{"type": "OTP", "id": "OTP", "format": "N", "generator": "sms"}}}
 	}
 	algo := []string{"1.2.840.10045.4.3.2"}
-	if _, ok := c.chain[0].PublicKey.(interface{ Size() int }); ok {
+	if _, ok := c.Chain[0].PublicKey.(interface{ Size() int }); ok {
 		algo = []string{"1.2.840.113549.1.1.1"} // RSA keys: rsaEncryption plus hashAlgorithmOID
 	}
 	return map[string]any{
 		"credentialID": id, "description": "Chứng thư số cá nhân",
 		"key":  map[string]any{"status": keyStatus, "algo": algo, "len": 256},
-		"cert": map[string]any{"status": certStatus, "certificates": certs, "subjectDN": c.chain[0].Subject.String()},
+		"cert": map[string]any{"status": certStatus, "certificates": certs, "subjectDN": c.Chain[0].Subject.String()},
 		"auth": auth, "SCAL": "2", "multisign": 50, "lang": "vi",
 	}
 }
 
-func (r *rssp) list(w http.ResponseWriter, in map[string]any) {
+func (r *RSSP) list(w http.ResponseWriter, in map[string]any) {
 	user := str(in, "userID")
 	ids, infos := []string{}, []any{}
 	r.mu.Lock()
-	creds := maps(r.creds)
+	creds := make(map[string]*Cred, len(r.creds))
+	for id, c := range r.creds {
+		creds[id] = c
+	}
 	r.mu.Unlock()
-	for _, id := range creds {
-		c := r.creds[id]
-		if user != "" && c.userID != user {
+	for _, id := range maps(creds) {
+		c := creds[id]
+		if user != "" && c.UserID != user {
 			continue
 		}
 		ids = append(ids, id)
@@ -195,7 +251,7 @@ func (r *rssp) list(w http.ResponseWriter, in map[string]any) {
 	r.answer(w, 200, out)
 }
 
-func maps(m map[string]*rsspCred) []string {
+func maps(m map[string]*Cred) []string {
 	var ids []string
 	for id := range m {
 		ids = append(ids, id)
@@ -204,7 +260,7 @@ func maps(m map[string]*rsspCred) []string {
 	return ids
 }
 
-func (r *rssp) info(w http.ResponseWriter, in map[string]any) {
+func (r *RSSP) info(w http.ResponseWriter, in map[string]any) {
 	r.mu.Lock()
 	c, ok := r.creds[str(in, "credentialID")]
 	r.mu.Unlock()
@@ -227,7 +283,7 @@ func strs(v any) []string {
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
-func (r *rssp) authorize(w http.ResponseWriter, in map[string]any) {
+func (r *RSSP) authorize(w http.ResponseWriter, in map[string]any) {
 	id := str(in, "credentialID")
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -251,10 +307,10 @@ func (r *rssp) authorize(w http.ResponseWriter, in map[string]any) {
 		given[str(m, "id")] = str(m, "value")
 	}
 	switch {
-	case c.mode == "PIN" && given["PIN"] != c.pin:
+	case c.Mode == "PIN" && given["PIN"] != c.PIN:
 		r.oops(w, 400, "invalid_request", "Invalid PIN")
 		return
-	case c.mode == "OTP" && (given["OTP"] == "" || given["OTP"] != r.otps[id]):
+	case c.Mode == "OTP" && (given["OTP"] == "" || given["OTP"] != r.otps[id]):
 		r.oops(w, 400, "invalid_request", "Invalid OTP")
 		return
 	}
@@ -264,7 +320,7 @@ func (r *rssp) authorize(w http.ResponseWriter, in map[string]any) {
 	r.answer(w, 200, map[string]any{"SAD": s, "expiresIn": 300})
 }
 
-func (r *rssp) signHash(w http.ResponseWriter, in map[string]any) {
+func (r *RSSP) signHash(w http.ResponseWriter, in map[string]any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id, hashes := str(in, "credentialID"), strs(in["hashes"])
@@ -293,7 +349,7 @@ func (r *rssp) signHash(w http.ResponseWriter, in map[string]any) {
 		if r.fault == "bad_signature" {
 			d = bytes.Repeat([]byte{7}, 32)
 		}
-		sig, err := c.key.Sign(rand.Reader, d, crypto.SHA256)
+		sig, err := c.Key.Sign(rand.Reader, d, crypto.SHA256)
 		if err != nil {
 			r.oops(w, 500, "server_error", err.Error())
 			return
