@@ -307,6 +307,12 @@ func (r *RSSP) authorize(w http.ResponseWriter, in map[string]any) {
 		given[str(m, "id")] = str(m, "value")
 	}
 	switch {
+	case r.fault == Suspended:
+		r.oops(w, 400, "invalid_request", "The credential is suspended")
+		return
+	case r.fault == Revoked:
+		r.oops(w, 400, "invalid_request", "The certificate is revoked")
+		return
 	case c.Mode == "PIN" && given["PIN"] != c.PIN:
 		r.oops(w, 400, "invalid_request", "Invalid PIN")
 		return
