@@ -104,14 +104,14 @@ func readPEMCerts(path string) ([]*x509.Certificate, error) {
 
 // cscServer serves the citizens' keys in Motlan's vault over CSC API v2 at /csc/v2/,
 // to clients holding a citizen's token with the "service" scope.
-func cscServer(p *idp.Provider, st *sqlstore.Store, svc *signing.Service, masterKey []byte,
+func cscServer(issuer string, p *idp.Provider, st *sqlstore.Store, svc *signing.Service, masterKey []byte,
 	stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (http.Handler, error) {
 	key, err := hkdf.Key(sha256.New, masterKey, nil, "motlan csc server", 32)
 	if err != nil {
 		return nil, err
 	}
 	srv, err := cscserver.New(cscserver.Config{
-		Credentials: svc, Auth: cscAuth{p}, Citizens: st, Key: key, Timestamp: stamp, Logger: log,
+		Credentials: svc, Auth: cscAuth{p}, Citizens: st, Key: key, OAuth2: issuer, Timestamp: stamp, Logger: log,
 		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.InfoResponse{
 		Specs: wire.SpecsVersion, Name: s.cfg.Name, Logo: "", Region: "VN", Lang: "vi",
 		Description: "Ký số từ xa bằng khóa của công dân trong kho khóa Motlan",
-		AuthType:    []string{"oauth2code"}, Methods: methods,
+		AuthType:    []string{"oauth2code", "oauth2client"}, OAuth2: s.cfg.OAuth2, Methods: methods,
 	})
 }
 

@@ -91,6 +91,7 @@ type Config struct {
 	// Timestamp answers signatures/timestamp; nil leaves the method out.
 	Timestamp     func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error)
 	Name          string // info name; default "Motlan"
+	OAuth2        string // info oauth2: the issuer whose tokens are accepted
 	MaxSignatures int    // per authorisation; default 50
 	FreshLogin    time.Duration
 	Now           func() time.Time
