@@ -161,9 +161,11 @@ type localCredential struct {
 func (c *localCredential) Certificate() *x509.Certificate { return c.cert }
 func (c *localCredential) Chain() []*x509.Certificate     { return c.chain }
 func (c *localCredential) Activation() ActivationMode     { return ActivationNone }
+func (c *localCredential) Sequential() bool               { return true }
 
-// SignHashes signs one digest after another, so a vault fault on one leaves the earlier
-// documents signed, to be stored, and Resume signs only the rest.
+// SignHashes signs one digest after another; the service hands it one document at a time
+// (Sequential), so a vault fault leaves the earlier documents signed and stored, and
+// Resume signs only the rest.
 func (c *localCredential) SignHashes(ctx context.Context, digests [][]byte, _ Activation) ([][]byte, error) {
 	out := make([][]byte, len(digests))
 	for i, d := range digests {
@@ -179,4 +181,5 @@ func (c *localCredential) SignHashes(ctx context.Context, digests [][]byte, _ Ac
 var (
 	_ Backend    = localBackend{}
 	_ Credential = (*localCredential)(nil)
+	_ sequential = (*localCredential)(nil)
 )

@@ -28,8 +28,9 @@ import (
 //     but SignedAt unset (a crash between the two writes) is marked from the stored bytes,
 //     not signed again. PutSignedPDF is write-once: of two runs that both signed, the
 //     first stored copy stands.
-//   - pades.Sign calls its signer exactly once per document; the documents of a run are
-//     signed together, with one Backend SignHashes call (batch.go).
+//   - pades.Sign calls its signer exactly once per document. A remote backend gets the
+//     documents of a run together, in one SignHashes call (batch.go); the local vault one
+//     by one.
 //
 // The one window left is a crash after the vault signed and before PutSignedPDF stored
 // the result: that signature was never seen by anyone, and the next run signs again.
@@ -145,8 +146,10 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		if err != nil {
 			return r, classify(err)
 		}
-		if r, err = s.signBatch(ctx, r, worker, todo, cred, act); err != nil {
-			return r, err
+		for _, batch := range batches(todo, cred) {
+			if r, err = s.signBatch(ctx, r, worker, batch, cred, act); err != nil {
+				return r, err
+			}
 		}
 	}
 	done, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
@@ -182,6 +185,24 @@ func (s *Service) markSigned(ctx context.Context, r Request, worker string, i in
 		s.notify(r.ID)
 	}
 	return r, err
+}
+
+// sequential is a Credential that gains nothing from signing documents together (the
+// local vault signs one digest at a time).
+type sequential interface{ Sequential() bool }
+
+// batches splits todo into the SignHashes calls to make: all at once for a remote
+// backend (one authorisation, one round trip), one by one for a sequential one, so that
+// only one document at a time is held in memory, signed and stored, as before backends.
+func batches(todo []int, cred Credential) [][]int {
+	if sq, ok := cred.(sequential); !ok || !sq.Sequential() {
+		return [][]int{todo}
+	}
+	out := make([][]int, len(todo))
+	for k, i := range todo {
+		out[k] = []int{i}
+	}
+	return out
 }
 
 // signBatch signs the documents todo with one SignHashes call, extends them to the level
