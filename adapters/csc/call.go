@@ -40,7 +40,7 @@ func (c *Client) call(ctx context.Context, method string, in, out any) error {
 	if err != nil {
 		return transportFailure(ctx, method, err)
 	}
-	if resp.StatusCode >= 500 {
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 		return fail(signing.FailureUnavailable, fmt.Errorf("%s: HTTP %d", method, resp.StatusCode))
 	}
 	if resp.StatusCode != http.StatusOK {

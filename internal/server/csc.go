@@ -113,6 +113,10 @@ func cscServer(issuer string, p *idp.Provider, st *sqlstore.Store, svc *signing.
 	srv, err := cscserver.New(cscserver.Config{
 		Credentials: svc, Auth: cscAuth{p}, Citizens: st, Key: key, OAuth2: issuer, Timestamp: stamp, Logger: log,
 		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
+		Throttle: func(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+			ok, _, err := st.TakeRateLimit(ctx, key, limit, window, time.Now())
+			return ok, err
+		},
 	})
 	if err != nil {
 		return nil, err

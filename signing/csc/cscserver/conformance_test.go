@@ -143,6 +143,10 @@ func newEnv(t testing.TB) *env {
 	srv, err := cscserver.New(cscserver.Config{
 		Credentials: svc, Auth: au, Citizens: st, Key: bytes.Repeat([]byte{9}, 32), Now: clock.Now, Timestamp: tsaCA.Timestamper(nil),
 		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
+		Throttle: func(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+			ok, _, err := st.TakeRateLimit(ctx, key, limit, window, clock.Now())
+			return ok, err
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -514,5 +518,29 @@ func TestClientCredentialsService(t *testing.T) {
 		"hashAlgorithmOID": sha256OID, "signAlgo": "1.2.840.10045.4.3.2"}))
 	if sigs, _ := out["signatures"].([]any); st != 200 || len(sigs) != 2 {
 		t.Fatalf("signHash: %d %v", st, out)
+	}
+}
+
+// Guessing OTPs is bounded: 30 authorizations per citizen per ten minutes, then 429.
+func TestAuthorizeThrottled(t *testing.T) {
+	e := newEnv(t)
+	cred := e.credentialID(tokA)
+	_, hashes := digests(1)
+	wrong := jsonOf(map[string]any{"credentialID": cred, "numSignatures": 1, "hashes": hashes, "hashAlgorithmOID": sha256OID,
+		"authData": []any{map[string]any{"id": "OTP", "value": "12345678"}}})
+	for i := range 30 {
+		if st, out := e.call("credentials/authorize", tokA, wrong); st != 400 || out["error"] != "invalid_otp" {
+			t.Fatalf("attempt %d: %d %v", i+1, st, out)
+		}
+	}
+	st, out := e.call("credentials/authorize", tokA, wrong)
+	wantError(t, "the 31st attempt", st, out, 429, "temporarily_unavailable")
+	// Another citizen is not held back.
+	if st, out := e.call("credentials/authorize", tokB, strings.Replace(wrong, cred, e.credentialID(tokB), 1)); st != 400 {
+		t.Fatalf("citizen B: %d %v", st, out)
+	}
+	e.clock.Advance(11 * time.Minute)
+	if st, _ := e.call("credentials/authorize", tokA, wrong); st != 400 {
+		t.Fatalf("after the window: %d", st)
 	}
 }

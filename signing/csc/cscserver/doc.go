@@ -16,7 +16,9 @@
 // the citizen reads it on Motlan's page /csc/otp after a fresh level-2 eID login (the
 // step-up the approval page uses); each visit issues a new code (up to 20 per five-minute
 // window, recorded in the store), single use, bound to the citizen and the credential, good
-// in its window and the next. So every SAD needs the citizen's fresh level-2 login. getChallenge answers with nothing to send: the code
+// in its window and the next. So every SAD needs the citizen's fresh level-2 login. A
+// citizen's credential takes at most 30 credentials/authorize calls in ten minutes (a
+// store counter under a MAC of the citizen), so guessing 8-digit codes stays hopeless. getChallenge answers with nothing to send: the code
 // is on that page.
 //
 // The SAD is sealed (AES-GCM under a key derived from the master key) and names the

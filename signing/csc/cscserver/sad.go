@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	wire "github.com/motlan/motlan/signing/csc"
@@ -42,6 +44,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 	}
 	if _, err := s.checkHashes(in.NumSignatures, in.Hashes, in.HashAlgorithmOID); err != nil {
 		writeError(w, http.StatusBadRequest, wire.ErrInvalidRequest, err.Error())
+		return
+	}
+	if !s.throttle(w, r, cid) {
 		return
 	}
 	otp := ""
@@ -78,6 +83,27 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.AuthorizeResponse{SAD: base64.RawURLEncoding.EncodeToString(sealed), ExpiresIn: int64(sadLife.Seconds())})
+}
+
+// throttle counts an authorisation attempt for the citizen; past the limit it answers 429.
+func (s *Server) throttle(w http.ResponseWriter, r *http.Request, citizenID string) bool {
+	if s.cfg.Throttle == nil {
+		return true
+	}
+	m := hmac.New(sha256.New, s.cfg.Key)
+	m.Write([]byte("throttle\x00" + citizenID))
+	ok, err := s.cfg.Throttle(r.Context(), "csc-authorize:"+hex.EncodeToString(m.Sum(nil)[:16]), authorizeLimit, authorizeWindow)
+	switch {
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "authorize throttle", "err", err)
+		writeError(w, http.StatusServiceUnavailable, wire.ErrServer, "try again later")
+		return false
+	case !ok:
+		w.Header().Set("Retry-After", strconv.Itoa(int(authorizeWindow.Seconds())))
+		writeError(w, http.StatusTooManyRequests, "temporarily_unavailable", "too many authorizations for this credential; try again later")
+		return false
+	}
+	return true
 }
 
 // spendSAD checks the SAD against the call and spends it; it returns an error code and

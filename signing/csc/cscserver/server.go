@@ -75,6 +75,8 @@ const (
 	DefaultMaxSignatures = 50
 	DefaultFreshLogin    = 5 * time.Minute
 	sadLife              = 5 * time.Minute
+	authorizeLimit       = 30 // credentials/authorize calls per citizen per authorizeWindow
+	authorizeWindow      = 10 * time.Minute
 	otpWindow            = 5 * time.Minute
 )
 
@@ -83,6 +85,10 @@ type Config struct {
 	Credentials Credentials
 	Auth        Auth
 	Once        Once
+	// Throttle counts one credentials/authorize for key (a MAC of the citizen, so the
+	// store holds no id) and says whether it is allowed: OTPs are 8 digits, and guessing
+	// must stay hopeless. Nil: no limit (tests of other things only).
+	Throttle func(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
 	// Citizens lets a client's own token (client_credentials, scope "service") name the
 	// citizen by userID = their CCCD; nil: only citizens' tokens are accepted.
 	Citizens CitizenIDs
