@@ -18,6 +18,7 @@ import (
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/signing"
 	"github.com/motlan/motlan/signing/csc/cscserver"
@@ -105,7 +106,7 @@ func readPEMCerts(path string) ([]*x509.Certificate, error) {
 // cscServer serves the citizens' keys in Motlan's vault over CSC API v2 at /csc/v2/,
 // to clients holding a citizen's token with the "service" scope.
 func cscServer(issuer string, p *idp.Provider, st *sqlstore.Store, svc *signing.Service, masterKey []byte,
-	stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (http.Handler, error) {
+	stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), auditLog *audit.Logger, log *slog.Logger) (http.Handler, error) {
 	key, err := hkdf.Key(sha256.New, masterKey, nil, "motlan csc server", 32)
 	if err != nil {
 		return nil, err
@@ -113,6 +114,15 @@ func cscServer(issuer string, p *idp.Provider, st *sqlstore.Store, svc *signing.
 	srv, err := cscserver.New(cscserver.Config{
 		Credentials: svc, Auth: cscAuth{p}, Citizens: st, Key: key, OAuth2: issuer, Timestamp: stamp, Logger: log,
 		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
+		Audit: func(ctx context.Context, e cscserver.AuditEvent) {
+			kind := audit.KindSigningApprove
+			if e.Signed {
+				kind = audit.KindSigningSigned
+			}
+			auditLog.Log(ctx, audit.Event{Kind: kind, Actor: audit.Citizen(e.CitizenID), Details: map[string]any{
+				"csc": true, "client": e.ClientID, "credential": e.Credential, "hashes": e.Hashes,
+			}})
+		},
 		Throttle: func(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
 			ok, _, err := st.TakeRateLimit(ctx, key, limit, window, time.Now())
 			return ok, err

@@ -118,7 +118,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		return nil, err
 	}
 	parts.service = svc
-	if parts.csc, err = cscServer(cfg.Issuer, p, st, svc, masterKey, stamp, log); err != nil {
+	if parts.csc, err = cscServer(cfg.Issuer, p, st, svc, masterKey, stamp, auditLog, log); err != nil {
 		return nil, err
 	}
 	csrfKey, err := hkdf.Key(sha256.New, masterKey, nil, "motlan signing csrf", 32)

@@ -92,11 +92,13 @@ func (a *fakeAuth) StepUpURL(returnPath, lang string) string {
 }
 
 type env struct {
-	t     testing.TB
-	srv   *httptest.Server
-	h     http.Handler
-	auth  *fakeAuth
-	clock *testsync.Clock
+	mu     sync.Mutex
+	events []cscserver.AuditEvent
+	t      testing.TB
+	srv    *httptest.Server
+	h      http.Handler
+	auth   *fakeAuth
+	clock  *testsync.Clock
 }
 
 func newEnv(t testing.TB) *env {
@@ -140,7 +142,13 @@ func newEnv(t testing.TB) *env {
 		cid, acr string
 		at       time.Time
 	}{}}
+	e := &env{t: t, auth: au, clock: clock}
 	srv, err := cscserver.New(cscserver.Config{
+		Audit: func(_ context.Context, ev cscserver.AuditEvent) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.events = append(e.events, ev)
+		},
 		Credentials: svc, Auth: au, Citizens: st, Key: bytes.Repeat([]byte{9}, 32), Now: clock.Now, Timestamp: tsaCA.Timestamper(nil),
 		Once: cscserver.OnceFrom(st.UseAssertion, store.ErrAlreadyUsed),
 		Throttle: func(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
@@ -153,7 +161,8 @@ func newEnv(t testing.TB) *env {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: hs, h: srv.Handler(), auth: au, clock: clock}
+	e.srv, e.h = hs, srv.Handler()
+	return e
 }
 
 // call POSTs body (a JSON string) to method with token and returns status and the answer.
@@ -389,6 +398,13 @@ func TestAuthorizeAndSignHash(t *testing.T) {
 	}
 	st, out = sign(tokA, sad, hashes, ecdsaSHA256)
 	wantError(t, "the SAD a second time", st, out, 400, "expired_sad")
+	e.mu.Lock()
+	events := append([]cscserver.AuditEvent(nil), e.events...)
+	e.mu.Unlock()
+	if len(events) != 2 || events[0].Signed || !events[1].Signed || events[1].CitizenID != citA || events[1].ClientID != "rp" ||
+		strings.Join(events[1].Hashes, ",") != strings.Join(hashes, ",") {
+		t.Fatalf("audit events %+v: want the authorisation, then the one signHash with its hashes", events)
+	}
 
 	sad2 := e.authorizeNextWindow(tokA, citA, cred, hashes)
 	e.clock.Advance(6 * time.Minute)

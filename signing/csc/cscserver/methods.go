@@ -239,6 +239,7 @@ func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, c Caller
 		writeError(w, http.StatusInternalServerError, wire.ErrServer, "signing failed")
 		return
 	}
+	s.audit(r, AuditEvent{Signed: true, CitizenID: cid, ClientID: c.ClientID, Credential: in.CredentialID, Hashes: in.Hashes})
 	out := wire.SignHashResponse{Signatures: make([]string, len(sigs))}
 	for i, sig := range sigs {
 		out.Signatures[i] = b64(sig)

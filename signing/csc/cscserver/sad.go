@@ -82,7 +82,14 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, c Calle
 		writeError(w, http.StatusInternalServerError, wire.ErrServer, "try again")
 		return
 	}
+	s.audit(r, AuditEvent{CitizenID: cid, ClientID: c.ClientID, Credential: in.CredentialID, Hashes: in.Hashes})
 	writeJSON(w, http.StatusOK, wire.AuthorizeResponse{SAD: base64.RawURLEncoding.EncodeToString(sealed), ExpiresIn: int64(sadLife.Seconds())})
+}
+
+func (s *Server) audit(r *http.Request, e AuditEvent) {
+	if s.cfg.Audit != nil {
+		s.cfg.Audit(r.Context(), e)
+	}
 }
 
 // throttle counts an authorisation attempt for the citizen; past the limit it answers 429.

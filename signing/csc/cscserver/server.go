@@ -67,6 +67,15 @@ func OnceFrom(use func(ctx context.Context, ns, key string, until time.Time) err
 	}
 }
 
+// AuditEvent is one authorisation (Signed false) or one signHash (Signed true).
+type AuditEvent struct {
+	Signed     bool
+	CitizenID  string
+	ClientID   string
+	Credential string
+	Hashes     []string // base64, as sent
+}
+
 // ScopeService is the scope a token needs (CSC's service authorisation).
 const ScopeService = "service"
 
@@ -89,6 +98,9 @@ type Config struct {
 	// store holds no id) and says whether it is allowed: OTPs are 8 digits, and guessing
 	// must stay hopeless. Nil: no limit (tests of other things only).
 	Throttle func(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
+	// Audit records each SAD issued and each signHash (the hashes, never the OTP); nil:
+	// none. Wired to the audit log (kinds signing.approve and signing.signed).
+	Audit func(ctx context.Context, e AuditEvent)
 	// Citizens lets a client's own token (client_credentials, scope "service") name the
 	// citizen by userID = their CCCD; nil: only citizens' tokens are accepted.
 	Citizens CitizenIDs
