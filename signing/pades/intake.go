@@ -75,7 +75,7 @@ func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 	}
 	d.pages = collectPages(d.root.Key("Pages"))
 	if len(d.pages) == 0 {
-		return nil, fmt.Errorf("%w: no pages", ErrInvalidPDF)
+		return nil, ErrNoPages
 	}
 	for _, p := range d.pages {
 		if refOf(p).id == 0 {
@@ -93,6 +93,16 @@ func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 	}
 	d.needsEOL = last[0] != '\n' && last[0] != '\r'
 	return d, nil
+}
+
+// PageCount opens the PDF as Sign does and returns its number of pages. Its errors are
+// Sign's input errors.
+func PageCount(ra io.ReaderAt, size int64) (int, error) {
+	d, err := openDocument(ra, size)
+	if err != nil {
+		return 0, err
+	}
+	return len(d.pages), nil
 }
 
 // docMDPPermission returns the /P of the DocMDP transform of a certification signature.

@@ -108,6 +108,8 @@ type Options struct {
 var (
 	// ErrInvalidPDF: not a PDF, truncated, broken cross-reference, zero pages, ...
 	ErrInvalidPDF = errors.New("pades: invalid PDF")
+	// ErrNoPages: the page tree holds no page (it matches ErrInvalidPDF too).
+	ErrNoPages = fmt.Errorf("%w: no pages", ErrInvalidPDF)
 	// ErrEncrypted: encrypted PDFs are not signed.
 	ErrEncrypted = errors.New("pades: encrypted PDF")
 	// ErrInputTooLarge: the input exceeds Options.MaxInputSize.
