@@ -145,10 +145,11 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (
 			return r, err
 		}
 		signed, err := s.cfg.Store.SignedPDF(ctx, r.ID, i)
+		var gaps []ltv.Gap
 		switch {
 		case err == nil: // stored by an earlier run that stopped before marking it
 		case errors.Is(err, ErrNotFound):
-			if signed, err = s.signOne(ctx, r, i, signer, cert, chain); err != nil {
+			if signed, gaps, err = s.signOne(ctx, r, i, signer, cert, chain); err != nil {
 				return r, err
 			}
 		default:
@@ -157,6 +158,7 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (
 		sum := sha256.Sum256(signed)
 		if r, err = s.holding(ctx, r.ID, worker, func(old Request) Request {
 			old.Documents[i].SignedAt, old.Documents[i].SignedSHA = s.now(), hex.EncodeToString(sum[:])
+			old.Documents[i].EvidenceGaps = gaps
 			return old
 		}); err != nil {
 			return r, err
@@ -185,15 +187,15 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (
 }
 
 // signOne signs document i and stores the result; when another run stored one first,
-// that one is returned.
-func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Signer, cert *x509.Certificate, chain []*x509.Certificate) ([]byte, error) {
+// that one is returned. gaps is the evidence other signatures lack at B-LT/B-LTA.
+func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Signer, cert *x509.Certificate, chain []*x509.Certificate) (_ []byte, gaps []ltv.Gap, _ error) {
 	orig, err := s.cfg.Store.OriginalPDF(ctx, r.ID, i)
 	if err != nil {
-		return nil, fmt.Errorf("reading document %d: %w", i, err)
+		return nil, nil, fmt.Errorf("reading document %d: %w", i, err)
 	}
 	sum := sha256.Sum256(orig)
 	if h := hex.EncodeToString(sum[:]); h != r.ApprovedHashes[i] || h != r.Documents[i].SHA256 {
-		return nil, permanent("document differs from the approved one", fmt.Errorf("document %d", i))
+		return nil, nil, permanent("document differs from the approved one", fmt.Errorf("document %d", i))
 	}
 	opt := pades.Options{
 		Certificate:  cert,
@@ -207,14 +209,14 @@ func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Si
 	}
 	if r.Level == LevelBT || r.Level.longTerm() {
 		if s.cfg.Timestamp == nil {
-			return nil, permanent("no timestamp authority for "+string(r.Level), errors.New("ServiceConfig.Timestamp is nil"))
+			return nil, nil, permanent("no timestamp authority for "+string(r.Level), errors.New("ServiceConfig.Timestamp is nil"))
 		}
 		opt.Level = pades.LevelBT
 		opt.Timestamp = pades.TimestampFunc(s.cfg.Timestamp)
 	}
 	if r.Level.longTerm() {
 		if msg := s.longTermUnsupported(r.Level); msg != "" {
-			return nil, permanent("level not available", errors.New(msg))
+			return nil, nil, permanent("level not available", errors.New(msg))
 		}
 	}
 	var out bytes.Buffer
@@ -224,31 +226,34 @@ func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Si
 		switch {
 		case errors.Is(err, pades.ErrInvalidPDF), errors.Is(err, pades.ErrEncrypted), errors.Is(err, pades.ErrDocumentLocked),
 			errors.Is(err, pades.ErrInputTooLarge), errors.Is(err, pades.ErrBadOptions), errors.As(err, &overflow):
-			return nil, permanent("document cannot be signed", err)
+			return nil, nil, permanent("document cannot be signed", err)
 		}
-		return nil, fmt.Errorf("signing document %d: %w", i, err) // vault, TSA, context: may pass
+		return nil, nil, fmt.Errorf("signing document %d: %w", i, err) // vault, TSA, context: may pass
 	}
 	signed := out.Bytes()
 	if r.Level.longTerm() {
 		// A fault here (a responder down) leaves the document unsigned for Resume, which
 		// signs it again: the signature just made was never seen by anyone.
-		extended, err := s.cfg.LTV.Extend(ctx, signed, ltv.Level(r.Level))
+		// Only the citizen's own evidence is mandatory: earlier signers' CAs may be
+		// unreachable, which is reported, not retried.
+		res, err := s.cfg.LTV.ExtendWith(ctx, signed, ltv.Level(r.Level), ltv.ExtendOptions{Mandatory: cert})
 		if err != nil {
 			if ltvInputError(err, signed) != nil {
-				return nil, permanent("document cannot be extended to "+string(r.Level), err)
+				return nil, nil, permanent("document cannot be extended to "+string(r.Level), err)
 			}
-			return nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
+			return nil, nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
 		}
-		signed = extended
+		signed, gaps = res.PDF, res.Gaps
 	}
 	err = s.cfg.Store.PutSignedPDF(ctx, r.ID, i, signed)
 	if errors.Is(err, ErrConflict) {
-		return s.cfg.Store.SignedPDF(ctx, r.ID, i)
+		stored, err := s.cfg.Store.SignedPDF(ctx, r.ID, i)
+		return stored, nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storing document %d: %w", i, err)
+		return nil, nil, fmt.Errorf("storing document %d: %w", i, err)
 	}
-	return signed, nil
+	return signed, gaps, nil
 }
 
 // autoRect is where an automatic visible signature goes: the bottom right of an A4 or
@@ -379,7 +384,7 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 				return old, errUnchanged
 			}
 			if old.Attempts >= MaxAttempts {
-				old.Status, old.Failure = StatusFailed, "signing did not complete"
+				old.Status, old.Failure = StatusFailed, reasonIncomplete
 				old.Worker, old.LeaseUntil = "", time.Time{}
 				return old, nil
 			}

@@ -7,6 +7,7 @@
 package testpdf
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/motlan/motlan/internal/testenv"
+	"github.com/motlan/motlan/internal/testpki"
 )
 
 //go:embed corpus/*.pdf
@@ -110,20 +112,16 @@ func Large(t testing.TB, base []byte, min int64) []byte {
 	return b
 }
 
-// QPDF rewrites in with qpdf and the given arguments and returns the result.
+// QPDF rewrites in with qpdf and the given arguments; the result must pass qpdf --check
+// without warnings (with the user password "user-secret" when it needs one).
 func QPDF(t testing.TB, in []byte, args ...string) []byte {
 	t.Helper()
-	Need(t, "qpdf")
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
+	out := testpki.QPDF(t, in, args...)
+	pw := ""
+	if bytes.Contains(out, []byte("/Encrypt")) {
+		pw = "owner-secret"
 	}
-	run(t, append(append(append([]string{}, args...), src), dst)...)
-	out, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	Check(t, out, pw)
 	return out
 }
 
