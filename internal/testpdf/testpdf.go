@@ -90,7 +90,7 @@ func Large(t testing.TB, base []byte, min int64) []byte {
 	t.Helper()
 	Need(t, "qpdf")
 	dir := t.TempDir()
-	n := int(min/int64(len(base))) + 2
+	n := int(min*6/5/int64(len(base))) + 2 // joins share fonts: a little more than the sum
 	// Different file names: qpdf shares the objects of pages taken twice from one file.
 	args := []string{"--empty", "--pages"}
 	for i := range n {
