@@ -18,8 +18,8 @@
 // reserved up-front from the certificate sizes plus a timestamp allowance; when the final
 // CMS does not fit, Sign returns a *ContentsOverflowError instead of signing again.
 //
-// Parsing uses github.com/digitorus/pdf (the reader under github.com/digitorus/pdfsign),
-// opened through signing/internal/pdfguard, which rejects the input it would hang, recurse
-// or allocate without bound on; its panics on malformed input are turned into
-// ErrInvalidPDF.
+// Parsing uses internal/pdf (Motlan's fork of github.com/digitorus/pdf, the reader under
+// github.com/digitorus/pdfsign), opened through signing/internal/pdfguard, which rejects
+// the input it would hang, recurse or allocate without bound on; its panics on malformed
+// input are turned into ErrInvalidPDF.
 package pades

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 )

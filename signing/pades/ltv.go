@@ -15,8 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitorus/pdf"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // Evidence is the validation material AddDSS embeds: DER certificates, OCSP responses

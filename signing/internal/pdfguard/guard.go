@@ -1,6 +1,7 @@
-// Package pdfguard opens untrusted PDFs with github.com/digitorus/pdf safely.
+// Package pdfguard opens untrusted PDFs with internal/pdf (Motlan's fork of
+// github.com/digitorus/pdf) safely.
 //
-// The reader panics on malformed input, searches for %%EOF quadratically, allocates by
+// The reader panics on malformed input, allocates by
 // declared sizes before checking them, loops forever on an array that meets "endobj"
 // before "]", spins on an unterminated string or array at the end of an object stream,
 // recurses without end on an object stream that lives in an object stream, and follows
@@ -21,7 +22,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 var (
@@ -77,7 +78,7 @@ func Translate(err, invalid, encrypted error) error {
 const (
 	DefaultMaxSize          = 256 << 20
 	DefaultMaxObjStmDecoded = 64 << 20
-	DefaultEOFWindow        = 2048
+	DefaultEOFWindow        = 2048 // as far as internal/pdf looks for %%EOF
 )
 
 // Limits bound the work on one file. Zero fields take the defaults.
@@ -87,8 +88,8 @@ type Limits struct {
 	// MaxObjStmDecoded bounds the decoded size of one object stream
 	// (DefaultMaxObjStmDecoded); a larger one is rejected.
 	MaxObjStmDecoded int64
-	// EOFWindow is how close to the end %%EOF must be (DefaultEOFWindow): the reader
-	// searches backwards for it in growing windows, quadratically.
+	// EOFWindow is how close to the end %%EOF must be (DefaultEOFWindow), the tail
+	// internal/pdf reads once.
 	EOFWindow int
 }
 

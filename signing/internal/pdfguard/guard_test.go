@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
