@@ -31,6 +31,13 @@ type intakeChecker struct {
 
 var errDryRun = errors.New("signing: dry run")
 
+// MsgPasswordRequired tells the citizen (in Vietnamese, then English) how to get a copy
+// that can be signed.
+const MsgPasswordRequired = "Tệp PDF này cần mật khẩu để mở nên không ký được. Hãy mở tệp bằng mật khẩu, " +
+	"chọn In (Print) > Lưu dưới dạng PDF (hoặc Save as PDF không đặt mật khẩu), rồi gửi lại bản mới. / " +
+	"This PDF needs a password to open, so it cannot be signed. Open it with its password, print or save it " +
+	"as a PDF without a password, and send that copy."
+
 type drySigner struct{ pub crypto.PublicKey }
 
 func (d drySigner) Public() crypto.PublicKey { return d.pub }
@@ -74,8 +81,10 @@ func (c intakeChecker) check(ctx context.Context, b []byte) (int, *InputError) {
 		pades.Options{Certificate: c.cert, Level: pades.LevelBB, MaxInputSize: c.maxSize, Time: time.Unix(0, 0)})
 	switch {
 	case errors.Is(err, errDryRun):
+	case errors.Is(err, pades.ErrPasswordRequired):
+		return 0, &InputError{Code: CodePasswordRequired, Msg: MsgPasswordRequired}
 	case errors.Is(err, pades.ErrEncrypted):
-		return 0, &InputError{Code: CodeEncrypted, Msg: "encrypted PDFs cannot be signed"}
+		return 0, &InputError{Code: CodeEncrypted, Msg: "the PDF is encrypted with a method other than a password; send a copy without encryption"}
 	case errors.Is(err, pades.ErrInputTooLarge):
 		return 0, &InputError{Code: CodeTooLarge, Msg: fmt.Sprintf("%d bytes; at most %d", size, c.maxSize)}
 	case errors.Is(err, pades.ErrDocumentLocked):

@@ -132,7 +132,8 @@ var (
 // turns into problem types. Codes about the request as a whole come with Index -1.
 const (
 	CodeNotPDF           = "not_pdf"
-	CodeEncrypted        = "encrypted"
+	CodeEncrypted        = "encrypted"         // a security handler Motlan cannot open
+	CodePasswordRequired = "password_required" // opens only with a password: send an unlocked copy
 	CodeTooLarge         = "too_large"
 	CodeNoPages          = "no_pages"
 	CodeDamaged          = "damaged"

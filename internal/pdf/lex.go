@@ -7,6 +7,7 @@
 package pdf
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -43,8 +44,6 @@ type buffer struct {
 	allowObjptr bool
 	allowStream bool
 	eof         bool
-	key         []byte
-	useAES      bool
 	objptr      objptr
 }
 
@@ -430,10 +429,6 @@ func (b *buffer) readObject() object {
 		return nil
 	}
 
-	if str, ok := tok.(string); ok && b.key != nil && b.objptr.id != 0 {
-		tok = decryptString(b.key, b.useAES, b.objptr, str)
-	}
-
 	if !b.allowObjptr {
 		return tok
 	}
@@ -532,4 +527,24 @@ func isDelim(b byte) bool {
 		return true
 	}
 	return false
+}
+
+// ParseString reads the literal ("(...)") or hex ("<...>") string at the start of b as
+// the reader does, and returns its bytes and how many bytes of b it took; ok is false
+// when b does not start with a whole string.
+func ParseString(b []byte) (s []byte, n int, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, n, ok = nil, 0, false
+		}
+	}()
+	if len(b) == 0 || b[0] != '(' && (b[0] != '<' || len(b) > 1 && b[1] == '<') {
+		return nil, 0, false
+	}
+	buf := newBuffer(bytes.NewReader(b), 0)
+	str, isStr := buf.readToken().(string)
+	if !isStr {
+		return nil, 0, false
+	}
+	return []byte(str), int(buf.readOffset()), true
 }

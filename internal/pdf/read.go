@@ -6,6 +6,7 @@ package pdf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -19,8 +20,7 @@ type Reader struct {
 	xref            []xref
 	trailer         dict
 	trailerptr      objptr
-	key             []byte
-	useAES          bool
+	enc             *Encryption
 	XrefInformation ReaderXrefInformation
 	PDFVersion      string
 }
@@ -169,7 +169,7 @@ func NewReaderEncrypted(f io.ReaderAt, size int64, pw func() string) (*Reader, e
 	if err == nil {
 		return r, nil
 	}
-	if pw == nil || err != ErrInvalidPassword {
+	if pw == nil || !errors.Is(err, ErrInvalidPassword) {
 		return nil, err
 	}
 	for {

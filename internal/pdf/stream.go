@@ -33,9 +33,7 @@ func (v Value) Reader() io.ReadCloser {
 	}
 	var rd io.Reader
 	rd = io.NewSectionReader(v.r.f, x.offset, v.Key("Length").Int64())
-	if v.r.key != nil {
-		rd = decryptStream(v.r.key, v.r.useAES, x.ptr, rd)
-	}
+	rd = v.r.decryptStream(x, rd)
 	filter := v.Key("Filter")
 	param := v.Key("DecodeParms")
 	switch filter.Kind() {

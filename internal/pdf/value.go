@@ -334,8 +334,6 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 			}
 		} else {
 			b := newBuffer(io.NewSectionReader(r.f, xref.offset, r.end-xref.offset), xref.offset)
-			b.key = r.key
-			b.useAES = r.useAES
 
 			obj = b.readObject()
 			def, ok := obj.(objdef)
@@ -346,7 +344,7 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 			if def.ptr != ptr {
 				panic(fmt.Errorf("loading %v: found %v", ptr, def.ptr))
 			}
-			x = def.obj
+			x = r.decryptObject(ptr, def.obj)
 		}
 		parent = ptr
 	}

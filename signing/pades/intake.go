@@ -1,6 +1,7 @@
 package pades
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -32,7 +33,8 @@ type document struct {
 	trailer    pdf.Value
 	root       pdf.Value
 	rootRef    ref
-	needsEOL   bool // the input does not end with an end-of-line
+	needsEOL   bool            // the input does not end with an end-of-line
+	enc        *pdf.Encryption // the input's encryption, which the update keeps; nil if none
 	pages      []pdf.Value
 }
 
@@ -42,6 +44,9 @@ type document struct {
 // ErrInvalidPDF.
 func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 	r, err := pdfguard.Open(ra, size, pdfguard.Limits{MaxSize: size})
+	if errors.Is(err, pdfguard.ErrPasswordRequired) {
+		return nil, ErrPasswordRequired
+	}
 	if err != nil {
 		return nil, pdfguard.Translate(err, ErrInvalidPDF, ErrEncrypted)
 	}
@@ -50,11 +55,8 @@ func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 			d, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
 		}
 	}()
-	d = &document{r: r, size: size}
+	d = &document{r: r, size: size, enc: r.Encryption()}
 	d.trailer = r.Trailer()
-	if !d.trailer.Key("Encrypt").IsNull() {
-		return nil, ErrEncrypted
-	}
 	d.xrefStream = r.XrefInformation.Type == "stream"
 	d.prevXref = r.XrefInformation.StartPos
 	sz := d.trailer.Key("Size").Int64()

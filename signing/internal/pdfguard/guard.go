@@ -29,14 +29,19 @@ var (
 	// ErrInvalid matches every error for input that is not a PDF the reader can be
 	// trusted with.
 	ErrInvalid = errors.New("pdfguard: invalid PDF")
-	// ErrEncrypted matches the error for an encrypted PDF.
+	// ErrEncrypted matches the error for an encrypted PDF that cannot be opened.
 	ErrEncrypted = errors.New("pdfguard: encrypted PDF")
+	// ErrPasswordRequired matches (besides ErrEncrypted) the error for a PDF that opens
+	// only with a user password.
+	ErrPasswordRequired = errors.New("pdfguard: the PDF needs a password to open")
 )
 
 // Error is the error type of this package.
 type Error struct {
-	Encrypted bool   // the PDF is encrypted; else it is invalid
-	Reason    string // what is wrong, for an invalid PDF
+	Encrypted bool // the PDF is encrypted and cannot be opened; else it is invalid
+	// PasswordRequired: encrypted with a user password (else an unsupported handler).
+	PasswordRequired bool
+	Reason           string // what is wrong, for an invalid PDF
 }
 
 func (e *Error) Error() string {
@@ -46,10 +51,10 @@ func (e *Error) Error() string {
 	return ErrInvalid.Error() + ": " + e.Reason
 }
 
-// Is matches ErrInvalid or ErrEncrypted.
+// Is matches ErrInvalid or ErrEncrypted (and ErrPasswordRequired).
 func (e *Error) Is(target error) bool {
 	if e.Encrypted {
-		return target == ErrEncrypted
+		return target == ErrEncrypted || e.PasswordRequired && target == ErrPasswordRequired
 	}
 	return target == ErrInvalid
 }
@@ -316,8 +321,10 @@ func leadingInts(b []byte, max int) []int64 {
 }
 
 // OpenRevision opens the revision that ends at end (a prefix of data, which must have
-// passed Check) under recover, rejects encryption and checks the object streams the
-// revision's cross-reference table uses.
+// passed Check) under recover and checks the object streams the revision's
+// cross-reference table uses. An encrypted revision opens when the empty user password
+// opens it (an owner-password-only file); else the error is ErrPasswordRequired, or
+// ErrEncrypted for a security handler the reader does not know.
 func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 	lim = lim.withDefaults()
 	if end < 0 || end > len(data) {
@@ -334,14 +341,14 @@ func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 	}()
 	r, err = pdf.NewReader(bytes.NewReader(data[:end]), int64(end))
 	if err != nil {
-		// The reader rejects some encryption schemes before it returns the trailer.
+		if errors.Is(err, pdf.ErrPasswordRequired) {
+			return nil, &Error{Encrypted: true, PasswordRequired: true}
+		}
+		// Other encryption schemes (a public-key handler, ...) fail before the trailer.
 		if bytes.Contains(data[max(0, end-4096):end], []byte("/Encrypt")) {
 			return nil, errEncrypted
 		}
 		return nil, invalidf("%v", err)
-	}
-	if !r.Trailer().Key("Encrypt").IsNull() {
-		return nil, errEncrypted
 	}
 	if err := guardObjectStreams(r, lim.MaxObjStmDecoded); err != nil {
 		return nil, err
