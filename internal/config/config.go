@@ -58,6 +58,9 @@ type Signing struct {
 	// loopback and private addresses (a CA whose responder is internal). Off: the URLs come
 	// from certificates in uploaded PDFs, and must not reach into Motlan's network.
 	LTVAllowPrivateNetworks bool `yaml:"ltv_allow_private_networks"`
+	// CertificateAddress puts the citizen's province (ST) and locality (L) into the
+	// certificates the dev CA issues; off: name and CCCD only.
+	CertificateAddress bool `yaml:"certificate_address"`
 }
 
 // Vault selects the citizen key vault: "software" (default: keys sealed with the master
