@@ -52,7 +52,7 @@ func newBuffer(r io.Reader, offset int64) *buffer {
 	return &buffer{
 		r:           r,
 		offset:      offset,
-		buf:         make([]byte, 0, 4096),
+		buf:         make([]byte, 0, 512), // most objects are small; one per resolve
 		allowObjptr: true,
 		allowStream: true,
 	}
