@@ -151,10 +151,6 @@ func Check(data []byte) error {
 	if len(data) < 16 || !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return invalidf("no %%PDF- header")
 	}
-	if bytes.Contains(data, []byte("/Extends")) {
-		// The reader follows /Extends without a cycle check.
-		return invalidf("object streams with /Extends are not supported")
-	}
 	if err := checkEscapedNames(data); err != nil {
 		return err
 	}
@@ -162,46 +158,77 @@ func Check(data []byte) error {
 		return err
 	}
 	limit := MaxObjects(int64(len(data)))
-	for _, key := range []string{"/Size", "/Index", "/N", "/First", "/W", "/Columns", "xref"} {
-		for i := 0; ; {
-			j := bytes.Index(data[i:], []byte(key))
-			if j < 0 {
-				break
-			}
-			at := i + j
-			i = at + len(key)
-			if key == "xref" {
-				if at >= 5 && string(data[at-5:at]) == "start" {
-					continue
-				}
-				if err := guardXrefTable(data[i:], limit); err != nil {
-					return err
-				}
+	if err := checkXrefTables(data, limit); err != nil {
+		return err
+	}
+	// One pass over the names: a pass per key cost as much as the rest of signing.
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '/')
+		if j < 0 {
+			return nil
+		}
+		at := i + j + 1
+		i = at
+		if bytes.HasPrefix(data[at:], []byte("Extends")) {
+			// The reader follows /Extends without a cycle check.
+			return invalidf("object streams with /Extends are not supported")
+		}
+		for _, key := range guardedKeys {
+			if !bytes.HasPrefix(data[at:], []byte(key)) {
 				continue
 			}
-			if key != "/Index" && i < len(data) && isRegular(data[i]) {
+			end := at + len(key)
+			if key != "Index" && end < len(data) && isRegular(data[end]) {
 				continue // /Name, /Width, ...: another key
 			}
-			max := 1
-			l := limit
-			switch key {
-			case "/Index":
-				max = 64
-			case "/First":
-				l = int64(len(data)) // an offset into a decoded object stream
-			case "/W":
-				max, l = 3, 1<<16 // cross-reference stream field widths (a font's /W is small too)
-			case "/Columns":
-				l = 1 << 20 // the PNG predictor allocates a row
-			}
-			for _, v := range leadingInts(data[i:], max) {
-				if v > l {
-					return invalidf("%s %d is out of range", key, v)
-				}
+			if err := checkNumbers(data, key, end, limit); err != nil {
+				return err
 			}
 		}
 	}
+}
+
+// guardedKeys are the keys whose numbers Check bounds.
+var guardedKeys = []string{"Size", "Index", "N", "First", "W", "Columns"}
+
+// checkNumbers bounds the integers after key (at data[end:]).
+func checkNumbers(data []byte, key string, end int, limit int64) error {
+	max := 1
+	l := limit
+	switch key {
+	case "Index":
+		max = 64
+	case "First":
+		l = int64(len(data)) // an offset into a decoded object stream
+	case "W":
+		max, l = 3, 1<<16 // cross-reference stream field widths (a font's /W is small too)
+	case "Columns":
+		l = 1 << 20 // the PNG predictor allocates a row
+	}
+	for _, v := range leadingInts(data[end:], max) {
+		if v > l {
+			return invalidf("/%s %d is out of range", key, v)
+		}
+	}
 	return nil
+}
+
+// checkXrefTables checks every classic cross-reference table's subsection headers.
+func checkXrefTables(data []byte, limit int64) error {
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte("xref"))
+		if j < 0 {
+			return nil
+		}
+		at := i + j
+		i = at + len("xref")
+		if at >= 5 && string(data[at-5:at]) == "start" {
+			continue
+		}
+		if err := guardXrefTable(data[i:], limit); err != nil {
+			return err
+		}
+	}
 }
 
 // guardedNames are the keys Check looks for: the reader decodes #xx escapes in names,
@@ -217,6 +244,9 @@ func checkEscapedNames(data []byte) error {
 		}
 		at := i + j
 		i = at + 1
+		if at+2 >= len(data) || !unhexOK(data[at+1]) || !unhexOK(data[at+2]) {
+			continue // not an escape the reader decodes (it panics on a bad one)
+		}
 		// Find the start of the name this '#' belongs to.
 		s := at
 		for s > 0 && isRegular(data[s-1]) && at-s < 128 {
