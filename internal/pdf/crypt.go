@@ -85,6 +85,9 @@ func (r *Reader) initEncrypt(password string) error {
 		return err
 	}
 	e.Key = key
+	if k := len(e.ObjectKey(0, 0)); e.AES && k != 16 && k != 32 {
+		return fmt.Errorf("malformed PDF: a %d-byte key for AES", k)
+	}
 	r.enc = e
 	return nil
 }

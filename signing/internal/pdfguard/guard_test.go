@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/internal/pdf"
+	"github.com/motlan/motlan/internal/testpdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
@@ -151,6 +152,13 @@ func FuzzOpen(f *testing.F) {
 		}
 	}
 	f.Add([]byte("%PDF-1.7\n%%EOF"))
+	// Real producers' files and qpdf's encrypted variants (RC4-era and AES key
+	// derivation, per-object decryption) as seeds.
+	gs := testpdf.Producers(f)[3]
+	f.Add(gs.Data)
+	for _, v := range testpdf.Variants(f, gs) {
+		f.Add(v.Data)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 256<<10 {
 			return
