@@ -290,6 +290,9 @@ func (r *Reader) Resolve(parent objptr, x interface{}) Value {
 	return r.resolve(parent, x)
 }
 
+// maxExtends bounds how many /Extends links resolve follows from one object stream.
+const maxExtends = 16
+
 func (r *Reader) resolve(parent objptr, x interface{}) Value {
 	if ptr, ok := x.(objptr); ok {
 		if ptr.id >= uint32(len(r.xref)) {
@@ -303,7 +306,11 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 		if xref.inStream {
 			strm := r.resolve(parent, xref.stream)
 		Search:
-			for {
+			for hops := 0; ; hops++ {
+				// /Extends chains are short; a cycle (or a hostile chain) ends here.
+				if hops > maxExtends {
+					panic("object stream /Extends chain too long")
+				}
 				if strm.Kind() != Stream {
 					panic("not a stream")
 				}

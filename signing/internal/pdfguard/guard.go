@@ -1,11 +1,10 @@
 // Package pdfguard opens untrusted PDFs with internal/pdf (Motlan's fork of
 // github.com/digitorus/pdf) safely.
 //
-// The reader panics on malformed input, allocates by
+// The reader panics on malformed input (an /Extends cycle included), allocates by
 // declared sizes before checking them, loops forever on an array that meets "endobj"
 // before "]", spins on an unterminated string or array at the end of an object stream,
-// recurses without end on an object stream that lives in an object stream, and follows
-// /Extends without a cycle check. Check rejects, with terminating scanners and a work
+// and recurses without end on an object stream that lives in an object stream. Check rejects, with terminating scanners and a work
 // budget, every file that could lead the reader there; OpenRevision opens a checked file
 // under recover and checks the object streams its cross-reference table uses. Open does
 // both.
@@ -169,10 +168,6 @@ func Check(data []byte) error {
 		}
 		at := i + j + 1
 		i = at
-		if bytes.HasPrefix(data[at:], []byte("Extends")) {
-			// The reader follows /Extends without a cycle check.
-			return invalidf("object streams with /Extends are not supported")
-		}
 		for _, key := range guardedKeys {
 			if !bytes.HasPrefix(data[at:], []byte(key)) {
 				continue
@@ -233,7 +228,7 @@ func checkXrefTables(data []byte, limit int64) error {
 
 // guardedNames are the keys Check looks for: the reader decodes #xx escapes in names,
 // so an escaped spelling of one of them would slip past the byte search.
-var guardedNames = map[string]bool{"Extends": true, "Size": true, "Index": true, "N": true, "First": true, "W": true, "Columns": true}
+var guardedNames = map[string]bool{"Size": true, "Index": true, "N": true, "First": true, "W": true, "Columns": true}
 
 // checkEscapedNames rejects names with #xx escapes that decode to a guarded key.
 func checkEscapedNames(data []byte) error {
