@@ -184,6 +184,13 @@ func NewReaderEncrypted(f io.ReaderAt, size int64, pw func() string) (*Reader, e
 	return nil, err
 }
 
+// objectLimit bounds the object numbers a file of this size may declare (/Size, xref
+// subsections, /N): one per two bytes, at least 65,536 and at most 4,194,304, so that a
+// declared count cannot make the reader allocate or loop far beyond the file.
+func (r *Reader) objectLimit() int64 {
+	return min(max(r.end/2, 1<<16), 4<<20)
+}
+
 // maxTail is how far from the end of the file %%EOF may be: producers and transfers
 // append a few bytes of padding. qpdf looks for startxref in the last 1 KB and
 // "recovers" (with a warning) beyond; a file cut inside an incremental update must not
@@ -244,6 +251,9 @@ func readXrefStream(r *Reader, b *buffer) ([]xref, objptr, dict, error) {
 	size, ok := strm.hdr["Size"].(int64)
 	if !ok {
 		return nil, objptr{}, nil, fmt.Errorf("malformed PDF: xref stream missing Size")
+	}
+	if size < 0 || size > r.objectLimit() {
+		return nil, objptr{}, nil, fmt.Errorf("malformed PDF: xref stream /Size %d out of range", size)
 	}
 
 	table := make([]xref, size)
@@ -313,7 +323,7 @@ func readXrefStreamData(r *Reader, strm stream, table []xref, size int64) ([]xre
 	var w []int
 	for _, x := range ww {
 		i, ok := x.(int64)
-		if !ok || int64(int(i)) != i {
+		if !ok || i < 0 || i > 8 { // a field wider than 8 bytes holds no int64
 			return nil, fmt.Errorf("invalid W array %v", objfmt(ww))
 		}
 		w = append(w, int(i))
@@ -336,6 +346,9 @@ func readXrefStreamData(r *Reader, strm stream, table []xref, size int64) ([]xre
 			return nil, fmt.Errorf("malformed Index pair %v %v %T %T", objfmt(index[0]), objfmt(index[1]), index[0], index[1])
 		}
 		index = index[2:]
+		if start < 0 || n < 0 || start+n > r.objectLimit() {
+			return nil, fmt.Errorf("xref stream subsection %d %d out of range", start, n)
+		}
 		for i := 0; i < int(n); i++ {
 			_, err := io.ReadFull(data, buf)
 			if err != nil {
@@ -382,7 +395,7 @@ func decodeInt(b []byte) int {
 func readXrefTable(r *Reader, b *buffer) ([]xref, objptr, dict, error) {
 	var table []xref
 
-	table, err := readXrefTableData(b, table)
+	table, err := readXrefTableData(b, table, r.objectLimit())
 	if err != nil {
 		return nil, objptr{}, nil, fmt.Errorf("malformed PDF: %v", err)
 	}
@@ -414,7 +427,7 @@ func readXrefTable(r *Reader, b *buffer) ([]xref, objptr, dict, error) {
 		if tok != keyword("xref") {
 			return nil, objptr{}, nil, fmt.Errorf("malformed PDF: xref Prev does not point to xref")
 		}
-		table, err = readXrefTableData(b, table)
+		table, err = readXrefTableData(b, table, r.objectLimit())
 		if err != nil {
 			return nil, objptr{}, nil, fmt.Errorf("malformed PDF: %v", err)
 		}
@@ -450,7 +463,7 @@ func readXrefTable(r *Reader, b *buffer) ([]xref, objptr, dict, error) {
 	return table, objptr{}, trailer, nil
 }
 
-func readXrefTableData(b *buffer, table []xref) ([]xref, error) {
+func readXrefTableData(b *buffer, table []xref, limit int64) ([]xref, error) {
 	for {
 		tok := b.readToken()
 		if tok == keyword("trailer") {
@@ -461,6 +474,9 @@ func readXrefTableData(b *buffer, table []xref) ([]xref, error) {
 
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("malformed xref table")
+		}
+		if start < 0 || n < 0 || start+n > limit {
+			return nil, fmt.Errorf("malformed xref table: subsection %d %d out of range", start, n)
 		}
 		for i := 0; i < int(n); i++ {
 			off, ok1 := b.readToken().(int64)

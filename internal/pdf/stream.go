@@ -66,6 +66,9 @@ func applyFilter(rd io.Reader, name string, param Value) io.Reader {
 			return zr
 		}
 		columns := param.Key("Columns").Int64()
+		if columns < 1 || columns > 1<<20 {
+			panic("predictor /Columns out of range")
+		}
 		switch pred.Int64() {
 		default:
 			fmt.Println("unknown predictor", pred)

@@ -319,8 +319,8 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 				}
 				n := int(strm.Key("N").Int64())
 				first := strm.Key("First").Int64()
-				if first == 0 {
-					panic("missing First")
+				if first <= 0 || n < 0 || int64(n) > r.objectLimit() {
+					panic("object stream /N or /First out of range")
 				}
 				b := newBuffer(strm.Reader(), 0)
 				b.allowEOF = true
