@@ -144,14 +144,12 @@ func Open(r io.ReaderAt, size int64, lim Limits) (*pdf.Reader, error) {
 }
 
 // Check runs the checks that do not depend on the revision: header, hostile numbers,
-// /Extends, arrays that meet endobj. data is the whole file; a revision of it (a
+// arrays that meet endobj. (Escaped spellings of the keys, /Extends and huge counts the
+// reader now bounds itself: internal/pdf.) data is the whole file; a revision of it (a
 // prefix) is covered too.
 func Check(data []byte) error {
 	if len(data) < 16 || !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return invalidf("no %%PDF- header")
-	}
-	if err := checkEscapedNames(data); err != nil {
-		return err
 	}
 	if err := guardPlainObjects(data); err != nil {
 		return err
@@ -223,51 +221,6 @@ func checkXrefTables(data []byte, limit int64) error {
 		if err := guardXrefTable(data[i:], limit); err != nil {
 			return err
 		}
-	}
-}
-
-// guardedNames are the keys Check looks for: the reader decodes #xx escapes in names,
-// so an escaped spelling of one of them would slip past the byte search.
-var guardedNames = map[string]bool{"Size": true, "Index": true, "N": true, "First": true, "W": true, "Columns": true}
-
-// checkEscapedNames rejects names with #xx escapes that decode to a guarded key.
-func checkEscapedNames(data []byte) error {
-	for i := 0; ; {
-		j := bytes.IndexByte(data[i:], '#')
-		if j < 0 {
-			return nil
-		}
-		at := i + j
-		i = at + 1
-		if at+2 >= len(data) || !unhexOK(data[at+1]) || !unhexOK(data[at+2]) {
-			continue // not an escape the reader decodes (it panics on a bad one)
-		}
-		// Find the start of the name this '#' belongs to.
-		s := at
-		for s > 0 && isRegular(data[s-1]) && at-s < 128 {
-			s--
-		}
-		if s == 0 || data[s-1] != '/' {
-			continue
-		}
-		e := at
-		for e < len(data) && isRegular(data[e]) && e-s < 256 {
-			e++
-		}
-		var name []byte
-		for k := s; k < e; k++ {
-			c := data[k]
-			if c == '#' && k+2 < e && unhexOK(data[k+1]) && unhexOK(data[k+2]) {
-				v, _ := strconv.ParseUint(string(data[k+1:k+3]), 16, 8)
-				c = byte(v)
-				k += 2
-			}
-			name = append(name, c)
-		}
-		if guardedNames[string(name)] {
-			return invalidf("escaped name /%s is not supported", name)
-		}
-		i = max(i, e)
 	}
 }
 
