@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pdf"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/config"

@@ -67,7 +67,7 @@ func ltvInputError(err error, pdf []byte) *InputError {
 		}
 		return ie(CodeDamaged, "the PDF cannot be read")
 	case errors.Is(err, ltv.ErrEncrypted):
-		return ie(CodeEncrypted, "encrypted PDFs are not extended")
+		return ie(CodePasswordRequired, MsgPasswordRequired)
 	case errors.Is(err, ltv.ErrTooLarge):
 		return ie(CodeTooLarge, "the PDF is too large")
 	case errors.Is(err, ltv.ErrLocked):

@@ -13,11 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"regexp"
-	"strconv"
 	"time"
-
-	"github.com/digitorus/pdf"
 
 	"github.com/motlan/motlan/signing/pades"
 )
@@ -34,6 +30,13 @@ type intakeChecker struct {
 }
 
 var errDryRun = errors.New("signing: dry run")
+
+// MsgPasswordRequired tells the citizen (in Vietnamese, then English) how to get a copy
+// that can be signed.
+const MsgPasswordRequired = "Tệp PDF này cần mật khẩu để mở nên không ký được. Hãy mở tệp bằng mật khẩu, " +
+	"chọn In (Print) > Lưu dưới dạng PDF (hoặc Save as PDF không đặt mật khẩu), rồi gửi lại bản mới. / " +
+	"This PDF needs a password to open, so it cannot be signed. Open it with its password, print or save it " +
+	"as a PDF without a password, and send that copy."
 
 type drySigner struct{ pub crypto.PublicKey }
 
@@ -78,16 +81,17 @@ func (c intakeChecker) check(ctx context.Context, b []byte) (int, *InputError) {
 		pades.Options{Certificate: c.cert, Level: pades.LevelBB, MaxInputSize: c.maxSize, Time: time.Unix(0, 0)})
 	switch {
 	case errors.Is(err, errDryRun):
+	case errors.Is(err, pades.ErrPasswordRequired):
+		return 0, &InputError{Code: CodePasswordRequired, Msg: MsgPasswordRequired}
 	case errors.Is(err, pades.ErrEncrypted):
-		return 0, &InputError{Code: CodeEncrypted, Msg: "encrypted PDFs cannot be signed"}
+		return 0, &InputError{Code: CodeEncrypted, Msg: "the PDF is encrypted with a method other than a password; send a copy without encryption"}
 	case errors.Is(err, pades.ErrInputTooLarge):
 		return 0, &InputError{Code: CodeTooLarge, Msg: fmt.Sprintf("%d bytes; at most %d", size, c.maxSize)}
 	case errors.Is(err, pades.ErrDocumentLocked):
 		return 0, &InputError{Code: CodeLocked, Msg: "a certification signature forbids any change to this PDF"}
+	case errors.Is(err, pades.ErrNoPages):
+		return 0, &InputError{Code: CodeNoPages, Msg: "the PDF has no pages"}
 	case errors.Is(err, pades.ErrInvalidPDF):
-		if n, perr := countPages(b); perr == nil && n == 0 {
-			return 0, &InputError{Code: CodeNoPages, Msg: "the PDF has no pages"}
-		}
 		return 0, &InputError{Code: CodeDamaged, Msg: "the PDF is truncated or damaged (cross-reference, trailer or page tree)"}
 	case err == nil:
 		return 0, &InputError{Msg: "dry run signed without the signer"}
@@ -96,62 +100,12 @@ func (c intakeChecker) check(ctx context.Context, b []byte) (int, *InputError) {
 	default:
 		return 0, &InputError{Msg: err.Error()}
 	}
-	n, err := countPages(b)
+	// The page count comes from the reader that signs, never from a second one with
+	// heuristics of its own: a scan for large numbers once took startxref offsets past
+	// 4 MB for hostile object counts.
+	n, err := pades.PageCount(bytes.NewReader(b), size)
 	if err != nil || n == 0 {
-		return 0, &InputError{Code: CodeDamaged, Msg: "the page tree cannot be read"}
+		return 0, &InputError{Msg: fmt.Sprintf("page count after a successful dry run: %v", err)}
 	}
-	return n, nil
-}
-
-// hostileNumbers finds what would make the PDF reader allocate by a declared count before
-// checking it: /Size, /Index entries and xref subsection headers beyond maxObjects.
-var hostileNumbers = regexp.MustCompile(`(?:/Size|/Index\s*\[|xref\s)\s*(\d{7,})`)
-
-const maxObjects = 4 << 20
-
-// countPages walks the page tree as pades does (depth and visit bounded). pades has
-// checked the input when it is called for a page count; on the no-pages diagnosis path
-// the input only passed the header check, so hostile counts are screened first.
-func countPages(b []byte) (n int, err error) {
-	for _, m := range hostileNumbers.FindAllSubmatch(b, 64) {
-		if v, perr := strconv.ParseInt(string(m[1]), 10, 64); perr != nil || v > maxObjects {
-			return 0, errors.New("object count out of range")
-		}
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			n, err = 0, fmt.Errorf("pdf reader: %v", p)
-		}
-	}()
-	r, err := pdf.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return 0, err
-	}
-	type ref struct {
-		id  uint32
-		gen uint16
-	}
-	seen := map[ref]bool{}
-	var walk func(v pdf.Value, depth int)
-	walk = func(v pdf.Value, depth int) {
-		if depth > 64 || v.Kind() != pdf.Dict || n > 1<<20 {
-			return
-		}
-		p := v.GetPtr()
-		k := ref{p.GetID(), p.GetGen()}
-		if seen[k] {
-			return
-		}
-		seen[k] = true
-		kids := v.Key("Kids")
-		if v.Key("Type").Name() == "Page" || kids.Kind() != pdf.Array {
-			n++
-			return
-		}
-		for i := 0; i < kids.Len(); i++ {
-			walk(kids.Index(i), depth+1)
-		}
-	}
-	walk(r.Trailer().Key("Root").Key("Pages"), 0)
 	return n, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"testing"
+
+	"github.com/motlan/motlan/internal/testpdf"
 )
 
 // FuzzIntake feeds arbitrary bytes to Create's PDF check: a page count or an InputError
@@ -30,4 +32,27 @@ func FuzzIntake(f *testing.F) {
 			t.Fatalf("accepted with %d pages", pages)
 		}
 	})
+}
+
+// TestIntakeRealPDFs: every producer's file, and a qpdf join of one over 10 MB (its
+// startxref offset far past 4 MB), passes intake with qpdf's page count.
+func TestIntakeRealPDFs(t *testing.T) {
+	c, err := newIntakeChecker(64 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := testpdf.Producers(t)
+	large := testpdf.Large(t, samples[0].Data, 10<<20)
+	samples = append(samples, testpdf.Sample{Name: "large", Data: large})
+	for _, s := range samples {
+		t.Run(s.Name, func(t *testing.T) {
+			pages, ierr := c.check(context.Background(), s.Data)
+			if ierr != nil {
+				t.Fatalf("%d bytes refused: %s %s", len(s.Data), ierr.Code, ierr.Msg)
+			}
+			if want := testpdf.Pages(t, s.Data); pages != want {
+				t.Fatalf("pages %d, qpdf says %d", pages, want)
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/motlan/motlan/keys/tsa"
 	"github.com/motlan/motlan/signing"
 	"github.com/motlan/motlan/signing/ltv"
+	"github.com/motlan/motlan/signing/pades"
 	"github.com/motlan/motlan/signing/verify"
 )
 
@@ -170,4 +172,47 @@ func TestExtendService(t *testing.T) {
 func isCode(err error, code string) bool {
 	var ie *signing.InputError
 	return errors.As(err, &ie) && ie.Code == code
+}
+
+// TestLongTermUnreachableEarlierSigner: a dossier that already carries a clerk's
+// signature whose CA cannot be reached signs at B-LTA at the first attempt; the
+// request records the clerk's missing evidence and the citizen's signature is B-LTA.
+func TestLongTermUnreachableEarlierSigner(t *testing.T) {
+	w := newWorld(t)
+	w.withLTV(true)
+	ctx := context.Background()
+	other := testpki.NewCAWith(t, testpki.Config{RootName: "Sở Tư pháp Test CA"})
+	base := testpki.ClosedURL(t)
+	cert, key := other.UnreachableCitizen(t, "Trịnh Thị Ngọc Ánh", "CCCD:038178003321", base)
+	in := minimalPDF(1)
+	var dossier bytes.Buffer
+	if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &dossier, pades.FromCryptoSigner(key),
+		pades.Options{Certificate: cert, Chain: []*x509.Certificate{other.Root}, Reason: "Cán bộ tiếp nhận"}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.create(1, func(in *signing.CreateInput) {
+		in.Level = signing.LevelBLTA
+		in.Documents[0].PDF = dossier.Bytes()
+	})
+	done, err := w.service.Approve(ctx, r.ID, citizenID, subjectFor, hashes(r))
+	if err != nil || done.Status != signing.StatusSigned {
+		t.Fatalf("approve: %v %s (%s)", err, done.Status, done.Failure)
+	}
+	gaps := done.Documents[0].EvidenceGaps
+	if len(gaps) == 0 || gaps[0].Field != "Signature1" || !strings.HasPrefix(gaps[0].URL, base) {
+		t.Fatalf("evidence gaps %+v, want the clerk's Signature1 at %s", gaps, base)
+	}
+	pdf, err := w.service.SignedPDF(ctx, clientID, r.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(w.devCA.Root())
+	rep, err := verify.Verify(ctx, bytes.NewReader(pdf), int64(len(pdf)), verify.Options{Roots: roots})
+	if err != nil || len(rep.Signatures) != 3 {
+		t.Fatalf("verify: %v, %d signatures", err, len(rep.Signatures))
+	}
+	if s := rep.Signatures[1]; s.Indication != verify.TotalPassed || s.Level != "B-LTA" || s.Signer == nil || s.Signer.Name != citizenName {
+		t.Fatalf("the citizen's signature: %s/%s level %s %v", s.Indication, s.SubIndication, s.Level, s.LevelReasons)
+	}
 }

@@ -353,7 +353,7 @@ func TestBadInput(t *testing.T) {
 			index int
 			code  string
 			mod   func(*signing.CreateInput)
-		}{"encrypted", [][]byte{enc}, 0, signing.CodeEncrypted, nil})
+		}{"user password", [][]byte{enc}, 0, signing.CodePasswordRequired, nil})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

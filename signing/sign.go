@@ -132,7 +132,7 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		signed, err := s.cfg.Store.SignedPDF(ctx, r.ID, i)
 		switch {
 		case err == nil: // stored by an earlier run that stopped before marking it
-			if r, err = s.markSigned(ctx, r, worker, i, signed); err != nil {
+			if r, err = s.markSigned(ctx, r, worker, i, signed, nil); err != nil {
 				return r, err
 			}
 		case errors.Is(err, ErrNotFound):
@@ -174,10 +174,11 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 }
 
 // markSigned records document i as signed with the stored bytes signed, renewing the lease.
-func (s *Service) markSigned(ctx context.Context, r Request, worker string, i int, signed []byte) (Request, error) {
+func (s *Service) markSigned(ctx context.Context, r Request, worker string, i int, signed []byte, gaps []ltv.Gap) (Request, error) {
 	sum := sha256.Sum256(signed)
 	r, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
 		old.Documents[i].SignedAt, old.Documents[i].SignedSHA = s.now(), hex.EncodeToString(sum[:])
+		old.Documents[i].EvidenceGaps = gaps
 		old.LeaseUntil = s.now().Add(s.cfg.Lease)
 		return old
 	})
@@ -230,9 +231,10 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		signed[k] = out
 		return err
 	})
+	gaps := make([][]ltv.Gap, len(todo))
 	for k := range todo {
 		if errs[k] == nil {
-			if signed[k], err = s.extend(ctx, r, todo[k], signed[k]); err != nil {
+			if signed[k], gaps[k], err = s.extend(ctx, r, todo[k], signed[k], cred.Certificate()); err != nil {
 				return r, err
 			}
 		} else if cause == nil {
@@ -247,7 +249,7 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		if err != nil {
 			return r, err
 		}
-		if r, err = s.markSigned(ctx, r, worker, i, out); err != nil {
+		if r, err = s.markSigned(ctx, r, worker, i, out, gaps[k]); err != nil {
 			return r, err
 		}
 	}
@@ -321,21 +323,24 @@ func (s *Service) padesSign(ctx context.Context, r Request, i int, orig []byte, 
 	return out.Bytes(), nil
 }
 
-// extend takes a signed document to B-LT or B-LTA when the request asks for it.
-func (s *Service) extend(ctx context.Context, r Request, i int, signed []byte) ([]byte, error) {
+// extend takes a signed document to B-LT or B-LTA when the request asks for it, with cert's
+// evidence mandatory; gaps is the evidence other signatures lack.
+func (s *Service) extend(ctx context.Context, r Request, i int, signed []byte, cert *x509.Certificate) (_ []byte, gaps []ltv.Gap, _ error) {
 	if !r.Level.longTerm() {
-		return signed, nil
+		return signed, nil, nil
 	}
 	// A fault here (a responder down) leaves the document unsigned for Resume, which
 	// signs it again: the signature just made was never seen by anyone.
-	extended, err := s.cfg.LTV.Extend(ctx, signed, ltv.Level(r.Level))
+	// Only the citizen's own evidence is mandatory: earlier signers' CAs may be
+	// unreachable, which is reported, not retried.
+	res, err := s.cfg.LTV.ExtendWith(ctx, signed, ltv.Level(r.Level), ltv.ExtendOptions{Mandatory: cert})
 	if err != nil {
 		if ltvInputError(err, signed) != nil {
-			return nil, permanent("document cannot be extended to "+string(r.Level), err)
+			return nil, nil, permanent("document cannot be extended to "+string(r.Level), err)
 		}
-		return nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
+		return nil, nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
 	}
-	return extended, nil
+	return res.PDF, res.Gaps, nil
 }
 
 // store keeps document i's signed bytes; when another run stored one first, that one is
@@ -479,7 +484,7 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 				return old, errUnchanged
 			}
 			if old.Attempts >= MaxAttempts {
-				old.Status, old.Failure = StatusFailed, "signing did not complete"
+				old.Status, old.Failure = StatusFailed, reasonIncomplete
 				old.Worker, old.LeaseUntil = "", time.Time{}
 				return old, nil
 			}

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/motlan/motlan/signing/ltv"
 )
 
 // Status of a signing request. pending → signing → signed is the happy path; a request
@@ -68,6 +70,9 @@ type Document struct {
 	Placement *Placement `json:"placement,omitempty"`
 	SignedAt  time.Time  `json:"signed_at,omitzero"` // zero until its signature is applied
 	SignedSHA string     `json:"signed_sha256,omitempty"`
+	// EvidenceGaps is the B-LT/B-LTA evidence that could not be collected for earlier
+	// signatures on the document (not the citizen's, whose evidence is mandatory).
+	EvidenceGaps []ltv.Gap `json:"evidence_gaps,omitempty"`
 }
 
 // Request is a signing request.
@@ -130,7 +135,8 @@ var (
 // turns into problem types. Codes about the request as a whole come with Index -1.
 const (
 	CodeNotPDF           = "not_pdf"
-	CodeEncrypted        = "encrypted"
+	CodeEncrypted        = "encrypted"         // a security handler Motlan cannot open
+	CodePasswordRequired = "password_required" // opens only with a password: send an unlocked copy
 	CodeTooLarge         = "too_large"
 	CodeNoPages          = "no_pages"
 	CodeDamaged          = "damaged"
@@ -157,7 +163,7 @@ type Store interface {
 	// returns the new one; the store bumps Version and UpdatedAt. fn runs under the row lock
 	// and must not call the store; an error from fn is returned as is and nothing changes.
 	// The identity (ID, ClientID, Subject, IdempotencyKey, Fingerprint, CreatedAt) and each
-	// document but its SignedAt and SignedSHA cannot change. A request in a final status
+	// document but its SignedAt, SignedSHA and EvidenceGaps cannot change. A request in a final status
 	// is not updated: ErrFinal.
 	UpdateSigningRequest(ctx context.Context, id string, fn func(Request) (Request, error)) (Request, error)
 	// ListSigningRequests returns the client's requests for subject (every subject when

@@ -229,10 +229,11 @@ func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(sig
 			fnErr = fmt.Errorf("sqlstore: %s: the documents cannot be added or removed", op)
 			return fnErr
 		}
-		// Only a document's signature fields may change.
+		// Only a document's signature fields (and what its B-LT/B-LTA evidence lacks) may change.
 		docs := slices.Clone(old.Documents)
 		for i := range docs {
 			docs[i].SignedAt, docs[i].SignedSHA = next.Documents[i].SignedAt, next.Documents[i].SignedSHA
+			docs[i].EvidenceGaps = next.Documents[i].EvidenceGaps
 		}
 		next.Documents = docs
 		next.ID, next.ClientID, next.Subject = old.ID, old.ClientID, old.Subject

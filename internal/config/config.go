@@ -62,6 +62,9 @@ type Signing struct {
 	// "csc" (a licensed CA's remote signing service, configured in CSC).
 	Provider string `yaml:"provider"`
 	CSC      *CSC   `yaml:"csc"`
+	// CertificateAddress puts the citizen's province (ST) and locality (L) into the
+	// certificates the dev CA issues; off: name and CCCD only.
+	CertificateAddress bool `yaml:"certificate_address"`
 }
 
 // Vault selects the citizen key vault: "software" (default: keys sealed with the master

@@ -23,7 +23,8 @@ func OpenCA(ctx context.Context, cfg config.Config, st *sqlstore.Store, masterKe
 }
 
 func openCA(ctx context.Context, cfg config.Config, st *sqlstore.Store, sealer *keys.Sealer, log *slog.Logger) (*ca.DevCA, error) {
-	devCA, err := ca.New(ctx, ca.Config{Storage: st.CAStorage(), Sealer: sealer, BaseURL: cfg.Issuer, Logger: log})
+	devCA, err := ca.New(ctx, ca.Config{Storage: st.CAStorage(), Sealer: sealer, BaseURL: cfg.Issuer, Logger: log,
+		SubjectAddress: cfg.Signing.CertificateAddress})
 	if err != nil {
 		return nil, fmt.Errorf("dev CA: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"math/big"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,4 +181,33 @@ func newKey(t testing.TB, keyType string) crypto.Signer {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// ClosedURL returns an http URL on loopback where nothing listens: connections to it
+// are refused.
+func ClosedURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "http://" + l.Addr().String()
+}
+
+// UnreachableCitizen issues a citizen certificate (ECDSA) for cn and uid whose OCSP
+// responder, CRL and issuer certificate are all under base (see ClosedURL): an earlier
+// signer whose CA cannot be reached.
+func (ca *CA) UnreachableCitizen(t testing.TB, cn, uid, base string) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	key := newKey(t, "ecdsa")
+	cert := ca.Issue(t, &x509.Certificate{
+		Subject:               pkix.Name{Country: []string{"VN"}, CommonName: cn, ExtraNames: []pkix.AttributeTypeAndValue{{Type: OIDUID, Value: uid}}},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		OCSPServer:            []string{base + "/ocsp"},
+		CRLDistributionPoints: []string{base + "/ca.crl"},
+		IssuingCertificateURL: []string{base + "/ca.crt"},
+	}, key.Public(), 24*time.Hour)
+	return cert, key
 }

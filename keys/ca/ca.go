@@ -36,8 +36,8 @@ type CitizenCertRequest struct {
 	PublicKey crypto.PublicKey // *ecdsa.PublicKey (P-256, P-384, P-521) or *rsa.PublicKey (≥ 2048 bits)
 	FullName  string           // UTF-8 as the eID gives it, e.g. "Lê Công Hảo"; kept byte for byte
 	CCCD      string           // the 12-digit personal ID number
-	Province  string           // e.g. "Thanh Hóa"; omitted from the subject when empty
-	Locality  string           // omitted from the subject when empty
+	Province  string           // e.g. "Thanh Hóa"; in the subject (ST) only with Config.SubjectAddress
+	Locality  string           // in the subject (L) only with Config.SubjectAddress
 	NotAfter  time.Time        // optional; default now + Config.CitizenValidity, capped by the issuing CA
 }
 
@@ -136,6 +136,10 @@ type Config struct {
 	// (and so poppler's pdfsig) requires of a PDF signer's certificate, as Vietnamese
 	// personal signing certificates carry it.
 	CitizenEKUs []asn1.ObjectIdentifier
+	// SubjectAddress puts the citizen's province (ST) and locality (L) into certificate
+	// subjects. Off by default: a verifier needs the name and the ID number
+	// (UID=CCCD:<n>), and data minimisation (Decree 13/2023) says to certify no more.
+	SubjectAddress bool
 }
 
 // Validate reports a missing or malformed field.
@@ -258,6 +262,9 @@ func (ca *DevCA) IssueCitizenCert(ctx context.Context, req CitizenCertRequest) (
 	if err := checkPublicKey(req.PublicKey); err != nil {
 		return nil, nil, err
 	}
+	if !ca.cfg.SubjectAddress {
+		req.Province, req.Locality = "", ""
+	}
 	subject, err := citizenSubject(req)
 	if err != nil {
 		return nil, nil, err
@@ -342,7 +349,7 @@ func (ca *DevCA) Certificate(ctx context.Context, serial *big.Int) (*x509.Certif
 	return x509.ParseCertificate(der)
 }
 
-// citizenSubject encodes C=VN, ST, L, CN, UID=CCCD:<n> with every string but the country
+// citizenSubject encodes C=VN, ST, L (when given), CN, UID=CCCD:<n> with every string but the country
 // as UTF8String, byte for byte as given. Go's pkix.Name would pick PrintableString for
 // ASCII values; RFC 5280 asks for UTF8String.
 func citizenSubject(req CitizenCertRequest) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -77,8 +78,14 @@ func rawSubject(t *testing.T, der []byte) [][]atv {
 	return out
 }
 
+// TestIssueCitizenCert: subject C=VN, CN, UID=CCCD:<n>, plus ST and L only when the CA
+// is configured with SubjectAddress.
 func TestIssueCitizenCert(t *testing.T) {
-	c := newCA(t, &ca.MemStorage{}, newSealer(t), nil)
+	plain := newCA(t, &ca.MemStorage{}, newSealer(t), nil)
+	withAddress, err := ca.New(context.Background(), ca.Config{Storage: &ca.MemStorage{}, Sealer: newSealer(t), BaseURL: "https://motlan.test/", SubjectAddress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -95,87 +102,92 @@ func TestIssueCitizenCert(t *testing.T) {
 		{"ascii still UTF8String", ecKey(t).Public(), "Le Cong Hao", "Ha Noi", "Ba Dinh"},
 		{"rsa key", rsaKey.Public(), "Lê Công Hảo", "Thanh Hóa", "Sầm Sơn"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cert, chain, err := c.IssueCitizenCert(context.Background(), ca.CitizenCertRequest{
-				PublicKey: tc.pub, FullName: tc.fullName, CCCD: "038090001234", Province: tc.province, Locality: tc.locality,
+	for _, address := range []bool{false, true} {
+		c := map[bool]*ca.DevCA{false: plain, true: withAddress}[address]
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/address=%v", tc.name, address), func(t *testing.T) {
+				cert, chain, err := c.IssueCitizenCert(context.Background(), ca.CitizenCertRequest{
+					PublicKey: tc.pub, FullName: tc.fullName, CCCD: "038090001234", Province: tc.province, Locality: tc.locality,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(chain) != 2 || !chain[1].Equal(c.Root()) || !chain[0].Equal(c.IssuingCA()) {
+					t.Fatalf("chain is not [issuing, root]")
+				}
+				roots, inter := x509.NewCertPool(), x509.NewCertPool()
+				roots.AddCert(c.Root())
+				inter.AddCert(chain[0])
+				if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				// Subject: C (PrintableString), ST, L, CN, UID (UTF8String), one attribute per RDN.
+				type want struct {
+					oid asn1.ObjectIdentifier
+					tag int
+					val string
+				}
+				wants := []want{{asn1.ObjectIdentifier{2, 5, 4, 6}, asn1.TagPrintableString, "VN"}}
+				if address {
+					wants = append(wants, want{asn1.ObjectIdentifier{2, 5, 4, 8}, asn1.TagUTF8String, tc.province})
+				}
+				if address && tc.locality != "" {
+					wants = append(wants, want{asn1.ObjectIdentifier{2, 5, 4, 7}, asn1.TagUTF8String, tc.locality})
+				}
+				wants = append(wants,
+					want{asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.TagUTF8String, tc.fullName},
+					want{ca.OIDUserID, asn1.TagUTF8String, "CCCD:038090001234"})
+				got := rawSubject(t, cert.RawSubject)
+				if len(got) != len(wants) {
+					t.Fatalf("subject has %d RDNs, want %d", len(got), len(wants))
+				}
+				for i, w := range wants {
+					if len(got[i]) != 1 {
+						t.Fatalf("RDN %d has %d attributes", i, len(got[i]))
+					}
+					a := got[i][0]
+					if !a.Type.Equal(w.oid) || a.Value.Tag != w.tag || !bytes.Equal(a.Value.Bytes, []byte(w.val)) {
+						t.Errorf("RDN %d = %v tag %d %q, want %v tag %d %q", i, a.Type, a.Value.Tag, a.Value.Bytes, w.oid, w.tag, w.val)
+					}
+				}
+				if cert.Subject.CommonName != tc.fullName {
+					t.Errorf("CommonName = %q", cert.Subject.CommonName)
+				}
+				if cert.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment {
+					t.Errorf("KeyUsage = %b", cert.KeyUsage)
+				}
+				for _, e := range cert.Extensions {
+					if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 15}) && !e.Critical {
+						t.Error("key usage not critical")
+					}
+				}
+				if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageEmailProtection || len(cert.UnknownExtKeyUsage) != 2 ||
+					!cert.UnknownExtKeyUsage[0].Equal(ca.OIDDocumentSigning) || !cert.UnknownExtKeyUsage[1].Equal(ca.OIDDocumentSigningMS) {
+					t.Errorf("EKU = %v %v", cert.ExtKeyUsage, cert.UnknownExtKeyUsage)
+				}
+				if cert.IsCA || !cert.BasicConstraintsValid {
+					t.Error("basic constraints")
+				}
+				if got := cert.IssuingCertificateURL; len(got) != 1 || got[0] != "https://motlan.test/ca/issuing.crt" {
+					t.Errorf("caIssuers = %v", got)
+				}
+				if got := cert.OCSPServer; len(got) != 1 || got[0] != "https://motlan.test/ca/ocsp" {
+					t.Errorf("OCSP = %v", got)
+				}
+				if got := cert.CRLDistributionPoints; len(got) != 1 || got[0] != "https://motlan.test/ca/issuing.crl" {
+					t.Errorf("CRL DP = %v", got)
+				}
+				if n := cert.SerialNumber.BitLen(); n < 100 || n > 128 {
+					t.Errorf("serial has %d bits", n)
+				}
+				if d := cert.NotAfter.Sub(cert.NotBefore); d < 2*365*24*time.Hour || d > 2*365*24*time.Hour+time.Hour {
+					t.Errorf("validity %v", d)
+				}
+				if len(cert.SubjectKeyId) == 0 || !bytes.Equal(cert.AuthorityKeyId, c.IssuingCA().SubjectKeyId) {
+					t.Error("key identifiers")
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(chain) != 2 || !chain[1].Equal(c.Root()) || !chain[0].Equal(c.IssuingCA()) {
-				t.Fatalf("chain is not [issuing, root]")
-			}
-			roots, inter := x509.NewCertPool(), x509.NewCertPool()
-			roots.AddCert(c.Root())
-			inter.AddCert(chain[0])
-			if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
-			// Subject: C (PrintableString), ST, L, CN, UID (UTF8String), one attribute per RDN.
-			type want struct {
-				oid asn1.ObjectIdentifier
-				tag int
-				val string
-			}
-			wants := []want{{asn1.ObjectIdentifier{2, 5, 4, 6}, asn1.TagPrintableString, "VN"}}
-			wants = append(wants, want{asn1.ObjectIdentifier{2, 5, 4, 8}, asn1.TagUTF8String, tc.province})
-			if tc.locality != "" {
-				wants = append(wants, want{asn1.ObjectIdentifier{2, 5, 4, 7}, asn1.TagUTF8String, tc.locality})
-			}
-			wants = append(wants,
-				want{asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.TagUTF8String, tc.fullName},
-				want{ca.OIDUserID, asn1.TagUTF8String, "CCCD:038090001234"})
-			got := rawSubject(t, cert.RawSubject)
-			if len(got) != len(wants) {
-				t.Fatalf("subject has %d RDNs, want %d", len(got), len(wants))
-			}
-			for i, w := range wants {
-				if len(got[i]) != 1 {
-					t.Fatalf("RDN %d has %d attributes", i, len(got[i]))
-				}
-				a := got[i][0]
-				if !a.Type.Equal(w.oid) || a.Value.Tag != w.tag || !bytes.Equal(a.Value.Bytes, []byte(w.val)) {
-					t.Errorf("RDN %d = %v tag %d %q, want %v tag %d %q", i, a.Type, a.Value.Tag, a.Value.Bytes, w.oid, w.tag, w.val)
-				}
-			}
-			if cert.Subject.CommonName != tc.fullName {
-				t.Errorf("CommonName = %q", cert.Subject.CommonName)
-			}
-			if cert.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment {
-				t.Errorf("KeyUsage = %b", cert.KeyUsage)
-			}
-			for _, e := range cert.Extensions {
-				if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 15}) && !e.Critical {
-					t.Error("key usage not critical")
-				}
-			}
-			if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageEmailProtection || len(cert.UnknownExtKeyUsage) != 2 ||
-				!cert.UnknownExtKeyUsage[0].Equal(ca.OIDDocumentSigning) || !cert.UnknownExtKeyUsage[1].Equal(ca.OIDDocumentSigningMS) {
-				t.Errorf("EKU = %v %v", cert.ExtKeyUsage, cert.UnknownExtKeyUsage)
-			}
-			if cert.IsCA || !cert.BasicConstraintsValid {
-				t.Error("basic constraints")
-			}
-			if got := cert.IssuingCertificateURL; len(got) != 1 || got[0] != "https://motlan.test/ca/issuing.crt" {
-				t.Errorf("caIssuers = %v", got)
-			}
-			if got := cert.OCSPServer; len(got) != 1 || got[0] != "https://motlan.test/ca/ocsp" {
-				t.Errorf("OCSP = %v", got)
-			}
-			if got := cert.CRLDistributionPoints; len(got) != 1 || got[0] != "https://motlan.test/ca/issuing.crl" {
-				t.Errorf("CRL DP = %v", got)
-			}
-			if n := cert.SerialNumber.BitLen(); n < 100 || n > 128 {
-				t.Errorf("serial has %d bits", n)
-			}
-			if d := cert.NotAfter.Sub(cert.NotBefore); d < 2*365*24*time.Hour || d > 2*365*24*time.Hour+time.Hour {
-				t.Errorf("validity %v", d)
-			}
-			if len(cert.SubjectKeyId) == 0 || !bytes.Equal(cert.AuthorityKeyId, c.IssuingCA().SubjectKeyId) {
-				t.Error("key identifiers")
-			}
-		})
+		}
 	}
 }
 

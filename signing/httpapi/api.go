@@ -22,6 +22,7 @@ import (
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/signing"
+	"github.com/motlan/motlan/signing/ltv"
 )
 
 // Defaults and limits.
@@ -291,6 +292,10 @@ type requestJSON struct {
 	Level       signing.Level  `json:"level"`
 	CallbackURL string         `json:"callback_url,omitempty"`
 	Failure     string         `json:"failure,omitempty"`
+	// FailureCode and FailureVI say, for a failed request, what the portal may show:
+	// a stable code and a sentence for the citizen in Vietnamese.
+	FailureCode string         `json:"failure_code,omitempty"`
+	FailureVI   string         `json:"failure_vi,omitempty"`
 	CreatedAt   time.Time      `json:"created_at,omitzero"`
 	UpdatedAt   time.Time      `json:"updated_at,omitzero"`
 	ExpiresAt   time.Time      `json:"expires_at"`
@@ -311,6 +316,7 @@ type documentJSON struct {
 	SignedAt     time.Time          `json:"signed_at,omitzero"`
 	SignedSHA256 string             `json:"signed_sha256,omitempty"`
 	DownloadURL  string             `json:"download_url,omitempty"`
+	EvidenceGaps []ltv.Gap          `json:"evidence_gaps,omitempty"`
 }
 
 func (a *API) approvalURL(id string) string { return a.base + "/sign/" + id }
@@ -327,10 +333,14 @@ func (a *API) toJSON(r signing.Request) requestJSON {
 	if out.Level == "" {
 		out.Level = signing.LevelBT
 	}
+	if r.Status == signing.StatusFailed {
+		f := signing.DescribeFailure(r.Failure)
+		out.FailureCode, out.FailureVI = f.Code, f.Vietnamese
+	}
 	for i, d := range r.Documents {
 		dj := documentJSON{
 			Index: i, Title: d.Title, Pages: d.Pages, Size: d.Size, SHA256: d.SHA256, Placement: d.Placement,
-			SignedAt: d.SignedAt.UTC(), SignedSHA256: d.SignedSHA,
+			SignedAt: d.SignedAt.UTC(), SignedSHA256: d.SignedSHA, EvidenceGaps: d.EvidenceGaps,
 		}
 		if r.Status == signing.StatusSigned {
 			dj.DownloadURL = self + "/documents/" + strconv.Itoa(i)

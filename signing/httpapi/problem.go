@@ -69,6 +69,7 @@ func notFound() *Problem {
 var inputTitles = map[string]string{
 	signing.CodeNotPDF:           "Not a PDF",
 	signing.CodeEncrypted:        "Encrypted PDF",
+	signing.CodePasswordRequired: "Password-protected PDF",
 	signing.CodeTooLarge:         "Too large",
 	signing.CodeNoPages:          "PDF without pages",
 	signing.CodeDamaged:          "Damaged PDF",

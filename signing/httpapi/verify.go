@@ -49,7 +49,7 @@ func (a *API) handleVerify(w http.ResponseWriter, r *http.Request, c Caller) err
 	rep, err := verify.Verify(r.Context(), bytes.NewReader(data), int64(len(data)), verify.Options{Roots: a.roots, MaxSize: limit, At: a.now()})
 	switch {
 	case errors.Is(err, verify.ErrEncrypted):
-		return problem(http.StatusUnprocessableEntity, ProblemBase+"encrypted", "Encrypted PDF", "encrypted PDFs cannot be verified")
+		return problem(http.StatusUnprocessableEntity, ProblemBase+"encrypted", "Encrypted PDF", "the PDF needs a password to open (or uses an unknown security handler); owner-password-only PDFs are verified")
 	case errors.Is(err, verify.ErrTooLarge):
 		return problem(http.StatusRequestEntityTooLarge, ProblemTooLarge, "Too large", "the PDF is larger than the limit")
 	case errors.Is(err, verify.ErrInvalidPDF):

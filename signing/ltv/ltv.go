@@ -134,29 +134,48 @@ func (e *Extender) CanArchive() bool { return e.cfg.Timestamp != nil }
 
 // Collect gathers the evidence that validates every signature and document timestamp of
 // the signed PDF: certificates, OCSP responses and CRLs, and per signature a VRI entry
-// naming the items that validate it. ErrNotSigned when it has none.
+// naming the items that validate it. ErrNotSigned when it has none. Every item is
+// mandatory: the first that cannot be had is the error.
 func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, error) {
+	ev, _, err := e.collect(ctx, pdf, nil)
+	return ev, err
+}
+
+// Gap is evidence that could not be collected for a signature other than the one
+// ExtendOptions.Mandatory names: another signer's responder was unreachable, its CA
+// certificate could not be downloaded, ... That signature stays at its level; the
+// citizen's does not depend on it.
+type Gap struct {
+	Field  string `json:"field"`            // the signature field
+	Kind   string `json:"kind,omitempty"`   // "ocsp", "crl", "certificate" (a *FetchError), else empty
+	URL    string `json:"url,omitempty"`    // where it was fetched from
+	Serial string `json:"serial,omitempty"` // hex serial of the certificate it is for
+	Reason string `json:"reason"`           // what went wrong, without personal data
+}
+
+// collect is Collect where mandatory, when not nil, limits the mandatory evidence to the
+// signatures whose CMS carries that certificate; the others' failures become gaps.
+func (e *Extender) collect(ctx context.Context, pdf []byte, mandatory *x509.Certificate) (pades.Evidence, []Gap, error) {
 	if int64(len(pdf)) > e.cfg.MaxInputSize {
-		return pades.Evidence{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(pdf), e.cfg.MaxInputSize)
+		return pades.Evidence{}, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(pdf), e.cfg.MaxInputSize)
 	}
 	sigs, err := signatures(pdf)
 	if err != nil {
-		return pades.Evidence{}, err
+		return pades.Evidence{}, nil, err
 	}
 	if len(sigs) == 0 {
-		return pades.Evidence{}, ErrNotSigned
+		return pades.Evidence{}, nil, ErrNotSigned
 	}
-	var certs []*x509.Certificate
 	perSig := make([][]*x509.Certificate, len(sigs))
+	total := 0
 	for i, s := range sigs {
 		cs, err := cmsCertificates(s.contents, 0)
 		if err != nil {
-			return pades.Evidence{}, fmt.Errorf("%w: field %q: %v", ErrBadSignature, s.field, err)
+			return pades.Evidence{}, nil, fmt.Errorf("%w: field %q: %v", ErrBadSignature, s.field, err)
 		}
 		perSig[i] = cs
-		certs = append(certs, cs...)
-		if len(certs) > maxCertsPerDocument {
-			return pades.Evidence{}, fmt.Errorf("%w: more than %d certificates", ErrBadSignature, maxCertsPerDocument)
+		if total += len(cs); total > maxCertsPerDocument {
+			return pades.Evidence{}, nil, fmt.Errorf("%w: more than %d certificates", ErrBadSignature, maxCertsPerDocument)
 		}
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -165,12 +184,31 @@ func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, err
 		defer cancel()
 	}
 	c := &collector{e: e, pool: newCertPool(e.known), links: map[string]*certLinks{}, crls: map[string][]byte{}}
-	for _, cert := range certs {
-		c.pool.add(cert)
+	for _, cs := range perSig {
+		for _, cert := range cs {
+			c.pool.add(cert)
+		}
 	}
-	for _, cert := range certs {
-		if err := c.chain(ctx, cert); err != nil {
-			return pades.Evidence{}, err
+	required := func(i int) bool { return mandatory == nil || holds(perSig[i], mandatory) }
+	// The mandatory chains first: a shared issuer's evidence is then held to their rule,
+	// and no other signer's slow responder uses up their time or download budget.
+	var gaps []Gap
+	for _, pass := range []bool{true, false} {
+		for i, cs := range perSig {
+			if required(i) != pass {
+				continue
+			}
+			for _, cert := range cs {
+				err := c.chain(ctx, cert)
+				switch {
+				case err == nil:
+				case pass || ctx.Err() != nil: // the citizen's, or out of time
+					return pades.Evidence{}, nil, err
+				default:
+					gaps = append(gaps, gapOf(sigs[i].field, err))
+					e.log.WarnContext(ctx, "ltv: evidence for another signature is missing", "field", sigs[i].field, "err", err)
+				}
+			}
 		}
 	}
 	now := e.cfg.Now()
@@ -180,42 +218,82 @@ func (e *Extender) Collect(ctx context.Context, pdf []byte) (pades.Evidence, err
 		}
 		c.ev.VRI = append(c.ev.VRI, c.vriEntry(s.contents, perSig[i], now))
 	}
-	return c.ev, nil
+	return c.ev, gaps, nil
+}
+
+func holds(cs []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range cs {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func gapOf(field string, err error) Gap {
+	g := Gap{Field: field, Reason: err.Error()}
+	var fe *FetchError
+	if errors.As(err, &fe) {
+		g.Kind, g.URL, g.Serial, g.Reason = fe.Kind, fe.URL, fe.Serial, fe.Err.Error()
+	}
+	return g
 }
 
 // Extend takes a signed PDF to level: B-LT adds a /DSS with the evidence Collect
 // gathers; B-LTA then adds a document timestamp. A PDF already at B-LTA gets fresh
-// evidence and another document timestamp. Earlier bytes are kept unchanged.
+// evidence and another document timestamp. Earlier bytes are kept unchanged. All
+// evidence is mandatory (ExtendWith relaxes that).
 func (e *Extender) Extend(ctx context.Context, pdf []byte, level Level) ([]byte, error) {
+	res, err := e.ExtendWith(ctx, pdf, level, ExtendOptions{})
+	return res.PDF, err
+}
+
+// ExtendOptions adjust ExtendWith.
+type ExtendOptions struct {
+	// Mandatory, when set, is the certificate whose signatures' evidence must be
+	// complete (the citizen who just signed); the evidence of every other signature is
+	// collected where it can be and its gaps are reported.
+	Mandatory *x509.Certificate
+}
+
+// Result is the extended PDF and the evidence that could not be collected for other
+// signatures.
+type Result struct {
+	PDF  []byte
+	Gaps []Gap
+}
+
+// ExtendWith is Extend with options.
+func (e *Extender) ExtendWith(ctx context.Context, pdf []byte, level Level, opt ExtendOptions) (Result, error) {
 	switch level {
 	case LevelLT:
 	case LevelLTA:
 		if e.cfg.Timestamp == nil {
-			return nil, ErrNoTimestamp
+			return Result{}, ErrNoTimestamp
 		}
 	default:
-		return nil, fmt.Errorf("%w: %q", ErrUnknownLevel, level)
+		return Result{}, fmt.Errorf("%w: %q", ErrUnknownLevel, level)
 	}
-	ev, err := e.Collect(ctx, pdf)
+	ev, gaps, err := e.collect(ctx, pdf, opt.Mandatory)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	out, err := addDSS(ctx, pdf, ev)
 	switch {
 	case errors.Is(err, errAlreadyStored):
 		out = pdf // nothing new to record: the file is already B-LT with this evidence
 	case err != nil:
-		return nil, err
+		return Result{}, err
 	}
 	if level == LevelLT {
-		return out, nil
+		return Result{PDF: out, Gaps: gaps}, nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(out) + 24<<10)
 	if err := pades.AddDocumentTimestamp(ctx, bytes.NewReader(out), int64(len(out)), &buf, e.cfg.Timestamp); err != nil {
-		return nil, padesError(err)
+		return Result{}, padesError(err)
 	}
-	return buf.Bytes(), nil
+	return Result{PDF: buf.Bytes(), Gaps: gaps}, nil
 }
 
 func addDSS(ctx context.Context, pdf []byte, ev pades.Evidence) ([]byte, error) {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 )
@@ -34,9 +34,6 @@ func signatures(data []byte) (sigs []sigEntry, err error) {
 		}
 	}()
 	tr := r.Trailer()
-	if !tr.Key("Encrypt").IsNull() {
-		return nil, ErrEncrypted
-	}
 	root := tr.Key("Root")
 	if root.Kind() != pdf.Dict {
 		return nil, fmt.Errorf("%w: no document catalog", ErrInvalidPDF)

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pdf"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/pades"

@@ -21,8 +21,13 @@
 // reserved up-front from the certificate sizes plus a timestamp allowance; when the final
 // CMS does not fit, Sign returns a *ContentsOverflowError instead of signing again.
 //
-// Parsing uses github.com/digitorus/pdf (the reader under github.com/digitorus/pdfsign),
-// opened through signing/internal/pdfguard, which rejects the input it would hang, recurse
-// or allocate without bound on; its panics on malformed input are turned into
-// ErrInvalidPDF.
+// An encrypted input that opens without a password (an owner password only, standard
+// security handler: RC4, AES-128 or AES-256) is signed with its update encrypted with
+// the document's key, as ISO 32000-2 7.6 requires (encrypt.go); one that needs a user
+// password is ErrPasswordRequired.
+//
+// Parsing uses internal/pdf (Motlan's fork of github.com/digitorus/pdf, the reader under
+// github.com/digitorus/pdfsign), opened through signing/internal/pdfguard, which rejects
+// the input it would hang, recurse or allocate without bound on; its panics on malformed
+// input are turned into ErrInvalidPDF.
 package pades

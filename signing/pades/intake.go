@@ -1,10 +1,11 @@
 package pades
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 )
@@ -32,7 +33,8 @@ type document struct {
 	trailer    pdf.Value
 	root       pdf.Value
 	rootRef    ref
-	needsEOL   bool // the input does not end with an end-of-line
+	needsEOL   bool            // the input does not end with an end-of-line
+	enc        *pdf.Encryption // the input's encryption, which the update keeps; nil if none
 	pages      []pdf.Value
 }
 
@@ -42,6 +44,9 @@ type document struct {
 // ErrInvalidPDF.
 func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 	r, err := pdfguard.Open(ra, size, pdfguard.Limits{MaxSize: size})
+	if errors.Is(err, pdfguard.ErrPasswordRequired) {
+		return nil, ErrPasswordRequired
+	}
 	if err != nil {
 		return nil, pdfguard.Translate(err, ErrInvalidPDF, ErrEncrypted)
 	}
@@ -50,11 +55,8 @@ func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 			d, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
 		}
 	}()
-	d = &document{r: r, size: size}
+	d = &document{r: r, size: size, enc: r.Encryption()}
 	d.trailer = r.Trailer()
-	if !d.trailer.Key("Encrypt").IsNull() {
-		return nil, ErrEncrypted
-	}
 	d.xrefStream = r.XrefInformation.Type == "stream"
 	d.prevXref = r.XrefInformation.StartPos
 	sz := d.trailer.Key("Size").Int64()
@@ -75,7 +77,7 @@ func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 	}
 	d.pages = collectPages(d.root.Key("Pages"))
 	if len(d.pages) == 0 {
-		return nil, fmt.Errorf("%w: no pages", ErrInvalidPDF)
+		return nil, ErrNoPages
 	}
 	for _, p := range d.pages {
 		if refOf(p).id == 0 {
@@ -93,6 +95,16 @@ func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
 	}
 	d.needsEOL = last[0] != '\n' && last[0] != '\r'
 	return d, nil
+}
+
+// PageCount opens the PDF as Sign does and returns its number of pages. Its errors are
+// Sign's input errors.
+func PageCount(ra io.ReaderAt, size int64) (int, error) {
+	d, err := openDocument(ra, size)
+	if err != nil {
+		return 0, err
+	}
+	return len(d.pages), nil
 }
 
 // docMDPPermission returns the /P of the DocMDP transform of a certification signature.

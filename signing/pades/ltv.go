@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitorus/pdf"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // Evidence is the validation material AddDSS embeds: DER certificates, OCSP responses
@@ -182,10 +183,7 @@ func buildDSSIncrement(ctx context.Context, d *document, ev Evidence) (data []by
 			data, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
 		}
 	}()
-	w := &objWriter{base: d.size, offsets: map[ref]int64{}, next: d.nextID}
-	if d.needsEOL {
-		w.buf.WriteByte('\n')
-	}
+	w := newObjWriter(d)
 
 	dss := d.root.Key("DSS")
 	if !dss.IsNull() && dss.Kind() != pdf.Dict {
@@ -397,10 +395,7 @@ func buildDocTimestampIncrement(d *document, reserved int) (inc *increment, err 
 			inc, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
 		}
 	}()
-	w := &objWriter{base: d.size, offsets: map[ref]int64{}, next: d.nextID}
-	if d.needsEOL {
-		w.buf.WriteByte('\n')
-	}
+	w := newObjWriter(d)
 	page := d.pages[0]
 	pageRef := refOf(page)
 	sigRef := w.alloc()

@@ -23,9 +23,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pdf"
 	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/keys"

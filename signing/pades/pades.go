@@ -108,8 +108,15 @@ type Options struct {
 var (
 	// ErrInvalidPDF: not a PDF, truncated, broken cross-reference, zero pages, ...
 	ErrInvalidPDF = errors.New("pades: invalid PDF")
-	// ErrEncrypted: encrypted PDFs are not signed.
+	// ErrNoPages: the page tree holds no page (it matches ErrInvalidPDF too).
+	ErrNoPages = fmt.Errorf("%w: no pages", ErrInvalidPDF)
+	// ErrEncrypted: an encrypted PDF that cannot be opened: it needs a password
+	// (ErrPasswordRequired) or uses a security handler other than the standard one.
+	// Owner-password-only files are signed, the update encrypted as the document is.
 	ErrEncrypted = errors.New("pades: encrypted PDF")
+	// ErrPasswordRequired: the PDF opens only with a user password (it matches
+	// ErrEncrypted too).
+	ErrPasswordRequired = fmt.Errorf("%w: it needs a password to open", ErrEncrypted)
 	// ErrInputTooLarge: the input exceeds Options.MaxInputSize.
 	ErrInputTooLarge = errors.New("pades: input too large")
 	// ErrDocumentLocked: a certification signature forbids any change (DocMDP P=1).

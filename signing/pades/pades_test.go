@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+	"github.com/motlan/motlan/internal/testpdf"
 	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
 )
@@ -386,6 +387,10 @@ func FuzzSignInput(f *testing.F) {
 				f.Add(b)
 			}
 		}
+	}
+	// qpdf's encrypted variants of a real file: the update is encrypted as they are.
+	for _, v := range testpdf.Variants(f, testpdf.Producers(f)[3]) {
+		f.Add(v.Data)
 	}
 	ca := testpki.NewCA(f)
 	// RSA PKCS #1 v1.5 signs deterministically, so coverage does not flicker with

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // increment is the incremental update appended to the input. data[contentsStart] is the
@@ -26,6 +26,11 @@ type objWriter struct {
 	buf     bytes.Buffer
 	offsets map[ref]int64
 	next    uint32
+	// enc is the document's encryption (nil when it has none); cur and objStart are the
+	// object being written and where its body starts in buf, for sealStrings.
+	enc      *pdf.Encryption
+	cur      ref
+	objStart int
 }
 
 func (w *objWriter) alloc() ref {
@@ -37,9 +42,13 @@ func (w *objWriter) alloc() ref {
 func (w *objWriter) begin(r ref) {
 	w.offsets[r] = w.base + int64(w.buf.Len())
 	fmt.Fprintf(&w.buf, "%d %d obj\n", r.id, r.gen)
+	w.cur, w.objStart = r, w.buf.Len()
 }
 
-func (w *objWriter) end() { w.buf.WriteString("\nendobj\n") }
+func (w *objWriter) end() {
+	w.sealStrings()
+	w.buf.WriteString("\nendobj\n")
+}
 
 func (w *objWriter) put(r ref, body []byte) {
 	w.begin(r)
@@ -48,11 +57,20 @@ func (w *objWriter) put(r ref, body []byte) {
 }
 
 func (w *objWriter) putStream(r ref, dict string, data []byte) {
+	w.putStreamAs(r, dict, w.sealStream(r, data), true)
+}
+
+// putStreamAs writes stream r with data as given; seal seals the dictionary's strings
+// (a cross-reference stream is never encrypted).
+func (w *objWriter) putStreamAs(r ref, dict string, data []byte, seal bool) {
 	w.begin(r)
-	fmt.Fprintf(&w.buf, "<<%s /Length %d>>\nstream\n", dict, len(data))
+	fmt.Fprintf(&w.buf, "<<%s /Length %d>>", dict, len(data))
+	if seal {
+		w.sealStrings()
+	}
+	w.buf.WriteString("\nstream\n")
 	w.buf.Write(data)
-	w.buf.WriteString("\nendstream")
-	w.end()
+	w.buf.WriteString("\nendstream\nendobj\n")
 }
 
 const byteRangeWidth = 64
@@ -66,10 +84,7 @@ func buildIncrement(d *document, opt *Options, reserved int) (inc *increment, er
 			inc, err = nil, fmt.Errorf("%w: %v", ErrInvalidPDF, p)
 		}
 	}()
-	w := &objWriter{base: d.size, offsets: map[ref]int64{}, next: d.nextID}
-	if d.needsEOL {
-		w.buf.WriteByte('\n')
-	}
+	w := newObjWriter(d)
 
 	pageNo := 1
 	if opt.Appearance != nil && opt.Appearance.Page > 0 {
@@ -88,12 +103,15 @@ func buildIncrement(d *document, opt *Options, reserved int) (inc *increment, er
 	w.begin(sigRef)
 	b := &w.buf
 	b.WriteString("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached\n")
-	fmt.Fprintf(b, "/M (%s)\n", pdfDate(opt.Time))
+	// The placeholders come first: sealing an encrypted document's strings changes
+	// their length, and with it every offset after them.
+	byteRangeAt, contentsStart, contentsEnd := writePlaceholdersOpen(b, reserved)
+	fmt.Fprintf(b, "\n/M (%s)\n", pdfDate(opt.Time))
 	writeTextField(b, "Name", opt.SignerName)
 	writeTextField(b, "Reason", opt.Reason)
 	writeTextField(b, "Location", opt.Location)
 	writeTextField(b, "ContactInfo", opt.ContactInfo)
-	byteRangeAt, contentsStart, contentsEnd := writePlaceholders(b, reserved)
+	b.WriteString(">>")
 	w.end()
 
 	// Field merged with its widget annotation.
@@ -156,7 +174,7 @@ func writeXref(w *objWriter, d *document) error {
 	size := int64(w.next)
 	fmt.Fprintf(&trailer, "/Size %d /Root %s /Prev %d", size, d.rootRef, d.prevXref)
 	tref := refOf(d.trailer)
-	for _, k := range []string{"Info", "ID"} {
+	for _, k := range []string{"Info", "ID", "Encrypt"} {
 		v := d.trailer.Key(k)
 		if v.IsNull() {
 			continue
@@ -212,7 +230,7 @@ func writeXref(w *objWriter, d *document) error {
 			}
 		}
 		dict := fmt.Sprintf(" /Type /XRef %s /Index [%s] /W [1 %d 2]", trailer.String(), bytes.TrimSpace(index.Bytes()), offW)
-		w.putStream(xrefRef, dict, rows)
+		w.putStreamAs(xrefRef, dict, rows, false)
 	}
 	fmt.Fprintf(&w.buf, "startxref\n%d\n%%%%EOF\n", xrefAt)
 	return nil
@@ -293,6 +311,13 @@ func writeDictExcept(b *bytes.Buffer, v pdf.Value, container ref, override map[s
 // writePlaceholders ends a signature dictionary with /ByteRange and /Contents reserved
 // (reserved bytes, hex) and returns where they are, for the finisher to fill in.
 func writePlaceholders(b *bytes.Buffer, reserved int) (byteRangeAt, contentsStart, contentsEnd int) {
+	byteRangeAt, contentsStart, contentsEnd = writePlaceholdersOpen(b, reserved)
+	b.WriteString("\n>>")
+	return byteRangeAt, contentsStart, contentsEnd
+}
+
+// writePlaceholdersOpen is writePlaceholders leaving the dictionary open.
+func writePlaceholdersOpen(b *bytes.Buffer, reserved int) (byteRangeAt, contentsStart, contentsEnd int) {
 	b.WriteString("/ByteRange ")
 	byteRangeAt = b.Len()
 	b.Write(bytes.Repeat([]byte{' '}, byteRangeWidth))
@@ -302,7 +327,6 @@ func writePlaceholders(b *bytes.Buffer, reserved int) (byteRangeAt, contentsStar
 	b.Write(bytes.Repeat([]byte{'0'}, 2*reserved))
 	b.WriteByte('>')
 	contentsEnd = b.Len()
-	b.WriteString("\n>>")
 	return byteRangeAt, contentsStart, contentsEnd
 }
 

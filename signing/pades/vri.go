@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // maxVRICopyWork bounds the work of copying an existing /VRI, in vriWork units. The

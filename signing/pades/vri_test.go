@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/internal/testpki"
 )

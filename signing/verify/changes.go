@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"sort"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // Change classification, best effort.

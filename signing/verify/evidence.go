@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/digitorus/pdf"
 	"github.com/motlan/motlan/internal/cms"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // Bounds on the validation data read from a file: a hostile DSS must not make Verify

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 )

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitorus/pdf"
 	"github.com/motlan/motlan/internal/cms"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // maxRevisionsWalked bounds how many earlier revisions are opened to find signature

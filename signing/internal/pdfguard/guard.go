@@ -1,10 +1,10 @@
-// Package pdfguard opens untrusted PDFs with github.com/digitorus/pdf safely.
+// Package pdfguard opens untrusted PDFs with internal/pdf (Motlan's fork of
+// github.com/digitorus/pdf) safely.
 //
-// The reader panics on malformed input, searches for %%EOF quadratically, allocates by
+// The reader panics on malformed input (an /Extends cycle included), allocates by
 // declared sizes before checking them, loops forever on an array that meets "endobj"
 // before "]", spins on an unterminated string or array at the end of an object stream,
-// recurses without end on an object stream that lives in an object stream, and follows
-// /Extends without a cycle check. Check rejects, with terminating scanners and a work
+// and recurses without end on an object stream that lives in an object stream. Check rejects, with terminating scanners and a work
 // budget, every file that could lead the reader there; OpenRevision opens a checked file
 // under recover and checks the object streams its cross-reference table uses. Open does
 // both.
@@ -21,21 +21,26 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 var (
 	// ErrInvalid matches every error for input that is not a PDF the reader can be
 	// trusted with.
 	ErrInvalid = errors.New("pdfguard: invalid PDF")
-	// ErrEncrypted matches the error for an encrypted PDF.
+	// ErrEncrypted matches the error for an encrypted PDF that cannot be opened.
 	ErrEncrypted = errors.New("pdfguard: encrypted PDF")
+	// ErrPasswordRequired matches (besides ErrEncrypted) the error for a PDF that opens
+	// only with a user password.
+	ErrPasswordRequired = errors.New("pdfguard: the PDF needs a password to open")
 )
 
 // Error is the error type of this package.
 type Error struct {
-	Encrypted bool   // the PDF is encrypted; else it is invalid
-	Reason    string // what is wrong, for an invalid PDF
+	Encrypted bool // the PDF is encrypted and cannot be opened; else it is invalid
+	// PasswordRequired: encrypted with a user password (else an unsupported handler).
+	PasswordRequired bool
+	Reason           string // what is wrong, for an invalid PDF
 }
 
 func (e *Error) Error() string {
@@ -45,10 +50,10 @@ func (e *Error) Error() string {
 	return ErrInvalid.Error() + ": " + e.Reason
 }
 
-// Is matches ErrInvalid or ErrEncrypted.
+// Is matches ErrInvalid or ErrEncrypted (and ErrPasswordRequired).
 func (e *Error) Is(target error) bool {
 	if e.Encrypted {
-		return target == ErrEncrypted
+		return target == ErrEncrypted || e.PasswordRequired && target == ErrPasswordRequired
 	}
 	return target == ErrInvalid
 }
@@ -77,7 +82,7 @@ func Translate(err, invalid, encrypted error) error {
 const (
 	DefaultMaxSize          = 256 << 20
 	DefaultMaxObjStmDecoded = 64 << 20
-	DefaultEOFWindow        = 2048
+	DefaultEOFWindow        = 2048 // as far as internal/pdf looks for %%EOF
 )
 
 // Limits bound the work on one file. Zero fields take the defaults.
@@ -87,8 +92,8 @@ type Limits struct {
 	// MaxObjStmDecoded bounds the decoded size of one object stream
 	// (DefaultMaxObjStmDecoded); a larger one is rejected.
 	MaxObjStmDecoded int64
-	// EOFWindow is how close to the end %%EOF must be (DefaultEOFWindow): the reader
-	// searches backwards for it in growing windows, quadratically.
+	// EOFWindow is how close to the end %%EOF must be (DefaultEOFWindow), the tail
+	// internal/pdf reads once.
 	EOFWindow int
 }
 
@@ -139,104 +144,83 @@ func Open(r io.ReaderAt, size int64, lim Limits) (*pdf.Reader, error) {
 }
 
 // Check runs the checks that do not depend on the revision: header, hostile numbers,
-// /Extends, arrays that meet endobj. data is the whole file; a revision of it (a
+// arrays that meet endobj. (Escaped spellings of the keys, /Extends and huge counts the
+// reader now bounds itself: internal/pdf.) data is the whole file; a revision of it (a
 // prefix) is covered too.
 func Check(data []byte) error {
 	if len(data) < 16 || !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return invalidf("no %%PDF- header")
 	}
-	if bytes.Contains(data, []byte("/Extends")) {
-		// The reader follows /Extends without a cycle check.
-		return invalidf("object streams with /Extends are not supported")
-	}
-	if err := checkEscapedNames(data); err != nil {
-		return err
-	}
 	if err := guardPlainObjects(data); err != nil {
 		return err
 	}
 	limit := MaxObjects(int64(len(data)))
-	for _, key := range []string{"/Size", "/Index", "/N", "/First", "/W", "/Columns", "xref"} {
-		for i := 0; ; {
-			j := bytes.Index(data[i:], []byte(key))
-			if j < 0 {
-				break
-			}
-			at := i + j
-			i = at + len(key)
-			if key == "xref" {
-				if at >= 5 && string(data[at-5:at]) == "start" {
-					continue
-				}
-				if err := guardXrefTable(data[i:], limit); err != nil {
-					return err
-				}
+	if err := checkXrefTables(data, limit); err != nil {
+		return err
+	}
+	// One pass over the names: a pass per key cost as much as the rest of signing.
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '/')
+		if j < 0 {
+			return nil
+		}
+		at := i + j + 1
+		i = at
+		for _, key := range guardedKeys {
+			if !bytes.HasPrefix(data[at:], []byte(key)) {
 				continue
 			}
-			if key != "/Index" && i < len(data) && isRegular(data[i]) {
+			end := at + len(key)
+			if key != "Index" && end < len(data) && isRegular(data[end]) {
 				continue // /Name, /Width, ...: another key
 			}
-			max := 1
-			l := limit
-			switch key {
-			case "/Index":
-				max = 64
-			case "/First":
-				l = int64(len(data)) // an offset into a decoded object stream
-			case "/W":
-				max, l = 3, 1<<16 // cross-reference stream field widths (a font's /W is small too)
-			case "/Columns":
-				l = 1 << 20 // the PNG predictor allocates a row
+			if err := checkNumbers(data, key, end, limit); err != nil {
+				return err
 			}
-			for _, v := range leadingInts(data[i:], max) {
-				if v > l {
-					return invalidf("%s %d is out of range", key, v)
-				}
-			}
+		}
+	}
+}
+
+// guardedKeys are the keys whose numbers Check bounds.
+var guardedKeys = []string{"Size", "Index", "N", "First", "W", "Columns"}
+
+// checkNumbers bounds the integers after key (at data[end:]).
+func checkNumbers(data []byte, key string, end int, limit int64) error {
+	max := 1
+	l := limit
+	switch key {
+	case "Index":
+		max = 64
+	case "First":
+		l = int64(len(data)) // an offset into a decoded object stream
+	case "W":
+		max, l = 3, 1<<16 // cross-reference stream field widths (a font's /W is small too)
+	case "Columns":
+		l = 1 << 20 // the PNG predictor allocates a row
+	}
+	for _, v := range leadingInts(data[end:], max) {
+		if v > l {
+			return invalidf("/%s %d is out of range", key, v)
 		}
 	}
 	return nil
 }
 
-// guardedNames are the keys Check looks for: the reader decodes #xx escapes in names,
-// so an escaped spelling of one of them would slip past the byte search.
-var guardedNames = map[string]bool{"Extends": true, "Size": true, "Index": true, "N": true, "First": true, "W": true, "Columns": true}
-
-// checkEscapedNames rejects names with #xx escapes that decode to a guarded key.
-func checkEscapedNames(data []byte) error {
+// checkXrefTables checks every classic cross-reference table's subsection headers.
+func checkXrefTables(data []byte, limit int64) error {
 	for i := 0; ; {
-		j := bytes.IndexByte(data[i:], '#')
+		j := bytes.Index(data[i:], []byte("xref"))
 		if j < 0 {
 			return nil
 		}
 		at := i + j
-		i = at + 1
-		// Find the start of the name this '#' belongs to.
-		s := at
-		for s > 0 && isRegular(data[s-1]) && at-s < 128 {
-			s--
-		}
-		if s == 0 || data[s-1] != '/' {
+		i = at + len("xref")
+		if at >= 5 && string(data[at-5:at]) == "start" {
 			continue
 		}
-		e := at
-		for e < len(data) && isRegular(data[e]) && e-s < 256 {
-			e++
+		if err := guardXrefTable(data[i:], limit); err != nil {
+			return err
 		}
-		var name []byte
-		for k := s; k < e; k++ {
-			c := data[k]
-			if c == '#' && k+2 < e && unhexOK(data[k+1]) && unhexOK(data[k+2]) {
-				v, _ := strconv.ParseUint(string(data[k+1:k+3]), 16, 8)
-				c = byte(v)
-				k += 2
-			}
-			name = append(name, c)
-		}
-		if guardedNames[string(name)] {
-			return invalidf("escaped name /%s is not supported", name)
-		}
-		i = max(i, e)
 	}
 }
 
@@ -315,8 +299,10 @@ func leadingInts(b []byte, max int) []int64 {
 }
 
 // OpenRevision opens the revision that ends at end (a prefix of data, which must have
-// passed Check) under recover, rejects encryption and checks the object streams the
-// revision's cross-reference table uses.
+// passed Check) under recover and checks the object streams the revision's
+// cross-reference table uses. An encrypted revision opens when the empty user password
+// opens it (an owner-password-only file); else the error is ErrPasswordRequired, or
+// ErrEncrypted for a security handler the reader does not know.
 func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 	lim = lim.withDefaults()
 	if end < 0 || end > len(data) {
@@ -333,14 +319,14 @@ func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 	}()
 	r, err = pdf.NewReader(bytes.NewReader(data[:end]), int64(end))
 	if err != nil {
-		// The reader rejects some encryption schemes before it returns the trailer.
+		if errors.Is(err, pdf.ErrPasswordRequired) {
+			return nil, &Error{Encrypted: true, PasswordRequired: true}
+		}
+		// Other encryption schemes (a public-key handler, ...) fail before the trailer.
 		if bytes.Contains(data[max(0, end-4096):end], []byte("/Encrypt")) {
 			return nil, errEncrypted
 		}
 		return nil, invalidf("%v", err)
-	}
-	if !r.Trailer().Key("Encrypt").IsNull() {
-		return nil, errEncrypted
 	}
 	if err := guardObjectStreams(r, lim.MaxObjStmDecoded); err != nil {
 		return nil, err

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
+	"github.com/motlan/motlan/internal/testpdf"
 
 	"github.com/motlan/motlan/signing/internal/pdfguard"
 	"github.com/motlan/motlan/signing/internal/pdfguard/pdfguardtest"
@@ -43,6 +44,12 @@ func TestOpenRejectsHostile(t *testing.T) {
 	for _, tc := range pdfguardtest.Hostile() {
 		t.Run(tc.Name, func(t *testing.T) {
 			r, err := openAsync(t, tc.PDF)
+			if err == nil && tc.ReaderEnds() {
+				if catalogResolves(t, r) {
+					t.Fatal("Open accepted it and the catalog resolved")
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("Open accepted it (reader %v)", r != nil)
 			}
@@ -151,6 +158,13 @@ func FuzzOpen(f *testing.F) {
 		}
 	}
 	f.Add([]byte("%PDF-1.7\n%%EOF"))
+	// Real producers' files and qpdf's encrypted variants (RC4-era and AES key
+	// derivation, per-object decryption) as seeds.
+	gs := testpdf.Producers(f)[3]
+	f.Add(gs.Data)
+	for _, v := range testpdf.Variants(f, gs) {
+		f.Add(v.Data)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 256<<10 {
 			return
@@ -186,5 +200,27 @@ func walk(r *pdf.Reader) {
 			v := r.Resolve(r.Xref()[i].Ptr(), r.Xref()[i].Ptr())
 			_ = v.Keys()
 		}()
+	}
+}
+
+// catalogResolves resolves the catalog within the safety net; false when the reader
+// panicked (as it must on a hostile input it ends by itself).
+func catalogResolves(t *testing.T, r *pdf.Reader) bool {
+	t.Helper()
+	done := make(chan bool, 1)
+	go func() {
+		defer func() {
+			if recover() != nil {
+				done <- false
+			}
+		}()
+		done <- r.Trailer().Key("Root").Key("Pages").Kind() == pdf.Dict
+	}()
+	select {
+	case ok := <-done:
+		return ok
+	case <-time.After(safetyNet):
+		t.Fatalf("resolving the catalog did not end within %v", safetyNet)
+		return false
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/pdf"
 )
 
 // The reader parses object streams with a buffer that returns '\n' forever at the end

@@ -18,6 +18,13 @@ type Case struct {
 	PDF  []byte
 }
 
+// ReaderEnds reports a hostile case internal/pdf ends by itself (it panics, and callers
+// recover) when the object is resolved, so Open need not reject it: /Extends cycles, and
+// names spelled with escapes, which a scan of the bytes does not see.
+func (c Case) ReaderEnds() bool {
+	return strings.HasPrefix(c.Name, "/Extends") || strings.HasSuffix(c.Name, "escaped name")
+}
+
 const (
 	catalog = "<< /Type /Catalog /Pages 2 0 R >>"
 	pages   = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
@@ -124,6 +131,12 @@ func Valid() []Case {
 		{"object stream", XrefStream(
 			map[int]string{2: pages, 3: page, 4: ObjStm(map[int]string{1: catalog}, "")},
 			map[int]InStream{1: {4, 0}}, "")},
+		// A name spelled with an escape (#53 is S), which pdfguard once refused.
+		{"escaped name", Classic([]string{"<< /Type /Catalog /Pages 2 0 R /#53ize 3 >>", pages, page}, "")},
+		// An object stream that extends another (qpdf reads it without a warning).
+		{"object stream with /Extends", XrefStream(
+			map[int]string{2: pages, 3: page, 4: ObjStm(map[int]string{1: catalog}, " /Extends 5 0 R"), 5: ObjStm(map[int]string{9: "null"}, "")},
+			map[int]InStream{1: {4, 0}, 9: {5, 0}}, "")},
 	}
 }
 
