@@ -358,6 +358,8 @@ func TestConfigValidate(t *testing.T) {
 		{"relative redirect", func(c *vneid.Config) { c.RedirectURL = "/cb" }, true},
 		{"no openid scope", func(c *vneid.Config) { c.Scopes = []string{"profile"} }, true},
 		{"bad acr level", func(c *vneid.Config) { c.ACRMap = map[string]string{"high": "3"} }, true},
+		{"URI acr values", func(c *vneid.Config) { c.ACRMap = map[string]string{"urn:vn:eid:loa:high": "2"} }, false},
+		{"acr value with a space", func(c *vneid.Config) { c.ACRMap = map[string]string{"level 2": "2"} }, true},
 		{"claim collision", func(c *vneid.Config) { c.ClaimMap = map[string]string{"a": "name", "b": "name"} }, true},
 		{"negative timeout", func(c *vneid.Config) { c.Timeout = -1 }, true},
 	}
