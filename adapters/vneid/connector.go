@@ -39,7 +39,7 @@ type Connector struct {
 	// metaSource maps verification metadata ("<attribute>_verified", "updated_at") to the
 	// upstream claim ClaimMap names for it.
 	metaSource map[string]string
-	log       *slog.Logger
+	log        *slog.Logger
 
 	up atomic.Pointer[upstream]
 

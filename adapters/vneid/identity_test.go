@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/adapters/vneid"
+	"github.com/motlan/motlan/adapters/vneid/sim"
 	"github.com/motlan/motlan/idp/eid"
 )
 
@@ -110,6 +111,58 @@ func TestLevelVerificationAndUpdatedAt(t *testing.T) {
 			}
 			if len(id.AMR) == 0 {
 				t.Error("amr dropped")
+			}
+		})
+	}
+}
+
+// TestDevEIDLevelSources logs the dev eID's citizens in through the connector with the
+// level stated in acr (plain and URI), in a claim, or nowhere, and the phone's verified
+// flag true, false or not sent.
+func TestDevEIDLevelSources(t *testing.T) {
+	uris := [2]string{"urn:vn:eid:loa:basic", "urn:vn:eid:loa:high"}
+	uriMap := map[string]string{uris[0]: "1", uris[1]: "2"}
+	tests := []struct {
+		name      string
+		sim       func(*sim.Config)
+		conn      func(*vneid.Config)
+		cccd      string
+		level     string
+		upACR     string
+		phone     bool // phone_number_verified expected
+		phoneSent bool
+	}{
+		{"acr", nil, nil, "038085001234", "2", "2", true, true},
+		{"acr as URIs", func(c *sim.Config) { c.ACRValues = uris }, func(c *vneid.Config) { c.ACRMap = uriMap },
+			"038085001234", "2", uris[1], true, true},
+		{"level in a claim", func(c *sim.Config) { c.LevelIn = sim.LevelInClaim },
+			func(c *vneid.Config) { c.LevelClaim = "eid_level" }, "038092004567", "2", "", true, true},
+		{"level in a URI claim, level 1, phone unverified", func(c *sim.Config) { c.LevelIn, c.LevelClaim, c.ACRValues = sim.LevelInClaim, "loa", uris },
+			func(c *vneid.Config) { c.LevelClaim, c.ACRMap = "loa", uriMap }, "038303002468", "1", "", false, true},
+		{"no level at all", func(c *sim.Config) { c.LevelIn = sim.LevelInNone }, nil, "038085001234", "1", "", true, true},
+		{"no verified claims", func(c *sim.Config) { c.OmitVerified = true }, nil, "038085001234", "2", "2", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := startSimWith(t, tt.sim)
+			c := newConnector(t, srv.URL+"/vneid", tt.conn)
+			l := newLogin()
+			q := simLogin(t, c, l, tt.cccd, eid.AuthOptions{ACR: tt.level, MaxAge: -1})
+			id, err := c.Exchange(context.Background(), q.Get("code"), l.verifier, l.nonce)
+			if err != nil {
+				t.Fatalf("Exchange: %v", err)
+			}
+			if id.ACR != tt.level || id.UpstreamACR != tt.upACR {
+				t.Errorf("level %q (eID acr %q), want %q (%q)", id.ACR, id.UpstreamACR, tt.level, tt.upACR)
+			}
+			if _, sent := id.Attributes["phone_number"]; sent != tt.phoneSent || id.Verified["phone_number"] != tt.phone {
+				t.Errorf("phone sent %v verified %v, want %v %v", sent, id.Verified["phone_number"], tt.phoneSent, tt.phone)
+			}
+			if !id.Verified["name"] || !id.Verified["cccd"] {
+				t.Errorf("identity-record attributes not verified: %v", id.Verified)
+			}
+			if want := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC); !id.UpdatedAt.Equal(want) {
+				t.Errorf("updated_at %v, want %v", id.UpdatedAt, want)
 			}
 		})
 	}

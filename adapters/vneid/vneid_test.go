@@ -28,13 +28,22 @@ const (
 
 // startSim runs the dev eID over loopback.
 func startSim(t *testing.T) (*httptest.Server, *sim.Provider) {
+	return startSimWith(t, nil)
+}
+
+// startSimWith starts the dev eID with change applied to its Config.
+func startSimWith(t *testing.T, change func(*sim.Config)) (*httptest.Server, *sim.Provider) {
 	t.Helper()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
-	p, err := sim.New(sim.Config{
+	cfg := sim.Config{
 		Issuer:  srv.URL + "/vneid",
 		Clients: []sim.Client{{ID: clientID, Secret: clientSecret, RedirectURIs: []string{redirectURL}}},
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	p, err := sim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,26 @@ type Config struct {
 	Citizens []Citizen // nil: DefaultCitizens()
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// LevelIn is where the sim states a citizen's account level, so that the broker can be
+	// tried against eIDs that differ: LevelInACR (default: the ID token's acr),
+	// LevelInClaim (the claim LevelClaim in the ID token and userinfo, and no acr) or
+	// LevelInNone (nowhere).
+	LevelIn string
+	// LevelClaim names the level claim for LevelInClaim; default "eid_level".
+	LevelClaim string
+	// ACRValues are how levels 1 and 2 are written (in acr or the level claim) and
+	// recognised in acr_values; default "1" and "2". URIs are fine.
+	ACRValues [2]string
+	// OmitVerified leaves out so_dien_thoai_verified, as an eID without *_verified claims.
+	OmitVerified bool
 }
+
+// Where the sim states the account level (Config.LevelIn).
+const (
+	LevelInACR   = "acr"
+	LevelInClaim = "claim"
+	LevelInNone  = "none"
+)
 
 // Provider is the dev eID. It is an http.Handler, safe for concurrent use.
 type Provider struct {
@@ -93,6 +112,11 @@ type Provider struct {
 	citizens []Citizen
 	byCCCD   map[string]int
 	bySub    map[string]int
+
+	levelIn    string
+	levelClaim string
+	acrValues  [2]string
+	noVerified bool
 
 	key       *ecdsa.PrivateKey
 	idSigner  jose.Signer
@@ -127,6 +151,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if err := p.levelConfig(cfg); err != nil {
+		return nil, err
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -281,13 +308,13 @@ func (p *Provider) discoveryDoc() map[string]any {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"scopes_supported":                      []string{"openid", "profile", "address", "phone"},
-		"acr_values_supported":                  []string{"1", "2"},
+		"acr_values_supported":                  p.acrValues[:],
 		"prompt_values_supported":               []string{"none", "login"},
 		"ui_locales_supported":                  []string{"vi", "en"},
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
 			"acr", "amr", "sid", ClaimCCCD, ClaimFullName, ClaimFamilyName, ClaimMiddleName,
 			ClaimGivenName, ClaimBirthdate, ClaimSex, ClaimNationality, ClaimPlaceOfOrigin,
-			ClaimAddress, ClaimPhone},
+			ClaimAddress, ClaimPhone, ClaimPhoneVerified, "updated_at"},
 		"authorization_response_iss_parameter_supported": true,
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
