@@ -100,8 +100,11 @@ type EID struct {
 	ClientSecret Secret            `yaml:"client_secret"`
 	Scopes       []string          `yaml:"scopes"`
 	ClaimMap     map[string]string `yaml:"claim_map"`
-	ACRMap       map[string]string `yaml:"acr_map"`
-	Timeout      Duration          `yaml:"timeout"`
+	// LevelClaim names the claim that states the eID level: acr (default), amr, or a claim
+	// of the eID's own such as eid_level; its values go through ACRMap.
+	LevelClaim string            `yaml:"level_claim"`
+	ACRMap     map[string]string `yaml:"acr_map"`
+	Timeout    Duration          `yaml:"timeout"`
 	// InsecureAllowHTTP permits an http issuer off loopback (containers in development).
 	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
 }
@@ -135,6 +138,10 @@ type Client struct {
 	// DPoPBoundAccessTokens makes DPoP proofs (RFC 9449) mandatory at the token endpoint
 	// for this client; absent takes tokens.dpop_bound_access_tokens.
 	DPoPBoundAccessTokens *bool `yaml:"dpop_bound_access_tokens"`
+	// RefreshReuseGrace overrides tokens.refresh_reuse_grace for this client. It applies
+	// only to confidential clients and to DPoP-bound refresh tokens (RFC 9700 4.14.2): a
+	// public client may set it only with DPoP-bound tokens.
+	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.
@@ -146,7 +153,8 @@ type Tokens struct {
 	OfflineRefresh Duration `yaml:"offline_refresh"`
 	Code           Duration `yaml:"code"`
 	// RefreshReuseGrace is how long a rotated refresh token may be retried after a lost
-	// response; absent keeps the provider's default (10s), "0s" disables the window.
+	// response, for clients without their own setting; absent or "0s": no window. It
+	// never applies to a public client's bearer refresh token.
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 	// KeyRotation schedules the rotation of token-signing keys.
 	KeyRotation KeyRotation `yaml:"key_rotation"`
@@ -360,6 +368,12 @@ func (c *Config) Validate() error {
 		if v != "1" && v != "2" {
 			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
 		}
+		if k == "" || strings.ContainsAny(k, " \t\r\n") {
+			add("eid.acr_map: %q: an eID level value must be non-empty, without spaces", k)
+		}
+	}
+	if strings.ContainsAny(c.EID.LevelClaim, " \t\r\n") {
+		add("eid.level_claim: %q must be one claim name", c.EID.LevelClaim)
 	}
 	switch c.Signing.KeyAlg {
 	case "", "ECDSA-P256", "RSA-2048", "RSA-3072":
@@ -409,6 +423,13 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for i, cl := range c.Clients {
 		errs = append(errs, cl.validate(fmt.Sprintf("clients[%d]", i))...)
+		if g := cl.RefreshReuseGrace; g != nil && *g != 0 && cl.AuthMethod == "none" &&
+			!(cl.DPoPBoundAccessTokens != nil && *cl.DPoPBoundAccessTokens || cl.DPoPBoundAccessTokens == nil && c.Tokens.DPoPBoundAccessTokens) {
+			add("clients[%d].refresh_reuse_grace: a public client's bearer refresh tokens get no reuse window (RFC 9700 4.14.2); make its tokens DPoP-bound", i)
+		}
+		if g := cl.RefreshReuseGrace; g != nil && (*g < 0 || time.Duration(*g) > time.Minute) {
+			add("clients[%d].refresh_reuse_grace: %v is not between 0s and 1m", i, time.Duration(*g))
+		}
 		if seen[cl.ID] {
 			add("clients[%d].id: %q is listed twice", i, cl.ID)
 		}

@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	conn, err := vneid.New(ctx, vneid.Config{
 		Issuer: cfg.EID.Issuer, ClientID: cfg.EID.ClientID, ClientSecret: eidSecret,
 		RedirectURL: idp.CallbackURL(cfg.Issuer), Scopes: cfg.EID.Scopes, ClaimMap: cfg.EID.ClaimMap,
-		ACRMap: cfg.EID.ACRMap, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
+		ACRMap: cfg.EID.ACRMap, LevelClaim: cfg.EID.LevelClaim, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
 		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP,
 	})
 	if err != nil {
