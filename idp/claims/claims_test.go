@@ -152,7 +152,9 @@ func TestSupportedCoversEveryScopeClaim(t *testing.T) {
 // FuzzParse: Parse never panics, and whatever it accepts selects only claims known by scope.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{``, `{}`, `null`, `{"id_token":{"name":null}}`, `{"userinfo":{"address":{"essential":true,"values":["a"]}}}`,
-		`{"id_token":{"acr":{"essential":true,"values":["2",null,2]}}}`, `{"id_token":[]}`} {
+		`{"id_token":{"acr":{"essential":true,"values":["2",null,2]}}}`, `{"id_token":[]}`,
+		`{"userinfo":{"verified_claims":{"verification":{"trust_framework":null,"time":{"max_age":60},"evidence":[{"type":{"value":"electronic_record"}}]},"claims":{"given_name":null}}}}`,
+		`{"id_token":{"verified_claims":[{"verification":{"assurance_level":{"values":["2"]}},"claims":{"address":{"purpose":"abc"}}}]}}`} {
 		f.Add(s)
 	}
 	known := map[string]bool{}
@@ -174,6 +176,16 @@ func FuzzParse(f *testing.F) {
 			for _, c := range claims.Select([]string{"openid", "profile", "address", "phone", "cccd"}, []string{"profile", "address", "phone", "cccd"}, r, target) {
 				if !known[c] {
 					t.Fatalf("selected unknown claim %q", c)
+				}
+			}
+		}
+		// Answering any parsed verified_claims request never panics and releases only
+		// verified attributes the citizen has.
+		for _, reqs := range [][]claims.VerifiedRequest{r.VerifiedUserInfo, r.VerifiedIDToken} {
+			_, names := claims.Verified(reqs, []string{"openid", "profile", "address", "phone"}, []string{"profile", "address", "phone"}, ida(), now)
+			for _, n := range names {
+				if a, ok := ida().Attributes[n]; !ok || !a.Verified {
+					t.Fatalf("released %q, which is not a verified attribute", n)
 				}
 			}
 		}
