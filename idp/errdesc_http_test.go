@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/motlan/motlan/idp/internal/idptest"
 )
 
 // rfc6749DescriptionChar reports whether c may appear in error_description: RFC 6749
@@ -15,13 +17,13 @@ func rfc6749DescriptionChar(c byte) bool {
 // TestErrorDescriptionCharset checks error_description against RFC 6749's character set
 // on both the redirect and the token endpoint, including descriptions built from request input.
 func TestErrorDescriptionCharset(t *testing.T) {
-	h := newHarness(t, true)
+	h := idptest.New(t, true)
 	authorize := func(q string) string {
-		resp, err := noJar().Get(h.issuer + "/authorize?" + q)
+		resp, err := idptest.NoJar().Get(h.Issuer + "/authorize?" + q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		readBody(t, resp)
+		idptest.ReadBody(t, resp)
 		u, err := url.Parse(resp.Header.Get("Location"))
 		if err != nil || resp.StatusCode != http.StatusFound {
 			t.Fatalf("status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -29,22 +31,22 @@ func TestErrorDescriptionCharset(t *testing.T) {
 		return u.Query().Get("error_description")
 	}
 	token := func(form url.Values) string {
-		return h.postForm("/token", form, "web", h.secrets["web"]).str("error_description")
+		return h.PostForm("/token", form, "web", h.Secrets["web"]).Str("error_description")
 	}
 	tests := []struct {
 		name string
 		desc func() string
 	}{
-		{"authorize repeated parameter", func() string { return authorize(authQuery("web").Encode() + "&foo=1&foo=2") }},
-		{"authorize scope not allowed", func() string { return authorize(authQuery("web", "scope", "openid admin").Encode()) }},
-		{"authorize unknown prompt", func() string { return authorize(authQuery("web", "prompt", "tạo").Encode()) }},
-		{"authorize missing openid", func() string { return authorize(authQuery("web", "scope", "profile").Encode()) }},
+		{"authorize repeated parameter", func() string { return authorize(idptest.AuthQuery("web").Encode() + "&foo=1&foo=2") }},
+		{"authorize scope not allowed", func() string { return authorize(idptest.AuthQuery("web", "scope", "openid admin").Encode()) }},
+		{"authorize unknown prompt", func() string { return authorize(idptest.AuthQuery("web", "prompt", "tạo").Encode()) }},
+		{"authorize missing openid", func() string { return authorize(idptest.AuthQuery("web", "scope", "profile").Encode()) }},
 		{"token unsupported grant_type", func() string { return token(url.Values{"grant_type": {"password"}}) }},
 		{"token repeated parameter", func() string {
-			return h.postForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {"a", "b"}}, "web", h.secrets["web"]).str("error_description")
+			return h.PostForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {"a", "b"}}, "web", h.Secrets["web"]).Str("error_description")
 		}},
 		{"token unknown code", func() string {
-			return token(url.Values{"grant_type": {"authorization_code"}, "code": {"abc"}, "redirect_uri": {webRedirect}})
+			return token(url.Values{"grant_type": {"authorization_code"}, "code": {"abc"}, "redirect_uri": {idptest.WebRedirect}})
 		}},
 	}
 	for _, tt := range tests {

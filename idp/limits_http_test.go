@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/internal/idptest"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/ratelimit"
@@ -45,14 +46,14 @@ func checkRetryAfter(t *testing.T, h http.Header, want int) {
 func TestLoginRateLimits(t *testing.T) {
 	minute := func(n int) ratelimit.Rule { return ratelimit.Rule{Limit: n, Window: time.Minute} }
 	t.Run("per IP at /authorize", func(t *testing.T) {
-		h := newHarness(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerIP: minute(2)}}))
-		b := h.browser()
+		h := idptest.New(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerIP: minute(2)}}))
+		b := h.Browser()
 		for i := range 2 {
-			resp, err := b.Get(h.issuer + "/authorize?" + authQuery("web").Encode())
+			resp, err := b.Get(h.Issuer + "/authorize?" + idptest.AuthQuery("web").Encode())
 			if err != nil {
 				t.Fatal(err)
 			}
-			readBody(t, resp)
+			idptest.ReadBody(t, resp)
 			if resp.StatusCode != http.StatusFound {
 				t.Fatalf("authorize %d: status %d, want 302", i+1, resp.StatusCode)
 			}
@@ -61,15 +62,15 @@ func TestLoginRateLimits(t *testing.T) {
 			{"", "Có quá nhiều yêu cầu trong thời gian ngắn"},
 			{"en", "Too many requests in a short time"},
 		} {
-			q := authQuery("web")
+			q := idptest.AuthQuery("web")
 			if lang.q != "" {
 				q.Set("lang", lang.q)
 			}
-			resp, err := b.Get(h.issuer + "/authorize?" + q.Encode())
+			resp, err := b.Get(h.Issuer + "/authorize?" + q.Encode())
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := string(readBody(t, resp))
+			body := string(idptest.ReadBody(t, resp))
 			if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, lang.want) {
 				t.Fatalf("over the limit (lang %q): %d, want 429 with %q:\n%.400s", lang.q, resp.StatusCode, lang.want, body)
 			}
@@ -78,14 +79,14 @@ func TestLoginRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("per client at /authorize", func(t *testing.T) {
-		h := newHarness(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerClient: minute(1)}}))
+		h := idptest.New(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerClient: minute(1)}}))
 		statuses := map[string]int{}
 		for _, c := range []string{"web", "web", "post"} {
-			resp, err := noJar().Get(h.issuer + "/authorize?" + authQuery(c).Encode())
+			resp, err := idptest.NoJar().Get(h.Issuer + "/authorize?" + idptest.AuthQuery(c).Encode())
 			if err != nil {
 				t.Fatal(err)
 			}
-			readBody(t, resp)
+			idptest.ReadBody(t, resp)
 			statuses[c] = resp.StatusCode // the last for web
 		}
 		if statuses["web"] != http.StatusTooManyRequests || statuses["post"] != http.StatusFound {
@@ -93,10 +94,10 @@ func TestLoginRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("per citizen at the eID callback", func(t *testing.T) {
-		h := newHarness(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerCitizen: minute(1)}}))
-		h.code(authQuery("web")) // the first login goes through
-		resp := h.login(h.browser(), authQuery("web"))
-		body := string(readBody(t, resp))
+		h := idptest.New(t, true, withLimits(t, rules{ratelimit.Login: {ratelimit.PerCitizen: minute(1)}}))
+		h.Code(idptest.AuthQuery("web")) // the first login goes through
+		resp := h.Login(h.Browser(), idptest.AuthQuery("web"))
+		body := string(idptest.ReadBody(t, resp))
 		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Có quá nhiều yêu cầu") {
 			t.Fatalf("second login of the citizen: %d, want 429\n%.300s", resp.StatusCode, body)
 		}
@@ -113,31 +114,31 @@ func TestLoginRateLimits(t *testing.T) {
 func TestTokenRateLimits(t *testing.T) {
 	minute := func(n int) ratelimit.Rule { return ratelimit.Rule{Limit: n, Window: time.Minute} }
 	t.Run("per client after authentication", func(t *testing.T) {
-		h := newHarness(t, true, withLimits(t, rules{ratelimit.Token: {ratelimit.PerClient: minute(1)}}))
-		code := h.code(authQuery("web"))
+		h := idptest.New(t, true, withLimits(t, rules{ratelimit.Token: {ratelimit.PerClient: minute(1)}}))
+		code := h.Code(idptest.AuthQuery("web"))
 		for range 3 {
-			r := h.postForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect}}, "web", "wrong-secret")
-			checkJSONError(t, r, http.StatusUnauthorized, "invalid_client")
+			r := h.PostForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {idptest.WebRedirect}}, "web", "wrong-secret")
+			idptest.CheckJSONError(t, r, http.StatusUnauthorized, "invalid_client")
 		}
-		if r := h.redeem("web", code); r.status != http.StatusOK {
-			t.Fatalf("redeem after failed strangers: %d %s", r.status, r.raw)
+		if r := h.Redeem("web", code); r.Status != http.StatusOK {
+			t.Fatalf("redeem after failed strangers: %d %s", r.Status, r.Raw)
 		}
-		r := h.redeem("web", h.code(authQuery("web")))
-		checkJSONError(t, r, http.StatusTooManyRequests, "temporarily_unavailable")
-		checkRetryAfter(t, r.header, 30)
-		if r := h.redeem("other", h.code(authQuery("other"))); r.status != http.StatusOK {
-			t.Errorf("another client: %d %s", r.status, r.raw)
+		r := h.Redeem("web", h.Code(idptest.AuthQuery("web")))
+		idptest.CheckJSONError(t, r, http.StatusTooManyRequests, "temporarily_unavailable")
+		checkRetryAfter(t, r.Header, 30)
+		if r := h.Redeem("other", h.Code(idptest.AuthQuery("other"))); r.Status != http.StatusOK {
+			t.Errorf("another client: %d %s", r.Status, r.Raw)
 		}
 	})
 	t.Run("per IP before authentication", func(t *testing.T) {
-		h := newHarness(t, true, withLimits(t, rules{ratelimit.Token: {ratelimit.PerIP: minute(2)}}))
+		h := idptest.New(t, true, withLimits(t, rules{ratelimit.Token: {ratelimit.PerIP: minute(2)}}))
 		form := url.Values{"grant_type": {"client_credentials"}}
-		var last tokenResponse
+		var last idptest.Response
 		for range 3 {
-			last = h.postForm("/token", form, "web", "guess")
+			last = h.PostForm("/token", form, "web", "guess")
 		}
-		checkJSONError(t, last, http.StatusTooManyRequests, "temporarily_unavailable")
-		checkRetryAfter(t, last.header, 30)
+		idptest.CheckJSONError(t, last, http.StatusTooManyRequests, "temporarily_unavailable")
+		checkRetryAfter(t, last.Header, 30)
 	})
 }
 
@@ -145,7 +146,7 @@ func TestTokenRateLimits(t *testing.T) {
 // claim names and client ids but none of the citizen's data, and the chain verifies.
 func TestAuditHooks(t *testing.T) {
 	var st store.Audit
-	h := newHarness(t, true, func(c *idp.Config) {
+	h := idptest.New(t, true, func(c *idp.Config) {
 		st = c.Store.(store.Audit)
 		l, err := audit.New(audit.Config{Store: st})
 		if err != nil {
@@ -153,37 +154,37 @@ func TestAuditHooks(t *testing.T) {
 		}
 		c.Audit = l
 	})
-	tok := h.redeem("web", h.code(authQuery("web", "scope", "openid profile phone", "claims", `{"id_token":{"name":null}}`)))
-	if tok.status != http.StatusOK {
-		t.Fatalf("redeem: %d %s", tok.status, tok.raw)
+	tok := h.Redeem("web", h.Code(idptest.AuthQuery("web", "scope", "openid profile phone", "claims", `{"id_token":{"name":null}}`)))
+	if tok.Status != http.StatusOK {
+		t.Fatalf("redeem: %d %s", tok.Status, tok.Raw)
 	}
-	req, _ := http.NewRequest(http.MethodGet, h.issuer+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+tok.str("access_token"))
-	if r := h.do(req); r.status != http.StatusOK {
-		t.Fatalf("userinfo: %d %s", r.status, r.raw)
+	req, _ := http.NewRequest(http.MethodGet, h.Issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Str("access_token"))
+	if r := h.Do(req); r.Status != http.StatusOK {
+		t.Fatalf("userinfo: %d %s", r.Status, r.Raw)
 	}
 	b, _, id, csrf := consentPage(t, h)
-	resp, err := b.PostForm(h.issuer+"/consent", url.Values{"id": {id}, "csrf": {csrf}, "action": {"allow"}})
+	resp, err := b.PostForm(h.Issuer+"/consent", url.Values{"id": {id}, "csrf": {csrf}, "action": {"allow"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	readBody(t, resp)
+	idptest.ReadBody(t, resp)
 
 	// A client's token revocation (not one that revokes nothing) and a logout.
-	lb := h.browser()
-	lresp := h.login(lb, authQuery("web"))
-	readBody(t, lresp)
-	ltok := h.redeem("web", mustCode(t, lresp))
-	for _, tok := range []string{ltok.str("access_token"), "not-a-token"} {
-		if r := h.postForm("/revoke", url.Values{"token": {tok}}, "web", h.secrets["web"]); r.status != http.StatusOK {
-			t.Fatalf("revoke: %d %s", r.status, r.raw)
+	lb := h.Browser()
+	lresp := h.Login(lb, idptest.AuthQuery("web"))
+	idptest.ReadBody(t, lresp)
+	ltok := h.Redeem("web", idptest.MustCode(t, lresp))
+	for _, tok := range []string{ltok.Str("access_token"), "not-a-token"} {
+		if r := h.PostForm("/revoke", url.Values{"token": {tok}}, "web", h.Secrets["web"]); r.Status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
 		}
 	}
-	resp, err = lb.Get(h.issuer + "/logout?" + url.Values{"id_token_hint": {ltok.str("id_token")}}.Encode())
+	resp, err = lb.Get(h.Issuer + "/logout?" + url.Values{"id_token_hint": {ltok.Str("id_token")}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readBody(t, resp); resp.StatusCode != http.StatusOK {
+	if idptest.ReadBody(t, resp); resp.StatusCode != http.StatusOK {
 		t.Fatalf("logout: %d", resp.StatusCode)
 	}
 
@@ -197,7 +198,7 @@ func TestAuditHooks(t *testing.T) {
 		if want := "citizen:"; r.Kind == "token.revoke" && r.Actor != "client:web" || r.Kind != "token.revoke" && !strings.HasPrefix(r.Actor, want) {
 			t.Errorf("record %d (%s) actor %q", r.Seq, r.Kind, r.Actor)
 		}
-		for _, v := range fakeCitizen {
+		for _, v := range idptest.FakeCitizen {
 			if strings.Contains(string(r.Details), v) || strings.Contains(r.Actor, v) {
 				t.Errorf("record %d holds the citizen's data %q: %s", r.Seq, v, r.Details)
 			}
@@ -254,41 +255,41 @@ func TestRateLimitsFailClosed(t *testing.T) {
 			c.RateLimits = l
 		}
 	}
-	perIP := newHarness(t, true, failClosed(rules{ratelimit.Login: {ratelimit.PerIP: minute}, ratelimit.Token: {ratelimit.PerIP: minute}}))
-	perClient := newHarness(t, true, failClosed(rules{ratelimit.Token: {ratelimit.PerClient: minute}}))
+	perIP := idptest.New(t, true, failClosed(rules{ratelimit.Login: {ratelimit.PerIP: minute}, ratelimit.Token: {ratelimit.PerIP: minute}}))
+	perClient := idptest.New(t, true, failClosed(rules{ratelimit.Token: {ratelimit.PerClient: minute}}))
 	for _, tt := range []struct {
 		name       string
-		h          *harness
+		h          *idptest.Harness
 		user, pass string
 		wantStatus int
 		wantCode   string
 	}{
-		{"per IP, client", perIP, "web", perIP.secrets["web"], http.StatusServiceUnavailable, "temporarily_unavailable"},
+		{"per IP, client", perIP, "web", perIP.Secrets["web"], http.StatusServiceUnavailable, "temporarily_unavailable"},
 		{"per IP, stranger", perIP, "web", "guess", http.StatusServiceUnavailable, "temporarily_unavailable"},
 		{"per IP, no client at all", perIP, "", "", http.StatusServiceUnavailable, "temporarily_unavailable"},
-		{"per client, client", perClient, "web", perClient.secrets["web"], http.StatusServiceUnavailable, "temporarily_unavailable"},
+		{"per client, client", perClient, "web", perClient.Secrets["web"], http.StatusServiceUnavailable, "temporarily_unavailable"},
 		// Counted only after authentication, so a stranger learns nothing of the outage.
 		{"per client, stranger", perClient, "web", "guess", http.StatusUnauthorized, "invalid_client"},
 	} {
 		t.Run("token, "+tt.name, func(t *testing.T) {
-			r := tt.h.postForm("/token", url.Values{"grant_type": {"client_credentials"}}, tt.user, tt.pass)
-			checkJSONError(t, r, tt.wantStatus, tt.wantCode)
-			if ra := r.header.Get("Retry-After"); ra != "" {
+			r := tt.h.PostForm("/token", url.Values{"grant_type": {"client_credentials"}}, tt.user, tt.pass)
+			idptest.CheckJSONError(t, r, tt.wantStatus, tt.wantCode)
+			if ra := r.Header.Get("Retry-After"); ra != "" {
 				t.Errorf("Retry-After %q for an outage of unknown length", ra)
 			}
 		})
 	}
 	for _, lang := range []struct{ q, want string }{{"", "Hệ thống đang bận"}, {"en", "The system is busy"}} {
 		t.Run("authorize, lang "+lang.q, func(t *testing.T) {
-			q := authQuery("web")
+			q := idptest.AuthQuery("web")
 			if lang.q != "" {
 				q.Set("lang", lang.q)
 			}
-			resp, err := noJar().Get(perIP.issuer + "/authorize?" + q.Encode())
+			resp, err := idptest.NoJar().Get(perIP.Issuer + "/authorize?" + q.Encode())
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := string(readBody(t, resp))
+			body := string(idptest.ReadBody(t, resp))
 			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, lang.want) {
 				t.Errorf("authorize: %d, want 503 with %q:\n%.300s", resp.StatusCode, lang.want, body)
 			}

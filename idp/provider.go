@@ -10,22 +10,25 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/motlan/motlan/idp/authflow"
+	"github.com/motlan/motlan/idp/dpop"
 	"github.com/motlan/motlan/idp/eid"
+	"github.com/motlan/motlan/idp/internal/clients"
+	"github.com/motlan/motlan/idp/internal/seal"
+	"github.com/motlan/motlan/idp/resource"
+	"github.com/motlan/motlan/idp/session"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/idp/tokens"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/ratelimit"
-	"github.com/motlan/motlan/keys"
 )
 
 // TokenKeys signs the provider's tokens and verifies its own access tokens. keys.Manager
 // implements it.
 type TokenKeys interface {
-	Sign(ctx context.Context, alg, typ string, payload []byte) (string, error)
-	// Verify checks a token the provider signed and returns its payload and header.
-	Verify(ctx context.Context, token string) ([]byte, keys.Header, error)
+	tokens.Keys
 	JWKS() []byte
 }
 
@@ -95,7 +98,7 @@ func (c *Config) defaults() {
 	def(&c.RefreshReuseGrace, 10*time.Second)
 	def(&c.BackchannelBackoff, time.Second)
 	if c.BackchannelClient == nil {
-		c.BackchannelClient = defaultBackchannelClient()
+		c.BackchannelClient = session.DefaultBackchannelClient()
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -140,33 +143,31 @@ func isLoopback(host string) bool {
 const (
 	PathDiscovery  = "/.well-known/openid-configuration"
 	PathJWKS       = "/jwks"
-	PathAuthorize  = "/authorize"
+	PathAuthorize  = authflow.PathAuthorize
 	PathToken      = "/token"
-	PathUserInfo   = "/userinfo"
-	PathCallback   = "/eid/callback"
-	PathConsent    = "/consent"
+	PathUserInfo   = resource.PathUserInfo
+	PathCallback   = authflow.PathCallback
+	PathConsent    = authflow.PathConsent
 	PathRevoke     = "/revoke"
 	PathIntrospect = "/introspect"
+	PathPAR        = authflow.PathPAR
+	PathStepUp     = authflow.PathStepUp
+	PathLogout     = session.PathLogout
+	PathLogoutDone = session.PathLogoutDone
 )
 
-// Provider serves the OpenID Connect endpoints.
+// Provider serves the OpenID Connect endpoints. It wires the per-concern packages and
+// mounts their routes; it decides nothing itself.
 type Provider struct {
-	cfg        Config
-	store      store.Store
-	log        *slog.Logger
-	now        func() time.Time
-	base       string // issuer path prefix, "" for a root issuer
-	secure     bool   // cookies get Secure
-	pairwise   []byte
-	sealKey    []byte
-	sidKey     []byte
-	mux        *http.ServeMux
-	discovery  []byte
-	clientsMu  sync.RWMutex
-	clients    map[string]store.Client
-	clientsAge time.Time
-	bcClient   *http.Client
-	bcWG       sync.WaitGroup // back-channel logouts under way
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	clients  *clients.Registry
+	tokens   *tokens.Tokens
+	dpop     *dpop.Checker
+	sessions *session.Manager
+	flow     *authflow.Flow
+	resource *resource.Server
 }
 
 // New builds a Provider.
@@ -175,58 +176,53 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("idp config: %w", err)
 	}
-	u, _ := url.Parse(cfg.Issuer)
-	p := &Provider{
-		cfg:    cfg,
-		store:  cfg.Store,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		base:   strings.TrimSuffix(u.Path, "/"),
-		secure: u.Scheme == "https",
-
-		bcClient: cfg.BackchannelClient,
-	}
-	var err error
-	if p.pairwise, err = derive(cfg.Secret, "motlan pairwise subject"); err != nil {
+	k, err := deriveKeys(cfg.Secret)
+	if err != nil {
 		return nil, err
 	}
-	if p.sealKey, err = derive(cfg.Secret, "motlan access token citizen seal"); err != nil {
+	p := &Provider{cfg: cfg, log: cfg.Logger}
+	if p.clients, err = clients.New(ctx, clients.Config{Store: cfg.Store, Now: cfg.Now, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
-	if p.sidKey, err = derive(cfg.Secret, "motlan sid"); err != nil {
+	box, err := seal.New(k.seal, cfg.Now)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.loadClients(ctx); err != nil {
+	p.tokens = tokens.New(tokens.Config{
+		Issuer: cfg.Issuer, Keys: cfg.Keys, Store: cfg.Store, Seal: box, Pairwise: k.pairwise, SidKey: k.sid,
+		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL, Now: cfg.Now, Audit: cfg.Audit, Logger: cfg.Logger,
+	})
+	p.dpop, err = dpop.NewChecker(dpop.CheckerConfig{
+		Secret: cfg.Secret, Nonce: cfg.DPoPNonce, BoundDefault: cfg.DPoPBoundDefault, BoundClients: cfg.DPoPBoundClients,
+		Replay: cfg.Store, Now: cfg.Now, Logger: cfg.Logger,
+	})
+	if err != nil {
 		return nil, err
 	}
-	if p.discovery, err = p.discoveryDocument(); err != nil {
+	if err := p.mount(box, k.sid); err != nil {
 		return nil, err
 	}
-	p.routes()
 	return p, nil
+}
+
+// secrets are the keys derived from Config.Secret, one per use.
+type secrets struct{ pairwise, seal, sid []byte }
+
+func deriveKeys(secret []byte) (secrets, error) {
+	var k secrets
+	var err error
+	if k.pairwise, err = derive(secret, "motlan pairwise subject"); err != nil {
+		return k, err
+	}
+	if k.seal, err = derive(secret, "motlan access token citizen seal"); err != nil {
+		return k, err
+	}
+	k.sid, err = derive(secret, "motlan sid")
+	return k, err
 }
 
 func derive(secret []byte, info string) ([]byte, error) {
 	return hkdf.Key(sha256.New, secret, nil, info, 32)
-}
-
-func (p *Provider) routes() {
-	m := http.NewServeMux()
-	m.HandleFunc("GET "+p.base+PathDiscovery, p.handleDiscovery)
-	m.HandleFunc("GET "+p.base+PathJWKS, p.handleJWKS)
-	m.HandleFunc(p.base+PathAuthorize, p.handleAuthorize)
-	m.HandleFunc(p.base+PathToken, p.handleToken)
-	m.HandleFunc(p.base+PathPAR, p.handlePAR)
-	m.HandleFunc(p.base+PathUserInfo, p.handleUserInfo)
-	m.HandleFunc(p.base+PathRevoke, p.handleRevoke)
-	m.HandleFunc(p.base+PathIntrospect, p.handleIntrospect)
-	m.HandleFunc("GET "+p.base+PathCallback, p.handleCallback)
-	m.HandleFunc(p.base+PathConsent, p.handleConsent)
-	m.HandleFunc(p.base+PathLogout, p.handleLogout)
-	m.HandleFunc("GET "+p.base+PathStepUp, p.handleStepUp)
-	m.HandleFunc("GET "+p.base+PathLogoutDone, p.handleLogoutDone)
-	m.HandleFunc("GET "+p.base+"/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	p.mux = m
 }
 
 // ServeHTTP serves every endpoint with the security headers all responses carry.
@@ -254,37 +250,5 @@ func (p *Provider) URL(path string) string { return p.cfg.Issuer + path }
 // CallbackURL is the redirect URI to register at the eID.
 func CallbackURL(issuer string) string { return strings.TrimSuffix(issuer, "/") + PathCallback }
 
-// loadClients caches the clients; they come from config, so every replica holds the same.
-func (p *Provider) loadClients(ctx context.Context) error {
-	list, err := p.store.ListClients(ctx)
-	if err != nil {
-		return fmt.Errorf("load clients: %w", err)
-	}
-	m := make(map[string]store.Client, len(list))
-	for _, c := range list {
-		m[c.ID] = c
-	}
-	p.clientsMu.Lock()
-	p.clients, p.clientsAge = m, p.now()
-	p.clientsMu.Unlock()
-	return nil
-}
-
-// client returns a registered client, re-reading the store at most every 30 s on a miss.
-func (p *Provider) client(ctx context.Context, id string) (store.Client, bool) {
-	p.clientsMu.RLock()
-	c, ok := p.clients[id]
-	stale := p.now().Sub(p.clientsAge) > 30*time.Second
-	p.clientsMu.RUnlock()
-	if ok || !stale {
-		return c, ok
-	}
-	if err := p.loadClients(ctx); err != nil {
-		p.log.WarnContext(ctx, "reload clients", "err", err)
-		return store.Client{}, false
-	}
-	p.clientsMu.RLock()
-	defer p.clientsMu.RUnlock()
-	c, ok = p.clients[id]
-	return c, ok
-}
+// LogoutDoneURL is the post-logout redirect URI to register at the eID.
+func LogoutDoneURL(issuer string) string { return session.LogoutDoneURL(issuer) }

@@ -14,14 +14,15 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/internal/idptest"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/keys"
 )
 
 // idClaims verifies an ID token with the provider's keys and returns its header and claims.
-func (h *harness) idClaims(t *testing.T, tok string) (keys.Header, map[string]any) {
+func idClaims(h *idptest.Harness, t *testing.T, tok string) (keys.Header, map[string]any) {
 	t.Helper()
-	payload, hdr, err := h.keys.Verify(context.Background(), tok)
+	payload, hdr, err := h.Keys.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatalf("ID token does not verify: %v", err)
 	}
@@ -39,14 +40,14 @@ func unixOf(v any) time.Time { f, _ := v.(float64); return time.Unix(int64(f), 0
 // iat by the ID token lifetime, iat now, auth_time not after iat, the request's nonce,
 // acr, amr, sid, and at_hash of the access token with the ID token's algorithm.
 func TestSpecIDTokenClaims(t *testing.T) {
-	h := newHarness(t, true)
+	h := idptest.New(t, true)
 	before := time.Now().Add(-2 * time.Second)
-	r := h.redeem("web", h.code(authQuery("web")))
-	if r.status != http.StatusOK {
-		t.Fatalf("redeem: %d %s", r.status, r.raw)
+	r := h.Redeem("web", h.Code(idptest.AuthQuery("web")))
+	if r.Status != http.StatusOK {
+		t.Fatalf("redeem: %d %s", r.Status, r.Raw)
 	}
-	hdr, c := h.idClaims(t, r.str("id_token"))
-	atHash, err := keys.LeftHalfHash(hdr.Alg, r.str("access_token"))
+	hdr, c := idClaims(h, t, r.Str("id_token"))
+	atHash, err := keys.LeftHalfHash(hdr.Alg, r.Str("access_token"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,14 +59,14 @@ func TestSpecIDTokenClaims(t *testing.T) {
 		ok   bool
 	}{
 		{"alg ES256 with kid, not an access token type", hdr.Alg == "ES256" && hdr.KeyID != "" && !strings.EqualFold(hdr.Type, "at+jwt")},
-		{"iss is the issuer", c["iss"] == h.issuer},
+		{"iss is the issuer", c["iss"] == h.Issuer},
 		{"sub is 1..255 ASCII characters", len(sub) > 0 && len(sub) <= 255 && isASCII(sub)},
 		{"aud is the client", c["aud"] == "web"},
 		{"azp is the client", c["azp"] == "web"},
 		{"iat is now", !iat.Before(before) && !iat.After(time.Now().Add(2*time.Second))},
 		{"exp is iat plus the 10 minute default", exp.Sub(iat) == 10*time.Minute},
 		{"auth_time is not after iat", c["auth_time"] != nil && !authTime.After(iat)},
-		{"nonce is the request's", c["nonce"] == authQuery("web").Get("nonce")},
+		{"nonce is the request's", c["nonce"] == idptest.AuthQuery("web").Get("nonce")},
 		{"acr is the eID level", c["acr"] == "2"},
 		{"amr lists the methods", len(amr) == 2 && amr[0] == "pwd" && amr[1] == "otp"},
 		{"sid names the session", c["sid"] != nil && c["sid"] != ""},
@@ -92,19 +93,19 @@ func isASCII(s string) bool {
 // TestSpecRefreshIDToken: OIDC Core 12.2, the ID token of a refresh: same iss, sub, aud,
 // azp and auth_time as the original, a new iat, and no nonce.
 func TestSpecRefreshIDToken(t *testing.T) {
-	clock := &shiftedClock{}
-	h := newHarness(t, true, withClock(clock))
-	first := h.redeem("web", h.code(authQuery("web")))
-	if first.status != http.StatusOK {
-		t.Fatalf("redeem: %d %s", first.status, first.raw)
+	clock := &idptest.ShiftedClock{}
+	h := idptest.New(t, true, idptest.WithClock(clock))
+	first := h.Redeem("web", h.Code(idptest.AuthQuery("web")))
+	if first.Status != http.StatusOK {
+		t.Fatalf("redeem: %d %s", first.Status, first.Raw)
 	}
-	_, orig := h.idClaims(t, first.str("id_token"))
-	clock.advance(5 * time.Minute)
-	next := h.refresh("web", first.str("refresh_token"))
-	if next.status != http.StatusOK || next.str("id_token") == "" {
-		t.Fatalf("refresh: %d %s", next.status, next.raw)
+	_, orig := idClaims(h, t, first.Str("id_token"))
+	clock.Advance(5 * time.Minute)
+	next := h.Refresh("web", first.Str("refresh_token"))
+	if next.Status != http.StatusOK || next.Str("id_token") == "" {
+		t.Fatalf("refresh: %d %s", next.Status, next.Raw)
 	}
-	_, got := h.idClaims(t, next.str("id_token"))
+	_, got := idClaims(h, t, next.Str("id_token"))
 	for _, k := range []string{"iss", "sub", "aud", "azp", "auth_time", "acr", "sid"} {
 		if got[k] != orig[k] {
 			t.Errorf("%s: refreshed %v, original %v", k, got[k], orig[k])
@@ -123,8 +124,8 @@ func TestSpecRefreshIDToken(t *testing.T) {
 // redirect URIs' host, or the client alone when its hosts differ), stable across logins,
 // different between sectors.
 func TestSpecSubjectTypes(t *testing.T) {
-	clock := &shiftedClock{}
-	h := newHarness(t, true, withClock(clock))
+	clock := &idptest.ShiftedClock{}
+	h := idptest.New(t, true, idptest.WithClock(clock))
 	ctx := context.Background()
 	for _, c := range []store.Client{
 		{ID: "pub1", RedirectURIs: []string{"https://pub1.example.vn/cb"}, SubjectType: "public"},
@@ -132,31 +133,31 @@ func TestSpecSubjectTypes(t *testing.T) {
 		{ID: "spasib", RedirectURIs: []string{"https://spa.example.vn/other-cb"}, SubjectType: "pairwise"},
 	} {
 		c.Name, c.AuthMethod, c.AllowedScopes, c.FirstParty, c.IDTokenAlg, c.UpdatedAt = c.ID, "none", []string{"profile"}, true, "ES256", time.Now()
-		if err := h.st.UpsertClient(ctx, c); err != nil {
+		if err := h.Store.UpsertClient(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	clock.advance(31 * time.Second) // the provider re-reads clients on a miss after 30 s
+	clock.Advance(31 * time.Second) // the provider re-reads clients on a miss after 30 s
 	sub := func(client, redirect string) string {
 		t.Helper()
-		v, ch := pkce()
-		q := authQuery(client, "redirect_uri", redirect, "code_challenge", ch, "code_challenge_method", "S256")
-		r := h.postForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {h.code(q)}, "redirect_uri": {redirect},
+		v, ch := idptest.PKCE()
+		q := idptest.AuthQuery(client, "redirect_uri", redirect, "code_challenge", ch, "code_challenge_method", "S256")
+		r := h.PostForm("/token", url.Values{"grant_type": {"authorization_code"}, "code": {h.Code(q)}, "redirect_uri": {redirect},
 			"client_id": {client}, "code_verifier": {v}}, "", "")
-		if r.status != http.StatusOK {
-			t.Fatalf("%s: %d %s", client, r.status, r.raw)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", client, r.Status, r.Raw)
 		}
-		_, c := h.idClaims(t, r.str("id_token"))
+		_, c := idClaims(h, t, r.Str("id_token"))
 		return c["sub"].(string)
 	}
 	pub1, pub2 := sub("pub1", "https://pub1.example.vn/cb"), sub("pub2", "https://pub2.example.vn/cb")
-	sib, spa := sub("spasib", "https://spa.example.vn/other-cb"), sub("spa", spaRedirect)
+	sib, spa := sub("spasib", "https://spa.example.vn/other-cb"), sub("spa", idptest.SPARedirect)
 	web := func() string {
-		_, c := h.idClaims(t, h.redeem("web", h.code(authQuery("web"))).str("id_token"))
+		_, c := idClaims(h, t, h.Redeem("web", h.Code(idptest.AuthQuery("web"))).Str("id_token"))
 		return c["sub"].(string)
 	}
 	w1, w2 := web(), web()
-	_, oc := h.idClaims(t, h.redeem("other", h.code(authQuery("other"))).str("id_token"))
+	_, oc := idClaims(h, t, h.Redeem("other", h.Code(idptest.AuthQuery("other"))).Str("id_token"))
 	switch {
 	case pub1 != pub2:
 		t.Errorf("public subjects differ: %s %s", pub1, pub2)
@@ -174,13 +175,13 @@ func TestSpecSubjectTypes(t *testing.T) {
 // introspection (RFC 8414 metadata of RFC 7009 and RFC 7662), subject types, RS256 (OIDC
 // Core 15.1), grant types without implicit or password, claims parameter and acr values.
 func TestSpecDiscoveryMetadata(t *testing.T) {
-	h := newHarness(t, true)
-	resp, err := noJar().Get(h.issuer + "/.well-known/openid-configuration")
+	h := idptest.New(t, true)
+	resp, err := idptest.NoJar().Get(h.Issuer + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
-	if err := json.Unmarshal(readBody(t, resp), &doc); err != nil {
+	if err := json.Unmarshal(idptest.ReadBody(t, resp), &doc); err != nil {
 		t.Fatal(err)
 	}
 	strs := func(k string) []string {
@@ -196,11 +197,11 @@ func TestSpecDiscoveryMetadata(t *testing.T) {
 		name string
 		ok   bool
 	}{
-		{"end_session_endpoint", doc["end_session_endpoint"] == h.issuer+"/logout"},
+		{"end_session_endpoint", doc["end_session_endpoint"] == h.Issuer+"/logout"},
 		{"backchannel_logout_supported", doc["backchannel_logout_supported"] == true},
 		{"backchannel_logout_session_supported", doc["backchannel_logout_session_supported"] == true},
-		{"revocation_endpoint", doc["revocation_endpoint"] == h.issuer+"/revoke"},
-		{"introspection_endpoint", doc["introspection_endpoint"] == h.issuer+"/introspect"},
+		{"revocation_endpoint", doc["revocation_endpoint"] == h.Issuer+"/revoke"},
+		{"introspection_endpoint", doc["introspection_endpoint"] == h.Issuer+"/introspect"},
 		{"revocation auth methods are confidential only", !slices.Contains(strs("revocation_endpoint_auth_methods_supported"), "none") &&
 			len(strs("revocation_endpoint_auth_methods_supported")) == 3},
 		{"introspection auth methods are confidential only", !slices.Contains(strs("introspection_endpoint_auth_methods_supported"), "none") &&
@@ -230,13 +231,13 @@ func TestSpecDiscoveryMetadata(t *testing.T) {
 // every endpoint under it.
 func TestSpecDiscoveryIssuerPath(t *testing.T) {
 	var issuer string
-	h := newHarness(t, true, func(c *idp.Config) { c.Issuer += "/tinh"; issuer = c.Issuer })
-	resp, err := noJar().Get(issuer + "/.well-known/openid-configuration")
+	h := idptest.New(t, true, func(c *idp.Config) { c.Issuer += "/tinh"; issuer = c.Issuer })
+	resp, err := idptest.NoJar().Get(issuer + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
-	if raw := readBody(t, resp); resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &doc) != nil {
+	if raw := idptest.ReadBody(t, resp); resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &doc) != nil {
 		t.Fatalf("discovery under the path: %d %s", resp.StatusCode, raw)
 	}
 	if doc["issuer"] != issuer {
@@ -248,11 +249,11 @@ func TestSpecDiscoveryIssuerPath(t *testing.T) {
 		}
 	}
 	// And nothing at the root.
-	resp, err = noJar().Get(h.issuer + "/.well-known/openid-configuration")
+	resp, err = idptest.NoJar().Get(h.Issuer + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readBody(t, resp); resp.StatusCode != http.StatusNotFound {
+	if idptest.ReadBody(t, resp); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("discovery at the root of a path issuer: %d", resp.StatusCode)
 	}
 }
@@ -261,39 +262,39 @@ func TestSpecDiscoveryIssuerPath(t *testing.T) {
 // ID token the provider issued is accepted as a hint after it expired and logs the
 // session out without confirmation; a hint of another issuer's signing is refused.
 func TestSpecLogoutExpiredIDTokenHint(t *testing.T) {
-	clock := &shiftedClock{}
-	h := newHarness(t, true, withClock(clock))
-	b := h.browser()
-	resp := h.login(b, authQuery("web"))
-	readBody(t, resp)
+	clock := &idptest.ShiftedClock{}
+	h := idptest.New(t, true, idptest.WithClock(clock))
+	b := h.Browser()
+	resp := h.Login(b, idptest.AuthQuery("web"))
+	idptest.ReadBody(t, resp)
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	r := h.redeem("web", loc.Query().Get("code"))
-	hint := r.str("id_token")
+	r := h.Redeem("web", loc.Query().Get("code"))
+	hint := r.Str("id_token")
 	// A hint of another provider (another key) is refused.
-	other := newHarness(t, true)
-	forged := other.redeem("web", other.code(authQuery("web"))).str("id_token")
-	resp, err := b.Get(h.issuer + "/logout?" + url.Values{"id_token_hint": {forged}}.Encode())
+	other := idptest.New(t, true)
+	forged := other.Redeem("web", other.Code(idptest.AuthQuery("web"))).Str("id_token")
+	resp, err := b.Get(h.Issuer + "/logout?" + url.Values{"id_token_hint": {forged}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readBody(t, resp); resp.StatusCode != http.StatusBadRequest {
+	if idptest.ReadBody(t, resp); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("foreign hint: %d", resp.StatusCode)
 	}
-	clock.advance(2 * time.Hour) // the ID token expired 10 minutes after issue; the session lives 8 h
-	resp, err = b.Get(h.issuer + "/logout?" + url.Values{"id_token_hint": {hint}}.Encode())
+	clock.Advance(2 * time.Hour) // the ID token expired 10 minutes after issue; the session lives 8 h
+	resp, err = b.Get(h.Issuer + "/logout?" + url.Values{"id_token_hint": {hint}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := string(readBody(t, resp))
+	page := string(idptest.ReadBody(t, resp))
 	if resp.StatusCode != http.StatusOK || strings.Contains(page, `id="logout-confirm"`) {
 		t.Fatalf("expired hint: %d, want the logged-out page without confirmation", resp.StatusCode)
 	}
 	// The session is gone: prompt=none now fails.
-	resp, err = b.Get(h.issuer + "/authorize?" + authQuery("web", "prompt", "none").Encode())
+	resp, err = b.Get(h.Issuer + "/authorize?" + idptest.AuthQuery("web", "prompt", "none").Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	readBody(t, resp)
+	idptest.ReadBody(t, resp)
 	if l, _ := url.Parse(resp.Header.Get("Location")); l == nil || l.Query().Get("error") != "login_required" {
 		t.Fatalf("after logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}

@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,6 +62,39 @@ func testFuncs(t *testing.T, dir string) map[string]bool {
 	return out
 }
 
+// packageDirs lists dir and every directory under it that holds Go test files, relative to
+// root and slash-separated, as docs/SPEC-TESTS.md names them; testdata is skipped.
+func packageDirs(t *testing.T, root, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if tests, _ := filepath.Glob(filepath.Join(path, "*_test.go")); len(tests) > 0 {
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 2 {
+		t.Fatalf("found test packages %v under %s; want idp and its subpackages", out, dir)
+	}
+	return out
+}
+
 // TestSpecMap keeps docs/SPEC-TESTS.md honest: every test it names exists where it says,
 // every test-like word in it is such a checked name, and every attack test and spec test
 // in the repository is named in it.
@@ -97,8 +131,9 @@ func TestSpecMap(t *testing.T) {
 	for _, w := range testWord.FindAllString(unchecked, -1) {
 		t.Errorf("%q is named outside the checked form `directory.%s`", w, w)
 	}
-	// Every attack test and spec test must be in the map.
-	for _, dir := range []string{"integration", "idp"} {
+	// Every attack test and spec test must be in the map: those of integration, and of idp
+	// and every package under it.
+	for _, dir := range append([]string{"integration"}, packageDirs(t, root, "idp")...) {
 		fs := testFuncs(t, filepath.Join(root, dir))
 		for name := range fs {
 			if (strings.HasPrefix(name, "TestAttack_") || strings.HasPrefix(name, "TestSpec")) && name != "TestSpecMap" && !named[dir+"."+name] {

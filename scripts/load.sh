@@ -6,6 +6,8 @@
 #   scripts/load.sh                     # both stores
 #   STORES=sqlite scripts/load.sh       # one store
 #   scripts/load.sh -profile /tmp/prof  # extra flags go to the driver (here: CPU profiles)
+#   scripts/load.sh -eid-sso=false -new-citizens 1    # every measured login a new citizen
+#   scripts/load.sh -eid-sso=false -new-citizens 0.7  # 70% new, 30% returning
 #
 # PostgreSQL comes from MOTLAN_TEST_POSTGRES_DSN (default: the local test server); the run
 # uses a fresh schema and drops it. Exit status: non-zero if any run had an error.

@@ -123,7 +123,60 @@ func BenchmarkStore(b *testing.B) {
 						code := store.AuthCode{ID: round + "-c-" + i, ClientID: "portal", Scopes: []string{"openid"},
 							AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
 						once := &store.Once{Namespace: "bench", Key: round + "-" + i, ExpiresAt: exp}
-						if _, err := s.RecordLogin(ctx, c, sess, &code, once); err != nil {
+						if _, err := s.RecordLogin(ctx, store.Login{Citizen: c, Session: sess, Code: &code, Once: once}); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+			// A first-time login: every citizen new, so the citizen row is inserted.
+			b.Run("RecordLoginNewCitizenParallel32", func(b *testing.B) {
+				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				var seq atomic.Int64
+				b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := strconv.FormatInt(seq.Add(1), 10)
+						c := store.Citizen{Issuer: "https://eid.example.vn", Subject: round + "-new-" + i,
+							CCCD: "001099012345", Attributes: map[string]store.Attribute{
+								"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now}}}
+						sess := store.Session{ID: round + "-ns-" + i, AuthTime: now, ACR: "2", AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+						code := store.AuthCode{ID: round + "-nc-" + i, ClientID: "portal", Scopes: []string{"openid"},
+							AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+						once := &store.Once{Namespace: "bench", Key: round + "-n-" + i, ExpiresAt: exp}
+						if _, err := s.RecordLogin(ctx, store.Login{Citizen: c, Session: sess, Code: &code, Once: once}); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+			// The token endpoint's write: the code redeemed and the first refresh token
+			// stored in one transaction, from 32 concurrent exchanges.
+			b.Run("RedeemAuthCodeParallel32", func(b *testing.B) {
+				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				id := func(i int64) string { return round + "-rc-" + strconv.FormatInt(i, 10) }
+				for i := range int64(b.N) {
+					err := s.CreateAuthCode(ctx, store.AuthCode{ID: id(i), ClientID: "portal", CitizenID: "c",
+						Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				var seq atomic.Int64
+				b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+				b.ResetTimer()
+				defer reportCPU(b)()
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := seq.Add(1) - 1
+						_, err := s.RedeemAuthCode(ctx, id(i), func(c store.AuthCode) (*store.RefreshToken, error) {
+							return &store.RefreshToken{ID: id(i) + "-rt", FamilyID: id(i), ClientID: c.ClientID,
+								CitizenID: c.CitizenID, Scopes: c.Scopes, AMR: c.AMR, CreatedAt: now, ExpiresAt: exp}, nil
+						})
+						if err != nil {
 							b.Fatal(err)
 						}
 					}

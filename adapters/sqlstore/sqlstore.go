@@ -268,7 +268,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		qCitizenBySub+s.forUpdate(), qInsertCitizen, qUpdateCitizen,
 		qGetAuthRequest+s.forUpdate(), qUpdateAuthRequest,
 		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor+s.forUpdate(), qRevokeUnused, qSetSuccessor,
-		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce,
+		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce, qInsertPending,
+		qAuditHead+s.forUpdate(), qInsertAudit, qUpdateAuditHead, qListPending, qDeletePending,
 	) {
 		if _, err := s.w.stmt(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: prepare %q: %w", q, err)
@@ -439,6 +440,14 @@ func (t *txn) exec(q string, args ...any) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
 }
 
 func (t *txn) queryRow(q string, args ...any) (*sql.Row, error) {

@@ -67,6 +67,13 @@ func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "audit log verified: %d records, unbroken (%s)\n  head  %d %s\n", n, time.Since(start).Round(time.Millisecond), seq, hash)
+	// Records written with their acts wait for a running server to seal them into the
+	// chain; they are stored, not lost.
+	if pending, oldest, err := st.PendingAudit(ctx); err != nil {
+		return err
+	} else if pending > 0 {
+		fmt.Fprintf(out, "  pending  %d records written with their acts, not yet chained (oldest %s)\n", pending, oldest.Format(time.RFC3339))
+	}
 	return nil
 }
 

@@ -55,8 +55,36 @@ type placement struct {
 
 // render writes one declaration form as a one-page A4 PDF.
 func (f *form) render(d dossier) (rendered, error) {
-	pdf := fpdf.New("P", "mm", "A4", "")
 	date := d.Date.In(vietnam)
+	w := newFormWriter(f, d, date)
+	w.header(f)
+	w.sections(f, d)
+	w.pdf.Ln(3)
+	w.font("", 10.5)
+	w.pdf.MultiCell(w.contentW, 5.5, f.Pledge, "", "J", false)
+	w.pdf.Ln(4)
+	boxX, boxY := w.signatureBlock(f, d, date)
+	w.footer()
+
+	var buf bytes.Buffer
+	if err := w.pdf.Output(&buf); err != nil {
+		return rendered{}, fmt.Errorf("portal: rendering %q: %w", f.Title, err)
+	}
+	pl := placement{Page: w.pdf.PageNo(), Rect: [4]float64{
+		boxX * ptPerMM, (pageH - boxY - sigH) * ptPerMM, (boxX + sigW) * ptPerMM, (pageH - boxY) * ptPerMM,
+	}}
+	return rendered{Form: f, PDF: buf.Bytes(), Placement: pl}, nil
+}
+
+// formWriter draws one declaration form on an A4 page in DejaVu Sans.
+type formWriter struct {
+	pdf      *fpdf.Fpdf
+	contentW float64
+}
+
+// newFormWriter starts the PDF with its metadata, fonts and first page.
+func newFormWriter(f *form, d dossier, date time.Time) *formWriter {
+	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(date)
 	pdf.SetModificationDate(date)
 	pdf.SetCatalogSort(true)
@@ -71,86 +99,93 @@ func (f *form) render(d dossier) (rendered, error) {
 	// Long typed values (200 characters each) may push the form onto a second page.
 	pdf.SetAutoPageBreak(true, 16)
 	pdf.AddPage()
-	contentW := pageW - marginL - marginR
+	return &formWriter{pdf: pdf, contentW: pageW - marginL - marginR}
+}
 
-	font := func(style string, size float64) { pdf.SetFont("DejaVu", style, size) }
-	center := func(style string, size, h float64, s string) {
-		font(style, size)
-		pdf.CellFormat(contentW, h, s, "", 1, "C", false, 0, "")
-	}
+func (w *formWriter) font(style string, size float64) { w.pdf.SetFont("DejaVu", style, size) }
 
+func (w *formWriter) center(style string, size, h float64, s string) {
+	w.font(style, size)
+	w.pdf.CellFormat(w.contentW, h, s, "", 1, "C", false, 0, "")
+}
+
+// header draws the form's code, the national motto, the title and the addressee.
+func (w *formWriter) header(f *form) {
+	pdf := w.pdf
 	// The form's code, top right, as printed forms carry it.
-	font("", 8)
+	w.font("", 8)
 	pdf.SetTextColor(90, 90, 90)
-	pdf.CellFormat(contentW, 4, f.Code, "", 1, "R", false, 0, "")
+	pdf.CellFormat(w.contentW, 4, f.Code, "", 1, "R", false, 0, "")
 	pdf.SetTextColor(0, 0, 0)
 	pdf.Ln(1)
 
 	// The national motto, the second line underlined by a short rule.
-	center("B", 11.5, 6, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
-	center("B", 11.5, 6, "Độc lập - Tự do - Hạnh phúc")
-	font("B", 11.5)
+	w.center("B", 11.5, 6, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
+	w.center("B", 11.5, 6, "Độc lập - Tự do - Hạnh phúc")
+	w.font("B", 11.5)
 	rule := pdf.GetStringWidth("Độc lập - Tự do - Hạnh phúc")
 	y := pdf.GetY() + 0.5
 	pdf.SetLineWidth(0.3)
 	pdf.Line(pageW/2-rule/2, y, pageW/2+rule/2, y)
 	pdf.Ln(9)
 
-	center("B", 14.5, 8, f.Title)
+	w.center("B", 14.5, 8, f.Title)
 	if f.Subtitle != "" {
-		center("", 10, 5, f.Subtitle)
+		w.center("", 10, 5, f.Subtitle)
 	}
 	pdf.Ln(4)
-	center("", 11, 6, f.To)
+	w.center("", 11, 6, f.To)
 	pdf.Ln(3)
+}
 
+// sections draws each section's heading and its label: value rows.
+func (w *formWriter) sections(f *form, d dossier) {
 	const labelW = 68.0
+	pdf := w.pdf
 	for _, s := range f.Sections {
 		pdf.Ln(1.5)
-		font("B", 11)
-		pdf.CellFormat(contentW, 6.5, s.Heading, "", 1, "L", false, 0, "")
+		w.font("B", 11)
+		pdf.CellFormat(w.contentW, 6.5, s.Heading, "", 1, "L", false, 0, "")
 		for _, r := range s.Rows {
 			v := r.Value(d)
 			if v == "" {
 				v = "………………………………"
 			}
-			font("", 10.5)
+			w.font("", 10.5)
 			y := pdf.GetY()
 			pdf.SetX(marginL + 4)
 			pdf.MultiCell(labelW-4, 5.5, r.Label+":", "", "L", false)
 			yLabel := pdf.GetY()
 			pdf.SetXY(marginL+labelW, y)
-			font("B", 10.5)
-			pdf.MultiCell(contentW-labelW, 5.5, v, "", "L", false)
+			w.font("B", 10.5)
+			pdf.MultiCell(w.contentW-labelW, 5.5, v, "", "L", false)
 			if yLabel > pdf.GetY() {
 				pdf.SetY(yLabel)
 			}
 			pdf.Ln(0.8)
 		}
 	}
+}
 
-	pdf.Ln(3)
-	font("", 10.5)
-	pdf.MultiCell(contentW, 5.5, f.Pledge, "", "J", false)
-	pdf.Ln(4)
-
-	// Place and date, then the signature box, in the right half as on paper forms; kept
-	// together on one page.
+// signatureBlock draws place and date, then the signature box, in the right half as on
+// paper forms, kept together on one page; it returns the box's top-left corner in mm.
+func (w *formWriter) signatureBlock(f *form, d dossier, date time.Time) (boxX, boxY float64) {
+	pdf := w.pdf
 	if pdf.GetY()+54 > pageH-16 {
 		pdf.AddPage()
 	}
-	half := contentW / 2
+	half := w.contentW / 2
 	right := marginL + half
 	pdf.SetX(right)
-	font("", 10.5)
+	w.font("", 10.5)
 	pdf.CellFormat(half, 5.5, fmt.Sprintf("Thanh Hóa, ngày %02d tháng %02d năm %d", date.Day(), date.Month(), date.Year()), "", 1, "C", false, 0, "")
 	pdf.SetX(right)
-	font("B", 11)
+	w.font("B", 11)
 	pdf.CellFormat(half, 6, f.SignAs, "", 1, "C", false, 0, "")
 	pdf.SetX(right)
-	font("", 9)
+	w.font("", 9)
 	pdf.CellFormat(half, 4.5, "(Ký số, ghi rõ họ tên)", "", 1, "C", false, 0, "")
-	boxX, boxY := right+(half-sigW)/2, pdf.GetY()+1.5
+	boxX, boxY = right+(half-sigW)/2, pdf.GetY()+1.5
 	pdf.SetDrawColor(120, 120, 120)
 	pdf.SetLineWidth(0.2)
 	pdf.SetDashPattern([]float64{1.2, 1}, 0)
@@ -158,23 +193,19 @@ func (f *form) render(d dossier) (rendered, error) {
 	pdf.SetDashPattern(nil, 0)
 	pdf.SetDrawColor(0, 0, 0)
 	pdf.SetXY(right, boxY+sigH+1.5)
-	font("B", 11)
+	w.font("B", 11)
 	pdf.CellFormat(half, 6, d.Applicant.Name, "", 1, "C", false, 0, "")
+	return boxX, boxY
+}
 
-	font("", 7.5)
+// footer prints where the form was made, at the bottom of the last page.
+func (w *formWriter) footer() {
+	pdf := w.pdf
+	w.font("", 7.5)
 	pdf.SetTextColor(110, 110, 110)
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.SetXY(marginL, pageH-12)
-	pdf.CellFormat(contentW, 4, "Lập trên Cổng Dịch vụ công tỉnh Thanh Hóa (bản trình diễn) - ký số từ xa qua Motlan", "T", 0, "C", false, 0, "")
-
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
-		return rendered{}, fmt.Errorf("portal: rendering %q: %w", f.Title, err)
-	}
-	pl := placement{Page: pdf.PageNo(), Rect: [4]float64{
-		boxX * ptPerMM, (pageH - boxY - sigH) * ptPerMM, (boxX + sigW) * ptPerMM, (pageH - boxY) * ptPerMM,
-	}}
-	return rendered{Form: f, PDF: buf.Bytes(), Placement: pl}, nil
+	pdf.CellFormat(w.contentW, 4, "Lập trên Cổng Dịch vụ công tỉnh Thanh Hóa (bản trình diễn) - ký số từ xa qua Motlan", "T", 0, "C", false, 0, "")
 }
 
 // render makes every form of the bundle for d.

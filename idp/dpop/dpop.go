@@ -1,6 +1,3 @@
-// Package dpop makes DPoP proofs (RFC 9449) on the client side: what a relying party, or a
-// test, sends in the DPoP header to prove it holds the key its tokens are bound to. The
-// provider's checks live in package idp.
 package dpop
 
 import (

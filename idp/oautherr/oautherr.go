@@ -96,7 +96,7 @@ func WriteJSON(w http.ResponseWriter, e *Error, basicChallenge bool) {
 func WriteBearer(w http.ResponseWriter, e *Error) {
 	challenge := `Bearer realm="motlan"`
 	if e.Code != "" {
-		challenge += `, error="` + e.Code + `", error_description="` + quoteSafe(e.Description) + `"`
+		challenge += `, error="` + e.Code + `", error_description="` + QuoteSafe(e.Description) + `"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	if e.Code == "" {
@@ -108,8 +108,9 @@ func WriteBearer(w http.ResponseWriter, e *Error) {
 	WriteJSON(w, e, false)
 }
 
-// quoteSafe keeps a description inside RFC 6750's allowed character set for the header.
-func quoteSafe(s string) string {
+// QuoteSafe keeps a description inside a WWW-Authenticate quoted-string's safe characters
+// (RFC 6750 3, RFC 9449 7.1).
+func QuoteSafe(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
 			return '\''

@@ -293,17 +293,31 @@ type Assertions interface {
 // Logins batches the writes of a login's hot path into one transaction each: on SQLite a
 // commit costs more than the statements in it.
 type Logins interface {
-	// RecordLogin upserts the citizen (as UpsertCitizen), creates the session for the
-	// stored citizen and, when code is not nil, the code for that citizen and session, all
-	// or nothing. When once is not nil it is marked used in the same transaction, as
-	// UseAssertion(once.Namespace, once.Key, once.ExpiresAt) would; if it was used already
-	// nothing is stored and the error is ErrAlreadyUsed. It returns the stored citizen.
-	RecordLogin(ctx context.Context, c Citizen, s Session, code *AuthCode, once *Once) (Citizen, error)
+	// RecordLogin upserts l.Citizen (as UpsertCitizen), creates l.Session for the stored
+	// citizen and, when l.Code is not nil, the code for that citizen and session, and
+	// writes l.Audit's records as pending audit records, all or nothing. When l.Once is not
+	// nil it is marked used in the same transaction, as UseAssertion(once.Namespace,
+	// once.Key, once.ExpiresAt) would; if it was used already nothing is stored and the
+	// error is ErrAlreadyUsed. It returns the stored citizen.
+	RecordLogin(ctx context.Context, l Login) (Citizen, error)
 	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
 	// transaction, calls next with it and stores the refresh token next returns (nil: none).
 	// If next fails, the code stays consumed, nothing else is stored, and next's error is
 	// returned with the code. next runs under the store's lock: quick, and no store calls.
 	RedeemAuthCode(ctx context.Context, id string, next func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
+}
+
+// Login is what one login on the way back from the eID stores, in one transaction.
+type Login struct {
+	Citizen Citizen
+	Session Session
+	Code    *AuthCode // nil: none
+	Once    *Once     // nil: none
+	// Audit returns the login's audit records (Kind, Actor, At, Details) for the stored
+	// citizen; they are written as pending records, sealed into the log later (see
+	// Audit.SealPendingAudit). An error stores nothing. nil: no records. It runs in the
+	// transaction: quick, no store calls.
+	Audit func(Citizen) ([]AuditRecord, error)
 }
 
 // Once is a single-use value, such as the state of an upstream login whose transaction
@@ -388,10 +402,11 @@ type AuditRecord struct {
 // Audit holds the audit log. Appends are serialized so the chain never forks, also
 // between replicas.
 type Audit interface {
-	// AppendAudit appends rs in order, all or nothing: holding the log's lock, it gives
-	// each record the next seq (1 on an empty log) and as PrevHash the hash of the record
-	// before it ("" for the first), sets its Hash to seal(r), stores it, and returns the
-	// stored records. Several records in one call share one transaction (group commit).
+	// AppendAudit appends rs in order, all or nothing: holding the log's lock, it first
+	// seals pending records as SealPendingAudit does (so the log keeps the order in which
+	// acts committed), then gives each record of rs the next seq (1 on an empty log) and as
+	// PrevHash the hash of the record before it ("" for the first), sets its Hash to
+	// seal(r), stores it, and returns the stored records of rs. Several records in one call share one transaction (group commit).
 	// Details are stored byte for byte. If seal fails nothing is stored. seal runs under
 	// the lock: quick, and no store calls.
 	AppendAudit(ctx context.Context, rs []AuditRecord, seal func(AuditRecord) (string, error)) ([]AuditRecord, error)
@@ -400,4 +415,11 @@ type Audit interface {
 	// AuditHead returns the seq and hash of the last record appended (0, "" when empty),
 	// kept apart from the records so that removing the newest records shows.
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+	// SealPendingAudit moves up to limit pending records (those an act wrote in its own
+	// transaction, see Login.Audit), oldest first, into the log: holding the log's lock,
+	// it chains each as AppendAudit does and removes it from the pending ones, all in one
+	// transaction. It returns the sealed records; none when nothing is pending.
+	SealPendingAudit(ctx context.Context, limit int, seal func(AuditRecord) (string, error)) ([]AuditRecord, error)
+	// PendingAudit returns how many records wait to be sealed and the time of the oldest.
+	PendingAudit(ctx context.Context) (n int, oldest time.Time, err error)
 }

@@ -7,23 +7,18 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
-
 	"github.com/motlan/motlan/adapters/vneid/sim"
+	"golang.org/x/oauth2"
 )
 
 // Options configure one run.
@@ -38,6 +33,10 @@ type Options struct {
 	Warmup         int
 	Citizens       int  // distinct citizens the sim knows for the driver
 	EIDSSO         bool // keep each worker's eID session cookie: the upstream skips its form
+	// NewCitizens is the share (0 to 1) of measured logins made by a citizen who never
+	// logged in before: Motlan creates the citizen's record then. The others are
+	// returning citizens who logged in during the warm-up. Needs EIDSSO off.
+	NewCitizens    float64
 	Timeout        time.Duration
 	ProfileDir     string // when set, CPU profiles of Motlan per phase are written here
 	ProfileSeconds int    // 0: estimated from the warm-up rate
@@ -61,6 +60,26 @@ func (o *Options) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
+}
+
+// validate reports options that cannot run together.
+func (o *Options) validate() error {
+	switch {
+	case o.NewCitizens < 0 || o.NewCitizens > 1:
+		return fmt.Errorf("-new-citizens %v: want a share from 0 to 1", o.NewCitizens)
+	case o.NewCitizens > 0 && o.EIDSSO:
+		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
+	}
+	return nil
+}
+
+// freshCitizens is how many never-seen citizens the measured logins need.
+func (o *Options) freshCitizens() int { return int(math.Ceil(o.NewCitizens * float64(o.Logins))) }
+
+// isNew reports whether measured login i is a new citizen's: spread evenly, so that any
+// stretch of logins has the configured share.
+func (o *Options) isNew(i int) bool {
+	return math.Floor(float64(i+1)*o.NewCitizens) > math.Floor(float64(i)*o.NewCitizens)
 }
 
 // Phase is the result of one phase.
@@ -124,6 +143,7 @@ type Report struct {
 	Store       string   `json:"store"`
 	Concurrency int      `json:"concurrency"`
 	EIDSSO      bool     `json:"eid_sso"`
+	NewCitizens float64  `json:"new_citizens"`
 	CPUs        int      `json:"cpus"`
 	MotlanPid   int      `json:"motlan_pid"`
 	Phases      []*Phase `json:"phases"`
@@ -152,6 +172,9 @@ func (r *Report) Failed() bool {
 // Run starts the stack, runs warm-up, login and refresh phases, and stops the stack.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	st, err := StartStack(ctx, o)
@@ -170,193 +193,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	return rep, err
 }
-
-// ---- CPU accounting ----
-
-// userHZ is the unit of utime and stime in /proc/<pid>/stat: USER_HZ, 100 on Linux
-// whatever the kernel's HZ (getconf CLK_TCK).
-const userHZ = 100
-
-// processCPU returns the CPU time a process has used, all threads, in seconds: the sum of
-// its threads' run time from /proc/<pid>/task/*/schedstat (nanoseconds), or, where the
-// kernel has no schedstat, utime+stime from /proc/<pid>/stat (in 10 ms ticks: too coarse
-// for a short phase). Both count the same thing, time on a CPU, user and system; the
-// schedstat sum misses threads that exited, which a Go server seldom does.
-func processCPU(pid int) (float64, error) {
-	if v, err := schedstatCPU(pid); err == nil {
-		return v, nil
-	}
-	return statCPU(pid)
-}
-
-func schedstatCPU(pid int) (float64, error) {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, err
-	}
-	var ns uint64
-	n := 0
-	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return 0, errors.New("unexpected schedstat format")
-		}
-		ns += v
-		n++
-	}
-	if n == 0 {
-		return 0, errors.New("no schedstat")
-	}
-	return float64(ns) / 1e9, nil
-}
-
-// statCPU returns utime+stime of a process, all threads, in seconds.
-func statCPU(pid int) (float64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces: split after it.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	stt, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	return float64(ut+stt) / userHZ, nil
-}
-
-// machineBusy returns the CPU time all cores spent busy since boot, in seconds.
-func machineBusy() (float64, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, errors.New("unexpected /proc/stat format")
-	}
-	var busy uint64
-	for k, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		if k == 3 || k == 4 {
-			continue // idle, iowait
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return 0, errors.New("unexpected /proc/stat format")
-		}
-		busy += n
-	}
-	return float64(busy) / userHZ, nil
-}
-
-// cpuSnap is the CPU consumed so far by each party, in seconds.
-type cpuSnap struct {
-	motlan, driver, machine float64
-	motlanStat              float64         // utime+stime, as a cross-check of motlan
-	pg                      map[int]float64 // Motlan's PostgreSQL backends by pid
-}
-
-func (d *driver) snap(ctx context.Context) (cpuSnap, error) {
-	var c cpuSnap
-	var err error
-	if d.st.pg != nil {
-		pids, err := d.st.pg.backends(ctx)
-		if err != nil {
-			return c, fmt.Errorf("find Motlan's PostgreSQL backends: %w", err)
-		}
-		c.pg = make(map[int]float64, len(pids))
-		for _, pid := range pids {
-			if v, err := processCPU(pid); err == nil { // a server elsewhere: not counted
-				c.pg[pid] = v
-			}
-		}
-	}
-	if c.machine, err = machineBusy(); err != nil {
-		return c, err
-	}
-	c.driver = selfCPU()
-	if c.motlan, err = processCPU(d.st.Pid); err != nil {
-		return c, fmt.Errorf("read Motlan's CPU: %w", err)
-	}
-	if c.motlanStat, err = statCPU(d.st.Pid); err != nil {
-		return c, fmt.Errorf("read Motlan's CPU: %w", err)
-	}
-	return c, nil
-}
-
-// selfCPU returns this process's user+system CPU in seconds (microsecond resolution).
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
-// ---- HTTP plumbing ----
-
-type timerKey struct{}
-
-// motlanTimer adds the duration of every round trip to Motlan's host (until the response
-// headers arrive) to the *atomic.Int64 carried by the request's context.
-type motlanTimer struct {
-	host string
-	base http.RoundTripper
-}
-
-func (t *motlanTimer) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Hostname() != "127.0.0.1" && req.URL.Hostname() != "localhost" {
-		return nil, fmt.Errorf("load driver: refusing to contact %s: loopback only", req.URL.Host)
-	}
-	acc, _ := req.Context().Value(timerKey{}).(*atomic.Int64)
-	if acc == nil || req.URL.Host != t.host {
-		return t.base.RoundTrip(req)
-	}
-	start := time.Now()
-	resp, err := t.base.RoundTrip(req)
-	acc.Add(int64(time.Since(start)))
-	return resp, err
-}
-
-// splitJar keeps Motlan's cookies and the eID's apart (cookie jars ignore ports, and both
-// listen on 127.0.0.1), so that a login can start with no Motlan cookie while the worker
-// keeps its eID session.
-type splitJar struct {
-	motlanHost  string
-	motlan, eid http.CookieJar
-}
-
-func (j *splitJar) jar(u *url.URL) http.CookieJar {
-	if u.Host == j.motlanHost {
-		return j.motlan
-	}
-	return j.eid
-}
-func (j *splitJar) SetCookies(u *url.URL, cs []*http.Cookie) { j.jar(u).SetCookies(u, cs) }
-func (j *splitJar) Cookies(u *url.URL) []*http.Cookie        { return j.jar(u).Cookies(u) }
-
-func newJar() http.CookieJar { j, _ := cookiejar.New(nil); return j }
 
 // ---- the driver ----
 
@@ -397,7 +233,7 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 	d.oauth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	d.verifier = provider.Verifier(&oidc.Config{ClientID: rpID, SupportedSigningAlgs: []string{"ES256", "RS256"}})
 
-	rep := &Report{Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
+	rep := &Report{Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, NewCitizens: o.NewCitizens, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
 	workers := make([]*worker, o.Concurrency)
 	for i := range workers {
 		workers[i] = &worker{d: d, id: i, jar: &splitJar{motlanHost: st.MotlanHost, motlan: newJar(), eid: newJar()},
@@ -407,21 +243,18 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	var next atomic.Int64 // next citizen, when the eID session is not kept
-
-	login := func(w *worker, _ int) (opResult, *chain, error) {
-		cccd := w.citizen
-		if !o.EIDSSO {
-			cccd = st.Citizens[int(next.Add(1)-1)%len(st.Citizens)].CCCD
-		}
-		return w.login(ctx, cccd)
-	}
-
 	// Warm-up: every worker's first login (the eID form once per worker when its session
 	// is kept), connection pools, Motlan's caches; not reported in the totals.
 	warm := max(o.Warmup, o.Concurrency)
+	pick := newPicker(&o, st.Citizens, warm)
+	login := func(w *worker, i int, measured bool) (opResult, *chain, error) {
+		if o.EIDSSO {
+			return w.login(ctx, w.citizen)
+		}
+		return w.login(ctx, pick.next(i, measured))
+	}
 	p, err := d.phase(ctx, "warmup", warm, workers, 0, loginSteps, func(w *worker, i int) (opResult, error) {
-		res, _, err := login(w, i)
+		res, _, err := login(w, i, false)
 		return res, err
 	})
 	if err != nil {
@@ -439,7 +272,7 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 
 	chains := make([]*chain, o.Logins)
 	p, err = d.phase(ctx, "login", o.Logins, workers, profSecs, loginSteps, func(w *worker, i int) (opResult, error) {
-		res, c, err := login(w, i)
+		res, c, err := login(w, i, true)
 		chains[i] = c
 		return res, err
 	})
@@ -476,6 +309,34 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 	return rep, nil
 }
 
+// picker chooses the citizen of each login when the eID session is not kept.
+type picker struct {
+	o                  *Options
+	returning, fresh   []sim.Citizen
+	seen               int          // returning citizens the warm-up logs in
+	nextOld, nextFresh atomic.Int64 // next returning citizen, next new one
+}
+
+// newPicker splits citizens into the returning pool and the never-seen ones the measured
+// logins need; the warm-up's logins go over the pool from its start.
+func newPicker(o *Options, citizens []sim.Citizen, warm int) *picker {
+	n := len(citizens) - o.freshCitizens()
+	return &picker{o: o, returning: citizens[:n], fresh: citizens[n:], seen: min(warm, n)}
+}
+
+// next returns the ID number of the citizen who makes login i: the warm-up and plain runs
+// go round the pool; with NewCitizens, a measured login is a new citizen's or a citizen's
+// the warm-up logged in.
+func (p *picker) next(i int, measured bool) string {
+	switch {
+	case measured && p.o.isNew(i):
+		return p.fresh[p.nextFresh.Add(1)-1].CCCD
+	case measured && p.o.NewCitizens > 0:
+		return p.returning[int(p.nextOld.Add(1)-1)%p.seen].CCCD
+	}
+	return p.returning[int(p.nextOld.Add(1)-1)%len(p.returning)].CCCD
+}
+
 // phase runs op count times over the workers and measures it.
 func (d *driver) phase(ctx context.Context, name string, count int, workers []*worker, profSecs int,
 	stepNames []string, op func(w *worker, i int) (opResult, error)) (*Phase, error) {
@@ -483,23 +344,6 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 	if count <= 0 {
 		return p, nil
 	}
-	lat := make([]time.Duration, count)
-	mlat := make([]time.Duration, count)
-	steps := make([][]time.Duration, len(stepNames))
-	for k := range steps {
-		steps[k] = make([]time.Duration, count)
-	}
-	done := make([]bool, count)
-	var (
-		idx    atomic.Int64
-		nerr   atomic.Int64
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		stopCh = make(chan struct{})
-		stop   sync.Once
-	)
-	const maxErrors = 5 // stop the phase after this many: the first ones say what is wrong
-
 	var prof chan error
 	if d.o.ProfileDir != "" && profSecs > 0 && name != "warmup" {
 		p.Profile = filepath.Join(d.o.ProfileDir, "motlan-"+d.o.Store+"-"+name+".pprof")
@@ -513,6 +357,51 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 		return nil, err
 	}
 	start := time.Now()
+	s := runOps(ctx, name, count, len(stepNames), workers, op)
+	wall := time.Since(start)
+	c1, err := d.snap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prof != nil {
+		if err := <-prof; err != nil {
+			fmt.Fprintf(os.Stderr, "load: profile %s: %v\n", name, err)
+			p.Profile = ""
+		}
+	}
+	p.FirstErrors = s.firstErrors
+	s.summarize(ctx, p, name, stepNames, wall)
+	p.addCPU(c0, c1)
+	return p, nil
+}
+
+// samples holds the latencies of one phase's operations, by operation index.
+type samples struct {
+	lat, mlat   []time.Duration
+	steps       [][]time.Duration
+	done        []bool
+	nerr        atomic.Int64
+	mu          sync.Mutex
+	firstErrors []string
+}
+
+// maxErrors stops a phase after this many errors: the first ones say what is wrong.
+const maxErrors = 5
+
+// runOps runs op count times, spread over the workers, and records each latency.
+func runOps(ctx context.Context, name string, count, nsteps int, workers []*worker,
+	op func(w *worker, i int) (opResult, error)) *samples {
+	s := &samples{lat: make([]time.Duration, count), mlat: make([]time.Duration, count),
+		steps: make([][]time.Duration, nsteps), done: make([]bool, count)}
+	for k := range s.steps {
+		s.steps[k] = make([]time.Duration, count)
+	}
+	var (
+		idx    atomic.Int64
+		wg     sync.WaitGroup
+		stopCh = make(chan struct{})
+		stop   sync.Once
+	)
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
@@ -529,50 +418,50 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 				}
 				t0 := time.Now()
 				res, err := op(w, i)
-				lat[i], mlat[i] = time.Since(t0), res.motlan
-				for k := range min(len(steps), len(res.steps)) {
-					steps[k][i] = res.steps[k]
+				if s.record(i, time.Since(t0), res, err, name) {
+					stop.Do(func() { close(stopCh) })
 				}
-				if err != nil {
-					if nerr.Add(1) >= maxErrors {
-						stop.Do(func() { close(stopCh) })
-					}
-					mu.Lock()
-					if len(p.FirstErrors) < maxErrors {
-						p.FirstErrors = append(p.FirstErrors, fmt.Sprintf("%s #%d: %v", name, i, err))
-					}
-					mu.Unlock()
-					continue
-				}
-				done[i] = true
 			}
 		}()
 	}
 	wg.Wait()
-	wall := time.Since(start)
-	c1, err := d.snap(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if prof != nil {
-		if err := <-prof; err != nil {
-			fmt.Fprintf(os.Stderr, "load: profile %s: %v\n", name, err)
-			p.Profile = ""
-		}
-	}
+	return s
+}
 
+// record keeps operation i's result; it reports whether the phase has had too many errors.
+func (s *samples) record(i int, lat time.Duration, res opResult, err error, name string) bool {
+	s.lat[i], s.mlat[i] = lat, res.motlan
+	for k := range min(len(s.steps), len(res.steps)) {
+		s.steps[k][i] = res.steps[k]
+	}
+	if err == nil {
+		s.done[i] = true
+		return false
+	}
+	n := s.nerr.Add(1)
+	s.mu.Lock()
+	if len(s.firstErrors) < maxErrors {
+		s.firstErrors = append(s.firstErrors, fmt.Sprintf("%s #%d: %v", name, i, err))
+	}
+	s.mu.Unlock()
+	return n >= maxErrors
+}
+
+// summarize fills p's counts, rate and percentiles from the successful operations.
+func (s *samples) summarize(ctx context.Context, p *Phase, name string, stepNames []string, wall time.Duration) {
+	count := len(s.lat)
 	var ok, okM []time.Duration
-	okS := make([][]time.Duration, len(steps))
+	okS := make([][]time.Duration, len(s.steps))
 	for i := range count {
-		if done[i] {
-			ok = append(ok, lat[i])
-			okM = append(okM, mlat[i])
-			for k := range steps {
-				okS[k] = append(okS[k], steps[k][i])
+		if s.done[i] {
+			ok = append(ok, s.lat[i])
+			okM = append(okM, s.mlat[i])
+			for k := range s.steps {
+				okS[k] = append(okS[k], s.steps[k][i])
 			}
 		}
 	}
-	p.Errors = int(nerr.Load())
+	p.Errors = int(s.nerr.Load())
 	if missing := count - len(ok) - p.Errors; missing > 0 {
 		if ctx.Err() != nil {
 			p.FirstErrors = append(p.FirstErrors, fmt.Sprintf("%s: %d not run: %v", name, missing, ctx.Err()))
@@ -595,6 +484,10 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 			p.Steps = append(p.Steps, Step{Name: name, P50: ms(pct(okS[k], 50)), P99: ms(pct(okS[k], 99)), Max: ms(okS[k][n-1])})
 		}
 	}
+}
+
+// addCPU fills p's CPU figures from the snapshots before and after the phase.
+func (p *Phase) addCPU(c0, c1 cpuSnap) {
 	p.MotlanCPU = c1.motlan - c0.motlan
 	p.MotlanCPUStat = c1.motlanStat - c0.motlanStat
 	p.DriverCPU = c1.driver - c0.driver
@@ -602,12 +495,11 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 		p.PGCPU += v - c0.pg[pid] // a backend born during the phase counts from zero
 	}
 	p.OtherCPU = max(0, (c1.machine-c0.machine)-p.MotlanCPU-p.DriverCPU-p.PGCPU)
-	if n := len(ok) + p.Errors; n > 0 {
+	if n := p.Count + p.Errors; n > 0 {
 		p.MotlanCPUPer1000 = p.MotlanCPU * 1000 / float64(n)
 		p.DriverCPUPer1000 = p.DriverCPU * 1000 / float64(n)
 		p.PGCPUPer1000 = p.PGCPU * 1000 / float64(n)
 	}
-	return p, nil
 }
 
 // pct is the nearest-rank percentile of sorted durations.
@@ -644,160 +536,4 @@ func (d *driver) fetchProfile(ctx context.Context, path string, secs int) error 
 		return err
 	}
 	return f.Close()
-}
-
-// ---- one worker: a browser plus the relying party's back channel ----
-
-type worker struct {
-	d       *driver
-	id      int
-	jar     *splitJar
-	http    *http.Client
-	citizen string
-	chain   chain
-}
-
-func (w *worker) get(ctx context.Context, u string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	return w.http.Do(req)
-}
-
-// redirect GETs u and returns the Location of its 302/303; anything else is an error.
-func (w *worker) redirect(ctx context.Context, step, u string) (*url.URL, error) {
-	resp, err := w.get(ctx, u)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", step, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		return nil, fmt.Errorf("%s: want a redirect, got HTTP %d: %q", step, resp.StatusCode, b)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	loc, err := resp.Location()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", step, err)
-	}
-	return loc, nil
-}
-
-// login is one complete federated login as the relying party and the browser see it:
-// authorize at Motlan, log in at the eID, Motlan's callback, the code at the relying
-// party's redirect URI, the token exchange with PKCE, and the ID token verified by go-oidc
-// (signature, issuer, audience, expiry, nonce, at_hash).
-func (w *worker) login(ctx context.Context, cccd string) (res opResult, _ *chain, _ error) {
-	d := w.d
-	var acc atomic.Int64
-	ctx = context.WithValue(ctx, timerKey{}, &acc)
-	res.steps = make([]time.Duration, len(loginSteps))
-	t := time.Now()
-	lap := func(k int) {
-		now := time.Now()
-		res.steps[k], t = now.Sub(t), now
-		res.motlan = time.Duration(acc.Load())
-	}
-	w.jar.motlan = newJar() // a new browser as far as Motlan is concerned: no session
-	if !d.o.EIDSSO {
-		w.jar.eid = newJar()
-	}
-	state, nonce, verifier := randSecret(), randSecret(), oauth2.GenerateVerifier()
-	authURL := d.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
-
-	loc, err := w.redirect(ctx, "authorize", authURL)
-	lap(0)
-	if err != nil {
-		return res, nil, err
-	}
-	if !strings.HasPrefix(loc.String(), d.st.EIDURL+"/") {
-		return res, nil, fmt.Errorf("authorize: Motlan sent the browser to %s, not to the eID", loc.Redacted())
-	}
-	// The eID: with the worker's eID session it redirects straight back; otherwise the
-	// password and one-time-code pages. sim.Login handles both.
-	cb, err := sim.Login(ctx, w.http, loc.String(), cccd, sim.DevPassword)
-	lap(1)
-	if err != nil {
-		return res, nil, fmt.Errorf("eID: %w", err)
-	}
-	if cb.Host != d.st.MotlanHost {
-		return res, nil, fmt.Errorf("eID: returned to %s, not to Motlan", cb.Redacted())
-	}
-	final, err := w.redirect(ctx, "callback", cb.String())
-	lap(2)
-	if err != nil {
-		return res, nil, err
-	}
-	q := final.Query()
-	switch {
-	case !strings.HasPrefix(final.String(), rpRedirect+"?"):
-		return res, nil, fmt.Errorf("callback: sent to %s, not to the relying party", final.Redacted())
-	case q.Get("error") != "":
-		return res, nil, fmt.Errorf("callback: error=%s: %s", q.Get("error"), q.Get("error_description"))
-	case q.Get("state") != state:
-		return res, nil, errors.New("callback: state mismatch")
-	case q.Get("iss") != d.st.Issuer:
-		return res, nil, fmt.Errorf("callback: iss %q", q.Get("iss"))
-	case q.Get("code") == "":
-		return res, nil, errors.New("callback: no code")
-	}
-	tctx := context.WithValue(ctx, oauth2.HTTPClient, d.client)
-	tok, err := d.oauth.Exchange(tctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	lap(3)
-	if err != nil {
-		return res, nil, fmt.Errorf("token: %w", err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := d.verifier.Verify(oidc.ClientContext(ctx, d.client), raw)
-	if err != nil {
-		return res, nil, fmt.Errorf("ID token: %w", err)
-	}
-	if idt.Nonce != nonce {
-		return res, nil, errors.New("ID token: nonce mismatch")
-	}
-	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-		return res, nil, fmt.Errorf("ID token: at_hash: %w", err)
-	}
-	lap(4)
-	if tok.RefreshToken == "" {
-		return res, nil, errors.New("token: no refresh token")
-	}
-	return res, &chain{refresh: tok.RefreshToken, sub: idt.Subject}, nil
-}
-
-// refresh rotates the worker's refresh token once and verifies the new ID token.
-func (w *worker) refresh(ctx context.Context) (res opResult, _ error) {
-	d := w.d
-	if w.chain.refresh == "" {
-		return res, errors.New("refresh: this worker has no refresh token (fewer logins than workers)")
-	}
-	var acc atomic.Int64
-	ctx = context.WithValue(ctx, timerKey{}, &acc)
-	res.steps = make([]time.Duration, len(refreshSteps))
-	t0 := time.Now()
-	tctx := context.WithValue(ctx, oauth2.HTTPClient, d.client)
-	tok, err := d.oauth.TokenSource(tctx, &oauth2.Token{RefreshToken: w.chain.refresh}).Token()
-	res.motlan = time.Duration(acc.Load())
-	res.steps[0] = time.Since(t0)
-	if err != nil {
-		w.chain.refresh = ""
-		return res, fmt.Errorf("refresh: %w", err)
-	}
-	if tok.RefreshToken == "" || tok.RefreshToken == w.chain.refresh {
-		w.chain.refresh = ""
-		return res, errors.New("refresh: the refresh token was not rotated")
-	}
-	w.chain.refresh = tok.RefreshToken
-	t1 := time.Now()
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := d.verifier.Verify(oidc.ClientContext(ctx, d.client), raw)
-	if err != nil {
-		return res, fmt.Errorf("refresh: ID token: %w", err)
-	}
-	if idt.Subject != w.chain.sub {
-		return res, fmt.Errorf("refresh: ID token sub %q, the login's was %q", idt.Subject, w.chain.sub)
-	}
-	res.steps[1] = time.Since(t1)
-	return res, nil
 }

@@ -11,9 +11,20 @@ import (
 )
 
 // TestSmoke runs the driver's core end to end, small: the motlan binary built and spawned
-// on SQLite, 20 federated logins and 20 refreshes. It checks that everything succeeds and
-// that the CPU accounting reads something; it asserts nothing about speed.
+// on SQLite, 20 federated logins and 20 refreshes, with the eID session kept and with 70%
+// new citizens (eID form every login). It checks that everything succeeds and that the
+// CPU accounting reads something; it asserts nothing about speed.
 func TestSmoke(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		sso         bool
+		newCitizens float64
+	}{{"eid-sso", true, 0}, {"new-citizens-70", false, 0.7}} {
+		t.Run(tc.name, func(t *testing.T) { smoke(t, tc.sso, tc.newCitizens) })
+	}
+}
+
+func smoke(t *testing.T, sso bool, newCitizens float64) {
 	if testing.Short() && !testenv.Strict() {
 		t.Skip("builds and spawns motlan; skipped with -short")
 	}
@@ -24,7 +35,7 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	rep, err := Run(ctx, Options{
 		Store: "sqlite", Concurrency: 4, Warmup: 4, Logins: 20, Refreshes: 20,
-		EIDSSO: true, Timeout: 55 * time.Second, Progress: testWriter{t},
+		EIDSSO: sso, NewCitizens: newCitizens, Timeout: 55 * time.Second, Progress: testWriter{t},
 	})
 	if err != nil {
 		t.Fatal(err)

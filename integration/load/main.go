@@ -85,6 +85,7 @@ func main() {
 	flag.IntVar(&o.Warmup, "warmup", 200, "warm-up logins, not measured (at least -concurrency)")
 	flag.IntVar(&o.Citizens, "citizens", 256, "distinct citizens at the eID (at least -concurrency)")
 	flag.BoolVar(&o.EIDSSO, "eid-sso", true, "keep each worker's eID session: the eID redirects back at once")
+	flag.Float64Var(&o.NewCitizens, "new-citizens", 0, "share (0 to 1) of measured logins by citizens never seen before, the others returning (needs -eid-sso=false)")
 	flag.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "overall limit of the run")
 	flag.StringVar(&o.ProfileDir, "profile", "", "write CPU profiles of Motlan per phase into this directory")
 	flag.IntVar(&o.ProfileSeconds, "profile-seconds", 0, "profile length (0: estimated from the warm-up rate)")
@@ -143,7 +144,7 @@ func PrintReport(w io.Writer, r *Report) {
 	if !r.EIDSSO {
 		sso = "none (eID password and OTP pages every login)"
 	}
-	fmt.Fprintf(w, "store=%s concurrency=%d cpus=%d eid-session=%s\n", r.Store, r.Concurrency, r.CPUs, sso)
+	fmt.Fprintf(w, "store=%s concurrency=%d cpus=%d eid-session=%s new-citizens=%.0f%%\n", r.Store, r.Concurrency, r.CPUs, sso, r.NewCitizens*100)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tcount\terrors\trate/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tmotlan p50\tmotlan p99\tMotlan CPU-s/1000\tpg CPU-s/1000\tdriver CPU-s/1000\tother CPU-s\t")
 	for _, p := range r.Phases {

@@ -234,20 +234,36 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 			return s, err
 		}
 	}
-
-	// The dev eID, in this process: its CPU is the driver's, not Motlan's.
-	eidLn, err := net.Listen("tcp", "127.0.0.1:0")
+	eidSecret, err := s.startEID(o)
 	if err != nil {
 		return s, err
+	}
+	dsn, err := s.storageDSN(ctx, o)
+	if err != nil {
+		return s, err
+	}
+	cfgPath, err := s.writeConfig(o, dsn, eidSecret)
+	if err != nil {
+		return s, err
+	}
+	return s, s.startMotlan(ctx, bin, cfgPath)
+}
+
+// startEID runs the dev eID in this process (its CPU is the driver's, not Motlan's) and
+// picks Motlan's address; it returns the eID client secret Motlan must use.
+func (s *Stack) startEID(o Options) (string, error) {
+	eidLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
 	}
 	s.EIDURL = "http://" + eidLn.Addr().String()
 	if s.MotlanHost, err = freeAddr(); err != nil {
 		_ = eidLn.Close()
-		return s, err
+		return "", err
 	}
 	s.Issuer = "http://" + s.MotlanHost
 	eidSecret := randSecret()
-	s.Citizens = loadCitizens(max(o.Citizens, 1))
+	s.Citizens = loadCitizens(max(o.Citizens, 1) + o.freshCitizens())
 	h, err := sim.New(sim.Config{
 		Issuer:   s.EIDURL,
 		Clients:  []sim.Client{{ID: eidClient, Secret: eidSecret, RedirectURIs: []string{idp.CallbackURL(s.Issuer)}}},
@@ -256,32 +272,39 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 	})
 	if err != nil {
 		_ = eidLn.Close()
-		return s, err
+		return "", err
 	}
 	s.eid = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	go func() { _ = s.eid.Serve(eidLn) }()
+	return eidSecret, nil
+}
 
-	// Storage.
-	var dsn string
+// storageDSN returns the store's DSN: a file in the stack's directory, or a fresh
+// PostgreSQL schema dropped when the stack closes.
+func (s *Stack) storageDSN(ctx context.Context, o Options) (string, error) {
 	switch o.Store {
 	case "sqlite":
-		dsn = filepath.Join(s.dir, "motlan.db")
+		return filepath.Join(s.dir, "motlan.db"), nil
 	case "postgres":
 		if o.PGDSN == "" {
-			return s, errors.New("-store postgres needs -pg-dsn or MOTLAN_TEST_POSTGRES_DSN")
+			return "", errors.New("-store postgres needs -pg-dsn or MOTLAN_TEST_POSTGRES_DSN")
 		}
+		var err error
 		if s.pg, err = createSchema(ctx, o.PGDSN); err != nil {
-			return s, err
+			return "", err
 		}
 		s.closers = append(s.closers, s.pg.drop)
-		dsn = s.pg.dsn
-	default:
-		return s, fmt.Errorf("-store %q: want sqlite or postgres", o.Store)
+		return s.pg.dsn, nil
 	}
+	return "", fmt.Errorf("-store %q: want sqlite or postgres", o.Store)
+}
 
+// writeConfig writes Motlan's configuration and master key into the stack's directory
+// and returns the configuration's path.
+func (s *Stack) writeConfig(o Options, dsn, eidSecret string) (string, error) {
 	mkPath := filepath.Join(s.dir, "master.key")
 	if _, err := keys.EnsureMasterKeyFile(mkPath); err != nil {
-		return s, fmt.Errorf("master key: %w", err)
+		return "", fmt.Errorf("master key: %w", err)
 	}
 	s.RPSecret = randSecret()
 	cfg := map[string]any{
@@ -306,28 +329,34 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 	// limits (300 logins a minute per address) exist to stop.
 	cfg["rate_limits"] = map[string]any{"disabled": true}
 	if o.ProfileDir != "" {
+		var err error
 		if s.PprofAddr, err = freeAddr(); err != nil {
-			return s, err
+			return "", err
 		}
 		cfg["debug"] = map[string]any{"pprof_listen": s.PprofAddr}
 	}
 	y, err := yaml.Marshal(cfg)
 	if err != nil {
-		return s, err
+		return "", err
 	}
 	cfgPath := filepath.Join(s.dir, "motlan.yaml")
 	if err := os.WriteFile(cfgPath, y, 0o600); err != nil {
-		return s, err
+		return "", err
 	}
 	// Fail here, with the config package's own message, if the keys drifted.
 	if _, err := config.Load(cfgPath); err != nil {
-		return s, fmt.Errorf("generated configuration: %w", err)
+		return "", fmt.Errorf("generated configuration: %w", err)
 	}
+	return cfgPath, nil
+}
 
+// startMotlan runs `motlan serve` with its output in the stack's log and waits until it
+// answers.
+func (s *Stack) startMotlan(ctx context.Context, bin, cfgPath string) error {
 	s.logPath = filepath.Join(s.dir, "motlan.log")
 	logf, err := os.Create(s.logPath)
 	if err != nil {
-		return s, err
+		return err
 	}
 	s.closers = append(s.closers, logf.Close)
 	s.cmd = exec.Command(bin, "serve", "--config", cfgPath)
@@ -335,14 +364,11 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 	s.cmd.Env = os.Environ()
 	if err := s.cmd.Start(); err != nil {
 		close(s.exited)
-		return s, fmt.Errorf("start motlan: %w", err)
+		return fmt.Errorf("start motlan: %w", err)
 	}
 	s.Pid = s.cmd.Process.Pid
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
-		return s, err
-	}
-	return s, nil
+	return s.waitHealthy(ctx, 60*time.Second)
 }
 
 func (s *Stack) logf(format string, a ...any) {

@@ -6,9 +6,11 @@
 // Records name their actor pseudonymously (Motlan's own citizen id, a client id, an
 // operator) and carry in Details only what the act needs: claim names, never claim values.
 //
-// Log appends after the act has happened: a failed append is logged at error level and
-// does not undo the act or fail the request, whose effect is already committed. Append
-// returns the error for callers that must know.
+// An act that must never happen without its record (a login) writes the record in its
+// own transaction, as a pending record from Records, and Run seals pending records into the
+// chain. Other acts use Log, which appends after the act has happened: a failed append is
+// logged at error level and does not undo the act or fail the request, whose effect is
+// already committed. Append returns the error for callers that must know.
 package audit
 
 import (
@@ -79,6 +81,8 @@ type Logger struct {
 	mu    sync.Mutex
 	queue []*pending
 	busy  bool // a caller is committing a batch
+
+	kick chan struct{} // see Kick and Run
 }
 
 // maxBatch bounds one transaction's records.
@@ -100,7 +104,7 @@ func New(cfg Config) (*Logger, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("audit: Store is required")
 	}
-	l := &Logger{st: cfg.Store, now: cfg.Now, log: cfg.Logger}
+	l := &Logger{st: cfg.Store, now: cfg.Now, log: cfg.Logger, kick: make(chan struct{}, 1)}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -120,11 +124,8 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 	}
 }
 
-// Append appends e and returns the stored record.
-func (l *Logger) Append(ctx context.Context, e Event) (store.AuditRecord, error) {
-	if l == nil {
-		return store.AuditRecord{}, errors.New("audit: no log configured")
-	}
+// record turns e into an unsealed record stamped now.
+func (l *Logger) record(e Event) (store.AuditRecord, error) {
 	if e.Kind == "" || e.Actor == "" {
 		return store.AuditRecord{}, errors.New("audit: an event needs a kind and an actor")
 	}
@@ -135,8 +136,35 @@ func (l *Logger) Append(ctx context.Context, e Event) (store.AuditRecord, error)
 			return store.AuditRecord{}, fmt.Errorf("audit: details of %s: %w", e.Kind, err)
 		}
 	}
-	r := store.AuditRecord{
+	return store.AuditRecord{
 		At: l.now().UTC().Truncate(time.Millisecond), Kind: e.Kind, Actor: e.Actor, Details: details,
+	}, nil
+}
+
+// Records returns es as records for a store to write in the transaction of the act they
+// record, as pending records that Run seals into the chain; nil on a nil *Logger.
+func (l *Logger) Records(es ...Event) ([]store.AuditRecord, error) {
+	if l == nil {
+		return nil, nil
+	}
+	out := make([]store.AuditRecord, len(es))
+	for i, e := range es {
+		var err error
+		if out[i], err = l.record(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Append appends e and returns the stored record.
+func (l *Logger) Append(ctx context.Context, e Event) (store.AuditRecord, error) {
+	if l == nil {
+		return store.AuditRecord{}, errors.New("audit: no log configured")
+	}
+	r, err := l.record(e)
+	if err != nil {
+		return store.AuditRecord{}, err
 	}
 	p := &pending{r: r, done: make(chan outcome, 1)}
 	l.mu.Lock()

@@ -195,6 +195,12 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	r.closers = append(r.closers, func() error { stopGC(); return nil })
 	go collectExpired(gcCtx, st, log)
 	go sp.service.Run(gcCtx, 15*time.Second) // expires requests, resumes interrupted signings
+	// Seals the audit records acts wrote with themselves; stopped (after a last seal)
+	// before the store closes.
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() { auditLog.Run(auditCtx, 0); close(auditDone) }()
+	r.closers = append(r.closers, func() error { stopAudit(); <-auditDone; return nil })
 	log.Info("motlan is serving", "issuer", cfg.Issuer, "addr", r.Addr, "storage", cfg.Storage.Driver)
 	return r, nil
 }

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -254,139 +253,6 @@ func (ca *DevCA) CRLURL() string         { return ca.base + pathIssuingCRL }
 func (ca *DevCA) RootCRLURL() string     { return ca.base + pathRootCRL }
 func (ca *DevCA) OCSPURL() string        { return ca.base + pathOCSP }
 
-// record is how an identity is stored: the certificate and the sealed PKCS #8 key.
-type record struct {
-	Cert      []byte `json:"cert"`
-	SealedKey []byte `json:"sealed_key"`
-}
-
-// loadOrCreate loads the identity stored under name, or creates it with mk (signed by
-// parent, or self-signed when parent is nil) when the store has none. When another
-// replica creates it first, its identity wins.
-func (ca *DevCA) loadOrCreate(ctx context.Context, name string, parent *Identity, mk func(pub crypto.PublicKey) (*x509.Certificate, error)) (*Identity, error) {
-	b, err := ca.cfg.Storage.Load(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		var key *ecdsa.PrivateKey
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		tmpl, err := mk(key.Public())
-		if err != nil {
-			return nil, err
-		}
-		signer, issuerCert := crypto.Signer(key), tmpl
-		if parent != nil {
-			signer, issuerCert = parent.Signer, parent.Certificate
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, issuerCert, key.Public(), signer)
-		if err != nil {
-			return nil, err
-		}
-		pk, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		sealed, err := ca.cfg.Sealer.Seal(sealKIDPrefix+name, pk)
-		clear(pk)
-		if err != nil {
-			return nil, err
-		}
-		b, err = json.Marshal(record{Cert: der, SealedKey: sealed})
-		if err != nil {
-			return nil, err
-		}
-		err = ca.cfg.Storage.Save(ctx, name, b)
-		if errors.Is(err, ErrExists) {
-			b, err = ca.cfg.Storage.Load(ctx, name)
-		} else if err == nil {
-			ca.log.InfoContext(ctx, "ca: created key pair", "record", name)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return ca.openRecord(name, b, parent)
-}
-
-func (ca *DevCA) openRecord(name string, b []byte, parent *Identity) (*Identity, error) {
-	var rec record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("record %s: %w", name, err)
-	}
-	cert, err := x509.ParseCertificate(rec.Cert)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", name, err)
-	}
-	pk, err := ca.cfg.Sealer.Open(sealKIDPrefix+name, rec.SealedKey)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", name, err)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(pk)
-	clear(pk)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", name, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok || !publicKeysEqual(signer.Public(), cert.PublicKey) {
-		return nil, fmt.Errorf("record %s: key does not match certificate", name)
-	}
-	id := &Identity{Certificate: cert, Signer: signer}
-	if parent != nil {
-		id.Chain = append([]*x509.Certificate{parent.Certificate}, parent.Chain...)
-	}
-	return id, nil
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && ak.Equal(b)
-}
-
-func (ca *DevCA) caName(cn string) pkix.Name {
-	return pkix.Name{Country: []string{"VN"}, Organization: []string{ca.cfg.Organization}, CommonName: cn}
-}
-
-func (ca *DevCA) newRoot(pub crypto.PublicKey) (*x509.Certificate, error) {
-	now := ca.now()
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	return &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               ca.caName(ca.cfg.Organization + " Root"),
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(rootValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            1,
-		SubjectKeyId:          keyID(pub),
-	}, nil
-}
-
-func (ca *DevCA) newIssuing(pub crypto.PublicKey) (*x509.Certificate, error) {
-	now := ca.now()
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	return &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               ca.caName(ca.cfg.Organization + " Issuing CA"),
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              capTime(now.Add(issuingValidity), ca.root.Certificate.NotAfter),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          keyID(pub),
-		IssuingCertificateURL: []string{ca.RootCertURL()},
-		CRLDistributionPoints: []string{ca.RootCRLURL()},
-	}, nil
-}
-
 // IssueCitizenCert implements Issuer.
 func (ca *DevCA) IssueCitizenCert(ctx context.Context, req CitizenCertRequest) (*x509.Certificate, []*x509.Certificate, error) {
 	if err := checkPublicKey(req.PublicKey); err != nil {
@@ -474,51 +340,6 @@ func (ca *DevCA) Certificate(ctx context.Context, serial *big.Int) (*x509.Certif
 		return nil, err
 	}
 	return x509.ParseCertificate(der)
-}
-
-// TimestampingIdentity returns the key and certificate of the dev time-stamp authority,
-// created on first use: issued by the issuing CA, with only the timeStamping extended key
-// usage, marked critical as RFC 3161 requires.
-func (ca *DevCA) TimestampingIdentity(ctx context.Context) (*Identity, error) {
-	ca.tsaMu.Lock()
-	defer ca.tsaMu.Unlock()
-	if ca.tsa != nil {
-		return ca.tsa, nil
-	}
-	id, err := ca.loadOrCreate(ctx, recordTimestampingName, ca.issuing, func(pub crypto.PublicKey) (*x509.Certificate, error) {
-		now := ca.now()
-		serial, err := randomSerial()
-		if err != nil {
-			return nil, err
-		}
-		eku, err := asn1.Marshal([]asn1.ObjectIdentifier{OIDTimeStamping})
-		if err != nil {
-			return nil, err
-		}
-		return &x509.Certificate{
-			SerialNumber:          serial,
-			Subject:               ca.caName(ca.cfg.Organization + " Time-Stamping Authority"),
-			NotBefore:             now.Add(-backdate),
-			NotAfter:              capTime(now.Add(tsaValidity), ca.issuing.Certificate.NotAfter),
-			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-			BasicConstraintsValid: true,
-			SubjectKeyId:          keyID(pub),
-			IssuingCertificateURL: []string{ca.IssuingCertURL()},
-			OCSPServer:            []string{ca.OCSPURL()},
-			CRLDistributionPoints: []string{ca.CRLURL()},
-			ExtraExtensions:       []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}},
-		}, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ca: time-stamping identity: %w", err)
-	}
-	// Record it like any issued certificate, so OCSP answers "good" for it.
-	err = ca.cfg.Storage.Save(ctx, recordCertPrefix+serialHex(id.Certificate.SerialNumber), id.Certificate.Raw)
-	if err != nil && !errors.Is(err, ErrExists) {
-		return nil, err
-	}
-	ca.tsa = id
-	return id, nil
 }
 
 // citizenSubject encodes C=VN, ST, L, CN, UID=CCCD:<n> with every string but the country

@@ -239,7 +239,7 @@ func testConcurrentAssertion(e *env) {
 func testConcurrentRecordLoginOnce(e *env) {
 	once := &store.Once{Namespace: "motlan:upstream", Key: "state-race", ExpiresAt: e.clock.Now().Add(time.Minute)}
 	errs := testsync.Race(Racers, func(i int) error {
-		_, err := e.s.RecordLogin(e.ctx, citizen("once-race"), session(fmt.Sprintf("sess-once-race-%d", i)), nil, once)
+		_, err := e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("once-race"), Session: session(fmt.Sprintf("sess-once-race-%d", i)), Once: once})
 		return err
 	})
 	testsync.OneWinner(e.t, "record one login per once", errs, store.ErrAlreadyUsed)

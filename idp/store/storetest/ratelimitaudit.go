@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,8 @@ func RunAuditTests(t *testing.T, open NewShared[store.Audit]) {
 		{"SealErrorStoresNothing", testAuditSealError},
 		{"ListPages", testAuditList},
 		{"ConcurrentAppendsTwoInstances", testAuditConcurrent},
+		{"PendingSealedInOrder", testAuditPending},
+		{"ConcurrentLoginsAndSealersTwoInstances", testAuditPendingConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,5 +334,141 @@ func testAuditConcurrent(t *testing.T, clock *Clock, open NewShared[store.Audit]
 	seq, hash, err := stores[0].AuditHead(t.Context())
 	if err != nil || seq != int64(want) || hash != got[want-1].Hash {
 		t.Errorf("head %d %q %v, want the last record", seq, hash, err)
+	}
+}
+
+// logins returns s as store.Logins: pending audit records are written by the acts.
+func logins(t *testing.T, s store.Audit) store.Logins {
+	t.Helper()
+	l, ok := s.(store.Logins)
+	if !ok {
+		t.Fatalf("%T writes no pending audit records: it is not a store.Logins", s)
+	}
+	return l
+}
+
+// auditedLogin is a login of citizen sub whose audit record names the stored citizen.
+func auditedLogin(sub, sessID string, at time.Time) store.Login {
+	return store.Login{
+		Citizen: store.Citizen{Issuer: "https://eid.example.vn", Subject: sub, CCCD: "001099012345"},
+		Session: store.Session{ID: sessID, AuthTime: at, ACR: "2", CreatedAt: at, ExpiresAt: at.Add(time.Hour)},
+		Audit: func(c store.Citizen) ([]store.AuditRecord, error) {
+			return []store.AuditRecord{{At: at, Kind: "login", Actor: "citizen:" + c.ID, Details: json.RawMessage(`{"session":"` + sessID + `"}`)}}, nil
+		},
+	}
+}
+
+// testAuditPending: an act's records wait, pending, until sealed into the chain after the
+// records appended before; a failed act leaves none; a failed seal leaves them pending.
+func testAuditPending(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
+	s := open(t, clock, 1)[0]
+	ctx := t.Context()
+	if got, err := s.SealPendingAudit(ctx, 10, testSeal); err != nil || len(got) != 0 {
+		t.Fatalf("seal with nothing pending: %v %v", got, err)
+	}
+	first, err := appendOne(ctx, s, auditRecord(0, clock.Now()))
+	must(t, "append", err)
+	l := logins(t, s)
+	at := clock.Now().Add(time.Second)
+	c, err := l.RecordLogin(ctx, auditedLogin("pending-1", "sess-pending-1", at))
+	must(t, "login", err)
+	_, err = l.RecordLogin(ctx, auditedLogin("pending-2", "sess-pending-1", at)) // the session ID is taken
+	wantErr(t, "failed login", err, store.ErrConflict)
+	n, oldest, err := s.PendingAudit(ctx)
+	if err != nil || n != 1 || !oldest.Equal(at.Truncate(time.Millisecond)) {
+		t.Fatalf("pending: %d, oldest %v, %v; want 1 at %v", n, oldest, err, at)
+	}
+	boom := errors.New("boom")
+	if _, err := s.SealPendingAudit(ctx, 10, func(store.AuditRecord) (string, error) { return "", boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing seal: %v", err)
+	}
+	if n, _, _ := s.PendingAudit(ctx); n != 1 {
+		t.Fatalf("%d pending after a failed seal, want 1", n)
+	}
+	_, err = l.RecordLogin(ctx, auditedLogin("pending-3", "sess-pending-3", at.Add(time.Second)))
+	must(t, "second login", err)
+	sealed, err := s.SealPendingAudit(ctx, 1, testSeal) // one at a time
+	must(t, "seal one", err)
+	if len(sealed) != 1 || sealed[0].Actor != "citizen:"+c.ID || sealed[0].Seq != 2 || sealed[0].PrevHash != first.Hash {
+		t.Fatalf("sealed %+v, want the first login's record as seq 2 after %s", sealed, first.Hash)
+	}
+	more, err := s.SealPendingAudit(ctx, 10, testSeal)
+	must(t, "seal the rest", err)
+	if len(more) != 1 || more[0].Seq != 3 || string(more[0].Details) != `{"session":"sess-pending-3"}` {
+		t.Fatalf("sealed %+v, want the second login's record as seq 3", more)
+	}
+	if n, oldest, err := s.PendingAudit(ctx); err != nil || n != 0 || !oldest.IsZero() {
+		t.Errorf("pending after sealing: %d %v %v", n, oldest, err)
+	}
+	// An append seals what is pending first: the log keeps the order the acts committed.
+	_, err = l.RecordLogin(ctx, auditedLogin("pending-4", "sess-pending-4", at.Add(2*time.Second)))
+	must(t, "third login", err)
+	last, err := appendOne(ctx, s, auditRecord(5, clock.Now()))
+	must(t, "append after a login", err)
+	if last.Seq != 5 {
+		t.Errorf("appended record has seq %d, want 5 (after the pending login's)", last.Seq)
+	}
+	if n, _, _ := s.PendingAudit(ctx); n != 0 {
+		t.Errorf("%d pending after an append, want 0", n)
+	}
+	got, err := s.ListAudit(ctx, 0, 10)
+	must(t, "list", err)
+	if len(got) != 5 || string(got[3].Details) != `{"session":"sess-pending-4"}` {
+		t.Fatalf("log %+v: want the third login's record as seq 4", got)
+	}
+	equal(t, "log", got[:3], []store.AuditRecord{first, sealed[0], more[0]})
+	checkChain(t, got)
+}
+
+// testAuditPendingConcurrent: logins on two instances write pending records while both
+// seal and append: every login's record ends in one unbroken chain, exactly once.
+func testAuditPendingConcurrent(t *testing.T, clock *Clock, open NewShared[store.Audit]) {
+	stores := open(t, clock, 2)
+	at := clock.Now()
+	errs := testsync.Race(Racers, func(i int) error {
+		s := stores[i%2]
+		switch i % 4 {
+		case 0:
+			_, err := s.SealPendingAudit(context.Background(), 3, testSeal)
+			return err
+		case 1:
+			_, err := s.AppendAudit(context.Background(), []store.AuditRecord{auditRecord(i, at)}, testSeal)
+			return err
+		}
+		_, err := logins(t, s).RecordLogin(context.Background(), auditedLogin(fmt.Sprintf("race-%d", i), fmt.Sprintf("sess-race-%d", i), at))
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	for {
+		sealed, err := stores[0].SealPendingAudit(t.Context(), 5, testSeal)
+		must(t, "seal the rest", err)
+		if len(sealed) == 0 {
+			break
+		}
+	}
+	got, err := stores[1].ListAudit(t.Context(), 0, 1000)
+	must(t, "list", err)
+	checkChain(t, got)
+	sessions := map[string]int{}
+	for _, r := range got {
+		if r.Kind == "login" && strings.HasPrefix(string(r.Details), `{"session"`) {
+			sessions[string(r.Details)]++
+		}
+	}
+	want := 0
+	for i := range Racers {
+		if i%4 >= 2 {
+			want++
+			if n := sessions[fmt.Sprintf(`{"session":"sess-race-%d"}`, i)]; n != 1 {
+				t.Errorf("login %d has %d audit records, want 1", i, n)
+			}
+		}
+	}
+	if len(sessions) != want {
+		t.Errorf("%d login records, want %d", len(sessions), want)
 	}
 }

@@ -954,7 +954,7 @@ func testRecordLogin(e *env) {
 	sess.CitizenID = ""
 	code := authCode("code-rec")
 	code.CitizenID = ""
-	got, err := e.s.RecordLogin(e.ctx, c, sess, &code, nil)
+	got, err := e.s.RecordLogin(e.ctx, store.Login{Citizen: c, Session: sess, Code: &code})
 	must(e.t, "record login", err)
 	if got.ID == "" || got.Attributes["name"].Value == nil {
 		e.t.Fatalf("stored citizen: %+v", got)
@@ -971,7 +971,7 @@ func testRecordLogin(e *env) {
 	}
 
 	// A second login of the same citizen without a code merges and keeps the ID.
-	again, err := e.s.RecordLogin(e.ctx, store.Citizen{Issuer: c.Issuer, Subject: c.Subject}, session("sess-rec-2"), nil, nil)
+	again, err := e.s.RecordLogin(e.ctx, store.Login{Citizen: store.Citizen{Issuer: c.Issuer, Subject: c.Subject}, Session: session("sess-rec-2")})
 	must(e.t, "record second login", err)
 	if again.ID != got.ID || again.CCCD != c.CCCD {
 		e.t.Fatalf("second login changed the citizen: %+v", again)
@@ -979,7 +979,7 @@ func testRecordLogin(e *env) {
 
 	// All or nothing: a taken session ID stores neither the citizen change nor the code.
 	dup := authCode("code-dup")
-	_, err = e.s.RecordLogin(e.ctx, citizen("rec-other"), session("sess-rec"), &dup, nil)
+	_, err = e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("rec-other"), Session: session("sess-rec"), Code: &dup})
 	wantErr(e.t, "duplicate session", err, store.ErrConflict)
 	_, err = e.s.ConsumeAuthCode(e.ctx, "code-dup")
 	wantErr(e.t, "code of a failed login", err, store.ErrNotFound)
@@ -988,14 +988,14 @@ func testRecordLogin(e *env) {
 // A login whose transaction travelled in a cookie is single-use through its Once.
 func testRecordLoginOnce(e *env) {
 	once := &store.Once{Namespace: "motlan:upstream", Key: "state-1", ExpiresAt: e.clock.Now().Add(time.Minute)}
-	first, err := e.s.RecordLogin(e.ctx, citizen("once-sub"), session("sess-once-1"), nil, once)
+	first, err := e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("once-sub"), Session: session("sess-once-1"), Once: once})
 	must(e.t, "first use", err)
 
 	// A replay stores nothing: neither the session nor the code nor the citizen's change.
 	code := authCode("code-once")
 	changed := citizen("once-sub")
 	changed.CCCD = "001099000000"
-	_, err = e.s.RecordLogin(e.ctx, changed, session("sess-once-2"), &code, once)
+	_, err = e.s.RecordLogin(e.ctx, store.Login{Citizen: changed, Session: session("sess-once-2"), Code: &code, Once: once})
 	wantErr(e.t, "replay", err, store.ErrAlreadyUsed)
 	_, err = e.s.GetSession(e.ctx, "sess-once-2")
 	wantErr(e.t, "session of a replay", err, store.ErrNotFound)
@@ -1010,15 +1010,15 @@ func testRecordLoginOnce(e *env) {
 	// It shares the assertions' single-use records, namespace for client.
 	wantErr(e.t, "as an assertion", e.s.UseAssertion(e.ctx, once.Namespace, once.Key, once.ExpiresAt), store.ErrAlreadyUsed)
 	// Another key of the namespace is free.
-	_, err = e.s.RecordLogin(e.ctx, citizen("once-sub"), session("sess-once-3"), nil,
-		&store.Once{Namespace: once.Namespace, Key: "state-2", ExpiresAt: once.ExpiresAt})
+	_, err = e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("once-sub"), Session: session("sess-once-3"),
+		Once: &store.Once{Namespace: once.Namespace, Key: "state-2", ExpiresAt: once.ExpiresAt}})
 	must(e.t, "another key", err)
 
 	// Once expired, the record no longer blocks (the transaction's own expiry is the
 	// caller's check).
 	e.clock.Advance(2 * time.Minute)
 	once.ExpiresAt = e.clock.Now().Add(time.Minute)
-	_, err = e.s.RecordLogin(e.ctx, citizen("once-sub"), session("sess-once-4"), nil, once)
+	_, err = e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("once-sub"), Session: session("sess-once-4"), Once: once})
 	must(e.t, "after expiry", err)
 }
 

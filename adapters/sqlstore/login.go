@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// ---- batched writes: one transaction instead of several on the login's hot path
+
+// RecordLogin stores the citizen, the new session, the code (if any) and the login's
+// audit records in one transaction.
+func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, error) {
+	var out store.Citizen
+	now := s.nowMS()
+	sess, code, once := l.Session, l.Code, l.Once
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		if once != nil {
+			// First, so a replay stores nothing; DO NOTHING keeps a PostgreSQL transaction
+			// usable where a unique violation would abort it.
+			if _, err := tx.exec(qDeleteExpiredAssertion, once.Namespace, once.Key, now); err != nil {
+				return err
+			}
+			n, err := tx.exec(qUseOnce, once.Namespace, once.Key, ms(once.ExpiresAt))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return store.ErrAlreadyUsed
+			}
+		}
+		if out, err = s.upsertCitizenTx(tx, l.Citizen); err != nil {
+			return err
+		}
+		sess.CitizenID = out.ID
+		if _, err := tx.exec(qInsertSession, sess.ID, sess.CitizenID, ms(sess.AuthTime), sess.ACR, list(sess.AMR),
+			sess.UpstreamIDToken, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
+			return err
+		}
+		if code != nil {
+			c := *code
+			c.CitizenID, c.SessionID = out.ID, sess.ID
+			if _, err := tx.exec(qInsertAuthCode, authCodeArgs(c)...); err != nil {
+				return err
+			}
+		}
+		if l.Audit == nil {
+			return nil
+		}
+		rs, err := l.Audit(out)
+		if err != nil {
+			return err
+		}
+		return insertPendingAudit(tx, rs)
+	})
+	if err != nil {
+		return store.Citizen{}, wrapWrite("record login", err)
+	}
+	return out, nil
+}
+
+// RedeemAuthCode consumes the code and stores the refresh token next returns, in one
+// transaction.
+func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+	var (
+		c       store.AuthCode
+		fnErr   error
+		claimed bool
+	)
+	now := s.nowMS()
+	err := s.inTx(ctx, func(tx *txn) error {
+		row, err := tx.queryRow(qConsumeAuthCode, now, id, now)
+		if err != nil {
+			return err
+		}
+		c, err = scanAuthCode(row)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not claimed: told apart below, after the transaction
+		}
+		if err != nil {
+			return err
+		}
+		claimed = true
+		t, err := next(c)
+		if err != nil {
+			fnErr = err // the code stays consumed: a failed redemption burns it
+			return nil
+		}
+		if t != nil {
+			_, err = tx.exec(qInsertRefresh, refreshArgs(*t)...)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return store.AuthCode{}, wrapWrite("redeem auth code", err)
+	case claimed:
+		return c, fnErr
+	}
+	var usedAt int64
+	row, err := s.queryRow(ctx, qGetAuthCode, id, now)
+	if err == nil {
+		c, err = scanAuthCode(row, &usedAt)
+	}
+	if err != nil {
+		return store.AuthCode{}, wrapRead("redeem auth code", err)
+	}
+	if usedAt == 0 {
+		return store.AuthCode{}, fmt.Errorf("sqlstore: redeem auth code: %w", store.ErrConflict)
+	}
+	return c, fmt.Errorf("sqlstore: redeem auth code: %w", store.ErrAlreadyUsed)
+}

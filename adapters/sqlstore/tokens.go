@@ -1,0 +1,281 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// ---- refresh tokens
+
+const refreshCols = "id, family_id, client_id, citizen_id, session_id, scopes, claims, auth_time, acr, amr, " +
+	"created_at, expires_at, used_at, revoked, successor_id"
+
+var (
+	qInsertRefresh    = insertSQL("refresh_tokens", refreshCols)
+	qGetRefresh       = "SELECT " + refreshCols + " FROM refresh_tokens WHERE id = ? AND expires_at > ?"
+	qClaimRefresh     = "UPDATE refresh_tokens SET used_at = ?, successor_id = ? WHERE id = ? AND used_at = 0 AND revoked = 0 AND expires_at > ?"
+	qRefreshState     = "SELECT used_at, revoked, expires_at FROM refresh_tokens WHERE id = ?"
+	qRefreshSuccessor = "SELECT used_at, revoked, expires_at, successor_id FROM refresh_tokens WHERE id = ?"
+	qRevokeUnused     = "UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND used_at = 0 AND revoked = 0 AND expires_at > ?"
+	qSetSuccessor     = "UPDATE refresh_tokens SET successor_id = ? WHERE id = ?"
+	qRevokeFamily     = "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0"
+)
+
+func refreshArgs(t store.RefreshToken) []any {
+	return []any{t.ID, t.FamilyID, t.ClientID, t.CitizenID, t.SessionID, list(t.Scopes), string(t.Claims),
+		ms(t.AuthTime), t.ACR, list(t.AMR), ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt), b2i(t.Revoked), t.SuccessorID}
+}
+
+func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
+	_, err := s.exec(ctx, qInsertRefresh, refreshArgs(t)...)
+	return wrapWrite("create refresh token", err)
+}
+
+// GetRefreshToken returns the token, used or revoked ones included; expired ones are
+// ErrNotFound.
+func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
+	var (
+		t                                         store.RefreshToken
+		scopes, claims, amr                       string
+		authTime, created, expires, used, revoked int64
+	)
+	row, err := s.queryRow(ctx, qGetRefresh, id, s.nowMS())
+	if err == nil {
+		err = row.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.CitizenID, &t.SessionID, &scopes, &claims,
+			&authTime, &t.ACR, &amr, &created, &expires, &used, &revoked, &t.SuccessorID)
+	}
+	if err != nil {
+		return store.RefreshToken{}, wrapRead("get refresh token", err)
+	}
+	var d decoder
+	t.Scopes, t.Claims, t.AMR = d.list(scopes), raw(claims), d.list(amr)
+	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.UsedAt = fromMS(authTime), fromMS(created), fromMS(expires), fromMS(used)
+	t.Revoked = revoked != 0
+	if d.err != nil {
+		return store.RefreshToken{}, fmt.Errorf("sqlstore: get refresh token: %w", d.err)
+	}
+	return t, nil
+}
+
+// RotateRefreshToken claims oldID with a conditional UPDATE and inserts next in the same
+// transaction. A zero next.CreatedAt is taken as now. A token that is unknown, expired or
+// revoked is ErrNotFound even if it was also used; a live, used one is ErrAlreadyUsed.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken) error {
+	now := s.nowMS()
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = fromMS(now)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		n, err := tx.exec(qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			_, err := tx.exec(qInsertRefresh, refreshArgs(next)...)
+			return err
+		}
+		var used, revoked, expires int64
+		row, err := tx.queryRow(qRefreshState, oldID)
+		if err == nil {
+			err = row.Scan(&used, &revoked, &expires)
+		}
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		default:
+			return store.ErrAlreadyUsed
+		}
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed):
+		return fmt.Errorf("sqlstore: rotate refresh token: %w", err)
+	default:
+		return wrapWrite("rotate refresh token", err)
+	}
+}
+
+// RotateRefreshTokenAgain locks oldID's row, revokes its successor only while that is
+// unused (the same conditional UPDATE a rotation of the successor races with, so exactly
+// one of them wins), then repoints oldID and inserts next, in one transaction. The lock
+// order (old row, then its successor) is the family's insertion order, the order a family
+// revocation takes too.
+func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next store.RefreshToken) error {
+	now := s.nowMS()
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = fromMS(now)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		var used, revoked, expires int64
+		var successor string
+		row, err := tx.queryRow(qRefreshSuccessor+s.forUpdate(), oldID)
+		if err == nil {
+			err = row.Scan(&used, &revoked, &expires, &successor)
+		}
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case used == 0:
+			return store.ErrConflict
+		case successor == "":
+			return store.ErrAlreadyUsed // rotated before successors were recorded
+		}
+		n, err := tx.exec(qRevokeUnused, successor, now)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrAlreadyUsed
+		}
+		if _, err := tx.exec(qSetSuccessor, next.ID, oldID); err != nil {
+			return err
+		}
+		_, err = tx.exec(qInsertRefresh, refreshArgs(next)...)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("sqlstore: rotate refresh token again: %w", err)
+	default:
+		return wrapWrite("rotate refresh token again", err)
+	}
+}
+
+// qSessionClients reads the clients of a session from the records that already carry it,
+// so logins write nothing more; both tables are indexed on (session_id, client_id). It
+// reads committed rows and takes no lock: the caller deletes the session first, so only a
+// code whose issue was already under way can be missed.
+const qSessionClients = "SELECT client_id FROM auth_codes WHERE session_id = ? " +
+	"UNION SELECT client_id FROM refresh_tokens WHERE session_id = ? ORDER BY client_id"
+
+func (s *Store) SessionClients(ctx context.Context, sessionID string) ([]string, error) {
+	if sessionID == "" {
+		return nil, nil
+	}
+	rows, err := s.query(ctx, qSessionClients, sessionID, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: session clients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlstore: session clients: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: session clients: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
+	_, err := s.exec(ctx, qRevokeFamily, familyID)
+	return wrapWrite("revoke refresh family", err)
+}
+
+// ---- revoked access tokens
+
+var (
+	qRevokeToken  = insertSQL("revoked_tokens", "jti, expires_at") + " ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at"
+	qTokenRevoked = "SELECT 1 FROM revoked_tokens WHERE jti = ? AND expires_at > ?"
+)
+
+// RevokeToken denylists jti; a second revocation (or one of an expired entry not yet
+// collected) sets the entry's expiry to expiresAt.
+func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	_, err := s.exec(ctx, qRevokeToken, jti, ms(expiresAt))
+	return wrapWrite("revoke token", err)
+}
+
+// TokenRevoked is one primary-key lookup on the read pool.
+func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var one int
+	row, err := s.queryRow(ctx, qTokenRevoked, jti, s.nowMS())
+	if err == nil {
+		err = row.Scan(&one)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, wrapRead("token revoked", err)
+	}
+	return true, nil
+}
+
+// ---- token keys
+
+const tokenKeyCols = "id, alg, sealed, public_jwk, created_at, active_at, retire_at"
+
+var (
+	qInsertTokenKey = insertSQL("token_keys", tokenKeyCols)
+	qListTokenKeys  = "SELECT " + tokenKeyCols + " FROM token_keys ORDER BY created_at, id"
+)
+
+func (s *Store) CreateTokenKey(ctx context.Context, k store.TokenKey) error {
+	sealed := k.Sealed
+	if sealed == nil {
+		sealed = []byte{} // NOT NULL column
+	}
+	_, err := s.exec(ctx, qInsertTokenKey, k.ID, k.Alg, sealed, string(k.PublicJWK),
+		ms(k.CreatedAt), ms(k.ActiveAt), ms(k.RetireAt))
+	return wrapWrite("create token key", err)
+}
+
+func (s *Store) ListTokenKeys(ctx context.Context) ([]store.TokenKey, error) {
+	rows, err := s.query(ctx, qListTokenKeys)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.TokenKey
+	for rows.Next() {
+		var (
+			k                        store.TokenKey
+			jwk                      string
+			created, active, retired int64
+		)
+		if err := rows.Scan(&k.ID, &k.Alg, &k.Sealed, &jwk, &created, &active, &retired); err != nil {
+			return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
+		}
+		k.PublicJWK = raw(jwk)
+		k.CreatedAt, k.ActiveAt, k.RetireAt = fromMS(created), fromMS(active), fromMS(retired)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
+	}
+	return out, nil
+}
+
+// ---- client assertions
+
+var (
+	qDeleteExpiredAssertion = "DELETE FROM client_assertions WHERE client_id = ? AND jti = ? AND expires_at <= ?"
+	qInsertAssertion        = insertSQL("client_assertions", "client_id, jti, expires_at")
+	qUseOnce                = qInsertAssertion + " ON CONFLICT DO NOTHING"
+)
+
+// UseAssertion records a client assertion's jti; the primary key makes of concurrent
+// users exactly one succeed. An expired record of the same jti is replaced.
+func (s *Store) UseAssertion(ctx context.Context, clientID, jti string, expiresAt time.Time) error {
+	if _, err := s.exec(ctx, qDeleteExpiredAssertion, clientID, jti, s.nowMS()); err != nil {
+		return wrapWrite("use assertion", err)
+	}
+	_, err := s.exec(ctx, qInsertAssertion, clientID, jti, ms(expiresAt))
+	if isUnique(err) {
+		return fmt.Errorf("use assertion: %w", store.ErrAlreadyUsed)
+	}
+	return wrapWrite("use assertion", err)
+}

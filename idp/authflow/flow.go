@@ -1,0 +1,70 @@
+package authflow
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/motlan/motlan/idp/clientauth"
+	"github.com/motlan/motlan/idp/dpop"
+	"github.com/motlan/motlan/idp/eid"
+	"github.com/motlan/motlan/idp/internal/seal"
+	"github.com/motlan/motlan/idp/internal/web"
+	"github.com/motlan/motlan/idp/session"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/idp/tokens"
+	"github.com/motlan/motlan/internal/audit"
+)
+
+// Paths of the flow's endpoints, relative to the issuer.
+const (
+	PathAuthorize = "/authorize"
+	PathCallback  = "/eid/callback"
+	PathConsent   = "/consent"
+)
+
+// Store is what the flow needs of the store.
+type Store interface {
+	store.AuthRequests
+	store.PushedRequests
+	store.AuthCodes
+	store.Consents
+	store.Citizens
+	GetSession(ctx context.Context, id string) (store.Session, error)
+}
+
+// Clients finds registered clients.
+type Clients interface {
+	Get(ctx context.Context, id string) (store.Client, bool)
+}
+
+// Config configures a Flow.
+type Config struct {
+	Issuer     string
+	Base       string // issuer path prefix, "" for a root issuer
+	Store      Store
+	EID        eid.Connector
+	Clients    Clients
+	ClientAuth *clientauth.Authenticator // for /par
+	DPoP       *dpop.Checker             // for /par
+	Sessions   *session.Manager
+	Tokens     *tokens.Tokens
+	Pages      *web.Pages
+	Limits     *web.Limits
+	Cookies    web.Cookies
+	Seal       *seal.Box
+
+	AuthRequestTTL time.Duration
+	CodeTTL        time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Audit          *audit.Logger
+}
+
+// Flow serves the browser's way to an authorization code.
+type Flow struct {
+	cfg Config
+}
+
+// New builds a Flow.
+func New(cfg Config) *Flow { return &Flow{cfg: cfg} }

@@ -1,0 +1,140 @@
+package grants
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/motlan/motlan/idp/dpop"
+	"github.com/motlan/motlan/idp/internal/web"
+	oe "github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/idp/tokens"
+)
+
+// Store is what the grants need of the store.
+type Store interface {
+	store.Logins
+	store.RefreshTokens
+	GetSession(ctx context.Context, id string) (store.Session, error)
+}
+
+// Config configures the grants that issue refresh tokens.
+type Config struct {
+	Store  Store
+	Tokens *tokens.Tokens
+	// RefreshTTL is a refresh token's lifetime without offline_access (capped by the
+	// session), OfflineRefreshTTL with it; RefreshReuseGrace is idp.Config's.
+	RefreshTTL        time.Duration
+	OfflineRefreshTTL time.Duration
+	RefreshReuseGrace time.Duration
+	Now               func() time.Time
+	Logger            *slog.Logger
+}
+
+// All returns the three grants, in the order discovery lists them.
+func All(cfg Config) []Grant {
+	r := redeemer{&families{cfg: cfg}}
+	return []Grant{&AuthorizationCode{r}, &RefreshToken{r}, &ClientCredentials{Tokens: cfg.Tokens}}
+}
+
+// redeemer is what the grants that redeem something (a code, a refresh token) share: the
+// refresh token families, and a client and scope policy that lives in what is redeemed.
+type redeemer struct {
+	*families
+}
+
+// RequiresClientAuth is false: a public client redeems a code with PKCE, and its refresh
+// token is bound to its DPoP key.
+func (redeemer) RequiresClientAuth() bool { return false }
+
+// CheckScope allows anything here: a code carries its scopes, and a narrower scope at
+// refresh is checked against the original grant in Handle, once the token is known.
+func (redeemer) CheckScope(store.Client, string) *oe.Error { return nil }
+
+// families is what the code and refresh grants share: refresh token records and their
+// families.
+type families struct {
+	cfg Config
+}
+
+// value makes a new refresh token value: bound to the DPoP key for a public client,
+// whose refresh token is otherwise a bearer credential (RFC 9449 5); a confidential
+// client's is already bound to its client authentication.
+func (f *families) value(client store.Client, jkt string) string {
+	secret := rand.Text() + rand.Text()
+	if client.AuthMethod != "none" {
+		return secret
+	}
+	return dpop.BindRefresh(secret, jkt)
+}
+
+// record builds a refresh token. Without offline_access it lives no longer than
+// the session it came from.
+func (f *families) record(g tokens.Source, family, id string) store.RefreshToken {
+	now := f.cfg.Now()
+	ttl := f.cfg.RefreshTTL
+	if slices.Contains(g.Scopes, "offline_access") {
+		ttl = f.cfg.OfflineRefreshTTL
+	}
+	return store.RefreshToken{
+		ID: id, FamilyID: family, ClientID: g.ClientID, CitizenID: g.CitizenID, SessionID: g.SessionID,
+		Scopes: g.Scopes, Claims: g.Claims, AuthTime: g.AuthTime, ACR: g.ACR, AMR: g.AMR,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+}
+
+// revoke ends a refresh token family and the access tokens minted from it.
+func (f *families) revoke(ctx context.Context, family string) {
+	if err := f.cfg.Store.RevokeRefreshFamily(ctx, family); err != nil {
+		f.cfg.Logger.ErrorContext(ctx, "revoke refresh family", "err", err)
+	}
+	if err := f.cfg.Tokens.DenyFamily(ctx, family); err != nil {
+		f.cfg.Logger.ErrorContext(ctx, "revoke access tokens of a family", "err", err)
+	}
+}
+
+// ServiceScopes are the scopes a client may ask for with client_credentials: they name
+// Motlan's own APIs, never citizen data.
+var ServiceScopes = []string{"signing", "admin"}
+
+// ClientCredentials gives a confidential client an access token for Motlan's own APIs
+// (RFC 6749 4.4); sub is the client itself (RFC 9068 2.2).
+type ClientCredentials struct {
+	Tokens *tokens.Tokens
+}
+
+// Type is client_credentials.
+func (*ClientCredentials) Type() string { return "client_credentials" }
+
+// RequiresClientAuth is true: a public client has no credentials of its own.
+func (*ClientCredentials) RequiresClientAuth() bool { return true }
+
+// CheckScope requires scopes, each a service scope the client is allowed.
+func (*ClientCredentials) CheckScope(client store.Client, scope string) *oe.Error {
+	scopes := strings.Fields(scope)
+	if len(scopes) == 0 {
+		return oe.New(oe.InvalidScope, "scope is required (for example: signing)")
+	}
+	for _, s := range scopes {
+		if !slices.Contains(ServiceScopes, s) || !slices.Contains(client.AllowedScopes, s) {
+			return oe.New(oe.InvalidScope, "a requested scope is not allowed for client_credentials%s", web.Named(s))
+		}
+	}
+	return nil
+}
+
+// Handle signs the access token.
+func (g *ClientCredentials) Handle(ctx context.Context, req Request) (tokens.Set, error) {
+	scope := strings.Join(web.Dedupe(strings.Fields(req.Form.Get("scope"))), " ")
+	return g.Tokens.MintService(ctx, req.Client.ID, scope, req.JKT)
+}
+
+var (
+	_ Grant = (*AuthorizationCode)(nil)
+	_ Grant = (*RefreshToken)(nil)
+	_ Grant = (*ClientCredentials)(nil)
+)

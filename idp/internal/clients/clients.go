@@ -1,0 +1,77 @@
+package clients
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// Lister is the store's list of clients.
+type Lister interface {
+	ListClients(ctx context.Context) ([]store.Client, error)
+}
+
+// Config configures a Registry.
+type Config struct {
+	Store  Lister
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Registry is the cache.
+type Registry struct {
+	st  Lister
+	now func() time.Time
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	clients map[string]store.Client
+	age     time.Time
+}
+
+// New loads the clients.
+func New(ctx context.Context, cfg Config) (*Registry, error) {
+	r := &Registry{st: cfg.Store, now: cfg.Now, log: cfg.Logger}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Registry) load(ctx context.Context) error {
+	list, err := r.st.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("load clients: %w", err)
+	}
+	m := make(map[string]store.Client, len(list))
+	for _, c := range list {
+		m[c.ID] = c
+	}
+	r.mu.Lock()
+	r.clients, r.age = m, r.now()
+	r.mu.Unlock()
+	return nil
+}
+
+// Get returns a registered client, re-reading the store at most every 30 s on a miss.
+func (r *Registry) Get(ctx context.Context, id string) (store.Client, bool) {
+	r.mu.RLock()
+	c, ok := r.clients[id]
+	stale := r.now().Sub(r.age) > 30*time.Second
+	r.mu.RUnlock()
+	if ok || !stale {
+		return c, ok
+	}
+	if err := r.load(ctx); err != nil {
+		r.log.WarnContext(ctx, "reload clients", "err", err)
+		return store.Client{}, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok = r.clients[id]
+	return c, ok
+}

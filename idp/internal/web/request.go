@@ -1,0 +1,98 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"slices"
+)
+
+// MaxParamBytes bounds a request's form so a hostile client cannot make us buffer much.
+const MaxParamBytes = 64 << 10
+
+// HashID is how secrets the browser or client holds become store IDs.
+func HashID(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Named echoes a request's word in an error description only when it is a plain
+// lower-case name, so descriptions stay in RFC 6749's character set and carry nothing an
+// attacker chose beyond such a name.
+func Named(s string) string {
+	if len(s) == 0 || len(s) > 40 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c == '_') {
+			return ""
+		}
+	}
+	return ": " + s
+}
+
+// Dedupe drops repeated words, keeping the first of each, in place.
+func Dedupe(in []string) []string {
+	out := in[:0]
+	for _, s := range in {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ValidPKCEValue checks RFC 7636's unreserved-character syntax and length.
+func ValidPKCEValue(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// Cookies makes the provider's cookies: HttpOnly, SameSite=Lax, Secure on an https issuer.
+type Cookies struct {
+	Secure bool
+}
+
+// Cookie is a cookie of the provider; maxAge -1 clears it.
+func (c Cookies) Cookie(name, value string, maxAge int, path string) *http.Cookie {
+	return &http.Cookie{
+		Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// CookiePath is the path of cookies for the whole provider under its issuer path base.
+func CookiePath(base string) string {
+	if base == "" {
+		return "/"
+	}
+	return base + "/"
+}
+
+// MethodNotAllowed answers a method other than GET and POST on a page endpoint.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodPost {
+		return false
+	}
+	w.Header().Set("Allow", "GET, POST")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return true
+}
+
+// WriteTokenJSON writes a token-style endpoint's success body with the headers RFC 6749
+// 5.1 asks for: JSON, no-store, no-cache.
+func WriteTokenJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,303 @@
+package tokens
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/motlan/motlan/idp/claims"
+	"github.com/motlan/motlan/idp/internal/seal"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
+	"github.com/motlan/motlan/keys"
+)
+
+// Keys signs the provider's tokens and verifies its own. keys.Manager implements it.
+type Keys interface {
+	Sign(ctx context.Context, alg, typ string, payload []byte) (string, error)
+	// Verify checks a token the provider signed and returns its payload and header.
+	Verify(ctx context.Context, token string) ([]byte, keys.Header, error)
+}
+
+// Store is what minting and verifying read and record.
+type Store interface {
+	store.Citizens
+	store.Releases
+	store.RevokedTokens
+}
+
+// Config configures Tokens.
+type Config struct {
+	Issuer string
+	Keys   Keys
+	Store  Store
+	// Seal seals the citizen reference; Pairwise salts pairwise subjects; SidKey keys sid
+	// and the family reference. All derive from the provider's secret.
+	Seal           *seal.Box
+	Pairwise       []byte
+	SidKey         []byte
+	AccessTokenTTL time.Duration
+	IDTokenTTL     time.Duration
+	Now            func() time.Time
+	Audit          *audit.Logger
+	Logger         *slog.Logger
+}
+
+// Tokens mints and verifies the provider's tokens.
+type Tokens struct {
+	cfg Config
+}
+
+// New builds Tokens.
+func New(cfg Config) *Tokens { return &Tokens{cfg: cfg} }
+
+// Source is what a token response is minted from: an authorization code or a refresh token.
+type Source struct {
+	ClientID  string
+	CitizenID string
+	SessionID string
+	Scopes    []string
+	Nonce     string
+	Claims    json.RawMessage
+	AuthTime  time.Time
+	ACR       string
+	AMR       []string
+	Family    string // the refresh token family (named after the code); its access tokens die with it
+}
+
+// Subject is the sub a client sees: pairwise per sector by default (OIDC Core 8.1), so two
+// relying parties cannot join their records on it.
+func (t *Tokens) Subject(c store.Client, citizenID string) string {
+	if c.SubjectType == "public" {
+		return citizenID
+	}
+	m := hmac.New(sha256.New, t.cfg.Pairwise)
+	m.Write([]byte(sectorOf(c)))
+	m.Write([]byte{0})
+	m.Write([]byte(citizenID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// sectorOf is the host all redirect URIs share, else the client ID (no sector_identifier_uri).
+func sectorOf(c store.Client) string {
+	host := ""
+	for _, r := range c.RedirectURIs {
+		u, err := url.Parse(r)
+		if err != nil {
+			return c.ID
+		}
+		if host != "" && u.Host != host {
+			return c.ID
+		}
+		host = u.Host
+	}
+	if host == "" {
+		return c.ID
+	}
+	return host
+}
+
+// Sid names the session to clients without revealing the cookie's hash.
+func (t *Tokens) Sid(sessionID string) string {
+	m := hmac.New(sha256.New, t.cfg.SidKey)
+	m.Write([]byte(sessionID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// SealCitizen hides Motlan's citizen ID inside the access token (AES-256-GCM, random
+// nonce) so userinfo can find the citizen without a token table, and clients cannot
+// correlate.
+func (t *Tokens) SealCitizen(citizenID, clientID string) string {
+	return t.cfg.Seal.SealString(citizenID, clientID)
+}
+
+// UnsealCitizen opens a sealed citizen reference of a token issued to clientID.
+func (t *Tokens) UnsealCitizen(sealed, clientID string) (string, error) {
+	return t.cfg.Seal.OpenString(sealed, clientID)
+}
+
+// AccessClaims is an RFC 9068 JWT access token's payload.
+type AccessClaims struct {
+	Iss      string   `json:"iss"`
+	Sub      string   `json:"sub"`
+	Aud      string   `json:"aud"`
+	Exp      int64    `json:"exp"`
+	Iat      int64    `json:"iat"`
+	Jti      string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope"`
+	AuthTime int64    `json:"auth_time"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	Sid      string   `json:"sid,omitempty"`
+	Cit      string   `json:"cit"` // sealed citizen reference, opaque to clients
+	// Fam is the grant's FamilyRef: revoking the family revokes this token.
+	Fam string `json:"fam,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 6.1); nil for a bearer token.
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// FamilyRef names a refresh token family inside access tokens without revealing its ID
+// (the hash of the code).
+func (t *Tokens) FamilyRef(family string) string {
+	m := hmac.New(sha256.New, t.cfg.SidKey)
+	m.Write([]byte("family\x00" + family))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// FamilyDenyKey is the denylist entry that revokes every access token of a family.
+func FamilyDenyKey(ref string) string { return "fam:" + ref }
+
+// Revoked reports whether an access token was revoked by its jti or with its family
+// (a replayed code or refresh token, RFC 6749 4.1.2, RFC 9700 4.14.2).
+func (t *Tokens) Revoked(ctx context.Context, ac AccessClaims) (bool, error) {
+	revoked, err := t.cfg.Store.TokenRevoked(ctx, ac.Jti)
+	if err != nil || revoked || ac.Fam == "" {
+		return revoked, err
+	}
+	return t.cfg.Store.TokenRevoked(ctx, FamilyDenyKey(ac.Fam))
+}
+
+// Set is the token endpoint's success body.
+type Set struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// Mint signs the access token and ID token for a grant and records any claims released
+// in the ID token. A non-empty jkt binds the access token to that DPoP key.
+func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string) (Set, error) {
+	now := t.cfg.Now()
+	sub := t.Subject(c, g.CitizenID)
+	cit := t.SealCitizen(g.CitizenID, c.ID)
+	alg := c.IDTokenAlg
+	if alg == "" {
+		alg = "ES256"
+	}
+	sid := ""
+	if g.SessionID != "" {
+		sid = t.Sid(g.SessionID)
+	}
+	at := AccessClaims{
+		Iss: t.cfg.Issuer, Sub: sub, Aud: t.cfg.Issuer, Exp: now.Add(t.cfg.AccessTokenTTL).Unix(), Iat: now.Unix(),
+		Jti: rand.Text(), ClientID: c.ID, Scope: strings.Join(g.Scopes, " "), AuthTime: g.AuthTime.Unix(),
+		ACR: g.ACR, AMR: g.AMR, Sid: sid, Cit: cit, Cnf: Cnf(jkt),
+	}
+	if g.Family != "" {
+		at.Fam = t.FamilyRef(g.Family)
+	}
+	atJSON, err := json.Marshal(at)
+	if err != nil {
+		return Set{}, err
+	}
+	// Access tokens are always ES256: only the provider verifies them.
+	access, err := t.cfg.Keys.Sign(ctx, "ES256", "at+jwt", atJSON)
+	if err != nil {
+		return Set{}, fmt.Errorf("sign access token: %w", err)
+	}
+	atHash, err := keys.LeftHalfHash(alg, access)
+	if err != nil {
+		return Set{}, err
+	}
+	id := map[string]any{
+		"iss": t.cfg.Issuer, "sub": sub, "aud": c.ID, "azp": c.ID,
+		"exp": now.Add(t.cfg.IDTokenTTL).Unix(), "iat": now.Unix(), "auth_time": g.AuthTime.Unix(),
+		"at_hash": atHash,
+	}
+	if g.Nonce != "" {
+		id["nonce"] = g.Nonce
+	}
+	if g.ACR != "" {
+		id["acr"] = g.ACR
+	}
+	if len(g.AMR) > 0 {
+		id["amr"] = g.AMR
+	}
+	if sid != "" {
+		id["sid"] = sid
+	}
+	var req claims.Request
+	if len(g.Claims) > 0 {
+		req, _ = claims.Parse(string(g.Claims)) // validated at /authorize
+	}
+	if names := claims.Select(g.Scopes, c.AllowedScopes, req, claims.IDToken); len(names) > 0 {
+		cit, err := t.cfg.Store.GetCitizen(ctx, g.CitizenID)
+		if err != nil {
+			return Set{}, fmt.Errorf("read citizen: %w", err)
+		}
+		released := AddClaims(id, cit, names)
+		if err := t.cfg.Store.RecordRelease(ctx, store.Release{CitizenID: g.CitizenID, ClientID: c.ID, Claims: released, Via: "id_token", At: now}); err != nil {
+			return Set{}, fmt.Errorf("record release: %w", err)
+		}
+		t.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(g.CitizenID), Details: map[string]any{"client": c.ID, "claims": released, "via": "id_token"}})
+	}
+	idJSON, err := json.Marshal(id)
+	if err != nil {
+		return Set{}, err
+	}
+	idToken, err := t.cfg.Keys.Sign(ctx, alg, "", idJSON)
+	if err != nil {
+		return Set{}, fmt.Errorf("sign id token: %w", err)
+	}
+	return Set{
+		AccessToken: access, TokenType: TokenType(jkt), ExpiresIn: int64(t.cfg.AccessTokenTTL.Seconds()),
+		IDToken: idToken, Scope: at.Scope,
+	}, nil
+}
+
+// AddClaims copies the named attributes of a citizen into dst and returns the names
+// actually released (attributes the citizen lacks are left out, as OIDC Core 5.3.2 says).
+func AddClaims(dst map[string]any, cit store.Citizen, names []string) []string {
+	released := make([]string, 0, len(names))
+	for _, n := range names {
+		switch n {
+		case "updated_at":
+			if !cit.UpdatedAt.IsZero() {
+				dst[n] = cit.UpdatedAt.Unix()
+				released = append(released, n)
+			}
+			continue
+		case "phone_number_verified":
+			if _, ok := cit.Attributes["phone_number"]; ok {
+				dst[n] = true
+				released = append(released, n)
+			}
+			continue
+		}
+		a, ok := cit.Attributes[n]
+		if !ok || len(a.Value) == 0 {
+			continue
+		}
+		dst[n] = a.Value
+		released = append(released, n)
+	}
+	return released
+}
+
+// Cnf is the cnf claim binding a token to a DPoP key, nil for none.
+func Cnf(jkt string) *Confirmation {
+	if jkt == "" {
+		return nil
+	}
+	return &Confirmation{JKT: jkt}
+}
+
+// TokenType is the token_type of an access token (RFC 9449 5: DPoP when bound).
+func TokenType(jkt string) string {
+	if jkt == "" {
+		return "Bearer"
+	}
+	return "DPoP"
+}
