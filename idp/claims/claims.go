@@ -1,6 +1,8 @@
 // Package claims decides which citizen attributes a relying party receives: by scope
 // (OIDC Core 5.4), by the claims request parameter (OIDC Core 5.5), and only within the
-// scopes the client is allowed.
+// scopes the client is allowed; each value as the eID stated it (release.go). It also
+// parses and answers verified_claims requests (OpenID Connect for Identity Assurance 1.0,
+// verified.go): only attributes the eID verified, with the verification data asked.
 package claims
 
 import (
