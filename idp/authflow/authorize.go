@@ -33,8 +33,8 @@ func (e *redirectError) Error() string { return e.err.Error() }
 // (RFC 9126 4) is redeemed, anything else is validated by checkAuthorize.
 func (f *Flow) parseAuthorize(r *http.Request) (store.AuthRequest, store.Client, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, web.MaxParamBytes)
-	if err := r.ParseForm(); err != nil {
-		return store.AuthRequest{}, store.Client{}, &web.PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: "unparsable request"}
+	if err := r.ParseForm(); err != nil || !web.Storable(r.Form) {
+		return store.AuthRequest{}, store.Client{}, &web.PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: "unparsable request, or parameters that are not UTF-8 text"}
 	}
 	// On GET the query holds the parameters; on POST the body (OIDC Core 3.1.2.1).
 	form := r.Form

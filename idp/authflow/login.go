@@ -66,7 +66,7 @@ func (f *Flow) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	state := q.Get("state")
-	if state == "" || len(state) > 256 || len(q["state"]) > 1 {
+	if state == "" || len(state) > 256 || len(q["state"]) > 1 || !web.Storable(q) {
 		f.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "bad_callback", Detail: "missing state"})
 		return
 	}
