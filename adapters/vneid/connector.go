@@ -1,6 +1,8 @@
 // Package vneid logs citizens in at the national eID (VNeID-style) for the broker: an
 // OpenID Connect relying party with discovery, the code flow with PKCE S256, ID token
-// verification by go-oidc, userinfo, and configurable claim and level mapping.
+// verification by go-oidc, userinfo, and configurable claim and level mapping: the level
+// from acr, amr or a claim of the eID's own (Config.LevelClaim, values through ACRMap),
+// each attribute's *_verified flag and the eID's updated_at (identity.go).
 //
 // Discovery that fails at start does not fail New: the connector retries discovery when
 // it is next needed (at most once per retryInterval) and meanwhile Exchange and Ready

@@ -471,32 +471,6 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// fill copies the claims the portal shows; absent or mistyped claims leave fields as
-// they are, so userinfo completes the ID token.
-func (c *citizen) fill(m map[string]any) {
-	set := func(dst *string, v any) {
-		if s := str(v); s != "" {
-			*dst = s
-		}
-	}
-	set(&c.Name, m["name"])
-	set(&c.Birthdate, m["birthdate"])
-	set(&c.Gender, m["gender"])
-	set(&c.CCCD, m["cccd"])
-	set(&c.Phone, m["phone_number"])
-	switch a := m["address"].(type) {
-	case map[string]any:
-		set(&c.Address, a["formatted"])
-	case string: // not OIDC, but seen upstream
-		set(&c.Address, a)
-	}
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return strings.TrimSpace(s)
-}
-
 type field struct {
 	ID, Label, Value string
 	Multiline        bool

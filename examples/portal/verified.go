@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 )
 
 // shownClaims are the claims the applicant section shows, by field id.
@@ -67,4 +68,30 @@ func (c *citizen) verifiedLevels(m map[string]any) {
 		}
 		c.fill(cl)
 	}
+}
+
+// fill copies the claims the portal shows; absent or mistyped claims leave fields as
+// they are, so userinfo completes the ID token.
+func (c *citizen) fill(m map[string]any) {
+	set := func(dst *string, v any) {
+		if s := str(v); s != "" {
+			*dst = s
+		}
+	}
+	set(&c.Name, m["name"])
+	set(&c.Birthdate, m["birthdate"])
+	set(&c.Gender, m["gender"])
+	set(&c.CCCD, m["cccd"])
+	set(&c.Phone, m["phone_number"])
+	switch a := m["address"].(type) {
+	case map[string]any:
+		set(&c.Address, a["formatted"])
+	case string: // not OIDC, but seen upstream
+		set(&c.Address, a)
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return strings.TrimSpace(s)
 }

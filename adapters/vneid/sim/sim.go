@@ -4,7 +4,8 @@
 // It serves discovery, JWKS (an ES256 key generated in memory at start), the authorization
 // code flow with mandatory PKCE S256, a two-step login (12-digit ID number and password,
 // then a one-time code that the page itself shows, because this is a development tool),
-// account levels as "acr" ("1" or "2"), its own SSO session cookie (prompt=login,
+// account levels as "acr" ("1" or "2"; or, per Config, in a claim of its own, as URIs, or
+// not at all), its own SSO session cookie (prompt=login,
 // prompt=none and max_age honoured), userinfo and RP-initiated logout.
 //
 // State (pending logins, codes, sessions) is in memory, guarded by a mutex, expired on a
@@ -13,7 +14,8 @@
 // Claims (names modelled on the eID's vocabulary; constants Claim*): so_dinh_danh,
 // ho_va_ten, ho, chu_dem, ten, ngay_sinh (YYYY-MM-DD), gioi_tinh ("Nam"/"Nữ"), quoc_tich,
 // que_quan, noi_thuong_tru (an Address object: formatted, street_address, locality,
-// region, country), so_dien_thoai (E.164). Scope "profile" releases all of them (the
+// region, country), so_dien_thoai (E.164) with so_dien_thoai_verified (per citizen; left
+// out with Config.OmitVerified), updated_at. Scope "profile" releases all of them (the
 // whole e-ID card), "address" and "phone" release noi_thuong_tru and so_dien_thoai alone.
 // The ID token carries the same identity claims as userinfo, plus acr ("1" or "2": the
 // account's level), amr (["pwd","otp"]), auth_time, sid, at_hash and nonce. "sub" is a
