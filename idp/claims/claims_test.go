@@ -48,15 +48,9 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := claims.Parse(tt.raw)
-			if tt.wantErr {
-				if !errors.Is(err, claims.ErrMalformed) {
-					t.Fatalf("err = %v, want ErrMalformed", err)
-				}
+			r, ok := parse(t, tt.raw, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("err = %v", err)
 			}
 			if got := keys(r.UserInfo); !slices.Equal(got, tt.wantUserInfo) {
 				t.Errorf("userinfo = %v, want %v", got, tt.wantUserInfo)
@@ -190,4 +184,21 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parse parses raw and checks the outcome: ErrMalformed when wantErr (ok is then false),
+// else no error.
+func parse(t *testing.T, raw string, wantErr bool) (r claims.Request, ok bool) {
+	t.Helper()
+	r, err := claims.Parse(raw)
+	if wantErr {
+		if !errors.Is(err, claims.ErrMalformed) {
+			t.Fatalf("err = %v, want ErrMalformed", err)
+		}
+		return r, false
+	}
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return r, true
 }
