@@ -358,23 +358,7 @@ func (c *Config) Validate() error {
 	default:
 		add("log.format: %q is not text or json", c.Log.Format)
 	}
-	if c.EID.Issuer == "" {
-		add("eid.issuer: required, the national eID's issuer URL")
-	}
-	if c.EID.ClientID == "" {
-		add("eid.client_id: required")
-	}
-	for k, v := range c.EID.ACRMap {
-		if v != "1" && v != "2" {
-			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
-		}
-		if k == "" || strings.ContainsAny(k, " \t\r\n") {
-			add("eid.acr_map: %q: an eID level value must be non-empty, without spaces", k)
-		}
-	}
-	if strings.ContainsAny(c.EID.LevelClaim, " \t\r\n") {
-		add("eid.level_claim: %q must be one claim name", c.EID.LevelClaim)
-	}
+	errs = append(errs, c.EID.validate()...)
 	switch c.Signing.KeyAlg {
 	case "", "ECDSA-P256", "RSA-2048", "RSA-3072":
 	default:
@@ -423,13 +407,7 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for i, cl := range c.Clients {
 		errs = append(errs, cl.validate(fmt.Sprintf("clients[%d]", i))...)
-		if g := cl.RefreshReuseGrace; g != nil && *g != 0 && cl.AuthMethod == "none" &&
-			!(cl.DPoPBoundAccessTokens != nil && *cl.DPoPBoundAccessTokens || cl.DPoPBoundAccessTokens == nil && c.Tokens.DPoPBoundAccessTokens) {
-			add("clients[%d].refresh_reuse_grace: a public client's bearer refresh tokens get no reuse window (RFC 9700 4.14.2); make its tokens DPoP-bound", i)
-		}
-		if g := cl.RefreshReuseGrace; g != nil && (*g < 0 || time.Duration(*g) > time.Minute) {
-			add("clients[%d].refresh_reuse_grace: %v is not between 0s and 1m", i, time.Duration(*g))
-		}
+		errs = append(errs, cl.validateGrace(fmt.Sprintf("clients[%d]", i), c.Tokens.DPoPBoundAccessTokens)...)
 		if seen[cl.ID] {
 			add("clients[%d].id: %q is listed twice", i, cl.ID)
 		}
@@ -442,6 +420,51 @@ func (c *Config) Validate() error {
 // requests for that citizen), "signing" (client_credentials access to the signing API) and
 // "admin" (client_credentials access to the admin API: certificate revocation).
 var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true}
+
+func (e EID) validate() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if e.Issuer == "" {
+		add("eid.issuer: required, the national eID's issuer URL")
+	}
+	if e.ClientID == "" {
+		add("eid.client_id: required")
+	}
+	for k, v := range e.ACRMap {
+		if v != "1" && v != "2" {
+			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
+		}
+		if k == "" || strings.ContainsAny(k, " \t\r\n") {
+			add("eid.acr_map: %q: an eID level value must be non-empty, without spaces", k)
+		}
+	}
+	if strings.ContainsAny(e.LevelClaim, " \t\r\n") {
+		add("eid.level_claim: %q must be one claim name", e.LevelClaim)
+	}
+	return errs
+}
+
+// validateGrace checks refresh_reuse_grace: at most a minute, and for a public client only
+// with DPoP-bound tokens (its own setting, else dpopDefault), since a public client's
+// bearer refresh token must get no reuse window (RFC 9700 4.14.2).
+func (cl Client) validateGrace(at string, dpopDefault bool) []error {
+	g := cl.RefreshReuseGrace
+	if g == nil {
+		return nil
+	}
+	var errs []error
+	bound := dpopDefault
+	if cl.DPoPBoundAccessTokens != nil {
+		bound = *cl.DPoPBoundAccessTokens
+	}
+	if *g != 0 && cl.AuthMethod == "none" && !bound {
+		errs = append(errs, fmt.Errorf("%s.refresh_reuse_grace: a public client's bearer refresh tokens get no reuse window (RFC 9700 4.14.2); make its tokens DPoP-bound", at))
+	}
+	if *g < 0 || time.Duration(*g) > time.Minute {
+		errs = append(errs, fmt.Errorf("%s.refresh_reuse_grace: %v is not between 0s and 1m", at, time.Duration(*g)))
+	}
+	return errs
+}
 
 func (cl Client) validate(at string) []error {
 	var errs []error
