@@ -27,32 +27,7 @@ import (
 // requestAt creates a signing request for one PDF at a PAdES level.
 func (p *signingPortal) requestAt(t *testing.T, s *stack, key, level, title string) (id, approvalURL string) {
 	t.Helper()
-	var form bytes.Buffer
-	mw := multipart.NewWriter(&form)
-	_ = mw.WriteField("subject", p.subject)
-	_ = mw.WriteField("reason", "Đăng ký khai sinh cho con")
-	_ = mw.WriteField("location", "Thanh Hóa")
-	_ = mw.WriteField("level", level)
-	_ = mw.WriteField("title", title)
-	fw, _ := mw.CreateFormFile("document", "to-khai.pdf")
-	_, _ = fw.Write(onePagePDF(key))
-	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, s.issuer+"/signing/v1/requests", &form)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := p.api.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created struct {
-		ID          string `json:"id"`
-		Level       string `json:"level"`
-		ApprovalURL string `json:"approval_url"`
-	}
-	if raw := body(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil || created.Level != level {
-		t.Fatalf("create at %s: %d %s", level, resp.StatusCode, raw)
-	}
-	return created.ID, created.ApprovalURL
+	return p.requestDossier(t, s, key, level, title)
 }
 
 func (p *signingPortal) download(t *testing.T, s *stack, id string) []byte {

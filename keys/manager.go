@@ -193,47 +193,6 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// ensureKeys creates a key, active now, for each configured algorithm that has none.
-func (m *Manager) ensureKeys(ctx context.Context) error {
-	missing := func() []string {
-		var out []string
-		for _, alg := range m.cfg.Algs {
-			if len(m.snap.Load().byAlg[alg]) == 0 {
-				out = append(out, alg)
-			}
-		}
-		return out
-	}
-	algs := missing()
-	if len(algs) == 0 {
-		return nil
-	}
-	for _, alg := range algs {
-		kid := "" // random
-		if r := m.cfg.Rotation; r.enabled() {
-			// The current period's ID: of replicas starting together on an empty store,
-			// exactly one creates it.
-			kid = scheduledKID(alg, r.nextBoundary(m.now()).Add(-r.Every))
-		}
-		if _, err := m.create(ctx, alg, kid, time.Time{}); err != nil && !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
-	// Re-read: a replica starting at the same time may have created keys too; every
-	// replica then picks the same active key from the same records.
-	if err := m.Refresh(ctx); err != nil {
-		return err
-	}
-	// A conflict on a scheduled ID whose record has already retired (a store whose keys
-	// all retired) leaves an algorithm without a key: fall back to a random ID.
-	for _, alg := range missing() {
-		if _, err := m.create(ctx, alg, "", time.Time{}); err != nil {
-			return err
-		}
-	}
-	return m.Refresh(ctx)
-}
-
 // Close stops the background refresh. It is safe to call more than once.
 func (m *Manager) Close() error {
 	if m.cancel != nil {

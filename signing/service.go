@@ -63,7 +63,8 @@ const (
 	maxListLimit   = 100
 )
 
-// ServiceConfig configures NewService. Store, Vault, CA and Citizens are required.
+// ServiceConfig configures NewService. Store and Citizens are required, and Vault and CA
+// unless Backend is set.
 type ServiceConfig struct {
 	Store    Store
 	Vault    vault.Vault
@@ -81,6 +82,8 @@ type ServiceConfig struct {
 	// every signature invisible, whatever the placement.
 	Font   []byte
 	KeyAlg vault.Alg // citizens' new keys; default ECDSA P-256
+	// Backend makes the signatures; nil: the local vault with the dev CA (Vault, CA).
+	Backend Backend
 
 	DefaultTTL      time.Duration // default 15 minutes; a request may ask up to MaxTTL
 	MaxDocumentSize int64         // bytes per PDF; default 50 MB
@@ -104,10 +107,11 @@ type ServiceConfig struct {
 // Service runs signing requests. It keeps no state another replica needs; it is safe
 // for concurrent use. Close stops its background callbacks.
 type Service struct {
-	cfg    ServiceConfig
-	now    func() time.Time
-	log    *slog.Logger
-	intake intakeChecker
+	cfg     ServiceConfig
+	now     func() time.Time
+	log     *slog.Logger
+	intake  intakeChecker
+	backend Backend
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
@@ -123,9 +127,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("signing: ServiceConfig.Store is required")
-	case cfg.Vault == nil:
+	case cfg.Backend == nil && cfg.Vault == nil:
 		return nil, errors.New("signing: ServiceConfig.Vault is required")
-	case cfg.CA == nil:
+	case cfg.Backend == nil && cfg.CA == nil:
 		return nil, errors.New("signing: ServiceConfig.CA is required")
 	case cfg.Citizens == nil:
 		return nil, errors.New("signing: ServiceConfig.Citizens is required")
@@ -167,6 +171,10 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger.With("component", "signing"), intake: ic, waiters: map[string]chan struct{}{}}
+	s.backend = cfg.Backend
+	if s.backend == nil {
+		s.backend = localBackend{s}
+	}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -483,6 +491,12 @@ func (s *Service) OriginalPDF(ctx context.Context, id string, index int, citizen
 // vault, the TSA, the store), the request stays signing and Resume finishes it later;
 // Approve then returns it, signing, without error.
 func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string) (Request, error) {
+	return s.ApproveWith(ctx, id, citizenID, subjectForClient, hashes, Activation{})
+}
+
+// ApproveWith is Approve with what the citizen typed for the backend's own step (a PIN or
+// an OTP, see ActivationFor); act is used for this one run and never stored.
+func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string, act Activation) (Request, error) {
 	r, err := s.ForApproval(ctx, id, citizenID, subjectForClient)
 	if err != nil {
 		return Request{}, err
@@ -506,7 +520,7 @@ func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForC
 	s.notify(id)
 	signCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	return s.sign(signCtx, r, worker)
+	return s.sign(signCtx, r, worker, act)
 }
 
 // Reject is the citizen's refusal; the same checks as Approve.

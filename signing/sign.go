@@ -28,7 +28,9 @@ import (
 //     but SignedAt unset (a crash between the two writes) is marked from the stored bytes,
 //     not signed again. PutSignedPDF is write-once: of two runs that both signed, the
 //     first stored copy stands.
-//   - pades.Sign calls the vault exactly once per document.
+//   - pades.Sign calls its signer exactly once per document. A remote backend gets the
+//     documents of a run together, in one SignHashes call (batch.go); the local vault one
+//     by one.
 //
 // The one window left is a crash after the vault signed and before PutSignedPDF stored
 // the result: that signature was never seen by anyone, and the next run signs again.
@@ -69,8 +71,8 @@ func CitizenKeyLabel(citizenID string) string { return "citizen/" + citizenID }
 
 // sign runs the signing of r, which this run (worker) holds. It returns the request as
 // the run left it; an error only when even that could not be recorded.
-func (s *Service) sign(ctx context.Context, r Request, worker string) (Request, error) {
-	out, err := s.signDocuments(ctx, r, worker)
+func (s *Service) sign(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
+	out, err := s.signDocuments(ctx, r, worker, act)
 	if err == nil {
 		return out, nil
 	}
@@ -114,7 +116,7 @@ func (s *Service) holding(ctx context.Context, id, worker string, fn func(Reques
 	})
 }
 
-func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (Request, error) {
+func (s *Service) signDocuments(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
 	if r.CitizenID == "" || len(r.ApprovedHashes) != len(r.Documents) {
 		return r, permanent("approval incomplete", errors.New("no citizen or approved hashes"))
 	}
@@ -122,46 +124,33 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (
 	if err != nil {
 		return r, fmt.Errorf("citizen lookup: %w", err)
 	}
-	key, err := vault.EnsureKey(ctx, s.cfg.Vault, CitizenKeyLabel(r.CitizenID), vault.KeySpec{Alg: s.cfg.KeyAlg})
-	if err != nil {
-		if errors.Is(err, vault.ErrInvalidLabel) || errors.Is(err, vault.ErrUnsupportedAlg) || errors.Is(err, vault.ErrCorrupt) {
-			return r, permanent("citizen key unusable", err)
-		}
-		return r, fmt.Errorf("citizen key: %w", err)
-	}
-	cert, chain, err := s.ensureCert(ctx, info, key, true)
-	if err != nil {
-		return r, err
-	}
-	signer := vault.KeySigner{Vault: s.cfg.Vault, Ref: key}
+	var todo []int
 	for i := range r.Documents {
 		if !r.Documents[i].SignedAt.IsZero() {
 			continue
 		}
-		if r, err = s.holding(ctx, r.ID, worker, func(old Request) Request {
-			old.LeaseUntil = s.now().Add(s.cfg.Lease)
-			return old
-		}); err != nil {
-			return r, err
-		}
 		signed, err := s.cfg.Store.SignedPDF(ctx, r.ID, i)
 		switch {
 		case err == nil: // stored by an earlier run that stopped before marking it
-		case errors.Is(err, ErrNotFound):
-			if signed, err = s.signOne(ctx, r, i, signer, cert, chain); err != nil {
+			if r, err = s.markSigned(ctx, r, worker, i, signed); err != nil {
 				return r, err
 			}
+		case errors.Is(err, ErrNotFound):
+			todo = append(todo, i)
 		default:
 			return r, err
 		}
-		sum := sha256.Sum256(signed)
-		if r, err = s.holding(ctx, r.ID, worker, func(old Request) Request {
-			old.Documents[i].SignedAt, old.Documents[i].SignedSHA = s.now(), hex.EncodeToString(sum[:])
-			return old
-		}); err != nil {
-			return r, err
+	}
+	if len(todo) > 0 {
+		cred, err := s.backend.Credential(ctx, info)
+		if err != nil {
+			return r, classify(err)
 		}
-		s.notify(r.ID)
+		for _, batch := range batches(todo, cred) {
+			if r, err = s.signBatch(ctx, r, worker, batch, cred, act); err != nil {
+				return r, err
+			}
+		}
 	}
 	done, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
 		for _, d := range old.Documents {
@@ -184,9 +173,105 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string) (
 	return done, nil
 }
 
-// signOne signs document i and stores the result; when another run stored one first,
-// that one is returned.
-func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Signer, cert *x509.Certificate, chain []*x509.Certificate) ([]byte, error) {
+// markSigned records document i as signed with the stored bytes signed, renewing the lease.
+func (s *Service) markSigned(ctx context.Context, r Request, worker string, i int, signed []byte) (Request, error) {
+	sum := sha256.Sum256(signed)
+	r, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
+		old.Documents[i].SignedAt, old.Documents[i].SignedSHA = s.now(), hex.EncodeToString(sum[:])
+		old.LeaseUntil = s.now().Add(s.cfg.Lease)
+		return old
+	})
+	if err == nil {
+		s.notify(r.ID)
+	}
+	return r, err
+}
+
+// sequential is a Credential that gains nothing from signing documents together (the
+// local vault signs one digest at a time).
+type sequential interface{ Sequential() bool }
+
+// batches splits todo into the SignHashes calls to make: all at once for a remote
+// backend (one authorisation, one round trip), one by one for a sequential one, so that
+// only one document at a time is held in memory, signed and stored, as before backends.
+func batches(todo []int, cred Credential) [][]int {
+	if sq, ok := cred.(sequential); !ok || !sq.Sequential() {
+		return [][]int{todo}
+	}
+	out := make([][]int, len(todo))
+	for k, i := range todo {
+		out[k] = []int{i}
+	}
+	return out
+}
+
+// signBatch signs the documents todo with one SignHashes call, extends them to the level
+// asked for, then stores them. A document is stored only once every signed one has been
+// extended, so a fault leaves nothing of this batch half-done in the store.
+func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo []int, cred Credential, act Activation) (Request, error) {
+	origs := make([][]byte, len(todo))
+	for k, i := range todo {
+		orig, err := s.approvedOriginal(ctx, r, i)
+		if err != nil {
+			return r, err
+		}
+		origs[k] = orig
+	}
+	r, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
+		old.LeaseUntil = s.now().Add(s.cfg.Lease)
+		return old
+	})
+	if err != nil {
+		return r, err
+	}
+	signed := make([][]byte, len(todo))
+	errs, cause := batchSign(ctx, cred, act, len(todo), func(ctx context.Context, k int, signer pades.Signer) error {
+		out, err := s.padesSign(ctx, r, todo[k], origs[k], signer, cred)
+		signed[k] = out
+		return err
+	})
+	for k := range todo {
+		if errs[k] == nil {
+			if signed[k], err = s.extend(ctx, r, todo[k], signed[k]); err != nil {
+				return r, err
+			}
+		} else if cause == nil {
+			cause = errs[k]
+		}
+	}
+	for k, i := range todo {
+		if errs[k] != nil {
+			continue
+		}
+		out, err := s.store(ctx, r, i, signed[k])
+		if err != nil {
+			return r, err
+		}
+		if r, err = s.markSigned(ctx, r, worker, i, out); err != nil {
+			return r, err
+		}
+	}
+	if cause != nil {
+		return r, classify(cause)
+	}
+	return r, nil
+}
+
+// classify turns a backend's refusal into the request's failure; other errors pass.
+func classify(err error) error {
+	var be *BackendError
+	var perm *permanentError
+	switch {
+	case errors.As(err, &perm):
+		return perm
+	case errors.As(err, &be):
+		return permanent(be.Code, err)
+	}
+	return err
+}
+
+// approvedOriginal reads document i and checks it is still the one the citizen approved.
+func (s *Service) approvedOriginal(ctx context.Context, r Request, i int) ([]byte, error) {
 	orig, err := s.cfg.Store.OriginalPDF(ctx, r.ID, i)
 	if err != nil {
 		return nil, fmt.Errorf("reading document %d: %w", i, err)
@@ -195,9 +280,14 @@ func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Si
 	if h := hex.EncodeToString(sum[:]); h != r.ApprovedHashes[i] || h != r.Documents[i].SHA256 {
 		return nil, permanent("document differs from the approved one", fmt.Errorf("document %d", i))
 	}
+	return orig, nil
+}
+
+// padesSign makes document i's PAdES signature (B-B or B-T) with signer.
+func (s *Service) padesSign(ctx context.Context, r Request, i int, orig []byte, signer pades.Signer, cred Credential) ([]byte, error) {
 	opt := pades.Options{
-		Certificate:  cert,
-		Chain:        chain,
+		Certificate:  cred.Certificate(),
+		Chain:        cred.Chain(),
 		Reason:       r.Reason,
 		Location:     r.Location,
 		Time:         s.now(),
@@ -228,20 +318,30 @@ func (s *Service) signOne(ctx context.Context, r Request, i int, signer pades.Si
 		}
 		return nil, fmt.Errorf("signing document %d: %w", i, err) // vault, TSA, context: may pass
 	}
-	signed := out.Bytes()
-	if r.Level.longTerm() {
-		// A fault here (a responder down) leaves the document unsigned for Resume, which
-		// signs it again: the signature just made was never seen by anyone.
-		extended, err := s.cfg.LTV.Extend(ctx, signed, ltv.Level(r.Level))
-		if err != nil {
-			if ltvInputError(err, signed) != nil {
-				return nil, permanent("document cannot be extended to "+string(r.Level), err)
-			}
-			return nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
-		}
-		signed = extended
+	return out.Bytes(), nil
+}
+
+// extend takes a signed document to B-LT or B-LTA when the request asks for it.
+func (s *Service) extend(ctx context.Context, r Request, i int, signed []byte) ([]byte, error) {
+	if !r.Level.longTerm() {
+		return signed, nil
 	}
-	err = s.cfg.Store.PutSignedPDF(ctx, r.ID, i, signed)
+	// A fault here (a responder down) leaves the document unsigned for Resume, which
+	// signs it again: the signature just made was never seen by anyone.
+	extended, err := s.cfg.LTV.Extend(ctx, signed, ltv.Level(r.Level))
+	if err != nil {
+		if ltvInputError(err, signed) != nil {
+			return nil, permanent("document cannot be extended to "+string(r.Level), err)
+		}
+		return nil, fmt.Errorf("extending document %d to %s: %w", i, r.Level, err)
+	}
+	return extended, nil
+}
+
+// store keeps document i's signed bytes; when another run stored one first, that one is
+// returned.
+func (s *Service) store(ctx context.Context, r Request, i int, signed []byte) ([]byte, error) {
+	err := s.cfg.Store.PutSignedPDF(ctx, r.ID, i, signed)
 	if errors.Is(err, ErrConflict) {
 		return s.cfg.Store.SignedPDF(ctx, r.ID, i)
 	}
@@ -397,7 +497,8 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 			continue
 		}
 		s.log.InfoContext(ctx, "signing resumed", "request", r.ID, "attempt", claimed.Attempts)
-		if _, err := s.sign(ctx, claimed, worker); err != nil {
+		// No activation: a backend that needs the citizen's PIN or OTP fails the request.
+		if _, err := s.sign(ctx, claimed, worker, Activation{}); err != nil {
 			return n, err
 		}
 		n++

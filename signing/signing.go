@@ -4,6 +4,9 @@
 //
 // This file is the contract between the service (service.go), its storage (Store,
 // implemented in adapters/sqlstore) and the HTTP surface (package signing/httpapi).
+// Signatures come from a Backend (backend.go): the local vault with the dev CA, or a
+// licensed CA's remote signing service over CSC API v2 (adapters/csc); the documents of a
+// request are signed together with one Backend call (batch.go).
 package signing
 
 import (

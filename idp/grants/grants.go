@@ -100,8 +100,8 @@ func (f *families) revoke(ctx context.Context, family string) {
 }
 
 // ServiceScopes are the scopes a client may ask for with client_credentials: they name
-// Motlan's own APIs, never citizen data.
-var ServiceScopes = []string{"signing", "admin"}
+// Motlan's own APIs, never citizen data ("service": the CSC API v2 server).
+var ServiceScopes = []string{"signing", "admin", "service"}
 
 // ClientCredentials gives a confidential client an access token for Motlan's own APIs
 // (RFC 6749 4.4); sub is the client itself (RFC 9068 2.2).

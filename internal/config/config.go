@@ -58,6 +58,10 @@ type Signing struct {
 	// loopback and private addresses (a CA whose responder is internal). Off: the URLs come
 	// from certificates in uploaded PDFs, and must not reach into Motlan's network.
 	LTVAllowPrivateNetworks bool `yaml:"ltv_allow_private_networks"`
+	// Provider makes citizens' signatures: "local" (default: the vault and the dev CA) or
+	// "csc" (a licensed CA's remote signing service, configured in CSC).
+	Provider string `yaml:"provider"`
+	CSC      *CSC   `yaml:"csc"`
 }
 
 // Vault selects the citizen key vault: "software" (default: keys sealed with the master
@@ -400,6 +404,7 @@ func (c *Config) Validate() error {
 		add("dev_eid: listen and issuer are both required when dev_eid is set")
 	}
 	errs = append(errs, c.RateLimits.validate()...)
+	errs = append(errs, c.Signing.validateProvider()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}
@@ -418,8 +423,9 @@ func (c *Config) Validate() error {
 
 // knownScopes: claim scopes, offline_access, "sign" (a citizen's token may create signing
 // requests for that citizen), "signing" (client_credentials access to the signing API) and
-// "admin" (client_credentials access to the admin API: certificate revocation).
-var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true}
+// "admin" (client_credentials access to the admin API: certificate revocation), "service"
+// (a citizen's token for Motlan's CSC API v2 server at /csc/v2/).
+var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true, "service": true}
 
 func (e EID) validate() []error {
 	var errs []error
@@ -532,7 +538,7 @@ func (cl Client) validate(at string) []error {
 	}
 	for _, s := range cl.Scopes {
 		if s != "openid" && !knownScopes[s] {
-			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing, admin", s)
+			add("scopes: %q is not one of profile, address, phone, cccd, offline_access, sign, signing, admin, service", s)
 		}
 	}
 	switch cl.SubjectType {

@@ -26,5 +26,9 @@ func OpenExtender(ctx context.Context, cfg config.Config, st *sqlstore.Store, ma
 	if err != nil {
 		return nil, err
 	}
-	return longTerm(cfg, devCA, stamp, log)
+	_, trust, err := signingBackend(cfg.Signing, log)
+	if err != nil {
+		return nil, err
+	}
+	return longTerm(cfg, devCA, trust, stamp, log)
 }

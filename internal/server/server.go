@@ -174,6 +174,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	mux.Handle("/sign/", sp.api)
 	mux.Handle("/admin/v1/", sp.api)
 	mux.Handle("/ca/", sp.ca)
+	mux.Handle("/csc/", sp.csc)
 	if sp.tsa != nil {
 		mux.Handle("POST /tsa", sp.tsa)
 	}

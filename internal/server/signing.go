@@ -39,6 +39,7 @@ type signingParts struct {
 	api     http.Handler
 	ca      http.Handler
 	tsa     http.Handler // nil with an external TSA
+	csc     http.Handler // the CSC API v2 server over the vault
 	service *signing.Service
 	// closeVault releases the vault (an HSM session pool); a no-op for the software vault.
 	closeVault func() error
@@ -98,12 +99,16 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
-	ext, err := longTerm(cfg, devCA, stamp, log)
+	backend, trust, err := signingBackend(cfg.Signing, log)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := longTerm(cfg, devCA, trust, stamp, log)
 	if err != nil {
 		return nil, err
 	}
 	svc, err := signing.NewService(signing.ServiceConfig{
-		Store: st, Vault: v, CA: devCA, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
+		Store: st, Vault: v, CA: devCA, Backend: backend, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
 		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
@@ -113,6 +118,9 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		return nil, err
 	}
 	parts.service = svc
+	if parts.csc, err = cscServer(cfg.Issuer, p, st, svc, masterKey, stamp, auditLog, log); err != nil {
+		return nil, err
+	}
 	csrfKey, err := hkdf.Key(sha256.New, masterKey, nil, "motlan signing csrf", 32)
 	if err != nil {
 		return nil, err
@@ -123,6 +131,9 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(devCA.Root())
+	for _, c := range trust {
+		roots.AddCert(c)
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
 		TrustRoots: roots, Logger: log, Extender: svc, Revoker: devCA,
@@ -175,10 +186,11 @@ func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts 
 	}, nil
 }
 
-// longTerm builds the B-LT/B-LTA extender. It trusts the dev CA's chain and reaches the
+// longTerm builds the B-LT/B-LTA extender. It trusts the dev CA's chain (and a licensed
+// CA's certificates from signing.csc.trust_roots_file) and reaches the
 // dev CA's OCSP responder and CRLs in process (they live at the issuer's /ca/), other
 // sources over the network: public addresses only unless ltv_allow_private_networks.
-func longTerm(cfg config.Config, devCA *ca.DevCA, stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (*ltv.Extender, error) {
+func longTerm(cfg config.Config, devCA *ca.DevCA, trust []*x509.Certificate, stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (*ltv.Extender, error) {
 	timeout := time.Duration(cfg.Signing.LTVFetchTimeout)
 	if timeout == 0 {
 		timeout = ltv.DefaultFetchTimeout
@@ -189,7 +201,7 @@ func longTerm(cfg config.Config, devCA *ca.DevCA, stamp func(context.Context, []
 	}
 	client := &http.Client{Timeout: timeout, Transport: localCA{prefix: local, ca: devCA.Handler(), next: ltv.NewTransport(cfg.Signing.LTVAllowPrivateNetworks)}}
 	return ltv.New(ltv.Config{
-		HTTPClient: client, Roots: []*x509.Certificate{devCA.Root()}, Intermediates: []*x509.Certificate{devCA.IssuingCA()},
+		HTTPClient: client, Roots: append([]*x509.Certificate{devCA.Root()}, trust...), Intermediates: append([]*x509.Certificate{devCA.IssuingCA()}, trust...),
 		Timestamp: stamp, FetchTimeout: timeout, MaxInputSize: max(int64(cfg.Signing.MaxDocumentMB)<<20, ltv.DefaultMaxInputSize),
 		Logger: log,
 	})

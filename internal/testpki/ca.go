@@ -111,7 +111,16 @@ func (ca *CA) Issue(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey, 
 	tmpl.SerialNumber = newSerial()
 	tmpl.NotBefore = time.Now().Add(-time.Hour)
 	tmpl.NotAfter = time.Now().Add(life)
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Root, pub, ca.RootKey)
+	return createCert(t, tmpl, ca.Root, pub, ca.RootKey)
+}
+
+// createCert signs tmpl with priv under parent (tmpl itself when nil) and parses it.
+func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub, priv any) *x509.Certificate {
+	t.Helper()
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/motlan/motlan/internal/cms"
 )
 
 // ServeHTTP implements RFC 3161 over HTTP: POST a DER TimeStampReq as
@@ -83,7 +85,7 @@ var ErrBadReply = errors.New("tsa: bad time-stamp reply")
 // signature: call ParseToken and Token.Verify for that. client nil means
 // http.DefaultClient; without a deadline on ctx, DefaultTimeout applies.
 func Request(ctx context.Context, client *http.Client, url string, digest []byte, hash crypto.Hash) ([]byte, error) {
-	oid, ok := hashOIDs[hash]
+	oid, ok := cms.HashOID(hash)
 	if !ok || len(digest) != hash.Size() {
 		return nil, fmt.Errorf("tsa: unsupported hash %v or digest length %d", hash, len(digest))
 	}
@@ -100,7 +102,7 @@ func Request(ctx context.Context, client *http.Client, url string, digest []byte
 		return nil, err
 	}
 	nonce := new(big.Int).SetBytes(nb)
-	imprint, err := asn1.Marshal(messageImprint{HashAlgorithm: algID(oid), HashedMessage: digest})
+	imprint, err := asn1.Marshal(cms.MessageImprint{HashAlgorithm: algID(oid), HashedMessage: digest})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"slices"
 	"time"
+
+	"github.com/motlan/motlan/internal/cms"
 )
 
 // Media types of RFC 3161 over HTTP (section 3.4).
@@ -62,10 +64,10 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	sigAlg   pkix.AlgorithmIdentifier
-	essAttr  []byte // the signing-certificate-v2 attribute, the same in every token
-	certsRaw []byte // [0] IMPLICIT CertificateSet for tokens that asked for certificates
-	tsaName  []byte // [0] EXPLICIT GeneralName (directoryName) of the TSA
-	accuracy accuracy
+	essAttr  []byte   // the signing-certificate-v2 attribute, the same in every token
+	certsRaw [][]byte // the certificates of tokens that asked for them, in DER order
+	tsaName  []byte   // [0] EXPLICIT GeneralName (directoryName) of the TSA
+	accuracy cms.Accuracy
 }
 
 // New checks cfg and returns a Server.
@@ -89,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Hashes = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
 	}
 	for _, h := range cfg.Hashes {
-		if _, ok := hashOIDs[h]; !ok || !h.Available() {
+		if !hashOK(h) {
 			return nil, fmt.Errorf("tsa: unsupported hash %v", h)
 		}
 	}
@@ -101,26 +103,24 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "tsa")}
 	var err error
-	if s.sigAlg, err = signatureAlgorithm(cfg.Signer.Public()); err != nil {
-		return nil, err
+	if s.sigAlg, err = cms.SignatureAlgorithmFor(cfg.Signer.Public()); err != nil {
+		return nil, fmt.Errorf("tsa: %w", err)
 	}
-	if s.essAttr, err = signingCertV2Attr(cfg.Certificate); err != nil {
+	if s.essAttr, err = cms.SigningCertificateV2(cfg.Certificate); err != nil {
 		return nil, err
 	}
 	certs := []*x509.Certificate{cfg.Certificate}
 	if cfg.IncludeChain {
 		certs = append(certs, cfg.Chain...)
 	}
-	if s.certsRaw, err = certificateSet(certs); err != nil {
-		return nil, err
-	}
+	s.certsRaw = certificateSet(certs)
 	// tsa [0] EXPLICIT GeneralName, the directoryName [4] (EXPLICIT: Name is a CHOICE).
 	gn := mustMarshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: cfg.Certificate.RawSubject})
 	s.tsaName = mustMarshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: gn})
 	if cfg.Accuracy > 0 {
 		d := cfg.Accuracy
-		s.accuracy = accuracy{Seconds: int(d / time.Second), Millis: int(d % time.Second / time.Millisecond), Micros: int(d % time.Millisecond / time.Microsecond)}
-		if s.accuracy == (accuracy{}) {
+		s.accuracy = cms.Accuracy{Seconds: int(d / time.Second), Millis: int(d % time.Second / time.Millisecond), Micros: int(d % time.Millisecond / time.Microsecond)}
+		if s.accuracy == (cms.Accuracy{}) {
 			return nil, errors.New("tsa: Config.Accuracy under one microsecond")
 		}
 	}
@@ -177,14 +177,14 @@ func (s *Server) parseRequest(der []byte) (*request, error) {
 	if q.Version != 1 {
 		return nil, &RequestError{FailBadDataFormat, "unsupported version"}
 	}
-	var mi messageImprint
+	var mi cms.MessageImprint
 	if q.MessageImprint.Class != asn1.ClassUniversal || q.MessageImprint.Tag != asn1.TagSequence || !q.MessageImprint.IsCompound {
 		return nil, &RequestError{FailBadDataFormat, "malformed messageImprint"}
 	}
 	if rest, err := asn1.Unmarshal(q.MessageImprint.FullBytes, &mi); err != nil || len(rest) > 0 {
 		return nil, &RequestError{FailBadDataFormat, "malformed messageImprint"}
 	}
-	h := hashForOID(mi.HashAlgorithm.Algorithm)
+	h := cms.Hash(mi.HashAlgorithm.Algorithm)
 	if h == 0 || !slices.Contains(s.cfg.Hashes, h) {
 		return nil, &RequestError{FailBadAlg, "unsupported hash algorithm"}
 	}
@@ -246,13 +246,14 @@ func rejection(failBit int, text string) []byte {
 	return b
 }
 
-// token builds and signs the TimeStampToken (a CMS ContentInfo with SignedData).
+// token builds and signs the TimeStampToken (a CMS ContentInfo with SignedData) with
+// the signed attributes contentType, messageDigest and ESS signing-certificate-v2.
 func (s *Server) token(ctx context.Context, req *request) ([]byte, error) {
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
 	}
-	info := tstInfo{
+	info := cms.TSTInfo{
 		Version:        1,
 		Policy:         s.cfg.Policy,
 		MessageImprint: asn1.RawValue{FullBytes: req.imprintRaw},
@@ -263,77 +264,21 @@ func (s *Server) token(ctx context.Context, req *request) ([]byte, error) {
 		TSA:            asn1.RawValue{FullBytes: s.tsaName},
 	}
 	_ = ctx // crypto.Signer takes no context; a keys.Sign(ctx, ...) seam would take it here
-	content, err := asn1.Marshal(info)
+	content, err := info.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	var certs []byte
+	b := cms.Builder{EContentType: cms.OIDTSTInfo, EContent: content, Signer: s.cfg.Certificate, SignatureAlgorithm: s.sigAlg}
 	if req.certReq {
-		certs = s.certsRaw // RFC 3161 2.4.1: present if and only if certReq
+		b.Certificates = s.certsRaw // RFC 3161 2.4.1: present if and only if certReq
 	}
-	return s.signedData(content, certs)
-}
-
-// signedData wraps content (a DER TSTInfo) in a CMS SignedData signed by the TSA, with
-// the signed attributes contentType, messageDigest and ESS signing-certificate-v2.
-func (s *Server) signedData(content, certs []byte) ([]byte, error) {
 	sum := sha256.Sum256(content)
-	ctAttr, err := marshalAttr(oidAttrContentType, oidTSTInfo)
-	if err != nil {
+	if b.SignedAttrs, err = cms.SignedAttributes(cms.OIDTSTInfo, sum[:], s.essAttr); err != nil {
 		return nil, err
 	}
-	mdAttr, err := marshalAttr(oidAttrMessageDigest, sum[:])
-	if err != nil {
+	digest := sha256.Sum256(b.SignedAttrs)
+	if b.Signature, err = s.cfg.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 		return nil, err
 	}
-	attrs := [][]byte{ctAttr, mdAttr, s.essAttr}
-	slices.SortFunc(attrs, bytes.Compare) // DER orders a SET OF by encoding
-	body := bytes.Join(attrs, nil)
-	toSign, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSet, IsCompound: true, Bytes: body})
-	if err != nil {
-		return nil, err
-	}
-	digest := sha256.Sum256(toSign)
-	sig, err := s.cfg.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	sid, err := asn1.Marshal(issuerAndSerial{Issuer: asn1.RawValue{FullBytes: s.cfg.Certificate.RawIssuer}, Serial: s.cfg.Certificate.SerialNumber})
-	if err != nil {
-		return nil, err
-	}
-	si, err := asn1.Marshal(struct {
-		Version            int
-		SID                asn1.RawValue
-		DigestAlgorithm    pkix.AlgorithmIdentifier
-		SignedAttrs        asn1.RawValue
-		SignatureAlgorithm pkix.AlgorithmIdentifier
-		Signature          []byte
-	}{
-		Version:            1,
-		SID:                asn1.RawValue{FullBytes: sid},
-		DigestAlgorithm:    pkix.AlgorithmIdentifier{Algorithm: oidSHA256},
-		SignedAttrs:        asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: body},
-		SignatureAlgorithm: s.sigAlg,
-		Signature:          sig,
-	})
-	if err != nil {
-		return nil, err
-	}
-	eci, err := asn1.Marshal(encapsulatedContentInfo{EContentType: oidTSTInfo, EContent: content})
-	if err != nil {
-		return nil, err
-	}
-	digestAlgs, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSet, IsCompound: true, Bytes: mustMarshal(pkix.AlgorithmIdentifier{Algorithm: oidSHA256})})
-	if err != nil {
-		return nil, err
-	}
-	sdBody := slices.Concat(mustMarshal(3), digestAlgs, eci)
-	sdBody = append(sdBody, certs...)
-	sdBody = append(sdBody, mustMarshal(asn1.RawValue{Tag: asn1.TagSet, IsCompound: true, Bytes: si})...)
-	sd, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: sdBody})
-	if err != nil {
-		return nil, err
-	}
-	return asn1.Marshal(contentInfo{ContentType: oidSignedData, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sd}})
+	return b.Marshal()
 }

@@ -65,6 +65,20 @@ var messages = map[string]map[string]string{
 		"reopen":          "Mở lại yêu cầu",
 		"login_again":     "Đăng nhập lại",
 
+		// the signing provider's own step and failures (signing.Failure* codes)
+		"pin": "Mã PIN chứng thư số", "pin_note": "Nhập mã PIN của chứng thư số do tổ chức cung cấp dịch vụ chứng thực chữ ký số cấp cho bạn.",
+		"otp": "Mã OTP", "otp_note": "Tổ chức cung cấp dịch vụ chứng thực chữ ký số vừa gửi mã OTP cho bạn. Nhập mã đó để ký.",
+		"failed.no_credential":         "Bạn chưa có chứng thư số tại tổ chức cung cấp dịch vụ chứng thực chữ ký số mà cổng này kết nối, nên chưa thể ký. Hãy đăng ký chứng thư số ký từ xa bằng số định danh cá nhân của bạn, rồi mở lại yêu cầu.",
+		"failed.rssp_unavailable":      "Dịch vụ ký số từ xa của tổ chức chứng thực hiện không phản hồi. Không tài liệu nào được ký. Vui lòng thử lại sau.",
+		"failed.rssp_timeout":          "Dịch vụ ký số từ xa phản hồi quá chậm. Không tài liệu nào được ký. Vui lòng thử lại sau.",
+		"failed.sad_expired":           "Phiên xác nhận ký đã hết hạn. Không tài liệu nào được ký. Hãy tạo lại yêu cầu từ trang dịch vụ.",
+		"failed.authentication_failed": "Mã PIN hoặc mã OTP không đúng. Không tài liệu nào được ký. Hãy tạo lại yêu cầu từ trang dịch vụ và nhập lại mã.",
+		"failed.credential_suspended":  "Chứng thư số của bạn đang bị tạm dừng nên không thể ký. Vui lòng liên hệ tổ chức cấp chứng thư số.",
+		"failed.credential_revoked":    "Chứng thư số của bạn đã bị thu hồi hoặc hết hạn nên không thể ký. Vui lòng liên hệ tổ chức cấp chứng thư số để được cấp lại.",
+		"failed.bad_signature":         "Chữ ký nhận được từ dịch vụ ký số không khớp với chứng thư số của bạn. Không tài liệu nào được ký. Vui lòng liên hệ bộ phận hỗ trợ.",
+		"failed.activation_required":   "Cần nhập lại mã PIN hoặc OTP để ký. Không tài liệu nào được ký. Hãy tạo lại yêu cầu từ trang dịch vụ.",
+		"failed.rssp_error":            "Dịch vụ ký số từ xa đã từ chối yêu cầu ký. Không tài liệu nào được ký. Vui lòng liên hệ bộ phận hỗ trợ.",
+
 		// rate limits (internal/ratelimit)
 		"err.rate_limited": "Có quá nhiều lần ký trong thời gian ngắn. Vui lòng đợi một lát rồi mở lại yêu cầu.",
 		"err.busy":         "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
@@ -101,6 +115,20 @@ var messages = map[string]map[string]string{
 		"err.revoked":     "Your signing certificate has been revoked, so you cannot sign. Please contact support.",
 		"reopen":          "Open the request again",
 		"login_again":     "Log in again",
+
+		// the signing provider's own step and failures (signing.Failure* codes)
+		"pin": "Certificate PIN", "pin_note": "Enter the PIN of the signing certificate your trust service provider gave you.",
+		"otp": "One-time code", "otp_note": "Your trust service provider has just sent you a one-time code. Enter it to sign.",
+		"failed.no_credential":         "You have no signing certificate yet at the trust service provider this portal uses, so you cannot sign. Register for a remote-signing certificate with your personal ID number, then open the request again.",
+		"failed.rssp_unavailable":      "The trust service provider's remote signing service is not answering. No document was signed. Please try again later.",
+		"failed.rssp_timeout":          "The remote signing service answered too slowly. No document was signed. Please try again later.",
+		"failed.sad_expired":           "The signing authorisation expired. No document was signed. Please start again from the service.",
+		"failed.authentication_failed": "The PIN or one-time code was wrong. No document was signed. Please start again from the service and enter the code again.",
+		"failed.credential_suspended":  "Your signing certificate is suspended, so you cannot sign. Please contact the provider that issued it.",
+		"failed.credential_revoked":    "Your signing certificate is revoked or expired, so you cannot sign. Please contact the provider that issued it for a new one.",
+		"failed.bad_signature":         "The signature returned by the signing service does not match your certificate. No document was signed. Please contact support.",
+		"failed.activation_required":   "Your PIN or one-time code is needed again. No document was signed. Please start again from the service.",
+		"failed.rssp_error":            "The remote signing service refused to sign. No document was signed. Please contact support.",
 
 		// rate limits (internal/ratelimit)
 		"err.rate_limited": "Too many signing attempts in a short time. Please wait a moment, then open the request again.",
@@ -168,6 +196,7 @@ type pageView struct {
 	ID, Action, Client, Reason, Location, Expires string
 	Asks, Approve                                 string
 	CSRF                                          string
+	Activation                                    string // "", "PIN" or "OTP": what the provider asks for
 	Docs                                          []docView
 	// result and message pages
 	Heading, Note, Status string
@@ -294,6 +323,7 @@ func (a *API) message(w http.ResponseWriter, r *http.Request, status int, lang, 
 // pageError renders the page for a service error on the approval side.
 func (a *API) pageError(w http.ResponseWriter, r *http.Request, lang, id string, err error) {
 	reopen := a.signPath(id) + "?lang=" + lang
+	var be *signing.BackendError
 	switch {
 	case errors.Is(err, signing.ErrNotFound), errors.Is(err, signing.ErrForbidden):
 		a.message(w, r, http.StatusNotFound, lang, "not_found", "", "")
@@ -304,6 +334,10 @@ func (a *API) pageError(w http.ResponseWriter, r *http.Request, lang, id string,
 		a.message(w, r, http.StatusConflict, lang, "changed", reopen, "reopen")
 	case errors.Is(err, signing.ErrCertificateRevoked):
 		a.message(w, r, http.StatusConflict, lang, "revoked", "", "")
+	case errors.As(err, &be):
+		a.backendFailure(w, r, lang, be)
+	case errors.Is(err, errBadActivation):
+		a.message(w, r, http.StatusBadRequest, lang, "bad_request", reopen, "reopen")
 	case errors.Is(err, signing.ErrFinal), errors.Is(err, signing.ErrNotPending), errors.Is(err, signing.ErrConflict):
 		a.message(w, r, http.StatusConflict, lang, "ended", reopen, "reopen")
 	default:
@@ -319,6 +353,9 @@ func (a *API) result(w http.ResponseWriter, r *http.Request, lang string, req si
 	v.Heading, v.Note = t[string(req.Status)], t[string(req.Status)+"_note"]
 	if v.Heading == "" {
 		v.Heading, v.Note = t["err.title"], t["err.ended"]
+	}
+	if n := failureNote(lang, req); n != "" {
+		v.Note = n
 	}
 	if req.Status == signing.StatusSigning {
 		v.LinkURL, v.LinkText = a.signPath(req.ID)+"?lang="+lang, t["refresh"]
@@ -350,6 +387,9 @@ func (a *API) handleApprovalPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := a.view(req, lang)
+	if !a.activation(w, r, lang, id, cid, &v) {
+		return
+	}
 	v.CSRF = a.csrfToken(id, cid, a.now())
 	a.renderPage(w, r, http.StatusOK, "approve", lang, a.signPath(id)+"?lang="+otherLang(lang), v)
 }
@@ -394,7 +434,7 @@ func (a *API) handleApprovalPost(w http.ResponseWriter, r *http.Request) {
 			a.message(w, r, http.StatusBadRequest, lang, "bad_request", "", "")
 			return
 		}
-		req, err = a.svc.Approve(r.Context(), id, cid, a.subjectFor(cid), hashes)
+		req, err = a.approve(r, id, cid, hashes)
 	case "reject":
 		req, err = a.svc.Reject(r.Context(), id, cid, a.subjectFor(cid))
 	default:

@@ -8,11 +8,14 @@
 // of the same kind as the input's last one (table or stream). The original bytes are left
 // untouched.
 //
-// The CMS SignedData is built here, not by a general PKCS #7 library: its signed
-// attributes are exactly contentType, messageDigest and ESS signing-certificate-v2 (no
-// signingTime: the claimed time goes into the signature dictionary's /M). For B-T an
-// RFC 3161 token over the signature value is added as the unsigned attribute
-// id-aa-signatureTimeStampToken.
+// The CMS SignedData is built with internal/cms (hand-written, shared with the TSA and
+// the verifier), not by a general PKCS #7 library: its signed attributes are exactly
+// contentType, messageDigest and ESS signing-certificate-v2 (no signingTime: the claimed
+// time goes into the signature dictionary's /M). For B-T an RFC 3161 token over the
+// signature value is added as the unsigned attribute id-aa-signatureTimeStampToken, after
+// internal/cms has read it and checked its imprint (and its signature when it carries the
+// TSA certificate). Tests read the result with their own ASN.1 shapes and
+// github.com/digitorus/timestamp, and compare it with golden DER (TestGoldenCMS, -update).
 //
 // The private-key operation happens exactly once per document. /Contents space is
 // reserved up-front from the certificate sizes plus a timestamp allowance; when the final

@@ -76,8 +76,19 @@
 // list. The PDF reader (github.com/digitorus/pdf) panics on malformed input and has
 // quadratic or unbounded paths: Verify checks the header, %%EOF near the end, declared
 // sizes, object-stream /N and /First and /Extends before using it, and recovers its panics.
-// The CMS is parsed here with encoding/asn1 (DER; BER indefinite lengths are a
-// FORMAT_FAILURE).
+// The CMS and TSTInfo are read by internal/cms, hand-written on encoding/asn1 and shared
+// with the signer and the TSA (DER, one level of constructed eContent; BER indefinite
+// lengths are a FORMAT_FAILURE); the policy on top (one SignerInfo, only zero padding
+// after the DER, no SHA-1) is cms.go's.
+//
+// The code follows the building blocks of ETSI EN 319 102-1, one function each in
+// blocks.go under the standard's name: formatChecking (5.2.2, after the ByteRange
+// checks of byterange.go), identifySigningCertificate (5.2.3), x509Validation (5.2.6,
+// with 5.2.5's revocation checks from revocation.go), cryptographicVerification
+// (5.2.7), signatureAcceptanceValidation (5.2.8, against the PAdES baseline),
+// timestampValidation (5.4) and pastSignatureValidation (5.6.2.4, simplified: the path
+// is validated at the earliest proof of existence at once). Verifier.validate runs them;
+// longterm.go judges revocation and the B-LT and B-LTA levels.
 //
 // A report, as JSON (abridged):
 //

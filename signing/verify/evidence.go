@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/digitorus/pdf"
+	"github.com/motlan/motlan/internal/cms"
 )
 
 // Bounds on the validation data read from a file: a hostile DSS must not make Verify
@@ -226,20 +227,20 @@ func vriKeys(contents []byte) []string {
 // addCMSEvidence adds the certificates, the SignedData crls and the
 // adbe-revocationInfoArchival CRLs and OCSP responses of a CMS to the pool.
 func (p *evidencePool) addCMSEvidence(sd *signedData) {
-	for _, c := range sd.certs {
+	for _, c := range sd.Certificates {
 		p.add(kindCert, c.Raw, SourceCMS)
 	}
-	for _, crl := range sd.crls {
+	for _, crl := range sd.CRLs[:min(len(sd.CRLs), maxEvidenceItems)] {
 		p.add(kindCRL, crl, SourceCMS)
 	}
-	a := findAttr(sd.signedAttrs, oidAdbeRevocationInfo)
-	if a == nil || len(a.values) != 1 {
+	a := cms.FindAttr(sd.si.SignedAttrs, oidAdbeRevocationInfo)
+	if a == nil || len(a.Values) != 1 {
 		return
 	}
 	// RevocationInfoArchival ::= SEQUENCE { crl [0] EXPLICIT SEQUENCE OF CertificateList
 	// OPTIONAL, ocsp [1] EXPLICIT SEQUENCE OF OCSPResponse OPTIONAL, otherRevInfo [2] ... }
 	var seq asn1.RawValue
-	if _, err := asn1.Unmarshal(a.values[0], &seq); err != nil || seq.Tag != asn1.TagSequence {
+	if _, err := asn1.Unmarshal(a.Values[0], &seq); err != nil || seq.Tag != asn1.TagSequence {
 		return
 	}
 	rest := seq.Bytes

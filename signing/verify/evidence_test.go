@@ -325,11 +325,21 @@ func withCMSCRL(t testing.TB, signed, crl []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ci rawContentInfo
+	var ci struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	}
 	if _, err := asn1.Unmarshal(der, &ci); err != nil {
 		t.Fatal(err)
 	}
-	var sd rawSignedData
+	var sd struct { // SignedData, its fields kept as they are but crls
+		Version          int
+		DigestAlgorithms asn1.RawValue
+		EncapContentInfo asn1.RawValue
+		Certificates     asn1.RawValue `asn1:"optional,tag:0"`
+		CRLs             asn1.RawValue `asn1:"optional,tag:1"`
+		SignerInfos      asn1.RawValue
+	}
 	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +349,7 @@ func withCMSCRL(t testing.TB, signed, crl []byte) []byte {
 		t.Fatal(err)
 	}
 	// ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content }, written by hand.
-	oid, _ := asn1.Marshal(oidSignedData)
+	oid, _ := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2})
 	content, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sdDER})
 	out, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: append(oid, content...)})
 	if err != nil || len(out) > len(der) {

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/motlan/motlan/internal/cms"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -155,7 +156,7 @@ func ocspCertIDMatches(b *rawBasicResponse, cert, issuer *x509.Certificate) bool
 			continue
 		}
 		h, _, ok := hashFor(s.CertID.HashAlgorithm.Algorithm)
-		if !ok && s.CertID.HashAlgorithm.Algorithm.Equal(oidSHA1) {
+		if !ok && s.CertID.HashAlgorithm.Algorithm.Equal(cms.OIDSHA1) {
 			h, ok = crypto.SHA1, true // SHA-1 CertIDs are the RFC 6960 default; they identify, not sign
 		}
 		if !ok || !h.Available() {
