@@ -41,7 +41,7 @@ func (p *Provider) mount(box *seal.Box, sidKey []byte) error {
 	token := grants.NewEndpoint(grants.EndpointConfig{
 		Grants: grants.All(grants.Config{
 			Store: c.Store, Tokens: p.tokens, RefreshTTL: c.RefreshTTL, OfflineRefreshTTL: c.OfflineRefreshTTL,
-			RefreshReuseGrace: c.RefreshReuseGrace, Now: c.Now, Logger: c.Logger,
+			RefreshReuseGrace: c.RefreshReuseGrace, RefreshReuseGraceClients: c.RefreshReuseGraceClients, Now: c.Now, Logger: c.Logger,
 		}),
 		TokenURL: p.URL(PathToken), ClientAuth: auth, DPoP: p.dpop, Limits: limits, Logger: c.Logger,
 	})

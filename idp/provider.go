@@ -53,12 +53,17 @@ type Config struct {
 	OfflineRefreshTTL time.Duration // with offline_access; default 720h
 	// RefreshReuseGrace is how long after a refresh token's rotation the same client may
 	// present it again, as a retry after a lost response, without the family being revoked
-	// (RFC 9700 4.14.2); default 10s, negative disables. Such a retry gets a fresh token
+	// (RFC 9700 4.14.2), for clients without their own RefreshReuseGraceClients entry;
+	// default 0 (none), as Hydra and Keycloak. It applies only to confidential clients and
+	// to DPoP-bound refresh tokens: a public client's bearer token never gets it, since a
+	// thief holding it could use the window. Such a retry gets a fresh token
 	// set and a new refresh token that replaces the one the lost response carried: that one
 	// is revoked, so the family keeps a single live token, and presenting it later revokes
 	// the family. The window runs from the first rotation; retries do not extend it. After
 	// the window, or once the successor has itself been used, reuse revokes the family.
 	RefreshReuseGrace time.Duration
+	// RefreshReuseGraceClients is each client's own reuse grace, by client ID.
+	RefreshReuseGraceClients map[string]time.Duration
 
 	// BackchannelClient posts back-channel logout tokens; default: a 5 s timeout and no
 	// redirects followed.
@@ -95,7 +100,6 @@ func (c *Config) defaults() {
 	def(&c.IDTokenTTL, 10*time.Minute)
 	def(&c.RefreshTTL, 8*time.Hour)
 	def(&c.OfflineRefreshTTL, 720*time.Hour)
-	def(&c.RefreshReuseGrace, 10*time.Second)
 	def(&c.BackchannelBackoff, time.Second)
 	if c.BackchannelClient == nil {
 		c.BackchannelClient = session.DefaultBackchannelClient()

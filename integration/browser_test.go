@@ -445,6 +445,11 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 		if v := run(desk, id+" value", chromedp.Value(chromedp.ID(id))); v == "" {
 			t.Errorf("#%s is empty, want the verified claim", id)
 		}
+		// From verified_claims: the eID verified it, at level 2 (the dev eID verified
+		// these citizens' phones too).
+		if mark := run(desk, id+" verified", chromedp.Text(chromedp.ID(id+"-verified"))); !strings.Contains(mark, "Đã xác thực qua VNeID, mức 2") {
+			t.Errorf("#%s-verified = %q, want the eID's verification at level 2", id, mark)
+		}
 	}
 	if acr := strings.TrimSpace(run(desk, "claim-acr", chromedp.Text(chromedp.ID("claim-acr")))); acr != "2" {
 		t.Errorf("#claim-acr = %q, want 2", acr)

@@ -8,11 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/motlan/motlan/adapters/vneid/sim"
+	"github.com/motlan/motlan/internal/config"
 )
 
 const (
@@ -91,7 +93,12 @@ func TestFederatedLogin(t *testing.T) {
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
-			testFederatedLogin(t, newStack(t, driver))
+			// The portal, a confidential client, has its own refresh reuse window (the
+			// default is none).
+			testFederatedLogin(t, newStackWith(t, driver, false, func(c *config.Config) {
+				g := config.Duration(10 * time.Second)
+				c.Clients[0].RefreshReuseGrace = &g
+			}))
 		})
 	}
 }
@@ -204,6 +211,10 @@ func testFederatedLogin(t *testing.T, s *stack) {
 		t.Fatal("refresh returned no ID token")
 	} else if rid, err := s.portal.verifier.Verify(ctx, raw); err != nil || rid.Subject != idt.Subject {
 		t.Fatalf("refreshed ID token: %v", err)
+	} else if amr := (struct {
+		AMR []string `json:"amr"`
+	}{}); rid.Claims(&amr) != nil || len(amr.AMR) == 0 {
+		t.Fatalf("the eID's amr lost on refresh: %v", amr.AMR)
 	}
 	retried, err := s.portal.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	if err != nil {
@@ -252,11 +263,23 @@ func TestLoginErrors(t *testing.T) {
 		a := s.portal.authorize([]string{"openid"}, oauth2.SetAuthURLParam("prompt", "none"))
 		authError(t, location(t, b.get(a.url)), s.portal.redirect, a.state, s.issuer, "login_required")
 	})
-	t.Run("level 2 asked, level-1 citizen: access_denied", func(t *testing.T) {
+	t.Run("level 2 essential, level-1 citizen: access_denied", func(t *testing.T) {
+		b := newBrowser(t)
+		a := s.insure.authorize([]string{"openid"}, oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"value":"2"}}}`))
+		cb, _, _ := s.login(t, b, a, childCCCD, "")
+		authError(t, cb, s.insure.redirect, a.state, s.issuer, "access_denied")
+	})
+	t.Run("level 2 preferred, level-1 citizen: logged in at level 1", func(t *testing.T) {
 		b := newBrowser(t)
 		a := s.insure.authorize([]string{"openid"}, oauth2.SetAuthURLParam("acr_values", "2"))
 		cb, _, _ := s.login(t, b, a, childCCCD, "")
-		authError(t, cb, s.insure.redirect, a.state, s.issuer, "access_denied")
+		_, idt := s.insure.redeem(t, s, a, cb)
+		var c struct {
+			ACR string `json:"acr"`
+		}
+		if err := idt.Claims(&c); err != nil || c.ACR != "1" {
+			t.Fatalf("acr %q (%v), want 1", c.ACR, err)
+		}
 	})
 	t.Run("consent declined: access_denied", func(t *testing.T) {
 		b := newBrowser(t)

@@ -72,6 +72,13 @@ func newStack(t *testing.T, driver string) *stack { return newStackWith(t, drive
 // adjust the config before it is validated.
 func newStackWith(t *testing.T, driver string, eidDown bool, mods ...func(*config.Config)) *stack {
 	t.Helper()
+	return newStackEID(t, driver, eidDown, nil, mods...)
+}
+
+// newStackEID is newStackWith with simMod adjusting the dev eID's config (how it states
+// the level, its verified flags), when not nil.
+func newStackEID(t *testing.T, driver string, eidDown bool, simMod func(*sim.Config), mods ...func(*config.Config)) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	addr := freeAddr(t)
@@ -86,11 +93,15 @@ func newStackWith(t *testing.T, driver string, eidDown bool, mods ...func(*confi
 	s.eid = httptest.NewUnstartedServer(nil)
 	s.eid.Start()
 	t.Cleanup(s.eid.Close)
-	h, err := sim.New(sim.Config{
+	simCfg := sim.Config{
 		Issuer: s.eid.URL,
 		Clients: []sim.Client{{ID: "motlan", Secret: eidSecret, RedirectURIs: []string{idp.CallbackURL(s.issuer)},
 			PostLogoutRedirectURIs: []string{idp.LogoutDoneURL(s.issuer)}}},
-	})
+	}
+	if simMod != nil {
+		simMod(&simCfg)
+	}
+	h, err := sim.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

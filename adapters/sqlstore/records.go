@@ -123,6 +123,9 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 	utc := make(map[string]store.Attribute, len(m))
 	for k, a := range m {
 		a.VerifiedAt = a.VerifiedAt.UTC()
+		if !a.EIDUpdatedAt.IsZero() {
+			a.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
+		}
 		utc[k] = a
 	}
 	b, err := json.Marshal(utc)

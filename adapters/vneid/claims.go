@@ -18,6 +18,9 @@ import (
 func (c *Connector) mapClaims(idClaims, uiClaims map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(c.cfg.ClaimMap))
 	for up, attr := range c.cfg.ClaimMap {
+		if isMeta(attr) {
+			continue
+		}
 		raw, ok := idClaims[up]
 		if !ok || isNull(raw) {
 			raw, ok = uiClaims[up]

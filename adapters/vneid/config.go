@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -28,12 +29,21 @@ type Config struct {
 	// Scopes requested; must include "openid". Default: openid profile.
 	Scopes []string
 	// ClaimMap maps upstream claim names to Motlan attribute names. Default:
-	// DefaultClaimMap(). Two upstream claims may not map to one attribute.
+	// DefaultClaimMap(). Two upstream claims may not map to one attribute. Besides
+	// attributes it may name the sources of verification metadata: "<attribute>_verified"
+	// (a boolean; default source "<upstream claim>_verified") and "updated_at" (seconds;
+	// default source "updated_at").
 	ClaimMap map[string]string
-	// ACRMap maps upstream "acr" values to Motlan levels "1" or "2". Default:
-	// DefaultACRMap(). An "acr" not in the map fails the login (ErrInvalidResponse): an
-	// unknown level is never guessed. A missing "acr" is level "1". AuthCodeURL sends, for
-	// a requested level, the upstream value mapped to it (the smallest, when several are).
+	// LevelClaim names the claim that states the eID level: "" or "acr" (the ID token's
+	// acr), "amr" (the highest level any of its values maps to), or any other claim of
+	// the ID token or userinfo (a string, a number or an array of strings), such as
+	// "eid_level". Its values go through ACRMap.
+	LevelClaim string
+	// ACRMap maps the level claim's values (URIs allowed) to Motlan levels "1" or "2".
+	// Default: DefaultACRMap(). A string or number not in the map fails the login
+	// (ErrInvalidResponse): an unknown level is never guessed. A missing level claim is
+	// level "1". AuthCodeURL sends, for a requested level, the upstream value mapped to it
+	// (the smallest, when several are) as acr_values.
 	ACRMap map[string]string
 	// GenderMap rewrites the value of the "gender" attribute (upstream value -> OpenID
 	// Connect gender). Default: DefaultGenderMap(). Values not in the map pass unchanged.
@@ -112,6 +122,9 @@ func (cfg *Config) Validate() error {
 		seen[motlan] = up
 	}
 	for up, level := range cfg.ACRMap {
+		if up == "" || strings.ContainsAny(up, " \t\r\n") {
+			return errors.New("vneid: ACRMap has an empty value or one with spaces (acr_values are space-separated)")
+		}
 		if level != "1" && level != "2" {
 			return fmt.Errorf("vneid: ACRMap[%q] must be \"1\" or \"2\"", up)
 		}

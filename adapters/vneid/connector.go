@@ -1,6 +1,8 @@
 // Package vneid logs citizens in at the national eID (VNeID-style) for the broker: an
 // OpenID Connect relying party with discovery, the code flow with PKCE S256, ID token
-// verification by go-oidc, userinfo, and configurable claim and level mapping.
+// verification by go-oidc, userinfo, and configurable claim and level mapping: the level
+// from acr, amr or a claim of the eID's own (Config.LevelClaim, values through ACRMap),
+// each attribute's *_verified flag and the eID's updated_at (identity.go).
 //
 // Discovery that fails at start does not fail New: the connector retries discovery when
 // it is next needed (at most once per retryInterval) and meanwhile Exchange and Ready
@@ -36,7 +38,10 @@ const retryInterval = 2 * time.Second
 type Connector struct {
 	cfg       Config
 	acrValues map[string]string // Motlan level -> upstream acr value to request
-	log       *slog.Logger
+	// metaSource maps verification metadata ("<attribute>_verified", "updated_at") to the
+	// upstream claim ClaimMap names for it.
+	metaSource map[string]string
+	log        *slog.Logger
 
 	up atomic.Pointer[upstream]
 
@@ -62,7 +67,12 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &Connector{cfg: cfg, log: cfg.Logger, acrValues: make(map[string]string, 2)}
+	c := &Connector{cfg: cfg, log: cfg.Logger, acrValues: make(map[string]string, 2), metaSource: map[string]string{}}
+	for up, attr := range cfg.ClaimMap {
+		if isMeta(attr) {
+			c.metaSource[attr] = up
+		}
+	}
 	ups := make([]string, 0, len(cfg.ACRMap))
 	for up := range cfg.ACRMap {
 		ups = append(ups, up)
@@ -336,46 +346,12 @@ func (c *Connector) exchange(ctx context.Context, code, verifier, nonce string) 
 		}
 	}
 
-	id := eid.Identity{Issuer: c.cfg.Issuer, Subject: idt.Subject, RawIDToken: rawID}
-	if id.ACR, err = c.level(idClaims["acr"]); err != nil {
+	id, err := c.identity(idClaims, uiClaims)
+	if err != nil {
 		return eid.Identity{}, err
 	}
-	if raw, ok := idClaims["amr"]; ok && !isNull(raw) {
-		if json.Unmarshal(raw, &id.AMR) != nil {
-			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "amr is not an array of strings"}
-		}
-	}
-	if raw, ok := idClaims["auth_time"]; ok && !isNull(raw) {
-		var at json.Number
-		if json.Unmarshal(raw, &at) != nil {
-			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "auth_time is not a number"}
-		}
-		f, err := at.Float64()
-		if err != nil {
-			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "auth_time is not a number"}
-		}
-		id.AuthTime = time.Unix(int64(f), 0).UTC()
-	}
-	if id.Attributes, err = c.mapClaims(idClaims, uiClaims); err != nil {
-		return eid.Identity{}, err
-	}
+	id.Issuer, id.Subject, id.RawIDToken = c.cfg.Issuer, idt.Subject, rawID
 	return id, nil
-}
-
-// level maps the upstream acr to Motlan's level: missing is "1", unknown is an error.
-func (c *Connector) level(raw json.RawMessage) (string, error) {
-	if raw == nil || isNull(raw) {
-		return "1", nil
-	}
-	var acr string
-	if json.Unmarshal(raw, &acr) != nil {
-		return "", &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "acr is not a string"}
-	}
-	level, ok := c.cfg.ACRMap[acr]
-	if !ok {
-		return "", &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "acr not in ACRMap"}
-	}
-	return level, nil
 }
 
 const maxUserinfoBytes = 1 << 20

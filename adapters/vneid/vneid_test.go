@@ -28,13 +28,22 @@ const (
 
 // startSim runs the dev eID over loopback.
 func startSim(t *testing.T) (*httptest.Server, *sim.Provider) {
+	return startSimWith(t, nil)
+}
+
+// startSimWith starts the dev eID with change applied to its Config.
+func startSimWith(t *testing.T, change func(*sim.Config)) (*httptest.Server, *sim.Provider) {
 	t.Helper()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
-	p, err := sim.New(sim.Config{
+	cfg := sim.Config{
 		Issuer:  srv.URL + "/vneid",
 		Clients: []sim.Client{{ID: clientID, Secret: clientSecret, RedirectURIs: []string{redirectURL}}},
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	p, err := sim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +367,8 @@ func TestConfigValidate(t *testing.T) {
 		{"relative redirect", func(c *vneid.Config) { c.RedirectURL = "/cb" }, true},
 		{"no openid scope", func(c *vneid.Config) { c.Scopes = []string{"profile"} }, true},
 		{"bad acr level", func(c *vneid.Config) { c.ACRMap = map[string]string{"high": "3"} }, true},
+		{"URI acr values", func(c *vneid.Config) { c.ACRMap = map[string]string{"urn:vn:eid:loa:high": "2"} }, false},
+		{"acr value with a space", func(c *vneid.Config) { c.ACRMap = map[string]string{"level 2": "2"} }, true},
 		{"claim collision", func(c *vneid.Config) { c.ClaimMap = map[string]string{"a": "name", "b": "name"} }, true},
 		{"negative timeout", func(c *vneid.Config) { c.Timeout = -1 }, true},
 	}

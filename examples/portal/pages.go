@@ -17,6 +17,8 @@ var messages = map[string]map[string]string{
 		"acr_unknown":   "Không rõ",
 		"verified":      "Đã xác thực qua VNeID",
 		"missing":       "Chưa được cung cấp",
+		"not_verified":  "VNeID chưa xác thực thông tin này",
+		"eid_level":     "mức",
 		"f_name":        "Họ và tên",
 		"f_birthdate":   "Ngày sinh",
 		"f_gender":      "Giới tính",
@@ -140,6 +142,8 @@ var messages = map[string]map[string]string{
 		"acr_unknown":   "Unknown",
 		"verified":      "Verified through VNeID",
 		"missing":       "Not provided",
+		"not_verified":  "Not verified by VNeID",
+		"eid_level":     "level",
 		"f_name":        "Full name",
 		"f_birthdate":   "Date of birth",
 		"f_gender":      "Sex",
@@ -343,7 +347,7 @@ const dossierHTML = `{{define "content"}}
 {{range .V.Fields}}<div class="field">
 <label for="claim-{{.ID}}">{{.Label}}</label>
 {{if .Multiline}}<textarea id="claim-{{.ID}}" rows="2" readonly{{if not .Value}} class="unverified"{{end}}>{{.Value}}</textarea>{{else}}<input id="claim-{{.ID}}" type="text" value="{{.Value}}" readonly{{if not .Value}} class="unverified"{{end}}>{{end}}
-{{if .Value}}<span id="claim-{{.ID}}-verified" class="verified">✓ {{$.T.verified}}</span>{{else}}<span id="claim-{{.ID}}-missing" class="missing">{{$.T.missing}}</span>{{end}}
+{{if and .Value .Verified}}<span id="claim-{{.ID}}-verified" class="verified">✓ {{$.T.verified}}{{with .Level}}, {{$.T.eid_level}} {{.}}{{end}}</span>{{else if .Value}}<span id="claim-{{.ID}}-unverified" class="missing">{{$.T.not_verified}}</span>{{else}}<span id="claim-{{.ID}}-missing" class="missing">{{$.T.missing}}</span>{{end}}
 </div>
 {{end}}</section>
 <form id="dossier-form" method="post" action="{{.V.Action}}" novalidate data-bundle="{{.V.Bundle}}">

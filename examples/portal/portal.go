@@ -137,6 +137,8 @@ type citizen struct {
 	Address   string `json:"address,omitempty"`
 	Phone     string `json:"phone,omitempty"`
 	ACR       string `json:"acr,omitempty"`
+	// Verified: claim -> the eID level that verified it, from verified_claims.
+	Verified map[string]string `json:"v,omitempty"`
 }
 
 // New returns a Portal. Discovery is tried now; if the provider is not reachable yet, New
@@ -346,6 +348,7 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		oidc.Nonce(tx.Nonce),
 		oauth2.S256ChallengeOption(tx.Verifier),
 		oauth2.SetAuthURLParam("ui_locales", locales),
+		oauth2.SetAuthURLParam("claims", claimsRequest(p.cfg.ACR)),
 	}
 	if p.cfg.ACR != "-" {
 		opts = append(opts, oauth2.SetAuthURLParam("acr_values", p.cfg.ACR))
@@ -453,6 +456,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.fill(uc)
+		c.verifiedLevels(uc)
 	}
 	if err := setSealed(p.seal, w, sessionCookie, session{Citizen: c, CSRF: randomToken(24), IDToken: raw}, sessionTTL); err != nil {
 		p.log.Error("portal: sealing the session cookie", "err", err)
@@ -467,35 +471,11 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// fill copies the claims the portal shows; absent or mistyped claims leave fields as
-// they are, so userinfo completes the ID token.
-func (c *citizen) fill(m map[string]any) {
-	set := func(dst *string, v any) {
-		if s := str(v); s != "" {
-			*dst = s
-		}
-	}
-	set(&c.Name, m["name"])
-	set(&c.Birthdate, m["birthdate"])
-	set(&c.Gender, m["gender"])
-	set(&c.CCCD, m["cccd"])
-	set(&c.Phone, m["phone_number"])
-	switch a := m["address"].(type) {
-	case map[string]any:
-		set(&c.Address, a["formatted"])
-	case string: // not OIDC, but seen upstream
-		set(&c.Address, a)
-	}
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return strings.TrimSpace(s)
-}
-
 type field struct {
 	ID, Label, Value string
 	Multiline        bool
+	Verified         bool   // verified_claims says the eID verified it ...
+	Level            string // ... at this level ("" when it did not say)
 }
 
 // inputView is one field the citizen types, as the form shows it.
@@ -603,6 +583,10 @@ func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, 
 		Intro:   t[b.IntroKey],
 		Action:  "/ho-so/" + b.ID,
 		Attempt: randomToken(12),
+	}
+	for i := range v.Fields {
+		f := &v.Fields[i]
+		f.Level, f.Verified = c.Verified[shownClaims[f.ID]]
 	}
 	for _, fd := range b.Fields {
 		in := inputView{ID: strings.ReplaceAll(fd.Name, "_", "-"), Name: fd.Name, Label: t[fd.LabelKey],

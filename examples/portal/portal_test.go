@@ -60,6 +60,12 @@ var userinfoClaims = map[string]any{
 	"cccd":         "038090001234",
 	"address":      map[string]any{"formatted": "Số 12 đường Lê Lợi, phường Hạc Thành, tỉnh Thanh Hóa"},
 	"phone_number": "+84912345678",
+	// What OIDC4IDA's verified_claims says: the eID verified all but the phone, at level 2.
+	"verified_claims": map[string]any{
+		"verification": map[string]any{"trust_framework": "vn_eid", "assurance_level": "2", "time": "2026-12-06T08:00:00Z"},
+		"claims": map[string]any{"name": "Lê Công Hảo", "birthdate": "1990-03-15", "gender": "male",
+			"cccd": "038090001234", "address": map[string]any{"formatted": "Số 12 đường Lê Lợi, phường Hạc Thành, tỉnh Thanh Hóa"}},
+	},
 }
 
 func newTestOP(t *testing.T, redirectURL string) *testOP {
@@ -335,15 +341,40 @@ func TestLogin(t *testing.T) {
 		`<input id="claim-cccd" type="text" value="038090001234" readonly>`,
 		`<textarea id="claim-address" rows="2" readonly>Số 12 đường Lê Lợi, phường Hạc Thành, tỉnh Thanh Hóa</textarea>`,
 		`<strong id="claim-acr">2</strong>`,
-		`<span id="claim-name-verified" class="verified">✓ Đã xác thực qua VNeID</span>`,
-		`<span id="claim-phone-verified" class="verified">`,
+		`<span id="claim-name-verified" class="verified">✓ Đã xác thực qua VNeID, mức 2</span>`,
+		`<span id="claim-address-verified" class="verified">✓ Đã xác thực qua VNeID, mức 2</span>`,
+		// The eID did not verify the phone: shown, and said so.
+		`<span id="claim-phone-unverified" class="missing">VNeID chưa xác thực thông tin này</span>`,
 		"Thông tin của trẻ", `id="child-name"`, `id="child-birthdate"`, `id="child-sex"`, `id="child-birthplace"`,
 	)
 	contains(t, html.UnescapeString(body), `id="claim-phone" type="text" value="+84912345678" readonly>`)
+	if strings.Contains(body, `id="claim-phone-verified"`) {
+		t.Error("the unverified phone is marked verified")
+	}
+	// The claims parameter: the level as an essential acr, the shown fields as verified_claims.
+	var creq struct {
+		IDToken struct {
+			ACR struct {
+				Essential bool     `json:"essential"`
+				Values    []string `json:"values"`
+			} `json:"acr"`
+		} `json:"id_token"`
+		UserInfo struct {
+			VC struct {
+				Verification map[string]any `json:"verification"`
+				Claims       map[string]any `json:"claims"`
+			} `json:"verified_claims"`
+		} `json:"userinfo"`
+	}
+	if err := json.Unmarshal([]byte(a.Get("claims")), &creq); err != nil || !creq.IDToken.ACR.Essential ||
+		len(creq.IDToken.ACR.Values) != 1 || creq.IDToken.ACR.Values[0] != "2" || len(creq.UserInfo.VC.Claims) != 6 ||
+		len(creq.UserInfo.VC.Verification) != 3 {
+		t.Errorf("claims parameter %s: %+v %v", a.Get("claims"), creq, err)
+	}
 
 	// English, remembered afterwards.
 	_, body = e.do(t, e.client, "GET", "/ho-so?lang=en", nil)
-	contains(t, body, `<html lang="en">`, "Verified through VNeID", `value="Lê Công Hảo"`)
+	contains(t, body, `<html lang="en">`, "Verified through VNeID, level 2", "Not verified by VNeID", `value="Lê Công Hảo"`)
 	_, body = e.do(t, e.client, "GET", "/", nil)
 	contains(t, body, "Open the application", `id="lang-switch" href="/?lang=vi"`)
 	_, body = e.do(t, e.client, "GET", "/ho-so?lang=vi", nil)

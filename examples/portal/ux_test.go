@@ -70,10 +70,10 @@ func TestDossierPresentation(t *testing.T) {
 		`<input id="claim-phone" type="text" value="" readonly class="unverified">`,
 		`<span id="claim-phone-missing" class="missing">Chưa được cung cấp</span>`,
 		"input.unverified[readonly],textarea.unverified[readonly]{background:#f1f2f4;",
-		// Present fields keep the verified style.
+		// Fields the eID verified say so, with the level of that verification
+		// (verified_claims); the login's own level is said once, above them.
 		`<input id="claim-name" type="text" value="Lê Công Hảo" readonly>`,
-		`<span id="claim-name-verified" class="verified">`,
-		// The level is said once.
+		`<span id="claim-name-verified" class="verified">✓ Đã xác thực qua VNeID, mức 2</span>`,
 		`<p>Mức độ xác thực: <strong id="claim-acr">2</strong></p>`,
 		// No resize handle on the read-only address.
 		"textarea[readonly]{resize:none}",

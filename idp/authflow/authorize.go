@@ -33,8 +33,8 @@ func (e *redirectError) Error() string { return e.err.Error() }
 // (RFC 9126 4) is redeemed, anything else is validated by checkAuthorize.
 func (f *Flow) parseAuthorize(r *http.Request) (store.AuthRequest, store.Client, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, web.MaxParamBytes)
-	if err := r.ParseForm(); err != nil {
-		return store.AuthRequest{}, store.Client{}, &web.PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: "unparsable request"}
+	if err := r.ParseForm(); err != nil || !web.Storable(r.Form) {
+		return store.AuthRequest{}, store.Client{}, &web.PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: "unparsable request, or parameters that are not UTF-8 text"}
 	}
 	// On GET the query holds the parameters; on POST the body (OIDC Core 3.1.2.1).
 	form := r.Form
@@ -87,7 +87,7 @@ func (f *Flow) checkAuthorize(ctx context.Context, form url.Values, authed *stor
 	if e := checkBinding(form, client); e != nil {
 		return fail(e)
 	}
-	prompt, maxAge, creq, e := checkLogin(form, state)
+	prompt, maxAge, _, e := checkLogin(form, state)
 	if e != nil {
 		return fail(e)
 	}
@@ -105,7 +105,7 @@ func (f *Flow) checkAuthorize(ctx context.Context, form url.Values, authed *stor
 		DPoPJKT:             get("dpop_jkt"),
 		Prompt:              prompt,
 		MaxAge:              maxAge,
-		ACRValues:           append(strings.Fields(get("acr_values")), creq.EssentialACR()...),
+		ACRValues:           strings.Fields(get("acr_values")), // a preference: see acr.go
 		UILocales:           strings.Fields(get("ui_locales")),
 		LoginHint:           get("login_hint"),
 		CSRFToken:           rand.Text(),
@@ -179,10 +179,20 @@ func checkRequestForm(form url.Values, client store.Client, pushed bool) *oe.Err
 	return nil
 }
 
-// checkScopes requires openid and allows only the client's scopes; it returns them
+// otherScopes are the scopes Motlan defines besides openid and the claim scopes.
+var otherScopes = []string{"offline_access", "sign", "signing", "admin"}
+
+// knownScope reports whether Motlan defines the scope.
+func knownScope(s string) bool {
+	_, claimScope := claims.ByScope[s]
+	return s == "openid" || claimScope || slices.Contains(otherScopes, s)
+}
+
+// checkScopes requires openid and allows only the client's scopes; scopes Motlan does not
+// define are ignored (OIDC Core 3.1.2.1: not granted, not echoed). It returns the rest
 // without repeats.
 func checkScopes(scope string, client store.Client) ([]string, *oe.Error) {
-	scopes := strings.Fields(scope)
+	scopes := slices.DeleteFunc(strings.Fields(scope), func(s string) bool { return !knownScope(s) })
 	if !slices.Contains(scopes, "openid") {
 		return nil, oe.New(oe.InvalidScope, "scope must contain openid")
 	}
@@ -247,18 +257,6 @@ func checkLogin(form url.Values, state string) ([]string, int, claims.Request, *
 	return prompt, maxAge, creq, nil
 }
 
-// requiredLevel is the eID level the request needs: the highest known level among
-// acr_values and essential acr claims; "" when none is asked.
-func requiredLevel(acrs []string) string {
-	level := ""
-	for _, a := range acrs {
-		if (a == "1" || a == "2") && a > level {
-			level = a
-		}
-	}
-	return level
-}
-
 // HandleAuthorize is the authorization endpoint (RFC 6749 4.1.1, OIDC Core 3.1.2).
 func (f *Flow) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if web.MethodNotAllowed(w, r) {
@@ -274,6 +272,11 @@ func (f *Flow) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	now := f.cfg.Now()
 	ar.CreatedAt, ar.ExpiresAt = now, now.Add(f.cfg.AuthRequestTTL)
+	if !acrSatisfiable(ar) {
+		// OIDC Core 5.5.1.1: an essential acr no eID level meets is a failed authentication.
+		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "no eID level meets the essential acr"))
+		return
+	}
 
 	sess, hasSession := f.cfg.Sessions.Current(r)
 	if hasSession && !f.needsLogin(ar, sess) {
@@ -295,10 +298,7 @@ func (f *Flow) needsLogin(ar store.AuthRequest, s store.Session) bool {
 	if ar.MaxAge >= 0 && f.cfg.Now().Sub(s.AuthTime) > secondsDuration(ar.MaxAge) {
 		return true
 	}
-	if want := requiredLevel(ar.ACRValues); want != "" && s.ACR < want {
-		return true
-	}
-	return false
+	return !acrSatisfied(ar, s.ACR) // a step-up login at the eID
 }
 
 // authErr builds a redirect error for a validated request.

@@ -25,7 +25,7 @@ func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar sto
 	ar.UpstreamNonce = rand.Text()
 	ar.UpstreamVerifier = rand.Text() + rand.Text() + rand.Text() // 78 chars, RFC 7636 43..128
 	opts := eid.AuthOptions{
-		ACR:        requiredLevel(ar.ACRValues),
+		ACR:        upstreamLevel(ar),
 		ForceLogin: slices.Contains(ar.Prompt, "login"),
 		MaxAge:     ar.MaxAge,
 		LoginHint:  ar.LoginHint,
@@ -66,7 +66,7 @@ func (f *Flow) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	state := q.Get("state")
-	if state == "" || len(state) > 256 || len(q["state"]) > 1 {
+	if state == "" || len(state) > 256 || len(q["state"]) > 1 || !web.Storable(q) {
 		f.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "bad_callback", Detail: "missing state"})
 		return
 	}
@@ -98,8 +98,8 @@ func (f *Flow) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		f.upstreamFailed(w, r, ar, err)
 		return
 	}
-	if want := requiredLevel(ar.ACRValues); want != "" && id.ACR < want {
-		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login did not reach level "+want))
+	if !acrSatisfied(ar, id.ACR) {
+		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login did not reach a level the essential acr accepts"))
 		return
 	}
 	if !f.cfg.Limits.Page(w, r, ratelimit.Login, ratelimit.Citizen(id.Issuer+" "+id.Subject)) {

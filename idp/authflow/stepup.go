@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/motlan/motlan/idp/eid"
 	"github.com/motlan/motlan/idp/internal/web"
@@ -34,7 +35,7 @@ func (f *Flow) StepUpURL(returnPath, lang string) string {
 // characters are refused too: browsers drop tabs and newlines from a Location, so
 // "/\t/evil.example" would arrive as "//evil.example".
 func safeReturn(s string) bool {
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.Contains(s, "\\") || len(s) >= 512 {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.Contains(s, "\\") || len(s) >= 512 || !utf8.ValidString(s) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

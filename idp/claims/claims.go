@@ -1,6 +1,8 @@
 // Package claims decides which citizen attributes a relying party receives: by scope
 // (OIDC Core 5.4), by the claims request parameter (OIDC Core 5.5), and only within the
-// scopes the client is allowed.
+// scopes the client is allowed; each value as the eID stated it (release.go). It also
+// parses and answers verified_claims requests (OpenID Connect for Identity Assurance 1.0,
+// verified.go): only attributes the eID verified, with the verification data asked.
 package claims
 
 import (
@@ -45,6 +47,10 @@ func Supported() []string {
 type Request struct {
 	UserInfo map[string]*Member `json:"userinfo,omitempty"`
 	IDToken  map[string]*Member `json:"id_token,omitempty"`
+	// VerifiedUserInfo and VerifiedIDToken are the verified_claims requests (OIDC4IDA)
+	// for each target; verified_claims itself is not a member of UserInfo or IDToken.
+	VerifiedUserInfo []VerifiedRequest `json:"-"`
+	VerifiedIDToken  []VerifiedRequest `json:"-"`
 }
 
 // Member is one requested claim; nil means "requested, default".
@@ -52,9 +58,13 @@ type Member struct {
 	Essential bool              `json:"essential,omitempty"`
 	Value     json.RawMessage   `json:"value,omitempty"`
 	Values    []json.RawMessage `json:"values,omitempty"`
+	// Purpose tells the citizen why the claim is asked (OIDC4IDA 6.2): 3 to 300 characters.
+	Purpose string `json:"purpose,omitempty"`
 }
 
-// ErrMalformed reports a claims parameter that is not the JSON object OIDC Core 5.5 defines.
+// ErrMalformed reports a claims parameter that is not the JSON object OIDC Core 5.5 defines,
+// or a verified_claims request that is not what OIDC4IDA defines. Callers answer it with
+// invalid_request.
 var ErrMalformed = errors.New("claims: malformed claims request")
 
 // Parse parses the claims request parameter. An empty string is an empty request.
@@ -70,11 +80,12 @@ func Parse(raw string) (Request, error) {
 	}
 	for key, v := range top {
 		var dst *map[string]*Member
+		var vdst *[]VerifiedRequest
 		switch key {
 		case "userinfo":
-			dst = &r.UserInfo
+			dst, vdst = &r.UserInfo, &r.VerifiedUserInfo
 		case "id_token":
-			dst = &r.IDToken
+			dst, vdst = &r.IDToken, &r.VerifiedIDToken
 		default:
 			continue // other members are ignored, as OIDC Core 5.5 allows extensions
 		}
@@ -82,20 +93,39 @@ func Parse(raw string) (Request, error) {
 		if err := json.Unmarshal(v, &members); err != nil {
 			return Request{}, fmt.Errorf("%w: %q must be an object", ErrMalformed, key)
 		}
-		*dst = make(map[string]*Member, len(members))
-		for name, mv := range members {
-			if string(mv) == "null" {
-				(*dst)[name] = nil
-				continue
+		if vc, ok := members["verified_claims"]; ok {
+			delete(members, "verified_claims")
+			var err error
+			if *vdst, err = parseVerified(vc); err != nil {
+				return Request{}, err
 			}
-			var m Member
-			if err := json.Unmarshal(mv, &m); err != nil {
-				return Request{}, fmt.Errorf("%w: member %q must be null or an object", ErrMalformed, name)
-			}
-			(*dst)[name] = &m
+		}
+		var err error
+		if *dst, err = parseMembers(key, members); err != nil {
+			return Request{}, err
 		}
 	}
 	return r, nil
+}
+
+// parseMembers reads individual claim requests: each null or an object.
+func parseMembers(key string, members map[string]json.RawMessage) (map[string]*Member, error) {
+	out := make(map[string]*Member, len(members))
+	for name, mv := range members {
+		if isNull(mv) {
+			out[name] = nil
+			continue
+		}
+		var m Member
+		if err := json.Unmarshal(mv, &m); err != nil || !isObject(mv) {
+			return nil, fmt.Errorf("%w: %s member %q must be null or an object", ErrMalformed, key, name)
+		}
+		if m.Purpose != "" && !validPurpose(m.Purpose) {
+			return nil, fmt.Errorf("%w: purpose must have %d to %d characters", ErrMalformed, minPurpose, maxPurpose)
+		}
+		out[name] = &m
+	}
+	return out, nil
 }
 
 // EssentialACR returns the acr values a claims request marks essential for the ID token.

@@ -48,15 +48,9 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := claims.Parse(tt.raw)
-			if tt.wantErr {
-				if !errors.Is(err, claims.ErrMalformed) {
-					t.Fatalf("err = %v, want ErrMalformed", err)
-				}
+			r, ok := parse(t, tt.raw, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("err = %v", err)
 			}
 			if got := keys(r.UserInfo); !slices.Equal(got, tt.wantUserInfo) {
 				t.Errorf("userinfo = %v, want %v", got, tt.wantUserInfo)
@@ -152,7 +146,9 @@ func TestSupportedCoversEveryScopeClaim(t *testing.T) {
 // FuzzParse: Parse never panics, and whatever it accepts selects only claims known by scope.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{``, `{}`, `null`, `{"id_token":{"name":null}}`, `{"userinfo":{"address":{"essential":true,"values":["a"]}}}`,
-		`{"id_token":{"acr":{"essential":true,"values":["2",null,2]}}}`, `{"id_token":[]}`} {
+		`{"id_token":{"acr":{"essential":true,"values":["2",null,2]}}}`, `{"id_token":[]}`,
+		`{"userinfo":{"verified_claims":{"verification":{"trust_framework":null,"time":{"max_age":60},"evidence":[{"type":{"value":"electronic_record"}}]},"claims":{"given_name":null}}}}`,
+		`{"id_token":{"verified_claims":[{"verification":{"assurance_level":{"values":["2"]}},"claims":{"address":{"purpose":"abc"}}}]}}`} {
 		f.Add(s)
 	}
 	known := map[string]bool{}
@@ -177,5 +173,32 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		// Answering any parsed verified_claims request never panics and releases only
+		// verified attributes the citizen has.
+		for _, reqs := range [][]claims.VerifiedRequest{r.VerifiedUserInfo, r.VerifiedIDToken} {
+			_, names := claims.Verified(reqs, []string{"openid", "profile", "address", "phone"}, []string{"profile", "address", "phone"}, ida(), now)
+			for _, n := range names {
+				if a, ok := ida().Attributes[n]; !ok || !a.Verified {
+					t.Fatalf("released %q, which is not a verified attribute", n)
+				}
+			}
+		}
 	})
+}
+
+// parse parses raw and checks the outcome: ErrMalformed when wantErr (ok is then false),
+// else no error.
+func parse(t *testing.T, raw string, wantErr bool) (r claims.Request, ok bool) {
+	t.Helper()
+	r, err := claims.Parse(raw)
+	if wantErr {
+		if !errors.Is(err, claims.ErrMalformed) {
+			t.Fatalf("err = %v, want ErrMalformed", err)
+		}
+		return r, false
+	}
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return r, true
 }

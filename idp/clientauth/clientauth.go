@@ -61,6 +61,9 @@ func ParseForm(r *http.Request) *oe.Error {
 	if err := r.ParseForm(); err != nil {
 		return oe.New(oe.InvalidRequest, "the body is not a valid form or is too large")
 	}
+	if !web.Storable(r.PostForm) {
+		return oe.New(oe.InvalidRequest, "parameters must be UTF-8 text")
+	}
 	for name, v := range r.PostForm {
 		if len(v) > 1 {
 			return oe.New(oe.InvalidRequest, "a parameter is repeated%s", web.Named(name))

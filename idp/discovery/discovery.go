@@ -50,7 +50,6 @@ func Document(c Config) ([]byte, error) {
 		"grant_types_supported":                            c.GrantTypes,
 		"subject_types_supported":                          []string{"pairwise", "public"},
 		"id_token_signing_alg_values_supported":            []string{"ES256", "RS256"},
-		"userinfo_signing_alg_values_supported":            []string{"none"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": c.AssertionAlgs,
 		"code_challenge_methods_supported":                 []string{"S256"},
@@ -64,6 +63,13 @@ func Document(c Config) ([]byte, error) {
 		"authorization_response_iss_parameter_supported":   true,
 		"prompt_values_supported":                          []string{"none", "login", "consent", "select_account"},
 		"dpop_signing_alg_values_supported":                c.DPoPAlgs,
+		// OpenID Connect for Identity Assurance 1.0 (section 8): verified_claims in the ID
+		// token and userinfo, under the Vietnamese eID framework, from its electronic record.
+		"verified_claims_supported":           true,
+		"trust_frameworks_supported":          []string{claims.TrustFramework},
+		"evidence_supported":                  []string{claims.EvidenceType},
+		"electronic_records_supported":        []string{claims.RecordType},
+		"claims_in_verified_claims_supported": claims.InVerifiedClaims(),
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -35,13 +35,23 @@ type AuthOptions struct {
 type Identity struct {
 	Issuer   string
 	Subject  string
-	ACR      string // mapped to Motlan's levels: "1" or "2"
+	ACR      string // the eID level, mapped to Motlan's levels: "1" or "2"
 	AMR      []string
 	AuthTime time.Time
+	// UpstreamACR is the eID's own acr, as sent ("" when it sent none).
+	UpstreamACR string
 	// Attributes are keyed by Motlan's attribute names (name, family_name, given_name,
 	// birthdate, gender, address, phone_number, cccd, nationality, place_of_origin), each
 	// value as JSON (a string, or an object for address), after the configured mapping.
 	Attributes map[string]json.RawMessage
+	// Verified says, per attribute in Attributes, whether the eID vouched for its value:
+	// its *_verified claim where it sends one (OIDC Core 5.1), else whether the attribute
+	// is one the eID's identity record asserts (phone_number and email are not: they are
+	// verified only when the eID says so).
+	Verified map[string]bool
+	// UpdatedAt is the eID's updated_at (when its record of the citizen last changed);
+	// zero when it sent none.
+	UpdatedAt  time.Time
 	RawIDToken string // kept for upstream logout
 }
 

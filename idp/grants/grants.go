@@ -27,12 +27,14 @@ type Config struct {
 	Store  Store
 	Tokens *tokens.Tokens
 	// RefreshTTL is a refresh token's lifetime without offline_access (capped by the
-	// session), OfflineRefreshTTL with it; RefreshReuseGrace is idp.Config's.
-	RefreshTTL        time.Duration
-	OfflineRefreshTTL time.Duration
-	RefreshReuseGrace time.Duration
-	Now               func() time.Time
-	Logger            *slog.Logger
+	// session), OfflineRefreshTTL with it; RefreshReuseGrace and
+	// RefreshReuseGraceClients are idp.Config's.
+	RefreshTTL               time.Duration
+	OfflineRefreshTTL        time.Duration
+	RefreshReuseGrace        time.Duration
+	RefreshReuseGraceClients map[string]time.Duration
+	Now                      func() time.Time
+	Logger                   *slog.Logger
 }
 
 // All returns the three grants, in the order discovery lists them.

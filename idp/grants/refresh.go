@@ -17,8 +17,8 @@ import (
 
 // RefreshToken rotates a refresh token (RFC 6749 6, RFC 9700 4.14.2): the old one is
 // spent, and spending it twice revokes the whole family, unless the same client retries
-// within Config.RefreshReuseGrace (see idp.Config). A DPoP-bound refresh token needs a
-// proof by its key (RFC 9449 5).
+// within its reuse grace (see idp.Config), which only a confidential client or a DPoP-bound
+// token has. A DPoP-bound refresh token needs a proof by its key (RFC 9449 5).
 type RefreshToken struct{ redeemer }
 
 // Type is refresh_token.
@@ -53,7 +53,8 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 		f.revoke(ctx, old.FamilyID)
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was revoked")
 	}
-	if !old.UsedAt.IsZero() && !f.inReuseGrace(old.UsedAt) {
+	grace := f.grace(client, dpop.RefreshJKT(raw) != "")
+	if !old.UsedAt.IsZero() && !f.inReuseGrace(grace, old.UsedAt) {
 		f.revoke(ctx, old.FamilyID)
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
 	}
@@ -80,7 +81,7 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 	next := f.record(src, old.FamilyID, web.HashID(secret))
 	next.Scopes = old.Scopes // a narrower request narrows this response, not the family
 	next.ExpiresAt = old.ExpiresAt
-	switch err := f.rotate(ctx, old, next); {
+	switch err := f.rotate(ctx, old, next, grace); {
 	case errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
 		f.revoke(ctx, old.FamilyID)
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
@@ -100,7 +101,7 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 // rotate spends old for next. A token spent within the reuse grace window (by an earlier
 // request whose response was lost, or by one racing this one) is rotated again: next
 // replaces the successor. ErrAlreadyUsed means the reuse is a replay.
-func (f *families) rotate(ctx context.Context, old, next store.RefreshToken) error {
+func (f *families) rotate(ctx context.Context, old, next store.RefreshToken, grace time.Duration) error {
 	if old.UsedAt.IsZero() {
 		err := f.cfg.Store.RotateRefreshToken(ctx, old.ID, next)
 		if !errors.Is(err, store.ErrAlreadyUsed) {
@@ -114,14 +115,26 @@ func (f *families) rotate(ctx context.Context, old, next store.RefreshToken) err
 			return store.ErrAlreadyUsed
 		}
 	}
-	if !f.inReuseGrace(old.UsedAt) {
+	if !f.inReuseGrace(grace, old.UsedAt) {
 		return store.ErrAlreadyUsed
 	}
 	return f.cfg.Store.RotateRefreshTokenAgain(ctx, old.ID, next)
 }
 
+// grace is the reuse grace of a client's refresh token: the client's own, else the
+// default; none for a public client's bearer token, which a thief could replay in the
+// window (RFC 9700 4.14.2).
+func (f *families) grace(client store.Client, dpopBound bool) time.Duration {
+	if client.AuthMethod == "none" && !dpopBound {
+		return 0
+	}
+	if g, ok := f.cfg.RefreshReuseGraceClients[client.ID]; ok {
+		return g
+	}
+	return f.cfg.RefreshReuseGrace
+}
+
 // inReuseGrace reports whether a refresh token spent at usedAt may still be retried.
-func (f *families) inReuseGrace(usedAt time.Time) bool {
-	g := f.cfg.RefreshReuseGrace
-	return g > 0 && !f.cfg.Now().After(usedAt.Add(g))
+func (f *families) inReuseGrace(grace time.Duration, usedAt time.Time) bool {
+	return grace > 0 && !f.cfg.Now().After(usedAt.Add(grace))
 }

@@ -1,14 +1,24 @@
 package grants_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/dpop"
 	"github.com/motlan/motlan/idp/internal/idptest"
 )
 
-// TestRefreshReuseGrace: RFC 9700 4.14.2 with a grace window for a lost response.
+// TestRefreshReuseGrace: RFC 9700 4.14.2 with a grace window for a lost response (10 s
+// here, for a confidential client).
 func TestRefreshReuseGrace(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -73,12 +83,93 @@ func TestRefreshReuseGrace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &idptest.ShiftedClock{}
-			h := idptest.New(t, true, idptest.WithClock(c), func(cfg *idp.Config) { cfg.RefreshReuseGrace = tt.grace })
+			grace := tt.grace
+			if grace == 0 {
+				grace = 10 * time.Second // the window these steps assume; the default is none
+			}
+			h := idptest.New(t, true, idptest.WithClock(c), func(cfg *idp.Config) { cfg.RefreshReuseGrace = grace })
 			set := h.Redeem("web", h.Code(idptest.AuthQuery("web", "scope", "openid profile offline_access")))
 			if set.Status != 200 {
 				t.Fatalf("redeem: %d %s", set.Status, set.Raw)
 			}
 			tt.steps(t, h, c, set.Str("refresh_token"))
+		})
+	}
+}
+
+// TestRefreshReuseGraceWhere: no window by default; a client's own window; never one for a
+// public client's bearer refresh token (RFC 9700 4.14.2: a thief's window), while its
+// DPoP-bound token keeps the window.
+func TestRefreshReuseGraceWhere(t *testing.T) {
+	retry := func(t *testing.T, h *idptest.Harness, client string) idptest.Response {
+		t.Helper()
+		rt0 := h.Redeem(client, h.Code(idptest.AuthQuery(client))).Str("refresh_token")
+		if r := h.Refresh(client, rt0); r.Status != 200 {
+			t.Fatalf("rotation: %d %s", r.Status, r.Raw)
+		}
+		return h.Refresh(client, rt0)
+	}
+	t.Run("default: no window", func(t *testing.T) {
+		idptest.CheckJSONError(t, retry(t, idptest.New(t, true), "web"), 400, "invalid_grant")
+	})
+	t.Run("the client's own window, and none for another client", func(t *testing.T) {
+		h := idptest.New(t, true, func(cfg *idp.Config) {
+			cfg.RefreshReuseGraceClients = map[string]time.Duration{"web": 10 * time.Second}
+		})
+		if r := retry(t, h, "web"); r.Status != 200 {
+			t.Fatalf("retry of web: %d %s", r.Status, r.Raw)
+		}
+		idptest.CheckJSONError(t, retry(t, h, "other"), 400, "invalid_grant")
+	})
+	grace := func(cfg *idp.Config) {
+		cfg.RefreshReuseGrace = 10 * time.Second
+		cfg.RefreshReuseGraceClients = map[string]time.Duration{"spa": 10 * time.Second}
+	}
+	// spa is a public client: its refresh token is DPoP-bound when its requests carry proofs.
+	post := func(t *testing.T, h *idptest.Harness, key *dpop.Key) func(url.Values) idptest.Response {
+		return func(form url.Values) idptest.Response {
+			req, _ := http.NewRequest(http.MethodPost, h.Issuer+"/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if key != nil {
+				p, err := key.Proof(http.MethodPost, h.Issuer+"/token", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("DPoP", p)
+			}
+			return h.Do(req)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		bound bool
+	}{{"public client, bearer token: no window", false}, {"public client, DPoP-bound token: the window", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := idptest.New(t, true, grace)
+			var key *dpop.Key
+			if tc.bound {
+				priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				var err error
+				if key, err = dpop.New(priv, jose.ES256); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token := post(t, h, key)
+			v, c := idptest.PKCE()
+			code := h.Code(idptest.AuthQuery("spa", "code_challenge", c, "code_challenge_method", "S256"))
+			rt0 := token(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {idptest.SPARedirect},
+				"client_id": {"spa"}, "code_verifier": {v}}).Str("refresh_token")
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt0}, "client_id": {"spa"}}
+			if r := token(form); r.Status != 200 {
+				t.Fatalf("rotation: %d %s", r.Status, r.Raw)
+			}
+			r := token(form)
+			if tc.bound && r.Status != 200 {
+				t.Fatalf("retry of a DPoP-bound token within the window: %d %s", r.Status, r.Raw)
+			}
+			if !tc.bound {
+				idptest.CheckJSONError(t, r, 400, "invalid_grant")
+			}
 		})
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/internal/idptest"
 )
 
@@ -283,7 +285,7 @@ func TestTokenSuccess(t *testing.T) {
 // TestReplayRevokes: a replayed code revokes the refresh tokens its first use issued (RFC
 // 6749 4.1.2), and a reused refresh token revokes its family (RFC 9700 4.14.2).
 func TestReplayRevokes(t *testing.T) {
-	h := idptest.New(t, true)
+	h := idptest.New(t, true, func(cfg *idp.Config) { cfg.RefreshReuseGrace = 10 * time.Second })
 	refresh := func(rt string) idptest.Response {
 		return h.PostForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "web", h.Secrets["web"])
 	}

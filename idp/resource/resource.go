@@ -140,18 +140,17 @@ func (s *Server) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 		oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
 		return
 	}
-	// The claims request travels in the code and refresh records; access tokens carry only
-	// scopes, so userinfo releases by scope (claims.userinfo narrows nothing further).
+	// The access token carries the grant's claims request when it asks anything of
+	// userinfo (Clm); otherwise userinfo releases by scope.
+	var req claims.Request
+	if at.Clm != "" {
+		req, _ = claims.Parse(at.Clm) // validated at /authorize, and signed by us since
+	}
 	out := map[string]any{"sub": at.Sub}
-	names := claims.Select(scopes, client.AllowedScopes, claims.Request{}, claims.UserInfo)
-	released := tokens.AddClaims(out, cit, names)
-	if len(released) > 0 {
-		if err := s.cfg.Store.RecordRelease(ctx, store.Release{CitizenID: cit.ID, ClientID: client.ID, Claims: released, Via: "userinfo", At: s.cfg.Now()}); err != nil {
-			s.cfg.Logger.ErrorContext(ctx, "userinfo: record release", "err", err)
-			oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
-			return
-		}
-		s.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(cit.ID), Details: map[string]any{"client": client.ID, "claims": released, "via": "userinfo"}})
+	if err := s.cfg.Tokens.Release(ctx, client, cit, scopes, req, claims.UserInfo, out); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "userinfo: release", "err", err)
+		oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -97,7 +97,10 @@ func (m *Manager) Open(w http.ResponseWriter, r *http.Request, why map[string]an
 	}
 	attrs := make(map[string]store.Attribute, len(id.Attributes))
 	for k, v := range id.Attributes {
-		attrs[k] = store.Attribute{Value: v, Source: id.Issuer, Level: level, VerifiedAt: now}
+		// Kept as the eID stated it: whether it vouched for the value, its own acr and
+		// amr, its updated_at; the time of this login is the verification time.
+		attrs[k] = store.Attribute{Value: v, Source: id.Issuer, Level: level, VerifiedAt: now,
+			Verified: id.Verified[k], ACR: id.UpstreamACR, AMR: id.AMR, EIDUpdatedAt: id.UpdatedAt}
 	}
 	var cccd string
 	if raw, ok := id.Attributes["cccd"]; ok {

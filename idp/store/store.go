@@ -44,12 +44,25 @@ type Client struct {
 	BackchannelLogoutSessionRequired bool // the client needs sid (always sent)
 }
 
-// Attribute is one verified fact about a citizen and where it came from.
+// Attribute is one fact about a citizen as the eID stated it in one login: the value, whether
+// the eID marked it verified, and how that login was made. Nothing here is inferred by
+// Motlan: a record written before a field existed reads it as its zero value (not
+// verified, no acr, no eID updated_at), never as a guess.
 type Attribute struct {
-	Value      json.RawMessage `json:"value"`  // a JSON string, or an object for address
-	Source     string          `json:"source"` // the upstream issuer that verified it
-	Level      int             `json:"level"`  // eID level at which it was verified (1, 2)
-	VerifiedAt time.Time       `json:"verified_at"`
+	Value  json.RawMessage `json:"value"`  // a JSON string, or an object for address
+	Source string          `json:"source"` // the upstream issuer that stated it
+	Level  int             `json:"level"`  // eID level of the login that stated it (1, 2)
+	// VerifiedAt is the time of the eID login that stated it (OIDC4IDA verification.time).
+	VerifiedAt time.Time `json:"verified_at"`
+	// Verified: the eID vouched for the value (its *_verified claim was true, or, for an
+	// attribute without such a claim, the eID's identity record asserted it).
+	Verified bool `json:"verified,omitempty"`
+	// ACR and AMR are the eID's own acr and amr of that login, before mapping.
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
+	// EIDUpdatedAt is the eID's updated_at claim in that login (when the eID's record last
+	// changed); zero when the eID sent none.
+	EIDUpdatedAt time.Time `json:"eid_updated_at,omitzero"`
 }
 
 // Citizen is a person known from the eID. (Issuer, Subject) is unique.

@@ -124,6 +124,11 @@ func (t *Tokens) UnsealCitizen(sealed, clientID string) (string, error) {
 	return t.cfg.Seal.OpenString(sealed, clientID)
 }
 
+// maxClaimsInToken bounds the claims request an access token carries for userinfo, so a
+// client cannot inflate every token it presents; a larger request's userinfo part is
+// answered by scope alone (its ID token part is unaffected).
+const maxClaimsInToken = 4 << 10
+
 // AccessClaims is an RFC 9068 JWT access token's payload.
 type AccessClaims struct {
 	Iss      string   `json:"iss"`
@@ -143,6 +148,10 @@ type AccessClaims struct {
 	Fam string `json:"fam,omitempty"`
 	// Cnf binds the token to a DPoP key (RFC 9449 6.1); nil for a bearer token.
 	Cnf *Confirmation `json:"cnf,omitempty"`
+	// Clm is the grant's claims request when it asks anything of userinfo (individual
+	// claims or verified_claims), so userinfo answers it without a token table. It is the
+	// client's own request: nothing in it is secret from the client.
+	Clm string `json:"clm,omitempty"`
 }
 
 // FamilyRef names a refresh token family inside access tokens without revealing its ID
@@ -198,6 +207,13 @@ func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string)
 	if g.Family != "" {
 		at.Fam = t.FamilyRef(g.Family)
 	}
+	var req claims.Request
+	if len(g.Claims) > 0 {
+		req, _ = claims.Parse(string(g.Claims)) // validated at /authorize
+	}
+	if (len(req.UserInfo) > 0 || len(req.VerifiedUserInfo) > 0) && len(g.Claims) <= maxClaimsInToken {
+		at.Clm = string(g.Claims)
+	}
 	atJSON, err := json.Marshal(at)
 	if err != nil {
 		return Set{}, err
@@ -228,20 +244,14 @@ func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string)
 	if sid != "" {
 		id["sid"] = sid
 	}
-	var req claims.Request
-	if len(g.Claims) > 0 {
-		req, _ = claims.Parse(string(g.Claims)) // validated at /authorize
-	}
-	if names := claims.Select(g.Scopes, c.AllowedScopes, req, claims.IDToken); len(names) > 0 {
+	if len(claims.Select(g.Scopes, c.AllowedScopes, req, claims.IDToken)) > 0 || len(req.VerifiedIDToken) > 0 {
 		cit, err := t.cfg.Store.GetCitizen(ctx, g.CitizenID)
 		if err != nil {
 			return Set{}, fmt.Errorf("read citizen: %w", err)
 		}
-		released := AddClaims(id, cit, names)
-		if err := t.cfg.Store.RecordRelease(ctx, store.Release{CitizenID: g.CitizenID, ClientID: c.ID, Claims: released, Via: "id_token", At: now}); err != nil {
-			return Set{}, fmt.Errorf("record release: %w", err)
+		if err := t.Release(ctx, c, cit, g.Scopes, req, claims.IDToken, id); err != nil {
+			return Set{}, err
 		}
-		t.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(g.CitizenID), Details: map[string]any{"client": c.ID, "claims": released, "via": "id_token"}})
 	}
 	idJSON, err := json.Marshal(id)
 	if err != nil {
@@ -257,33 +267,32 @@ func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string)
 	}, nil
 }
 
-// AddClaims copies the named attributes of a citizen into dst and returns the names
-// actually released (attributes the citizen lacks are left out, as OIDC Core 5.3.2 says).
-func AddClaims(dst map[string]any, cit store.Citizen, names []string) []string {
-	released := make([]string, 0, len(names))
-	for _, n := range names {
-		switch n {
-		case "updated_at":
-			if !cit.UpdatedAt.IsZero() {
-				dst[n] = cit.UpdatedAt.Unix()
-				released = append(released, n)
-			}
-			continue
-		case "phone_number_verified":
-			if _, ok := cit.Attributes["phone_number"]; ok {
-				dst[n] = true
-				released = append(released, n)
-			}
-			continue
-		}
-		a, ok := cit.Attributes[n]
-		if !ok || len(a.Value) == 0 {
-			continue
-		}
-		dst[n] = a.Value
-		released = append(released, n)
+// Release adds to dst what target releases of citizen cit to client c with the granted
+// scopes: the claims of those scopes (userinfo only, OIDC Core 5.4) and of the claims
+// request, each as the eID stated it, and the verified_claims the request asks for
+// (OpenID Connect for Identity Assurance 1.0). Anything released is recorded, and
+// audited by name (never by value); verified claims are named "verified_claims.<name>".
+func (t *Tokens) Release(ctx context.Context, c store.Client, cit store.Citizen, scopes []string, req claims.Request, target claims.Target, dst map[string]any) error {
+	via, vreq := "userinfo", req.VerifiedUserInfo
+	if target == claims.IDToken {
+		via, vreq = "id_token", req.VerifiedIDToken
 	}
-	return released
+	now := t.cfg.Now()
+	released := claims.Values(dst, cit, claims.Select(scopes, c.AllowedScopes, req, target))
+	if vc, names := claims.Verified(vreq, scopes, c.AllowedScopes, cit, now); vc != nil {
+		dst["verified_claims"] = vc
+		for _, n := range names {
+			released = append(released, "verified_claims."+n)
+		}
+	}
+	if len(released) == 0 {
+		return nil
+	}
+	if err := t.cfg.Store.RecordRelease(ctx, store.Release{CitizenID: cit.ID, ClientID: c.ID, Claims: released, Via: via, At: now}); err != nil {
+		return fmt.Errorf("record release: %w", err)
+	}
+	t.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(cit.ID), Details: map[string]any{"client": c.ID, "claims": released, "via": via}})
+	return nil
 }
 
 // Cnf is the cnf claim binding a token to a DPoP key, nil for none.

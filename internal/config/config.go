@@ -107,8 +107,11 @@ type EID struct {
 	ClientSecret Secret            `yaml:"client_secret"`
 	Scopes       []string          `yaml:"scopes"`
 	ClaimMap     map[string]string `yaml:"claim_map"`
-	ACRMap       map[string]string `yaml:"acr_map"`
-	Timeout      Duration          `yaml:"timeout"`
+	// LevelClaim names the claim that states the eID level: acr (default), amr, or a claim
+	// of the eID's own such as eid_level; its values go through ACRMap.
+	LevelClaim string            `yaml:"level_claim"`
+	ACRMap     map[string]string `yaml:"acr_map"`
+	Timeout    Duration          `yaml:"timeout"`
 	// InsecureAllowHTTP permits an http issuer off loopback (containers in development).
 	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
 }
@@ -142,6 +145,10 @@ type Client struct {
 	// DPoPBoundAccessTokens makes DPoP proofs (RFC 9449) mandatory at the token endpoint
 	// for this client; absent takes tokens.dpop_bound_access_tokens.
 	DPoPBoundAccessTokens *bool `yaml:"dpop_bound_access_tokens"`
+	// RefreshReuseGrace overrides tokens.refresh_reuse_grace for this client. It applies
+	// only to confidential clients and to DPoP-bound refresh tokens (RFC 9700 4.14.2): a
+	// public client may set it only with DPoP-bound tokens.
+	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.
@@ -153,7 +160,8 @@ type Tokens struct {
 	OfflineRefresh Duration `yaml:"offline_refresh"`
 	Code           Duration `yaml:"code"`
 	// RefreshReuseGrace is how long a rotated refresh token may be retried after a lost
-	// response; absent keeps the provider's default (10s), "0s" disables the window.
+	// response, for clients without their own setting; absent or "0s": no window. It
+	// never applies to a public client's bearer refresh token.
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
 	// KeyRotation schedules the rotation of token-signing keys.
 	KeyRotation KeyRotation `yaml:"key_rotation"`
@@ -357,17 +365,7 @@ func (c *Config) Validate() error {
 	default:
 		add("log.format: %q is not text or json", c.Log.Format)
 	}
-	if c.EID.Issuer == "" {
-		add("eid.issuer: required, the national eID's issuer URL")
-	}
-	if c.EID.ClientID == "" {
-		add("eid.client_id: required")
-	}
-	for k, v := range c.EID.ACRMap {
-		if v != "1" && v != "2" {
-			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
-		}
-	}
+	errs = append(errs, c.EID.validate()...)
 	switch c.Signing.KeyAlg {
 	case "", "ECDSA-P256", "RSA-2048", "RSA-3072":
 	default:
@@ -417,6 +415,7 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for i, cl := range c.Clients {
 		errs = append(errs, cl.validate(fmt.Sprintf("clients[%d]", i))...)
+		errs = append(errs, cl.validateGrace(fmt.Sprintf("clients[%d]", i), c.Tokens.DPoPBoundAccessTokens)...)
 		if seen[cl.ID] {
 			add("clients[%d].id: %q is listed twice", i, cl.ID)
 		}
@@ -430,6 +429,51 @@ func (c *Config) Validate() error {
 // "admin" (client_credentials access to the admin API: certificate revocation), "service"
 // (a citizen's token for Motlan's CSC API v2 server at /csc/v2/).
 var knownScopes = map[string]bool{"profile": true, "address": true, "phone": true, "cccd": true, "offline_access": true, "sign": true, "signing": true, "admin": true, "service": true}
+
+func (e EID) validate() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if e.Issuer == "" {
+		add("eid.issuer: required, the national eID's issuer URL")
+	}
+	if e.ClientID == "" {
+		add("eid.client_id: required")
+	}
+	for k, v := range e.ACRMap {
+		if v != "1" && v != "2" {
+			add("eid.acr_map[%s]: %q must be \"1\" or \"2\"", k, v)
+		}
+		if k == "" || strings.ContainsAny(k, " \t\r\n") {
+			add("eid.acr_map: %q: an eID level value must be non-empty, without spaces", k)
+		}
+	}
+	if strings.ContainsAny(e.LevelClaim, " \t\r\n") {
+		add("eid.level_claim: %q must be one claim name", e.LevelClaim)
+	}
+	return errs
+}
+
+// validateGrace checks refresh_reuse_grace: at most a minute, and for a public client only
+// with DPoP-bound tokens (its own setting, else dpopDefault), since a public client's
+// bearer refresh token must get no reuse window (RFC 9700 4.14.2).
+func (cl Client) validateGrace(at string, dpopDefault bool) []error {
+	g := cl.RefreshReuseGrace
+	if g == nil {
+		return nil
+	}
+	var errs []error
+	bound := dpopDefault
+	if cl.DPoPBoundAccessTokens != nil {
+		bound = *cl.DPoPBoundAccessTokens
+	}
+	if *g != 0 && cl.AuthMethod == "none" && !bound {
+		errs = append(errs, fmt.Errorf("%s.refresh_reuse_grace: a public client's bearer refresh tokens get no reuse window (RFC 9700 4.14.2); make its tokens DPoP-bound", at))
+	}
+	if *g < 0 || time.Duration(*g) > time.Minute {
+		errs = append(errs, fmt.Errorf("%s.refresh_reuse_grace: %v is not between 0s and 1m", at, time.Duration(*g)))
+	}
+	return errs
+}
 
 func (cl Client) validate(at string) []error {
 	var errs []error

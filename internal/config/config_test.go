@@ -98,6 +98,15 @@ func TestParseRejects(t *testing.T) {
 		{name: "http issuer", yaml: []byte(strings.Replace(string(file(goodClient)), "issuer: https://id.tinh", "issuer: http://id.tinh", 1)), errHas: []string{"issuer: must be https"}},
 		{name: "issuer trailing slash", yaml: []byte(strings.Replace(string(file(goodClient)), "issuer: https://id.tinh.gov.vn", "issuer: https://id.tinh.gov.vn/", 1)), errHas: []string{"trailing slash"}},
 		{name: "no clients", yaml: []byte(strings.Replace(base, "%CLIENT%", "", 1)), errHas: []string{"at least one relying party"}},
+		{name: "public bearer client with a refresh grace", yaml: file(`
+  - id: spa
+    auth_method: none
+    redirect_uris: [https://spa.tinh.gov.vn/cb]
+    refresh_reuse_grace: 5s
+`), errHas: []string{"clients[0].refresh_reuse_grace", "DPoP-bound"}},
+		{name: "refresh grace too long", yaml: file(goodClient + "    refresh_reuse_grace: 1h\n"), errHas: []string{"refresh_reuse_grace"}},
+		{name: "acr_map value with a space", yaml: []byte(strings.Replace(string(file(goodClient)), "  client_id: motlan\n", "  client_id: motlan\n  acr_map: {\"level two\": \"2\"}\n", 1)), errHas: []string{"eid.acr_map"}},
+		{name: "acr_map to level 3", yaml: []byte(strings.Replace(string(file(goodClient)), "  client_id: motlan\n", "  client_id: motlan\n  acr_map: {\"urn:vn:eid:loa:high\": \"3\"}\n", 1)), errHas: []string{"eid.acr_map"}},
 		{name: "post-logout URI named as such", yaml: file(goodClient + "    post_logout_redirect_uris: [http://portal.tinh.gov.vn/bye]\n"), errHas: []string{"post_logout_redirect_uris"}},
 		{name: "many errors at once", yaml: []byte(strings.NewReplacer(
 			"issuer: https://id.tinh", "issuer: http://id.tinh",
@@ -143,6 +152,14 @@ func TestParseAccepts(t *testing.T) {
     redirect_uris: [https://spa.tinh.gov.vn/cb]
     scopes: [openid, profile, offline_access]
 `},
+		{name: "public DPoP-bound client with a refresh grace", client: `
+  - id: spa
+    auth_method: none
+    redirect_uris: [https://spa.tinh.gov.vn/cb]
+    dpop_bound_access_tokens: true
+    refresh_reuse_grace: 5s
+`},
+		{name: "confidential client with a refresh grace", client: goodClient + "    refresh_reuse_grace: 10s\n"},
 		{name: "private_key_jwt", client: `
   - id: bank
     auth_method: private_key_jwt
@@ -233,5 +250,18 @@ func TestKeyRotation(t *testing.T) {
 				t.Errorf("Values() = %v, %v; want %v, %v", every, ahead, tt.every, tt.ahead)
 			}
 		})
+	}
+}
+
+// TestEIDLevelSource: the eID level's claim and URI acr values are read as written.
+func TestEIDLevelSource(t *testing.T) {
+	y := strings.Replace(string(file(goodClient)), "  client_id: motlan\n",
+		"  client_id: motlan\n  level_claim: eid_level\n  acr_map: {\"urn:vn:eid:loa:basic\": \"1\", \"urn:vn:eid:loa:high\": \"2\"}\n", 1)
+	c, err := config.Parse([]byte(y))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if c.EID.LevelClaim != "eid_level" || c.EID.ACRMap["urn:vn:eid:loa:high"] != "2" || len(c.EID.ACRMap) != 2 {
+		t.Fatalf("eid = %+v", c.EID)
 	}
 }

@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	conn, err := vneid.New(ctx, vneid.Config{
 		Issuer: cfg.EID.Issuer, ClientID: cfg.EID.ClientID, ClientSecret: eidSecret,
 		RedirectURL: idp.CallbackURL(cfg.Issuer), Scopes: cfg.EID.Scopes, ClaimMap: cfg.EID.ClaimMap,
-		ACRMap: cfg.EID.ACRMap, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
+		ACRMap: cfg.EID.ACRMap, LevelClaim: cfg.EID.LevelClaim, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
 		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP,
 	})
 	if err != nil {
@@ -155,8 +155,8 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		SessionTTL: time.Duration(cfg.Tokens.Session), AccessTokenTTL: time.Duration(cfg.Tokens.AccessToken),
 		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
-		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
-		RateLimits:        limits, Audit: auditLog,
+		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace), RefreshReuseGraceClients: refreshGraceClients(cfg.Clients),
+		RateLimits: limits, Audit: auditLog,
 		DPoPBoundDefault: cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
 		DPoPNonce: cfg.Tokens.DPoPNonce,
 	})
@@ -352,6 +352,17 @@ func maxTokenLifetime(t config.Tokens) time.Duration {
 		return time.Duration(d)
 	}
 	return max(orDefault(t.IDToken), orDefault(t.AccessToken), 2*time.Minute)
+}
+
+// refreshGraceClients collects the clients' own refresh_reuse_grace settings.
+func refreshGraceClients(clients []config.Client) map[string]time.Duration {
+	m := map[string]time.Duration{}
+	for _, c := range clients {
+		if c.RefreshReuseGrace != nil {
+			m[c.ID] = time.Duration(*c.RefreshReuseGrace)
+		}
+	}
+	return m
 }
 
 // dpopBoundClients collects the clients' own dpop_bound_access_tokens settings.

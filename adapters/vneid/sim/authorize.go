@@ -66,13 +66,14 @@ func hasWord(list, word string) bool {
 	return false
 }
 
-// requestedLevel reads acr_values: the first value the sim knows ("1" or "2") wins; none: 1.
-func requestedLevel(acrValues string) int {
+// requestedLevel reads acr_values: the first value the sim knows (Config.ACRValues, or
+// "1" and "2") wins; none: 1.
+func (p *Provider) requestedLevel(acrValues string) int {
 	for _, v := range strings.Fields(acrValues) {
 		switch v {
-		case "1":
+		case "1", p.acrValues[0]:
 			return 1
-		case "2":
+		case "2", p.acrValues[1]:
 			return 2
 		}
 	}
@@ -136,7 +137,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		maxAge = n
 	}
-	level := requestedLevel(q.Get("acr_values"))
+	level := p.requestedLevel(q.Get("acr_values"))
 	now := p.now()
 
 	// Single sign-on: a live session that is fresh enough and high enough skips the form.

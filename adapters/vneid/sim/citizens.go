@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // DevPassword is the password of every default citizen (and of any Citizen whose Password
@@ -24,6 +25,9 @@ const (
 	ClaimPlaceOfOrigin = "que_quan"       // place of origin (quê quán), a string
 	ClaimAddress       = "noi_thuong_tru" // permanent residence, an Address object
 	ClaimPhone         = "so_dien_thoai"  // E.164, e.g. "+84912345601"
+	// ClaimPhoneVerified says whether the eID verified the phone number (OIDC Core 5.1's
+	// phone_number_verified, named after the phone claim).
+	ClaimPhoneVerified = ClaimPhone + "_verified"
 )
 
 // Sex values as the eID writes them.
@@ -57,8 +61,12 @@ type Citizen struct {
 	PlaceOfOrigin                     string
 	Address                           Address
 	Phone                             string
-	// Level is the eID account level, 1 or 2; the sim issues it as "acr".
+	// PhoneVerified: the eID verified Phone (sent as ClaimPhoneVerified).
+	PhoneVerified bool
+	// Level is the eID account level, 1 or 2; the sim states it as Config.LevelIn says.
 	Level int
+	// UpdatedAt is when the eID's record last changed, sent as updated_at; zero: not sent.
+	UpdatedAt time.Time
 }
 
 // FullName is family name, middle name and given name, space-separated (Vietnamese order).
@@ -97,6 +105,9 @@ func thanhHoa(street, locality string) Address {
 	return a
 }
 
+// recordDate is when the default citizens' records last changed at the eID (updated_at).
+var recordDate = time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
+
 // DefaultCitizens returns the sim's test citizens (a fresh copy each call), all registered
 // in Thanh Hóa (province code 038), all with password DevPassword:
 //
@@ -105,7 +116,7 @@ func thanhHoa(street, locality string) Address {
 //	038178003321  Trịnh Thị Ngọc Ánh  1978-07-20  Nữ   level 2
 //	038204007788  Đặng Quốc Vĩ        2004-01-09  Nam  level 2
 //	038165001357  Hồ Thị Lựu          1965-12-24  Nữ   level 2
-//	038303002468  Hoàng Thùy Dương    2003-05-30  Nữ   level 1 only (adult)
+//	038303002468  Hoàng Thùy Dương    2003-05-30  Nữ   level 1 only (adult), phone not verified
 //	038216009753  Trương Tuấn Hưng    2016-08-15  Nam  level 1 only (child under 14)
 func DefaultCitizens() []Citizen {
 	return []Citizen{
@@ -115,7 +126,7 @@ func DefaultCitizens() []Citizen {
 			Birthdate: "1985-03-14", Sex: SexMale, Nationality: "Việt Nam",
 			PlaceOfOrigin: "Xã Hoằng Hóa, Tỉnh Thanh Hóa",
 			Address:       thanhHoa("Số 12 đường Lê Lợi", "Phường Hạc Thành"),
-			Phone:         "+84912345601", Level: 2,
+			Phone:         "+84912345601", PhoneVerified: true, Level: 2, UpdatedAt: recordDate,
 		},
 		{
 			Subject: "vn-1b9d6e20a7c54f13", CCCD: "038092004567",
@@ -123,7 +134,7 @@ func DefaultCitizens() []Citizen {
 			Birthdate: "1992-11-02", Sex: SexMale, Nationality: "Việt Nam",
 			PlaceOfOrigin: "Xã Thọ Xuân, Tỉnh Thanh Hóa",
 			Address:       thanhHoa("Thôn Đông Hải", "Phường Sầm Sơn"),
-			Phone:         "+84912345602", Level: 2,
+			Phone:         "+84912345602", PhoneVerified: true, Level: 2, UpdatedAt: recordDate,
 		},
 		{
 			Subject: "vn-5c04e8f96b2a4d87", CCCD: "038178003321",
@@ -131,7 +142,7 @@ func DefaultCitizens() []Citizen {
 			Birthdate: "1978-07-20", Sex: SexFemale, Nationality: "Việt Nam",
 			PlaceOfOrigin: "Xã Nga Sơn, Tỉnh Thanh Hóa",
 			Address:       thanhHoa("Số 45 phố Trần Phú", "Phường Bỉm Sơn"),
-			Phone:         "+84912345603", Level: 2,
+			Phone:         "+84912345603", PhoneVerified: true, Level: 2, UpdatedAt: recordDate,
 		},
 		{
 			Subject: "vn-e27f0b3d9a614c58", CCCD: "038204007788",
@@ -139,7 +150,7 @@ func DefaultCitizens() []Citizen {
 			Birthdate: "2004-01-09", Sex: SexMale, Nationality: "Việt Nam",
 			PlaceOfOrigin: "Xã Hậu Lộc, Tỉnh Thanh Hóa",
 			Address:       thanhHoa("Xóm Ĩnh Lộc", "Xã Hậu Lộc"),
-			Phone:         "+84912345604", Level: 2,
+			Phone:         "+84912345604", PhoneVerified: true, Level: 2, UpdatedAt: recordDate,
 		},
 		{
 			Subject: "vn-93ad51c6f8e04b22", CCCD: "038165001357",
@@ -147,7 +158,7 @@ func DefaultCitizens() []Citizen {
 			Birthdate: "1965-12-24", Sex: SexFemale, Nationality: "Việt Nam",
 			PlaceOfOrigin: "Xã Vĩnh Lộc, Tỉnh Thanh Hóa",
 			Address:       thanhHoa("Số 7 ngõ 3 đường Bà Triệu", "Phường Hạc Thành"),
-			Phone:         "+84912345605", Level: 2,
+			Phone:         "+84912345605", PhoneVerified: true, Level: 2, UpdatedAt: recordDate,
 		},
 		{
 			Subject: "vn-4a6b8c0d2e1f3a5b", CCCD: "038303002468",
@@ -155,7 +166,7 @@ func DefaultCitizens() []Citizen {
 			Birthdate: "2003-05-30", Sex: SexFemale, Nationality: "Việt Nam",
 			PlaceOfOrigin: "Xã Quảng Xương, Tỉnh Thanh Hóa",
 			Address:       thanhHoa("Thôn Ngọc Trà", "Phường Nghi Sơn"),
-			Phone:         "+84912345606", Level: 1,
+			Phone:         "+84912345606", Level: 1, UpdatedAt: recordDate, // phone not verified
 		},
 		{
 			Subject: "vn-d7e9f1a3b5c74e60", CCCD: "038216009753",

@@ -4,7 +4,8 @@
 // It serves discovery, JWKS (an ES256 key generated in memory at start), the authorization
 // code flow with mandatory PKCE S256, a two-step login (12-digit ID number and password,
 // then a one-time code that the page itself shows, because this is a development tool),
-// account levels as "acr" ("1" or "2"), its own SSO session cookie (prompt=login,
+// account levels as "acr" ("1" or "2"; or, per Config, in a claim of its own, as URIs, or
+// not at all), its own SSO session cookie (prompt=login,
 // prompt=none and max_age honoured), userinfo and RP-initiated logout.
 //
 // State (pending logins, codes, sessions) is in memory, guarded by a mutex, expired on a
@@ -13,7 +14,8 @@
 // Claims (names modelled on the eID's vocabulary; constants Claim*): so_dinh_danh,
 // ho_va_ten, ho, chu_dem, ten, ngay_sinh (YYYY-MM-DD), gioi_tinh ("Nam"/"Nữ"), quoc_tich,
 // que_quan, noi_thuong_tru (an Address object: formatted, street_address, locality,
-// region, country), so_dien_thoai (E.164). Scope "profile" releases all of them (the
+// region, country), so_dien_thoai (E.164) with so_dien_thoai_verified (per citizen; left
+// out with Config.OmitVerified), updated_at. Scope "profile" releases all of them (the
 // whole e-ID card), "address" and "phone" release noi_thuong_tru and so_dien_thoai alone.
 // The ID token carries the same identity claims as userinfo, plus acr ("1" or "2": the
 // account's level), amr (["pwd","otp"]), auth_time, sid, at_hash and nonce. "sub" is a
@@ -82,7 +84,26 @@ type Config struct {
 	Citizens []Citizen // nil: DefaultCitizens()
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// LevelIn is where the sim states a citizen's account level, so that the broker can be
+	// tried against eIDs that differ: LevelInACR (default: the ID token's acr),
+	// LevelInClaim (the claim LevelClaim in the ID token and userinfo, and no acr) or
+	// LevelInNone (nowhere).
+	LevelIn string
+	// LevelClaim names the level claim for LevelInClaim; default "eid_level".
+	LevelClaim string
+	// ACRValues are how levels 1 and 2 are written (in acr or the level claim) and
+	// recognised in acr_values; default "1" and "2". URIs are fine.
+	ACRValues [2]string
+	// OmitVerified leaves out so_dien_thoai_verified, as an eID without *_verified claims.
+	OmitVerified bool
 }
+
+// Where the sim states the account level (Config.LevelIn).
+const (
+	LevelInACR   = "acr"
+	LevelInClaim = "claim"
+	LevelInNone  = "none"
+)
 
 // Provider is the dev eID. It is an http.Handler, safe for concurrent use.
 type Provider struct {
@@ -93,6 +114,11 @@ type Provider struct {
 	citizens []Citizen
 	byCCCD   map[string]int
 	bySub    map[string]int
+
+	levelIn    string
+	levelClaim string
+	acrValues  [2]string
+	noVerified bool
 
 	key       *ecdsa.PrivateKey
 	idSigner  jose.Signer
@@ -127,6 +153,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if err := p.levelConfig(cfg); err != nil {
+		return nil, err
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -281,13 +310,13 @@ func (p *Provider) discoveryDoc() map[string]any {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"scopes_supported":                      []string{"openid", "profile", "address", "phone"},
-		"acr_values_supported":                  []string{"1", "2"},
+		"acr_values_supported":                  p.acrValues[:],
 		"prompt_values_supported":               []string{"none", "login"},
 		"ui_locales_supported":                  []string{"vi", "en"},
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
 			"acr", "amr", "sid", ClaimCCCD, ClaimFullName, ClaimFamilyName, ClaimMiddleName,
 			ClaimGivenName, ClaimBirthdate, ClaimSex, ClaimNationality, ClaimPlaceOfOrigin,
-			ClaimAddress, ClaimPhone},
+			ClaimAddress, ClaimPhone, ClaimPhoneVerified, "updated_at"},
 		"authorization_response_iss_parameter_supported": true,
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,

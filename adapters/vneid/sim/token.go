@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -103,7 +104,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	id := p.identityClaims(c, code.scope)
 	id["iss"], id["sub"], id["aud"], id["azp"] = p.issuer, sub, client.ID, client.ID
 	id["iat"], id["exp"], id["auth_time"] = now.Unix(), exp.Unix(), code.authTime.Unix()
-	id["acr"], id["amr"], id["sid"] = levelString(c.Level), []string{"pwd", "otp"}, code.sid
+	id["amr"], id["sid"] = []string{"pwd", "otp"}, code.sid
+	if p.levelIn == LevelInACR {
+		id["acr"] = p.levelValue(c.Level)
+	}
 	id["at_hash"] = halfHash(accessToken)
 	if code.nonce != "" {
 		id["nonce"] = code.nonce
@@ -130,6 +134,37 @@ func levelString(l int) string {
 		return "2"
 	}
 	return "1"
+}
+
+// levelValue is how the sim writes a level (Config.ACRValues).
+func (p *Provider) levelValue(l int) string {
+	if l == 2 {
+		return p.acrValues[1]
+	}
+	return p.acrValues[0]
+}
+
+// levelConfig checks and keeps where and how the level is stated.
+func (p *Provider) levelConfig(cfg Config) error {
+	p.levelIn, p.levelClaim, p.acrValues, p.noVerified = cfg.LevelIn, cfg.LevelClaim, cfg.ACRValues, cfg.OmitVerified
+	switch p.levelIn {
+	case "":
+		p.levelIn = LevelInACR
+	case LevelInACR, LevelInClaim, LevelInNone:
+	default:
+		return errors.New("sim: LevelIn must be acr, claim or none")
+	}
+	if p.levelClaim == "" {
+		p.levelClaim = "eid_level"
+	}
+	if p.acrValues == [2]string{} {
+		p.acrValues = [2]string{"1", "2"}
+	}
+	if p.acrValues[0] == "" || p.acrValues[1] == "" || p.acrValues[0] == p.acrValues[1] ||
+		strings.ContainsAny(p.acrValues[0]+p.acrValues[1], " \t\r\n") {
+		return errors.New("sim: ACRValues must be two different values without spaces")
+	}
+	return nil
 }
 
 // pkceOK checks an RFC 7636 S256 verifier against the stored challenge.
@@ -193,6 +228,15 @@ func (p *Provider) identityClaims(c *Citizen, scope string) map[string]any {
 	}
 	if (profile || hasWord(scope, "phone")) && c.Phone != "" {
 		m[ClaimPhone] = c.Phone
+		if !p.noVerified {
+			m[ClaimPhoneVerified] = c.PhoneVerified
+		}
+	}
+	if profile && !c.UpdatedAt.IsZero() {
+		m["updated_at"] = c.UpdatedAt.Unix()
+	}
+	if p.levelIn == LevelInClaim {
+		m[p.levelClaim] = p.levelValue(c.Level)
 	}
 	return m
 }

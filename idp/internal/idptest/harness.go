@@ -28,6 +28,7 @@ import (
 	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/eid"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/testpg"
 	"github.com/motlan/motlan/keys"
 )
 
@@ -56,6 +57,7 @@ const FakeAddress = `{"formatted":"Số 12 Phố Tràng Tiền, Phường Hoàn 
 type FakeEID struct {
 	Mu   sync.Mutex
 	Opts []eid.AuthOptions
+	ACR  string // the level the eID reaches; "": "2"
 }
 
 func (f *FakeEID) AuthCodeURL(_ context.Context, state, _, _ string, opts eid.AuthOptions) (string, error) {
@@ -88,13 +90,25 @@ func (f *FakeEID) Exchange(_ context.Context, code, _, _ string) (eid.Identity, 
 		b, _ := json.Marshal(v)
 		attrs[k] = b
 	}
+	verified := make(map[string]bool, len(attrs))
+	for k := range attrs {
+		verified[k] = true // the fake eID vouches for everything it sends, the phone included
+	}
+	acr := f.ACR
+	if acr == "" {
+		acr = "2"
+	}
 	return eid.Identity{
-		Issuer: "https://eid.example.vn", Subject: "vneid-sub-0001", ACR: "2", AMR: []string{"pwd", "otp"},
+		Issuer: "https://eid.example.vn", Subject: "vneid-sub-0001", ACR: acr, AMR: []string{"pwd", "otp"},
+		UpstreamACR: acr, Verified: verified, UpdatedAt: FakeUpdatedAt,
 		AuthTime: time.Now().Add(-time.Second), Attributes: attrs, RawIDToken: "upstream.id.token",
 	}, nil
 }
 
 var _ eid.Connector = (*FakeEID)(nil)
+
+// FakeUpdatedAt is the fake eID's updated_at: when its record of the citizen last changed.
+var FakeUpdatedAt = time.Unix(1751328000, 0).UTC()
 
 // Registered clients. Every confidential client has its own secret.
 const (
@@ -136,6 +150,13 @@ var RedirectsOf = map[string][]string{
 // opts adjust the provider's config before it is built.
 func New(tb testing.TB, serve bool, opts ...func(*idp.Config)) *Harness {
 	tb.Helper()
+	return NewOn(tb, "sqlite", serve, opts...)
+}
+
+// NewOn is New on the given store driver: "sqlite", or "postgres" (a schema of its own in
+// MOTLAN_TEST_POSTGRES_DSN's database; see internal/testpg).
+func NewOn(tb testing.TB, driver string, serve bool, opts ...func(*idp.Config)) *Harness {
+	tb.Helper()
 	ctx := context.Background()
 	h := &Harness{TB: tb, Secrets: map[string]string{}}
 	if serve {
@@ -146,8 +167,11 @@ func New(tb testing.TB, serve bool, opts ...func(*idp.Config)) *Harness {
 	}
 	// The store reads the provider's clock (Config.Now, set by an opt) once it is built.
 	clock := time.Now
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(tb.TempDir(), "motlan.db"),
-		Now: func() time.Time { return clock() }})
+	dsn := filepath.Join(tb.TempDir(), "motlan.db")
+	if driver == "postgres" {
+		dsn = testpg.DSN(tb)
+	}
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: driver, DSN: dsn, Now: func() time.Time { return clock() }})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -151,15 +151,15 @@ func (p *Pages) Error(w http.ResponseWriter, r *http.Request, e *PageError) {
 	})
 }
 
-// ReadForm reads a page endpoint's form, GET or POST, bounded to MaxParamBytes. It answers
-// any other method, or a form it cannot parse (with detail on the error page), and then
-// returns false.
+// ReadForm reads a page endpoint's form, GET or POST, bounded to MaxParamBytes and checked
+// to be text the store can hold (Storable). It answers any other method, or a form it
+// cannot parse or store (with detail on the error page), and then returns false.
 func (p *Pages) ReadForm(w http.ResponseWriter, r *http.Request, detail string) bool {
 	if MethodNotAllowed(w, r) {
 		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxParamBytes)
-	if err := r.ParseForm(); err != nil {
+	if err := r.ParseForm(); err != nil || !Storable(r.Form) {
 		p.Error(w, r, &PageError{Status: http.StatusBadRequest, Key: "bad_request", Detail: detail})
 		return false
 	}

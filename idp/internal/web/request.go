@@ -5,11 +5,33 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
+	"unicode/utf8"
 )
 
 // MaxParamBytes bounds a request's form so a hostile client cannot make us buffer much.
 const MaxParamBytes = 64 << 10
+
+// Storable reports whether every name and value of a request's parameters is text the
+// store can hold: valid UTF-8 without NUL. PostgreSQL refuses anything else (SQLSTATE
+// 22021), so each endpoint checks its parameters with this right after parsing them and
+// answers 400, before any of them reaches the store.
+func Storable(form url.Values) bool {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	for k, vs := range form {
+		if !ok(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !ok(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // HashID is how secrets the browser or client holds become store IDs.
 func HashID(secret string) string {

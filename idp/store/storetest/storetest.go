@@ -68,6 +68,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Citizens/RoundTrip", testCitizenRoundTrip},
 		{"Citizens/Merge", testCitizenMerge},
 		{"Citizens/KeyIsIssuerAndSubject", testCitizenKey},
+		{"Citizens/Verification", testCitizenVerification},
 		{"Citizens/NewGetsID", testCitizenNewID},
 		{"Citizens/NotFound", testCitizenNotFound},
 		{"Sessions/RoundTrip", testSessionRoundTrip},
@@ -140,6 +141,15 @@ func attr(value string, level int) store.Attribute {
 		VerifiedAt: start.Add(-time.Minute)}
 }
 
+// stated is an attribute with everything the eID can state about it: verified or not, its
+// raw acr (a URI) and amr, and its updated_at given in Vietnam's offset (stored as UTC).
+func stated(value string, verified bool) store.Attribute {
+	a := attr(value, 2)
+	a.Verified, a.ACR, a.AMR = verified, "urn:vn:eid:loa:2", []string{"pwd", "face"}
+	a.EIDUpdatedAt = start.Add(-48 * time.Hour)
+	return a
+}
+
 func citizen(subject string) store.Citizen {
 	return store.Citizen{
 		ID:      "cit-" + subject,
@@ -147,9 +157,10 @@ func citizen(subject string) store.Citizen {
 		Subject: subject,
 		CCCD:    "001099012345",
 		Attributes: map[string]store.Attribute{
-			"name":        attr(`"Nguyễn Văn Lĩnh"`, 2),
-			"family_name": attr(`"Lê Công Hảo"`, 2),
-			"given_name":  attr(`"Ĩ"`, 1),
+			"name":         stated(`"Nguyễn Văn Lĩnh"`, true),
+			"phone_number": stated(`"+84912345601"`, false),
+			"family_name":  attr(`"Lê Công Hảo"`, 2),
+			"given_name":   attr(`"Ĩ"`, 1),
 			"address": attr(`{"formatted":"12 Lê Lợi, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh",`+
 				`"street_address":"12 Lê Lợi","locality":"Quận 1","region":"TP. Hồ Chí Minh","country":"VN"}`, 2),
 		},
@@ -313,11 +324,12 @@ func testCitizenMerge(e *env) {
 	want.CCCD = second.CCCD
 	want.UpdatedAt = later
 	want.Attributes = map[string]store.Attribute{
-		"name":        {Value: json.RawMessage(`"Lê Công Hảo"`), Source: "https://eid2.example.vn", Level: 2, VerifiedAt: later},
-		"birthdate":   attr(`"1990-02-03"`, 2),
-		"family_name": first.Attributes["family_name"],
-		"given_name":  first.Attributes["given_name"],
-		"address":     first.Attributes["address"],
+		"name":         {Value: json.RawMessage(`"Lê Công Hảo"`), Source: "https://eid2.example.vn", Level: 2, VerifiedAt: later},
+		"birthdate":    attr(`"1990-02-03"`, 2),
+		"family_name":  first.Attributes["family_name"],
+		"given_name":   first.Attributes["given_name"],
+		"address":      first.Attributes["address"],
+		"phone_number": first.Attributes["phone_number"],
 	}
 	got, err := e.s.UpsertCitizen(e.ctx, second)
 	must(e.t, "upsert again", err)
@@ -332,6 +344,43 @@ func testCitizenMerge(e *env) {
 	got, err = e.s.UpsertCitizen(e.ctx, third)
 	must(e.t, "upsert without attributes", err)
 	equal(e.t, "after empty upsert", got, want)
+}
+
+// testCitizenVerification: what the eID stated about each attribute comes back as given,
+// times in UTC, and a later login's statement replaces the earlier one (a phone the eID
+// verified once and not the next time is no longer verified).
+func testCitizenVerification(e *env) {
+	c := citizen("sub-ida")
+	a := c.Attributes["name"]
+	a.EIDUpdatedAt = a.EIDUpdatedAt.In(ict)
+	a.VerifiedAt = a.VerifiedAt.In(ict)
+	c.Attributes["name"] = a
+	got, err := e.s.UpsertCitizen(e.ctx, c)
+	must(e.t, "upsert", err)
+	got, err = e.s.GetCitizen(e.ctx, got.ID)
+	must(e.t, "get", err)
+	name := got.Attributes["name"]
+	if !name.Verified || name.ACR != "urn:vn:eid:loa:2" || len(name.AMR) != 2 || name.AMR[1] != "face" {
+		e.t.Errorf("name = %+v, want verified with the eID's acr and amr", name)
+	}
+	if !name.EIDUpdatedAt.Equal(start.Add(-48*time.Hour)) || name.EIDUpdatedAt.Location() != time.UTC {
+		e.t.Errorf("eid updated_at = %v, want %v in UTC", name.EIDUpdatedAt, start.Add(-48*time.Hour))
+	}
+	if got.Attributes["phone_number"].Verified {
+		e.t.Error("phone stated unverified came back verified")
+	}
+	if !got.Attributes["given_name"].EIDUpdatedAt.IsZero() || got.Attributes["given_name"].ACR != "" {
+		e.t.Errorf("given_name gained fields it was stored without: %+v", got.Attributes["given_name"])
+	}
+	name.Verified = false
+	_, err = e.s.UpsertCitizen(e.ctx, store.Citizen{Issuer: c.Issuer, Subject: c.Subject,
+		Attributes: map[string]store.Attribute{"name": name}})
+	must(e.t, "upsert again", err)
+	got, err = e.s.GetCitizen(e.ctx, got.ID)
+	must(e.t, "get again", err)
+	if got.Attributes["name"].Verified {
+		e.t.Error("a later unverified statement did not replace the verified one")
+	}
 }
 
 func testCitizenKey(e *env) {
