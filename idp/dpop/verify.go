@@ -102,88 +102,16 @@ func verifyProof(proof string, want expected) (verified, error) {
 	if len(proof) == 0 || len(proof) > maxProofLen || strings.Count(proof, ".") != 2 {
 		return out, ErrMalformed
 	}
-	// The header is read by hand first, so each refusal names its rule; go-jose then
-	// parses and verifies the same bytes.
-	rawHeader, err := base64.RawURLEncoding.DecodeString(proof[:strings.IndexByte(proof, '.')])
+	if err := checkHeader(proof); err != nil {
+		return out, err
+	}
+	jwk, payload, err := verifySignature(proof)
 	if err != nil {
-		return out, ErrMalformed
+		return out, err
 	}
-	// Members are looked up by their exact names, as go-jose does (encoding/json would
-	// match struct fields case-insensitively, so "TYP" could stand in for typ).
-	var hdr map[string]json.RawMessage
-	if json.Unmarshal(rawHeader, &hdr) != nil || hdr == nil {
-		return out, ErrMalformed
-	}
-	var typ, alg string
-	if json.Unmarshal(hdr["typ"], &typ) != nil || !strings.EqualFold(typ, proofTyp) {
-		return out, ErrTyp
-	}
-	if json.Unmarshal(hdr["alg"], &alg) != nil || !acceptedAlg(alg) {
-		return out, ErrAlg
-	}
-	var jwkMembers map[string]json.RawMessage
-	if json.Unmarshal(hdr["jwk"], &jwkMembers) != nil || jwkMembers == nil {
-		return out, ErrJWK
-	}
-	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"} {
-		if _, ok := jwkMembers[private]; ok {
-			return out, ErrPrivateKey
-		}
-	}
-	var check jose.JSONWebKey
-	if check.UnmarshalJSON(hdr["jwk"]) != nil { // private members were refused above
-		return out, ErrJWK
-	}
-	jws, err := jose.ParseSignedCompact(proof, algs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return out, ErrMalformed
-	}
-	jwk := jws.Signatures[0].Protected.JSONWebKey
-	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
-		return out, ErrJWK
-	}
-	if k, ok := jwk.Key.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
-		return out, ErrJWK
-	}
-	payload, err := jws.Verify(jwk)
+	cl, err := checkClaims(payload, want)
 	if err != nil {
-		return out, ErrSignature
-	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(payload, &members) != nil {
-		return out, ErrClaims
-	}
-	var cl struct {
-		JTI, HTM, HTU *string
-		IAT           *float64
-		ATH, Nonce    *string
-	}
-	for name, dst := range map[string]any{"jti": &cl.JTI, "htm": &cl.HTM, "htu": &cl.HTU, "iat": &cl.IAT, "ath": &cl.ATH, "nonce": &cl.Nonce} {
-		if v, ok := members[name]; ok && json.Unmarshal(v, dst) != nil {
-			return out, ErrClaims
-		}
-	}
-	if cl.JTI == nil || cl.HTM == nil || cl.HTU == nil || cl.IAT == nil ||
-		*cl.JTI == "" || len(*cl.JTI) > maxJTILen || math.IsNaN(*cl.IAT) || math.IsInf(*cl.IAT, 0) {
-		return out, ErrClaims
-	}
-	if *cl.HTM != want.Method {
-		return out, ErrHTM
-	}
-	got, ok1 := normalizeHTU(*cl.HTU)
-	exp, ok2 := normalizeHTU(want.URL)
-	if !ok1 || !ok2 || got != exp {
-		return out, ErrHTU
-	}
-	// Compare in seconds as floats, so an absurd iat cannot overflow a time.Time.
-	now := float64(want.Now.UnixNano()) / 1e9
-	if d := *cl.IAT - now; d > window.Seconds() || d < -window.Seconds() {
-		return out, ErrIAT
-	}
-	if want.AccessToken != "" {
-		if cl.ATH == nil || subtle.ConstantTimeCompare([]byte(*cl.ATH), []byte(TokenHash(want.AccessToken))) != 1 {
-			return out, ErrATH
-		}
+		return out, err
 	}
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
@@ -198,6 +126,107 @@ func verifyProof(proof string, want expected) (verified, error) {
 		out.Nonce = *cl.Nonce
 	}
 	return out, nil
+}
+
+// checkHeader reads the proof's header by hand, so each refusal names its rule; go-jose
+// then parses and verifies the same bytes.
+func checkHeader(proof string) error {
+	rawHeader, err := base64.RawURLEncoding.DecodeString(proof[:strings.IndexByte(proof, '.')])
+	if err != nil {
+		return ErrMalformed
+	}
+	// Members are looked up by their exact names, as go-jose does (encoding/json would
+	// match struct fields case-insensitively, so "TYP" could stand in for typ).
+	var hdr map[string]json.RawMessage
+	if json.Unmarshal(rawHeader, &hdr) != nil || hdr == nil {
+		return ErrMalformed
+	}
+	var typ, alg string
+	if json.Unmarshal(hdr["typ"], &typ) != nil || !strings.EqualFold(typ, proofTyp) {
+		return ErrTyp
+	}
+	if json.Unmarshal(hdr["alg"], &alg) != nil || !acceptedAlg(alg) {
+		return ErrAlg
+	}
+	var jwkMembers map[string]json.RawMessage
+	if json.Unmarshal(hdr["jwk"], &jwkMembers) != nil || jwkMembers == nil {
+		return ErrJWK
+	}
+	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"} {
+		if _, ok := jwkMembers[private]; ok {
+			return ErrPrivateKey
+		}
+	}
+	var check jose.JSONWebKey
+	if check.UnmarshalJSON(hdr["jwk"]) != nil { // private members were refused above
+		return ErrJWK
+	}
+	return nil
+}
+
+// verifySignature verifies the proof with the public key in its own header and returns
+// that key and the payload.
+func verifySignature(proof string) (*jose.JSONWebKey, []byte, error) {
+	jws, err := jose.ParseSignedCompact(proof, algs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, nil, ErrMalformed
+	}
+	jwk := jws.Signatures[0].Protected.JSONWebKey
+	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
+		return nil, nil, ErrJWK
+	}
+	if k, ok := jwk.Key.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+		return nil, nil, ErrJWK
+	}
+	payload, err := jws.Verify(jwk)
+	if err != nil {
+		return nil, nil, ErrSignature
+	}
+	return jwk, payload, nil
+}
+
+// proofClaims are a proof's claims; nil where absent.
+type proofClaims struct {
+	JTI, HTM, HTU *string
+	IAT           *float64
+	ATH, Nonce    *string
+}
+
+// checkClaims reads the payload's claims and checks them against the request.
+func checkClaims(payload []byte, want expected) (proofClaims, error) {
+	var cl proofClaims
+	var members map[string]json.RawMessage
+	if json.Unmarshal(payload, &members) != nil {
+		return cl, ErrClaims
+	}
+	for name, dst := range map[string]any{"jti": &cl.JTI, "htm": &cl.HTM, "htu": &cl.HTU, "iat": &cl.IAT, "ath": &cl.ATH, "nonce": &cl.Nonce} {
+		if v, ok := members[name]; ok && json.Unmarshal(v, dst) != nil {
+			return cl, ErrClaims
+		}
+	}
+	if cl.JTI == nil || cl.HTM == nil || cl.HTU == nil || cl.IAT == nil ||
+		*cl.JTI == "" || len(*cl.JTI) > maxJTILen || math.IsNaN(*cl.IAT) || math.IsInf(*cl.IAT, 0) {
+		return cl, ErrClaims
+	}
+	if *cl.HTM != want.Method {
+		return cl, ErrHTM
+	}
+	got, ok1 := normalizeHTU(*cl.HTU)
+	exp, ok2 := normalizeHTU(want.URL)
+	if !ok1 || !ok2 || got != exp {
+		return cl, ErrHTU
+	}
+	// Compare in seconds as floats, so an absurd iat cannot overflow a time.Time.
+	now := float64(want.Now.UnixNano()) / 1e9
+	if d := *cl.IAT - now; d > window.Seconds() || d < -window.Seconds() {
+		return cl, ErrIAT
+	}
+	if want.AccessToken != "" {
+		if cl.ATH == nil || subtle.ConstantTimeCompare([]byte(*cl.ATH), []byte(TokenHash(want.AccessToken))) != 1 {
+			return cl, ErrATH
+		}
+	}
+	return cl, nil
 }
 
 func acceptedAlg(alg string) bool {

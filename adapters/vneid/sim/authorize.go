@@ -306,6 +306,17 @@ func typedNumber(s string) string {
 	return s
 }
 
+// loginOutcome is what one post of the login form leads to.
+type loginOutcome int
+
+const (
+	loginShow    loginOutcome = iota // the form again, with a message
+	loginReload                      // POST-redirect-GET to the form
+	loginDenied                      // access_denied to the client
+	loginSuccess                     // a code to the client
+	loginCSRF                        // the post failed the CSRF check
+)
+
 // handleLoginPost handles every login form: action=login (ID number and password),
 // action=otp (the one-time code), action=cancel.
 func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
@@ -321,17 +332,8 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	cookie, _ := r.Cookie(browserCookie)
 	now := p.now()
-
-	type outcome int
-	const (
-		show outcome = iota
-		reload
-		denied
-		success
-		csrfFail
-	)
 	var (
-		out    outcome
+		out    loginOutcome
 		st     stage
 		v      loginView
 		pl     pendingLogin
@@ -339,80 +341,86 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	)
 	found := p.st.withPending(f.Get("id"), now, func(cur *pendingLogin) bool {
 		if cookie == nil || !equalConst(f.Get("csrf"), cookie.Value) || !equalConst(cookie.Value, cur.browser) {
-			out = csrfFail
+			out = loginCSRF
 			return false
 		}
 		cur.lang = lang
 		cur.errKey = "" // a message belongs to the attempt that caused it
+		var done bool
+		out, errKey, done = p.loginStep(cur, f)
 		pl = *cur
-		action := f.Get("action")
-		switch {
-		case action == "cancel":
-			out = denied
-			return true
-		case action == "login" && cur.stage == stagePassword:
-			cur.typedCCCD = typedNumber(f.Get("cccd"))
-			i, ok := p.byCCCD[strings.TrimSpace(f.Get("cccd"))]
-			if !ok || !equalConst(f.Get("password"), p.citizens[i].password()) {
-				cur.failures++
-				if cur.failures >= maxFailures {
-					out = denied
-					return true
-				}
-				// POST-redirect-GET: the re-shown form (with the number kept and the
-				// message) is a plain GET, so reloading it never resends the password.
-				cur.errKey = "bad_credentials"
-				out = reload
-				break
-			}
-			cur.citizen, cur.failures, cur.typedCCCD = i, 0, ""
-			if p.citizens[i].Level < cur.level {
-				cur.stage = stageInsufficient
-			} else {
-				cur.stage, cur.otp = stageOTP, randomDigits(6)
-			}
-			out = reload
-		case action == "otp" && cur.stage == stageOTP:
-			if !equalConst(strings.TrimSpace(f.Get("otp")), cur.otp) {
-				cur.failures++
-				if cur.failures >= maxFailures {
-					out = denied
-					return true
-				}
-				out, errKey = show, "bad_otp"
-				break
-			}
-			pl = *cur
-			out = success
-			return true
-		default:
-			out = reload
+		if !done {
+			st, v = cur.stage, p.viewOf(cur)
 		}
-		st, v = cur.stage, p.viewOf(cur)
-		return false
+		return done
 	})
 	switch {
 	case !found:
 		p.renderExpired(w, lang, f.Get("id"))
-	case out == csrfFail:
+	case out == loginCSRF:
 		p.log.WarnContext(r.Context(), "sim: login form failed the CSRF check")
 		p.renderError(w, http.StatusForbidden, lang, "csrf")
-	case out == denied:
+	case out == loginDenied:
 		p.redirectError(w, r, pl.redirectURI, pl.state, "access_denied", "the citizen cancelled or failed to log in")
-	case out == reload:
+	case out == loginReload:
 		http.Redirect(w, r, p.base+"/login?id="+url.QueryEscape(pl.id), http.StatusSeeOther)
-	case out == show:
+	case out == loginShow:
 		v.Error = msg(lang, errKey)
 		p.renderLogin(w, http.StatusOK, st, v)
-	case out == success:
-		secret := randomToken(32)
-		sid := sidOf(secret)
-		p.st.putSession(sid, &session{citizen: pl.citizen, authTime: now, expires: now.Add(sessionTTL)}, now)
-		p.setCookie(w, sessionCookie, secret, 0)
-		p.log.InfoContext(r.Context(), "sim: citizen logged in", "client", pl.clientID)
-		p.issueCode(w, r, &authCode{
-			clientID: pl.clientID, redirectURI: pl.redirectURI, challenge: pl.challenge,
-			nonce: pl.nonce, scope: pl.scope, citizen: pl.citizen, authTime: now, sid: sid,
-		}, pl.state)
+	case out == loginSuccess:
+		p.loginSucceeded(w, r, pl, now)
 	}
+}
+
+// loginStep applies one posted form to the pending login cur; done ends the pending
+// login (denied or succeeded).
+func (p *Provider) loginStep(cur *pendingLogin, f url.Values) (out loginOutcome, errKey string, done bool) {
+	action := f.Get("action")
+	switch {
+	case action == "cancel":
+		return loginDenied, "", true
+	case action == "login" && cur.stage == stagePassword:
+		cur.typedCCCD = typedNumber(f.Get("cccd"))
+		i, ok := p.byCCCD[strings.TrimSpace(f.Get("cccd"))]
+		if !ok || !equalConst(f.Get("password"), p.citizens[i].password()) {
+			cur.failures++
+			if cur.failures >= maxFailures {
+				return loginDenied, "", true
+			}
+			// POST-redirect-GET: the re-shown form (with the number kept and the
+			// message) is a plain GET, so reloading it never resends the password.
+			cur.errKey = "bad_credentials"
+			return loginReload, "", false
+		}
+		cur.citizen, cur.failures, cur.typedCCCD = i, 0, ""
+		if p.citizens[i].Level < cur.level {
+			cur.stage = stageInsufficient
+		} else {
+			cur.stage, cur.otp = stageOTP, randomDigits(6)
+		}
+		return loginReload, "", false
+	case action == "otp" && cur.stage == stageOTP:
+		if !equalConst(strings.TrimSpace(f.Get("otp")), cur.otp) {
+			cur.failures++
+			if cur.failures >= maxFailures {
+				return loginDenied, "", true
+			}
+			return loginShow, "bad_otp", false
+		}
+		return loginSuccess, "", true
+	}
+	return loginReload, "", false
+}
+
+// loginSucceeded opens the citizen's eID session and sends the code to the client.
+func (p *Provider) loginSucceeded(w http.ResponseWriter, r *http.Request, pl pendingLogin, now time.Time) {
+	secret := randomToken(32)
+	sid := sidOf(secret)
+	p.st.putSession(sid, &session{citizen: pl.citizen, authTime: now, expires: now.Add(sessionTTL)}, now)
+	p.setCookie(w, sessionCookie, secret, 0)
+	p.log.InfoContext(r.Context(), "sim: citizen logged in", "client", pl.clientID)
+	p.issueCode(w, r, &authCode{
+		clientID: pl.clientID, redirectURI: pl.redirectURI, challenge: pl.challenge,
+		nonce: pl.nonce, scope: pl.scope, citizen: pl.citizen, authTime: now, sid: sid,
+	}, pl.state)
 }

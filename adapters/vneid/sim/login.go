@@ -58,101 +58,113 @@ func Login(ctx context.Context, client *http.Client, authorizeURL, cccdNumber, p
 		return nil, fmt.Errorf("sim: login: authorize URL: %w", err)
 	}
 	// The sim's base: everything up to the last path segment ("/authorize").
-	base := *start
-	base.RawQuery, base.Fragment = "", ""
-	base.Path = base.Path[:strings.LastIndex(base.Path, "/")+1]
-	inSim := func(u *url.URL) bool {
-		return u.Scheme == base.Scheme && u.Host == base.Host && strings.HasPrefix(u.Path, base.Path)
+	w := &walker{ctx: ctx, base: *start, c: *client}
+	w.base.RawQuery, w.base.Fragment = "", ""
+	w.base.Path = w.base.Path[:strings.LastIndex(w.base.Path, "/")+1]
+	if w.c.Jar == nil {
+		w.c.Jar, _ = cookiejar.New(nil)
 	}
-
-	c := *client
-	if c.Jar == nil {
-		c.Jar, _ = cookiejar.New(nil)
-	}
-	var final *url.URL
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if !inSim(req.URL) {
-			final = req.URL
-			return http.ErrUseLastResponse
-		}
-		if len(via) >= 10 {
-			return errors.New("sim: login: too many redirects")
-		}
-		return nil
-	}
-
-	do := func(req *http.Request) (stage string, page []byte, err error) {
-		resp, err := c.Do(req)
-		if err != nil {
-			return "", nil, fmt.Errorf("sim: login: %w", err)
-		}
-		defer resp.Body.Close()
-		if final != nil {
-			return "done", nil, nil
-		}
-		page, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return "", nil, fmt.Errorf("sim: login: read page: %w", err)
-		}
-		m := reStage.FindSubmatch(page)
-		if resp.StatusCode != http.StatusOK || m == nil {
-			st := "none"
-			if m != nil {
-				st = string(m[1])
-			}
-			return "", nil, fmt.Errorf("%w: HTTP %d, stage %s", ErrUnexpectedPage, resp.StatusCode, st)
-		}
-		return string(m[1]), page, nil
-	}
-	post := func(page []byte, action string, extra url.Values) (*http.Request, error) {
-		form := url.Values{"action": {action}}
-		for _, m := range reHidden.FindAllSubmatch(page, -1) {
-			form.Set(string(m[1]), html.UnescapeString(string(m[2])))
-		}
-		for k, v := range extra {
-			form[k] = v
-		}
-		u := base
-		u.Path += "login"
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return req, nil
-	}
+	w.c.CheckRedirect = w.checkRedirect
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authorizeURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sim: login: %w", err)
 	}
-	stage, page, err := do(req)
+	stage, page, err := w.do(req)
 	for step := 0; err == nil && step < 6; step++ {
 		switch stage {
 		case "done":
-			return final, nil
+			return w.final, nil
 		case "password":
 			if step > 0 {
 				return nil, ErrBadCredentials
 			}
-			req, err = post(page, "login", url.Values{"cccd": {cccdNumber}, "password": {password}})
+			req, err = w.post(page, "login", url.Values{"cccd": {cccdNumber}, "password": {password}})
 		case "otp":
 			m := reOTP.FindSubmatch(page)
 			if m == nil {
 				return nil, fmt.Errorf("%w: no one-time code on the page", ErrUnexpectedPage)
 			}
-			req, err = post(page, "otp", url.Values{"otp": {string(m[1])}})
+			req, err = w.post(page, "otp", url.Values{"otp": {string(m[1])}})
 		case "insufficient":
-			req, err = post(page, "cancel", nil)
+			req, err = w.post(page, "cancel", nil)
 		default:
 			return nil, fmt.Errorf("%w: stage %s", ErrUnexpectedPage, stage)
 		}
 		if err == nil {
-			stage, page, err = do(req)
+			stage, page, err = w.do(req)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return nil, fmt.Errorf("%w: login did not finish", ErrUnexpectedPage)
+}
+
+// walker walks the sim's login pages for Login.
+type walker struct {
+	ctx   context.Context
+	c     http.Client
+	base  url.URL
+	final *url.URL // where the sim sent the browser out of itself: the client's redirect URI
+}
+
+func (w *walker) inSim(u *url.URL) bool {
+	return u.Scheme == w.base.Scheme && u.Host == w.base.Host && strings.HasPrefix(u.Path, w.base.Path)
+}
+
+// checkRedirect follows redirects inside the sim and stops at the first one out of it.
+func (w *walker) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !w.inSim(req.URL) {
+		w.final = req.URL
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= 10 {
+		return errors.New("sim: login: too many redirects")
+	}
+	return nil
+}
+
+// do sends req and returns the stage of the page it lands on ("done" once out of the sim).
+func (w *walker) do(req *http.Request) (stage string, page []byte, err error) {
+	resp, err := w.c.Do(req)
+	if err != nil {
+		return "", nil, fmt.Errorf("sim: login: %w", err)
+	}
+	defer resp.Body.Close()
+	if w.final != nil {
+		return "done", nil, nil
+	}
+	page, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", nil, fmt.Errorf("sim: login: read page: %w", err)
+	}
+	m := reStage.FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		st := "none"
+		if m != nil {
+			st = string(m[1])
+		}
+		return "", nil, fmt.Errorf("%w: HTTP %d, stage %s", ErrUnexpectedPage, resp.StatusCode, st)
+	}
+	return string(m[1]), page, nil
+}
+
+// post builds the form post of action with page's hidden fields and extra.
+func (w *walker) post(page []byte, action string, extra url.Values) (*http.Request, error) {
+	form := url.Values{"action": {action}}
+	for _, m := range reHidden.FindAllSubmatch(page, -1) {
+		form.Set(string(m[1]), html.UnescapeString(string(m[2])))
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	u := w.base
+	u.Path += "login"
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req, nil
 }
