@@ -332,11 +332,7 @@ func (s *Store) stmtCtx(ctx context.Context) (context.Context, error) {
 
 // exec runs a write outside any transaction and returns the rows affected.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	ctx, err := s.stmtCtx(ctx)
-	if err != nil {
-		return 0, err
-	}
-	st, err := s.w.stmt(ctx, q)
+	ctx, st, err := s.prepared(ctx, s.w, q)
 	if err != nil {
 		return 0, err
 	}
@@ -347,13 +343,19 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 	return res.RowsAffected()
 }
 
-// queryRow reads one row from the read pool.
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+// prepared returns q's prepared statement on pool p and the context to run it in.
+func (s *Store) prepared(ctx context.Context, p *pool, q string) (context.Context, *sql.Stmt, error) {
 	ctx, err := s.stmtCtx(ctx)
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
-	st, err := s.r.stmt(ctx, q)
+	st, err := p.stmt(ctx, q)
+	return ctx, st, err
+}
+
+// queryRow reads one row from the read pool.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+	ctx, st, err := s.prepared(ctx, s.r, q)
 	if err != nil {
 		return nil, err
 	}
@@ -362,11 +364,7 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) (*sql.Row, 
 
 // query reads rows from the read pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx, err := s.stmtCtx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.r.stmt(ctx, q)
+	ctx, st, err := s.prepared(ctx, s.r, q)
 	if err != nil {
 		return nil, err
 	}
@@ -375,11 +373,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 // writeQueryRow runs a statement that writes and returns a row (UPDATE ... RETURNING).
 func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
-	ctx, err := s.stmtCtx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.w.stmt(ctx, q)
+	ctx, st, err := s.prepared(ctx, s.w, q)
 	if err != nil {
 		return nil, err
 	}

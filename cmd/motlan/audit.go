@@ -79,11 +79,34 @@ func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 
 // openAdminStore opens the deployment's store.
 func openAdminStore(ctx context.Context, dep *deployment) (*sqlstore.Store, error) {
-	cfg, _, err := dep.load(false)
+	env, err := openAdmin(ctx, dep, false)
 	if err != nil {
 		return nil, err
 	}
-	return server.OpenStore(ctx, cfg, server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}))
+	return env.st, nil
+}
+
+// adminEnv is what an operator command works with: the deployment's configuration and
+// master key (when asked for), a quiet logger, and its store, open.
+type adminEnv struct {
+	cfg       config.Config
+	masterKey []byte
+	log       *slog.Logger
+	st        *sqlstore.Store
+}
+
+// openAdmin loads the deployment and opens its store; the caller closes env.st.
+func openAdmin(ctx context.Context, dep *deployment, withKey bool) (*adminEnv, error) {
+	cfg, masterKey, err := dep.load(withKey)
+	if err != nil {
+		return nil, err
+	}
+	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})
+	st, err := server.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &adminEnv{cfg: cfg, masterKey: masterKey, log: log, st: st}, nil
 }
 
 // adminActor names the operator running a command, for the audit log.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
 	"github.com/motlan/motlan/signing/ltv"
 )
@@ -59,17 +58,12 @@ func extend(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	cfg, masterKey, err := dep.load(true)
+	env, err := openAdmin(ctx, dep, true)
 	if err != nil {
 		return err
 	}
-
-	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})
-	st, err := server.OpenStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer env.st.Close()
+	cfg, masterKey, log, st := env.cfg, env.masterKey, env.log, env.st
 	ext, err := server.OpenExtender(ctx, cfg, st, masterKey, log)
 	if err != nil {
 		return err

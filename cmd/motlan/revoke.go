@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/internal/audit"
-	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/server"
 	"github.com/motlan/motlan/keys/ca"
 )
@@ -73,17 +72,12 @@ func revoke(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 
-	cfg, masterKey, err := dep.load(true)
+	env, err := openAdmin(ctx, dep, true)
 	if err != nil {
 		return err
 	}
-
-	log := server.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format})
-	st, err := server.OpenStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer env.st.Close()
+	cfg, masterKey, log, st := env.cfg, env.masterKey, env.log, env.st
 	devCA, err := server.OpenCA(ctx, cfg, st, masterKey, log)
 	if err != nil {
 		return err

@@ -357,6 +357,16 @@ type dossierView struct {
 }
 
 // bundleOfPath is the bundle a /ho-so URL names; /ho-so alone is the first.
+// loggedIn returns the citizen's portal session, or sends the browser home.
+func (p *Portal) loggedIn(w http.ResponseWriter, r *http.Request) (session, bool) {
+	sess, err := getSealed[session](p.seal, r, sessionCookie)
+	if err != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return session{}, false
+	}
+	return sess, true
+}
+
 func bundleOfPath(r *http.Request) *bundle {
 	if id := r.PathValue("bundle"); id != "" {
 		return bundleByID(id)
@@ -366,9 +376,8 @@ func bundleOfPath(r *http.Request) *bundle {
 
 func (p *Portal) dossier(w http.ResponseWriter, r *http.Request) {
 	lang := p.lang(w, r)
-	sess, err := getSealed[session](p.seal, r, sessionCookie)
-	if err != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+	sess, ok := p.loggedIn(w, r)
+	if !ok {
 		return
 	}
 	b := bundleOfPath(r)
@@ -384,9 +393,8 @@ func (p *Portal) dossier(w http.ResponseWriter, r *http.Request) {
 // số"), otherwise it shows the form again with what was typed and what is wrong.
 func (p *Portal) saveDossier(w http.ResponseWriter, r *http.Request) {
 	lang := p.lang(w, r)
-	sess, err := getSealed[session](p.seal, r, sessionCookie)
-	if err != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+	sess, ok := p.loggedIn(w, r)
+	if !ok {
 		return
 	}
 	b := bundleOfPath(r)

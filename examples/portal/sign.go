@@ -138,12 +138,12 @@ func bundleOf(req signRequest) *bundle {
 	return nil
 }
 
-func (p *Portal) signPage(w http.ResponseWriter, r *http.Request) {
-	lang := p.lang(w, r)
-	sess, err := getSealed[session](p.seal, r, sessionCookie)
-	if err != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
+// pathRequest reads the logged-in citizen's signing request named in the path; on failure
+// it has answered.
+func (p *Portal) pathRequest(w http.ResponseWriter, r *http.Request, lang string) (signRequest, bool) {
+	sess, ok := p.loggedIn(w, r)
+	if !ok {
+		return signRequest{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
 	defer cancel()
@@ -151,8 +151,19 @@ func (p *Portal) signPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p.log.Warn("portal: reading the signing request failed", "err", err)
 		p.signFail(w, r, lang, err)
+		return signRequest{}, false
+	}
+	return req, true
+}
+
+func (p *Portal) signPage(w http.ResponseWriter, r *http.Request) {
+	lang := p.lang(w, r)
+	req, ok := p.pathRequest(w, r, lang)
+	if !ok {
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
+	defer cancel()
 	t := messages[lang]
 	v := signView{ID: req.ID, Status: req.Status, ApprovalURL: req.ApprovalURL, Version: req.Version,
 		Expires: req.ExpiresAt.In(vietnam).Format("15:04"), Final: req.final(), Signed: req.Status == "signed",
@@ -361,18 +372,12 @@ func (p *Portal) signQR(w http.ResponseWriter, r *http.Request) {
 // signedDocument hands the citizen a signed PDF from Motlan.
 func (p *Portal) signedDocument(w http.ResponseWriter, r *http.Request) {
 	lang := p.lang(w, r)
-	sess, err := getSealed[session](p.seal, r, sessionCookie)
-	if err != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+	req, ok := p.pathRequest(w, r, lang)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
 	defer cancel()
-	req, err := p.ownRequest(ctx, sess, r.PathValue("id"), 0, 0)
-	if err != nil {
-		p.signFail(w, r, lang, err)
-		return
-	}
 	i, err := strconv.Atoi(r.PathValue("index"))
 	if err != nil || i < 0 || i >= len(req.Documents) {
 		p.fail(w, r, lang, http.StatusNotFound, "sign_notfound", "")

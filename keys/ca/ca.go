@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/motlan/motlan/internal/cms"
 )
 
 // Issuer issues citizens' signing certificates. DevCA implements it; a production CA
@@ -312,7 +314,7 @@ func (ca *DevCA) Chain() []*x509.Certificate {
 // so OCSP can tell issued from unknown serials and Revoke can check it.
 func (ca *DevCA) issue(ctx context.Context, tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
 	for range 3 {
-		serial, err := randomSerial()
+		serial, err := cms.RandomSerial()
 		if err != nil {
 			return nil, err
 		}
@@ -416,19 +418,6 @@ func checkPublicKey(pub crypto.PublicKey) error {
 		return fmt.Errorf("%w: PublicKey is required", ErrInvalidRequest)
 	}
 	return fmt.Errorf("%w: unsupported public key type %T", ErrInvalidRequest, pub)
-}
-
-// randomSerial returns a positive random 128-bit serial number.
-func randomSerial() (*big.Int, error) {
-	b := make([]byte, 16)
-	for {
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		if n := new(big.Int).SetBytes(b); n.Sign() > 0 {
-			return n, nil
-		}
-	}
 }
 
 func serialHex(n *big.Int) string { return fmt.Sprintf("%x", n) }

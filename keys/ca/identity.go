@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/motlan/motlan/internal/cms"
 )
 
 // record is how an identity is stored: the certificate and the sealed PKCS #8 key.
@@ -111,7 +113,7 @@ func (ca *DevCA) caName(cn string) pkix.Name {
 // caTemplate is what the root and issuing CA certificates share: a fresh serial, the
 // backdated start, CA basic constraints and the key's identifier.
 func (ca *DevCA) caTemplate(cn string, pub crypto.PublicKey, notAfter time.Time, usage x509.KeyUsage) (*x509.Certificate, error) {
-	serial, err := randomSerial()
+	serial, err := cms.RandomSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func (ca *DevCA) TimestampingIdentity(ctx context.Context) (*Identity, error) {
 	}
 	id, err := ca.loadOrCreate(ctx, recordTimestampingName, ca.issuing, func(pub crypto.PublicKey) (*x509.Certificate, error) {
 		now := ca.now()
-		serial, err := randomSerial()
+		serial, err := cms.RandomSerial()
 		if err != nil {
 			return nil, err
 		}

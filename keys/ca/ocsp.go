@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motlan/motlan/internal/cms"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -41,7 +42,7 @@ func (ca *DevCA) responderIdentity(ctx context.Context) (*Identity, error) {
 	start := time.Unix(period*int64(responderPeriod/time.Second), 0)
 	name := recordResponderPrefix + strconv.FormatInt(period, 10)
 	id, err := ca.loadOrCreate(ctx, name, ca.issuing, func(pub crypto.PublicKey) (*x509.Certificate, error) {
-		serial, err := randomSerial()
+		serial, err := cms.RandomSerial()
 		if err != nil {
 			return nil, err
 		}

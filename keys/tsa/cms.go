@@ -3,7 +3,6 @@ package tsa
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -148,20 +147,6 @@ func mustMarshal(v any) []byte {
 		panic("tsa: encoding a fixed structure: " + err.Error())
 	}
 	return b
-}
-
-// randomSerial returns a positive random 128-bit serial number: unique across replicas
-// without coordination.
-func randomSerial() (*big.Int, error) {
-	b := make([]byte, 16)
-	for {
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		if n := new(big.Int).SetBytes(b); n.Sign() > 0 {
-			return n, nil
-		}
-	}
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

@@ -249,7 +249,7 @@ func rejection(failBit int, text string) []byte {
 // token builds and signs the TimeStampToken (a CMS ContentInfo with SignedData) with
 // the signed attributes contentType, messageDigest and ESS signing-certificate-v2.
 func (s *Server) token(ctx context.Context, req *request) ([]byte, error) {
-	serial, err := randomSerial()
+	serial, err := cms.RandomSerial()
 	if err != nil {
 		return nil, err
 	}
