@@ -338,26 +338,26 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 	}
 	st, err := s.w.stmt(ctx, q)
 	if err != nil {
-		return 0, err
+		return 0, unavailable(err)
 	}
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
-		return 0, err
+		return 0, unavailable(err)
 	}
 	return res.RowsAffected()
 }
 
 // queryRow reads one row from the read pool.
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
 	ctx, err := s.stmtCtx(ctx)
 	if err != nil {
-		return nil, err
+		return outageRow{}, err
 	}
 	st, err := s.r.stmt(ctx, q)
 	if err != nil {
-		return nil, err
+		return outageRow{}, unavailable(err)
 	}
-	return st.QueryRowContext(ctx, args...), nil
+	return outageRow{st.QueryRowContext(ctx, args...)}, nil
 }
 
 // query reads rows from the read pool.
@@ -368,22 +368,23 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	}
 	st, err := s.r.stmt(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, unavailable(err)
 }
 
 // writeQueryRow runs a statement that writes and returns a row (UPDATE ... RETURNING).
-func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
 	ctx, err := s.stmtCtx(ctx)
 	if err != nil {
-		return nil, err
+		return outageRow{}, err
 	}
 	st, err := s.w.stmt(ctx, q)
 	if err != nil {
-		return nil, err
+		return outageRow{}, unavailable(err)
 	}
-	return st.QueryRowContext(ctx, args...), nil
+	return outageRow{st.QueryRowContext(ctx, args...)}, nil
 }
 
 // inTx runs fn in a write transaction (IMMEDIATE on SQLite) and commits if fn returns nil.
@@ -395,18 +396,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	if !s.pg {
-		return s.inBatch(ctx, fn)
+		return unavailable(s.inBatch(ctx, fn))
 	}
 	sqlTx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	tx := &txn{Tx: sqlTx, p: s.w, ctx: ctx}
 	if err := s.call(fn, tx); err != nil {
 		sqlTx.Rollback()
-		return err
+		return unavailable(err)
 	}
-	return sqlTx.Commit()
+	return unavailable(sqlTx.Commit())
 }
 
 // txn binds the pool's prepared statements to one transaction.
@@ -450,12 +451,12 @@ func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
 	return st.QueryContext(t.ctx, args...)
 }
 
-func (t *txn) queryRow(q string, args ...any) (*sql.Row, error) {
+func (t *txn) queryRow(q string, args ...any) (outageRow, error) {
 	st, err := t.stmt(q)
 	if err != nil {
-		return nil, err
+		return outageRow{}, err
 	}
-	return st.QueryRowContext(t.ctx, args...), nil
+	return outageRow{st.QueryRowContext(t.ctx, args...)}, nil
 }
 
 // forUpdate is appended to a SELECT in a read-modify-write. SQLite needs none: the

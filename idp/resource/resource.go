@@ -78,7 +78,7 @@ func (s *Server) VerifyAccessToken(r *http.Request) (AccessInfo, error) {
 	if e == nil {
 		e = s.cfg.DPoP.SenderConstraint(r, pt.DPoP, pt.Token, boundJKT(at), s.requestURL(r))
 	}
-	if e != nil && e.Code == oe.ServerError {
+	if e != nil && (e.Code == oe.ServerError || e.Code == oe.TemporarilyUnavailable) {
 		return AccessInfo{}, fmt.Errorf("idp: verify access token: %w", e)
 	} else if e != nil {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
@@ -137,7 +137,7 @@ func (s *Server) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "userinfo: read citizen", "err", err)
-		oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+		oe.WriteJSON(w, oe.Internal(err), false)
 		return
 	}
 	// The claims request travels in the code and refresh records; access tokens carry only
@@ -148,7 +148,7 @@ func (s *Server) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 	if len(released) > 0 {
 		if err := s.cfg.Store.RecordRelease(ctx, store.Release{CitizenID: cit.ID, ClientID: client.ID, Claims: released, Via: "userinfo", At: s.cfg.Now()}); err != nil {
 			s.cfg.Logger.ErrorContext(ctx, "userinfo: record release", "err", err)
-			oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+			oe.WriteJSON(w, oe.Internal(err), false)
 			return
 		}
 		s.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(cit.ID), Details: map[string]any{"client": client.ID, "claims": released, "via": "userinfo"}})

@@ -1,0 +1,89 @@
+package integration
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/testpg"
+)
+
+// outageCall is one request a relying party makes, and what it answers while the
+// database is down.
+type outageCall struct {
+	name     string
+	do       func() *http.Response
+	downType string // content type while down; the body's error or problem type is checked
+	downCode string // OAuth error code or problem type while down
+}
+
+// TestStoreOutage stops a PostgreSQL server of the test's own under a running Motlan:
+// the token endpoint, userinfo, introspection, revocation and the signing API answer 503
+// with Retry-After (temporarily_unavailable, or the service-unavailable problem; never
+// 401 for a valid token, never 500); once the database is back, the same calls succeed
+// without restarting Motlan.
+func TestStoreOutage(t *testing.T) {
+	pg := testpg.StartOwn(t)
+	s := newStackWith(t, "postgres", false, func(c *config.Config) { c.Storage.DSN = config.Secret{Value: pg.DSN} })
+	b := newBrowser(t)
+	a := s.portal.authorize([]string{"openid", "profile", "offline_access"})
+	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
+	tok, _ := s.portal.redeem(t, s, a, cb)
+	p := newSigningPortal(t, s)
+	id, _ := p.request(t, s, "outage-1", "Tờ khai đăng ký khai sinh")
+
+	form := func(path string, v url.Values, user, pass string) func() *http.Response {
+		return func() *http.Response {
+			req, _ := http.NewRequest(http.MethodPost, s.issuer+path, strings.NewReader(v.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(user, pass)
+			return do(t, http.DefaultClient, req)
+		}
+	}
+	calls := []outageCall{
+		{"token refresh", form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, s.portal.id, s.portal.secret),
+			"application/json", "temporarily_unavailable"},
+		{"userinfo", func() *http.Response {
+			req, _ := http.NewRequest(http.MethodGet, s.issuer+"/userinfo", nil)
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			return do(t, http.DefaultClient, req)
+		}, "application/json", "temporarily_unavailable"},
+		{"introspect", form("/introspect", url.Values{"token": {tok.AccessToken}}, s.portal.id, s.portal.secret),
+			"application/json", "temporarily_unavailable"},
+		{"signing status", func() *http.Response {
+			req, _ := http.NewRequest(http.MethodGet, s.issuer+"/signing/v1/requests/"+id, nil)
+			return do(t, p.api, req)
+		}, "application/problem+json", "https://motlan.vn/problems/service-unavailable"},
+	}
+	pg.Stop()
+	for _, c := range calls {
+		resp := c.do()
+		raw := body(t, resp)
+		var got struct{ Error, Type string }
+		_ = json.Unmarshal([]byte(raw), &got)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.downType) ||
+			got.Error+got.Type != c.downCode {
+			t.Errorf("%s while the database is down: %d %s %s, want 503 %s", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), raw, c.downCode)
+		}
+		retryAfter(t, resp)
+	}
+	pg.Start()
+	for _, c := range calls {
+		resp := c.do()
+		if raw := body(t, resp); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s after the database is back: %d %s", c.name, resp.StatusCode, raw)
+		}
+	}
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) *http.Response {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	return resp
+}
