@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/testpg"
@@ -21,13 +22,35 @@ type outageCall struct {
 }
 
 // TestStoreOutage stops a PostgreSQL server of the test's own under a running Motlan:
-// the token endpoint, userinfo, introspection, revocation and the signing API answer 503
+// /readyz turns false and back; the token endpoint, userinfo, introspection, revocation and the signing API answer 503
 // with Retry-After (temporarily_unavailable, or the service-unavailable problem; never
 // 401 for a valid token, never 500); once the database is back, the same calls succeed
 // without restarting Motlan.
 func TestStoreOutage(t *testing.T) {
 	pg := testpg.StartOwn(t)
-	s := newStackWith(t, "postgres", false, func(c *config.Config) { c.Storage.DSN = config.Secret{Value: pg.DSN} })
+	s := newStackWith(t, "postgres", false, func(c *config.Config) {
+		c.Storage.DSN = config.Secret{Value: pg.DSN}
+		c.Admin.Listen = "127.0.0.1:0"
+	})
+	ready := func(want int) {
+		t.Helper()
+		var status int
+		var raw string
+		for deadline := time.Now().Add(5 * time.Second); status != want && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			resp, err := http.Get("http://" + s.run.AdminAddr + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, status = body(t, resp), resp.StatusCode
+		}
+		if status != want {
+			t.Fatalf("/readyz: %d %s, want %d", status, raw, want)
+		}
+		if want != http.StatusOK && !strings.Contains(raw, "store: unavailable") {
+			t.Errorf("/readyz while the database is down: %q does not name the store", raw)
+		}
+	}
+	ready(http.StatusOK)
 	b := newBrowser(t)
 	a := s.portal.authorize([]string{"openid", "profile", "offline_access"})
 	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
@@ -59,6 +82,10 @@ func TestStoreOutage(t *testing.T) {
 		}, "application/problem+json", "https://motlan.vn/problems/service-unavailable"},
 	}
 	pg.Stop()
+	ready(http.StatusServiceUnavailable)
+	if resp, err := http.Get(s.issuer + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("public /healthz (liveness) while the database is down: %v, %v", resp.StatusCode, err)
+	}
 	for _, c := range calls {
 		resp := c.do()
 		raw := body(t, resp)
@@ -71,6 +98,7 @@ func TestStoreOutage(t *testing.T) {
 		retryAfter(t, resp)
 	}
 	pg.Start()
+	ready(http.StatusOK)
 	for _, c := range calls {
 		resp := c.do()
 		if raw := body(t, resp); resp.StatusCode != http.StatusOK {

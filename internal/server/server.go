@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,6 +52,8 @@ type Running struct {
 	servers []*http.Server
 	closers []func() error
 	Addr    string // Motlan's listening address
+	// AdminAddr is the admin listener's address (see admin.go); "" without one.
+	AdminAddr string
 }
 
 // NewRunning returns an empty Running to add servers to.
@@ -115,6 +116,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(err)
 	}
 	r.closers = append(r.closers, st.Close)
+	m := newMetrics(st, r)
 	if err := upsertClients(ctx, st, cfg.Clients); err != nil {
 		return fail(err)
 	}
@@ -142,7 +144,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
-	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log)
+	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log, rateLimited(m))
 	if err != nil {
 		return fail(fmt.Errorf("rate_limits: %w", err))
 	}
@@ -158,7 +160,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace),
 		RateLimits:        limits, Audit: auditLog,
 		DPoPBoundDefault: cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
-		DPoPNonce: cfg.Tokens.DPoPNonce,
+		DPoPNonce: cfg.Tokens.DPoPNonce, OnLogin: m.Login,
 	})
 	if err != nil {
 		return fail(err)
@@ -178,18 +180,18 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		mux.Handle("POST /tsa", sp.tsa)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if r.Addr, err = r.ServeOn(cfg.Listen, mux, "motlan"); err != nil {
+	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(mux), "motlan"); err != nil {
 		return fail(err)
 	}
 	if a := cfg.Debug.PprofListen; a != "" {
-		dbg := http.NewServeMux()
-		dbg.HandleFunc("/debug/pprof/", pprof.Index)
-		dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		dbg.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		dbg := http.NewServeMux() // kept for old configs; the admin listener serves pprof too
+		addPprof(dbg)
 		if _, err := r.ServeOn(a, dbg, "pprof"); err != nil {
 			return fail(err)
 		}
+	}
+	if err := r.serveAdmin(cfg.Admin.Listen, m, newReadiness(st, km, sp.vault)); err != nil {
+		return fail(err)
 	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	r.closers = append(r.closers, func() error { stopGC(); return nil })
