@@ -83,6 +83,9 @@ func (s *Server) VerifyAccessToken(r *http.Request) (AccessInfo, error) {
 	} else if e != nil {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
 	}
+	if _, ok := s.cfg.Clients.Get(r.Context(), at.ClientID); !ok { // removed from the configuration
+		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, oe.New(oe.InvalidToken, "the access token is invalid or expired"))
+	}
 	info := AccessInfo{ClientID: at.ClientID, Subject: at.Sub, Scopes: strings.Fields(at.Scope), Expiry: time.Unix(at.Exp, 0)}
 	if at.Cnf != nil {
 		info.DPoPJKT = at.Cnf.JKT

@@ -170,9 +170,14 @@ type Release struct {
 
 // Clients holds relying parties.
 type Clients interface {
+	// UpsertClient creates or replaces a client, and enables it again if it was disabled.
 	UpsertClient(ctx context.Context, c Client) error
-	GetClient(ctx context.Context, id string) (Client, error)
-	ListClients(ctx context.Context) ([]Client, error)
+	GetClient(ctx context.Context, id string) (Client, error) // ErrNotFound when disabled
+	ListClients(ctx context.Context) ([]Client, error)        // enabled clients only
+	// DisableClientsExcept disables every enabled client whose ID is not in keep (the
+	// configuration is the truth), revokes their refresh tokens, deletes their unused
+	// authorization codes, and returns the IDs it disabled, in one transaction.
+	DisableClientsExcept(ctx context.Context, keep []string) ([]string, error)
 }
 
 // Citizens holds citizen records.

@@ -53,7 +53,9 @@ type Running struct {
 	closers []func() error
 	Addr    string // Motlan's listening address
 	// AdminAddr is the admin listener's address (see admin.go); "" without one.
-	AdminAddr string
+	AdminAddr    string
+	clientsStore store.Clients   // for ReloadClients (clients.go)
+	provider     clientsReloader // for ReloadClients
 }
 
 // NewRunning returns an empty Running to add servers to.
@@ -117,7 +119,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	}
 	r.closers = append(r.closers, st.Close)
 	m := newMetrics(st, r)
-	if err := upsertClients(ctx, st, cfg.Clients); err != nil {
+	if err := applyClients(ctx, st, cfg.Clients, log); err != nil {
 		return fail(err)
 	}
 	every, publishAhead := cfg.Tokens.KeyRotation.Values()
@@ -165,6 +167,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
+	r.clientsStore, r.provider = st, p
 	sp, err := startSigning(ctx, cfg, st, p, masterKey, limits, auditLog, log)
 	if err != nil {
 		return fail(fmt.Errorf("signing: %w", err))
