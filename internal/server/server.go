@@ -304,6 +304,7 @@ func DevConfig(dataDir string, p DevPorts, masterKey []byte) config.Config {
 			Scopes:       []string{"openid", "profile", "address", "phone"},
 		},
 		DevEID: &config.DevEID{Listen: p.EID, Issuer: eidIssuer},
+		Admin:  config.Admin{Listen: "127.0.0.1:0"}, // logged at start
 		Clients: []config.Client{{
 			ID: "portal", Name: "Cổng Dịch vụ công tỉnh Thanh Hóa (demo)",
 			Secret:                 config.Secret{Value: DevSecret(masterKey, "portal client")},
