@@ -56,7 +56,7 @@ func TestStoreOutage(t *testing.T) {
 	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
 	tok, _ := s.portal.redeem(t, s, a, cb)
 	p := newSigningPortal(t, s)
-	id, _ := p.request(t, s, "outage-1", "Tờ khai đăng ký khai sinh")
+	id, approvalURL := p.request(t, s, "outage-1", "Tờ khai đăng ký khai sinh")
 
 	form := func(path string, v url.Values, user, pass string) func() *http.Response {
 		return func() *http.Response {
@@ -96,6 +96,15 @@ func TestStoreOutage(t *testing.T) {
 			t.Errorf("%s while the database is down: %d %s %s, want 503 %s", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), raw, c.downCode)
 		}
 		retryAfter(t, resp)
+	}
+	// Pages: the browser with a session at /authorize, the phone at the approval page.
+	// Both go on without the store (to the eID, to the step-up login), or answer 503;
+	// never another 5xx.
+	for name, u := range map[string]string{"authorize": s.portal.authorize([]string{"openid", "profile"}).url, "approval page": approvalURL} {
+		resp := b.get(u)
+		if raw := body(t, resp); resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s while the database is down: %d %.300s, want no 5xx but 503", name, resp.StatusCode, raw)
+		}
 	}
 	pg.Start()
 	ready(http.StatusOK)
