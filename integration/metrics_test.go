@@ -48,7 +48,7 @@ func TestMetrics(t *testing.T) {
 		c.Admin.Listen = "127.0.0.1:0"
 		c.RateLimits.Verify.PerClient = &config.RateLimit{Limit: 1, Window: config.Duration(time.Minute)}
 	})
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/debug/pprof/"} {
 		resp, err := http.Get("http://" + s.run.AdminAddr + path)
 		if err != nil {
 			t.Fatal(err)

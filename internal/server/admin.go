@@ -117,8 +117,17 @@ func addPprof(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
-// serveAdmin starts the admin listener when admin.listen is set, and records its address.
-func (r *Running) serveAdmin(listen string, m *metrics.Metrics, ready http.Handler) error {
+// serveAdmin starts the admin listener when admin.listen is set, and records its address;
+// and pprof alone on debug.pprof_listen, kept for configurations written before the
+// admin listener.
+func (r *Running) serveAdmin(listen, pprofListen string, m *metrics.Metrics, ready http.Handler) error {
+	if pprofListen != "" {
+		dbg := http.NewServeMux()
+		addPprof(dbg)
+		if _, err := r.ServeOn(pprofListen, dbg, "pprof"); err != nil {
+			return err
+		}
+	}
 	if listen == "" {
 		return nil
 	}

@@ -186,14 +186,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(mux), "motlan"); err != nil {
 		return fail(err)
 	}
-	if a := cfg.Debug.PprofListen; a != "" {
-		dbg := http.NewServeMux() // kept for old configs; the admin listener serves pprof too
-		addPprof(dbg)
-		if _, err := r.ServeOn(a, dbg, "pprof"); err != nil {
-			return fail(err)
-		}
-	}
-	if err := r.serveAdmin(cfg.Admin.Listen, m, newReadiness(st, km, sp.vault)); err != nil {
+	if err := r.serveAdmin(cfg.Admin.Listen, cfg.Debug.PprofListen, m, newReadiness(st, km, sp.vault)); err != nil {
 		return fail(err)
 	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
