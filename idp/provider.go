@@ -77,6 +77,8 @@ type Config struct {
 	RateLimits *ratelimit.Limiter
 	// Audit records logins, consents and claim releases; nil: none.
 	Audit *audit.Logger
+	// OnLogin is told each eID login's outcome (authflow.Login*) and level; nil: nobody.
+	OnLogin func(outcome, level string)
 	// DPoPBoundDefault makes DPoP proofs (RFC 9449) mandatory at the token endpoint for
 	// every client without its own setting in DPoPBoundClients; default false.
 	DPoPBoundDefault bool

@@ -22,9 +22,9 @@ const clientCols = "id, name, secret_hash, redirect_uris, post_logout_redirect_u
 	"backchannel_logout_uri, backchannel_logout_session_required"
 
 var (
-	qUpsertClient = insertSQL("clients", clientCols) + " ON CONFLICT (id) DO UPDATE SET " + setExcluded(clientCols, "id")
-	qGetClient    = "SELECT " + clientCols + " FROM clients WHERE id = ?"
-	qListClients  = "SELECT " + clientCols + " FROM clients ORDER BY id"
+	qUpsertClient = insertSQL("clients", clientCols) + " ON CONFLICT (id) DO UPDATE SET " + setExcluded(clientCols, "id") + ", disabled_at = 0"
+	qGetClient    = "SELECT " + clientCols + " FROM clients WHERE id = ? AND disabled_at = 0"
+	qListClients  = "SELECT " + clientCols + " FROM clients WHERE disabled_at = 0 ORDER BY id"
 )
 
 func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {

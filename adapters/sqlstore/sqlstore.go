@@ -338,28 +338,29 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 	}
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
-		return 0, err
+		return 0, unavailable(err)
 	}
 	return res.RowsAffected()
 }
 
-// prepared returns q's prepared statement on pool p and the context to run it in.
+// prepared returns q's prepared statement on pool p and the context to run it in. A
+// cancelled ctx is returned as it is; a failure to reach the database is ErrUnavailable.
 func (s *Store) prepared(ctx context.Context, p *pool, q string) (context.Context, *sql.Stmt, error) {
 	ctx, err := s.stmtCtx(ctx)
 	if err != nil {
 		return ctx, nil, err
 	}
 	st, err := p.stmt(ctx, q)
-	return ctx, st, err
+	return ctx, st, unavailable(err)
 }
 
 // queryRow reads one row from the read pool.
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
 	ctx, st, err := s.prepared(ctx, s.r, q)
 	if err != nil {
-		return nil, err
+		return outageRow{}, err
 	}
-	return st.QueryRowContext(ctx, args...), nil
+	return outageRow{st.QueryRowContext(ctx, args...)}, nil
 }
 
 // query reads rows from the read pool.
@@ -368,16 +369,17 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, unavailable(err)
 }
 
 // writeQueryRow runs a statement that writes and returns a row (UPDATE ... RETURNING).
-func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
 	ctx, st, err := s.prepared(ctx, s.w, q)
 	if err != nil {
-		return nil, err
+		return outageRow{}, err
 	}
-	return st.QueryRowContext(ctx, args...), nil
+	return outageRow{st.QueryRowContext(ctx, args...)}, nil
 }
 
 // inTx runs fn in a write transaction (IMMEDIATE on SQLite) and commits if fn returns nil.
@@ -389,18 +391,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	if !s.pg {
-		return s.inBatch(ctx, fn)
+		return unavailable(s.inBatch(ctx, fn))
 	}
 	sqlTx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	tx := &txn{Tx: sqlTx, p: s.w, ctx: ctx}
 	if err := s.call(fn, tx); err != nil {
 		sqlTx.Rollback()
-		return err
+		return unavailable(err)
 	}
-	return sqlTx.Commit()
+	return unavailable(sqlTx.Commit())
 }
 
 // txn binds the pool's prepared statements to one transaction.
@@ -444,12 +446,12 @@ func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
 	return st.QueryContext(t.ctx, args...)
 }
 
-func (t *txn) queryRow(q string, args ...any) (*sql.Row, error) {
+func (t *txn) queryRow(q string, args ...any) (outageRow, error) {
 	st, err := t.stmt(q)
 	if err != nil {
-		return nil, err
+		return outageRow{}, err
 	}
-	return st.QueryRowContext(t.ctx, args...), nil
+	return outageRow{st.QueryRowContext(t.ctx, args...)}, nil
 }
 
 // forUpdate is appended to a SELECT in a read-modify-write. SQLite needs none: the

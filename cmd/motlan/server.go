@@ -31,7 +31,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	serveUntilDone(ctx, *path, srv, log) // SIGHUP reloads clients (reload.go)
 	return srv.Shutdown()
 }
 

@@ -328,7 +328,7 @@ func (f *Flow) authorizeError(w http.ResponseWriter, r *http.Request, err error)
 	var pe *web.PageError
 	if !errors.As(err, &pe) {
 		f.cfg.Logger.ErrorContext(r.Context(), "authorize", "err", err)
-		pe = &web.PageError{Status: http.StatusInternalServerError, Key: "server_error", Detail: ""}
+		pe = web.Failure(err)
 	}
 	f.cfg.Pages.Error(w, r, pe)
 }

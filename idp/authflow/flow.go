@@ -59,6 +59,25 @@ type Config struct {
 	Now            func() time.Time
 	Logger         *slog.Logger
 	Audit          *audit.Logger
+	// OnLogin is told the outcome of each eID callback for a relying party's login, and
+	// the eID level reached ("" when unknown), for metrics; nil: nobody.
+	OnLogin func(outcome, level string)
+}
+
+// Login outcomes given to Config.OnLogin.
+const (
+	LoginSuccess        = "success"
+	LoginDenied         = "denied"          // refused or cancelled at the eID
+	LoginFailed         = "failed"          // the eID's answer could not be verified
+	LoginEIDUnavailable = "eid_unavailable" // the eID could not be reached
+	LoginLevelTooLow    = "level_too_low"
+	LoginStoreFailed    = "store_unavailable"
+)
+
+func (f *Flow) observeLogin(outcome, level string) {
+	if f.cfg.OnLogin != nil {
+		f.cfg.OnLogin(outcome, level)
+	}
 }
 
 // Flow serves the browser's way to an authorization code.

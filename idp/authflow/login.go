@@ -99,6 +99,7 @@ func (f *Flow) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !acrSatisfied(ar, id.ACR) {
+		f.observeLogin(LoginLevelTooLow, id.ACR)
 		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login did not reach a level the essential acr accepts"))
 		return
 	}
@@ -121,9 +122,11 @@ func (f *Flow) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		f.cfg.Logger.ErrorContext(ctx, "open session", "err", err)
+		f.observeLogin(LoginStoreFailed, id.ACR)
 		f.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the login right now"))
 		return
 	}
+	f.observeLogin(LoginSuccess, id.ACR)
 	if ac != nil {
 		f.sendCode(w, r, ar, codeSecret)
 		return
@@ -136,10 +139,13 @@ func (f *Flow) upstreamFailed(w http.ResponseWriter, r *http.Request, ar store.A
 	f.cfg.Logger.WarnContext(r.Context(), "eid login failed", "err", err, "client_id", ar.ClientID)
 	switch {
 	case errors.Is(err, eid.ErrUnavailable):
+		f.observeLogin(LoginEIDUnavailable, "")
 		f.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the national eID is not reachable right now"))
 	case errors.Is(err, eid.ErrDenied):
+		f.observeLogin(LoginDenied, "")
 		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login was refused or cancelled"))
 	default:
+		f.observeLogin(LoginFailed, "")
 		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID's answer could not be verified"))
 	}
 }

@@ -224,7 +224,7 @@ func (a *Authenticator) checkAssertion(ctx context.Context, c store.Client, asse
 		if err := a.cfg.Assertions.UseAssertion(ctx, c.ID, cl.ID, cl.Expiry.Time().Add(30*time.Second)); errors.Is(err, store.ErrAlreadyUsed) {
 			return oe.New(oe.InvalidClient, "client assertion was already used")
 		} else if err != nil {
-			return &oe.Error{Code: oe.ServerError, Description: "internal error", Status: http.StatusInternalServerError}
+			return oe.Internal(err)
 		}
 		return nil
 	}

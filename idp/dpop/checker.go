@@ -117,7 +117,7 @@ func (c *Checker) failure(ctx context.Context, err error, status int) *oe.Error 
 		}
 	}
 	c.cfg.Logger.ErrorContext(ctx, "dpop", "err", err)
-	return &oe.Error{Code: oe.ServerError, Description: "internal error", Status: http.StatusInternalServerError}
+	return oe.Internal(err)
 }
 
 // SenderConstraint enforces a token's DPoP binding at a protected resource (RFC 9449

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/motlan/motlan/idp/store"
 )
 
 // Error codes from RFC 6749, RFC 6750, OIDC Core 3.1.2.6 and RFC 9126.
@@ -38,23 +41,42 @@ type Error struct {
 	Code        string
 	Description string
 	Status      int // HTTP status for direct responses; 0 picks the RFC default
+	RetryAfter  int // seconds; >0 sets Retry-After (RFC 9110 10.2.3)
+	// cause is what Internal was given: for errors.Is and logs, never for the wire.
+	cause error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// Unwrap returns the cause Internal was given, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 // New returns an error with a formatted description.
 func New(code, format string, args ...any) *Error {
 	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
-// As extracts an *Error from err, or turns any other error into server_error without
-// exposing its text.
+// As extracts an *Error from err, or turns any other error into Internal's answer.
 func As(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: ServerError, Description: "internal error", Status: http.StatusInternalServerError}
+	return Internal(err)
+}
+
+// StoreRetryAfter is the Retry-After, in seconds, of an answer to a store outage: long
+// enough that clients do not hammer a recovering database, short against a restart.
+const StoreRetryAfter = 5
+
+// Internal answers an error the client did not cause, without exposing its text: a store
+// outage is temporarily_unavailable (503, Retry-After), anything else server_error.
+func Internal(err error) *Error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return &Error{Code: TemporarilyUnavailable, Description: "the service is temporarily unavailable; retry later",
+			Status: http.StatusServiceUnavailable, RetryAfter: StoreRetryAfter, cause: err}
+	}
+	return &Error{Code: ServerError, Description: "internal error", Status: http.StatusInternalServerError, cause: err}
 }
 
 // HTTPStatus is the status a direct response carries.
@@ -83,6 +105,9 @@ func WriteJSON(w http.ResponseWriter, e *Error, basicChallenge bool) {
 	h.Set("Cache-Control", "no-store")
 	if e.HTTPStatus() == http.StatusUnauthorized && basicChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="motlan", charset="UTF-8"`)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	w.WriteHeader(e.HTTPStatus())
 	body := struct {

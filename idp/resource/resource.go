@@ -78,10 +78,13 @@ func (s *Server) VerifyAccessToken(r *http.Request) (AccessInfo, error) {
 	if e == nil {
 		e = s.cfg.DPoP.SenderConstraint(r, pt.DPoP, pt.Token, boundJKT(at), s.requestURL(r))
 	}
-	if e != nil && e.Code == oe.ServerError {
+	if e != nil && (e.Code == oe.ServerError || e.Code == oe.TemporarilyUnavailable) {
 		return AccessInfo{}, fmt.Errorf("idp: verify access token: %w", e)
 	} else if e != nil {
 		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, e)
+	}
+	if _, ok := s.cfg.Clients.Get(r.Context(), at.ClientID); !ok { // removed from the configuration
+		return AccessInfo{}, fmt.Errorf("%w: %w", ErrInvalidToken, oe.New(oe.InvalidToken, "the access token is invalid or expired"))
 	}
 	info := AccessInfo{ClientID: at.ClientID, Subject: at.Sub, Scopes: strings.Fields(at.Scope), Expiry: time.Unix(at.Exp, 0)}
 	if at.Cnf != nil {
@@ -137,7 +140,7 @@ func (s *Server) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "userinfo: read citizen", "err", err)
-		oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+		oe.WriteJSON(w, oe.Internal(err), false)
 		return
 	}
 	// The access token carries the grant's claims request when it asks anything of
@@ -149,7 +152,7 @@ func (s *Server) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"sub": at.Sub}
 	if err := s.cfg.Tokens.Release(ctx, client, cit, scopes, req, claims.UserInfo, out); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "userinfo: release", "err", err)
-		oe.WriteJSON(w, oe.New(oe.ServerError, "internal error"), false)
+		oe.WriteJSON(w, oe.Internal(err), false)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")

@@ -102,7 +102,7 @@ func (s *Server) requestURL(r *http.Request) string {
 // 7.1) when the request used the DPoP scheme, else as RFC 6750 says. A request without any
 // token is offered both schemes.
 func writeError(w http.ResponseWriter, e *oe.Error, usedDPoP bool) {
-	if e.Code == oe.ServerError {
+	if e.Code == oe.ServerError || e.Code == oe.TemporarilyUnavailable {
 		oe.WriteJSON(w, e, false)
 		return
 	}

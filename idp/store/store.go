@@ -19,6 +19,11 @@ var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrConflict    = errors.New("store: conflict")     // unique key taken, or a compare-and-swap lost
 	ErrAlreadyUsed = errors.New("store: already used") // single-use record consumed before
+	// ErrUnavailable: the store cannot be reached or cannot answer now (connection lost or
+	// refused, database shut down or closed, locked past its timeout, disk full). It is
+	// the one definition of a store outage: handlers answer it 503 with Retry-After, never
+	// 401 or 500, and readiness reports it. Implementations wrap it around the cause.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Client is a relying party. Clients come from config and are upserted at start, so every
@@ -178,9 +183,14 @@ type Release struct {
 
 // Clients holds relying parties.
 type Clients interface {
+	// UpsertClient creates or replaces a client, and enables it again if it was disabled.
 	UpsertClient(ctx context.Context, c Client) error
-	GetClient(ctx context.Context, id string) (Client, error)
-	ListClients(ctx context.Context) ([]Client, error)
+	GetClient(ctx context.Context, id string) (Client, error) // ErrNotFound when disabled
+	ListClients(ctx context.Context) ([]Client, error)        // enabled clients only
+	// DisableClientsExcept disables every enabled client whose ID is not in keep (the
+	// configuration is the truth), revokes their refresh tokens, deletes their unused
+	// authorization codes, and returns the IDs it disabled, in one transaction.
+	DisableClientsExcept(ctx context.Context, keep []string) ([]string, error)
 }
 
 // Citizens holds citizen records.

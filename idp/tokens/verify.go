@@ -32,7 +32,7 @@ func (t *Tokens) ParseAccess(ctx context.Context, tok string) (AccessClaims, boo
 }
 
 // CheckAccess verifies one of the provider's own access tokens and returns its claims:
-// valid, unexpired and not revoked (RFC 7009). A store failure is a server_error.
+// valid, unexpired and not revoked (RFC 7009). A store failure is oautherr.Internal's answer.
 func (t *Tokens) CheckAccess(ctx context.Context, tok string) (AccessClaims, *oe.Error) {
 	bad := oe.New(oe.InvalidToken, "the access token is invalid or expired")
 	ac, ok := t.ParseAccess(ctx, tok)
@@ -42,7 +42,7 @@ func (t *Tokens) CheckAccess(ctx context.Context, tok string) (AccessClaims, *oe
 	switch revoked, err := t.Revoked(ctx, ac); {
 	case err != nil:
 		t.cfg.Logger.ErrorContext(ctx, "access token: read revocation", "err", err)
-		return ac, oe.New(oe.ServerError, "internal error")
+		return ac, oe.Internal(err)
 	case revoked:
 		return ac, oe.New(oe.InvalidToken, "the access token was revoked")
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	Signing Signing  `yaml:"signing"`
 	// RateLimits: see ratelimits.go.
 	RateLimits RateLimits `yaml:"rate_limits"`
+	Admin      Admin      `yaml:"admin"` // see admin.go
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -408,6 +409,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.RateLimits.validate()...)
 	errs = append(errs, c.Signing.validateProvider()...)
+	errs = append(errs, c.Admin.validate(c.Listen)...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

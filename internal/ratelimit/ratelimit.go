@@ -90,6 +90,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	Now            func() time.Time
 	Logger         *slog.Logger
+	// OnReject is told the scope of each request refused over a limit (metrics); nil: nobody.
+	OnReject func(Scope)
 }
 
 // Limiter takes requests against the rules. A nil *Limiter allows everything.
@@ -180,6 +182,9 @@ func (l *Limiter) Take(ctx context.Context, scope Scope, keys ...Key) error {
 		}
 		if !allowed {
 			l.cfg.Logger.InfoContext(ctx, "rate limited", "scope", scope, "kind", k.Kind, "retry_after", retry)
+			if l.cfg.OnReject != nil {
+				l.cfg.OnReject(scope)
+			}
 			return &Exceeded{Scope: scope, Kind: k.Kind, RetryAfter: retry}
 		}
 	}

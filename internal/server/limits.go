@@ -15,8 +15,9 @@ import (
 // newLimiter builds the rate limiter the config describes, over the store; nil when
 // rate_limits.disabled. Limiters keep no state of their own (the store counts), so the
 // provider and the signing API may each build one. Counter names are keyed from the
-// master key, the same on every replica, so replicas share counters.
-func newLimiter(c config.RateLimits, st *sqlstore.Store, masterKey []byte, log *slog.Logger) (*ratelimit.Limiter, error) {
+// master key, the same on every replica, so replicas share counters. onReject (may be
+// nil) is told each refusal's scope.
+func newLimiter(c config.RateLimits, st *sqlstore.Store, masterKey []byte, log *slog.Logger, onReject func(ratelimit.Scope)) (*ratelimit.Limiter, error) {
 	if c.Disabled {
 		return nil, nil
 	}
@@ -38,6 +39,7 @@ func newLimiter(c config.RateLimits, st *sqlstore.Store, masterKey []byte, log *
 		// An approval that cannot be counted is refused; logins and tokens go on (see
 		// internal/ratelimit).
 		FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true},
+		OnReject:   onReject,
 	})
 }
 

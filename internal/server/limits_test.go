@@ -23,7 +23,7 @@ func TestLimiterKey(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	c := config.RateLimits{Login: config.RateLimitScope{PerIP: &config.RateLimit{Limit: 1, Window: config.Duration(time.Hour)}}}
 	build := func(masterKey string) *ratelimit.Limiter {
-		l, err := newLimiter(c, st, []byte(masterKey), slog.New(slog.DiscardHandler))
+		l, err := newLimiter(c, st, []byte(masterKey), slog.New(slog.DiscardHandler), nil)
 		if err != nil || l == nil {
 			t.Fatalf("newLimiter: %v, %v", l, err)
 		}
@@ -45,7 +45,7 @@ func TestLimiterKey(t *testing.T) {
 			t.Errorf("%s: %v, want exceeded %v", s.name, err, s.exceeded)
 		}
 	}
-	if l, err := newLimiter(config.RateLimits{Disabled: true}, st, []byte(master), slog.New(slog.DiscardHandler)); l != nil || err != nil {
+	if l, err := newLimiter(config.RateLimits{Disabled: true}, st, []byte(master), slog.New(slog.DiscardHandler), nil); l != nil || err != nil {
 		t.Errorf("disabled: %v, %v", l, err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,6 +52,10 @@ type Running struct {
 	servers []*http.Server
 	closers []func() error
 	Addr    string // Motlan's listening address
+	// AdminAddr is the admin listener's address (see admin.go); "" without one.
+	AdminAddr    string
+	clientsStore store.Clients   // for ReloadClients (clients.go)
+	provider     clientsReloader // for ReloadClients
 }
 
 // NewRunning returns an empty Running to add servers to.
@@ -115,7 +118,8 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(err)
 	}
 	r.closers = append(r.closers, st.Close)
-	if err := upsertClients(ctx, st, cfg.Clients); err != nil {
+	m := newMetrics(st, r)
+	if err := applyClients(ctx, st, cfg.Clients, log); err != nil {
 		return fail(err)
 	}
 	every, publishAhead := cfg.Tokens.KeyRotation.Values()
@@ -142,7 +146,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
-	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log)
+	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log, rateLimited(m))
 	if err != nil {
 		return fail(fmt.Errorf("rate_limits: %w", err))
 	}
@@ -158,11 +162,12 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace), RefreshReuseGraceClients: refreshGraceClients(cfg.Clients),
 		RateLimits: limits, Audit: auditLog,
 		DPoPBoundDefault: cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
-		DPoPNonce: cfg.Tokens.DPoPNonce,
+		DPoPNonce: cfg.Tokens.DPoPNonce, OnLogin: m.Login,
 	})
 	if err != nil {
 		return fail(err)
 	}
+	r.clientsStore, r.provider = st, p
 	sp, err := startSigning(ctx, cfg, st, p, masterKey, limits, auditLog, log)
 	if err != nil {
 		return fail(fmt.Errorf("signing: %w", err))
@@ -179,18 +184,11 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		mux.Handle("POST /tsa", sp.tsa)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if r.Addr, err = r.ServeOn(cfg.Listen, mux, "motlan"); err != nil {
+	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(mux), "motlan"); err != nil {
 		return fail(err)
 	}
-	if a := cfg.Debug.PprofListen; a != "" {
-		dbg := http.NewServeMux()
-		dbg.HandleFunc("/debug/pprof/", pprof.Index)
-		dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		dbg.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		if _, err := r.ServeOn(a, dbg, "pprof"); err != nil {
-			return fail(err)
-		}
+	if err := r.serveAdmin(cfg.Admin.Listen, cfg.Debug.PprofListen, m, newReadiness(st, km, sp.vault)); err != nil {
+		return fail(err)
 	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	r.closers = append(r.closers, func() error { stopGC(); return nil })
@@ -300,6 +298,7 @@ func DevConfig(dataDir string, p DevPorts, masterKey []byte) config.Config {
 			Scopes:       []string{"openid", "profile", "address", "phone"},
 		},
 		DevEID: &config.DevEID{Listen: p.EID, Issuer: eidIssuer},
+		Admin:  config.Admin{Listen: "127.0.0.1:0"}, // logged at start
 		Clients: []config.Client{{
 			ID: "portal", Name: "Cổng Dịch vụ công tỉnh Thanh Hóa (demo)",
 			Secret:                 config.Secret{Value: DevSecret(masterKey, "portal client")},

@@ -43,6 +43,7 @@ type signingParts struct {
 	service *signing.Service
 	// closeVault releases the vault (an HSM session pool); a no-op for the software vault.
 	closeVault func() error
+	vault      vault.Vault // for readiness
 }
 
 // openVault opens the citizen key vault the config names: keys sealed in the store
@@ -81,7 +82,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		_ = closeVault()
 		return nil, err
 	}
-	parts := &signingParts{ca: devCA.Handler(), closeVault: closeVault}
+	parts := &signingParts{ca: devCA.Handler(), closeVault: closeVault, vault: v}
 	stamp, err := timestamper(ctx, cfg, devCA, parts)
 	if err != nil {
 		return nil, err

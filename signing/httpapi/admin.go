@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/keys/ca"
 )
@@ -38,6 +39,10 @@ func (a *API) admin(h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.auth.APICaller(r)
 		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				writeProblem(w, storeUnavailable())
+				return
+			}
 			p := problem(http.StatusUnauthorized, ProblemUnauthorized, "Unauthorized", "a valid bearer access token is required")
 			if errors.Is(err, ErrNoToken) {
 				p.challenge = realm + `, scope="` + ScopeAdmin + `"`

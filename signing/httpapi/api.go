@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/signing"
@@ -219,6 +220,9 @@ const realm = `Bearer realm="motlan"`
 func (a *API) authenticate(r *http.Request) (Caller, *Problem) {
 	c, err := a.auth.APICaller(r)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return Caller{}, storeUnavailable()
+		}
 		p := problem(http.StatusUnauthorized, ProblemUnauthorized, "Unauthorized", "a valid bearer access token is required")
 		if errors.Is(err, ErrNoToken) {
 			p.challenge = realm + `, scope="` + ScopeSigning + `"`

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -340,6 +342,9 @@ func (a *API) pageError(w http.ResponseWriter, r *http.Request, lang, id string,
 		a.message(w, r, http.StatusBadRequest, lang, "bad_request", reopen, "reopen")
 	case errors.Is(err, signing.ErrFinal), errors.Is(err, signing.ErrNotPending), errors.Is(err, signing.ErrConflict):
 		a.message(w, r, http.StatusConflict, lang, "ended", reopen, "reopen")
+	case errors.Is(err, store.ErrUnavailable):
+		w.Header().Set("Retry-After", strconv.Itoa(oautherr.StoreRetryAfter))
+		a.message(w, r, http.StatusServiceUnavailable, lang, "busy", reopen, "reopen")
 	default:
 		a.log.ErrorContext(r.Context(), "approval page", "method", r.Method, "err", err)
 		a.message(w, r, http.StatusInternalServerError, lang, "server", "", "")

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -30,6 +33,7 @@ const (
 	ProblemDocumentsChanged  = ProblemBase + "documents-changed"     // 409: approved hashes differ
 	ProblemExpired           = ProblemBase + "expired"               // 410
 	ProblemUnavailable       = ProblemBase + "unavailable"           // 503
+	ProblemStoreUnavailable  = ProblemBase + "service-unavailable"   // 503 with Retry-After: the store is down; keep the token, retry
 	ProblemUpstream          = ProblemBase + "upstream-unavailable"  // 502: a TSA, OCSP responder or CRL could not be reached
 	ProblemInternal          = ProblemBase + "internal"              // 500
 )
@@ -46,7 +50,8 @@ type Problem struct {
 	Code          string `json:"code,omitempty"`           // InputError code, snake_case
 	Limit         int64  `json:"limit,omitempty"`          // the limit exceeded (bytes or count)
 
-	challenge string // WWW-Authenticate, for 401 and 403 insufficient_scope
+	challenge  string // WWW-Authenticate, for 401 and 403 insufficient_scope
+	retryAfter int    // seconds, for Retry-After
 }
 
 func (p *Problem) Error() string { return p.Type + ": " + p.Detail }
@@ -88,6 +93,9 @@ func problemFor(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return storeUnavailable()
 	}
 	var ie *signing.InputError
 	if errors.As(err, &ie) {
@@ -135,6 +143,14 @@ func problemFor(err error) *Problem {
 
 var errUnavailable = errors.New("httpapi: unavailable")
 
+// storeUnavailable answers a store outage (store.ErrUnavailable, the one definition of
+// it): 503 with Retry-After, so clients keep their tokens and come back.
+func storeUnavailable() *Problem {
+	p := problem(http.StatusServiceUnavailable, ProblemStoreUnavailable, "Service unavailable", "the service is temporarily unavailable; retry later")
+	p.retryAfter = oautherr.StoreRetryAfter
+	return p
+}
+
 // slugify turns a snake_case code into the last path segment of a type URI.
 func slugify(s string) string {
 	var b strings.Builder
@@ -153,6 +169,9 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h := w.Header()
 	if p.challenge != "" {
 		h.Set("WWW-Authenticate", p.challenge)
+	}
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.retryAfter))
 	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")

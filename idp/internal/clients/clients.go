@@ -31,6 +31,7 @@ type Registry struct {
 	mu      sync.RWMutex
 	clients map[string]store.Client
 	age     time.Time
+	loading sync.Mutex // held by the caller re-reading a stale cache on a hit
 }
 
 // New loads the clients.
@@ -57,21 +58,38 @@ func (r *Registry) load(ctx context.Context) error {
 	return nil
 }
 
-// Get returns a registered client, re-reading the store at most every 30 s on a miss.
+// Get returns a registered client. The cache is re-read at most every 30 s, on a hit too,
+// so that a client removed from the configuration (disabled in the store by whichever
+// replica read the new configuration) stops working on every replica within that time.
+// A hit whose re-read fails is answered from the cache: a store outage does not turn
+// known clients into unknown ones.
 func (r *Registry) Get(ctx context.Context, id string) (store.Client, bool) {
 	r.mu.RLock()
 	c, ok := r.clients[id]
-	stale := r.now().Sub(r.age) > 30*time.Second
+	stale := r.now().Sub(r.age) > staleAfter
 	r.mu.RUnlock()
-	if ok || !stale {
+	if !stale {
 		return c, ok
+	}
+	if ok {
+		// One caller re-reads; the others go on with the cached client meanwhile.
+		if !r.loading.TryLock() {
+			return c, ok
+		}
+		defer r.loading.Unlock()
 	}
 	if err := r.load(ctx); err != nil {
 		r.log.WarnContext(ctx, "reload clients", "err", err)
-		return store.Client{}, false
+		return c, ok
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c, ok = r.clients[id]
 	return c, ok
 }
+
+// staleAfter is how long the cache is trusted without re-reading the store.
+const staleAfter = 30 * time.Second
+
+// Reload re-reads the clients now (after this process changed them, on SIGHUP).
+func (r *Registry) Reload(ctx context.Context) error { return r.load(ctx) }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/motlan/motlan/idp/store"
 )
 
 //go:embed templates/*.html
@@ -174,6 +177,15 @@ type PageError struct {
 }
 
 func (e *PageError) Error() string { return e.Key + ": " + e.Detail }
+
+// Failure is the page for an error the browser did not cause: "busy" (503) for a store
+// outage (store.ErrUnavailable), else server_error (500).
+func Failure(err error) *PageError {
+	if errors.Is(err, store.ErrUnavailable) {
+		return &PageError{Status: http.StatusServiceUnavailable, Key: "unavailable"}
+	}
+	return &PageError{Status: http.StatusInternalServerError, Key: "server_error"}
+}
 
 // Redirect sends the browser to a validated redirect URI with q added to its query.
 func (p *Pages) Redirect(w http.ResponseWriter, r *http.Request, target string, q url.Values) {

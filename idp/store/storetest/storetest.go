@@ -65,6 +65,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Clients/UpsertReplaces", testClientUpsertReplaces},
 		{"Clients/NotFound", testClientNotFound},
 		{"Clients/ListOrdered", testClientList},
+		{"Clients/Disable", testClientDisable},
 		{"Citizens/RoundTrip", testCitizenRoundTrip},
 		{"Citizens/Merge", testCitizenMerge},
 		{"Citizens/KeyIsIssuerAndSubject", testCitizenKey},
