@@ -84,6 +84,9 @@ type ServiceConfig struct {
 	KeyAlg vault.Alg // citizens' new keys; default ECDSA P-256
 	// Backend makes the signatures; nil: the local vault with the dev CA (Vault, CA).
 	Backend Backend
+	// Sealer seals a remote backend's authorisation (the SAD) in the store; required with
+	// a Backend that authorises at the approval (GrantBackend).
+	Sealer vault.Sealer
 
 	DefaultTTL      time.Duration // default 15 minutes; a request may ask up to MaxTTL
 	MaxDocumentSize int64         // bytes per PDF; default 50 MB
@@ -133,6 +136,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("signing: ServiceConfig.CA is required")
 	case cfg.Citizens == nil:
 		return nil, errors.New("signing: ServiceConfig.Citizens is required")
+	case cfg.Sealer == nil && isGrantBackend(cfg.Backend):
+		return nil, errors.New("signing: ServiceConfig.Sealer is required with a backend that authorises at the approval")
 	case cfg.DefaultTTL < 0 || cfg.DefaultTTL > MaxTTL || cfg.MaxDocumentSize < 0 || cfg.MaxDocuments < 0 || cfg.Lease < 0:
 		return nil, errors.New("signing: ServiceConfig has a negative or too large limit")
 	}
@@ -495,7 +500,10 @@ func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForC
 }
 
 // ApproveWith is Approve with what the citizen typed for the backend's own step (a PIN or
-// an OTP, see ActivationFor); act is used for this one run and never stored.
+// an OTP, see ActivationFor); act is never stored. A backend that authorises at the
+// approval (Authorizer) gets it now: a wrong or missing code returns the request still
+// pending with a *BackendError (FailureAuth, FailureActivation), so the page can ask again; the authorisation is sealed
+// on the request, and the signing run only signs.
 func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string, act Activation) (Request, error) {
 	r, err := s.ForApproval(ctx, id, citizenID, subjectForClient)
 	if err != nil {
@@ -505,11 +513,16 @@ func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subject
 	if err != nil {
 		return Request{}, err
 	}
+	pre, err := s.authorizeApproval(ctx, r, citizenID, approved, act)
+	if err != nil {
+		return s.approvalRefused(ctx, r, citizenID, err)
+	}
 	worker := newID()
 	now := s.now()
 	r, err = s.answer(ctx, id, func(old Request) (Request, error) {
 		old.Status, old.CitizenID, old.ApprovedHashes = StatusSigning, citizenID, approved
 		old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), 1
+		pre.apply(&old)
 		return old, nil
 	})
 	if err != nil {

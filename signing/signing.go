@@ -90,7 +90,18 @@ type Request struct {
 	// another run (a replica's Resume) takes it over only once LeaseUntil has passed.
 	Worker     string
 	LeaseUntil time.Time
-	Attempts   int // signing runs started; bounded, then the request fails
+	Attempts   int // signing runs started (while pending: wrong PINs or OTPs); bounded, then the request fails
+	// SignTime is the signing time fixed at the approval (each signature's /M), so that
+	// the signing run makes exactly the signed attributes the provider authorised. Zero:
+	// the run's own time (the local vault).
+	SignTime time.Time
+	// AuthorizedDigests are, for a backend that authorises at approval (Authorizer), the
+	// hex SHA-256 of each document's CMS signed attributes the grant covers, in order.
+	AuthorizedDigests []string
+	// Grant is that authorisation (the SAD), sealed under the master key; useless after
+	// GrantExpires. Never shown or logged.
+	Grant        []byte
+	GrantExpires time.Time
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	UpdatedAt  time.Time
