@@ -77,7 +77,7 @@ const (
 )
 
 // Activation carries what the citizen typed on the approval page. It lives in memory for
-// the one signing run of the approval and is never stored or logged.
+// the approval (and its signing run) and is never stored or logged.
 type Activation struct {
 	PIN string
 	OTP string

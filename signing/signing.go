@@ -6,7 +6,9 @@
 // implemented in adapters/sqlstore) and the HTTP surface (package signing/httpapi).
 // Signatures come from a Backend (backend.go): the local vault with the dev CA, or a
 // licensed CA's remote signing service over CSC API v2 (adapters/csc); the documents of a
-// request are signed together with one Backend call (batch.go).
+// request are signed together with one Backend call (batch.go). A remote backend's
+// authorisation is taken at the approval, with the PIN or OTP, and kept sealed on the
+// request for the signing run (authorize.go).
 package signing
 
 import (
@@ -102,10 +104,10 @@ type Request struct {
 	// GrantExpires. Never shown or logged.
 	Grant        []byte
 	GrantExpires time.Time
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	UpdatedAt  time.Time
-	Version    int64 // incremented by every update (for long-poll and CAS)
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UpdatedAt    time.Time
+	Version      int64 // incremented by every update (for long-poll and CAS)
 }
 
 // CitizenCert is a citizen's current signing certificate, kept so that it is reused for
