@@ -2,7 +2,6 @@ package csc_test
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"github.com/motlan/motlan/adapters/csc"
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/testpki"
-	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
 	"github.com/motlan/motlan/signing"
@@ -148,12 +146,7 @@ func localService(b *testing.B, ph *phases) *signing.Service {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	mk := make([]byte, keys.MasterKeySize)
-	rand.Read(mk)
-	sealer, err := keys.NewSealer(mk)
-	if err != nil {
-		b.Fatal(err)
-	}
+	sealer := newSealer(b)
 	v, err := vault.NewSoftware(vault.SoftwareConfig{Store: st, Sealer: sealer})
 	if err != nil {
 		b.Fatal(err)

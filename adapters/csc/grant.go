@@ -82,9 +82,23 @@ func (g *grantedCredential) SignHashes(ctx context.Context, digests [][]byte, _ 
 		hashes[i] = base64.StdEncoding.EncodeToString(d)
 	}
 	if !slices.Equal(hashes, g.hashes) {
+		if len(hashes) < len(g.hashes) && allIn(hashes, g.hashes) {
+			// A run resumed after part of the dossier was stored: the SAD was spent on the
+			// whole dossier's one signHash and cannot sign a part again.
+			return nil, fail(signing.FailureSADExpired, errors.New("the dossier's SAD cannot sign part of it again"))
+		}
 		return nil, fail(signing.FailureDigestMismatch, errors.New("the digests differ from those the SAD authorises"))
 	}
 	return g.k.signHash(ctx, g.sad, hashes)
+}
+
+func allIn(some, all []string) bool {
+	for _, h := range some {
+		if !slices.Contains(all, h) {
+			return false
+		}
+	}
+	return true
 }
 
 // String hides the SAD from any stray log line.
