@@ -100,10 +100,28 @@ func TestCSCAgainstTestRSSP(t *testing.T) {
 		}
 	})
 
+	t.Run("wrong PIN asks again", func(t *testing.T) {
+		id, approvalURL := p.requestDossier(t, s, "rssp-wrong-pin", "B-T", titles...)
+		before := r.Calls()
+		if st, page := p.approvePage(t, approvalURL, url.Values{"pin": {"000000"}}); st != http.StatusUnprocessableEntity ||
+			!strings.Contains(page, "Sai mã") || !strings.Contains(page, `name="pin"`) {
+			t.Fatalf("a wrong PIN: %d\n%s", st, page)
+		}
+		if st := p.status(t, s, id); st.Status != "pending" {
+			t.Fatalf("after a wrong PIN the portal sees %q (%s), want pending", st.Status, st.Failure)
+		}
+		if st, page := p.approvePage(t, approvalURL, url.Values{"pin": {"135790"}}); st != 200 || !strings.Contains(page, "Đã ký xong") {
+			t.Fatalf("the right PIN: %d\n%s", st, page)
+		}
+		after := r.Calls()
+		if after["signatures/signHash"]-before["signatures/signHash"] != 1 || after["credentials/authorize"]-before["credentials/authorize"] != 2 {
+			t.Fatalf("calls before %v, after %v: want two authorize and one signHash", before, after)
+		}
+	})
+
 	for _, tc := range []struct {
 		name, fault, pin, failure, says string
 	}{
-		{"wrong PIN", "", "000000", "authentication_failed", "Mã PIN hoặc mã OTP không đúng"},
 		{"RSSP down", testrssp.Down5xx, "135790", "rssp_unavailable", "không phản hồi"},
 		{"SAD expired", testrssp.SADExpired, "135790", "sad_expired", "Phiên xác nhận ký đã hết hạn"},
 		{"bad signature", testrssp.BadSignature, "135790", "bad_signature", "không khớp với chứng thư số"},
@@ -119,12 +137,7 @@ func TestCSCAgainstTestRSSP(t *testing.T) {
 			if _, page := p.approvePage(t, approvalURL, url.Values{"pin": {tc.pin}}); !strings.Contains(page, tc.says) {
 				t.Fatalf("the page does not say %q:\n%s", tc.says, page)
 			}
-			var st requestStatus
-			resp, err := p.api.Get(s.issuer + "/signing/v1/requests/" + id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if json.Unmarshal([]byte(body(t, resp)), &st); st.Status != "failed" || st.Failure != tc.failure {
+			if st := p.status(t, s, id); st.Status != "failed" || st.Failure != tc.failure {
 				t.Fatalf("the portal sees %q (%s), want failed (%s)", st.Status, st.Failure, tc.failure)
 			}
 			if resp, _ := p.api.Get(s.issuer + "/signing/v1/requests/" + id + "/documents/0"); resp.StatusCode == http.StatusOK {
@@ -134,6 +147,20 @@ func TestCSCAgainstTestRSSP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// status is the request as the portal reads it now.
+func (p *signingPortal) status(t *testing.T, s *stack, id string) requestStatus {
+	t.Helper()
+	var st requestStatus
+	resp, err := p.api.Get(s.issuer + "/signing/v1/requests/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(body(t, resp)), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // A citizen with no credential at the CA learns it on the approval page, before approving.

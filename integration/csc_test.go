@@ -184,7 +184,8 @@ func (p *signingPortal) approveWithOTP(t *testing.T, approvalURL, otp string) {
 // TestCSCBetweenTwoMotlans: a province's Motlan (B) signs whole dossiers through a CA's
 // remote signing service, here another Motlan (A) in its own process serving CSC API v2
 // over its vault: one approval and one OTP per dossier, at B-T and B-LTA, each document
-// verified by pdfsig and motlan verify. A wrong OTP fails the request with its reason.
+// verified by pdfsig and motlan verify. A wrong OTP is answered on the approval page at
+// once, and the request waits for the right one.
 func TestCSCBetweenTwoMotlans(t *testing.T) {
 	bin := buildMotlan(t)
 	a := startRSSP(t, bin)
@@ -238,16 +239,17 @@ func TestCSCBetweenTwoMotlans(t *testing.T) {
 			}
 		})
 	}
-	t.Run("wrong OTP", func(t *testing.T) {
+	t.Run("wrong OTP asks again", func(t *testing.T) {
 		id, approvalURL := p.requestDossier(t, b, "csc-wrong-otp", "B-T", titles[:2]...)
-		p.approveWithOTP(t, approvalURL, "00000000")
-		if st := p.wait(t, b, id); st.Status != "failed" || st.Failure != "authentication_failed" {
-			t.Fatalf("status %q (%s), want failed (authentication_failed)", st.Status, st.Failure)
+		if st, page := p.approvePage(t, approvalURL, url.Values{"otp": {"00000000"}}); st != http.StatusUnprocessableEntity || !strings.Contains(page, "Sai mã") {
+			t.Fatalf("a wrong OTP: %d\n%s", st, page)
 		}
-		if resp, err := p.api.Get(b.issuer + "/signing/v1/requests/" + id + "/documents/0"); err != nil || resp.StatusCode == http.StatusOK {
-			t.Fatalf("a document of a failed request was served: %v", err)
-		} else {
-			body(t, resp)
+		if st := p.status(t, b, id); st.Status != "pending" {
+			t.Fatalf("after a wrong OTP: %q (%s), want pending", st.Status, st.Failure)
+		}
+		p.approveWithOTP(t, approvalURL, a.otp(t, atCA, haoCCCD))
+		if st := p.wait(t, b, id); st.Status != "signed" {
+			t.Fatalf("with the right OTP: %q (%s), want signed", st.Status, st.Failure)
 		}
 	})
 }

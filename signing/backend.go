@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/motlan/motlan/keys/vault"
 )
@@ -40,6 +41,32 @@ type Challenger interface {
 	Challenge(ctx context.Context) error
 }
 
+// Authorizer is a Credential whose provider authorises a dossier's signatures ahead of
+// signing (CSC credentials/authorize, SCAL2-bound to the digests). The approval calls
+// Authorize with what the citizen typed, so a wrong PIN or OTP is answered on the page at
+// once; the signing run then only signs, through GrantBackend.Granted. A Credential
+// without it (the local vault) authorises and signs in SignHashes.
+type Authorizer interface {
+	Authorize(ctx context.Context, digests [][]byte, act Activation) (Grant, error)
+}
+
+// Grant is a provider's authorisation to sign exactly the digests given to Authorize.
+// Secret (the SAD and what the credential needs to sign without a lookup) is opaque to
+// the service, sealed before it is stored and never logged.
+type Grant struct {
+	Secret    []byte
+	ExpiresAt time.Time
+}
+
+// GrantBackend is a Backend that rebuilds the credential a Grant was made for without
+// calling the provider; the rebuilt credential's SignHashes makes one signing call with
+// the grant and refuses digests other than the authorised ones.
+type GrantBackend interface {
+	Granted(secret []byte) (Credential, error)
+}
+
+func isGrantBackend(b Backend) bool { _, ok := b.(GrantBackend); return ok }
+
 // ActivationMode is what a credential needs from the citizen besides Motlan's approval.
 type ActivationMode string
 
@@ -50,7 +77,7 @@ const (
 )
 
 // Activation carries what the citizen typed on the approval page. It lives in memory for
-// the one signing run of the approval and is never stored or logged.
+// the approval (and its signing run) and is never stored or logged.
 type Activation struct {
 	PIN string
 	OTP string
@@ -72,6 +99,9 @@ const (
 	FailureNoCredential = "no_credential"         // the citizen has no credential at this provider
 	FailureActivation   = "activation_required"   // the PIN or OTP is needed again (a resumed run)
 	FailureProvider     = "rssp_error"            // any other refusal by the provider
+	// FailureDigestMismatch: a document's signed attributes no longer hash to what the
+	// citizen's approval authorised; Motlan never sends other hashes.
+	FailureDigestMismatch = "digest_mismatch"
 )
 
 // BackendError is a backend's refusal: the request fails with Code.

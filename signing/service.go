@@ -84,6 +84,9 @@ type ServiceConfig struct {
 	KeyAlg vault.Alg // citizens' new keys; default ECDSA P-256
 	// Backend makes the signatures; nil: the local vault with the dev CA (Vault, CA).
 	Backend Backend
+	// Sealer seals a remote backend's authorisation (the SAD) in the store; required with
+	// a Backend that authorises at the approval (GrantBackend).
+	Sealer vault.Sealer
 
 	DefaultTTL      time.Duration // default 15 minutes; a request may ask up to MaxTTL
 	MaxDocumentSize int64         // bytes per PDF; default 50 MB
@@ -133,6 +136,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("signing: ServiceConfig.CA is required")
 	case cfg.Citizens == nil:
 		return nil, errors.New("signing: ServiceConfig.Citizens is required")
+	case cfg.Sealer == nil && isGrantBackend(cfg.Backend):
+		return nil, errors.New("signing: ServiceConfig.Sealer is required with a backend that authorises at the approval")
 	case cfg.DefaultTTL < 0 || cfg.DefaultTTL > MaxTTL || cfg.MaxDocumentSize < 0 || cfg.MaxDocuments < 0 || cfg.Lease < 0:
 		return nil, errors.New("signing: ServiceConfig has a negative or too large limit")
 	}
@@ -441,146 +446,6 @@ func (s *Service) SignedPDF(ctx context.Context, clientID, id string, index int)
 		return nil, fmt.Errorf("signing: no document %d: %w", index, ErrNotFound)
 	}
 	return s.cfg.Store.SignedPDF(ctx, id, index)
-}
-
-// ---- citizen side
-
-// owns reports whether the citizen may see and answer r: its CitizenID once set, else the
-// citizen's pairwise subject at the request's client.
-func owns(r Request, citizenID string, subjectForClient func(string) string) bool {
-	if citizenID == "" {
-		return false
-	}
-	if r.CitizenID != "" {
-		return r.CitizenID == citizenID
-	}
-	return r.Subject != "" && subjectForClient != nil && subjectForClient(r.ClientID) == r.Subject
-}
-
-// ForApproval returns the request for the citizen's approval page, in whatever status it
-// is; ErrForbidden when it is not theirs. The caller has checked the citizen's fresh
-// level-2 login.
-func (s *Service) ForApproval(ctx context.Context, id, citizenID string, subjectForClient func(clientID string) string) (Request, error) {
-	r, err := s.cfg.Store.GetSigningRequest(ctx, id)
-	if err != nil {
-		return Request{}, err
-	}
-	if !owns(r, citizenID, subjectForClient) {
-		return Request{}, ErrForbidden
-	}
-	return s.expireIfDue(ctx, r)
-}
-
-// OriginalPDF returns a document as submitted, for the citizen to read before approving.
-func (s *Service) OriginalPDF(ctx context.Context, id string, index int, citizenID string, subjectForClient func(string) string) ([]byte, error) {
-	r, err := s.ForApproval(ctx, id, citizenID, subjectForClient)
-	if err != nil {
-		return nil, err
-	}
-	if index < 0 || index >= len(r.Documents) {
-		return nil, fmt.Errorf("signing: no document %d: %w", index, ErrNotFound)
-	}
-	return s.cfg.Store.OriginalPDF(ctx, id, index)
-}
-
-// Approve is the citizen's approval of exactly the documents whose hashes they were shown
-// (hashes[i] is Documents[i].SHA256, hex, any case): ErrMismatch otherwise. Of racing
-// approvals one wins; the rest get ErrNotPending (ErrExpired past ExpiresAt). The winner
-// signs before Approve returns, under a context that the caller's cancellation does not
-// end, and gets the request signed or failed. When signing hits a passing fault (the
-// vault, the TSA, the store), the request stays signing and Resume finishes it later;
-// Approve then returns it, signing, without error.
-func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string) (Request, error) {
-	return s.ApproveWith(ctx, id, citizenID, subjectForClient, hashes, Activation{})
-}
-
-// ApproveWith is Approve with what the citizen typed for the backend's own step (a PIN or
-// an OTP, see ActivationFor); act is used for this one run and never stored.
-func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string, act Activation) (Request, error) {
-	r, err := s.ForApproval(ctx, id, citizenID, subjectForClient)
-	if err != nil {
-		return Request{}, err
-	}
-	approved, err := matchHashes(r, hashes)
-	if err != nil {
-		return Request{}, err
-	}
-	worker := newID()
-	now := s.now()
-	r, err = s.answer(ctx, id, func(old Request) (Request, error) {
-		old.Status, old.CitizenID, old.ApprovedHashes = StatusSigning, citizenID, approved
-		old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), 1
-		return old, nil
-	})
-	if err != nil {
-		return r, err
-	}
-	s.log.InfoContext(ctx, "signing request approved", "request", id)
-	s.audit(ctx, audit.KindSigningApprove, audit.Citizen(citizenID), r)
-	s.notify(id)
-	signCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	return s.sign(signCtx, r, worker, act)
-}
-
-// Reject is the citizen's refusal; the same checks as Approve.
-func (s *Service) Reject(ctx context.Context, id, citizenID string, subjectForClient func(string) string) (Request, error) {
-	if _, err := s.ForApproval(ctx, id, citizenID, subjectForClient); err != nil {
-		return Request{}, err
-	}
-	r, err := s.answer(ctx, id, func(old Request) (Request, error) {
-		old.Status, old.CitizenID = StatusRejected, citizenID
-		return old, nil
-	})
-	if err != nil {
-		return r, err
-	}
-	s.log.InfoContext(ctx, "signing request rejected", "request", id)
-	s.audit(ctx, audit.KindSigningReject, audit.Citizen(citizenID), r)
-	s.ended(r)
-	return r, nil
-}
-
-// answer moves a pending request on with fn, or expires it when its time is up.
-func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Request, error)) (Request, error) {
-	now := s.now()
-	r, err := s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
-		if old.Status != StatusPending {
-			return old, ErrNotPending
-		}
-		if !now.Before(old.ExpiresAt) {
-			old.Status = StatusExpired
-			return old, nil
-		}
-		return fn(old)
-	})
-	switch {
-	case errors.Is(err, ErrFinal):
-		if cur, gerr := s.cfg.Store.GetSigningRequest(ctx, id); gerr == nil && cur.Status == StatusExpired {
-			return Request{}, ErrExpired
-		}
-		return Request{}, ErrNotPending
-	case err != nil:
-		return Request{}, err
-	case r.Status == StatusExpired:
-		s.ended(r)
-		return Request{}, ErrExpired
-	}
-	return r, nil
-}
-
-func matchHashes(r Request, hashes []string) ([]string, error) {
-	if len(hashes) != len(r.Documents) {
-		return nil, fmt.Errorf("signing: %d hashes for %d documents: %w", len(hashes), len(r.Documents), ErrMismatch)
-	}
-	out := make([]string, len(hashes))
-	for i, h := range hashes {
-		out[i] = strings.ToLower(strings.TrimSpace(h))
-		if out[i] != r.Documents[i].SHA256 {
-			return nil, fmt.Errorf("signing: document %d: %w", i, ErrMismatch)
-		}
-	}
-	return out, nil
 }
 
 // expireIfDue expires a pending request whose time is up, so readers see it at once

@@ -142,9 +142,9 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		}
 	}
 	if len(todo) > 0 {
-		cred, err := s.backend.Credential(ctx, info)
+		cred, err := s.runCredential(ctx, r, info)
 		if err != nil {
-			return r, classify(err)
+			return r, err
 		}
 		for _, batch := range batches(todo, cred) {
 			if r, err = s.signBatch(ctx, r, worker, batch, cred, act); err != nil {
@@ -171,6 +171,19 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 	s.audit(ctx, audit.KindSigningSigned, audit.Citizen(done.CitizenID), done)
 	s.ended(done)
 	return done, nil
+}
+
+// runCredential is the credential a signing run signs with: the one the approval's grant
+// was made for (no call to the provider), or the backend's lookup.
+func (s *Service) runCredential(ctx context.Context, r Request, info CitizenInfo) (Credential, error) {
+	if r.Grant != nil {
+		return s.grantedCredential(r)
+	}
+	cred, err := s.backend.Credential(ctx, info)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return cred, nil
 }
 
 // markSigned records document i as signed with the stored bytes signed, renewing the lease.
@@ -226,7 +239,7 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		return r, err
 	}
 	signed := make([][]byte, len(todo))
-	errs, cause := batchSign(ctx, cred, act, len(todo), func(ctx context.Context, k int, signer pades.Signer) error {
+	errs, cause := batchSign(ctx, forGrant(r, todo, cred), act, len(todo), func(ctx context.Context, k int, signer pades.Signer) error {
 		out, err := s.padesSign(ctx, r, todo[k], origs[k], signer, cred)
 		signed[k] = out
 		return err
@@ -292,10 +305,13 @@ func (s *Service) padesSign(ctx context.Context, r Request, i int, orig []byte, 
 		Chain:        cred.Chain(),
 		Reason:       r.Reason,
 		Location:     r.Location,
-		Time:         s.now(),
+		Time:         r.SignTime, // fixed at an approval that authorised the digests
 		Level:        pades.LevelBB,
 		MaxInputSize: max(s.cfg.MaxDocumentSize, int64(len(orig))),
 		Appearance:   s.appearance(r.Documents[i]),
+	}
+	if opt.Time.IsZero() {
+		opt.Time = s.now()
 	}
 	if r.Level == LevelBT || r.Level.longTerm() {
 		if s.cfg.Timestamp == nil {

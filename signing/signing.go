@@ -6,7 +6,9 @@
 // implemented in adapters/sqlstore) and the HTTP surface (package signing/httpapi).
 // Signatures come from a Backend (backend.go): the local vault with the dev CA, or a
 // licensed CA's remote signing service over CSC API v2 (adapters/csc); the documents of a
-// request are signed together with one Backend call (batch.go).
+// request are signed together with one Backend call (batch.go). A remote backend's
+// authorisation is taken at the approval, with the PIN or OTP, and kept sealed on the
+// request for the signing run (authorize.go).
 package signing
 
 import (
@@ -95,11 +97,22 @@ type Request struct {
 	// another run (a replica's Resume) takes it over only once LeaseUntil has passed.
 	Worker     string
 	LeaseUntil time.Time
-	Attempts   int // signing runs started; bounded, then the request fails
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	UpdatedAt  time.Time
-	Version    int64 // incremented by every update (for long-poll and CAS)
+	Attempts   int // signing runs started (while pending: wrong PINs or OTPs); bounded, then the request fails
+	// SignTime is the signing time fixed at the approval (each signature's /M), so that
+	// the signing run makes exactly the signed attributes the provider authorised. Zero:
+	// the run's own time (the local vault).
+	SignTime time.Time
+	// AuthorizedDigests are, for a backend that authorises at approval (Authorizer), the
+	// hex SHA-256 of each document's CMS signed attributes the grant covers, in order.
+	AuthorizedDigests []string
+	// Grant is that authorisation (the SAD), sealed under the master key; useless after
+	// GrantExpires. Never shown or logged.
+	Grant        []byte
+	GrantExpires time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UpdatedAt    time.Time
+	Version      int64 // incremented by every update (for long-poll and CAS)
 }
 
 // CitizenCert is a citizen's current signing certificate, kept so that it is reused for

@@ -33,10 +33,32 @@ func (k *credential) Chain() []*x509.Certificate         { return k.chain }
 func (k *credential) Activation() signing.ActivationMode { return k.mode }
 
 // SignHashes makes one credentials/authorize for every digest (numSignatures = len, the
-// hashes bound to the SAD), then one signatures/signHash with all of them.
+// hashes bound to the SAD), then one signatures/signHash with all of them. The service
+// calls it only for a request approved without a grant (approved before grants were
+// taken at the approval); otherwise Authorize at the approval, then the granted
+// credential's SignHashes.
 func (k *credential) SignHashes(ctx context.Context, digests [][]byte, act signing.Activation) ([][]byte, error) {
+	sad, hashes, err := k.authorize(ctx, digests, act)
+	if err != nil {
+		return nil, err
+	}
+	return k.signHash(ctx, sad.SAD, hashes)
+}
+
+// Authorize makes the one credentials/authorize of a dossier at the approval and returns
+// the SAD with what signing needs later without a lookup (see grant.go).
+func (k *credential) Authorize(ctx context.Context, digests [][]byte, act signing.Activation) (signing.Grant, error) {
+	sad, hashes, err := k.authorize(ctx, digests, act)
+	if err != nil {
+		return signing.Grant{}, err
+	}
+	return k.grant(sad, hashes)
+}
+
+func (k *credential) authorize(ctx context.Context, digests [][]byte, act signing.Activation) (wire.AuthorizeResponse, []string, error) {
+	var sad wire.AuthorizeResponse
 	if k.multisign > 0 && len(digests) > k.multisign {
-		return nil, fail(signing.FailureProvider, fmt.Errorf("%d documents, the credential signs at most %d at once", len(digests), k.multisign))
+		return sad, nil, fail(signing.FailureProvider, fmt.Errorf("%d documents, the credential signs at most %d at once", len(digests), k.multisign))
 	}
 	hashes := make([]string, len(digests))
 	for i, d := range digests {
@@ -47,32 +69,36 @@ func (k *credential) SignHashes(ctx context.Context, digests [][]byte, act signi
 	switch k.mode {
 	case signing.ActivationPIN:
 		if act.PIN == "" {
-			return nil, fail(signing.FailureActivation, errors.New("the credential needs its PIN"))
+			return sad, nil, fail(signing.FailureActivation, errors.New("the credential needs its PIN"))
 		}
 		authz.AuthData = []wire.AuthData{{ID: k.authID, Value: act.PIN}}
 	case signing.ActivationOTP:
 		if act.OTP == "" {
-			return nil, fail(signing.FailureActivation, errors.New("the credential needs an OTP"))
+			return sad, nil, fail(signing.FailureActivation, errors.New("the credential needs an OTP"))
 		}
 		authz.AuthData = []wire.AuthData{{ID: k.authID, Value: act.OTP}}
 	}
-	var sad wire.AuthorizeResponse
 	if err := k.c.call(ctx, wire.MethodAuthz, authz, &sad); err != nil {
-		return nil, err
+		return sad, nil, err
 	}
 	if sad.SAD == "" {
-		return nil, fail(signing.FailureProvider, errors.New("credentials/authorize answered no SAD"))
+		return sad, nil, fail(signing.FailureProvider, errors.New("credentials/authorize answered no SAD"))
 	}
+	return sad, hashes, nil
+}
+
+// signHash makes the one signatures/signHash of a dossier with the SAD bound to hashes.
+func (k *credential) signHash(ctx context.Context, sad string, hashes []string) ([][]byte, error) {
 	var out wire.SignHashResponse
-	err := k.c.call(ctx, wire.MethodSignHash, wire.SignHashRequest{CredentialID: k.id, SAD: sad.SAD, Hashes: hashes,
+	err := k.c.call(ctx, wire.MethodSignHash, wire.SignHashRequest{CredentialID: k.id, SAD: sad, Hashes: hashes,
 		HashAlgorithmOID: wire.OIDSHA256, SignAlgo: k.algo, OperationMode: wire.OperationSync}, &out)
 	if err != nil {
 		return nil, err
 	}
-	if len(out.Signatures) != len(digests) {
-		return nil, fail(signing.FailureBadSignature, fmt.Errorf("signHash answered %d signatures for %d hashes", len(out.Signatures), len(digests)))
+	if len(out.Signatures) != len(hashes) {
+		return nil, fail(signing.FailureBadSignature, fmt.Errorf("signHash answered %d signatures for %d hashes", len(out.Signatures), len(hashes)))
 	}
-	sigs := make([][]byte, len(digests))
+	sigs := make([][]byte, len(hashes))
 	for i, s := range out.Signatures {
 		raw, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
@@ -151,4 +177,7 @@ func activation(a wire.AuthInfo) (signing.ActivationMode, string, error) {
 	return "", "", fmt.Errorf("auth mode %q is not supported (implicit or explicit only)", a.Mode)
 }
 
-var _ signing.Credential = (*credential)(nil)
+var (
+	_ signing.Credential = (*credential)(nil)
+	_ signing.Authorizer = (*credential)(nil)
+)

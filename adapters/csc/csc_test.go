@@ -2,6 +2,7 @@ package csc_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/internal/testpki"
 	"github.com/motlan/motlan/internal/testrssp"
+	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -44,7 +46,7 @@ type world struct {
 	service *signing.Service
 }
 
-type option func(*csc.Config, *citizens)
+type option func(*csc.Config, *citizens, *signing.ServiceConfig)
 
 func newWorld(t testing.TB, mode string, opts ...option) *world {
 	t.Helper()
@@ -62,20 +64,31 @@ func newWorld(t testing.TB, mode string, opts ...option) *world {
 	cfg := csc.Config{BaseURL: w.rssp.BaseURL(), TokenURL: w.rssp.TokenURL(), ClientID: testrssp.ClientID, ClientSecret: testrssp.ClientSecret,
 		UserID: "{cccd}", Timeout: 2 * time.Second}
 	cit := citizens{cccd: cccd}
+	sc := signing.ServiceConfig{Store: w.store, Timestamp: w.ca.Timestamper(nil), Sealer: newSealer(t)}
 	for _, o := range opts {
-		o(&cfg, &cit)
+		o(&cfg, &cit, &sc)
 	}
 	backend, err := csc.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.service, err = signing.NewService(signing.ServiceConfig{Store: w.store, Citizens: cit, Backend: backend,
-		Timestamp: w.ca.Timestamper(nil)})
+	sc.Citizens, sc.Backend = cit, backend
+	w.service, err = signing.NewService(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.service.Close() })
 	return w
+}
+
+func newSealer(t testing.TB) *keys.Sealer {
+	mk := make([]byte, keys.MasterKeySize)
+	rand.Read(mk)
+	s, err := keys.NewSealer(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func (w *world) create(docs int) signing.Request {
@@ -180,18 +193,18 @@ func TestFailures(t *testing.T) {
 		opt               option
 		want              string
 	}{
-		{name: "down", mode: "implicit", opt: func(c *csc.Config, _ *citizens) { c.BaseURL = "http://127.0.0.1:1/csc/v2"; c.TokenURL = "" }, want: signing.FailureUnavailable},
+		{name: "down", mode: "implicit", opt: func(c *csc.Config, _ *citizens, _ *signing.ServiceConfig) {
+			c.BaseURL = "http://127.0.0.1:1/csc/v2"
+			c.TokenURL = ""
+		}, want: signing.FailureUnavailable},
 		{name: "5xx", mode: "implicit", fault: "down5xx", want: signing.FailureUnavailable},
-		{name: "slow", mode: "implicit", fault: "slow", opt: func(c *csc.Config, _ *citizens) { c.Timeout = 300 * time.Millisecond }, want: signing.FailureTimeout},
+		{name: "slow", mode: "implicit", fault: "slow", opt: func(c *csc.Config, _ *citizens, _ *signing.ServiceConfig) { c.Timeout = 300 * time.Millisecond }, want: signing.FailureTimeout},
 		{name: "sad expired", mode: "implicit", fault: "sad_expired", want: signing.FailureSADExpired},
-		{name: "wrong PIN", mode: "PIN", act: signing.Activation{PIN: "000000"}, want: signing.FailureAuth},
-		{name: "no PIN", mode: "PIN", want: signing.FailureActivation},
-		{name: "wrong OTP", mode: "OTP", act: signing.Activation{OTP: "111111"}, want: signing.FailureAuth},
 		{name: "suspended", mode: "implicit", fault: "suspended", want: signing.FailureSuspended},
 		{name: "revoked", mode: "implicit", fault: "revoked", want: signing.FailureRevoked},
 		{name: "bad signature", mode: "implicit", fault: "bad_signature", want: signing.FailureBadSignature},
-		{name: "no credential", mode: "implicit", opt: func(_ *csc.Config, c *citizens) { c.cccd = "038092009999" }, want: signing.FailureNoCredential},
-		{name: "userID of someone else", mode: "implicit", opt: func(c *csc.Config, _ *citizens) { c.UserID = "001203000111" }, want: signing.FailureNoCredential},
+		{name: "no credential", mode: "implicit", opt: func(_ *csc.Config, c *citizens, _ *signing.ServiceConfig) { c.cccd = "038092009999" }, want: signing.FailureNoCredential},
+		{name: "userID of someone else", mode: "implicit", opt: func(c *csc.Config, _ *citizens, _ *signing.ServiceConfig) { c.UserID = "001203000111" }, want: signing.FailureNoCredential},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,8 +4,12 @@
 //
 // One dossier is one authorisation and one signing call: credentials/authorize with
 // numSignatures = the documents and hashes = their signed-attribute digests (SCAL2 hash
-// binding), then signatures/signHash with all of them and that one SAD. Certificates and
-// chains come from credentials/info (or credentialInfos of credentials/list).
+// binding), made at the citizen's approval (the credential is a signing.Authorizer), then
+// signatures/signHash with all of them and that one SAD, made by the signing run through
+// Client.Granted (grant.go): the SAD travels sealed on the request with the credential
+// id, signAlgo, certificates and the authorised hashes, so the run makes no other call
+// and never sends other hashes. Certificates and chains come from credentials/info (or
+// credentialInfos of credentials/list).
 //
 // Mapping a citizen to a credential (documented in the README):
 //   - credentials/list is called with userID when Config.UserID is set ("{cccd}" is

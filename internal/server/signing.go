@@ -109,7 +109,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		return nil, err
 	}
 	svc, err := signing.NewService(signing.ServiceConfig{
-		Store: st, Vault: v, CA: devCA, Backend: backend, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
+		Store: st, Vault: v, CA: devCA, Backend: backend, Sealer: sealer, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
 		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },

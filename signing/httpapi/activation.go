@@ -76,3 +76,21 @@ func failureNote(lang string, req signing.Request) string {
 	}
 	return messages[lang]["failed."+req.Failure]
 }
+
+// askAgain shows the approval form again, saying the code was wrong, when the provider
+// refused the PIN or OTP and the request still waits (signing.Service.ApproveWith). An
+// OTP credential is sent a new code, as when the page is first shown.
+func (a *API) askAgain(w http.ResponseWriter, r *http.Request, lang, cid string, req signing.Request, err error) bool {
+	var be *signing.BackendError
+	if !errors.As(err, &be) || (be.Code != signing.FailureAuth && be.Code != signing.FailureActivation) || req.Status != signing.StatusPending {
+		return false
+	}
+	v := a.view(req, lang)
+	if !a.activation(w, r, lang, req.ID, cid, &v) {
+		return true
+	}
+	v.Error = messages[lang]["wrong_code"]
+	v.CSRF = a.csrfToken(req.ID, cid, a.now())
+	a.renderPage(w, r, http.StatusUnprocessableEntity, "approve", lang, a.signPath(req.ID)+"?lang="+otherLang(lang), v)
+	return true
+}

@@ -19,6 +19,7 @@ type activatingService struct {
 	challenges int
 	got        []signing.Activation
 	failWith   string // ApproveWith fails the request with this code
+	wrongCodes int    // ApproveWith refuses this many codes first, the request still pending
 }
 
 func (s *activatingService) ActivationFor(context.Context, string) (signing.ActivationMode, error) {
@@ -29,6 +30,11 @@ func (s *activatingService) Challenge(context.Context, string) error { s.challen
 
 func (s *activatingService) ApproveWith(ctx context.Context, id, cid string, sub func(string) string, hashes []string, act signing.Activation) (signing.Request, error) {
 	s.got = append(s.got, act)
+	if s.wrongCodes > 0 {
+		s.wrongCodes--
+		r, _ := s.ForApproval(ctx, id, cid, sub)
+		return r, &signing.BackendError{Code: signing.FailureAuth, Err: errors.New("Invalid PIN")}
+	}
 	if s.failWith != "" {
 		return s.update(id, func(r *signing.Request) { r.Status, r.Failure, r.CitizenID = signing.StatusFailed, s.failWith, cid }), nil
 	}
@@ -104,7 +110,7 @@ func TestApprovalNoCredential(t *testing.T) {
 func TestApprovalFailurePages(t *testing.T) {
 	for _, code := range []string{signing.FailureUnavailable, signing.FailureTimeout, signing.FailureSADExpired, signing.FailureAuth,
 		signing.FailureSuspended, signing.FailureRevoked, signing.FailureBadSignature, signing.FailureNoCredential,
-		signing.FailureActivation, signing.FailureProvider} {
+		signing.FailureActivation, signing.FailureProvider, signing.FailureDigestMismatch} {
 		for _, lang := range []string{"vi", "en"} {
 			if messages[lang]["failed."+code] == "" {
 				t.Errorf("no %s text for %s", lang, code)
@@ -122,4 +128,40 @@ func TestApprovalFailurePages(t *testing.T) {
 		t.Fatalf("%d", resp.StatusCode)
 	}
 	contains(t, page, "Không ký được", "Mã PIN hoặc mã OTP không đúng")
+}
+
+// A wrong PIN is answered at once: the form again, saying so ("sai mã"), in the page's
+// language, and the next try with the right PIN signs.
+func TestApprovalWrongCodeAsksAgain(t *testing.T) {
+	e, as := newActivating(t, signing.ActivationPIN)
+	as.wrongCodes = 2
+	_, body := e.page("GET", "/sign/r1", "a", nil)
+	form := shownForm(t, body)
+	form.Set("action", "approve")
+	form.Set("pin", "000000")
+	resp, page := e.page("POST", "/sign/r1", "a", form)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("%d %s", resp.StatusCode, page)
+	}
+	wantPageHeaders(t, resp)
+	contains(t, page, "Sai mã", `role="alert"`, `name="pin" type="password"`, `name="csrf"`)
+	if strings.Contains(page, "Không ký được") {
+		t.Fatal("a wrong PIN shown as a failed request")
+	}
+	en := shownForm(t, page)
+	en.Set("action", "approve")
+	en.Set("pin", "111111")
+	en.Set("lang", "en")
+	if resp, page := e.page("POST", "/sign/r1", "a", en); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "Wrong code") {
+		t.Fatalf("English: %d %s", resp.StatusCode, page)
+	}
+	again := shownForm(t, page)
+	again.Set("action", "approve")
+	again.Set("pin", "135790")
+	if resp, page := e.page("POST", "/sign/r1", "a", again); resp.StatusCode != 200 || !strings.Contains(page, "Đã ký xong") {
+		t.Fatalf("the right PIN: %d %s", resp.StatusCode, page)
+	}
+	if len(as.got) != 3 || as.got[2].PIN != "135790" {
+		t.Fatalf("service got %v", as.got)
+	}
 }

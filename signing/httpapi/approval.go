@@ -70,6 +70,8 @@ var messages = map[string]map[string]string{
 		// the signing provider's own step and failures (signing.Failure* codes)
 		"pin": "Mã PIN chứng thư số", "pin_note": "Nhập mã PIN của chứng thư số do tổ chức cung cấp dịch vụ chứng thực chữ ký số cấp cho bạn.",
 		"otp": "Mã OTP", "otp_note": "Tổ chức cung cấp dịch vụ chứng thực chữ ký số vừa gửi mã OTP cho bạn. Nhập mã đó để ký.",
+		"wrong_code":                   "Sai mã: mã PIN hoặc mã OTP không đúng. Chưa tài liệu nào được ký. Vui lòng nhập lại.",
+		"failed.digest_mismatch":       "Nội dung cần ký đã khác với nội dung bạn đã xác nhận, nên Motlan không gửi đi ký. Không tài liệu nào được ký. Hãy tạo lại yêu cầu từ trang dịch vụ.",
 		"failed.no_credential":         "Bạn chưa có chứng thư số tại tổ chức cung cấp dịch vụ chứng thực chữ ký số mà cổng này kết nối, nên chưa thể ký. Hãy đăng ký chứng thư số ký từ xa bằng số định danh cá nhân của bạn, rồi mở lại yêu cầu.",
 		"failed.rssp_unavailable":      "Dịch vụ ký số từ xa của tổ chức chứng thực hiện không phản hồi. Không tài liệu nào được ký. Vui lòng thử lại sau.",
 		"failed.rssp_timeout":          "Dịch vụ ký số từ xa phản hồi quá chậm. Không tài liệu nào được ký. Vui lòng thử lại sau.",
@@ -121,6 +123,8 @@ var messages = map[string]map[string]string{
 		// the signing provider's own step and failures (signing.Failure* codes)
 		"pin": "Certificate PIN", "pin_note": "Enter the PIN of the signing certificate your trust service provider gave you.",
 		"otp": "One-time code", "otp_note": "Your trust service provider has just sent you a one-time code. Enter it to sign.",
+		"wrong_code":                   "Wrong code: the PIN or one-time code is not correct. Nothing has been signed yet. Please enter it again.",
+		"failed.digest_mismatch":       "What was to be signed no longer matches what you approved, so Motlan did not send it for signing. No document was signed. Please start again from the service.",
 		"failed.no_credential":         "You have no signing certificate yet at the trust service provider this portal uses, so you cannot sign. Register for a remote-signing certificate with your personal ID number, then open the request again.",
 		"failed.rssp_unavailable":      "The trust service provider's remote signing service is not answering. No document was signed. Please try again later.",
 		"failed.rssp_timeout":          "The remote signing service answered too slowly. No document was signed. Please try again later.",
@@ -199,6 +203,7 @@ type pageView struct {
 	Asks, Approve                                 string
 	CSRF                                          string
 	Activation                                    string // "", "PIN" or "OTP": what the provider asks for
+	Error                                         string // why the last try was refused (a wrong code)
 	Docs                                          []docView
 	// result and message pages
 	Heading, Note, Status string
@@ -447,6 +452,9 @@ func (a *API) handleApprovalPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		if a.askAgain(w, r, lang, cid, req, err) {
+			return
+		}
 		a.pageError(w, r, lang, id, err)
 		return
 	}
