@@ -23,6 +23,7 @@ import (
 	"github.com/motlan/motlan/adapters/vneid/sim"
 	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/logredact"
 	"github.com/motlan/motlan/keys"
@@ -129,18 +130,9 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(fmt.Errorf("token keys: %w", err))
 	}
 	r.closers = append(r.closers, km.Close)
-	eidSecret, err := cfg.EID.ClientSecret.Resolve()
+	conn, err := newConnector(ctx, cfg, log)
 	if err != nil {
-		return fail(fmt.Errorf("eid.client_secret: %w", err))
-	}
-	conn, err := vneid.New(ctx, vneid.Config{
-		Issuer: cfg.EID.Issuer, ClientID: cfg.EID.ClientID, ClientSecret: eidSecret,
-		RedirectURL: idp.CallbackURL(cfg.Issuer), Scopes: cfg.EID.Scopes, ClaimMap: cfg.EID.ClaimMap,
-		ACRMap: cfg.EID.ACRMap, LevelClaim: cfg.EID.LevelClaim, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
-		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("eid: %w", err))
+		return fail(err)
 	}
 	secret, err := hkdf.Key(sha256.New, masterKey, nil, "motlan idp secret", 32)
 	if err != nil {
@@ -173,6 +165,38 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(fmt.Errorf("signing: %w", err))
 	}
 	r.closers = append(r.closers, sp.closeVault, sp.service.Close)
+	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(publicMux(p, sp)), "motlan"); err != nil {
+		return fail(err)
+	}
+	if err := r.serveAdmin(cfg.Admin.Listen, cfg.Debug.PprofListen, m, newReadiness(st, km, sp.vault)); err != nil {
+		return fail(err)
+	}
+	r.startBackground(st, sp, auditLog, log)
+	log.Info("motlan is serving", "issuer", cfg.Issuer, "addr", r.Addr, "storage", cfg.Storage.Driver)
+	return r, nil
+}
+
+// newConnector connects to the upstream eID by discovery.
+func newConnector(ctx context.Context, cfg config.Config, log *slog.Logger) (*vneid.Connector, error) {
+	eidSecret, err := cfg.EID.ClientSecret.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("eid.client_secret: %w", err)
+	}
+	conn, err := vneid.New(ctx, vneid.Config{
+		Issuer: cfg.EID.Issuer, ClientID: cfg.EID.ClientID, ClientSecret: eidSecret,
+		RedirectURL: idp.CallbackURL(cfg.Issuer), Scopes: cfg.EID.Scopes, ClaimMap: cfg.EID.ClaimMap,
+		ACRMap: cfg.EID.ACRMap, LevelClaim: cfg.EID.LevelClaim, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
+		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eid: %w", err)
+	}
+	return conn, nil
+}
+
+// publicMux routes the public port: the provider, the signing API and pages, the CA, the
+// CSC server and the TSA.
+func publicMux(p *idp.Provider, sp *signingParts) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", p)
 	mux.Handle("/signing/v1/", sp.api)
@@ -184,24 +208,21 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		mux.Handle("POST /tsa", sp.tsa)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(mux), "motlan"); err != nil {
-		return fail(err)
-	}
-	if err := r.serveAdmin(cfg.Admin.Listen, cfg.Debug.PprofListen, m, newReadiness(st, km, sp.vault)); err != nil {
-		return fail(err)
-	}
+	return mux
+}
+
+// startBackground starts the loops every replica runs: the collection of expired records,
+// the signing service's expiry and resume, and the audit sealer (stopped, after a last
+// seal, before the store closes).
+func (r *Running) startBackground(st *sqlstore.Store, sp *signingParts, auditLog *audit.Logger, log *slog.Logger) {
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	r.closers = append(r.closers, func() error { stopGC(); return nil })
 	go collectExpired(gcCtx, st, log)
 	go sp.service.Run(gcCtx, 15*time.Second) // expires requests, resumes interrupted signings
-	// Seals the audit records acts wrote with themselves; stopped (after a last seal)
-	// before the store closes.
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
 	go func() { auditLog.Run(auditCtx, 0); close(auditDone) }()
 	r.closers = append(r.closers, func() error { stopAudit(); <-auditDone; return nil })
-	log.Info("motlan is serving", "issuer", cfg.Issuer, "addr", r.Addr, "storage", cfg.Storage.Driver)
-	return r, nil
 }
 
 // collectExpired deletes expired transactions, codes, sessions and tokens every few minutes.
