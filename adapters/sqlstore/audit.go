@@ -201,25 +201,17 @@ func (s *Store) PendingAudit(ctx context.Context) (int, time.Time, error) {
 
 // ListAudit returns up to limit records after seq after.
 func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]store.AuditRecord, error) {
-	rows, err := s.query(ctx, qListAudit, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list audit: %w", err)
-	}
-	defer rows.Close()
-	var out []store.AuditRecord
-	for rows.Next() {
+	out, err := listRows(ctx, s, func(rows *sql.Rows) (store.AuditRecord, error) {
 		var (
 			r       store.AuditRecord
 			at      int64
 			details string
 		)
-		if err := rows.Scan(&r.Seq, &at, &r.Kind, &r.Actor, &details, &r.PrevHash, &r.Hash); err != nil {
-			return nil, fmt.Errorf("sqlstore: list audit: %w", err)
-		}
+		err := rows.Scan(&r.Seq, &at, &r.Kind, &r.Actor, &details, &r.PrevHash, &r.Hash)
 		r.At, r.Details = fromMS(at), raw(details)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, err
+	}, qListAudit, after, limit)
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list audit: %w", err)
 	}
 	return out, nil

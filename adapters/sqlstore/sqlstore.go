@@ -373,6 +373,24 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	return rows, unavailable(err)
 }
 
+// listRows runs q on the read pool and scans every row with scan.
+func listRows[T any](ctx context.Context, s *Store, scan func(*sql.Rows) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, unavailable(rows.Err())
+}
+
 // writeQueryRow runs a statement that writes and returns a row (UPDATE ... RETURNING).
 func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
 	ctx, st, err := s.prepared(ctx, s.w, q)

@@ -234,26 +234,18 @@ func (s *Store) CreateTokenKey(ctx context.Context, k store.TokenKey) error {
 }
 
 func (s *Store) ListTokenKeys(ctx context.Context) ([]store.TokenKey, error) {
-	rows, err := s.query(ctx, qListTokenKeys)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
-	}
-	defer rows.Close()
-	var out []store.TokenKey
-	for rows.Next() {
+	out, err := listRows(ctx, s, func(rows *sql.Rows) (store.TokenKey, error) {
 		var (
 			k                        store.TokenKey
 			jwk                      string
 			created, active, retired int64
 		)
-		if err := rows.Scan(&k.ID, &k.Alg, &k.Sealed, &jwk, &created, &active, &retired); err != nil {
-			return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
-		}
+		err := rows.Scan(&k.ID, &k.Alg, &k.Sealed, &jwk, &created, &active, &retired)
 		k.PublicJWK = raw(jwk)
 		k.CreatedAt, k.ActiveAt, k.RetireAt = fromMS(created), fromMS(active), fromMS(retired)
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+		return k, err
+	}, qListTokenKeys)
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list token keys: %w", err)
 	}
 	return out, nil

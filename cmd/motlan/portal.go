@@ -6,11 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/motlan/motlan/examples/portal"
 	"github.com/motlan/motlan/internal/config"
@@ -84,21 +82,5 @@ func cmdPortal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// WriteTimeout above the status endpoint's long poll (25 s).
-	srv := &http.Server{Addr: *addr, Handler: p, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("demo portal listening", "addr", *addr, "issuer", *issuer)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return p.Serve(ctx, *addr, log)
 }

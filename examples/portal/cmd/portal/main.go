@@ -6,16 +6,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/motlan/motlan/examples/portal"
 )
@@ -53,25 +50,7 @@ func run(log *slog.Logger, issuer, clientID, secret, redirect, addr string) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Addr: addr, Handler: p,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("portal listening", "addr", addr, "issuer", issuer)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return p.Serve(ctx, addr, log)
 }
 
 func env(k, def string) string {
