@@ -353,4 +353,20 @@ func (a *fakeAuth) SubjectFor(clientID, citizenID string) string {
 	return "sub-" + citizenID + "@" + clientID
 }
 
+// CitizenFor knows the SubjectFor form (sub-<citizen>@<client>) at that client, and at the
+// portal the other subjects the tests use: "s", "t" and "sub-<anything>".
+func (a *fakeAuth) CitizenFor(_ context.Context, clientID, subject string) (string, bool, error) {
+	cid, sub := strings.CutPrefix(subject, "sub-")
+	if at := strings.LastIndexByte(cid, '@'); at >= 0 {
+		if !sub || cid[at+1:] != clientID {
+			return "", false, nil
+		}
+		return cid[:at], true, nil
+	}
+	if clientID == portal && (sub || subject == "s" || subject == "t") {
+		return "cit-" + cid, true, nil
+	}
+	return "", false, nil
+}
+
 var _ Auth = (*fakeAuth)(nil)
