@@ -16,11 +16,11 @@ import (
 
 const signingCols = "id, client_id, subject, citizen_id, reason, location, level, status, documents, " +
 	"callback_url, idempotency_key, fingerprint, approved_hashes, failure, worker, lease_until, attempts, " +
-	"created_at, expires_at, updated_at, version"
+	"created_at, expires_at, updated_at, version, blocked_until"
 
 // signingMutableCols are what UpdateSigningRequest writes; the rest is the identity.
 const signingMutableCols = "citizen_id, reason, location, level, status, documents, callback_url, " +
-	"approved_hashes, failure, worker, lease_until, attempts, expires_at, updated_at, version"
+	"approved_hashes, failure, worker, lease_until, attempts, expires_at, updated_at, version, blocked_until"
 
 var (
 	qInsertSigning   = insertSQL("signing_requests", signingCols)
@@ -59,7 +59,7 @@ func signingArgs(r signing.Request) ([]any, error) {
 	}
 	return []any{r.ID, r.ClientID, r.Subject, r.CitizenID, r.Reason, r.Location, string(r.Level), string(r.Status),
 		string(docs), r.CallbackURL, key, r.Fingerprint, list(r.ApprovedHashes), r.Failure, r.Worker,
-		ms(r.LeaseUntil), int64(r.Attempts), ms(r.CreatedAt), ms(r.ExpiresAt), ms(r.UpdatedAt), r.Version}, nil
+		ms(r.LeaseUntil), int64(r.Attempts), ms(r.CreatedAt), ms(r.ExpiresAt), ms(r.UpdatedAt), r.Version, ms(r.BlockedUntil)}, nil
 }
 
 func utcDocuments(in []signing.Document) []signing.Document {
@@ -79,15 +79,17 @@ func scanSigning(sc scanner) (signing.Request, error) {
 		level, status, docs, approved        string
 		key                                  sql.NullString
 		lease, attempts, created, exp, updtd int64
+		blocked                              int64
 	)
 	if err := sc.Scan(&r.ID, &r.ClientID, &r.Subject, &r.CitizenID, &r.Reason, &r.Location, &level, &status,
 		&docs, &r.CallbackURL, &key, &r.Fingerprint, &approved, &r.Failure, &r.Worker, &lease, &attempts,
-		&created, &exp, &updtd, &r.Version); err != nil {
+		&created, &exp, &updtd, &r.Version, &blocked); err != nil {
 		return r, err
 	}
 	r.Level, r.Status, r.IdempotencyKey = signing.Level(level), signing.Status(status), key.String
 	r.LeaseUntil, r.Attempts = fromMS(lease), int(attempts)
 	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = fromMS(created), fromMS(exp), fromMS(updtd)
+	r.BlockedUntil = fromMS(blocked)
 	var d decoder
 	r.ApprovedHashes = d.list(approved)
 	if err := json.Unmarshal([]byte(docs), &r.Documents); err != nil {
@@ -117,6 +119,7 @@ func normalizeSigning(r signing.Request) signing.Request {
 	r.Documents = utcDocuments(r.Documents)
 	r.LeaseUntil, r.CreatedAt = fromMS(ms(r.LeaseUntil)), fromMS(ms(r.CreatedAt))
 	r.ExpiresAt, r.UpdatedAt = fromMS(ms(r.ExpiresAt)), fromMS(ms(r.UpdatedAt))
+	r.BlockedUntil = fromMS(ms(r.BlockedUntil))
 	if len(r.ApprovedHashes) == 0 {
 		r.ApprovedHashes = nil
 	}
@@ -247,7 +250,7 @@ func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(sig
 		}
 		// args follow signingCols; pick the mutable ones in signingMutableCols order.
 		upd := []any{args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[12], args[13],
-			args[14], args[15], args[16], args[18], args[19], args[20], id}
+			args[14], args[15], args[16], args[18], args[19], args[20], args[21], id}
 		if _, err := tx.exec(qUpdateSigning, upd...); err != nil {
 			return err
 		}

@@ -305,7 +305,31 @@ func (f *fakeService) Reject(ctx context.Context, id, citizenID string, subjectF
 	return f.update(id, func(r *signing.Request) { r.Status = signing.StatusRejected }), nil
 }
 
+func (f *fakeService) ApprovalCitizen(_ context.Context, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reqs[id]
+	if !ok {
+		return "", signing.ErrNotFound
+	}
+	return r.CitizenID, nil
+}
+
+func (f *fakeService) Block(_ context.Context, id string, until time.Time) (signing.Request, error) {
+	f.mu.Lock()
+	r, ok := f.reqs[id]
+	f.mu.Unlock()
+	if !ok {
+		return signing.Request{}, signing.ErrNotFound
+	}
+	if r.Status != signing.StatusPending {
+		return *r, signing.ErrNotPending
+	}
+	return f.update(id, func(r *signing.Request) { r.BlockedUntil = until }), nil
+}
+
 var _ Service = (*fakeService)(nil)
+var _ approvalBlocker = (*fakeService)(nil)
 
 // fakeAuth knows bearer tokens and browser sessions (cookie "sid") by name.
 type fakeAuth struct {

@@ -190,6 +190,7 @@ func testUpdate(e *env) {
 		old.Status, old.CitizenID = signing.StatusSigning, "citizen-9"
 		old.ApprovedHashes = []string{old.Documents[0].SHA256, old.Documents[1].SHA256}
 		old.Worker, old.LeaseUntil, old.Attempts = "w1", Start.Add(time.Minute), 1
+		old.BlockedUntil = Start.Add(90 * time.Second).In(ict)
 		old.Documents[1].SignedAt, old.Documents[1].SignedSHA = signedAt, "abc"
 		return old, nil
 	})
@@ -200,7 +201,8 @@ func testUpdate(e *env) {
 	read, err := e.s.GetSigningRequest(e.ctx, "upd")
 	must(e.t, "get", err)
 	equal(e.t, "get after update", read, got)
-	if !read.Documents[1].SignedAt.Equal(signedAt) || read.Worker != "w1" || read.Attempts != 1 || len(read.ApprovedHashes) != 2 {
+	if !read.Documents[1].SignedAt.Equal(signedAt) || read.Worker != "w1" || read.Attempts != 1 || len(read.ApprovedHashes) != 2 ||
+		!read.BlockedUntil.Equal(Start.Add(90*time.Second)) {
 		e.t.Fatalf("update lost fields: %+v", read)
 	}
 
