@@ -6,7 +6,11 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/motlan/motlan/internal/config"
 )
 
 // TestSigningUnknownSubject: a signing request names its citizen by the sub the portal was
@@ -68,4 +72,45 @@ func (p *signingPortal) create(t *testing.T, s *stack, subject string) (int, str
 		t.Fatal(err)
 	}
 	return resp.StatusCode, body(t, resp)
+}
+
+// TestApprovalLimitBeforeLogin: the approval limit is checked when the citizen opens the
+// link, before the eID login; over it the citizen sees in Vietnamese when to come back,
+// and the portal sees blocked_until on the still-pending request, on both stores.
+func TestApprovalLimitBeforeLogin(t *testing.T) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			s := newStackWith(t, driver, false, func(c *config.Config) {
+				// An hour's window: the test must not straddle its end.
+				c.RateLimits.Approval.PerCitizen = &config.RateLimit{Limit: 1, Window: config.Duration(time.Hour)}
+			})
+			p := newSigningPortal(t, s)
+			_, first := p.request(t, s, "dossier-1", "Tờ khai đăng ký khai sinh")
+			second, secondURL := p.request(t, s, "dossier-2", "Tờ khai đăng ký thường trú")
+			phone := newBrowser(t) // no session yet: opening the link leads to the eID login
+			if resp := phone.get(first); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+				t.Fatalf("first link: %d, want the redirect to the eID login", resp.StatusCode)
+			} else {
+				body(t, resp)
+			}
+			resp := phone.get(secondURL)
+			page := body(t, resp)
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+				!strings.Contains(page, "Vui lòng mở lại yêu cầu này sau") || !strings.Contains(page, "Yêu cầu vẫn chờ bạn ký") {
+				t.Fatalf("second link: %d Retry-After %q\n%.600s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+			}
+			st, err := p.api.Get(s.issuer + "/signing/v1/requests/" + second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Status       string    `json:"status"`
+				BlockedUntil time.Time `json:"blocked_until"`
+			}
+			if raw := body(t, st); json.Unmarshal([]byte(raw), &got) != nil || got.Status != "pending" ||
+				!got.BlockedUntil.After(time.Now()) || got.BlockedUntil.After(time.Now().Add(time.Hour+time.Minute)) {
+				t.Errorf("status %s, want pending with blocked_until within the hour", raw)
+			}
+		})
+	}
 }
