@@ -119,8 +119,9 @@ func MaxObjects(size int64) int64 {
 	return n
 }
 
-// Open reads the PDF in r (size bytes) into memory, checks it and opens its last
-// revision. The reader returned reads from memory, not from r.
+// Open checks the PDF in r (size bytes) and opens it. The file is not read into memory:
+// the reader reads the objects it needs from r, so r must stay readable while the reader
+// is used.
 func Open(r io.ReaderAt, size int64, lim Limits) (*pdf.Reader, error) {
 	lim = lim.withDefaults()
 	if size < 0 {
@@ -129,14 +130,14 @@ func Open(r io.ReaderAt, size int64, lim Limits) (*pdf.Reader, error) {
 	if size > lim.MaxSize {
 		return nil, invalidf("%d bytes, limit %d", size, lim.MaxSize)
 	}
-	data := make([]byte, size)
-	if n, err := r.ReadAt(data, 0); int64(n) != size {
+	head := make([]byte, min(size, 16))
+	if n, err := r.ReadAt(head, 0); n != len(head) {
 		return nil, invalidf("reading: %v", err)
 	}
-	if err := Check(data); err != nil {
+	if err := Check(head); err != nil {
 		return nil, err
 	}
-	return OpenRevision(data, len(data), lim)
+	return openAt(r, size, lim)
 }
 
 // Check checks what does not depend on the revision: the header. Everything else that
@@ -156,13 +157,21 @@ func Check(data []byte) error {
 // cross-reference table uses. An encrypted revision opens when the empty user password
 // opens it (an owner-password-only file); else the error is ErrPasswordRequired, or
 // ErrEncrypted for a security handler the reader does not know.
-func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
+func OpenRevision(data []byte, end int, lim Limits) (*pdf.Reader, error) {
 	lim = lim.withDefaults()
 	if end < 0 || end > len(data) {
 		return nil, invalidf("revision end %d out of range", end)
 	}
-	tail := data[max(0, end-lim.EOFWindow):end]
-	if !bytes.Contains(tail, []byte("%%EOF")) {
+	return openAt(bytes.NewReader(data[:end]), int64(end), lim)
+}
+
+// openAt is OpenRevision for the revision that is the whole of ra (end bytes).
+func openAt(ra io.ReaderAt, end int64, lim Limits) (r *pdf.Reader, err error) {
+	tail := make([]byte, min(end, int64(max(lim.EOFWindow, 4096))))
+	if n, rerr := ra.ReadAt(tail, end-int64(len(tail))); n != len(tail) {
+		return nil, invalidf("reading: %v", rerr)
+	}
+	if !bytes.Contains(tail[max(0, len(tail)-lim.EOFWindow):], []byte("%%EOF")) {
 		return nil, invalidf("no %%%%EOF in the last %d bytes", lim.EOFWindow)
 	}
 	defer func() {
@@ -170,13 +179,13 @@ func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 			r, err = nil, invalidf("%v", p)
 		}
 	}()
-	r, err = pdf.NewReader(bytes.NewReader(data[:end]), int64(end))
+	r, err = pdf.NewReader(ra, end)
 	if err != nil {
 		if errors.Is(err, pdf.ErrPasswordRequired) {
 			return nil, &Error{Encrypted: true, PasswordRequired: true}
 		}
 		// Other encryption schemes (a public-key handler, ...) fail before the trailer.
-		if bytes.Contains(data[max(0, end-4096):end], []byte("/Encrypt")) {
+		if bytes.Contains(tail[max(0, len(tail)-4096):], []byte("/Encrypt")) {
 			return nil, errEncrypted
 		}
 		return nil, invalidf("%v", err)
@@ -184,7 +193,7 @@ func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 	if err := guardObjectStreams(r, lim.MaxObjStmDecoded); err != nil {
 		return nil, err
 	}
-	if err := walkPages(r, MaxObjects(int64(end))); err != nil {
+	if err := walkPages(r, MaxObjects(end)); err != nil {
 		return nil, err
 	}
 	return r, nil
