@@ -83,7 +83,7 @@ const (
 
 // Limits bound the work on one file. Zero fields take the defaults.
 type Limits struct {
-	// MaxSize bounds the input Open reads into memory (DefaultMaxSize).
+	// MaxSize bounds the input Open accepts (DefaultMaxSize).
 	MaxSize int64
 	// MaxObjStmDecoded bounds the decoded size of one object stream
 	// (DefaultMaxObjStmDecoded); a larger one is rejected.
@@ -91,6 +91,10 @@ type Limits struct {
 	// EOFWindow is how close to the end %%EOF must be (DefaultEOFWindow), the tail
 	// internal/pdf reads once.
 	EOFWindow int
+	// CallerWalksPages leaves the page tree to the caller, who walks it anyway under
+	// recover (the PAdES signer does, to place the signature): walking it twice cost as
+	// much as hashing the file.
+	CallerWalksPages bool
 }
 
 func (l Limits) withDefaults() Limits {
@@ -193,8 +197,10 @@ func openAt(ra io.ReaderAt, end int64, lim Limits) (r *pdf.Reader, err error) {
 	if err := guardObjectStreams(r, lim.MaxObjStmDecoded); err != nil {
 		return nil, err
 	}
-	if err := walkPages(r, MaxObjects(end)); err != nil {
-		return nil, err
+	if !lim.CallerWalksPages {
+		if err := walkPages(r, MaxObjects(end)); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
