@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/motlan/motlan/idp/grants"
 	"github.com/motlan/motlan/idp/resource"
 	"github.com/motlan/motlan/idp/session"
+	"github.com/motlan/motlan/idp/store"
 )
 
 // What the rest of Motlan (the server, the signing API, the command) uses of the
@@ -68,6 +70,19 @@ func (p *Provider) StepUpURL(returnPath, lang string) string {
 // their last eID login.
 func (p *Provider) BrowserCitizen(r *http.Request) (citizenID, acr string, authTime time.Time, ok bool) {
 	return p.sessions.BrowserCitizen(r)
+}
+
+// CitizenForSubject is the citizen a client knows by subject: a sub the provider put in a
+// token for that client. ok is false for a sub the client was never given.
+func (p *Provider) CitizenForSubject(ctx context.Context, clientID, subject string) (string, bool, error) {
+	id, err := p.cfg.Store.SubjectCitizen(ctx, clientID, subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	}
+	return id, true, nil
 }
 
 // SubjectFor is the sub a client knows a citizen by.

@@ -22,6 +22,9 @@ type CallbackEvent struct {
 	ID      string `json:"id"`
 	Status  Status `json:"status"`
 	Version int64  `json:"version"`
+	// BlockedUntil is set on the event of a pending request whose citizen is over the
+	// approval rate limit: they can approve from then on.
+	BlockedUntil time.Time `json:"blocked_until,omitzero"`
 }
 
 // CallbackSignature is the header value for body under secret.
@@ -36,7 +39,15 @@ func CallbackSignature(secret, body []byte) string {
 // client's long-poll or Get still sees the status).
 func (s *Service) ended(r Request) {
 	s.notify(r.ID)
-	if !r.Status.Final() || r.CallbackURL == "" {
+	if !r.Status.Final() {
+		return
+	}
+	s.deliverAsync(r)
+}
+
+// deliverAsync delivers r's callback in the background, when it has a callback URL.
+func (s *Service) deliverAsync(r Request) {
+	if r.CallbackURL == "" {
 		return
 	}
 	s.mu.Lock()
@@ -52,7 +63,11 @@ func (s *Service) ended(r Request) {
 }
 
 func (s *Service) deliver(r Request) {
-	body, _ := json.Marshal(CallbackEvent{ID: r.ID, Status: r.Status, Version: r.Version})
+	ev := CallbackEvent{ID: r.ID, Status: r.Status, Version: r.Version}
+	if r.Status == StatusPending {
+		ev.BlockedUntil = r.BlockedUntil.UTC()
+	}
+	body, _ := json.Marshal(ev)
 	var sig string
 	if s.cfg.CallbackSecret != nil {
 		if secret := s.cfg.CallbackSecret(r.ClientID); len(secret) > 0 {

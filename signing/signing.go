@@ -113,6 +113,9 @@ type Request struct {
 	ExpiresAt    time.Time
 	UpdatedAt    time.Time
 	Version      int64 // incremented by every update (for long-poll and CAS)
+	// BlockedUntil is set while the request is pending and its citizen is over the
+	// approval rate limit: they cannot approve before then (zero: not blocked).
+	BlockedUntil time.Time
 }
 
 // CitizenCert is a citizen's current signing certificate, kept so that it is reused for

@@ -16,12 +16,12 @@ import (
 
 const signingCols = "id, client_id, subject, citizen_id, reason, location, level, status, documents, " +
 	"callback_url, idempotency_key, fingerprint, approved_hashes, failure, worker, lease_until, attempts, " +
-	"created_at, expires_at, updated_at, version, sign_time, authorized_digests, grant_sealed, grant_expires"
+	"created_at, expires_at, updated_at, version, sign_time, authorized_digests, grant_sealed, grant_expires, blocked_until"
 
 // signingMutableCols are what UpdateSigningRequest writes; the rest is the identity.
 const signingMutableCols = "citizen_id, reason, location, level, status, documents, callback_url, " +
 	"approved_hashes, failure, worker, lease_until, attempts, expires_at, updated_at, version, " +
-	"sign_time, authorized_digests, grant_sealed, grant_expires"
+	"sign_time, authorized_digests, grant_sealed, grant_expires, blocked_until"
 
 var (
 	qInsertSigning   = insertSQL("signing_requests", signingCols)
@@ -61,7 +61,7 @@ func signingArgs(r signing.Request) ([]any, error) {
 	return []any{r.ID, r.ClientID, r.Subject, r.CitizenID, r.Reason, r.Location, string(r.Level), string(r.Status),
 		string(docs), r.CallbackURL, key, r.Fingerprint, list(r.ApprovedHashes), r.Failure, r.Worker,
 		ms(r.LeaseUntil), int64(r.Attempts), ms(r.CreatedAt), ms(r.ExpiresAt), ms(r.UpdatedAt), r.Version,
-		ms(r.SignTime), list(r.AuthorizedDigests), r.Grant, ms(r.GrantExpires)}, nil
+		ms(r.SignTime), list(r.AuthorizedDigests), r.Grant, ms(r.GrantExpires), ms(r.BlockedUntil)}, nil
 }
 
 func utcDocuments(in []signing.Document) []signing.Document {
@@ -81,11 +81,11 @@ func scanSigning(sc scanner) (signing.Request, error) {
 		level, status, docs, approved, authorized string
 		key                                       sql.NullString
 		lease, attempts, created, exp, updtd      int64
-		signTime, grantExp                        int64
+		signTime, grantExp, blocked               int64
 	)
 	if err := sc.Scan(&r.ID, &r.ClientID, &r.Subject, &r.CitizenID, &r.Reason, &r.Location, &level, &status,
 		&docs, &r.CallbackURL, &key, &r.Fingerprint, &approved, &r.Failure, &r.Worker, &lease, &attempts,
-		&created, &exp, &updtd, &r.Version, &signTime, &authorized, &r.Grant, &grantExp); err != nil {
+		&created, &exp, &updtd, &r.Version, &signTime, &authorized, &r.Grant, &grantExp, &blocked); err != nil {
 		return r, err
 	}
 	r.Level, r.Status, r.IdempotencyKey = signing.Level(level), signing.Status(status), key.String
@@ -95,6 +95,7 @@ func scanSigning(sc scanner) (signing.Request, error) {
 	if len(r.Grant) == 0 {
 		r.Grant = nil
 	}
+	r.BlockedUntil = fromMS(blocked)
 	var d decoder
 	r.ApprovedHashes = d.list(approved)
 	r.AuthorizedDigests = d.list(authorized)
@@ -127,6 +128,7 @@ func normalizeSigning(r signing.Request) signing.Request {
 	r.LeaseUntil, r.CreatedAt = fromMS(ms(r.LeaseUntil)), fromMS(ms(r.CreatedAt))
 	r.ExpiresAt, r.UpdatedAt = fromMS(ms(r.ExpiresAt)), fromMS(ms(r.UpdatedAt))
 	r.SignTime, r.GrantExpires = fromMS(ms(r.SignTime)), fromMS(ms(r.GrantExpires))
+	r.BlockedUntil = fromMS(ms(r.BlockedUntil))
 	if len(r.ApprovedHashes) == 0 {
 		r.ApprovedHashes = nil
 	}
@@ -263,7 +265,7 @@ func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(sig
 		}
 		// args follow signingCols; pick the mutable ones in signingMutableCols order.
 		upd := []any{args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[12], args[13],
-			args[14], args[15], args[16], args[18], args[19], args[20], args[21], args[22], args[23], args[24], id}
+			args[14], args[15], args[16], args[18], args[19], args[20], args[21], args[22], args[23], args[24], args[25], id}
 		if _, err := tx.exec(qUpdateSigning, upd...); err != nil {
 			return err
 		}

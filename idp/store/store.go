@@ -292,6 +292,16 @@ type Releases interface {
 	ListReleases(ctx context.Context, citizenID string) ([]Release, error)
 }
 
+// Subjects remembers which sub each client was given for which citizen, so a client's
+// sub can be resolved back to the citizen (a pairwise sub is a one-way hash).
+type Subjects interface {
+	// RecordSubject remembers that clientID knows citizenID as subject; recording the
+	// same pair again is no error.
+	RecordSubject(ctx context.Context, clientID, subject, citizenID string, at time.Time) error
+	// SubjectCitizen is the citizen clientID knows as subject, or ErrNotFound.
+	SubjectCitizen(ctx context.Context, clientID, subject string) (string, error)
+}
+
 // Assertions remembers used client-assertion IDs: a private_key_jwt assertion is
 // single-use (OIDC Core 9).
 type Assertions interface {
@@ -350,6 +360,7 @@ type Store interface {
 	RevokedTokens
 	Consents
 	Releases
+	Subjects
 	TokenKeys
 	Assertions
 	Logins

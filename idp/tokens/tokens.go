@@ -31,6 +31,7 @@ type Keys interface {
 type Store interface {
 	store.Citizens
 	store.Releases
+	store.Subjects
 	store.RevokedTokens
 }
 
@@ -190,6 +191,10 @@ type Set struct {
 func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string) (Set, error) {
 	now := t.cfg.Now()
 	sub := t.Subject(c, g.CitizenID)
+	// Remembered so that the client's sub resolves back to the citizen (signing requests).
+	if err := t.cfg.Store.RecordSubject(ctx, c.ID, sub, g.CitizenID, now); err != nil {
+		return Set{}, fmt.Errorf("record subject: %w", err)
+	}
 	cit := t.SealCitizen(g.CitizenID, c.ID)
 	alg := c.IDTokenAlg
 	if alg == "" {

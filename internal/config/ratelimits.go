@@ -46,9 +46,13 @@ type RateLimit struct {
 // Default rate limits: far above what a person or a relying party does, so they only
 // stop floods and guessing.
 var (
-	DefaultLoginLimits    = RateLimitScope{PerIP: &RateLimit{300, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}, PerCitizen: &RateLimit{30, Duration(10 * time.Minute)}}
-	DefaultTokenLimits    = RateLimitScope{PerIP: &RateLimit{600, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}}
-	DefaultApprovalLimits = RateLimitScope{PerIP: &RateLimit{60, Duration(time.Minute)}, PerCitizen: &RateLimit{10, Duration(time.Minute)}}
+	DefaultLoginLimits = RateLimitScope{PerIP: &RateLimit{300, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}, PerCitizen: &RateLimit{30, Duration(10 * time.Minute)}}
+	DefaultTokenLimits = RateLimitScope{PerIP: &RateLimit{600, Duration(time.Minute)}, PerClient: &RateLimit{6000, Duration(time.Minute)}}
+	// Approval counts each opening of an approval link before the eID login and each
+	// answer, so a dossier takes two: 120 per 10 minutes lets a citizen sign several
+	// dossiers a minute for ten minutes on end; per IP is high because mobile carriers put
+	// many phones behind one address (CGNAT).
+	DefaultApprovalLimits = RateLimitScope{PerIP: &RateLimit{300, Duration(time.Minute)}, PerCitizen: &RateLimit{120, Duration(10 * time.Minute)}}
 	DefaultSigningLimits  = RateLimitScope{PerClient: &RateLimit{600, Duration(time.Minute)}, PerCitizen: &RateLimit{30, Duration(10 * time.Minute)}}
 	DefaultVerifyLimits   = RateLimitScope{PerClient: &RateLimit{600, Duration(time.Minute)}}
 )

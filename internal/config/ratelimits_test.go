@@ -17,7 +17,9 @@ func TestRateLimitDefaults(t *testing.T) {
 	if r.Disabled || r.Login.PerIP == nil || r.Login.PerIP.Limit != 300 || time.Duration(r.Login.PerIP.Window) != time.Minute {
 		t.Errorf("login per_ip default: %+v", r.Login.PerIP)
 	}
-	if r.Approval.PerCitizen == nil || r.Approval.PerCitizen.Limit != 10 || r.Token.PerCitizen != nil || r.Approval.PerClient != nil {
+	// A citizen signing several dossiers a minute (two takes each) never meets the limit.
+	if r.Approval.PerCitizen == nil || r.Approval.PerCitizen.Limit != 120 || time.Duration(r.Approval.PerCitizen.Window) != 10*time.Minute ||
+		r.Token.PerCitizen != nil || r.Approval.PerClient != nil {
 		t.Errorf("defaults: %+v %+v", r.Approval, r.Token)
 	}
 	// Defaults are copies: changing one config does not change the next.

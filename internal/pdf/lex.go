@@ -45,6 +45,18 @@ type buffer struct {
 	allowStream bool
 	eof         bool
 	objptr      objptr
+	depth       int // arrays and dictionaries open while parsing
+}
+
+// maxNesting bounds how deep arrays and dictionaries nest: qpdf ignores structures
+// nested deeper than 500 (with a warning), and the parser recurses once per level.
+const maxNesting = 500
+
+// nest enters one array or dictionary; the caller defers b.depth--.
+func (b *buffer) nest() {
+	if b.depth++; b.depth > maxNesting {
+		b.errorf("malformed PDF: arrays and dictionaries nested deeper than %d", maxNesting)
+	}
 }
 
 // newBuffer returns a new buffer reading from r at the given offset.
@@ -193,6 +205,9 @@ func (b *buffer) readHexString() token {
 		if c == '>' {
 			break
 		}
+		if b.eof {
+			b.errorf("malformed PDF: unterminated hex string")
+		}
 		if isSpace(c) {
 			goto Loop
 		}
@@ -230,6 +245,10 @@ func (b *buffer) readLiteralString() token {
 Loop:
 	for {
 		c := b.readByte()
+		if b.eof {
+			// readByte answers '\n' forever at the end of an object stream's data.
+			b.errorf("malformed PDF: unterminated literal string")
+		}
 		switch c {
 		default:
 			tmp = append(tmp, c)
@@ -462,11 +481,17 @@ func (b *buffer) readObject() object {
 }
 
 func (b *buffer) readArray() object {
+	b.nest()
+	defer func() { b.depth-- }()
 	var x array
 	for {
 		tok := b.readToken()
 		if tok == nil || tok == keyword("]") {
 			break
+		}
+		// Either would be read as an element forever: the array never closes.
+		if tok == io.EOF || tok == keyword("endobj") {
+			b.errorf("malformed PDF: array not closed before %v", tok)
 		}
 		b.unreadToken(tok)
 		x = append(x, b.readObject())
@@ -475,6 +500,8 @@ func (b *buffer) readArray() object {
 }
 
 func (b *buffer) readDict() object {
+	b.nest()
+	defer func() { b.depth-- }()
 	x := make(dict)
 	for {
 		tok := b.readToken()

@@ -443,6 +443,10 @@ func readXrefTable(r *Reader, b *buffer) ([]xref, objptr, dict, error) {
 	if !ok {
 		return nil, objptr{}, nil, fmt.Errorf("malformed PDF: trailer missing /Size entry")
 	}
+	// Writers take new object numbers from /Size: a count the file cannot hold is refused.
+	if size < 0 || size > r.objectLimit() {
+		return nil, objptr{}, nil, fmt.Errorf("malformed PDF: trailer /Size %d out of range", size)
+	}
 
 	if size < int64(len(table)) {
 		table = table[:size]

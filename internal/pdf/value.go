@@ -304,6 +304,11 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 		}
 		var obj object
 		if xref.inStream {
+			// An object stream is never itself in an object stream (ISO 32000-2 7.5.7);
+			// one that claims to be would resolve itself without end.
+			if id := xref.stream.id; id < uint32(len(r.xref)) && r.xref[id].inStream {
+				panic("object stream inside an object stream")
+			}
 			strm := r.resolve(parent, xref.stream)
 		Search:
 			for hops := 0; ; hops++ {

@@ -284,5 +284,9 @@ func (a auth) SubjectFor(clientID, citizenID string) string {
 	return a.p.SubjectFor(clientID, citizenID)
 }
 
+func (a auth) CitizenFor(ctx context.Context, clientID, subject string) (string, bool, error) {
+	return a.p.CitizenForSubject(ctx, clientID, subject)
+}
+
 var _ httpapi.Auth = auth{}
 var _ httpapi.Service = (*signing.Service)(nil)

@@ -298,16 +298,19 @@ type requestJSON struct {
 	Failure     string         `json:"failure,omitempty"`
 	// FailureCode and FailureVI say, for a failed request, what the portal may show:
 	// a stable code and a sentence for the citizen in Vietnamese.
-	FailureCode string         `json:"failure_code,omitempty"`
-	FailureVI   string         `json:"failure_vi,omitempty"`
-	CreatedAt   time.Time      `json:"created_at,omitzero"`
-	UpdatedAt   time.Time      `json:"updated_at,omitzero"`
-	ExpiresAt   time.Time      `json:"expires_at"`
-	Version     int64          `json:"version"`
-	ApprovalURL string         `json:"approval_url"`
-	QRPNGURL    string         `json:"qr_png_url"`
-	QRSVGURL    string         `json:"qr_svg_url"`
-	Documents   []documentJSON `json:"documents"`
+	FailureCode string `json:"failure_code,omitempty"`
+	FailureVI   string `json:"failure_vi,omitempty"`
+	// BlockedUntil: the request is pending but its citizen is over the approval rate
+	// limit and can approve from this time on.
+	BlockedUntil time.Time      `json:"blocked_until,omitzero"`
+	CreatedAt    time.Time      `json:"created_at,omitzero"`
+	UpdatedAt    time.Time      `json:"updated_at,omitzero"`
+	ExpiresAt    time.Time      `json:"expires_at"`
+	Version      int64          `json:"version"`
+	ApprovalURL  string         `json:"approval_url"`
+	QRPNGURL     string         `json:"qr_png_url"`
+	QRSVGURL     string         `json:"qr_svg_url"`
+	Documents    []documentJSON `json:"documents"`
 }
 
 type documentJSON struct {
@@ -336,6 +339,9 @@ func (a *API) toJSON(r signing.Request) requestJSON {
 	}
 	if out.Level == "" {
 		out.Level = signing.LevelBT
+	}
+	if r.Status == signing.StatusPending && r.BlockedUntil.After(a.now()) {
+		out.BlockedUntil = r.BlockedUntil.UTC()
 	}
 	if r.Status == signing.StatusFailed {
 		f := signing.DescribeFailure(r.Failure)

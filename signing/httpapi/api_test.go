@@ -41,7 +41,7 @@ func TestCreate(t *testing.T) {
 			status: http.StatusCreated,
 			check: func(t *testing.T, in signing.CreateInput, out requestJSON) {
 				if in.ClientID != portal || in.Subject != "sub-x" || in.Reason != "Nộp hồ sơ" || in.Location != "Huế" ||
-					in.Level != signing.LevelBB || in.CallbackURL != "https://portal.test/cb" || in.TTL != 30*time.Minute || in.CitizenID != "" {
+					in.Level != signing.LevelBB || in.CallbackURL != "https://portal.test/cb" || in.TTL != 30*time.Minute || in.CitizenID != "cit-x" {
 					t.Errorf("input %+v", in)
 				}
 				if len(in.Documents) != 2 || in.Documents[0].Title != "Tờ khai đăng ký khai sinh" || in.Documents[1].Title != "Giấy chứng sinh" ||
@@ -94,6 +94,8 @@ func TestCreate(t *testing.T) {
 		{name: "http callback elsewhere", token: tokPortal, parts: []part{field("subject", "s"), field("callback_url", "http://portal.test/cb"), okDoc},
 			status: 400, typ: ProblemInvalidRequest, field: "callback_url"},
 		{name: "no subject", token: tokPortal, parts: []part{okDoc}, status: 400, typ: ProblemInvalidRequest, field: "subject"},
+		{name: "subject no citizen has", token: tokPortal, parts: []part{field("subject", "nobody"), okDoc}, status: 422, typ: ProblemUnknownSubject, field: "subject"},
+		{name: "another client's subject", token: tokOther, parts: []part{field("subject", subA), okDoc}, status: 422, typ: ProblemUnknownSubject, field: "subject"},
 		{name: "bad level", token: tokPortal, parts: []part{field("subject", "s"), field("level", "B-LTX"), okDoc}, status: 400, typ: ProblemInvalidRequest, field: "level"},
 		{name: "ttl over 24h", token: tokPortal, parts: []part{field("subject", "s"), field("ttl", "25h"), okDoc}, status: 400, typ: ProblemInvalidRequest, field: "ttl"},
 		{name: "no document", token: tokPortal, parts: []part{field("subject", "s")}, status: 400, typ: ProblemInvalidRequest, field: "document"},
@@ -128,6 +130,9 @@ func TestCreate(t *testing.T) {
 				}
 				if tc.index != nil && (p.DocumentIndex == nil || *p.DocumentIndex != *tc.index) {
 					t.Errorf("document_index %v, want %d", p.DocumentIndex, *tc.index)
+				}
+				if tc.typ == ProblemUnknownSubject && len(e.svc.inputs) != 0 {
+					t.Errorf("a request for an unknown subject reached the service: %+v", e.svc.inputs)
 				}
 				return
 			}

@@ -384,7 +384,9 @@ func (a *API) handleApprovalPage(w http.ResponseWriter, r *http.Request) {
 	}
 	cid, ok := a.citizen(r, a.fresh)
 	if !ok {
-		a.stepUp(w, r, id, lang)
+		if a.approvalOpenAllowed(w, r, lang, id) {
+			a.stepUp(w, r, id, lang)
+		}
 		return
 	}
 	req, err := a.svc.ForApproval(r.Context(), id, cid, a.subjectFor(cid))
@@ -426,7 +428,7 @@ func (a *API) handleApprovalPost(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusForbidden, lang, "stepup", a.auth.StepUpURL("/sign/"+id, lang), "login_again")
 		return
 	}
-	if !a.approvalAllowed(w, r, lang, cid) {
+	if !a.approvalAllowed(w, r, lang, id, cid) {
 		return
 	}
 	if !a.checkCSRF(r.PostForm.Get("csrf"), id, cid) {

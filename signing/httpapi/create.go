@@ -76,6 +76,9 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request, c Caller) err
 	if err != nil {
 		return err
 	}
+	if err := a.resolveSubject(r.Context(), &in); err != nil {
+		return err
+	}
 	if p := a.createAllowed(w, r, ratelimit.Citizen(c.ClientID+" "+in.Subject)); p != nil {
 		return p
 	}

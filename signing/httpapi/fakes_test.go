@@ -305,7 +305,31 @@ func (f *fakeService) Reject(ctx context.Context, id, citizenID string, subjectF
 	return f.update(id, func(r *signing.Request) { r.Status = signing.StatusRejected }), nil
 }
 
+func (f *fakeService) ApprovalCitizen(_ context.Context, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reqs[id]
+	if !ok {
+		return "", signing.ErrNotFound
+	}
+	return r.CitizenID, nil
+}
+
+func (f *fakeService) Block(_ context.Context, id string, until time.Time) (signing.Request, error) {
+	f.mu.Lock()
+	r, ok := f.reqs[id]
+	f.mu.Unlock()
+	if !ok {
+		return signing.Request{}, signing.ErrNotFound
+	}
+	if r.Status != signing.StatusPending {
+		return *r, signing.ErrNotPending
+	}
+	return f.update(id, func(r *signing.Request) { r.BlockedUntil = until }), nil
+}
+
 var _ Service = (*fakeService)(nil)
+var _ approvalBlocker = (*fakeService)(nil)
 
 // fakeAuth knows bearer tokens and browser sessions (cookie "sid") by name.
 type fakeAuth struct {
@@ -351,6 +375,22 @@ func (a *fakeAuth) StepUpURL(returnPath, lang string) string {
 
 func (a *fakeAuth) SubjectFor(clientID, citizenID string) string {
 	return "sub-" + citizenID + "@" + clientID
+}
+
+// CitizenFor knows the SubjectFor form (sub-<citizen>@<client>) at that client, and at the
+// portal the other subjects the tests use: "s", "t" and "sub-<anything>".
+func (a *fakeAuth) CitizenFor(_ context.Context, clientID, subject string) (string, bool, error) {
+	cid, sub := strings.CutPrefix(subject, "sub-")
+	if at := strings.LastIndexByte(cid, '@'); at >= 0 {
+		if !sub || cid[at+1:] != clientID {
+			return "", false, nil
+		}
+		return cid[:at], true, nil
+	}
+	if clientID == portal && (sub || subject == "s" || subject == "t") {
+		return "cit-" + cid, true, nil
+	}
+	return "", false, nil
 }
 
 var _ Auth = (*fakeAuth)(nil)

@@ -53,8 +53,8 @@ func TestApprovalRateLimit(t *testing.T) {
 		wantSecond int
 		wantText   string
 	}{
-		{"per citizen", sqlite, "", http.StatusOK, http.StatusTooManyRequests, "Có quá nhiều lần ký trong thời gian ngắn"},
-		{"per citizen, English", sqlite, "en", http.StatusOK, http.StatusTooManyRequests, "Too many signing attempts"},
+		{"per citizen", sqlite, "", http.StatusOK, http.StatusTooManyRequests, "Vui lòng mở lại yêu cầu này sau 15:00, 02/03/2026"},
+		{"per citizen, English", sqlite, "en", http.StatusOK, http.StatusTooManyRequests, "Please open this request again after 15:00, 2 Mar 2026"},
 		{"store down: fail closed", func(*testing.T) store.RateLimits { return downStore{} }, "", http.StatusServiceUnavailable, http.StatusServiceUnavailable, "Hệ thống đang bận"},
 	}
 	for _, tt := range tests {
@@ -89,6 +89,52 @@ func TestApprovalRateLimit(t *testing.T) {
 				t.Errorf("the refused approval went through: %s", e.svc.reqs["r2"].Status)
 			}
 		})
+	}
+}
+
+// TestApprovalLimitBeforeLogin: the approval limit is checked when the link is opened,
+// before the eID login; a blocked citizen sees when to come back, in Vietnamese, and the
+// portal sees blocked_until in the request's status.
+func TestApprovalLimitBeforeLogin(t *testing.T) {
+	s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "m.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	l, err := ratelimit.New(ratelimit.Config{Store: s, Key: testRateLimitKey, Now: fixedNow, FailClosed: map[ratelimit.Scope]bool{ratelimit.Approval: true},
+		Rules: map[ratelimit.Scope]map[ratelimit.Kind]ratelimit.Rule{ratelimit.Approval: {ratelimit.PerCitizen: {Limit: 1, Window: time.Minute}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) { c.RateLimits = l })
+	for _, id := range []string{"r1", "r2"} {
+		e.pending(id)
+		e.svc.update(id, func(r *signing.Request) { r.CitizenID = citizenA })
+	}
+	// No browser session: the first opening goes to the eID login.
+	resp, _ := e.page("GET", "/sign/r1", "", nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "https://id.motlan.test/stepup") {
+		t.Fatalf("first opening: %d %s, want the step-up redirect", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, page := e.page("GET", "/sign/r2", "", nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "30" {
+		t.Fatalf("second opening: %d Retry-After %q, want 429 before any login", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	wantPageHeaders(t, resp)
+	if !strings.Contains(page, "Vui lòng mở lại yêu cầu này sau 15:00, 02/03/2026") || !strings.Contains(page, `lang="vi"`) {
+		t.Errorf("the page does not say when to come back:\n%.600s", page)
+	}
+	want := e.clock.Now().Add(30 * time.Second)
+	if got := e.svc.reqs["r2"].BlockedUntil; !got.Equal(want) || e.svc.reqs["r2"].Status != signing.StatusPending {
+		t.Errorf("r2 blocked until %v (%s), want %v and still pending", got, e.svc.reqs["r2"].Status, want)
+	}
+	resp = e.do("GET", "/signing/v1/requests/r2", tokPortal, nil, nil)
+	if got := string(readAll(t, resp)); !strings.Contains(got, `"blocked_until":"2026-03-02T08:00:30Z"`) {
+		t.Errorf("the portal's status does not carry blocked_until: %s", got)
+	}
+	resp = e.do("GET", "/signing/v1/requests/r1", tokPortal, nil, nil)
+	if got := string(readAll(t, resp)); strings.Contains(got, "blocked_until") {
+		t.Errorf("a request that was not blocked carries blocked_until: %s", got)
 	}
 }
 

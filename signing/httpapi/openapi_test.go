@@ -69,7 +69,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	// Every problem type constant appears in the document's descriptions.
 	for _, typ := range []string{ProblemUnauthorized, ProblemInsufficientScope, ProblemForbidden, ProblemInvalidRequest, ProblemTooLarge,
 		ProblemNotFound, ProblemIdempotencyReuse, ProblemRequestEnded, ProblemNotPending, ProblemNotSigned, ProblemExpired, ProblemUnsupportedMediaType,
-		ProblemConflict, ProblemDocumentsChanged, ProblemCertRevoked, ProblemUnavailable, ProblemInternal, ProblemTooManyRequests} {
+		ProblemConflict, ProblemDocumentsChanged, ProblemCertRevoked, ProblemUnavailable, ProblemInternal, ProblemTooManyRequests, ProblemUnknownSubject} {
 		slug := strings.TrimPrefix(typ, ProblemBase)
 		if !bytes.Contains(openAPI, []byte("`"+slug+"`")) {
 			t.Errorf("problem type %s is not described", slug)

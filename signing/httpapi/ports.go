@@ -59,6 +59,9 @@ type Auth interface {
 	StepUpURL(returnPath, lang string) string
 	// SubjectFor is the citizen's sub at that client (pairwise).
 	SubjectFor(clientID, citizenID string) string
+	// CitizenFor is the citizen the client knows as subject (a sub the provider gave that
+	// client); ok is false when the client knows no such citizen.
+	CitizenFor(ctx context.Context, clientID, subject string) (citizenID string, ok bool, err error)
 }
 
 // ErrNoToken is what Auth.APICaller wraps when the request carries no credentials, so the

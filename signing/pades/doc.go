@@ -27,7 +27,8 @@
 // password is ErrPasswordRequired.
 //
 // Parsing uses internal/pdf (Motlan's fork of github.com/digitorus/pdf, the reader under
-// github.com/digitorus/pdfsign), opened through signing/internal/pdfguard, which rejects
-// the input it would hang, recurse or allocate without bound on; its panics on malformed
-// input are turned into ErrInvalidPDF.
+// github.com/digitorus/pdfsign), opened through signing/internal/pdfguard from the
+// io.ReaderAt itself (the file is never copied into memory); the reader refuses hostile
+// input where it parses it, and its panics on malformed input are turned into
+// ErrInvalidPDF.
 package pades

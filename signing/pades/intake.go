@@ -43,7 +43,7 @@ type document struct {
 // malformed input: every call into it runs under recover and turns a panic into
 // ErrInvalidPDF.
 func openDocument(ra io.ReaderAt, size int64) (d *document, err error) {
-	r, err := pdfguard.Open(ra, size, pdfguard.Limits{MaxSize: size})
+	r, err := pdfguard.Open(ra, size, pdfguard.Limits{MaxSize: size, CallerWalksPages: true}) // collectPages, below
 	if errors.Is(err, pdfguard.ErrPasswordRequired) {
 		return nil, ErrPasswordRequired
 	}

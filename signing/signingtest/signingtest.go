@@ -190,6 +190,7 @@ func testUpdate(e *env) {
 		old.Status, old.CitizenID = signing.StatusSigning, "citizen-9"
 		old.ApprovedHashes = []string{old.Documents[0].SHA256, old.Documents[1].SHA256}
 		old.Worker, old.LeaseUntil, old.Attempts = "w1", Start.Add(time.Minute), 1
+		old.BlockedUntil = Start.Add(90 * time.Second).In(ict)
 		old.Documents[1].SignedAt, old.Documents[1].SignedSHA = signedAt, "abc"
 		old.SignTime, old.AuthorizedDigests = Start.Add(-time.Second), []string{"d0", "d1"}
 		old.Grant, old.GrantExpires = []byte{1, 0, 2}, Start.Add(5*time.Minute)
@@ -204,7 +205,7 @@ func testUpdate(e *env) {
 	equal(e.t, "get after update", read, got)
 	if !read.Documents[1].SignedAt.Equal(signedAt) || read.Worker != "w1" || read.Attempts != 1 || len(read.ApprovedHashes) != 2 ||
 		!read.SignTime.Equal(Start.Add(-time.Second)) || len(read.AuthorizedDigests) != 2 || !bytes.Equal(read.Grant, []byte{1, 0, 2}) ||
-		!read.GrantExpires.Equal(Start.Add(5*time.Minute)) {
+		!read.GrantExpires.Equal(Start.Add(5*time.Minute)) || !read.BlockedUntil.Equal(Start.Add(90*time.Second)) {
 		e.t.Fatalf("update lost fields: %+v", read)
 	}
 

@@ -100,6 +100,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"RevokedTokens/UntilExpiry", testRevokedTokens},
 		{"Consents/UpsertReplaces", testConsent},
 		{"Releases/ListInOrder", testReleases},
+		{"Subjects/PerClient", testSubjects},
 		{"TokenKeys/ConflictAndOrder", testTokenKeys},
 		{"Assertions/SingleUseUntilExpiry", testAssertions},
 		{"Logins/RecordLogin", testRecordLogin},
@@ -908,6 +909,24 @@ func testReleases(e *env) {
 	must(e.t, "list", err)
 	// By time; releases in the same millisecond in the order recorded.
 	equal(e.t, "releases", got, []store.Release{r0, r1, r2, r3})
+}
+
+// ---- subjects
+
+func testSubjects(e *env) {
+	_, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-a")
+	wantErr(e.t, "unknown subject", err, store.ErrNotFound)
+	must(e.t, "record", e.s.RecordSubject(e.ctx, "portal", "sub-a", "cit-1", start))
+	must(e.t, "record again", e.s.RecordSubject(e.ctx, "portal", "sub-a", "cit-1", start.Add(time.Hour)))
+	must(e.t, "record other client", e.s.RecordSubject(e.ctx, "other", "sub-b", "cit-1", start))
+	got, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-a")
+	must(e.t, "resolve", err)
+	equal(e.t, "citizen", got, "cit-1")
+	// A sub is known only to the client it was given to.
+	_, err = e.s.SubjectCitizen(e.ctx, "other", "sub-a")
+	wantErr(e.t, "sub of another client", err, store.ErrNotFound)
+	_, err = e.s.SubjectCitizen(e.ctx, "portal", "sub-b")
+	wantErr(e.t, "another client's sub", err, store.ErrNotFound)
 }
 
 // ---- token keys

@@ -1,25 +1,21 @@
 // Package pdfguard opens untrusted PDFs with internal/pdf (Motlan's fork of
 // github.com/digitorus/pdf) safely.
 //
-// The reader panics on malformed input (an /Extends cycle included), allocates by
-// declared sizes before checking them, loops forever on an array that meets "endobj"
-// before "]", spins on an unterminated string or array at the end of an object stream,
-// and recurses without end on an object stream that lives in an object stream. Check rejects, with terminating scanners and a work
-// budget, every file that could lead the reader there; OpenRevision opens a checked file
-// under recover and checks the object streams its cross-reference table uses. Open does
-// both.
+// The reader bounds what it reads itself (declared counts against the file's size, arrays
+// that meet "endobj" or the end of the data, unterminated strings, object streams in
+// object streams, /Extends chains) and reports malformed input by panicking.
+// OpenRevision opens a revision under recover and bounds the decoded size of the object
+// streams its cross-reference table uses; Check only checks the header. Open does both.
 //
 // Every error of this package is an *Error, which matches ErrInvalid or ErrEncrypted
 // with errors.Is; Translate turns it into a caller's own sentinel errors.
 package pdfguard
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/motlan/motlan/internal/pdf"
 )
@@ -87,7 +83,7 @@ const (
 
 // Limits bound the work on one file. Zero fields take the defaults.
 type Limits struct {
-	// MaxSize bounds the input Open reads into memory (DefaultMaxSize).
+	// MaxSize bounds the input Open accepts (DefaultMaxSize).
 	MaxSize int64
 	// MaxObjStmDecoded bounds the decoded size of one object stream
 	// (DefaultMaxObjStmDecoded); a larger one is rejected.
@@ -95,6 +91,10 @@ type Limits struct {
 	// EOFWindow is how close to the end %%EOF must be (DefaultEOFWindow), the tail
 	// internal/pdf reads once.
 	EOFWindow int
+	// CallerWalksPages leaves the page tree to the caller, who walks it anyway under
+	// recover (the PAdES signer does, to place the signature): walking it twice cost as
+	// much as hashing the file.
+	CallerWalksPages bool
 }
 
 func (l Limits) withDefaults() Limits {
@@ -123,8 +123,9 @@ func MaxObjects(size int64) int64 {
 	return n
 }
 
-// Open reads the PDF in r (size bytes) into memory, checks it and opens its last
-// revision. The reader returned reads from memory, not from r.
+// Open checks the PDF in r (size bytes) and opens it. The file is not read into memory:
+// the reader reads the objects it needs from r, so r must stay readable while the reader
+// is used.
 func Open(r io.ReaderAt, size int64, lim Limits) (*pdf.Reader, error) {
 	lim = lim.withDefaults()
 	if size < 0 {
@@ -133,169 +134,26 @@ func Open(r io.ReaderAt, size int64, lim Limits) (*pdf.Reader, error) {
 	if size > lim.MaxSize {
 		return nil, invalidf("%d bytes, limit %d", size, lim.MaxSize)
 	}
-	data := make([]byte, size)
-	if n, err := r.ReadAt(data, 0); int64(n) != size {
+	head := make([]byte, min(size, 16))
+	if n, err := r.ReadAt(head, 0); n != len(head) {
 		return nil, invalidf("reading: %v", err)
 	}
-	if err := Check(data); err != nil {
+	if err := Check(head); err != nil {
 		return nil, err
 	}
-	return OpenRevision(data, len(data), lim)
+	return openAt(r, size, lim)
 }
 
-// Check runs the checks that do not depend on the revision: header, hostile numbers,
-// arrays that meet endobj. (Escaped spellings of the keys, /Extends and huge counts the
-// reader now bounds itself: internal/pdf.) data is the whole file; a revision of it (a
-// prefix) is covered too.
+// Check checks what does not depend on the revision: the header. Everything else that
+// once needed a pre-scan (huge declared counts, arrays that meet endobj, unterminated
+// strings and arrays in object streams, object streams in object streams) the reader
+// now refuses itself, where the values are used: internal/pdf. So no heuristic here can
+// refuse a file the reader (and qpdf) would read.
 func Check(data []byte) error {
 	if len(data) < 16 || !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return invalidf("no %%PDF- header")
 	}
-	if err := guardPlainObjects(data); err != nil {
-		return err
-	}
-	limit := MaxObjects(int64(len(data)))
-	if err := checkXrefTables(data, limit); err != nil {
-		return err
-	}
-	// One pass over the names: a pass per key cost as much as the rest of signing.
-	for i := 0; ; {
-		j := bytes.IndexByte(data[i:], '/')
-		if j < 0 {
-			return nil
-		}
-		at := i + j + 1
-		i = at
-		for _, key := range guardedKeys {
-			if !bytes.HasPrefix(data[at:], []byte(key)) {
-				continue
-			}
-			end := at + len(key)
-			if key != "Index" && end < len(data) && isRegular(data[end]) {
-				continue // /Name, /Width, ...: another key
-			}
-			if err := checkNumbers(data, key, end, limit); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// guardedKeys are the keys whose numbers Check bounds.
-var guardedKeys = []string{"Size", "Index", "N", "First", "W", "Columns"}
-
-// checkNumbers bounds the integers after key (at data[end:]).
-func checkNumbers(data []byte, key string, end int, limit int64) error {
-	max := 1
-	l := limit
-	switch key {
-	case "Index":
-		max = 64
-	case "First":
-		l = int64(len(data)) // an offset into a decoded object stream
-	case "W":
-		max, l = 3, 1<<16 // cross-reference stream field widths (a font's /W is small too)
-	case "Columns":
-		l = 1 << 20 // the PNG predictor allocates a row
-	}
-	for _, v := range leadingInts(data[end:], max) {
-		if v > l {
-			return invalidf("/%s %d is out of range", key, v)
-		}
-	}
 	return nil
-}
-
-// checkXrefTables checks every classic cross-reference table's subsection headers.
-func checkXrefTables(data []byte, limit int64) error {
-	for i := 0; ; {
-		j := bytes.Index(data[i:], []byte("xref"))
-		if j < 0 {
-			return nil
-		}
-		at := i + j
-		i = at + len("xref")
-		if at >= 5 && string(data[at-5:at]) == "start" {
-			continue
-		}
-		if err := guardXrefTable(data[i:], limit); err != nil {
-			return err
-		}
-	}
-}
-
-func isRegular(c byte) bool {
-	return !(c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0 || bytes.IndexByte([]byte("()<>[]{}/%"), c) >= 0)
-}
-
-// guardXrefTable checks the subsection headers ("START COUNT") of a classic
-// cross-reference table, token by token as the reader reads them, up to its trailer.
-func guardXrefTable(b []byte, limit int64) error {
-	br := bufio.NewReader(bytes.NewReader(b))
-	token := func() []byte {
-		var t []byte
-		for len(t) < 32 {
-			c, err := br.ReadByte()
-			if err != nil {
-				return t
-			}
-			if c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0 {
-				if len(t) > 0 {
-					return t
-				}
-				continue
-			}
-			t = append(t, c)
-		}
-		return t
-	}
-	for {
-		start := token()
-		if len(start) == 0 || bytes.HasPrefix(start, []byte("trailer")) {
-			return nil
-		}
-		v := leadingInts(start, 1)
-		if len(v) != 1 {
-			return nil // not a table: the reader will say what is wrong
-		}
-		if v[0] > limit {
-			return invalidf("xref subsection start %d is out of range", v[0])
-		}
-		c := leadingInts(token(), 1)
-		if len(c) != 1 || c[0] > limit {
-			return nil
-		}
-		for i := int64(0); i < 3*c[0]; i++ {
-			if len(token()) == 0 {
-				return nil
-			}
-		}
-	}
-}
-
-// leadingInts parses up to max integers at the start of b, skipping white space and '['.
-func leadingInts(b []byte, max int) []int64 {
-	var out []int64
-	i := 0
-	for len(out) < max {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t' || b[i] == '\f' || b[i] == 0 || b[i] == '[') {
-			i++
-		}
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-		if j == i {
-			return out
-		}
-		if j-i > 18 {
-			return append(out, 1<<62)
-		}
-		v, _ := strconv.ParseInt(string(b[i:j]), 10, 64)
-		out = append(out, v)
-		i = j
-	}
-	return out
 }
 
 // OpenRevision opens the revision that ends at end (a prefix of data, which must have
@@ -303,13 +161,21 @@ func leadingInts(b []byte, max int) []int64 {
 // cross-reference table uses. An encrypted revision opens when the empty user password
 // opens it (an owner-password-only file); else the error is ErrPasswordRequired, or
 // ErrEncrypted for a security handler the reader does not know.
-func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
+func OpenRevision(data []byte, end int, lim Limits) (*pdf.Reader, error) {
 	lim = lim.withDefaults()
 	if end < 0 || end > len(data) {
 		return nil, invalidf("revision end %d out of range", end)
 	}
-	tail := data[max(0, end-lim.EOFWindow):end]
-	if !bytes.Contains(tail, []byte("%%EOF")) {
+	return openAt(bytes.NewReader(data[:end]), int64(end), lim)
+}
+
+// openAt is OpenRevision for the revision that is the whole of ra (end bytes).
+func openAt(ra io.ReaderAt, end int64, lim Limits) (r *pdf.Reader, err error) {
+	tail := make([]byte, min(end, int64(max(lim.EOFWindow, 4096))))
+	if n, rerr := ra.ReadAt(tail, end-int64(len(tail))); n != len(tail) {
+		return nil, invalidf("reading: %v", rerr)
+	}
+	if !bytes.Contains(tail[max(0, len(tail)-lim.EOFWindow):], []byte("%%EOF")) {
 		return nil, invalidf("no %%%%EOF in the last %d bytes", lim.EOFWindow)
 	}
 	defer func() {
@@ -317,13 +183,13 @@ func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 			r, err = nil, invalidf("%v", p)
 		}
 	}()
-	r, err = pdf.NewReader(bytes.NewReader(data[:end]), int64(end))
+	r, err = pdf.NewReader(ra, end)
 	if err != nil {
 		if errors.Is(err, pdf.ErrPasswordRequired) {
 			return nil, &Error{Encrypted: true, PasswordRequired: true}
 		}
 		// Other encryption schemes (a public-key handler, ...) fail before the trailer.
-		if bytes.Contains(data[max(0, end-4096):end], []byte("/Encrypt")) {
+		if bytes.Contains(tail[max(0, len(tail)-4096):], []byte("/Encrypt")) {
 			return nil, errEncrypted
 		}
 		return nil, invalidf("%v", err)
@@ -331,7 +197,37 @@ func OpenRevision(data []byte, end int, lim Limits) (r *pdf.Reader, err error) {
 	if err := guardObjectStreams(r, lim.MaxObjStmDecoded); err != nil {
 		return nil, err
 	}
+	if !lim.CallerWalksPages {
+		if err := walkPages(r, MaxObjects(end)); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// walkPages parses the catalog and every node of the page tree, as qpdf --check does, so
+// that a malformed one (the reader panics, recovered by the caller) is refused here with
+// its reason rather than later, half-way through signing. budget bounds the nodes visited
+// (a Kids cycle included).
+func walkPages(r *pdf.Reader, budget int64) error {
+	root := r.Trailer().Key("Root")
+	if root.Kind() != pdf.Dict {
+		return invalidf("no document catalog")
+	}
+	// Iterative, so that no depth of tree can exhaust the stack.
+	todo := []pdf.Value{root.Key("Pages")}
+	for len(todo) > 0 {
+		n := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if budget--; budget < 0 {
+			return invalidf("the page tree has more nodes than the file has objects (a cycle?)")
+		}
+		kids := n.Key("Kids")
+		for i := range kids.Len() {
+			todo = append(todo, kids.Index(i))
+		}
+	}
+	return nil
 }
 
 // ReadStream reads at most n decoded bytes of stream v; ok is false when the stream

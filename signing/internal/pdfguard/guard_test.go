@@ -106,11 +106,15 @@ func TestOpenErrors(t *testing.T) {
 
 func TestOpenRevision(t *testing.T) {
 	first := pdfguardtest.Valid()[0].PDF
-	// An incremental update that appends an unclosed array: the whole file is rejected
-	// by Check, and the first revision opens on its own.
+	// Bytes appended after the first revision, an unclosed array among them: Check
+	// reads only the header (the reader refuses such an array where it parses it), and
+	// the first revision opens on its own.
 	data := append(bytes.Clone(first), []byte("4 0 obj\n[1 2\nendobj\n")...)
-	if err := pdfguard.Check(data); !errors.Is(err, pdfguard.ErrInvalid) {
+	if err := pdfguard.Check(data); err != nil {
 		t.Fatalf("Check: %v", err)
+	}
+	if err := pdfguard.Check([]byte("<html>not a PDF at all</html>")); !errors.Is(err, pdfguard.ErrInvalid) {
+		t.Fatalf("Check of a non-PDF: %v", err)
 	}
 	if _, err := pdfguard.OpenRevision(data, len(first), pdfguard.Limits{}); err != nil {
 		t.Fatal(err)
