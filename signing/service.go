@@ -200,8 +200,42 @@ func (s *Service) Close() error {
 // input is bad (*InputError). A retry with the client's IdempotencyKey and the same
 // content answers the first request; with other content, ErrConflict.
 func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
-	bad := func(code, format string, args ...any) (Request, error) {
-		return Request{}, &InputError{Index: -1, Code: code, Msg: fmt.Sprintf(format, args...)}
+	level, ttl, err := s.checkCreate(in)
+	if err != nil {
+		return Request{}, err
+	}
+	docs, pdfs, err := s.intakeDocuments(ctx, in.Documents)
+	if err != nil {
+		return Request{}, err
+	}
+	now := s.now()
+	req := Request{
+		ID:       newID(),
+		ClientID: in.ClientID, Subject: in.Subject, CitizenID: in.CitizenID,
+		Reason: in.Reason, Location: in.Location, Level: level, Status: StatusPending,
+		Documents: docs, CallbackURL: in.CallbackURL, IdempotencyKey: in.IdempotencyKey,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	req.Fingerprint = fingerprint(req, ttl)
+	got, err := s.cfg.Store.CreateSigningRequest(ctx, req, pdfs)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return Request{}, fmt.Errorf("signing: idempotency key reused with other content: %w", ErrConflict)
+		}
+		return Request{}, err
+	}
+	if got.ID == req.ID {
+		s.log.InfoContext(ctx, "signing request created", "request", got.ID, "client", got.ClientID, "documents", len(docs), "level", level)
+		s.audit(ctx, audit.KindSigningCreate, audit.Client(got.ClientID), got)
+	}
+	return got, nil
+}
+
+// checkCreate checks a request's fields other than its documents and returns its level
+// and lifetime with the defaults applied.
+func (s *Service) checkCreate(in CreateInput) (Level, time.Duration, error) {
+	bad := func(code, format string, args ...any) (Level, time.Duration, error) {
+		return "", 0, &InputError{Index: -1, Code: code, Msg: fmt.Sprintf(format, args...)}
 	}
 	if in.ClientID == "" {
 		return bad(CodeInvalid, "no client")
@@ -209,24 +243,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 	if in.Subject == "" && in.CitizenID == "" {
 		return bad(CodeInvalid, "no citizen: give the subject")
 	}
-	level := in.Level
-	switch level {
-	case "":
-		level = LevelBT
-		if s.cfg.Timestamp == nil {
-			level = LevelBB
-		}
-	case LevelBB:
-	case LevelBT:
-		if s.cfg.Timestamp == nil {
-			return bad(CodeUnsupportedLevel, "level B-T needs a timestamp authority, which is not configured")
-		}
-	case LevelBLT, LevelBLTA:
-		if msg := s.longTermUnsupported(level); msg != "" {
-			return bad(CodeUnsupportedLevel, "%s", msg)
-		}
-	default:
-		return bad(CodeInvalid, "level must be B-B, B-T, B-LT or B-LTA")
+	level, err := s.checkLevel(in.Level)
+	if err != nil {
+		return "", 0, err
 	}
 	for name, v := range map[string]string{"reason": in.Reason, "location": in.Location, "subject": in.Subject, "idempotency key": in.IdempotencyKey} {
 		if len(v) > maxTextBytes || !utf8.ValidString(v) {
@@ -252,13 +271,45 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 	case n > s.cfg.MaxDocuments:
 		return bad(CodeTooMany, "%d documents; at most %d", n, s.cfg.MaxDocuments)
 	}
+	return level, ttl, nil
+}
 
-	docs := make([]Document, len(in.Documents))
-	pdfs := make([][]byte, len(in.Documents))
-	for i, d := range in.Documents {
+// checkLevel returns the level asked for (default: B-T with a TSA, else B-B) if this
+// service can make it.
+func (s *Service) checkLevel(level Level) (Level, error) {
+	bad := func(code, format string, args ...any) (Level, error) {
+		return "", &InputError{Index: -1, Code: code, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch level {
+	case "":
+		if s.cfg.Timestamp == nil {
+			return LevelBB, nil
+		}
+		return LevelBT, nil
+	case LevelBB:
+	case LevelBT:
+		if s.cfg.Timestamp == nil {
+			return bad(CodeUnsupportedLevel, "level B-T needs a timestamp authority, which is not configured")
+		}
+	case LevelBLT, LevelBLTA:
+		if msg := s.longTermUnsupported(level); msg != "" {
+			return bad(CodeUnsupportedLevel, "%s", msg)
+		}
+	default:
+		return bad(CodeInvalid, "level must be B-B, B-T, B-LT or B-LTA")
+	}
+	return level, nil
+}
+
+// intakeDocuments checks each document (title, PDF, placement) and returns their records
+// and bytes.
+func (s *Service) intakeDocuments(ctx context.Context, in []DocumentInput) ([]Document, [][]byte, error) {
+	docs := make([]Document, len(in))
+	pdfs := make([][]byte, len(in))
+	for i, d := range in {
 		title := strings.TrimSpace(d.Title)
 		if len(title) > maxTitleBytes || !utf8.ValidString(title) {
-			return Request{}, &InputError{Index: i, Code: CodeInvalid, Msg: fmt.Sprintf("title is not valid UTF-8 of at most %d bytes", maxTitleBytes)}
+			return nil, nil, &InputError{Index: i, Code: CodeInvalid, Msg: fmt.Sprintf("title is not valid UTF-8 of at most %d bytes", maxTitleBytes)}
 		}
 		if title == "" {
 			title = fmt.Sprintf("Tài liệu %d", i+1)
@@ -266,13 +317,13 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 		pages, ierr := s.intake.check(ctx, d.PDF)
 		if ierr != nil {
 			if ierr.Code == "" { // not the input's fault
-				return Request{}, fmt.Errorf("signing: checking document %d: %s", i, ierr.Msg)
+				return nil, nil, fmt.Errorf("signing: checking document %d: %s", i, ierr.Msg)
 			}
 			ierr.Index = i
-			return Request{}, ierr
+			return nil, nil, ierr
 		}
 		if err := checkPlacement(d.Placement, pages); err != "" {
-			return Request{}, &InputError{Index: i, Code: CodeBadPlacement, Msg: err}
+			return nil, nil, &InputError{Index: i, Code: CodeBadPlacement, Msg: err}
 		}
 		sum := sha256.Sum256(d.PDF)
 		var pl *Placement
@@ -283,28 +334,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 		docs[i] = Document{Index: i, Title: title, Pages: pages, Size: int64(len(d.PDF)), SHA256: hex.EncodeToString(sum[:]), Placement: pl}
 		pdfs[i] = d.PDF
 	}
-
-	now := s.now()
-	req := Request{
-		ID:       newID(),
-		ClientID: in.ClientID, Subject: in.Subject, CitizenID: in.CitizenID,
-		Reason: in.Reason, Location: in.Location, Level: level, Status: StatusPending,
-		Documents: docs, CallbackURL: in.CallbackURL, IdempotencyKey: in.IdempotencyKey,
-		CreatedAt: now, ExpiresAt: now.Add(ttl),
-	}
-	req.Fingerprint = fingerprint(req, ttl)
-	got, err := s.cfg.Store.CreateSigningRequest(ctx, req, pdfs)
-	if err != nil {
-		if errors.Is(err, ErrConflict) {
-			return Request{}, fmt.Errorf("signing: idempotency key reused with other content: %w", ErrConflict)
-		}
-		return Request{}, err
-	}
-	if got.ID == req.ID {
-		s.log.InfoContext(ctx, "signing request created", "request", got.ID, "client", got.ClientID, "documents", len(docs), "level", level)
-		s.audit(ctx, audit.KindSigningCreate, audit.Client(got.ClientID), got)
-	}
-	return got, nil
+	return docs, pdfs, nil
 }
 
 // checkPlacement returns why p cannot be placed in a document of pages pages, or "".
