@@ -6,12 +6,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/motlan/motlan/idp/internal/idptest"
+	"github.com/motlan/motlan/idp/internal/web"
 )
 
 // The fuzz targets build one provider per process (outside f.Fuzz) and call ServeHTTP
@@ -61,9 +61,9 @@ func FuzzClientAssertion(f *testing.F) {
 		if code == "invalid_client" {
 			return
 		}
-		// A parameter that is not UTF-8 text is a malformed request, refused before the
-		// client is authenticated (idp/internal/web.ReadForm).
-		if code == "invalid_request" && !utf8.ValidString(assertion) {
+		// A parameter the store cannot hold (not UTF-8, or with NUL) is a malformed
+		// request, refused before the client is authenticated.
+		if code == "invalid_request" && !web.Storable(url.Values{"a": {assertion}}) {
 			return
 		}
 		if code == "invalid_grant" && verifiesAsPKJWT(h, assertion) {
