@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/motlan/motlan/idp/claims"
@@ -55,10 +56,40 @@ type Config struct {
 // Tokens mints and verifies the provider's tokens.
 type Tokens struct {
 	cfg Config
+
+	// recorded holds the (client, subject) pairs this process has stored with
+	// RecordSubject, so that refreshes, which mint again and again for one pair, cost no
+	// store read. Cleared when full: recording again is harmless.
+	mu       sync.Mutex
+	recorded map[string]struct{}
 }
 
+// maxRecorded bounds Tokens.recorded.
+const maxRecorded = 100_000
+
 // New builds Tokens.
-func New(cfg Config) *Tokens { return &Tokens{cfg: cfg} }
+func New(cfg Config) *Tokens { return &Tokens{cfg: cfg, recorded: map[string]struct{}{}} }
+
+// recordSubject remembers that the client knows the citizen as sub, once per process.
+func (t *Tokens) recordSubject(ctx context.Context, clientID, sub, citizenID string, now time.Time) error {
+	key := clientID + "\x00" + sub
+	t.mu.Lock()
+	_, done := t.recorded[key]
+	t.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := t.cfg.Store.RecordSubject(ctx, clientID, sub, citizenID, now); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	if len(t.recorded) >= maxRecorded {
+		clear(t.recorded)
+	}
+	t.recorded[key] = struct{}{}
+	t.mu.Unlock()
+	return nil
+}
 
 // Source is what a token response is minted from: an authorization code or a refresh token.
 type Source struct {
@@ -192,7 +223,7 @@ func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string)
 	now := t.cfg.Now()
 	sub := t.Subject(c, g.CitizenID)
 	// Remembered so that the client's sub resolves back to the citizen (signing requests).
-	if err := t.cfg.Store.RecordSubject(ctx, c.ID, sub, g.CitizenID, now); err != nil {
+	if err := t.recordSubject(ctx, c.ID, sub, g.CitizenID, now); err != nil {
 		return Set{}, fmt.Errorf("record subject: %w", err)
 	}
 	cit := t.SealCitizen(g.CitizenID, c.ID)
