@@ -18,12 +18,12 @@ import (
 // accountFixture is two citizens, each with a session, a consent, a code, a refresh
 // token, a release, a subject, a signing request and an audit record for the portal.
 type accountFixture struct {
-	s       *sqlstore.Store
-	ctx     context.Context
-	now     time.Time
-	a, b    store.Citizen
-	reqA    string
-	reqB    string
+	s    *sqlstore.Store
+	ctx  context.Context
+	now  time.Time
+	a, b store.Citizen
+	reqA string
+	reqB string
 }
 
 func newAccountFixture(t *testing.T, open func(testing.TB, func() time.Time) *sqlstore.Store) *accountFixture {
@@ -43,7 +43,7 @@ func newAccountFixture(t *testing.T, open func(testing.TB, func() time.Time) *sq
 	for i, sub := range []string{"sub-a", "sub-b"} {
 		c, err := f.s.UpsertCitizen(f.ctx, store.Citizen{Issuer: "https://eid.example.vn", Subject: sub, CCCD: "03808500123" + string(rune('4'+i)),
 			Attributes: map[string]store.Attribute{"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "https://eid.example.vn", Level: 2, VerifiedAt: now, Verified: true}},
-			CreatedAt: now, UpdatedAt: now})
+			CreatedAt:  now, UpdatedAt: now})
 		ok("upsert citizen", err)
 		if i == 0 {
 			f.a = c
