@@ -201,6 +201,8 @@ func publicMux(p *idp.Provider, sp *signingParts) *http.ServeMux {
 	mux.Handle("/", p)
 	mux.Handle("/signing/v1/", sp.api)
 	mux.Handle("/sign/", sp.api)
+	mux.Handle("/me", sp.account)
+	mux.Handle("/me/", sp.account)
 	mux.Handle("/admin/v1/", sp.api)
 	mux.Handle("/ca/", sp.ca)
 	mux.Handle("/csc/", sp.csc)

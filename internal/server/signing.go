@@ -40,6 +40,7 @@ type signingParts struct {
 	ca      http.Handler
 	tsa     http.Handler // nil with an external TSA
 	csc     http.Handler // the CSC API v2 server over the vault
+	account http.Handler // the citizen's own page, /me
 	service *signing.Service
 	// closeVault releases the vault (an HSM session pool); a no-op for the software vault.
 	closeVault func() error
@@ -145,6 +146,9 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		return nil, err
 	}
 	parts.api = dpopChallenges(p, api.Handler())
+	if parts.account, err = accountPage(p, st, svc, devCA, roots, masterKey, auditLog, log); err != nil {
+		return nil, err
+	}
 	return parts, nil
 }
 
