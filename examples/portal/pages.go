@@ -305,6 +305,7 @@ footer{max-width:40rem;margin:0 auto;padding:1rem;color:#6b6b6b;font-size:.85rem
 <body>
 <header>
 <a id="home-link" href="/">{{.T.portal}}</a>
+<a id="my-data" href="{{.MyDataURL}}">{{if eq .Lang "en"}}My data{{else}}Dữ liệu của tôi{{end}}</a>
 <a id="lang-switch" href="{{.SwitchURL}}" lang="{{.SwitchLang}}" hreflang="{{.SwitchLang}}">{{.SwitchLabel}}</a>
 </header>
 <main>

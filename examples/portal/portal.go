@@ -519,6 +519,7 @@ type page struct {
 	Lang, Nonce, Title     string
 	SwitchURL, SwitchLabel string
 	SwitchLang             string
+	MyDataURL              string // the citizen's own page at Motlan
 	T                      map[string]string
 	V                      any
 }
@@ -537,7 +538,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, lang string, sta
 	pg := page{
 		Lang: lang, Nonce: nonce, Title: title,
 		SwitchURL: path + "?lang=" + other, SwitchLabel: messages[other]["lang_name"], SwitchLang: other,
-		T: messages[lang], V: v,
+		T: messages[lang], V: v, MyDataURL: strings.TrimSuffix(p.cfg.Issuer, "/") + "/me?lang=" + lang,
 	}
 	var buf bytes.Buffer
 	if err := templates[name].ExecuteTemplate(&buf, "base", pg); err != nil {
