@@ -111,13 +111,21 @@ type pageData struct {
 var claimLabels = map[string]map[string]string{
 	"vi": {"name": "Họ và tên", "given_name": "Tên", "family_name": "Họ", "birthdate": "Ngày sinh", "gender": "Giới tính",
 		"address": "Địa chỉ", "phone_number": "Số điện thoại", "phone_number_verified": "Số điện thoại đã xác thực",
-		"cccd": "Số định danh cá nhân", "sub": "Mã định danh với dịch vụ", "verified_claims": "Thông tin đã xác thực"},
+		"cccd": "Số định danh cá nhân", "sub": "Mã định danh với dịch vụ", "verified_claims": "Thông tin đã xác thực",
+		"middle_name": "Tên đệm", "nationality": "Quốc tịch", "place_of_origin": "Quê quán", "updated_at": "Thời điểm cập nhật",
+		"verified": "đã xác thực"},
 	"en": {"name": "Full name", "given_name": "Given name", "family_name": "Family name", "birthdate": "Date of birth", "gender": "Sex",
 		"address": "Address", "phone_number": "Phone number", "phone_number_verified": "Phone number verified",
-		"cccd": "Personal ID number", "sub": "Identifier for the service", "verified_claims": "Verified data"},
+		"cccd": "Personal ID number", "sub": "Identifier for the service", "verified_claims": "Verified data",
+		"middle_name": "Middle name", "nationality": "Nationality", "place_of_origin": "Place of origin", "updated_at": "Last updated",
+		"verified": "verified"},
 }
 
+// claimLabel names a claim as the page shows it; verified_claims.x is x, verified.
 func claimLabel(lang, name string) string {
+	if inner, ok := strings.CutPrefix(name, "verified_claims."); ok {
+		return claimLabel(lang, inner) + " (" + claimLabels[lang]["verified"] + ")"
+	}
 	if l := claimLabels[lang][name]; l != "" {
 		return l
 	}
@@ -126,6 +134,7 @@ func claimLabel(lang, name string) string {
 
 // attrValue is the citizen record's current value of a claim, as text.
 func attrValue(c store.Citizen, name string) string {
+	name = strings.TrimPrefix(name, "verified_claims.")
 	if name == "cccd" {
 		return c.CCCD
 	}

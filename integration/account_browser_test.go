@@ -257,6 +257,21 @@ func TestBrowserAccount(t *testing.T) {
 		t.Errorf("current value of name %q, want Lê Công Hảo", v)
 	}
 	phone.shot("me-values")
+	phone.press("English", "#lang-switch", true)
+	phone.do("/me in English", chromedp.WaitVisible(chromedp.CSS(`#shared dd[data-claim="name"]`)))
+	if h := strings.TrimSpace(run(phone, "English heading", chromedp.Text(chromedp.CSS("h1")))); h != "My data" {
+		t.Errorf("English heading %q", h)
+	}
+	phone.shot("me-english")
+	phone.press("Tiếng Việt", "#lang-switch", true)
+	phone.do("/me in Vietnamese", chromedp.WaitVisible(chromedp.ID("shared")))
+	if h := strings.TrimSpace(run(phone, "Vietnamese heading", chromedp.Text(chromedp.CSS("h1")))); h != "Dữ liệu của tôi" {
+		t.Errorf("Vietnamese heading %q", h)
+	}
+	// Every control is a tap target of at least 44 px.
+	if small := run(phone, "tap targets", chromedp.Evaluate[[]string](`[...document.querySelectorAll('main a, main button, main input, header a')].map(e => e.closest('label') || e).filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44).map(e => e.outerHTML.slice(0, 80))`)); len(small) != 0 {
+		t.Errorf("tap targets under 44 px: %q", small)
+	}
 
 	// ---- Withdraw the portal's consent. ----
 	phone.press("withdraw", `.consent[data-client="portal"] button.withdraw`, true)
