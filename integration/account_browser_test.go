@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -158,6 +159,23 @@ func fetchText(b *tab, step, u string) string {
 	return text
 }
 
+// meShot saves a full-page JPEG of a phone page: /me is long, and a PNG of it at the
+// phone's pixel ratio is slow to encode on a busy machine.
+func meShot(b *tab, step string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+	if err != nil {
+		b.t.Errorf("%s: screenshot %s: %v", b.name, step, err)
+		return
+	}
+	*b.seq++
+	if err := os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%02d-%s-%s.jpg", *b.seq, b.name, step)), img, 0o644); err != nil {
+		b.t.Errorf("screenshot %s: %v", step, err)
+	}
+}
+
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 var khaiSinhTitles = []string{"Tờ khai đăng ký khai sinh", "Tờ khai đăng ký thường trú", "Tờ khai tham gia bảo hiểm y tế"}
@@ -173,7 +191,7 @@ func TestBrowserAccount(t *testing.T) {
 	rc := newLogoutReceiver(t)
 	pm := newPortalWithBackchannel(t, rc)
 	s := pm.s
-	browserCtx := startChromium(t, 4*time.Minute)
+	browserCtx := startChromium(t, 8*time.Minute)
 	shots := artifactsDir(t, "account")
 	seq := 0
 	desk := newTab(t, browserCtx, "me-desktop", shots, &seq)
@@ -245,10 +263,10 @@ func TestBrowserAccount(t *testing.T) {
 	if text := strings.TrimSpace(run(phone, "my data link", chromedp.Text(chromedp.ID("my-data")))); text != "Dữ liệu của tôi" {
 		t.Errorf("approval page's link reads %q", text)
 	}
-	phone.shot("signed")
+	meShot(phone, "signed")
 	phone.press("Dữ liệu của tôi", "#my-data", true)
 	phone.do("/me", chromedp.WaitVisible(chromedp.ID("shared")))
-	phone.shot("me")
+	meShot(phone, "me")
 	checkMePage(t, phone)
 
 	phone.press("show values", "#show-values", true)
@@ -256,13 +274,13 @@ func TestBrowserAccount(t *testing.T) {
 	if v := strings.TrimSpace(run(phone, "name value", chromedp.Text(chromedp.CSS(`#shared dd[data-claim="name"]`)))); v != "Lê Công Hảo" {
 		t.Errorf("current value of name %q, want Lê Công Hảo", v)
 	}
-	phone.shot("me-values")
+	meShot(phone, "me-values")
 	phone.press("English", "#lang-switch", true)
 	phone.do("/me in English", chromedp.WaitVisible(chromedp.CSS(`#shared dd[data-claim="name"]`)))
 	if h := strings.TrimSpace(run(phone, "English heading", chromedp.Text(chromedp.CSS("h1")))); h != "My data" {
 		t.Errorf("English heading %q", h)
 	}
-	phone.shot("me-english")
+	meShot(phone, "me-english")
 	phone.press("Tiếng Việt", "#lang-switch", true)
 	phone.do("/me in Vietnamese", chromedp.WaitVisible(chromedp.ID("shared")))
 	if h := strings.TrimSpace(run(phone, "Vietnamese heading", chromedp.Text(chromedp.CSS("h1")))); h != "Dữ liệu của tôi" {
@@ -276,7 +294,7 @@ func TestBrowserAccount(t *testing.T) {
 	// ---- Withdraw the portal's consent. ----
 	phone.press("withdraw", `.consent[data-client="portal"] button.withdraw`, true)
 	phone.do("withdrawn", chromedp.WaitVisible(chromedp.ID("notice")))
-	phone.shot("me-withdrawn")
+	meShot(phone, "me-withdrawn")
 	if n := run(phone, "consents left", chromedp.Evaluate[int](`document.querySelectorAll('.consent[data-client="portal"]').length`)); n != 0 {
 		t.Errorf("the portal's consent is still listed")
 	}
@@ -301,7 +319,7 @@ func TestBrowserAccount(t *testing.T) {
 	}
 	phone.press("revoke", "#revoke-cert", true)
 	phone.do("revoked", chromedp.WaitVisible(chromedp.ID("notice")))
-	phone.shot("me-revoked")
+	meShot(phone, "me-revoked")
 	issuing := fetchCert(t, s.issuer+"/ca/issuing.crt")
 	if revoked, why := ocspRevoked(t, s, issuing, serial); !revoked {
 		t.Errorf("OCSP right after the revocation: %s", why)
@@ -323,7 +341,7 @@ func TestBrowserAccount(t *testing.T) {
 	phone.press("confirm", "#delete-confirm", true)
 	phone.press("delete", "#delete", true)
 	phone.do("deleted", chromedp.WaitVisible(chromedp.ID("message")))
-	phone.shot("deleted")
+	meShot(phone, "deleted")
 	if h := strings.TrimSpace(run(phone, "deleted heading", chromedp.Text(chromedp.CSS("#message h1")))); h != "Đã xóa dữ liệu" {
 		t.Errorf("after deletion: %q", h)
 	}
@@ -332,7 +350,7 @@ func TestBrowserAccount(t *testing.T) {
 	phone.do("open /me again", chromedp.Navigate(s.issuer+"/me"))
 	phone.eidLogin("relogin", haoCCCD, true)
 	phone.do("/me after deletion", chromedp.WaitVisible(chromedp.ID("shared")))
-	phone.shot("me-after-deletion")
+	meShot(phone, "me-after-deletion")
 	for sel, want := range map[string]int{"#shared .portal": 0, ".consent": 0, ".request": 0, "#cert-serial": 0, ".session": 1} {
 		if n := run(phone, sel, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`)); n != want {
 			t.Errorf("after deletion and a new login: %d of %s, want %d", n, sel, want)
