@@ -33,7 +33,7 @@ type Store interface {
 	ListSigningRequests(ctx context.Context, clientID, subject string, limit int) ([]signing.Request, error)
 	SignedPDF(ctx context.Context, id string, index int) ([]byte, error)
 	CitizenCert(ctx context.Context, citizenID string) (signing.CitizenCert, error)
-	ForgetCitizenKey(ctx context.Context, citizenID, serial, keyLabel string) error
+	ForgetCitizenKey(ctx context.Context, citizenID, serial string) error
 	ListActorAudit(ctx context.Context, actor string, limit int) ([]store.AuditRecord, error)
 	DeleteCitizen(ctx context.Context, citizenID string) error
 }

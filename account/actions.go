@@ -132,9 +132,9 @@ func (p *Page) handleReject(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /me/certificate/revoke: "mất điện thoại". The certificate is revoked as
-// keyCompromise at the CA (OCSP and the CRL say so at once), and the key and certificate
-// records are dropped, so the next signing, after its own fresh level-2 login, creates a
-// new key and certificate.
+// keyCompromise at the CA (OCSP and the CRL say so at once), the certificate record is
+// dropped and the key moves to its next epoch, so the next signing, after its own fresh
+// level-2 login, creates a new key and certificate.
 func (p *Page) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	cid, lang, ok := p.post(w, r, true)
 	if !ok {
@@ -170,7 +170,7 @@ func (p *Page) revokeCert(ctx context.Context, cid string, reason int) error {
 	if err == nil {
 		p.audit(ctx, audit.KindRevoke, cid, map[string]any{"serial": c.Serial, "reason": ca.ReasonName(rev.Reason), "via": "me"})
 	}
-	return p.cfg.Store.ForgetCitizenKey(ctx, cid, c.Serial, signing.CitizenKeyLabel(cid))
+	return p.cfg.Store.ForgetCitizenKey(ctx, cid, c.Serial)
 }
 
 // POST /me/delete: the deletion request. Every client's tokens are revoked and each is

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/motlan/motlan/account"
+	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/adapters/vneid/sim"
+	"github.com/motlan/motlan/signing"
 )
 
 var (
@@ -156,5 +160,58 @@ func testAccountIsolation(t *testing.T, driver string) {
 	}
 	if st := post(anon, "/me/delete", linhCSRF); st != http.StatusForbidden {
 		t.Errorf("delete without a session: %d, want 403", st)
+	}
+}
+
+// TestAccountRevokeThenSign: after the citizen revokes the certificate on /me ("mất điện
+// thoại"), OCSP answers revoked at once, and the next signing request, approved after a
+// fresh level-2 login, signs with a new key under a new certificate.
+func TestAccountRevokeThenSign(t *testing.T) {
+	s := newStack(t, "sqlite")
+	title := "Tờ khai đăng ký khai sinh"
+	hao := newSigningPortal(t, s)
+	first, approvalURL := hao.request(t, s, "first", title)
+	hao.approve(t, approvalURL, title)
+	if st := hao.wait(t, s, first); st.Status != "signed" {
+		t.Fatalf("status %q (%s), want signed", st.Status, st.Failure)
+	}
+	serial1 := signerSerial(t, s, hao, first)
+
+	st, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: s.storage.DSN.Value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, csrf := s.meLogin(t, hao.b, haoCCCD)
+	var x account.Export
+	if err := json.Unmarshal([]byte(body(t, hao.b.get(s.issuer+"/me/data.json"))), &x); err != nil || x.Certificate == nil || x.Certificate.Serial != serial1.Text(16) {
+		t.Fatalf("export before the revocation: certificate %+v, %v; want serial %x", x.Certificate, err, serial1)
+	}
+	_, _, pub1, err := st.GetSealedKey(t.Context(), signing.CitizenKeyLabel(x.Citizen.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	resp := hao.b.postForm(s.issuer+"/me/certificate/revoke", url.Values{"csrf": {csrf}, "lang": {"vi"}})
+	if loc := location(t, resp); loc.Path != "/me" || loc.Query().Get("done") != "revoked" {
+		t.Fatalf("revoke redirected to %s", loc)
+	}
+	issuing := fetchCert(t, s.issuer+"/ca/issuing.crt")
+	if revoked, why := ocspRevoked(t, s, issuing, serial1); !revoked {
+		t.Fatalf("OCSP right after the revocation on /me: %s", why)
+	}
+
+	second, approvalURL := hao.request(t, s, "second", title)
+	hao.approve(t, approvalURL, title)
+	if st := hao.wait(t, s, second); st.Status != "signed" {
+		t.Fatalf("signing after the revocation: %q (%s), want signed with a new key", st.Status, st.Failure)
+	}
+	if serial2 := signerSerial(t, s, hao, second); serial2.Cmp(serial1) == 0 {
+		t.Error("the second signature uses the revoked certificate")
+	}
+	// The old key stays sealed in the vault, unused; the new one has the next epoch's label.
+	_, _, pub2, err := st.GetSealedKey(t.Context(), signing.CitizenKeyLabel(x.Citizen.ID)+"/1")
+	if err != nil || bytes.Equal(pub1, pub2) {
+		t.Errorf("the citizen's key after the revocation: %v, same key %v", err, bytes.Equal(pub1, pub2))
 	}
 }

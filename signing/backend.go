@@ -168,7 +168,11 @@ type localBackend struct{ s *Service }
 
 func (b localBackend) Credential(ctx context.Context, info CitizenInfo) (Credential, error) {
 	s := b.s
-	key, err := vault.EnsureKey(ctx, s.cfg.Vault, CitizenKeyLabel(info.ID), vault.KeySpec{Alg: s.cfg.KeyAlg})
+	label, err := s.citizenKeyLabel(ctx, info.ID)
+	if err != nil {
+		return nil, err
+	}
+	key, err := vault.EnsureKey(ctx, s.cfg.Vault, label, vault.KeySpec{Alg: s.cfg.KeyAlg})
 	if err != nil {
 		if errors.Is(err, vault.ErrInvalidLabel) || errors.Is(err, vault.ErrUnsupportedAlg) || errors.Is(err, vault.ErrCorrupt) {
 			return nil, permanent("citizen key unusable", err)

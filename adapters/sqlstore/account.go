@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -25,7 +26,9 @@ var (
 	qCitizenSigning      = "SELECT " + signingCols + " FROM signing_requests WHERE citizen_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
 	qCitizenAudit        = "SELECT " + auditCols + " FROM audit_log WHERE actor = ? ORDER BY seq DESC LIMIT ?"
 	qForgetCert          = "DELETE FROM citizen_certs WHERE citizen_id = ? AND serial = ?"
-	qForgetKey           = "DELETE FROM citizen_keys WHERE label = ?"
+	qBumpKeyEpoch        = insertSQL("citizen_key_epochs", "citizen_id, epoch, updated_at") +
+		" ON CONFLICT (citizen_id) DO UPDATE SET epoch = citizen_key_epochs.epoch + 1, updated_at = excluded.updated_at"
+	qKeyEpoch = "SELECT epoch FROM citizen_key_epochs WHERE citizen_id = ?"
 )
 
 // ListCitizenSessions returns the citizen's live sessions, newest first.
@@ -141,19 +144,38 @@ func (s *Store) ListActorAudit(ctx context.Context, actor string, limit int) ([]
 	return out, nil
 }
 
-// ForgetCitizenKey drops the citizen's certificate record (if it is still serial) and,
-// for the software vault, the key under keyLabel, so that the next signing creates a new
-// key and certificate. A PKCS#11 vault keeps its key: only the certificate is replaced.
-func (s *Store) ForgetCitizenKey(ctx context.Context, citizenID, serial, keyLabel string) error {
-	return unavailable(s.inTx(ctx, func(tx *txn) error {
+// ForgetCitizenKey drops the citizen's certificate record (if it is still serial) and
+// moves their key to the next epoch (signing.KeyEpochs), in one transaction, so that the
+// next signing creates a new key and certificate. The old key stays sealed in the vault,
+// unused: vault records are never deleted.
+func (s *Store) ForgetCitizenKey(ctx context.Context, citizenID, serial string) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.exec(qForgetCert, citizenID, serial); err != nil {
-			return fmt.Errorf("sqlstore: forget citizen certificate: %w", err)
+			return err
 		}
-		if _, err := tx.exec(qForgetKey, keyLabel); err != nil {
-			return fmt.Errorf("sqlstore: forget citizen key: %w", err)
-		}
-		return nil
-	}))
+		_, err := tx.exec(qBumpKeyEpoch, citizenID, 1, s.nowMS())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: forget citizen key: %w", err)
+	}
+	return nil
+}
+
+// CitizenKeyEpoch is how many times the citizen's key was replaced (0: never).
+func (s *Store) CitizenKeyEpoch(ctx context.Context, citizenID string) (int, error) {
+	row, err := s.queryRow(ctx, qKeyEpoch, citizenID)
+	var n int64
+	if err == nil {
+		err = row.Scan(&n)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: citizen key epoch: %w", unavailable(err))
+	}
+	return int(n), nil
 }
 
 // DeleteCitizen erases a citizen on their request, in one transaction: the record with
@@ -200,3 +222,5 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+var _ signing.KeyEpochs = (*Store)(nil)

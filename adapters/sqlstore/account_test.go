@@ -160,24 +160,35 @@ func testAccountForgetKey(t *testing.T, f *accountFixture) {
 	if err := f.s.PutCitizenCert(f.ctx, cert, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.CreateSealedKey(f.ctx, "citizen/"+f.a.ID, "ES256", []byte{1}, []byte{2}); err != nil {
-		t.Fatal(err)
+	epoch := func(id string) int {
+		t.Helper()
+		n, err := f.s.CitizenKeyEpoch(f.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
-	// Another serial (a certificate issued since) stays.
-	if err := f.s.ForgetCitizenKey(f.ctx, f.a.ID, "0b", "citizen/none"); err != nil {
+	if n := epoch(f.a.ID); n != 0 {
+		t.Errorf("epoch before any replacement %d, want 0", n)
+	}
+	// Another serial (a certificate issued since) stays; the epoch moves anyway.
+	if err := f.s.ForgetCitizenKey(f.ctx, f.a.ID, "0b"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.CitizenCert(f.ctx, f.a.ID); err != nil {
 		t.Errorf("certificate with another serial forgotten: %v", err)
 	}
-	if err := f.s.ForgetCitizenKey(f.ctx, f.a.ID, "0a", "citizen/"+f.a.ID); err != nil {
+	if err := f.s.ForgetCitizenKey(f.ctx, f.a.ID, "0a"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.CitizenCert(f.ctx, f.a.ID); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("certificate kept: %v", err)
 	}
-	if _, _, _, err := f.s.GetSealedKey(f.ctx, "citizen/"+f.a.ID); err == nil {
-		t.Errorf("key kept")
+	if n := epoch(f.a.ID); n != 2 {
+		t.Errorf("epoch after two replacements %d, want 2", n)
+	}
+	if n := epoch(f.b.ID); n != 0 {
+		t.Errorf("the other citizen's epoch %d, want 0", n)
 	}
 }
 
