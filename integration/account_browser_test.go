@@ -51,6 +51,12 @@ func newLogoutReceiver(t *testing.T) *logoutReceiver {
 	return rc
 }
 
+func (rc *logoutReceiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.tokens)
+}
+
 // wait returns the tokens received once there is at least one, or after 10 s.
 func (rc *logoutReceiver) wait() []string {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

@@ -12,6 +12,7 @@ import (
 	"github.com/motlan/motlan/account"
 	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/adapters/vneid/sim"
+	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -63,7 +64,8 @@ func TestAccountIsolation(t *testing.T) {
 }
 
 func testAccountIsolation(t *testing.T, driver string) {
-	s := newStack(t, driver)
+	rc := newLogoutReceiver(t)
+	s := newStackWith(t, driver, false, func(c *config.Config) { c.Clients[0].BackchannelLogoutURI = rc.URL + "/backchannel-logout" })
 
 	// Hảo signs one request and leaves another pending.
 	title := "Tờ khai đăng ký khai sinh"
@@ -160,6 +162,27 @@ func testAccountIsolation(t *testing.T, driver string) {
 	}
 	if st := post(anon, "/me/delete", linhCSRF); st != http.StatusForbidden {
 		t.Errorf("delete without a session: %d, want 403", st)
+	}
+
+	// Hảo herself declines the pending request from /me, then ends her session: it is gone
+	// for her browser, and the portal, which had tokens in it, gets a logout token.
+	if st := post(hao.b, "/me/signing/"+pending+"/reject", haoCSRF); st != http.StatusSeeOther {
+		t.Errorf("Hảo declines her pending request: %d, want 303", st)
+	}
+	if st := hao.wait(t, s, pending); st.Status != "rejected" {
+		t.Errorf("after declining on /me: %q, want rejected", st.Status)
+	}
+	if n := rc.count(); n != 0 {
+		t.Fatalf("%d logout tokens before any session ended", n)
+	}
+	if st := post(hao.b, "/me/sessions/"+haoSessions[0][1]+"/end", haoCSRF); st != http.StatusSeeOther {
+		t.Errorf("Hảo ends her session: %d, want 303", st)
+	}
+	if loc := location(t, hao.b.get(s.issuer+"/me")); !strings.HasPrefix(loc.String(), s.issuer+"/stepup") {
+		t.Errorf("/me after ending the session redirects to %s, want a new login", loc)
+	}
+	if got := rc.wait(); len(got) != 1 {
+		t.Errorf("%d logout tokens after the session ended, want 1 (the portal's)", len(got))
 	}
 }
 
