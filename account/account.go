@@ -173,6 +173,10 @@ func (p *Page) Handler() http.Handler {
 	m.HandleFunc("POST /me/signing/{id}/reject", p.handleReject)
 	m.HandleFunc("POST /me/certificate/revoke", p.handleRevoke)
 	m.HandleFunc("POST /me/delete", p.handleDelete)
+	m.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		p.message(w, r, http.StatusMethodNotAllowed, pickLang(r), "bad_request", "")
+	})
 	m.HandleFunc("/me/", func(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, http.StatusNotFound, pickLang(r), "not_found", "")
 	})

@@ -62,6 +62,7 @@ func TestActionsRefused(t *testing.T) {
 		{"withdraw with another citizen's CSRF", fresh, "POST", "/me/consents/portal/withdraw", url.Values{"csrf": {page(fresh).csrfToken("cit-b", now)}}, http.StatusForbidden, false, "hết hạn"},
 		{"action without a session", browserProvider{}, "POST", "/me/sessions/x/end", url.Values{"csrf": {csrf}}, http.StatusForbidden, true, "định danh điện tử"},
 		{"unknown path", fresh, "GET", "/me/nothing", nil, http.StatusNotFound, false, "Không tìm thấy"},
+		{"POST to the page", fresh, "POST", "/me", url.Values{"csrf": {csrf}}, http.StatusMethodNotAllowed, false, "không hợp lệ"},
 		{"English", stale, "POST", "/me/delete", url.Values{"csrf": {csrf}, "lang": {"en"}}, http.StatusForbidden, true, "log in again"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
