@@ -114,6 +114,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
 		Audit:          auditLog,
+		Retention:      retentionPolicy(cfg.Retention),
 	})
 	if err != nil {
 		return nil, err
