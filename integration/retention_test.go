@@ -16,7 +16,7 @@ import (
 // the retention job on the same database with its clock 31 days ahead (a second store, as
 // another replica would): the portal's download of the signed PDF answers 410 with the
 // documents-deleted problem in Vietnamese and English, the request itself still reads,
-// and the citizen's copy of the original is gone too.
+// and the citizen's copy of the original is gone too. The status said when, beforehand.
 func TestRetentionPurgedDocumentIsGone(t *testing.T) {
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {
@@ -30,15 +30,26 @@ func TestRetentionPurgedDocumentIsGone(t *testing.T) {
 			}
 			download := s.issuer + "/signing/v1/requests/" + id + "/documents/0"
 			p.download(t, s, id) // served while kept
+			var st struct {
+				UpdatedAt          time.Time `json:"updated_at"`
+				DocumentsKeptUntil time.Time `json:"documents_kept_until"`
+			}
+			resp, err := p.api.Get(s.issuer + "/signing/v1/requests/" + id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if raw := body(t, resp); json.Unmarshal([]byte(raw), &st) != nil || !st.DocumentsKeptUntil.Equal(st.UpdatedAt.Add(30*24*time.Hour)) {
+				t.Errorf("documents_kept_until is not 30 days after the end: %s", raw)
+			}
 
 			later := time.Now().Add(31 * 24 * time.Hour)
-			st, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: s.storage.Driver, DSN: s.storage.DSN.Value,
+			store, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: s.storage.Driver, DSN: s.storage.DSN.Value,
 				Now: func() time.Time { return later }})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer st.Close()
-			job, err := retention.New(retention.Config{Store: st, Now: func() time.Time { return later }})
+			defer store.Close()
+			job, err := retention.New(retention.Config{Store: store, Now: func() time.Time { return later }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +58,7 @@ func TestRetentionPurgedDocumentIsGone(t *testing.T) {
 				t.Fatalf("purge: %+v %v", res, err)
 			}
 
-			resp, err := p.api.Get(download)
+			resp, err = p.api.Get(download)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -140,7 +140,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
 		TrustRoots: roots, Logger: log, Extender: svc, Revoker: devCA,
 		MaxUploadBytes: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
-		RateLimits: limits, Audit: auditLog,
+		RateLimits: limits, Audit: auditLog, KeptUntil: svc.KeptUntil,
 	})
 	if err != nil {
 		return nil, err
