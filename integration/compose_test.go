@@ -105,6 +105,14 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("the replicas share a network namespace and must not share ports: %v %v", listens, admins)
 	}
 
+	checkNginx(t, listens)
+	checkPrometheus(t, admins)
+	checkEnvExample(t)
+}
+
+// checkNginx: nginx balances over exactly the replicas' public listeners.
+func checkNginx(t *testing.T, listens []string) {
+	t.Helper()
 	nginx, err := os.ReadFile("../deploy/compose/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +126,11 @@ func TestComposeFile(t *testing.T) {
 		servers = append(servers, string(m[1]))
 	}
 	sameSet(t, "nginx upstream servers vs the replicas' listen", servers, listens)
+}
 
+// checkPrometheus: Prometheus scrapes exactly the replicas' admin listeners.
+func checkPrometheus(t *testing.T, admins []string) {
+	t.Helper()
 	var prom struct {
 		ScrapeConfigs []struct {
 			StaticConfigs []struct {
@@ -140,7 +152,11 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 	sameSet(t, "Prometheus targets vs the replicas' admin.listen", targets, admins)
+}
 
+// checkEnvExample: .env.example holds placeholders only, and .env is git-ignored.
+func checkEnvExample(t *testing.T) {
+	t.Helper()
 	env, err := os.ReadFile("../.env.example")
 	if err != nil {
 		t.Fatal(err)
