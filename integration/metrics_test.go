@@ -100,7 +100,8 @@ func TestMetrics(t *testing.T) {
 	}
 	present := []string{
 		`motlan_signing_requests{state="pending"}`, `motlan_audit_pending_records`, `motlan_audit_pending_oldest_seconds`,
-		`motlan_store_scrape_errors_total`,
+		`motlan_store_scrape_errors_total`, `motlan_stored_document_bytes`,
+		`motlan_retention_purged_total{what="documents"}`, `motlan_retention_purged_total{what="requests"}`,
 	}
 	for _, name := range present {
 		if _, ok := after[name]; !ok {

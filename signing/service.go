@@ -101,6 +101,10 @@ type ServiceConfig struct {
 	CallbackRetries int           // after the first attempt; default 4
 	CallbackBackoff time.Duration // before the first retry, doubled each time; default 1 s
 
+	// Retention is how long ended requests and their PDFs are kept (zero periods:
+	// the defaults); the purge itself is internal/retention's job.
+	Retention Retention
+
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Audit records requests, approvals, rejections and signatures; nil: none.
@@ -164,6 +168,10 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	if cfg.CallbackBackoff == 0 {
 		cfg.CallbackBackoff = DefaultCallbackBackoff
+	}
+	cfg.Retention = cfg.Retention.WithDefaults()
+	if err := cfg.Retention.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -463,7 +471,8 @@ func (s *Service) List(ctx context.Context, clientID, subject string, limit int)
 }
 
 // SignedPDF returns document index signed, once the whole request is signed
-// (ErrNotSigned before: nothing half-signed is served).
+// (ErrNotSigned before: nothing half-signed is served; ErrPurged once the retention
+// policy deleted it).
 func (s *Service) SignedPDF(ctx context.Context, clientID, id string, index int) ([]byte, error) {
 	r, err := s.Get(ctx, clientID, id)
 	if err != nil {

@@ -61,7 +61,8 @@ type Placement struct {
 	Auto bool       `json:"auto,omitempty"` // Motlan picks a spot at the bottom of the page
 }
 
-// Document is one PDF of a request. The original bytes are kept until the request ends;
+// Document is one PDF of a request. The original and signed bytes are kept for a while
+// after the request ends (Retention);
 // SHA256 is what the citizen approves (sole control: only these bytes get signed).
 type Document struct {
 	Index     int        `json:"index"`
@@ -188,11 +189,14 @@ type Store interface {
 	// ListSigningRequestsByStatus returns up to limit requests in status, oldest first
 	// (Resume uses it to find requests left signing).
 	ListSigningRequestsByStatus(ctx context.Context, status Status, limit int) ([]Request, error)
+	// OriginalPDF returns a document as submitted; ErrPurged once the retention policy
+	// deleted the request's documents.
 	OriginalPDF(ctx context.Context, id string, index int) ([]byte, error)
 	// PutSignedPDF stores the signed bytes of one document once; a second put of the same
 	// document returns ErrConflict and keeps the first.
 	PutSignedPDF(ctx context.Context, id string, index int, pdf []byte) error
-	// SignedPDF returns the signed bytes of one document, or ErrNotFound while it has none.
+	// SignedPDF returns the signed bytes of one document, ErrNotFound while it has none,
+	// or ErrPurged once the retention policy deleted the request's documents.
 	SignedPDF(ctx context.Context, id string, index int) ([]byte, error)
 	// ExpireSigningRequests marks pending requests past ExpiresAt expired; returns their ids.
 	ExpireSigningRequests(ctx context.Context, now time.Time) ([]string, error)

@@ -328,6 +328,9 @@ func (s *Store) OriginalPDF(ctx context.Context, id string, index int) ([]byte, 
 	if err == nil {
 		err = row.Scan(&b)
 	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.missingDocument(ctx, "original pdf", id)
+	}
 	if err != nil {
 		return nil, signingRead("original pdf", err)
 	}
@@ -339,6 +342,9 @@ func (s *Store) SignedPDF(ctx context.Context, id string, index int) ([]byte, er
 	var b []byte
 	if err == nil {
 		err = row.Scan(&b)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.missingDocument(ctx, "signed pdf", id)
 	}
 	if err == nil && b == nil {
 		err = sql.ErrNoRows // the document exists but is not signed yet

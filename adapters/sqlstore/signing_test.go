@@ -24,3 +24,12 @@ func TestSigningConcurrency(t *testing.T) {
 		})
 	}
 }
+
+func TestSigningRetention(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			signingtest.RunRetentionTests(t, func(t *testing.T, c *signingtest.Clock) signingtest.PurgeStore { return b.open(t, c.Now) })
+		})
+	}
+}

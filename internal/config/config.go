@@ -33,6 +33,8 @@ type Config struct {
 	// RateLimits: see ratelimits.go.
 	RateLimits RateLimits `yaml:"rate_limits"`
 	Admin      Admin      `yaml:"admin"` // see admin.go
+	// Retention: see retention.go.
+	Retention Retention `yaml:"retention"`
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -312,6 +314,7 @@ func (c *Config) ApplyDefaults() {
 		c.Log.Format = "json"
 	}
 	c.RateLimits.applyDefaults()
+	c.Retention.applyDefaults()
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if cl.AuthMethod == "" {
@@ -410,6 +413,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.RateLimits.validate()...)
 	errs = append(errs, c.Signing.validateProvider()...)
 	errs = append(errs, c.Admin.validate(c.Listen)...)
+	errs = append(errs, c.Retention.validate()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

@@ -38,6 +38,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	logins      *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+	retention   retentionMetrics // retention.go
 }
 
 // New registers every metric on a registry of its own.
@@ -63,6 +64,7 @@ func New(cfg Config) *Metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	m.retention = newRetentionMetrics(m.reg)
 	for name, db := range cfg.DBs {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(db, "motlan_store_"+name))
 	}
@@ -90,6 +92,9 @@ func buildInfo() prometheus.Collector {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
+
+// Registry is the registry Handler serves (tests list its metrics against the README).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Login counts one eID login by outcome and level.
 func (m *Metrics) Login(outcome, level string) {

@@ -172,6 +172,9 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(err)
 	}
 	r.startBackground(st, sp, auditLog, log)
+	if err := r.startRetention(cfg.Retention, st, auditLog, m, log); err != nil {
+		return fail(err)
+	}
 	log.Info("motlan is serving", "issuer", cfg.Issuer, "addr", r.Addr, "storage", cfg.Storage.Driver)
 	return r, nil
 }

@@ -115,6 +115,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
 		Audit:          auditLog,
+		Retention:      retentionPolicy(cfg.Retention),
 	})
 	if err != nil {
 		return nil, err
@@ -140,7 +141,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
 		TrustRoots: roots, Logger: log, Extender: svc, Revoker: devCA,
 		MaxUploadBytes: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
-		RateLimits: limits, Audit: auditLog,
+		RateLimits: limits, Audit: auditLog, KeptUntil: svc.KeptUntil,
 	})
 	if err != nil {
 		return nil, err

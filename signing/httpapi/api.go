@@ -70,6 +70,9 @@ type Config struct {
 	RateLimits *ratelimit.Limiter
 	// Audit records the admin API's acts (revocations); nil: none.
 	Audit *audit.Logger
+	// KeptUntil is when an ended request's PDFs are deleted (signing.Service.KeptUntil),
+	// shown as documents_kept_until; nil: not shown.
+	KeptUntil func(signing.Request) time.Time
 }
 
 // API serves the signing API and the approval pages.
@@ -92,6 +95,7 @@ type API struct {
 	revoker   Revoker
 	limits    *ratelimit.Limiter
 	audit     *audit.Logger
+	keptUntil func(signing.Request) time.Time
 }
 
 // New checks cfg and builds the API.
@@ -115,7 +119,7 @@ func New(cfg Config) (*API, error) {
 		names: cfg.ClientNames, fresh: cfg.FreshLogin, formTTL: cfg.FormTTL, now: cfg.Now, log: cfg.Logger,
 		roots: cfg.TrustRoots, ext: cfg.Extender, revoker: cfg.Revoker, audit: cfg.Audit,
 	}
-	a.limits = cfg.RateLimits
+	a.limits, a.keptUntil = cfg.RateLimits, cfg.KeptUntil
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
 	}
@@ -302,15 +306,17 @@ type requestJSON struct {
 	FailureVI   string `json:"failure_vi,omitempty"`
 	// BlockedUntil: the request is pending but its citizen is over the approval rate
 	// limit and can approve from this time on.
-	BlockedUntil time.Time      `json:"blocked_until,omitzero"`
-	CreatedAt    time.Time      `json:"created_at,omitzero"`
-	UpdatedAt    time.Time      `json:"updated_at,omitzero"`
-	ExpiresAt    time.Time      `json:"expires_at"`
-	Version      int64          `json:"version"`
-	ApprovalURL  string         `json:"approval_url"`
-	QRPNGURL     string         `json:"qr_png_url"`
-	QRSVGURL     string         `json:"qr_svg_url"`
-	Documents    []documentJSON `json:"documents"`
+	BlockedUntil time.Time `json:"blocked_until,omitzero"`
+	// DocumentsKeptUntil: the request has ended; its PDFs are deleted after this time.
+	DocumentsKeptUntil time.Time      `json:"documents_kept_until,omitzero"`
+	CreatedAt          time.Time      `json:"created_at,omitzero"`
+	UpdatedAt          time.Time      `json:"updated_at,omitzero"`
+	ExpiresAt          time.Time      `json:"expires_at"`
+	Version            int64          `json:"version"`
+	ApprovalURL        string         `json:"approval_url"`
+	QRPNGURL           string         `json:"qr_png_url"`
+	QRSVGURL           string         `json:"qr_svg_url"`
+	Documents          []documentJSON `json:"documents"`
 }
 
 type documentJSON struct {
@@ -342,6 +348,11 @@ func (a *API) toJSON(r signing.Request) requestJSON {
 	}
 	if r.Status == signing.StatusPending && r.BlockedUntil.After(a.now()) {
 		out.BlockedUntil = r.BlockedUntil.UTC()
+	}
+	if a.keptUntil != nil {
+		if t := a.keptUntil(r); !t.IsZero() {
+			out.DocumentsKeptUntil = t.UTC()
+		}
 	}
 	if r.Status == signing.StatusFailed {
 		f := signing.DescribeFailure(r.Failure)

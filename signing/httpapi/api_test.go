@@ -529,6 +529,7 @@ func TestProblemFor(t *testing.T) {
 		{&signing.InputError{Index: -1, Code: signing.CodeInvalid, Msg: "no subject"}, 400, ProblemInvalidRequest},
 		{&signing.InputError{Index: 0, Code: signing.CodeBadPlacement}, 422, ProblemBase + "bad-placement"},
 		{signing.ErrNotSigned, 409, ProblemNotSigned},
+		{fmt.Errorf("sqlstore: signed pdf: %w", signing.ErrPurged), 410, ProblemDocumentsDeleted},
 		{signing.ErrCertificateRevoked, 409, ProblemCertRevoked},
 		{errors.New("db: citizen 012345678901 not found"), 500, ProblemInternal},
 	}

@@ -58,6 +58,7 @@ var messages = map[string]map[string]string{
 		"err.title":       "Không thể tiếp tục",
 		"err.not_found":   "Không tìm thấy yêu cầu ký, hoặc yêu cầu này không dành cho tài khoản của bạn.",
 		"err.ended":       "Yêu cầu này không còn chờ bạn ký.",
+		"err.deleted":     "Tài liệu của yêu cầu này đã được xóa khi hết thời hạn lưu giữ.",
 		"err.changed":     "Tài liệu đã thay đổi so với lúc bạn xem. Hãy mở lại yêu cầu và kiểm tra lại.",
 		"err.csrf":        "Trang ký đã hết hạn hoặc không hợp lệ. Hãy mở lại yêu cầu.",
 		"err.stepup":      "Để ký, bạn cần đăng nhập lại bằng định danh điện tử mức 2.",
@@ -111,6 +112,7 @@ var messages = map[string]map[string]string{
 		"err.title":       "Cannot continue",
 		"err.not_found":   "This signature request does not exist or is not for your account.",
 		"err.ended":       "This request no longer waits for your signature.",
+		"err.deleted":     "The documents of this request were deleted when their retention period ended.",
 		"err.changed":     "The documents changed since you viewed them. Please open the request again and check.",
 		"err.csrf":        "This signing page has expired or is not valid. Please open the request again.",
 		"err.stepup":      "To sign, log in again with your national eID at level 2.",
@@ -337,6 +339,8 @@ func (a *API) pageError(w http.ResponseWriter, r *http.Request, lang, id string,
 	case errors.Is(err, signing.ErrExpired):
 		t := messages[lang]
 		a.renderPage(w, r, http.StatusGone, "message", lang, "", pageView{Heading: t["expired"], Note: t["expired_note"]})
+	case errors.Is(err, signing.ErrPurged):
+		a.message(w, r, http.StatusGone, lang, "deleted", "", "")
 	case errors.Is(err, signing.ErrMismatch):
 		a.message(w, r, http.StatusConflict, lang, "changed", reopen, "reopen")
 	case errors.Is(err, signing.ErrCertificateRevoked):

@@ -32,6 +32,7 @@ const (
 	ProblemCertRevoked       = ProblemBase + "certificate-revoked"   // 409: the citizen's certificate is revoked; an operator must act
 	ProblemDocumentsChanged  = ProblemBase + "documents-changed"     // 409: approved hashes differ
 	ProblemExpired           = ProblemBase + "expired"               // 410
+	ProblemDocumentsDeleted  = ProblemBase + "documents-deleted"     // 410: the retention policy deleted the request's PDFs
 	ProblemUnavailable       = ProblemBase + "unavailable"           // 503
 	ProblemStoreUnavailable  = ProblemBase + "service-unavailable"   // 503 with Retry-After: the store is down; keep the token, retry
 	ProblemUpstream          = ProblemBase + "upstream-unavailable"  // 502: a TSA, OCSP responder or CRL could not be reached
@@ -121,6 +122,8 @@ func problemFor(err error) *Problem {
 		return notFound()
 	case errors.Is(err, signing.ErrExpired):
 		return problem(http.StatusGone, ProblemExpired, "Request expired", "the signing request expired before the citizen answered")
+	case errors.Is(err, signing.ErrPurged):
+		return problem(http.StatusGone, ProblemDocumentsDeleted, "Documents deleted", MsgDocumentsDeleted)
 	case errors.Is(err, signing.ErrFinal):
 		return problem(http.StatusConflict, ProblemRequestEnded, "Request has ended", "the signing request has already ended")
 	case errors.Is(err, signing.ErrNotPending):
@@ -140,6 +143,10 @@ func problemFor(err error) *Problem {
 	}
 	return problem(http.StatusInternalServerError, ProblemInternal, "Internal error", "")
 }
+
+// MsgDocumentsDeleted is the detail of ProblemDocumentsDeleted, in Vietnamese, then English.
+const MsgDocumentsDeleted = "Tài liệu của yêu cầu ký này đã được xóa khi hết thời hạn lưu giữ; hãy dùng bản đã tải về trước đó. / " +
+	"The documents of this signing request were deleted when their retention period ended; use the copy downloaded before."
 
 var errUnavailable = errors.New("httpapi: unavailable")
 
