@@ -77,10 +77,10 @@ type Verification struct {
 	Report        any       `json:"report"` // the full report, for the JSON download
 }
 
-// Retention says until when Motlan keeps a request's signed documents. The operator's
-// retention configuration implements it; DefaultRetention stands in until then.
+// Retention says until when Motlan keeps a request's documents: the signing service
+// answers from the operator's retention configuration; DefaultRetention serves tests.
 type Retention interface {
-	SignedKeptUntil(r signing.Request) time.Time
+	KeptUntil(r signing.Request) time.Time
 }
 
 // DefaultRetention keeps signed documents for After (DefaultKeep when zero) after the
@@ -90,7 +90,7 @@ type DefaultRetention struct{ After time.Duration }
 // DefaultKeep is how long signed documents are kept without a retention configuration.
 const DefaultKeep = 30 * 24 * time.Hour
 
-func (d DefaultRetention) SignedKeptUntil(r signing.Request) time.Time {
+func (d DefaultRetention) KeptUntil(r signing.Request) time.Time {
 	after := d.After
 	if after <= 0 {
 		after = DefaultKeep

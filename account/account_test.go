@@ -78,7 +78,7 @@ func TestDefaultRetention(t *testing.T) {
 		{0, ended.Add(30 * 24 * time.Hour)},
 		{time.Hour, ended.Add(time.Hour)},
 	} {
-		if got := (DefaultRetention{After: tc.keep}).SignedKeptUntil(r); !got.Equal(tc.want) {
+		if got := (DefaultRetention{After: tc.keep}).KeptUntil(r); !got.Equal(tc.want) {
 			t.Errorf("keep %v: %v, want %v", tc.keep, got, tc.want)
 		}
 	}

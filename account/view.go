@@ -250,7 +250,7 @@ func (p *Page) kept(r signing.Request) (bool, time.Time) {
 	if r.Status != signing.StatusSigned {
 		return false, time.Time{}
 	}
-	until := p.cfg.Retention.SignedKeptUntil(r)
+	until := p.cfg.Retention.KeptUntil(r)
 	return p.cfg.Now().Before(until), until
 }
 

@@ -410,7 +410,7 @@ func checkMePage(t *testing.T, b *tab) {
 		}
 	}
 	kept := strings.TrimSpace(run(b, "kept until", chromedp.Text(chromedp.CSS(`.request[data-status="signed"] .kept-until`))))
-	want := "Tài liệu đã ký được lưu đến " + time.Now().Add(account.DefaultKeep).In(time.FixedZone("ICT", 7*3600)).Format("02/01/2006")
+	want := "Tài liệu đã ký được lưu đến " + time.Now().Add(time.Duration(config.DefaultRetentionDocuments)).In(time.FixedZone("ICT", 7*3600)).Format("02/01/2006")
 	if kept != want {
 		t.Errorf("retention line %q, want %q", kept, want)
 	}
@@ -499,7 +499,7 @@ func checkExport(t *testing.T, s *stack, x account.Export) {
 		t.Fatalf("signing requests %+v, want the one signed", x.SigningRequests)
 	}
 	r := x.SigningRequests[0]
-	if r.ClientID != "portal" || r.ClientName != "Cổng Dịch vụ công" || r.Status != "signed" || !r.KeptUntil.Equal(r.UpdatedAt.Add(account.DefaultKeep)) || len(r.Documents) != len(khaiSinhTitles) {
+	if r.ClientID != "portal" || r.ClientName != "Cổng Dịch vụ công" || r.Status != "signed" || !r.KeptUntil.Equal(r.UpdatedAt.Add(time.Duration(config.DefaultRetentionDocuments))) || len(r.Documents) != len(khaiSinhTitles) {
 		t.Errorf("signing request %+v", r)
 	}
 	for i, d := range r.Documents {

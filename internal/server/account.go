@@ -20,9 +20,8 @@ import (
 )
 
 // accountPage builds the citizen's own page, /me, on the provider's sessions, the store,
-// the signing service and the dev CA. Signed documents are kept, as far as the page says,
-// for account.DefaultKeep after their request ended, until a retention configuration
-// provides account.Retention.
+// the signing service and the dev CA. The signing service says until when documents are
+// kept (the operator's retention.* configuration).
 func accountPage(p *idp.Provider, st *sqlstore.Store, svc *signing.Service, devCA *ca.DevCA, roots *x509.CertPool,
 	masterKey []byte, auditLog *audit.Logger, log *slog.Logger) (http.Handler, error) {
 	key, err := hkdf.Key(sha256.New, masterKey, nil, "motlan account page", 32)
@@ -30,7 +29,7 @@ func accountPage(p *idp.Provider, st *sqlstore.Store, svc *signing.Service, devC
 		return nil, err
 	}
 	page, err := account.New(account.Config{
-		Store: st, Provider: p, Signing: svc, Revoker: devCA, Key: key, Audit: auditLog, Logger: log,
+		Store: st, Provider: p, Signing: svc, Retention: svc, Revoker: devCA, Key: key, Audit: auditLog, Logger: log,
 		Verify: func(ctx context.Context, pdf []byte) (account.Verification, error) {
 			return verifyForPage(ctx, pdf, roots)
 		},
@@ -65,8 +64,9 @@ func verifyForPage(ctx context.Context, pdf []byte, roots *x509.CertPool) (accou
 }
 
 var (
-	_ account.Provider = (*idp.Provider)(nil)
-	_ account.Store    = (*sqlstore.Store)(nil)
-	_ account.Signing  = (*signing.Service)(nil)
-	_ account.Revoker  = (*ca.DevCA)(nil)
+	_ account.Provider  = (*idp.Provider)(nil)
+	_ account.Store     = (*sqlstore.Store)(nil)
+	_ account.Signing   = (*signing.Service)(nil)
+	_ account.Retention = (*signing.Service)(nil)
+	_ account.Revoker   = (*ca.DevCA)(nil)
 )
