@@ -79,7 +79,7 @@ func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subject
 	if err != nil {
 		return s.approvalRefused(ctx, r, citizenID, err)
 	}
-	worker := newID()
+	worker := s.newWorker()
 	now := s.now()
 	r, err = s.answer(ctx, id, func(old Request) (Request, error) {
 		old.Status, old.CitizenID, old.ApprovedHashes = StatusSigning, citizenID, approved
@@ -93,9 +93,50 @@ func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subject
 	s.log.InfoContext(ctx, "signing request approved", "request", id)
 	s.audit(ctx, audit.KindSigningApprove, audit.Citizen(citizenID), r)
 	s.notify(id)
+	return s.signAnswering(ctx, r, worker, act)
+}
+
+// signAnswering runs the approval's signing and waits for it at most ApprovalWait: past
+// that, or when the caller goes away, the request is returned still signing (the page
+// says "đang ký") and the run goes on in the background. The run ignores the caller's
+// cancellation; Close cancels it, and the interrupted run hands the request back for
+// Resume.
+func (s *Service) signAnswering(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
+	type result struct {
+		r   Request
+		err error
+	}
 	signCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	return s.sign(signCtx, r, worker, act)
+	stopOnClose := context.AfterFunc(s.bg, cancel)
+	run := func() result {
+		defer cancel()
+		defer stopOnClose()
+		out, err := s.sign(signCtx, r, worker, act)
+		return result{out, err}
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		res := run()
+		return res.r, res.err
+	}
+	done := make(chan result, 1)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		done <- run()
+	}()
+	wait := time.NewTimer(s.cfg.ApprovalWait)
+	defer wait.Stop()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	s.log.InfoContext(ctx, "signing goes on after the approval's answer", "request", r.ID)
+	return r, nil
 }
 
 // Reject is the citizen's refusal; the same checks as Approve.

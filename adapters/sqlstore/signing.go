@@ -36,7 +36,9 @@ var (
 	qSignedPDF       = "SELECT signed FROM signing_documents WHERE request_id = ? AND idx = ?"
 	qPutSignedPDF    = "UPDATE signing_documents SET signed = ? WHERE request_id = ? AND idx = ? AND signed IS NULL"
 	qSignDocExists   = "SELECT 1 FROM signing_documents WHERE request_id = ? AND idx = ?"
-	qExpireSigning   = "UPDATE signing_requests SET status = ?, version = version + 1, updated_at = ? " +
+	// qRenewLease moves only the lease: no version bump, so a renewal wakes no long-poll.
+	qRenewLease    = "UPDATE signing_requests SET lease_until = ? WHERE id = ? AND status = ? AND worker = ?"
+	qExpireSigning = "UPDATE signing_requests SET status = ?, version = version + 1, updated_at = ? " +
 		"WHERE status = ? AND expires_at <= ? RETURNING id"
 
 	qGetCitizenCert    = "SELECT citizen_id, serial, cert, chain, not_after, created_at FROM citizen_certs WHERE citizen_id = ?"
@@ -372,6 +374,20 @@ func (s *Store) PutSignedPDF(ctx context.Context, id string, index int, pdf []by
 		return signingRead(op, err)
 	}
 	return fmt.Errorf("sqlstore: %s: already signed: %w", op, signing.ErrConflict)
+}
+
+// RenewSigningLease moves the lease of a request worker holds (status signing) to until,
+// without a new version; signing.ErrConflict when worker no longer holds it.
+func (s *Store) RenewSigningLease(ctx context.Context, id, worker string, until time.Time) error {
+	const op = "renew signing lease"
+	n, err := s.exec(ctx, qRenewLease, ms(until), id, string(signing.StatusSigning), worker)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("sqlstore: %s: not held by this run: %w", op, signing.ErrConflict)
+	}
+	return nil
 }
 
 func (s *Store) ExpireSigningRequests(ctx context.Context, now time.Time) ([]string, error) {
