@@ -33,6 +33,8 @@ type Config struct {
 	// RateLimits: see ratelimits.go.
 	RateLimits RateLimits `yaml:"rate_limits"`
 	Admin      Admin      `yaml:"admin"` // see admin.go
+	// ReplicaID names this replica among those sharing the store: see replica.go.
+	ReplicaID string `yaml:"replica_id"`
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -63,6 +65,8 @@ type Signing struct {
 	// "csc" (a licensed CA's remote signing service, configured in CSC).
 	Provider string `yaml:"provider"`
 	CSC      *CSC   `yaml:"csc"`
+	// Parallel bounds the documents a replica signs at once (default 4).
+	Parallel int `yaml:"parallel"`
 	// CertificateAddress puts the citizen's province (ST) and locality (L) into the
 	// certificates the dev CA issues; off: name and CCCD only.
 	CertificateAddress bool `yaml:"certificate_address"`
@@ -410,6 +414,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.RateLimits.validate()...)
 	errs = append(errs, c.Signing.validateProvider()...)
 	errs = append(errs, c.Admin.validate(c.Listen)...)
+	errs = append(errs, c.validateReplica()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}
