@@ -302,11 +302,9 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		}
 		origs[k] = orig
 	}
-	r, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
-		old.LeaseUntil = s.now().Add(s.cfg.Lease)
-		return old
-	})
-	if err != nil {
+	// Check the run still holds the request before signing, and renew its lease without a
+	// new version (no long-poll wakes for it).
+	if err := s.renewLease(ctx, r.ID, worker); err != nil {
 		return r, err
 	}
 	signed := make([][]byte, len(todo))
@@ -316,6 +314,7 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		return err
 	})
 	gaps := make([][]ltv.Gap, len(todo))
+	var err error
 	for k := range todo {
 		if errs[k] == nil {
 			if signed[k], gaps[k], err = s.extend(ctx, r, todo[k], signed[k], cred.Certificate()); err != nil {
