@@ -86,12 +86,11 @@ func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subject
 		old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), 1
 		pre.apply(&old)
 		return old, nil
-	})
+	}, recordAct{audit.KindSigningApprove, audit.Citizen(citizenID), StatusSigning})
 	if err != nil {
 		return r, err
 	}
 	s.log.InfoContext(ctx, "signing request approved", "request", id)
-	s.audit(ctx, audit.KindSigningApprove, audit.Citizen(citizenID), r)
 	s.notify(id)
 	return s.signAnswering(ctx, r, worker, act)
 }
@@ -147,20 +146,20 @@ func (s *Service) Reject(ctx context.Context, id, citizenID string, subjectForCl
 	r, err := s.answer(ctx, id, func(old Request) (Request, error) {
 		old.Status, old.CitizenID = StatusRejected, citizenID
 		return old, nil
-	})
+	}, recordAct{audit.KindSigningReject, audit.Citizen(citizenID), StatusRejected})
 	if err != nil {
 		return r, err
 	}
 	s.log.InfoContext(ctx, "signing request rejected", "request", id)
-	s.audit(ctx, audit.KindSigningReject, audit.Citizen(citizenID), r)
 	s.ended(r)
 	return r, nil
 }
 
-// answer moves a pending request on with fn, or expires it when its time is up.
-func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Request, error)) (Request, error) {
+// answer moves a pending request on with fn, recording act with it, or expires it when
+// its time is up.
+func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Request, error), act recordAct) (Request, error) {
 	now := s.now()
-	r, err := s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+	r, err := s.updateRecorded(ctx, id, func(old Request) (Request, error) {
 		if old.Status != StatusPending {
 			return old, ErrNotPending
 		}
@@ -169,7 +168,7 @@ func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Reque
 			return old, nil
 		}
 		return fn(old)
-	})
+	}, act)
 	switch {
 	case errors.Is(err, ErrFinal):
 		if cur, gerr := s.cfg.Store.GetSigningRequest(ctx, id); gerr == nil && cur.Status == StatusExpired {

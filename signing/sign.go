@@ -114,12 +114,21 @@ func (s *Service) sign(ctx context.Context, r Request, worker string, act Activa
 
 // holding updates the request only while this run holds it.
 func (s *Service) holding(ctx context.Context, id, worker string, fn func(Request) Request) (Request, error) {
-	return s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+	return s.cfg.Store.UpdateSigningRequest(ctx, id, holdingFn(worker, fn))
+}
+
+// holdingRecorded is holding that records act with the update (updateRecorded).
+func (s *Service) holdingRecorded(ctx context.Context, id, worker string, fn func(Request) Request, act recordAct) (Request, error) {
+	return s.updateRecorded(ctx, id, holdingFn(worker, fn), act)
+}
+
+func holdingFn(worker string, fn func(Request) Request) func(Request) (Request, error) {
+	return func(old Request) (Request, error) {
 		if old.Status != StatusSigning || old.Worker != worker {
 			return old, errLeaseLost
 		}
 		return fn(old), nil
-	})
+	}
 }
 
 func (s *Service) signDocuments(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
@@ -156,7 +165,8 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 			return r, err
 		}
 	}
-	done, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
+	// The signature's audit record is stored with the request's move to signed.
+	done, err := s.holdingRecorded(ctx, r.ID, worker, func(old Request) Request {
 		for _, d := range old.Documents {
 			if d.SignedAt.IsZero() {
 				return old
@@ -164,7 +174,7 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		}
 		old.Status, old.Worker, old.LeaseUntil = StatusSigned, "", time.Time{}
 		return old
-	})
+	}, recordAct{audit.KindSigningSigned, audit.Citizen(r.CitizenID), StatusSigned})
 	if err != nil {
 		return r, err
 	}
@@ -172,7 +182,6 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		return done, errors.New("a document is still unsigned")
 	}
 	s.log.InfoContext(ctx, "signing request signed", "request", r.ID, "documents", len(done.Documents))
-	s.audit(ctx, audit.KindSigningSigned, audit.Citizen(done.CitizenID), done)
 	s.ended(done)
 	return done, nil
 }

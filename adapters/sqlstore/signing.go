@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -224,6 +225,15 @@ func (s *Store) GetSigningRequest(ctx context.Context, id string) (signing.Reque
 // UpdateSigningRequest reads, applies fn and writes back in one transaction holding the
 // row (PostgreSQL) or the write lock (SQLite) from the read on.
 func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(signing.Request) (signing.Request, error)) (signing.Request, error) {
+	return s.UpdateSigningRequestAudited(ctx, id, fn, nil)
+}
+
+// UpdateSigningRequestAudited is UpdateSigningRequest that also writes the audit records
+// records returns for the updated request as pending records in the same transaction
+// (sealed later, see SealPendingAudit): the act and its record are stored together or
+// not at all. records nil, or returning none, writes none.
+func (s *Store) UpdateSigningRequestAudited(ctx context.Context, id string, fn func(signing.Request) (signing.Request, error),
+	records func(signing.Request) ([]store.AuditRecord, error)) (signing.Request, error) {
 	const op = "update signing request"
 	var out signing.Request
 	var fnErr error
@@ -270,6 +280,16 @@ func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(sig
 			args[14], args[15], args[16], args[18], args[19], args[20], args[21], args[22], args[23], args[24], args[25], id}
 		if _, err := tx.exec(qUpdateSigning, upd...); err != nil {
 			return err
+		}
+		if records != nil {
+			rs, err := records(next)
+			if err != nil {
+				fnErr = fmt.Errorf("sqlstore: %s: audit records: %w", op, err)
+				return fnErr
+			}
+			if err := insertPendingAudit(tx, rs); err != nil {
+				return err
+			}
 		}
 		out = next
 		return nil
@@ -494,4 +514,7 @@ func signingRead(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
-var _ signing.Store = (*Store)(nil)
+var (
+	_ signing.Store         = (*Store)(nil)
+	_ signing.AuditingStore = (*Store)(nil)
+)
