@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -23,7 +25,13 @@ func (c *Config) Replica() string {
 	if err != nil || host == "" {
 		host = "localhost"
 	}
-	return strings.ReplaceAll(host+" "+c.Listen, "|", "_")
+	id := host + " " + c.Listen
+	if _, port, err := net.SplitHostPort(c.Listen); err == nil && port == "0" {
+		// A port picked at start does not tell replicas on one host apart: the process
+		// id does (a restart then waits for its leases, as without an identity).
+		id += " pid " + strconv.Itoa(os.Getpid())
+	}
+	return strings.ReplaceAll(id, "|", "_")
 }
 
 func (c *Config) validateReplica() []error {

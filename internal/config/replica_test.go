@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,7 @@ func TestReplica(t *testing.T) {
 	}{
 		{name: "default: host and listen", listen: ":8080", want: host + " :8080"},
 		{name: "explicit", id: "node-1", listen: ":8080", want: "node-1"},
+		{name: "port picked at start", listen: "127.0.0.1:0", want: host + " 127.0.0.1:0 pid " + strconv.Itoa(os.Getpid())},
 		{name: "bar refused", id: "a|b", errHas: "replica_id"},
 		{name: "control character refused", id: "a\nb", errHas: "replica_id"},
 		{name: "too long", id: strings.Repeat("x", 101), errHas: "replica_id"},
