@@ -53,10 +53,11 @@ func (s *Service) OriginalPDF(ctx context.Context, id string, index int, citizen
 // Approve is the citizen's approval of exactly the documents whose hashes they were shown
 // (hashes[i] is Documents[i].SHA256, hex, any case): ErrMismatch otherwise. Of racing
 // approvals one wins; the rest get ErrNotPending (ErrExpired past ExpiresAt). The winner
-// signs before Approve returns, under a context that the caller's cancellation does not
-// end, and gets the request signed or failed. When signing hits a passing fault (the
-// vault, the TSA, the store), the request stays signing and Resume finishes it later;
-// Approve then returns it, signing, without error.
+// starts the signing run, under a context that the caller's cancellation does not end,
+// and gets the request signed or failed when the run ends within ApprovalWait; otherwise
+// (or when the caller goes away) the request still signing, while the run goes on. When
+// signing hits a passing fault (the vault, the TSA, the store), the request stays signing
+// and Resume finishes it later; Approve then returns it, signing, without error.
 func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string) (Request, error) {
 	return s.ApproveWith(ctx, id, citizenID, subjectForClient, hashes, Activation{})
 }
