@@ -53,10 +53,11 @@ func (s *Service) OriginalPDF(ctx context.Context, id string, index int, citizen
 // Approve is the citizen's approval of exactly the documents whose hashes they were shown
 // (hashes[i] is Documents[i].SHA256, hex, any case): ErrMismatch otherwise. Of racing
 // approvals one wins; the rest get ErrNotPending (ErrExpired past ExpiresAt). The winner
-// signs before Approve returns, under a context that the caller's cancellation does not
-// end, and gets the request signed or failed. When signing hits a passing fault (the
-// vault, the TSA, the store), the request stays signing and Resume finishes it later;
-// Approve then returns it, signing, without error.
+// starts the signing run, under a context that the caller's cancellation does not end,
+// and gets the request signed or failed when the run ends within ApprovalWait; otherwise
+// (or when the caller goes away) the request still signing, while the run goes on. When
+// signing hits a passing fault (the vault, the TSA, the store), the request stays signing
+// and Resume finishes it later; Approve then returns it, signing, without error.
 func (s *Service) Approve(ctx context.Context, id, citizenID string, subjectForClient func(string) string, hashes []string) (Request, error) {
 	return s.ApproveWith(ctx, id, citizenID, subjectForClient, hashes, Activation{})
 }
@@ -79,23 +80,63 @@ func (s *Service) ApproveWith(ctx context.Context, id, citizenID string, subject
 	if err != nil {
 		return s.approvalRefused(ctx, r, citizenID, err)
 	}
-	worker := newID()
+	worker := s.newWorker()
 	now := s.now()
 	r, err = s.answer(ctx, id, func(old Request) (Request, error) {
 		old.Status, old.CitizenID, old.ApprovedHashes = StatusSigning, citizenID, approved
 		old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), 1
 		pre.apply(&old)
 		return old, nil
-	})
+	}, recordAct{audit.KindSigningApprove, audit.Citizen(citizenID), StatusSigning})
 	if err != nil {
 		return r, err
 	}
 	s.log.InfoContext(ctx, "signing request approved", "request", id)
-	s.audit(ctx, audit.KindSigningApprove, audit.Citizen(citizenID), r)
 	s.notify(id)
+	return s.signAnswering(ctx, r, worker, act)
+}
+
+// signAnswering runs the approval's signing and waits for it at most ApprovalWait: past
+// that, or when the caller goes away, the request is returned still signing (the page
+// says "đang ký") and the run goes on in the background. The run ignores the caller's
+// cancellation; Close cancels it, and the interrupted run hands the request back for
+// Resume.
+func (s *Service) signAnswering(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
+	type result struct {
+		r   Request
+		err error
+	}
 	signCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	return s.sign(signCtx, r, worker, act)
+	stopOnClose := context.AfterFunc(s.bg, cancel)
+	run := func() result {
+		defer cancel()
+		defer stopOnClose()
+		out, err := s.sign(signCtx, r, worker, act)
+		return result{out, err}
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		res := run()
+		return res.r, res.err
+	}
+	done := make(chan result, 1)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		done <- run()
+	}()
+	wait := time.NewTimer(s.cfg.ApprovalWait)
+	defer wait.Stop()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	s.log.InfoContext(ctx, "signing goes on after the approval's answer", "request", r.ID)
+	return r, nil
 }
 
 // Reject is the citizen's refusal; the same checks as Approve.
@@ -106,20 +147,20 @@ func (s *Service) Reject(ctx context.Context, id, citizenID string, subjectForCl
 	r, err := s.answer(ctx, id, func(old Request) (Request, error) {
 		old.Status, old.CitizenID = StatusRejected, citizenID
 		return old, nil
-	})
+	}, recordAct{audit.KindSigningReject, audit.Citizen(citizenID), StatusRejected})
 	if err != nil {
 		return r, err
 	}
 	s.log.InfoContext(ctx, "signing request rejected", "request", id)
-	s.audit(ctx, audit.KindSigningReject, audit.Citizen(citizenID), r)
 	s.ended(r)
 	return r, nil
 }
 
-// answer moves a pending request on with fn, or expires it when its time is up.
-func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Request, error)) (Request, error) {
+// answer moves a pending request on with fn, recording act with it, or expires it when
+// its time is up.
+func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Request, error), act recordAct) (Request, error) {
 	now := s.now()
-	r, err := s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+	r, err := s.updateRecorded(ctx, id, func(old Request) (Request, error) {
 		if old.Status != StatusPending {
 			return old, ErrNotPending
 		}
@@ -128,7 +169,7 @@ func (s *Service) answer(ctx context.Context, id string, fn func(Request) (Reque
 			return old, nil
 		}
 		return fn(old)
-	})
+	}, act)
 	switch {
 	case errors.Is(err, ErrFinal):
 		if cur, gerr := s.cfg.Store.GetSigningRequest(ctx, id); gerr == nil && cur.Status == StatusExpired {

@@ -14,7 +14,8 @@ import (
 )
 
 // TestAuditTrail: creation, approval, signature and rejection each append one chained
-// record naming the request, its client and the documents' fingerprints.
+// record naming the request, its client and the documents' fingerprints; the citizen's
+// acts are written with the act, as pending records, and sealed in order.
 func TestAuditTrail(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -44,6 +45,14 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Approvals, signatures and rejections are written as pending records in the
+	// transaction of their act, then sealed into the chain: the rejection is still pending.
+	if n, _, err := w.store.PendingAudit(ctx); err != nil || n != 1 {
+		t.Fatalf("pending audit records after the rejection: %d, %v; want 1", n, err)
+	}
+	if _, err := log.SealPending(ctx); err != nil {
+		t.Fatal(err)
+	}
 	recs, err := w.store.ListAudit(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)

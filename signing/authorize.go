@@ -136,7 +136,7 @@ func (s *Service) approvalRefused(ctx context.Context, r Request, citizenID stri
 		}
 		old.Status, old.CitizenID, old.Failure = StatusFailed, citizenID, perm.reason
 		return old, nil
-	})
+	}, recordAct{}) // no record: the citizen's approval did not go through
 	if uerr != nil {
 		return out, uerr
 	}

@@ -50,7 +50,9 @@ const (
 	MaxTTL                 = 24 * time.Hour
 	DefaultMaxDocumentSize = 50 << 20
 	DefaultMaxDocuments    = 10
-	DefaultLease           = 2 * time.Minute
+	DefaultLease           = 30 * time.Second
+	DefaultSignParallel    = 4
+	DefaultApprovalWait    = 5 * time.Second
 	DefaultCallbackRetries = 4
 	DefaultCallbackBackoff = time.Second
 	// MaxAttempts bounds the signing runs of one request (the approval's and Resume's);
@@ -92,8 +94,17 @@ type ServiceConfig struct {
 	MaxDocumentSize int64         // bytes per PDF; default 50 MB
 	MaxDocuments    int           // per request; default 10
 	// Lease is how long a signing run holds a request before another replica's Resume may
-	// take it over; default two minutes, renewed before each document.
+	// take it over; default 30 s, renewed every third of it while the run lives (lease.go).
 	Lease time.Duration
+	// ReplicaID names this replica as the owner of its signing runs' leases, so that it
+	// takes back its own runs at once after a restart; unique among running replicas,
+	// stable across restarts, without "|". Empty: leases are only taken over once run out.
+	ReplicaID string
+	// SignParallel bounds the documents this service signs at once; default 4.
+	SignParallel int
+	// ApprovalWait is how long an approval waits for its signing run before it answers
+	// with the request still signing (the run goes on); default 5 s.
+	ApprovalWait time.Duration
 
 	HTTPClient *http.Client // callbacks; default a client with a 10 s timeout
 	// CallbackSecret is the HMAC key of a client's callbacks; nil or empty: unsigned.
@@ -123,6 +134,9 @@ type Service struct {
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
 
+	life  string        // this process life's part of its workers' names (lease.go)
+	slots chan struct{} // SignParallel tokens, one per document being signed
+
 	bg     context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -140,9 +154,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("signing: ServiceConfig.CA is required")
 	case cfg.Citizens == nil:
 		return nil, errors.New("signing: ServiceConfig.Citizens is required")
+	case strings.Contains(cfg.ReplicaID, "|"):
+		return nil, errors.New("signing: ServiceConfig.ReplicaID must not contain |")
 	case cfg.Sealer == nil && isGrantBackend(cfg.Backend):
 		return nil, errors.New("signing: ServiceConfig.Sealer is required with a backend that authorises at the approval")
-	case cfg.DefaultTTL < 0 || cfg.DefaultTTL > MaxTTL || cfg.MaxDocumentSize < 0 || cfg.MaxDocuments < 0 || cfg.Lease < 0:
+	case cfg.DefaultTTL < 0 || cfg.DefaultTTL > MaxTTL || cfg.MaxDocumentSize < 0 || cfg.MaxDocuments < 0 || cfg.Lease < 0 ||
+		cfg.SignParallel < 0 || cfg.ApprovalWait < 0:
 		return nil, errors.New("signing: ServiceConfig has a negative or too large limit")
 	}
 	if cfg.DefaultTTL == 0 {
@@ -156,6 +173,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultLease
+	}
+	if cfg.SignParallel == 0 {
+		cfg.SignParallel = DefaultSignParallel
+	}
+	if cfg.ApprovalWait == 0 {
+		cfg.ApprovalWait = DefaultApprovalWait
 	}
 	if cfg.KeyAlg == "" {
 		cfg.KeyAlg = vault.ECDSAP256
@@ -184,6 +207,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger.With("component", "signing"), intake: ic, waiters: map[string]chan struct{}{}}
+	s.life, s.slots = newID(), make(chan struct{}, cfg.SignParallel)
 	s.backend = cfg.Backend
 	if s.backend == nil {
 		s.backend = localBackend{s}

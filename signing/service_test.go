@@ -201,8 +201,9 @@ func TestApproveWrongHashes(t *testing.T) {
 	}
 }
 
-// TestResumeAfterCrash: the vault fails on the second document; a fresh service's Resume
-// signs that one and leaves the first as it was.
+// TestResumeAfterCrash: the vault fails on its second signature (the documents are signed
+// side by side, so either document may be the one); a fresh service's Resume signs that
+// one and leaves the other as it was.
 func TestResumeAfterCrash(t *testing.T) {
 	w := newWorld(t)
 	db := testpki.NSSDB(t, w.devCA.Root())
@@ -213,13 +214,17 @@ func TestResumeAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mid.Status != signing.StatusSigning || mid.Documents[0].SignedAt.IsZero() || !mid.Documents[1].SignedAt.IsZero() {
+	signed := 0 // the document signed before the fault
+	if mid.Documents[0].SignedAt.IsZero() {
+		signed = 1
+	}
+	if mid.Status != signing.StatusSigning || mid.Documents[signed].SignedAt.IsZero() || !mid.Documents[1-signed].SignedAt.IsZero() {
 		t.Fatalf("after the crash: %s, signed %v %v", mid.Status, mid.Documents[0].SignedAt, mid.Documents[1].SignedAt)
 	}
-	if _, err := w.service.SignedPDF(ctx, clientID, r.ID, 0); !errors.Is(err, signing.ErrNotSigned) {
+	if _, err := w.service.SignedPDF(ctx, clientID, r.ID, signed); !errors.Is(err, signing.ErrNotSigned) {
 		t.Fatalf("half-signed request served a PDF: %v", err)
 	}
-	first, err := w.store.SignedPDF(ctx, r.ID, 0)
+	first, err := w.store.SignedPDF(ctx, r.ID, signed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,15 +235,15 @@ func TestResumeAfterCrash(t *testing.T) {
 		t.Fatalf("resume: %d, %v", n, err)
 	}
 	if c := fresh.calls.Load(); c != 1 {
-		t.Fatalf("resume signed %d times, want 1 (the second document only)", c)
+		t.Fatalf("resume signed %d times, want 1 (the unsigned document only)", c)
 	}
 	done, _ := w.service.Get(ctx, clientID, r.ID)
 	if done.Status != signing.StatusSigned || done.Attempts != 2 {
 		t.Fatalf("after resume: %s, attempts %d", done.Status, done.Attempts)
 	}
-	again, _ := w.service.SignedPDF(ctx, clientID, r.ID, 0)
+	again, _ := w.service.SignedPDF(ctx, clientID, r.ID, signed)
 	if !bytes.Equal(again, first) {
-		t.Fatal("the first document was signed again")
+		t.Fatal("the document signed before the fault was signed again")
 	}
 	for i := range 2 {
 		pdf, _ := w.service.SignedPDF(ctx, clientID, r.ID, i)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/motlan/motlan/internal/audit"
@@ -21,9 +22,12 @@ import (
 // How signing guarantees one signature per document:
 //
 //   - A request leaves pending once (the approval's compare-and-swap); the approving call
-//     then holds a lease (Worker, LeaseUntil), renewed before each document. Resume takes
-//     over only a request whose lease has run out, with a fresh Worker; every write of a
-//     run checks it still holds the lease.
+//     then holds a lease (Worker, LeaseUntil), renewed while the run lives (lease.go).
+//     Resume takes over only a request whose lease has run out, or that a run of this
+//     replica's earlier process held, with a fresh Worker; every write of a run checks it
+//     still holds the lease.
+//   - The documents of a run are signed side by side, at most SignParallel at once in the
+//     service; each document is signed by one goroutine of one run, so still once.
 //   - A document whose SignedAt is set is skipped. A document with signed bytes stored
 //     but SignedAt unset (a crash between the two writes) is marked from the stored bytes,
 //     not signed again. PutSignedPDF is write-once: of two runs that both signed, the
@@ -72,7 +76,9 @@ func CitizenKeyLabel(citizenID string) string { return "citizen/" + citizenID }
 // sign runs the signing of r, which this run (worker) holds. It returns the request as
 // the run left it; an error only when even that could not be recorded.
 func (s *Service) sign(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
-	out, err := s.signDocuments(ctx, r, worker, act)
+	runCtx, stop := s.keepLease(ctx, r.ID, worker)
+	out, err := s.signDocuments(runCtx, r, worker, act)
+	stop()
 	if err == nil {
 		return out, nil
 	}
@@ -108,12 +114,21 @@ func (s *Service) sign(ctx context.Context, r Request, worker string, act Activa
 
 // holding updates the request only while this run holds it.
 func (s *Service) holding(ctx context.Context, id, worker string, fn func(Request) Request) (Request, error) {
-	return s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+	return s.cfg.Store.UpdateSigningRequest(ctx, id, holdingFn(worker, fn))
+}
+
+// holdingRecorded is holding that records act with the update (updateRecorded).
+func (s *Service) holdingRecorded(ctx context.Context, id, worker string, fn func(Request) Request, act recordAct) (Request, error) {
+	return s.updateRecorded(ctx, id, holdingFn(worker, fn), act)
+}
+
+func holdingFn(worker string, fn func(Request) Request) func(Request) (Request, error) {
+	return func(old Request) (Request, error) {
 		if old.Status != StatusSigning || old.Worker != worker {
 			return old, errLeaseLost
 		}
 		return fn(old), nil
-	})
+	}
 }
 
 func (s *Service) signDocuments(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
@@ -146,13 +161,12 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		if err != nil {
 			return r, err
 		}
-		for _, batch := range batches(todo, cred) {
-			if r, err = s.signBatch(ctx, r, worker, batch, cred, act); err != nil {
-				return r, err
-			}
+		if r, err = s.signBatches(ctx, r, worker, batches(todo, cred), cred, act); err != nil {
+			return r, err
 		}
 	}
-	done, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
+	// The signature's audit record is stored with the request's move to signed.
+	done, err := s.holdingRecorded(ctx, r.ID, worker, func(old Request) Request {
 		for _, d := range old.Documents {
 			if d.SignedAt.IsZero() {
 				return old
@@ -160,7 +174,7 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		}
 		old.Status, old.Worker, old.LeaseUntil = StatusSigned, "", time.Time{}
 		return old
-	})
+	}, recordAct{audit.KindSigningSigned, audit.Citizen(r.CitizenID), StatusSigned})
 	if err != nil {
 		return r, err
 	}
@@ -168,7 +182,6 @@ func (s *Service) signDocuments(ctx context.Context, r Request, worker string, a
 		return done, errors.New("a document is still unsigned")
 	}
 	s.log.InfoContext(ctx, "signing request signed", "request", r.ID, "documents", len(done.Documents))
-	s.audit(ctx, audit.KindSigningSigned, audit.Citizen(done.CitizenID), done)
 	s.ended(done)
 	return done, nil
 }
@@ -219,6 +232,73 @@ func batches(todo []int, cred Credential) [][]int {
 	return out
 }
 
+// signBatches runs the batches side by side, each holding one of the service's
+// SignParallel slots; after a failure no further batch starts. It returns the newest
+// request the batches left and the gravest error (a lost lease, then a permanent one).
+func (s *Service) signBatches(ctx context.Context, r Request, worker string, bs [][]int, cred Credential, act Activation) (Request, error) {
+	var (
+		mu     sync.Mutex
+		latest = r
+		failed error
+		wg     sync.WaitGroup
+	)
+	for _, b := range bs {
+		held := false
+		select {
+		case s.slots <- struct{}{}:
+			held = true
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		if !held {
+			failed = graver(failed, ctx.Err())
+		}
+		stop := failed != nil
+		mu.Unlock()
+		if stop {
+			if held {
+				<-s.slots
+			}
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-s.slots }()
+			out, err := s.signBatch(ctx, r, worker, b, cred, act)
+			mu.Lock()
+			defer mu.Unlock()
+			if out.Version > latest.Version {
+				latest = out
+			}
+			failed = graver(failed, err)
+		}()
+	}
+	wg.Wait()
+	return latest, failed
+}
+
+// graver is the error of the two that decides how the run ends: a lost lease (stop at
+// once), a permanent failure (fail the request), any other (resume later).
+func graver(a, b error) error {
+	rank := func(err error) int {
+		var perm *permanentError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, errLeaseLost):
+			return 3
+		case errors.As(err, &perm):
+			return 2
+		}
+		return 1
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
 // signBatch signs the documents todo with one SignHashes call, extends them to the level
 // asked for, then stores them. A document is stored only once every signed one has been
 // extended, so a fault leaves nothing of this batch half-done in the store.
@@ -231,11 +311,9 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		}
 		origs[k] = orig
 	}
-	r, err := s.holding(ctx, r.ID, worker, func(old Request) Request {
-		old.LeaseUntil = s.now().Add(s.cfg.Lease)
-		return old
-	})
-	if err != nil {
+	// Check the run still holds the request before signing, and renew its lease without a
+	// new version (no long-poll wakes for it).
+	if err := s.renewLease(ctx, r.ID, worker); err != nil {
 		return r, err
 	}
 	signed := make([][]byte, len(todo))
@@ -245,6 +323,7 @@ func (s *Service) signBatch(ctx context.Context, r Request, worker string, todo 
 		return err
 	})
 	gaps := make([][]ltv.Gap, len(todo))
+	var err error
 	for k := range todo {
 		if errs[k] == nil {
 			if signed[k], gaps[k], err = s.extend(ctx, r, todo[k], signed[k], cred.Certificate()); err != nil {
@@ -477,52 +556,94 @@ func samePublicKey(a, b crypto.PublicKey) bool {
 	return ok && k.Equal(b)
 }
 
-// Resume finishes requests left signing whose lease has run out (a restart, a crashed
-// replica, a passing fault), and reports how many it ran. Safe to call on every replica
-// at once: each request is taken by one run.
+// Resume finishes requests left signing whose lease has run out (a crashed replica, a
+// passing fault) or that this replica's earlier process held (a restart), and reports how
+// many it ran; up to SignParallel requests at once. Safe to call on every replica at
+// once: each request is taken by one run.
 func (s *Service) Resume(ctx context.Context) (int, error) {
 	rs, err := s.cfg.Store.ListSigningRequestsByStatus(ctx, StatusSigning, 100)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		n      int
+		failed error
+	)
+	sem := make(chan struct{}, s.cfg.SignParallel)
 	for _, r := range rs {
+		if !s.claimable(r, s.now()) {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
-			return n, ctx.Err()
+			break
 		}
-		now := s.now()
-		if now.Before(r.LeaseUntil) {
-			continue
-		}
-		worker := newID()
-		claimed, err := s.cfg.Store.UpdateSigningRequest(ctx, r.ID, func(old Request) (Request, error) {
-			if old.Status != StatusSigning || now.Before(old.LeaseUntil) {
-				return old, errUnchanged
+		claimed, worker, err := s.claim(ctx, r.ID)
+		if err != nil || claimed.Status != StatusSigning {
+			<-sem
+			if err != nil {
+				mu.Lock()
+				failed = err
+				mu.Unlock()
+				break
 			}
-			if old.Attempts >= MaxAttempts {
-				old.Status, old.Failure = StatusFailed, reasonIncomplete
-				old.Worker, old.LeaseUntil = "", time.Time{}
-				return old, nil
-			}
-			old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), old.Attempts+1
-			return old, nil
-		})
-		switch {
-		case errors.Is(err, errUnchanged), errors.Is(err, ErrFinal):
-			continue
-		case err != nil:
-			return n, err
-		case claimed.Status == StatusFailed:
-			s.log.WarnContext(ctx, "signing gave up", "request", r.ID, "attempts", claimed.Attempts)
-			s.ended(claimed)
 			continue
 		}
 		s.log.InfoContext(ctx, "signing resumed", "request", r.ID, "attempt", claimed.Attempts)
-		// No activation: a backend that needs the citizen's PIN or OTP fails the request.
-		if _, err := s.sign(ctx, claimed, worker, Activation{}); err != nil {
-			return n, err
-		}
-		n++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// No activation: a backend that needs the citizen's PIN or OTP fails the request.
+			_, err := s.sign(ctx, claimed, worker, Activation{})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = err
+			} else {
+				n++
+			}
+		}()
 	}
-	return n, nil
+	wg.Wait()
+	if failed == nil {
+		failed = ctx.Err()
+	}
+	return n, failed
+}
+
+// claim takes request id over for a new run of this service when it is still claimable;
+// the request comes back failed once it has had MaxAttempts runs, and with status
+// signing when this run holds it. Another run's claim is no error: the request comes
+// back unchanged, not signing for this worker (status "").
+func (s *Service) claim(ctx context.Context, id string) (Request, string, error) {
+	now := s.now()
+	worker := s.newWorker()
+	claimed, err := s.cfg.Store.UpdateSigningRequest(ctx, id, func(old Request) (Request, error) {
+		if !s.claimable(old, now) {
+			return old, errUnchanged
+		}
+		if old.Attempts >= MaxAttempts {
+			old.Status, old.Failure = StatusFailed, reasonIncomplete
+			old.Worker, old.LeaseUntil = "", time.Time{}
+			return old, nil
+		}
+		old.Worker, old.LeaseUntil, old.Attempts = worker, now.Add(s.cfg.Lease), old.Attempts+1
+		return old, nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged), errors.Is(err, ErrFinal):
+		return Request{}, "", nil
+	case err != nil:
+		return Request{}, "", err
+	case claimed.Status == StatusFailed:
+		s.log.WarnContext(ctx, "signing gave up", "request", id, "attempts", claimed.Attempts)
+		s.ended(claimed)
+	}
+	return claimed, worker, nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -36,7 +37,9 @@ var (
 	qSignedPDF       = "SELECT signed FROM signing_documents WHERE request_id = ? AND idx = ?"
 	qPutSignedPDF    = "UPDATE signing_documents SET signed = ? WHERE request_id = ? AND idx = ? AND signed IS NULL"
 	qSignDocExists   = "SELECT 1 FROM signing_documents WHERE request_id = ? AND idx = ?"
-	qExpireSigning   = "UPDATE signing_requests SET status = ?, version = version + 1, updated_at = ? " +
+	// qRenewLease moves only the lease: no version bump, so a renewal wakes no long-poll.
+	qRenewLease    = "UPDATE signing_requests SET lease_until = ? WHERE id = ? AND status = ? AND worker = ?"
+	qExpireSigning = "UPDATE signing_requests SET status = ?, version = version + 1, updated_at = ? " +
 		"WHERE status = ? AND expires_at <= ? RETURNING id"
 
 	qGetCitizenCert    = "SELECT citizen_id, serial, cert, chain, not_after, created_at FROM citizen_certs WHERE citizen_id = ?"
@@ -222,6 +225,15 @@ func (s *Store) GetSigningRequest(ctx context.Context, id string) (signing.Reque
 // UpdateSigningRequest reads, applies fn and writes back in one transaction holding the
 // row (PostgreSQL) or the write lock (SQLite) from the read on.
 func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(signing.Request) (signing.Request, error)) (signing.Request, error) {
+	return s.UpdateSigningRequestAudited(ctx, id, fn, nil)
+}
+
+// UpdateSigningRequestAudited is UpdateSigningRequest that also writes the audit records
+// records returns for the updated request as pending records in the same transaction
+// (sealed later, see SealPendingAudit): the act and its record are stored together or
+// not at all. records nil, or returning none, writes none.
+func (s *Store) UpdateSigningRequestAudited(ctx context.Context, id string, fn func(signing.Request) (signing.Request, error),
+	records func(signing.Request) ([]store.AuditRecord, error)) (signing.Request, error) {
 	const op = "update signing request"
 	var out signing.Request
 	var fnErr error
@@ -268,6 +280,16 @@ func (s *Store) UpdateSigningRequest(ctx context.Context, id string, fn func(sig
 			args[14], args[15], args[16], args[18], args[19], args[20], args[21], args[22], args[23], args[24], args[25], id}
 		if _, err := tx.exec(qUpdateSigning, upd...); err != nil {
 			return err
+		}
+		if records != nil {
+			rs, err := records(next)
+			if err != nil {
+				fnErr = fmt.Errorf("sqlstore: %s: audit records: %w", op, err)
+				return fnErr
+			}
+			if err := insertPendingAudit(tx, rs); err != nil {
+				return err
+			}
 		}
 		out = next
 		return nil
@@ -380,6 +402,20 @@ func (s *Store) PutSignedPDF(ctx context.Context, id string, index int, pdf []by
 	return fmt.Errorf("sqlstore: %s: already signed: %w", op, signing.ErrConflict)
 }
 
+// RenewSigningLease moves the lease of a request worker holds (status signing) to until,
+// without a new version; signing.ErrConflict when worker no longer holds it.
+func (s *Store) RenewSigningLease(ctx context.Context, id, worker string, until time.Time) error {
+	const op = "renew signing lease"
+	n, err := s.exec(ctx, qRenewLease, ms(until), id, string(signing.StatusSigning), worker)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("sqlstore: %s: not held by this run: %w", op, signing.ErrConflict)
+	}
+	return nil
+}
+
 func (s *Store) ExpireSigningRequests(ctx context.Context, now time.Time) ([]string, error) {
 	rows, err := func() (*sql.Rows, error) {
 		ctx, err := s.stmtCtx(ctx)
@@ -484,4 +520,7 @@ func signingRead(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
-var _ signing.Store = (*Store)(nil)
+var (
+	_ signing.Store         = (*Store)(nil)
+	_ signing.AuditingStore = (*Store)(nil)
+)

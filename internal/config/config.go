@@ -35,6 +35,8 @@ type Config struct {
 	Admin      Admin      `yaml:"admin"` // see admin.go
 	// Retention: see retention.go.
 	Retention Retention `yaml:"retention"`
+	// ReplicaID names this replica among those sharing the store: see replica.go.
+	ReplicaID string `yaml:"replica_id"`
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -65,6 +67,8 @@ type Signing struct {
 	// "csc" (a licensed CA's remote signing service, configured in CSC).
 	Provider string `yaml:"provider"`
 	CSC      *CSC   `yaml:"csc"`
+	// Parallel bounds the documents a replica signs at once (default 4).
+	Parallel int `yaml:"parallel"`
 	// CertificateAddress puts the citizen's province (ST) and locality (L) into the
 	// certificates the dev CA issues; off: name and CCCD only.
 	CertificateAddress bool `yaml:"certificate_address"`
@@ -414,6 +418,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Signing.validateProvider()...)
 	errs = append(errs, c.Admin.validate(c.Listen)...)
 	errs = append(errs, c.Retention.validate()...)
+	errs = append(errs, c.validateReplica()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

@@ -113,6 +113,7 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		Store: st, Vault: v, CA: devCA, Backend: backend, Sealer: sealer, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
 		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
+		ReplicaID: cfg.Replica(), SignParallel: cfg.Signing.Parallel,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
 		Audit:          auditLog,
 		Retention:      retentionPolicy(cfg.Retention),

@@ -458,13 +458,29 @@ func (a *API) handleApprovalPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		if a.askAgain(w, r, lang, cid, req, err) {
+		if a.askAgain(w, r, lang, cid, req, err) || a.alreadyApproved(w, r, lang, id, cid, err) {
 			return
 		}
 		a.pageError(w, r, lang, id, err)
 		return
 	}
 	a.result(w, r, lang, req)
+}
+
+// alreadyApproved answers an approval that finds the request being signed (the citizen's
+// approval already went through: a second press, a resend after a lost answer, the
+// replica that signed having died and Resume signing now) with the "đang ký" page rather
+// than an error. A request that has ended keeps the "no longer waits" answer.
+func (a *API) alreadyApproved(w http.ResponseWriter, r *http.Request, lang, id, cid string, err error) bool {
+	if r.PostForm.Get("action") != "approve" || !errors.Is(err, signing.ErrNotPending) && !errors.Is(err, signing.ErrFinal) {
+		return false
+	}
+	req, gerr := a.svc.ForApproval(r.Context(), id, cid, a.subjectFor(cid))
+	if gerr != nil || req.Status != signing.StatusSigning {
+		return false
+	}
+	a.result(w, r, lang, req)
+	return true
 }
 
 func allHex64(hs []string) bool {
