@@ -76,7 +76,10 @@ func TestCrossReplicaWakePG(t *testing.T) {
 	}{
 		{"cancel", func(r signing.Request) error { _, err := p.a.Cancel(ctx, clientID, r.ID); return err }, signing.StatusCanceled},
 		{"reject", func(r signing.Request) error { _, err := p.a.Reject(ctx, r.ID, citizenID, subjectFor); return err }, signing.StatusRejected},
-		{"approve", func(r signing.Request) error { _, err := p.a.Approve(ctx, r.ID, citizenID, subjectFor, hashes(r)); return err }, signing.StatusSigning},
+		{"approve", func(r signing.Request) error {
+			_, err := p.a.Approve(ctx, r.ID, citizenID, subjectFor, hashes(r))
+			return err
+		}, signing.StatusSigning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := p.w.create(1, func(in *signing.CreateInput) { in.CallbackURL = "" })
