@@ -61,9 +61,15 @@ func newHeldTSA(t *testing.T) *heldTSA {
 	}
 	h := &heldTSA{entered: make(chan struct{}, 16), release: make(chan struct{})}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.entered <- struct{}{}
-		<-h.release
-		srv.ServeHTTP(w, r)
+		select {
+		case h.entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.release:
+			srv.ServeHTTP(w, r)
+		case <-r.Context().Done(): // the run was stopped
+		}
 	}))
 	t.Cleanup(hs.Close)
 	h.url = hs.URL
@@ -74,10 +80,11 @@ func newHeldTSA(t *testing.T) *heldTSA {
 // the portal client, as a stack the signing helpers can drive.
 type binaryStack struct {
 	*stack
-	cmd   *exec.Cmd
-	done  chan error
-	admin string
-	dsn   string
+	cmd             *exec.Cmd
+	done            chan error
+	admin           string
+	dsn             string
+	bin, configPath string
 }
 
 func startBinaryStack(t *testing.T, bin, tsaURL string, shutdownTimeout time.Duration) *binaryStack {
@@ -121,12 +128,27 @@ clients:
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--config", path)
+	b := &binaryStack{stack: s, admin: "http://" + adminAddr, dsn: dsn, bin: bin, configPath: path}
+	b.start(t)
+	provider, err := oidc.NewProvider(context.Background(), s.issuer)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	s.portal.cfg = oauth2.Config{ClientID: "portal", ClientSecret: s.portal.secret, Endpoint: provider.Endpoint(),
+		RedirectURL: s.portal.redirect, Scopes: []string{oidc.ScopeOpenID, "profile"}}
+	s.portal.verifier = provider.Verifier(&oidc.Config{ClientID: "portal", SupportedSigningAlgs: []string{"ES256"}})
+	return b
+}
+
+// start runs motlan serve with the stack's configuration and waits until it is ready.
+func (b *binaryStack) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(b.bin, "serve", "--config", b.configPath)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	b := &binaryStack{stack: s, cmd: cmd, done: make(chan error, 1), admin: "http://" + adminAddr, dsn: dsn}
+	b.cmd, b.done = cmd, make(chan error, 1)
 	go func() { b.done <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -140,14 +162,6 @@ clients:
 			t.Fatal("motlan serve was not ready within 30 s")
 		}
 	}
-	provider, err := oidc.NewProvider(context.Background(), s.issuer)
-	if err != nil {
-		t.Fatalf("discovery: %v", err)
-	}
-	s.portal.cfg = oauth2.Config{ClientID: "portal", ClientSecret: s.portal.secret, Endpoint: provider.Endpoint(),
-		RedirectURL: s.portal.redirect, Scopes: []string{oidc.ScopeOpenID, "profile"}}
-	s.portal.verifier = provider.Verifier(&oidc.Config{ClientID: "portal", SupportedSigningAlgs: []string{"ES256"}})
-	return b
 }
 
 // poll is one long-poll's outcome.
@@ -296,5 +310,87 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		if r, err := st.GetSigningRequest(context.Background(), id); err != nil || r.Status != signing.StatusPending {
 			t.Fatalf("a waiting request after the drain: %v %s", err, r.Status)
 		}
+	}
+}
+
+// TestDrainHandsBackOnSIGTERM: a signing run that cannot finish within shutdown_timeout
+// (the TSA does not answer) is handed back: its approval is answered (no 5xx, no cut
+// connection), the process exits 0 within shutdown_timeout, the request is left
+// signing with its lease released, and the restarted process signs it at once.
+func TestDrainHandsBackOnSIGTERM(t *testing.T) {
+	bin := buildMotlan(t)
+	held := newHeldTSA(t)
+	const shutdownTimeout = 3 * time.Second
+	b := startBinaryStack(t, bin, held.url, shutdownTimeout)
+	p := newSigningPortal(t, b.stack)
+	id, approvalURL := p.request(t, b.stack, "drain-handback", "Tờ khai đăng ký thường trú")
+	page := body(t, p.b.get(approvalURL))
+	form := url.Values{"action": {"approve"}}
+	for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
+		form.Add(m[1], m[2])
+	}
+	approved := make(chan int, 1)
+	go func() {
+		resp, err := p.b.client.PostForm(approvalURL, form)
+		if err != nil {
+			approved <- -1
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		approved <- resp.StatusCode
+	}()
+	select {
+	case <-held.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the signing run never reached the TSA")
+	}
+	sent := time.Now()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-approved:
+		if code != http.StatusOK {
+			t.Fatalf("the approval handed back was answered %d, want 200 (signing)", code)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatal("the approval in flight was not answered")
+	}
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Fatalf("motlan serve after SIGTERM: %v (want exit status 0)", err)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatal("motlan serve did not exit")
+	}
+	// The bound: shutdown_timeout, plus what closing the store takes.
+	if took := time.Since(sent); took > shutdownTimeout+time.Second {
+		t.Fatalf("exit %v after SIGTERM; shutdown_timeout is %v", took, shutdownTimeout)
+	}
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: b.dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.GetSigningRequest(context.Background(), id)
+	if err != nil || r.Status != signing.StatusSigning || r.Worker != "" || !r.LeaseUntil.IsZero() {
+		t.Fatalf("after the hand-back: %v %s, lease %q until %v; want signing, released", err, r.Status, r.Worker, r.LeaseUntil)
+	}
+	close(held.release)
+	b.start(t) // its resume loop runs at start
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r, err = st.GetSigningRequest(context.Background(), id)
+		if err == nil && r.Status == signing.StatusSigned {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not signed within 20 s of the restart: %v %s", err, r.Status)
+		}
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-b.done; err != nil {
+		t.Fatalf("second stop: %v", err)
 	}
 }
