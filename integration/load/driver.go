@@ -81,7 +81,7 @@ func (o *Options) validate() error {
 	case o.NewCitizens > 0 && o.EIDSSO:
 		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
 	case o.Waiters > 0 && o.Store != "postgres":
-		return errors.New("-waiters needs -store postgres (its query count is read from pg_stat_database)")
+		return errors.New("-waiters needs -store postgres (its queries are counted on the PostgreSQL wire)")
 	}
 	return nil
 }

@@ -51,7 +51,8 @@ type Stack struct {
 	Pid        int
 
 	dir      string
-	pg       *pgSchema // nil on SQLite
+	pg       *pgSchema  // nil on SQLite
+	pgc      *pgCounter // waiters mode: counts Motlan's queries
 	logPath  string
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -203,8 +204,8 @@ func (pg *pgSchema) drop() error {
 	return nil
 }
 
-// createDatabase makes a fresh database on the server, so that pg_stat_database counts
-// Motlan's transactions alone, and a DSN (URL form) naming it.
+// createDatabase makes a fresh database on the server (the waiters mode's, dropped with
+// everything in it at the end), and a DSN (URL form) naming it.
 func createDatabase(ctx context.Context, base string) (*pgSchema, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -229,14 +230,6 @@ func createDatabase(ctx context.Context, base string) (*pgSchema, error) {
 	u.RawQuery = q.Encode()
 	pg.dsn = u.String()
 	return pg, nil
-}
-
-// transactions is the database's committed and rolled-back transactions so far (each
-// statement outside a transaction is one): Motlan's store queries, in waiters mode.
-func (pg *pgSchema) transactions(ctx context.Context) (int64, error) {
-	var n int64
-	err := pg.db.QueryRowContext(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1", pg.name).Scan(&n)
-	return n, err
 }
 
 // backends returns the process ids of Motlan's PostgreSQL backends.
@@ -342,6 +335,14 @@ func (s *Stack) storageDSN(ctx context.Context, o Options) (string, error) {
 			return "", err
 		}
 		s.closers = append(s.closers, s.pg.drop)
+		if o.Waiters > 0 { // count Motlan's queries on the wire (pgcount.go)
+			var dsn string
+			if s.pgc, dsn, err = startPGCounter(s.pg.dsn); err != nil {
+				return "", err
+			}
+			s.closers = append(s.closers, s.pgc.Close)
+			return dsn, nil
+		}
 		return s.pg.dsn, nil
 	}
 	return "", fmt.Errorf("-store %q: want sqlite or postgres", o.Store)

@@ -10,8 +10,8 @@ package main
 //     about 1000 a second; a phone re-polls when its answer is still pending;
 //  4. the idle window (-idle-window, default 20 s, cut short to end before the first
 //     long-poll's 60 s are up, so that no long-poll ends in it): Motlan's CPU from
-//     /proc, and its store queries from pg_stat_database (xact_commit + xact_rollback of
-//     Motlan's own database: every statement outside a transaction counts one);
+//     /proc, and its store queries counted on the wire by a proxy between Motlan and
+//     PostgreSQL (pgcount.go: every Query and Execute message);
 //  4b. the steady window: the next 60 s, in which every phone's wait ends once and it
 //     polls again (the cost of a client's re-poll, not of waiting);
 //  5. the loaded login phase ("login-loaded"), the N long-polls still held;
@@ -205,10 +205,9 @@ func (d *driver) waiters(ctx context.Context, rep *Report, workers []*worker) er
 	}
 	tick.Stop()
 	wr.OpenSeconds = time.Since(start).Seconds()
-	// PostgreSQL backends report their statistics up to 10 s late (PGSTAT_IDLE_INTERVAL):
-	// the window starts once the creations and first reads are counted, and ends before
-	// the first long-poll's 60 s are up (its re-poll is no longer idle).
-	time.Sleep(12 * time.Second)
+	// The window starts once the last long-poll is surely in, and ends before the first
+	// one's 60 s are up (its re-poll is no longer idle).
+	time.Sleep(3 * time.Second)
 	window := min(o.IdleWindow, time.Until(start.Add(58*time.Second)))
 	window = max(window, 3*time.Second)
 	d.progress("idle window %v ...", window.Round(time.Second))
@@ -304,14 +303,10 @@ func (d *driver) progress(format string, a ...any) {
 	}
 }
 
-// idleSnap reads Motlan's CPU and its database's transaction count.
+// idleSnap reads Motlan's CPU and the count of its store queries.
 func (d *driver) idleSnap(ctx context.Context) (cpuSnap, int64, error) {
 	c, err := d.snap(ctx)
-	if err != nil {
-		return c, 0, err
-	}
-	x, err := d.st.pg.transactions(ctx)
-	return c, x, err
+	return c, d.st.pgc.queries.Load(), err
 }
 
 // createRequests creates n signing requests for subject, o.Concurrency at a time.
