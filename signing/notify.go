@@ -27,10 +27,11 @@ type Notifier interface {
 }
 
 // SafetyRecheck bounds how long a waiter trusts that no announcement was lost: a wait
-// longer than this re-reads its request once per period (jittered by up to a third, so
-// that many waiters spread their reads). Waits up to the long-poll cap (60 s at the
-// HTTP API) mostly end before it.
-const SafetyRecheck = 45 * time.Second
+// longer than this re-reads its request once per period (jittered down by up to a third,
+// so that many waiters spread their reads). It is longer than the HTTP API's long-poll
+// cap (60 s), whose waits therefore end first and cost no re-read: 10,000 phones re-read
+// every 30 s would be 333 store queries a second.
+const SafetyRecheck = 90 * time.Second
 
 // publishTimeout bounds an announcement, so that a slow Notifier cannot hold up a change.
 const publishTimeout = 2 * time.Second
