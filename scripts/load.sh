@@ -8,6 +8,14 @@
 #   scripts/load.sh -profile /tmp/prof  # extra flags go to the driver (here: CPU profiles)
 #   scripts/load.sh -eid-sso=false -new-citizens 1    # every measured login a new citizen
 #   scripts/load.sh -eid-sso=false -new-citizens 0.7  # 70% new, 30% returning
+#   WAITERS=10000 scripts/load.sh       # 10,000 waiting phones on PostgreSQL (see below)
+#
+# With WAITERS=N the driver runs the waiting-phones benchmark instead (integration/load/
+# waiters.go): N pending signing requests on one Motlan with PostgreSQL, an open long-poll
+# on each (N client connections: mind ulimit -n, which must exceed N plus a few hundred in
+# both processes; Go raises the soft limit to the hard one); it reports Motlan's idle CPU
+# and store queries per second, login p99 with the long-polls held against the mean of
+# the unloaded phases before and after, and the approval-to-answer latency.
 #
 # PostgreSQL comes from MOTLAN_TEST_POSTGRES_DSN (default: the local test server); the run
 # uses a fresh schema and drops it. Exit status: non-zero if any run had an error.
@@ -22,6 +30,18 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/motlan" ./cmd/motlan
 go build -o "$bin/load" ./integration/load
+
+if [ -n "${WAITERS:-}" ]; then
+	need=$((WAITERS + 500))
+	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$need" ]; then
+		echo "load.sh: WAITERS=$WAITERS needs ulimit -n of at least $need (hard limit $(ulimit -Hn))" >&2
+		exit 2
+	fi
+	echo "== waiters=$WAITERS postgres (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+	"$bin/load" -motlan-bin "$bin/motlan" -store postgres -waiters "$WAITERS" \
+		-concurrency 8 -logins 1000 -warmup 100 -idle-window 20s -approvals 20 -timeout 15m "$@"
+	exit $?
+fi
 
 status=0
 for store in $STORES; do

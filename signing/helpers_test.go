@@ -61,10 +61,18 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "motlan.db")
+	return newWorldOn(t, sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: dsn})
+}
+
+// newWorldOn is newWorld on the store sc opens (its Now is the world's clock).
+func newWorldOn(t *testing.T, sc sqlstore.Config) *world {
+	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, clock: signingtest.NewClock(time.Now().UTC().Truncate(time.Millisecond)), secret: []byte("callback secret")}
 	var err error
-	w.store, err = sqlstore.Open(ctx, sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db"), Now: w.clock.Now})
+	sc.Now = w.clock.Now
+	w.store, err = sqlstore.Open(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +131,14 @@ func newWorld(t *testing.T) *world {
 // newService is one replica (or one process life) over the world's store.
 func (w *world) newService(v vault.Vault) *signing.Service {
 	w.t.Helper()
-	s, err := signing.NewService(signing.ServiceConfig{
+	return w.newServiceWith(v, nil)
+}
+
+// newServiceWith is newService with its config changed by mod (another store, a
+// Notifier).
+func (w *world) newServiceWith(v vault.Vault, mod func(*signing.ServiceConfig)) *signing.Service {
+	w.t.Helper()
+	cfg := signing.ServiceConfig{
 		Store: w.store, Vault: v, CA: w.ca, Citizens: citizens{},
 		Timestamp: func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
 			return tsa.Request(ctx, nil, w.tsaURL, digest, h)
@@ -132,7 +147,11 @@ func (w *world) newService(v vault.Vault) *signing.Service {
 		CallbackSecret:  func(string) []byte { return w.secret },
 		CallbackBackoff: 10 * time.Millisecond,
 		Now:             w.clock.Now,
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := signing.NewService(cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -120,6 +121,9 @@ type ServiceConfig struct {
 	Logger *slog.Logger
 	// Audit records requests, approvals, rejections and signatures; nil: none.
 	Audit *audit.Logger
+	// Notifier wakes this replica's long-polls on other replicas' changes (notify.go);
+	// nil: one process (SQLite), whose own changes wake its long-polls.
+	Notifier Notifier
 }
 
 // Service runs signing requests. It keeps no state another replica needs; it is safe
@@ -131,8 +135,10 @@ type Service struct {
 	intake  intakeChecker
 	backend Backend
 
-	mu      sync.Mutex
-	waiters map[string]chan struct{}
+	mu       sync.Mutex
+	waiters  map[string]*waiter // requests being long-polled (notify.go)
+	draining atomic.Bool        // BeginDrain was called (drain.go)
+	runs     runTracker         // signing runs in progress (drain.go)
 
 	life  string        // this process life's part of its workers' names (lease.go)
 	slots chan struct{} // SignParallel tokens, one per document being signed
@@ -206,13 +212,15 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger.With("component", "signing"), intake: ic, waiters: map[string]chan struct{}{}}
+	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger.With("component", "signing"), intake: ic, waiters: map[string]*waiter{}}
 	s.life, s.slots = newID(), make(chan struct{}, cfg.SignParallel)
 	s.backend = cfg.Backend
 	if s.backend == nil {
 		s.backend = localBackend{s}
 	}
 	s.bg, s.stop = context.WithCancel(context.Background())
+	s.runs.init()
+	s.subscribe()
 	return s, nil
 }
 
@@ -422,31 +430,6 @@ func (s *Service) Get(ctx context.Context, clientID, id string) (Request, error)
 	return s.expireIfDue(ctx, r)
 }
 
-// Wait long-polls: it returns as soon as the request's Version exceeds sinceVersion, or
-// after max with the request as it is then. Changes made by this process wake it at
-// once; the store is polled every 250 ms for other replicas'.
-func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion int64, max time.Duration) (Request, error) {
-	deadline := time.NewTimer(max)
-	defer deadline.Stop()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ch := s.waitChan(id)
-		r, err := s.Get(ctx, clientID, id)
-		if err != nil || r.Version > sinceVersion || max <= 0 {
-			return r, err
-		}
-		select {
-		case <-ch:
-		case <-tick.C:
-		case <-deadline.C:
-			return s.Get(ctx, clientID, id)
-		case <-ctx.Done():
-			return r, ctx.Err()
-		}
-	}
-}
-
 // Cancel withdraws a pending request. Canceling a canceled request answers it again; any
 // other ended request is ErrFinal, one being signed ErrNotPending.
 func (s *Service) Cancel(ctx context.Context, clientID, id string) (Request, error) {
@@ -568,27 +551,5 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// ---- in-process change notification (other replicas are seen by polling)
-
-func (s *Service) waitChan(id string) <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.waiters[id]
-	if !ok {
-		ch = make(chan struct{})
-		s.waiters[id] = ch
-	}
-	return ch
-}
-
-func (s *Service) notify(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ch, ok := s.waiters[id]; ok {
-		close(ch)
-		delete(s.waiters, id)
 	}
 }

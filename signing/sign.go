@@ -76,6 +76,8 @@ func CitizenKeyLabel(citizenID string) string { return "citizen/" + citizenID }
 // sign runs the signing of r, which this run (worker) holds. It returns the request as
 // the run left it; an error only when even that could not be recorded.
 func (s *Service) sign(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
+	ctx, done := s.runs.start(ctx) // Drain waits for the run, or stops it (drain.go)
+	defer done()
 	runCtx, stop := s.keepLease(ctx, r.ID, worker)
 	out, err := s.signDocuments(runCtx, r, worker, act)
 	stop()
@@ -87,7 +89,7 @@ func (s *Service) sign(ctx context.Context, r Request, worker string, act Activa
 		return s.cfg.Store.GetSigningRequest(ctx, r.ID)
 	}
 	var perm *permanentError
-	if errors.As(err, &perm) {
+	if errors.As(err, &perm) && ctx.Err() == nil { // a stopped run hands the request back
 		s.log.WarnContext(ctx, "signing failed", "request", r.ID, "reason", perm.reason, "err", err)
 		failed, uerr := s.holding(ctx, r.ID, worker, func(old Request) Request {
 			old.Status, old.Failure = StatusFailed, perm.reason
@@ -580,7 +582,7 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || s.draining.Load() {
 			break
 		}
 		claimed, worker, err := s.claim(ctx, r.ID)

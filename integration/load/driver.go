@@ -42,6 +42,11 @@ type Options struct {
 	ProfileSeconds int    // 0: estimated from the warm-up rate
 	KeepDir        bool
 	Progress       io.Writer // progress lines; nil: silent
+	// Waiters, when positive, runs the waiting-phones benchmark instead (waiters.go):
+	// that many pending signing requests, each with an open long-poll (PostgreSQL only).
+	Waiters    int
+	IdleWindow time.Duration // waiters: how long the idle cost is measured; default 20 s
+	Approvals  int           // waiters: approvals timed to their long-poll's answer; default 20
 }
 
 func (o *Options) defaults() {
@@ -60,6 +65,12 @@ func (o *Options) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
+	if o.IdleWindow <= 0 {
+		o.IdleWindow = 20 * time.Second
+	}
+	if o.Approvals <= 0 {
+		o.Approvals = 20
+	}
 }
 
 // validate reports options that cannot run together.
@@ -69,6 +80,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("-new-citizens %v: want a share from 0 to 1", o.NewCitizens)
 	case o.NewCitizens > 0 && o.EIDSSO:
 		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
+	case o.Waiters > 0 && o.Store != "postgres":
+		return errors.New("-waiters needs -store postgres (its queries are counted on the PostgreSQL wire)")
 	}
 	return nil
 }
@@ -147,6 +160,8 @@ type Report struct {
 	CPUs        int      `json:"cpus"`
 	MotlanPid   int      `json:"motlan_pid"`
 	Phases      []*Phase `json:"phases"`
+	// Waiters is the waiting-phones benchmark's result (waiters mode only).
+	Waiters *WaitersReport `json:"waiters,omitempty"`
 }
 
 // Phase returns the named phase, or nil.
@@ -200,6 +215,7 @@ type driver struct {
 	o         Options
 	st        *Stack
 	transport *motlanTimer
+	base      *http.Transport
 	client    *http.Client // shared, no cookies: token endpoint, discovery, JWKS
 	oauth     oauth2.Config
 	verifier  *oidc.IDTokenVerifier
@@ -211,37 +227,14 @@ type chain struct {
 }
 
 func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
-	base := &http.Transport{
-		Proxy:               nil, // never a proxy: loopback only
-		MaxIdleConns:        8 * o.Concurrency,
-		MaxIdleConnsPerHost: 4 * o.Concurrency,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer base.CloseIdleConnections()
-	d := &driver{o: o, st: st, transport: &motlanTimer{host: st.MotlanHost, base: base}}
-	d.client = &http.Client{Transport: d.transport, Timeout: 15 * time.Second}
-	pctx := oidc.ClientContext(ctx, d.client)
-	provider, err := oidc.NewProvider(pctx, st.Issuer)
+	d, workers, err := newDriver(ctx, st, o)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, err
 	}
-	d.oauth = oauth2.Config{
-		ClientID: rpID, ClientSecret: st.RPSecret, RedirectURL: rpRedirect, Scopes: rpScopes,
-		Endpoint: provider.Endpoint(),
-	}
-	d.oauth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	d.verifier = provider.Verifier(&oidc.Config{ClientID: rpID, SupportedSigningAlgs: []string{"ES256", "RS256"}})
-
+	defer d.close()
 	rep := &Report{Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, NewCitizens: o.NewCitizens, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
-	workers := make([]*worker, o.Concurrency)
-	for i := range workers {
-		workers[i] = &worker{d: d, id: i, jar: &splitJar{motlanHost: st.MotlanHost, motlan: newJar(), eid: newJar()},
-			citizen: st.Citizens[i%len(st.Citizens)].CCCD}
-		workers[i].http = &http.Client{
-			Transport: d.transport, Jar: workers[i].jar, Timeout: 15 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+	if o.Waiters > 0 {
+		return rep, d.waiters(ctx, rep, workers)
 	}
 	// Warm-up: every worker's first login (the eID form once per worker when its session
 	// is kept), connection pools, Motlan's caches; not reported in the totals.
@@ -308,6 +301,43 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 	rep.Phases = append(rep.Phases, p)
 	return rep, nil
 }
+
+// newDriver connects to the stack (discovery) and makes the workers, each a browser.
+func newDriver(ctx context.Context, st *Stack, o Options) (*driver, []*worker, error) {
+	base := &http.Transport{
+		Proxy:               nil, // never a proxy: loopback only
+		MaxIdleConns:        8 * o.Concurrency,
+		MaxIdleConnsPerHost: 4 * o.Concurrency,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	d := &driver{o: o, st: st, transport: &motlanTimer{host: st.MotlanHost, base: base}, base: base}
+	d.client = &http.Client{Transport: d.transport, Timeout: 15 * time.Second}
+	pctx := oidc.ClientContext(ctx, d.client)
+	provider, err := oidc.NewProvider(pctx, st.Issuer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("discovery: %w", err)
+	}
+	d.oauth = oauth2.Config{
+		ClientID: rpID, ClientSecret: st.RPSecret, RedirectURL: rpRedirect, Scopes: rpScopes,
+		Endpoint: provider.Endpoint(),
+	}
+	d.oauth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	d.verifier = provider.Verifier(&oidc.Config{ClientID: rpID, SupportedSigningAlgs: []string{"ES256", "RS256"}})
+
+	workers := make([]*worker, o.Concurrency)
+	for i := range workers {
+		workers[i] = &worker{d: d, id: i, jar: &splitJar{motlanHost: st.MotlanHost, motlan: newJar(), eid: newJar()},
+			citizen: st.Citizens[i%len(st.Citizens)].CCCD}
+		workers[i].http = &http.Client{
+			Transport: d.transport, Jar: workers[i].jar, Timeout: 15 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return d, workers, nil
+}
+
+func (d *driver) close() { d.base.CloseIdleConnections() }
 
 // picker chooses the citizen of each login when the eID session is not kept.
 type picker struct {

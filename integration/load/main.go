@@ -90,6 +90,9 @@ func main() {
 	flag.StringVar(&o.ProfileDir, "profile", "", "write CPU profiles of Motlan per phase into this directory")
 	flag.IntVar(&o.ProfileSeconds, "profile-seconds", 0, "profile length (0: estimated from the warm-up rate)")
 	flag.BoolVar(&o.KeepDir, "keep", false, "keep the temporary directory (config, database, Motlan's log)")
+	flag.IntVar(&o.Waiters, "waiters", 0, "run the waiting-phones benchmark instead: this many pending signing requests, each with an open long-poll (-store postgres)")
+	flag.DurationVar(&o.IdleWindow, "idle-window", 20*time.Second, "waiters: how long the idle cost is measured (keep it under 60s-the ramp)")
+	flag.IntVar(&o.Approvals, "approvals", 20, "waiters: approvals timed to their long-poll's answer")
 	asJSON := flag.Bool("json", false, "print the report as JSON")
 	check := flag.Bool("check", false, "exit 3 when a target of the issue is missed")
 	driverProfile := flag.String("driver-profile", "", "write a CPU profile of the driver itself (and the dev eID) to this file")
@@ -174,6 +177,9 @@ func PrintReport(w io.Writer, r *Report) {
 			l.MotlanCPUPer1000, targetLoginCPU, verdict(l.MotlanCPUPer1000 <= targetLoginCPU),
 			l.P99, targetLoginP99, verdict(l.P99 < targetLoginP99))
 	}
+	if r.Waiters != nil {
+		printWaiters(w, r.Waiters)
+	}
 	if f := r.Phase("refresh"); f != nil {
 		fmt.Fprintf(w, "target refresh: %.2f CPU-s/1000 (≤ %.1f) %s\n",
 			f.MotlanCPUPer1000, targetRefreshCPU, verdict(f.MotlanCPUPer1000 <= targetRefreshCPU))
@@ -205,6 +211,9 @@ func Missed(r *Report) []string {
 	}
 	if f := r.Phase("refresh"); f != nil && f.MotlanCPUPer1000 > targetRefreshCPU {
 		out = append(out, "refresh CPU")
+	}
+	if r.Waiters != nil {
+		out = append(out, missedWaiters(r.Waiters)...)
 	}
 	return out
 }

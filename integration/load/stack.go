@@ -51,7 +51,8 @@ type Stack struct {
 	Pid        int
 
 	dir      string
-	pg       *pgSchema // nil on SQLite
+	pg       *pgSchema  // nil on SQLite
+	pgc      *pgCounter // waiters mode: counts Motlan's queries
 	logPath  string
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -147,10 +148,11 @@ func loadCitizens(n int) []sim.Citizen {
 // pgSchema is the fresh schema of a PostgreSQL run, and the administrative connection
 // that made it (kept to find Motlan's backends and to drop the schema at the end).
 type pgSchema struct {
-	db      *sql.DB
-	name    string
-	appName string // application_name of Motlan's connections, to find its backends
-	dsn     string // the server DSN with search_path and application_name
+	db       *sql.DB
+	name     string
+	database bool   // a database of its own (waiters mode: its statistics are Motlan's alone)
+	appName  string // application_name of Motlan's connections, to find its backends
+	dsn      string // the server DSN with search_path and application_name
 }
 
 // createSchema makes a fresh schema on the server, and a DSN whose search_path is that
@@ -190,10 +192,44 @@ func (pg *pgSchema) drop() error {
 	defer pg.db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if pg.database {
+		if _, err := pg.db.ExecContext(ctx, "DROP DATABASE "+pg.name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("postgres: drop database %s: %w", pg.name, err)
+		}
+		return nil
+	}
 	if _, err := pg.db.ExecContext(ctx, "DROP SCHEMA "+pg.name+" CASCADE"); err != nil {
 		return fmt.Errorf("postgres: drop schema %s: %w", pg.name, err)
 	}
 	return nil
+}
+
+// createDatabase makes a fresh database on the server (the waiters mode's, dropped with
+// everything in it at the end), and a DSN (URL form) naming it.
+func createDatabase(ctx context.Context, base string) (*pgSchema, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, errors.New("postgres: -waiters needs a postgres:// URL DSN")
+	}
+	db, err := sql.Open("pgx/v5", base)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	pg := &pgSchema{db: db, name: "load_" + strings.ToLower(rand.Text()), database: true}
+	pg.appName = "motlan-" + pg.name
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(cctx, "CREATE DATABASE "+pg.name); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: create database: %w", err)
+	}
+	u.Path = "/" + pg.name
+	q := u.Query()
+	q.Set("application_name", pg.appName)
+	u.RawQuery = q.Encode()
+	pg.dsn = u.String()
+	return pg, nil
 }
 
 // backends returns the process ids of Motlan's PostgreSQL backends.
@@ -290,10 +326,23 @@ func (s *Stack) storageDSN(ctx context.Context, o Options) (string, error) {
 			return "", errors.New("-store postgres needs -pg-dsn or MOTLAN_TEST_POSTGRES_DSN")
 		}
 		var err error
-		if s.pg, err = createSchema(ctx, o.PGDSN); err != nil {
+		if o.Waiters > 0 {
+			s.pg, err = createDatabase(ctx, o.PGDSN)
+		} else {
+			s.pg, err = createSchema(ctx, o.PGDSN)
+		}
+		if err != nil {
 			return "", err
 		}
 		s.closers = append(s.closers, s.pg.drop)
+		if o.Waiters > 0 { // count Motlan's queries on the wire (pgcount.go)
+			var dsn string
+			if s.pgc, dsn, err = startPGCounter(s.pg.dsn); err != nil {
+				return "", err
+			}
+			s.closers = append(s.closers, s.pgc.Close)
+			return dsn, nil
+		}
 		return s.pg.dsn, nil
 	}
 	return "", fmt.Errorf("-store %q: want sqlite or postgres", o.Store)
@@ -321,7 +370,7 @@ func (s *Stack) writeConfig(o Options, dsn, eidSecret string) (string, error) {
 		},
 		"clients": []any{map[string]any{
 			"id": rpID, "name": "Load driver", "secret": map[string]any{"value": s.RPSecret},
-			"redirect_uris": []string{rpRedirect}, "scopes": rpScopes,
+			"redirect_uris": []string{rpRedirect}, "scopes": append(rpScopes, "signing"),
 			"auth_method": "client_secret_basic", "first_party": true,
 		}},
 	}

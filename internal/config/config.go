@@ -37,7 +37,14 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// ReplicaID names this replica among those sharing the store: see replica.go.
 	ReplicaID string `yaml:"replica_id"`
+	// ShutdownTimeout bounds the drain on SIGTERM (open requests answered, signing runs
+	// finished or handed back); 0: DefaultShutdownTimeout.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
+
+// DefaultShutdownTimeout is shutdown_timeout's default: within Kubernetes' default
+// 30 s grace period, with time left to close the store.
+const DefaultShutdownTimeout = 25 * time.Second
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
 type Signing struct {
@@ -405,6 +412,9 @@ func (c *Config) Validate() error {
 	}
 	if d := time.Duration(c.Signing.LTVFetchTimeout); d < 0 || d > 5*time.Minute {
 		add("signing.ltv_fetch_timeout: %v is not between 0 and 5m", d)
+	}
+	if d := time.Duration(c.ShutdownTimeout); d > 10*time.Minute {
+		add("shutdown_timeout: %v is longer than 10m", d)
 	}
 	if a := c.Debug.PprofListen; a != "" {
 		if host, _, err := net.SplitHostPort(a); err != nil || !loopback(host) {

@@ -90,6 +90,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "pkcs11 vault without module and token", yaml: append(file(goodClient), "signing:\n  vault:\n    type: pkcs11\n"...), errHas: []string{"signing.vault.module", "token_label and slot", "signing.vault.pin"}},
 		{name: "unknown vault type", yaml: append(file(goodClient), "signing:\n  vault:\n    type: tpm\n"...), errHas: []string{"signing.vault.type"}},
 		{name: "huge LTV fetch timeout", yaml: append(file(goodClient), "signing:\n  ltv_fetch_timeout: 1h\n"...), errHas: []string{"signing.ltv_fetch_timeout"}},
+		{name: "huge shutdown timeout", yaml: append(file(goodClient), "shutdown_timeout: 1h\n"...), errHas: []string{"shutdown_timeout"}},
 		{name: "pprof off loopback", yaml: append(file(goodClient), "debug:\n  pprof_listen: 0.0.0.0:6060\n"...), errHas: []string{"debug.pprof_listen"}},
 		{name: "two secret sources", yaml: file(strings.Replace(goodClient, `{value: "`+goodSecret+`"}`, `{value: "`+goodSecret+`", env: X}`, 1)), errHas: []string{"only one of"}},
 		{name: "secret env not set", yaml: file(strings.Replace(goodClient, `{value: "`+goodSecret+`"}`, `{env: MOTLAN_TEST_SURELY_UNSET}`, 1)), errHas: []string{"MOTLAN_TEST_SURELY_UNSET"}},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/motlan/motlan/adapters/sqlstore"
@@ -38,6 +39,8 @@ const (
 type readiness struct {
 	checks []readyCheck
 	now    func() time.Time
+
+	draining atomic.Bool // set at the start of a graceful stop: not ready, whatever the checks say
 
 	mu      sync.Mutex
 	checked time.Time
@@ -89,6 +92,11 @@ func (rd *readiness) failing(ctx context.Context) []string {
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if rd.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining: shutting down\n"))
+		return
+	}
 	failed := rd.failing(context.WithoutCancel(r.Context()))
 	if len(failed) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -135,7 +143,7 @@ func (r *Running) serveAdmin(listen, pprofListen string, m *metrics.Metrics, rea
 	if err != nil {
 		return err
 	}
-	r.AdminAddr = addr
+	r.AdminAddr, r.admin = addr, r.servers[len(r.servers)-1]
 	r.log.Info("admin listener: /healthz /readyz /metrics /debug/pprof/", "addr", addr)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/motlan/motlan/adapters/sqlstore"
@@ -57,24 +58,16 @@ type Running struct {
 	AdminAddr    string
 	clientsStore store.Clients   // for ReloadClients (clients.go)
 	provider     clientsReloader // for ReloadClients
+	// Draining on Shutdown (drain.go): the admin listener, stopped last so that /readyz
+	// answers "draining" meanwhile; readiness; the signing service; the time allowed.
+	admin           *http.Server
+	ready           *readiness
+	drainer         drainer
+	shutdownTimeout time.Duration
 }
 
 // NewRunning returns an empty Running to add servers to.
 func NewRunning(log *slog.Logger) *Running { return &Running{log: log} }
-
-// Shutdown stops the servers, then closes what Start opened, newest first.
-func (r *Running) Shutdown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var errs []error
-	for _, s := range r.servers {
-		errs = append(errs, s.Shutdown(ctx))
-	}
-	for i := len(r.closers) - 1; i >= 0; i-- {
-		errs = append(errs, r.closers[i]())
-	}
-	return errors.Join(errs...)
-}
 
 // ServeOn starts an HTTP server on addr in the background.
 func (r *Running) ServeOn(addr string, h http.Handler, name string) (string, error) {
@@ -168,7 +161,9 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(publicMux(p, sp)), "motlan"); err != nil {
 		return fail(err)
 	}
-	if err := r.serveAdmin(cfg.Admin.Listen, cfg.Debug.PprofListen, m, newReadiness(st, km, sp.vault)); err != nil {
+	r.drainer, r.shutdownTimeout = sp.service, time.Duration(cfg.ShutdownTimeout)
+	r.ready = newReadiness(st, km, sp.vault)
+	if err := r.serveAdmin(cfg.Admin.Listen, cfg.Debug.PprofListen, m, r.ready); err != nil {
 		return fail(err)
 	}
 	r.startBackground(st, sp, auditLog, log)
@@ -221,9 +216,10 @@ func publicMux(p *idp.Provider, sp *signingParts) *http.ServeMux {
 // seal, before the store closes).
 func (r *Running) startBackground(st *sqlstore.Store, sp *signingParts, auditLog *audit.Logger, log *slog.Logger) {
 	gcCtx, stopGC := context.WithCancel(context.Background())
-	r.closers = append(r.closers, func() error { stopGC(); return nil })
-	go collectExpired(gcCtx, st, log)
-	go sp.service.Run(gcCtx, 15*time.Second) // expires requests, resumes interrupted signings
+	var loops sync.WaitGroup
+	r.closers = append(r.closers, func() error { stopGC(); loops.Wait(); return nil }) // before the store closes
+	loops.Go(func() { collectExpired(gcCtx, st, log) })
+	loops.Go(func() { sp.service.Run(gcCtx, 15*time.Second) }) // expires requests, resumes interrupted signings
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
 	go func() { auditLog.Run(auditCtx, 0); close(auditDone) }()

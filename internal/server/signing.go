@@ -109,14 +109,18 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
+	notifier, err := changeNotifier(cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := signing.NewService(signing.ServiceConfig{
 		Store: st, Vault: v, CA: devCA, Backend: backend, Sealer: sealer, Citizens: citizens{st}, Timestamp: stamp, LTV: ext, Font: font,
 		DefaultTTL: time.Duration(cfg.Signing.RequestTTL), Logger: log, KeyAlg: vault.Alg(cfg.Signing.KeyAlg),
 		MaxDocumentSize: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		ReplicaID: cfg.Replica(), SignParallel: cfg.Signing.Parallel,
 		CallbackSecret: func(clientID string) []byte { return CallbackSecret(callbackKey, clientID) },
-		Audit:          auditLog,
-		Retention:      retentionPolicy(cfg.Retention),
+		Audit:          auditLog, Notifier: notifier,
+		Retention: retentionPolicy(cfg.Retention),
 	})
 	if err != nil {
 		return nil, err
@@ -152,6 +156,19 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 		return nil, err
 	}
 	return parts, nil
+}
+
+// changeNotifier wakes long-polls across replicas: PostgreSQL LISTEN/NOTIFY; nil on
+// SQLite, which serves one process.
+func changeNotifier(cfg config.Config, st *sqlstore.Store, log *slog.Logger) (signing.Notifier, error) {
+	if cfg.Storage.Driver != sqlstore.DriverPostgres {
+		return nil, nil
+	}
+	dsn, err := cfg.Storage.DSN.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("storage.dsn: %w", err)
+	}
+	return sqlstore.NewNotifier(sqlstore.NotifierConfig{Store: st, DSN: dsn, Logger: log})
 }
 
 // DefaultFont is Debian's DejaVu Sans (package fonts-dejavu-core), which has every
