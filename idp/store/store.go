@@ -302,6 +302,12 @@ type Subjects interface {
 	SubjectCitizen(ctx context.Context, clientID, subject string) (string, error)
 }
 
+// ClientSubject is one (client, subject) pair of Subjects.
+type ClientSubject struct {
+	ClientID, Subject, CitizenID string
+	At                           time.Time
+}
+
 // Assertions remembers used client-assertion IDs: a private_key_jwt assertion is
 // single-use (OIDC Core 9).
 type Assertions interface {
@@ -321,10 +327,21 @@ type Logins interface {
 	// error is ErrAlreadyUsed. It returns the stored citizen.
 	RecordLogin(ctx context.Context, l Login) (Citizen, error)
 	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
-	// transaction, calls next with it and stores the refresh token next returns (nil: none).
-	// If next fails, the code stays consumed, nothing else is stored, and next's error is
-	// returned with the code. next runs under the store's lock: quick, and no store calls.
-	RedeemAuthCode(ctx context.Context, id string, next func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
+	// transaction, calls next with it and stores what next returns (see Redemption). If
+	// next fails, the code stays consumed, nothing else is stored, and next's error is
+	// returned with the code. next runs under the store's lock: quick, and no store calls
+	// but citizen, which reads the code's citizen in the transaction.
+	RedeemAuthCode(ctx context.Context, id string, next func(c AuthCode, citizen func() (Citizen, error)) (Redemption, error)) (AuthCode, error)
+}
+
+// Redemption is what the token endpoint stores with a consumed code, in its transaction:
+// one durable write for the whole exchange.
+type Redemption struct {
+	Refresh *RefreshToken  // nil: none
+	Subject *ClientSubject // recorded as Subjects.RecordSubject does; nil: none
+	Release *Release       // nil: none
+	// Audit records are written as pending audit records (see Login.Audit).
+	Audit []AuditRecord
 }
 
 // Login is what one login on the way back from the eID stores, in one transaction.
