@@ -65,5 +65,6 @@ func (s *Stack) startDex(ctx context.Context, o Options, eidSecret string) error
 	}
 	s.Pid = s.cmd.Process.Pid
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	return s.waitHealthy(ctx, "/.well-known/openid-configuration", 60*time.Second)
+	// Its keys answer once the first signing key is made: then it can issue tokens.
+	return s.waitHealthy(ctx, "/keys", 60*time.Second)
 }

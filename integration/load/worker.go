@@ -133,7 +133,7 @@ func (w *worker) login(ctx context.Context, cccd string) (res opResult, _ *chain
 		return res, nil, fmt.Errorf("callback: error=%s: %s", q.Get("error"), q.Get("error_description"))
 	case q.Get("state") != state:
 		return res, nil, errors.New("callback: state mismatch")
-	case q.Get("iss") != d.st.Issuer:
+	case q.Get("iss") != d.st.Issuer && (d.o.Target == "motlan" || q.Has("iss")): // Dex sends none
 		return res, nil, fmt.Errorf("callback: iss %q", q.Get("iss"))
 	case q.Get("code") == "":
 		return res, nil, errors.New("callback: no code")
