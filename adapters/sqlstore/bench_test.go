@@ -242,10 +242,12 @@ func benchRedeem(b *testing.B, s *sqlstore.Store, now time.Time, oneTx bool) {
 				r = store.Redemption{
 					Refresh: &store.RefreshToken{ID: id(i) + "-rt", FamilyID: id(i), ClientID: c.ClientID,
 						CitizenID: c.CitizenID, Scopes: c.Scopes, AMR: c.AMR, CreatedAt: now, ExpiresAt: exp},
-					Subject: &store.ClientSubject{ClientID: c.ClientID, Subject: id(i) + "-sub", CitizenID: c.CitizenID, At: now},
-					Release: &store.Release{CitizenID: c.CitizenID, ClientID: c.ClientID, Claims: []string{"name"}, Via: "id_token", At: now},
-					Audit: []store.AuditRecord{{At: now, Kind: "release", Actor: "citizen:" + c.CitizenID,
-						Details: json.RawMessage(`{"client":"portal","claims":["name"],"via":"id_token"}`)}},
+					Minted: store.Minted{
+						Subject: &store.ClientSubject{ClientID: c.ClientID, Subject: id(i) + "-sub", CitizenID: c.CitizenID, At: now},
+						Release: &store.Release{CitizenID: c.CitizenID, ClientID: c.ClientID, Claims: []string{"name"}, Via: "id_token", At: now},
+						Audit: []store.AuditRecord{{At: now, Kind: "release", Actor: "citizen:" + c.CitizenID,
+							Details: json.RawMessage(`{"client":"portal","claims":["name"],"via":"id_token"}`)}},
+					},
 				}
 				if !oneTx {
 					return store.Redemption{Refresh: r.Refresh}, nil

@@ -131,15 +131,25 @@ func storeRedemption(tx *txn, r store.Redemption) error {
 			return err
 		}
 	}
-	if cs := r.Subject; cs != nil {
-		if _, err := tx.exec(qRecordSubject, cs.ClientID, cs.Subject, cs.CitizenID, ms(cs.At)); err != nil {
+	return storeMinted(tx, []store.Minted{r.Minted})
+}
+
+// storeMinted writes what minting stores with a grant, in the caller's transaction.
+func storeMinted(tx *txn, minted []store.Minted) error {
+	for _, m := range minted {
+		if cs := m.Subject; cs != nil {
+			if _, err := tx.exec(qRecordSubject, cs.ClientID, cs.Subject, cs.CitizenID, ms(cs.At)); err != nil {
+				return err
+			}
+		}
+		if rel := m.Release; rel != nil {
+			if _, err := tx.exec(qInsertRelease, rel.CitizenID, rel.ClientID, list(rel.Claims), rel.Via, ms(rel.At)); err != nil {
+				return err
+			}
+		}
+		if err := insertPendingAudit(tx, m.Audit); err != nil {
 			return err
 		}
 	}
-	if rel := r.Release; rel != nil {
-		if _, err := tx.exec(qInsertRelease, rel.CitizenID, rel.ClientID, list(rel.Claims), rel.Via, ms(rel.At)); err != nil {
-			return err
-		}
-	}
-	return insertPendingAudit(tx, r.Audit)
+	return nil
 }

@@ -52,7 +52,7 @@ func (g *AuthorizationCode) Handle(ctx context.Context, req Request) (tokens.Set
 		}
 		refresh = f.value(client, jkt)
 		t := f.record(src, ac.ID, web.HashID(refresh))
-		return store.Redemption{Refresh: &t, Subject: draft.Subject, Release: draft.Release, Audit: draft.Audit}, nil
+		return store.Redemption{Refresh: &t, Minted: draft.Records()}, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):

@@ -250,17 +250,18 @@ type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
 	// RotateRefreshToken marks oldID used at next.CreatedAt, records next.ID as its
-	// successor and stores next, atomically. If oldID was used already, it stores nothing
-	// and returns ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken) error
+	// successor and stores next, and what each of with holds, atomically. If oldID was
+	// used already, it stores nothing and returns ErrAlreadyUsed; if oldID is unknown,
+	// expired or revoked, ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
 	// RotateRefreshTokenAgain answers a retry of an already rotated token (a response lost
 	// on the way to the client): atomically, it revokes oldID's successor, records next.ID
 	// as the new successor and stores next, so the family keeps one live token. oldID's
 	// UsedAt does not move. If the successor was used, revoked or has expired (the family
 	// moved on, so this is a replay, not a retry), it stores nothing and returns
 	// ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound; if oldID was
-	// never rotated, ErrConflict.
-	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken) error
+	// never rotated, ErrConflict. What each of with holds is stored with next.
+	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	// SessionClients lists, sorted and without duplicates, the clients that were issued an
 	// authorization code or a refresh token in the session sessionID (redeemed or not,
@@ -337,7 +338,13 @@ type Logins interface {
 // Redemption is what the token endpoint stores with a consumed code, in its transaction:
 // one durable write for the whole exchange.
 type Redemption struct {
-	Refresh *RefreshToken  // nil: none
+	Refresh *RefreshToken // nil: none
+	Minted
+}
+
+// Minted is what minting tokens stores with the grant, in the grant's transaction (a
+// code's redemption or a refresh token's rotation).
+type Minted struct {
 	Subject *ClientSubject // recorded as Subjects.RecordSubject does; nil: none
 	Release *Release       // nil: none
 	// Audit records are written as pending audit records (see Login.Audit).

@@ -94,6 +94,11 @@ func (t *Tokens) Draft(ctx context.Context, c store.Client, g Source, jkt string
 	return d, nil
 }
 
+// Records is what the draft stores with its grant.
+func (d Draft) Records() store.Minted {
+	return store.Minted{Subject: d.Subject, Release: d.Release, Audit: d.Audit}
+}
+
 // Sign signs a draft's tokens; call it once the draft's records are stored.
 func (t *Tokens) Sign(ctx context.Context, d Draft) (Set, error) {
 	atJSON, err := json.Marshal(d.at)

@@ -692,7 +692,16 @@ func testRefreshRotateOnce(e *env) {
 	e.clock.Advance(time.Minute)
 	next := refresh("rt-2", "fam-1")
 	next.CreatedAt = start.Add(time.Minute)
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
+	// What minting stores rides in the rotation's transaction.
+	minted := store.Minted{Subject: &store.ClientSubject{ClientID: "portal", Subject: "sub-rotate", CitizenID: "cit-1", At: start},
+		Release: &store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"name"}, Via: "id_token", At: start}}
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next, minted))
+	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-rotate")
+	must(e.t, "subject stored with the rotation", err)
+	equal(e.t, "subject's citizen", who, "cit-1")
+	rels, err := e.s.ListReleases(e.ctx, "cit-1")
+	must(e.t, "releases", err)
+	equal(e.t, "releases stored with the rotation", len(rels), 1)
 
 	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old", err)
@@ -705,10 +714,13 @@ func testRefreshRotateOnce(e *env) {
 	equal(e.t, "next", got, next)
 
 	again := refresh("rt-3", "fam-1")
-	err = e.s.RotateRefreshToken(e.ctx, old.ID, again)
+	err = e.s.RotateRefreshToken(e.ctx, old.ID, again, store.Minted{Subject: &store.ClientSubject{
+		ClientID: "portal", Subject: "sub-failed-rotation", CitizenID: "cit-1", At: start}})
 	wantErr(e.t, "rotate used", err, store.ErrAlreadyUsed)
 	_, err = e.s.GetRefreshToken(e.ctx, again.ID)
 	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+	_, err = e.s.SubjectCitizen(e.ctx, "portal", "sub-failed-rotation")
+	wantErr(e.t, "subject from a failed rotation", err, store.ErrNotFound)
 	got, err = e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old again", err)
 	equal(e.t, "old after failed rotation", got, want)
@@ -770,7 +782,11 @@ func testRefreshRotateAgain(e *env) {
 	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
 	retry := refresh("rt-3", "fam-1")
 	retry.CreatedAt = start.Add(2 * time.Second)
-	must(e.t, "rotate again", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, retry))
+	must(e.t, "rotate again", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, retry, store.Minted{Subject: &store.ClientSubject{
+		ClientID: "portal", Subject: "sub-retry", CitizenID: "cit-1", At: start}}))
+	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-retry")
+	must(e.t, "subject stored with the retry", err)
+	equal(e.t, "subject's citizen", who, "cit-1")
 
 	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old", err)
@@ -1064,9 +1080,9 @@ func testRedeemAuthCode(e *env) {
 		cit, err := citizen()
 		must(e.t, "citizen read in the redemption", err)
 		equal(e.t, "the code's citizen", cit.ID, c.CitizenID)
-		return store.Redemption{Refresh: &rt, Subject: &subj, Release: &rel, Audit: []store.AuditRecord{
+		return store.Redemption{Refresh: &rt, Minted: store.Minted{Subject: &subj, Release: &rel, Audit: []store.AuditRecord{
 			{At: start, Kind: "release", Actor: "citizen:" + c.CitizenID, Details: json.RawMessage(`{"client":"portal"}`)},
-		}}, nil
+		}}}, nil
 	})
 	must(e.t, "redeem", err)
 	equal(e.t, "redeemed code", got, c)
@@ -1101,7 +1117,7 @@ func testRedeemAuthCode(e *env) {
 	rt2 := refresh("rt-burn", "code-burn")
 	subj2 := store.ClientSubject{ClientID: "portal", Subject: "sub-burn", CitizenID: c2.CitizenID, At: start}
 	_, err = e.s.RedeemAuthCode(e.ctx, c2.ID, func(store.AuthCode, func() (store.Citizen, error)) (store.Redemption, error) {
-		return store.Redemption{Refresh: &rt2, Subject: &subj2}, boom
+		return store.Redemption{Refresh: &rt2, Minted: store.Minted{Subject: &subj2}}, boom
 	})
 	wantErr(e.t, "next's error", err, boom)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-burn")
