@@ -28,6 +28,20 @@
 // same either way. With -eid-sso=false every login also goes through the eID's forms, and
 // logins cycle through -citizens distinct citizens.
 //
+// The minimal eID (-eid minimal, mineid.go) replaces the dev eID with an OpenID provider
+// that does only what a login needs: its authorization endpoint redirects back at once
+// with a code, its token endpoint returns an ES256 ID token carrying every claim (no
+// userinfo) for a citizen it mints for the login, a new one each time (-new-citizens
+// below 1 mixes in citizens seen before). The driver's CPU then goes to driving the
+// broker, not to the eID's pages, and every measured login creates a citizen.
+//
+// Dex (-target dex -dex-bin PATH) is measured the same way against the minimal eID: the
+// driver writes a Dex configuration (SQLite storage, one oidc connector, the relying
+// party as a static client, no approval screen), starts the binary and drives the same
+// flow, following Dex's own redirects (its connector and approval steps); Dex is asked for
+// openid, profile and offline_access (it refuses scopes it does not know) and signs with
+// its own RS256 keys. The driver never builds Dex: see scripts/load-compare.sh.
+//
 // A refresh rotates a refresh token (each refresh uses the one the previous returned;
 // worker k starts from the refresh token of login k) and verifies the new ID token.
 //
