@@ -284,7 +284,9 @@ type RevokedTokens interface {
 // Consents holds remembered consents.
 type Consents interface {
 	GetConsent(ctx context.Context, citizenID, clientID string) (Consent, error)
-	UpsertConsent(ctx context.Context, c Consent) error
+	// UpsertConsent stores c, and audit as pending audit records (see Login.Audit) in the
+	// same transaction.
+	UpsertConsent(ctx context.Context, c Consent, audit ...AuditRecord) error
 }
 
 // Releases is the append-only record of claim releases.

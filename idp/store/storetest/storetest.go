@@ -895,8 +895,19 @@ func testConsent(e *env) {
 	must(e.t, "get", err)
 	equal(e.t, "consent", got, c)
 
+	// The consent's audit record is written with it, pending.
+	audited, ok := e.s.(store.Audit)
+	if !ok {
+		e.t.Fatal("the store keeps no audit log: a consent's audit record has nowhere to go")
+	}
+	pending0, _, err := audited.PendingAudit(e.ctx)
+	must(e.t, "pending before", err)
 	c2 := store.Consent{CitizenID: "cit-1", ClientID: "portal", Scopes: []string{"openid", "cccd"}, GrantedAt: start.Add(time.Hour)}
-	must(e.t, "upsert replaces", e.s.UpsertConsent(e.ctx, c2))
+	must(e.t, "upsert replaces", e.s.UpsertConsent(e.ctx, c2, store.AuditRecord{At: start, Kind: "consent",
+		Actor: "citizen:cit-1", Details: json.RawMessage(`{"client":"portal"}`)}))
+	pending, _, err := audited.PendingAudit(e.ctx)
+	must(e.t, "pending after", err)
+	equal(e.t, "pending audit records", pending, pending0+1)
 	got, err = e.s.GetConsent(e.ctx, "cit-1", "portal")
 	must(e.t, "get replaced", err)
 	equal(e.t, "replaced consent", got, c2)
