@@ -81,15 +81,15 @@ func (o *Options) validate() error {
 	switch {
 	case o.NewCitizens < 0 || o.NewCitizens > 1:
 		return fmt.Errorf("-new-citizens %v: want a share from 0 to 1", o.NewCitizens)
-	case o.EID != "dev" && o.EID != "minimal":
+	case o.EID != "" && o.EID != "dev" && o.EID != "minimal": // "": dev (defaults)
 		return fmt.Errorf("-eid %q: want dev or minimal", o.EID)
-	case o.Target != "motlan" && o.Target != "dex":
+	case o.Target != "" && o.Target != "motlan" && o.Target != "dex": // "": motlan
 		return fmt.Errorf("-target %q: want motlan or dex", o.Target)
 	case o.Target == "dex" && (o.EID != "minimal" || o.DexBin == ""):
 		return errors.New("-target dex needs -eid minimal and -dex-bin")
-	case o.Target == "dex" && o.Store != "sqlite":
+	case o.Target == "dex" && o.Store != "" && o.Store != "sqlite":
 		return errors.New("-target dex runs on SQLite only")
-	case o.NewCitizens > 0 && o.EIDSSO && o.EID == "dev":
+	case o.NewCitizens > 0 && o.EIDSSO && o.EID != "minimal":
 		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
 	}
 	return nil
