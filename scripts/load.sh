@@ -8,7 +8,18 @@
 #   scripts/load.sh -profile /tmp/prof  # extra flags go to the driver (here: CPU profiles)
 #   scripts/load.sh -eid-sso=false -new-citizens 1    # every measured login a new citizen
 #   scripts/load.sh -eid-sso=false -new-citizens 0.7  # 70% new, 30% returning
+#   scripts/load.sh -eid minimal                      # minimal upstream eID: a new citizen per
+#                                                     # login, no eID pages (driver CPU stays low)
+#   scripts/load.sh -eid minimal -new-citizens 0.7    # the same, 30% of logins by citizens seen before
+#
 #   WAITERS=10000 scripts/load.sh       # 10,000 waiting phones on PostgreSQL (see below)
+
+# Against Dex, and against Motlan built from another commit, in alternating runs:
+# scripts/load-compare.sh (DEX_BIN names a Dex binary you built yourself; nothing of Dex
+# is in this repository):
+#   git clone https://github.com/dexidp/dex /tmp/dex && git -C /tmp/dex checkout v2.45.1
+#   (cd /tmp/dex && go build -o /tmp/dex/dex ./cmd/dex)    # needs cgo (SQLite)
+#   DEX_BIN=/tmp/dex/dex BASE=main scripts/load-compare.sh
 #
 # With WAITERS=N the driver runs the waiting-phones benchmark instead (integration/load/
 # waiters.go): N pending signing requests on one Motlan with PostgreSQL, an open long-poll

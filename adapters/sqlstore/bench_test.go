@@ -1,6 +1,8 @@
 package sqlstore_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"runtime"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motlan/motlan/adapters/sqlstore"
 	"github.com/motlan/motlan/idp/store"
 )
 
@@ -152,36 +155,18 @@ func BenchmarkStore(b *testing.B) {
 					}
 				})
 			})
-			// The token endpoint's write: the code redeemed and the first refresh token
-			// stored in one transaction, from 32 concurrent exchanges.
-			b.Run("RedeemAuthCodeParallel32", func(b *testing.B) {
-				round := strconv.FormatInt(time.Now().UnixNano(), 36)
-				id := func(i int64) string { return round + "-rc-" + strconv.FormatInt(i, 10) }
-				for i := range int64(b.N) {
-					err := s.CreateAuthCode(ctx, store.AuthCode{ID: id(i), ClientID: "portal", CitizenID: "c",
-						Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp})
-					if err != nil {
-						b.Fatal(err)
-					}
+			// The token endpoint's store work for a first exchange, from 32 concurrent
+			// exchanges: the code redeemed, the citizen read, and the first refresh token,
+			// the client's subject, the claim release and its pending audit record stored,
+			// in one transaction ("InOneTx"), against the same records written each on its
+			// own as before (the release's audit record appended to the log at once).
+			for _, oneTx := range []bool{true, false} {
+				name := "RedeemAuthCodeParallel32"
+				if !oneTx {
+					name = "RedeemAuthCodeSeparateWritesParallel32"
 				}
-				var seq atomic.Int64
-				b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
-				b.ResetTimer()
-				defer reportCPU(b)()
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						i := seq.Add(1) - 1
-						_, err := s.RedeemAuthCode(ctx, id(i), func(c store.AuthCode) (*store.RefreshToken, error) {
-							return &store.RefreshToken{ID: id(i) + "-rt", FamilyID: id(i), ClientID: c.ClientID,
-								CitizenID: c.CitizenID, Scopes: c.Scopes, AMR: c.AMR, CreatedAt: now, ExpiresAt: exp}, nil
-						})
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-				})
-			})
+				b.Run(name, func(b *testing.B) { benchRedeem(b, s, now, oneTx) })
+			}
 			b.Run("UpsertCitizen", func(b *testing.B) {
 				c := store.Citizen{Issuer: "https://eid.example.vn", Subject: "sub", CCCD: "001099012345",
 					Attributes: map[string]store.Attribute{
@@ -218,4 +203,73 @@ func reportCPU(b *testing.B) func() {
 			b.ReportMetric(float64((cpu()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
+}
+
+// benchRedeem runs b.N code exchanges' store work from 32 goroutines; see
+// RedeemAuthCodeParallel32.
+func benchRedeem(b *testing.B, s *sqlstore.Store, now time.Time, oneTx bool) {
+	ctx := b.Context()
+	exp := now.Add(time.Hour)
+	round := strconv.FormatInt(time.Now().UnixNano(), 36)
+	cit, err := s.UpsertCitizen(ctx, store.Citizen{Issuer: "https://eid.example.vn", Subject: round + "-rc",
+		CCCD: "001099012345", Attributes: map[string]store.Attribute{
+			"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := func(i int64) string { return round + "-rc-" + strconv.FormatInt(i, 10) }
+	for i := range int64(b.N) {
+		err := s.CreateAuthCode(ctx, store.AuthCode{ID: id(i), ClientID: "portal", CitizenID: cit.ID,
+			Scopes: []string{"openid", "profile"}, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	seal := func(r store.AuditRecord) (string, error) {
+		sum := sha256.Sum256(append([]byte(r.PrevHash), r.Details...))
+		return hex.EncodeToString(sum[:]), nil
+	}
+	var seq atomic.Int64
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	defer reportCPU(b)()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1) - 1
+			var r store.Redemption
+			_, err := s.RedeemAuthCode(ctx, id(i), func(c store.AuthCode, citizen func() (store.Citizen, error)) (store.Redemption, error) {
+				r = store.Redemption{
+					Refresh: &store.RefreshToken{ID: id(i) + "-rt", FamilyID: id(i), ClientID: c.ClientID,
+						CitizenID: c.CitizenID, Scopes: c.Scopes, AMR: c.AMR, CreatedAt: now, ExpiresAt: exp},
+					Minted: store.Minted{
+						Subject: &store.ClientSubject{ClientID: c.ClientID, Subject: id(i) + "-sub", CitizenID: c.CitizenID, At: now},
+						Release: &store.Release{CitizenID: c.CitizenID, ClientID: c.ClientID, Claims: []string{"name"}, Via: "id_token", At: now},
+						Audit: []store.AuditRecord{{At: now, Kind: "release", Actor: "citizen:" + c.CitizenID,
+							Details: json.RawMessage(`{"client":"portal","claims":["name"],"via":"id_token"}`)}},
+					},
+				}
+				if !oneTx {
+					return store.Redemption{Refresh: r.Refresh}, nil
+				}
+				_, err := citizen()
+				return r, err
+			})
+			if err == nil && !oneTx {
+				err = s.RecordSubject(ctx, r.Subject.ClientID, r.Subject.Subject, r.Subject.CitizenID, now)
+				if err == nil {
+					_, err = s.GetCitizen(ctx, cit.ID)
+				}
+				if err == nil {
+					err = s.RecordRelease(ctx, *r.Release)
+				}
+				if err == nil {
+					_, err = s.AppendAudit(ctx, r.Audit, seal)
+				}
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

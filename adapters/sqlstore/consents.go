@@ -36,8 +36,17 @@ func (s *Store) GetConsent(ctx context.Context, citizenID, clientID string) (sto
 	return c, nil
 }
 
-func (s *Store) UpsertConsent(ctx context.Context, c store.Consent) error {
-	_, err := s.exec(ctx, qUpsertConsent, c.CitizenID, c.ClientID, list(c.Scopes), ms(c.GrantedAt))
+func (s *Store) UpsertConsent(ctx context.Context, c store.Consent, audit ...store.AuditRecord) error {
+	if len(audit) == 0 {
+		_, err := s.exec(ctx, qUpsertConsent, c.CitizenID, c.ClientID, list(c.Scopes), ms(c.GrantedAt))
+		return wrapWrite("upsert consent", err)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(qUpsertConsent, c.CitizenID, c.ClientID, list(c.Scopes), ms(c.GrantedAt)); err != nil {
+			return err
+		}
+		return insertPendingAudit(tx, audit)
+	})
 	return wrapWrite("upsert consent", err)
 }
 

@@ -63,9 +63,9 @@ func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, 
 	return out, nil
 }
 
-// RedeemAuthCode consumes the code and stores the refresh token next returns, in one
-// transaction.
-func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+// RedeemAuthCode consumes the code and stores what next returns (the refresh token, the
+// client's subject, the claim release and its pending audit record) in one transaction.
+func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.AuthCode, func() (store.Citizen, error)) (store.Redemption, error)) (store.AuthCode, error) {
 	var (
 		c       store.AuthCode
 		fnErr   error
@@ -85,15 +85,23 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 			return err
 		}
 		claimed = true
-		t, err := next(c)
+		citizen := func() (store.Citizen, error) {
+			row, err := tx.queryRow(qGetCitizen, c.CitizenID)
+			if err != nil {
+				return store.Citizen{}, err
+			}
+			cit, err := scanCitizen(row)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = store.ErrNotFound
+			}
+			return cit, err
+		}
+		r, err := next(c, citizen)
 		if err != nil {
 			fnErr = err // the code stays consumed: a failed redemption burns it
 			return nil
 		}
-		if t != nil {
-			_, err = tx.exec(qInsertRefresh, refreshArgs(*t)...)
-		}
-		return err
+		return storeRedemption(tx, r)
 	})
 	switch {
 	case err != nil:
@@ -113,4 +121,35 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 		return store.AuthCode{}, fmt.Errorf("sqlstore: redeem auth code: %w", store.ErrConflict)
 	}
 	return c, fmt.Errorf("sqlstore: redeem auth code: %w", store.ErrAlreadyUsed)
+}
+
+// storeRedemption writes what a code's redemption stores with it, in the caller's
+// transaction.
+func storeRedemption(tx *txn, r store.Redemption) error {
+	if t := r.Refresh; t != nil {
+		if _, err := tx.exec(qInsertRefresh, refreshArgs(*t)...); err != nil {
+			return err
+		}
+	}
+	return storeMinted(tx, []store.Minted{r.Minted})
+}
+
+// storeMinted writes what minting stores with a grant, in the caller's transaction.
+func storeMinted(tx *txn, minted []store.Minted) error {
+	for _, m := range minted {
+		if cs := m.Subject; cs != nil {
+			if _, err := tx.exec(qRecordSubject, cs.ClientID, cs.Subject, cs.CitizenID, ms(cs.At)); err != nil {
+				return err
+			}
+		}
+		if rel := m.Release; rel != nil {
+			if _, err := tx.exec(qInsertRelease, rel.CitizenID, rel.ClientID, list(rel.Claims), rel.Via, ms(rel.At)); err != nil {
+				return err
+			}
+		}
+		if err := insertPendingAudit(tx, m.Audit); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -269,6 +269,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		qGetAuthRequest+s.forUpdate(), qUpdateAuthRequest,
 		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor+s.forUpdate(), qRevokeUnused, qSetSuccessor,
 		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce, qInsertPending,
+		qGetCitizen, qRecordSubject, qInsertRelease,
 		qAuditHead+s.forUpdate(), qInsertAudit, qUpdateAuditHead, qListPending, qDeletePending,
 	) {
 		if _, err := s.w.stmt(ctx, q); err != nil {

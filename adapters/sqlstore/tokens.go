@@ -65,7 +65,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshTo
 // RotateRefreshToken claims oldID with a conditional UPDATE and inserts next in the same
 // transaction. A zero next.CreatedAt is taken as now. A token that is unknown, expired or
 // revoked is ErrNotFound even if it was also used; a live, used one is ErrAlreadyUsed.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken) error {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, with ...store.Minted) error {
 	now := s.nowMS()
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)
@@ -76,8 +76,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 			return err
 		}
 		if n == 1 {
-			_, err := tx.exec(qInsertRefresh, refreshArgs(next)...)
-			return err
+			if _, err := tx.exec(qInsertRefresh, refreshArgs(next)...); err != nil {
+				return err
+			}
+			return storeMinted(tx, with)
 		}
 		var used, revoked, expires int64
 		row, err := tx.queryRow(qRefreshState, oldID)
@@ -106,7 +108,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 // one of them wins), then repoints oldID and inserts next, in one transaction. The lock
 // order (old row, then its successor) is the family's insertion order, the order a family
 // revocation takes too.
-func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next store.RefreshToken) error {
+func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next store.RefreshToken, with ...store.Minted) error {
 	now := s.nowMS()
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)
@@ -138,8 +140,10 @@ func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next 
 		if _, err := tx.exec(qSetSuccessor, next.ID, oldID); err != nil {
 			return err
 		}
-		_, err = tx.exec(qInsertRefresh, refreshArgs(next)...)
-		return err
+		if _, err = tx.exec(qInsertRefresh, refreshArgs(next)...); err != nil {
+			return err
+		}
+		return storeMinted(tx, with)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):

@@ -59,12 +59,17 @@ func (f *Flow) HandleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("action") {
 	case "allow":
-		if err := f.cfg.Store.UpsertConsent(ctx, store.Consent{CitizenID: sess.CitizenID, ClientID: client.ID, Scopes: ar.Scopes, GrantedAt: f.cfg.Now()}); err != nil {
+		// The consent and its audit record (pending, sealed into the chain later) are
+		// stored in one transaction: no consent without its record.
+		rec, err := f.cfg.Audit.Records(audit.Event{Kind: audit.KindConsent, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": client.ID, "scopes": ar.Scopes}})
+		if err == nil {
+			err = f.cfg.Store.UpsertConsent(ctx, store.Consent{CitizenID: sess.CitizenID, ClientID: client.ID, Scopes: ar.Scopes, GrantedAt: f.cfg.Now()}, rec...)
+		}
+		if err != nil {
 			f.cfg.Logger.ErrorContext(ctx, "store consent", "err", err)
 			f.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the provider cannot store the consent right now"))
 			return
 		}
-		f.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindConsent, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": client.ID, "scopes": ar.Scopes}})
 		f.issueCode(w, r, ar, sess)
 	default:
 		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the citizen declined"))

@@ -29,33 +29,30 @@ func (g *AuthorizationCode) Handle(ctx context.Context, req Request) (tokens.Set
 	if code == "" || len(code) > 256 {
 		return tokens.Set{}, oe.New(oe.InvalidRequest, "code is required")
 	}
-	// The code is consumed, checked and its refresh token stored in one transaction; the
-	// family is named after the code, so a replayed code can revoke it.
-	var src tokens.Source
-	var refresh string
-	ac, err := f.cfg.Store.RedeemAuthCode(ctx, web.HashID(code), func(ac store.AuthCode) (*store.RefreshToken, error) {
-		if ac.ClientID != client.ID {
-			return nil, oe.New(oe.InvalidGrant, "the code was issued to another client")
+	// The code is consumed and checked, and its refresh token, the client's subject and
+	// the claims the ID token releases (with the release's audit record) are stored, in
+	// one transaction: one durable write per exchange. The family is named after the code,
+	// so a replayed code can revoke it. The tokens are signed after the commit.
+	var (
+		draft   tokens.Draft
+		refresh string
+	)
+	ac, err := f.cfg.Store.RedeemAuthCode(ctx, web.HashID(code), func(ac store.AuthCode, citizen func() (store.Citizen, error)) (store.Redemption, error) {
+		if e := checkCode(ac, client.ID, req.Form.Get("redirect_uri"), verifier, jkt); e != nil {
+			return store.Redemption{}, e
 		}
-		if req.Form.Get("redirect_uri") != ac.RedirectURI {
-			return nil, oe.New(oe.InvalidGrant, "redirect_uri does not match the authorization request")
-		}
-		if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
-			return nil, e
-		}
-		if bound := ac.DPoPJKT; bound != "" && jkt == "" {
-			return nil, dpop.OAuthError(dpop.ErrMissing, http.StatusBadRequest)
-		} else if bound != "" && bound != jkt {
-			return nil, oe.New(oe.InvalidGrant, "the code is bound to another DPoP key (dpop_jkt)")
-		}
-		src = tokens.Source{
+		src := tokens.Source{
 			ClientID: client.ID, CitizenID: ac.CitizenID, SessionID: ac.SessionID, Scopes: ac.Scopes,
 			Nonce: ac.Nonce, Claims: ac.Claims, AuthTime: ac.AuthTime, ACR: ac.ACR, AMR: ac.AMR,
 			Family: ac.ID,
 		}
+		var err error
+		if draft, err = f.cfg.Tokens.Draft(ctx, client, src, jkt, citizen); err != nil {
+			return store.Redemption{}, err
+		}
 		refresh = f.value(client, jkt)
 		t := f.record(src, ac.ID, web.HashID(refresh))
-		return &t, nil
+		return store.Redemption{Refresh: &t, Minted: draft.Records()}, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
@@ -69,12 +66,32 @@ func (g *AuthorizationCode) Handle(ctx context.Context, req Request) (tokens.Set
 	case err != nil:
 		return tokens.Set{}, err
 	}
-	set, err := f.cfg.Tokens.Mint(ctx, client, src, jkt)
+	set, err := f.cfg.Tokens.Sign(ctx, draft)
 	if err != nil {
 		return tokens.Set{}, err
 	}
 	set.RefreshToken = refresh
 	return set, nil
+}
+
+// checkCode checks a consumed code against the request redeeming it: the client, the
+// redirect URI, PKCE and the DPoP key the code is bound to.
+func checkCode(ac store.AuthCode, clientID, redirectURI, verifier, jkt string) error {
+	if ac.ClientID != clientID {
+		return oe.New(oe.InvalidGrant, "the code was issued to another client")
+	}
+	if redirectURI != ac.RedirectURI {
+		return oe.New(oe.InvalidGrant, "redirect_uri does not match the authorization request")
+	}
+	if e := checkPKCE(ac.CodeChallenge, verifier); e != nil {
+		return e
+	}
+	if bound := ac.DPoPJKT; bound != "" && jkt == "" {
+		return dpop.OAuthError(dpop.ErrMissing, http.StatusBadRequest)
+	} else if bound != "" && bound != jkt {
+		return oe.New(oe.InvalidGrant, "the code is bound to another DPoP key (dpop_jkt)")
+	}
+	return nil
 }
 
 // checkPKCE verifies RFC 7636 S256, and refuses a verifier for a code issued without a

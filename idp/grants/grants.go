@@ -20,6 +20,7 @@ type Store interface {
 	store.Logins
 	store.RefreshTokens
 	GetSession(ctx context.Context, id string) (store.Session, error)
+	GetCitizen(ctx context.Context, id string) (store.Citizen, error)
 }
 
 // Config configures the grants that issue refresh tokens.

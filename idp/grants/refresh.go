@@ -77,11 +77,20 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 		ClientID: client.ID, CitizenID: old.CitizenID, SessionID: old.SessionID, Scopes: scopes,
 		Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR, Family: old.FamilyID,
 	}
+	// The tokens are drafted first, so that the client's subject, the claims the ID token
+	// releases and the release's audit record are stored with the rotation, in its
+	// transaction; they are signed after it.
+	draft, err := f.cfg.Tokens.Draft(ctx, client, src, jkt, func() (store.Citizen, error) {
+		return f.cfg.Store.GetCitizen(ctx, old.CitizenID)
+	})
+	if err != nil {
+		return tokens.Set{}, err
+	}
 	secret := f.value(client, jkt)
 	next := f.record(src, old.FamilyID, web.HashID(secret))
 	next.Scopes = old.Scopes // a narrower request narrows this response, not the family
 	next.ExpiresAt = old.ExpiresAt
-	switch err := f.rotate(ctx, old, next, grace); {
+	switch err := f.rotate(ctx, old, next, grace, draft.Records()); {
 	case errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
 		f.revoke(ctx, old.FamilyID)
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
@@ -90,7 +99,7 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 	case err != nil:
 		return tokens.Set{}, err
 	}
-	set, err := f.cfg.Tokens.Mint(ctx, client, src, jkt)
+	set, err := f.cfg.Tokens.Sign(ctx, draft)
 	if err != nil {
 		return tokens.Set{}, err
 	}
@@ -100,10 +109,11 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 
 // rotate spends old for next. A token spent within the reuse grace window (by an earlier
 // request whose response was lost, or by one racing this one) is rotated again: next
-// replaces the successor. ErrAlreadyUsed means the reuse is a replay.
-func (f *families) rotate(ctx context.Context, old, next store.RefreshToken, grace time.Duration) error {
+// replaces the successor. ErrAlreadyUsed means the reuse is a replay. m is stored with
+// next.
+func (f *families) rotate(ctx context.Context, old, next store.RefreshToken, grace time.Duration, m store.Minted) error {
 	if old.UsedAt.IsZero() {
-		err := f.cfg.Store.RotateRefreshToken(ctx, old.ID, next)
+		err := f.cfg.Store.RotateRefreshToken(ctx, old.ID, next, m)
 		if !errors.Is(err, store.ErrAlreadyUsed) {
 			return err
 		}
@@ -118,7 +128,7 @@ func (f *families) rotate(ctx context.Context, old, next store.RefreshToken, gra
 	if !f.inReuseGrace(grace, old.UsedAt) {
 		return store.ErrAlreadyUsed
 	}
-	return f.cfg.Store.RotateRefreshTokenAgain(ctx, old.ID, next)
+	return f.cfg.Store.RotateRefreshTokenAgain(ctx, old.ID, next, m)
 }
 
 // grace is the reuse grace of a client's refresh token: the client's own, else the

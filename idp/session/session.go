@@ -113,7 +113,7 @@ func (m *Manager) Open(w http.ResponseWriter, r *http.Request, why map[string]an
 	secret := rand.Text() + rand.Text()
 	s := store.Session{
 		ID: web.HashID(secret), AuthTime: authTime, ACR: id.ACR, AMR: id.AMR,
-		UpstreamIDToken: id.RawIDToken, CreatedAt: now, ExpiresAt: now.Add(m.cfg.SessionTTL),
+		UpstreamIDToken: m.logoutHint(id.RawIDToken), CreatedAt: now, ExpiresAt: now.Add(m.cfg.SessionTTL),
 	}
 	if code != nil {
 		code.SessionID, code.AuthTime, code.ACR, code.AMR = s.ID, s.AuthTime, s.ACR, s.AMR

@@ -250,17 +250,18 @@ type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
 	// RotateRefreshToken marks oldID used at next.CreatedAt, records next.ID as its
-	// successor and stores next, atomically. If oldID was used already, it stores nothing
-	// and returns ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken) error
+	// successor and stores next, and what each of with holds, atomically. If oldID was
+	// used already, it stores nothing and returns ErrAlreadyUsed; if oldID is unknown,
+	// expired or revoked, ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
 	// RotateRefreshTokenAgain answers a retry of an already rotated token (a response lost
 	// on the way to the client): atomically, it revokes oldID's successor, records next.ID
 	// as the new successor and stores next, so the family keeps one live token. oldID's
 	// UsedAt does not move. If the successor was used, revoked or has expired (the family
 	// moved on, so this is a replay, not a retry), it stores nothing and returns
 	// ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound; if oldID was
-	// never rotated, ErrConflict.
-	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken) error
+	// never rotated, ErrConflict. What each of with holds is stored with next.
+	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	// SessionClients lists, sorted and without duplicates, the clients that were issued an
 	// authorization code or a refresh token in the session sessionID (redeemed or not,
@@ -283,7 +284,9 @@ type RevokedTokens interface {
 // Consents holds remembered consents.
 type Consents interface {
 	GetConsent(ctx context.Context, citizenID, clientID string) (Consent, error)
-	UpsertConsent(ctx context.Context, c Consent) error
+	// UpsertConsent stores c, and audit as pending audit records (see Login.Audit) in the
+	// same transaction.
+	UpsertConsent(ctx context.Context, c Consent, audit ...AuditRecord) error
 }
 
 // Releases is the append-only record of claim releases.
@@ -300,6 +303,12 @@ type Subjects interface {
 	RecordSubject(ctx context.Context, clientID, subject, citizenID string, at time.Time) error
 	// SubjectCitizen is the citizen clientID knows as subject, or ErrNotFound.
 	SubjectCitizen(ctx context.Context, clientID, subject string) (string, error)
+}
+
+// ClientSubject is one (client, subject) pair of Subjects.
+type ClientSubject struct {
+	ClientID, Subject, CitizenID string
+	At                           time.Time
 }
 
 // Assertions remembers used client-assertion IDs: a private_key_jwt assertion is
@@ -321,10 +330,27 @@ type Logins interface {
 	// error is ErrAlreadyUsed. It returns the stored citizen.
 	RecordLogin(ctx context.Context, l Login) (Citizen, error)
 	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
-	// transaction, calls next with it and stores the refresh token next returns (nil: none).
-	// If next fails, the code stays consumed, nothing else is stored, and next's error is
-	// returned with the code. next runs under the store's lock: quick, and no store calls.
-	RedeemAuthCode(ctx context.Context, id string, next func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
+	// transaction, calls next with it and stores what next returns (see Redemption). If
+	// next fails, the code stays consumed, nothing else is stored, and next's error is
+	// returned with the code. next runs under the store's lock: quick, and no store calls
+	// but citizen, which reads the code's citizen in the transaction.
+	RedeemAuthCode(ctx context.Context, id string, next func(c AuthCode, citizen func() (Citizen, error)) (Redemption, error)) (AuthCode, error)
+}
+
+// Redemption is what the token endpoint stores with a consumed code, in its transaction:
+// one durable write for the whole exchange.
+type Redemption struct {
+	Refresh *RefreshToken // nil: none
+	Minted
+}
+
+// Minted is what minting tokens stores with the grant, in the grant's transaction (a
+// code's redemption or a refresh token's rotation).
+type Minted struct {
+	Subject *ClientSubject // recorded as Subjects.RecordSubject does; nil: none
+	Release *Release       // nil: none
+	// Audit records are written as pending audit records (see Login.Audit).
+	Audit []AuditRecord
 }
 
 // Login is what one login on the way back from the eID stores, in one transaction.

@@ -3,18 +3,14 @@ package tokens
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/motlan/motlan/idp/claims"
 	"github.com/motlan/motlan/idp/internal/seal"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
@@ -58,7 +54,7 @@ type Tokens struct {
 	cfg Config
 
 	// recorded holds the (client, subject) pairs this process has stored with
-	// RecordSubject, so that refreshes, which mint again and again for one pair, cost no
+	// the grant (see Draft), so that refreshes, which mint again and again for one pair, cost no
 	// store read. Cleared when full: recording again is harmless.
 	mu       sync.Mutex
 	recorded map[string]struct{}
@@ -70,25 +66,22 @@ const maxRecorded = 100_000
 // New builds Tokens.
 func New(cfg Config) *Tokens { return &Tokens{cfg: cfg, recorded: map[string]struct{}{}} }
 
-// recordSubject remembers that the client knows the citizen as sub, once per process.
-func (t *Tokens) recordSubject(ctx context.Context, clientID, sub, citizenID string, now time.Time) error {
-	key := clientID + "\x00" + sub
+// known reports whether this process stored the (client, subject) pair already.
+func (t *Tokens) known(clientID, sub string) bool {
 	t.mu.Lock()
-	_, done := t.recorded[key]
-	t.mu.Unlock()
-	if done {
-		return nil
-	}
-	if err := t.cfg.Store.RecordSubject(ctx, clientID, sub, citizenID, now); err != nil {
-		return err
-	}
+	defer t.mu.Unlock()
+	_, done := t.recorded[clientID+"\x00"+sub]
+	return done
+}
+
+// remember notes that the (client, subject) pair is stored.
+func (t *Tokens) remember(clientID, sub string) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if len(t.recorded) >= maxRecorded {
 		clear(t.recorded)
 	}
-	t.recorded[key] = struct{}{}
-	t.mu.Unlock()
-	return nil
+	t.recorded[clientID+"\x00"+sub] = struct{}{}
 }
 
 // Source is what a token response is minted from: an authorization code or a refresh token.
@@ -215,120 +208,6 @@ type Set struct {
 	IDToken      string `json:"id_token,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
-}
-
-// Mint signs the access token and ID token for a grant and records any claims released
-// in the ID token. A non-empty jkt binds the access token to that DPoP key.
-func (t *Tokens) Mint(ctx context.Context, c store.Client, g Source, jkt string) (Set, error) {
-	now := t.cfg.Now()
-	sub := t.Subject(c, g.CitizenID)
-	// Remembered so that the client's sub resolves back to the citizen (signing requests).
-	if err := t.recordSubject(ctx, c.ID, sub, g.CitizenID, now); err != nil {
-		return Set{}, fmt.Errorf("record subject: %w", err)
-	}
-	cit := t.SealCitizen(g.CitizenID, c.ID)
-	alg := c.IDTokenAlg
-	if alg == "" {
-		alg = "ES256"
-	}
-	sid := ""
-	if g.SessionID != "" {
-		sid = t.Sid(g.SessionID)
-	}
-	at := AccessClaims{
-		Iss: t.cfg.Issuer, Sub: sub, Aud: t.cfg.Issuer, Exp: now.Add(t.cfg.AccessTokenTTL).Unix(), Iat: now.Unix(),
-		Jti: rand.Text(), ClientID: c.ID, Scope: strings.Join(g.Scopes, " "), AuthTime: g.AuthTime.Unix(),
-		ACR: g.ACR, AMR: g.AMR, Sid: sid, Cit: cit, Cnf: Cnf(jkt),
-	}
-	if g.Family != "" {
-		at.Fam = t.FamilyRef(g.Family)
-	}
-	var req claims.Request
-	if len(g.Claims) > 0 {
-		req, _ = claims.Parse(string(g.Claims)) // validated at /authorize
-	}
-	if (len(req.UserInfo) > 0 || len(req.VerifiedUserInfo) > 0) && len(g.Claims) <= maxClaimsInToken {
-		at.Clm = string(g.Claims)
-	}
-	atJSON, err := json.Marshal(at)
-	if err != nil {
-		return Set{}, err
-	}
-	// Access tokens are always ES256: only the provider verifies them.
-	access, err := t.cfg.Keys.Sign(ctx, "ES256", "at+jwt", atJSON)
-	if err != nil {
-		return Set{}, fmt.Errorf("sign access token: %w", err)
-	}
-	atHash, err := keys.LeftHalfHash(alg, access)
-	if err != nil {
-		return Set{}, err
-	}
-	id := map[string]any{
-		"iss": t.cfg.Issuer, "sub": sub, "aud": c.ID, "azp": c.ID,
-		"exp": now.Add(t.cfg.IDTokenTTL).Unix(), "iat": now.Unix(), "auth_time": g.AuthTime.Unix(),
-		"at_hash": atHash,
-	}
-	if g.Nonce != "" {
-		id["nonce"] = g.Nonce
-	}
-	if g.ACR != "" {
-		id["acr"] = g.ACR
-	}
-	if len(g.AMR) > 0 {
-		id["amr"] = g.AMR
-	}
-	if sid != "" {
-		id["sid"] = sid
-	}
-	if len(claims.Select(g.Scopes, c.AllowedScopes, req, claims.IDToken)) > 0 || len(req.VerifiedIDToken) > 0 {
-		cit, err := t.cfg.Store.GetCitizen(ctx, g.CitizenID)
-		if err != nil {
-			return Set{}, fmt.Errorf("read citizen: %w", err)
-		}
-		if err := t.Release(ctx, c, cit, g.Scopes, req, claims.IDToken, id); err != nil {
-			return Set{}, err
-		}
-	}
-	idJSON, err := json.Marshal(id)
-	if err != nil {
-		return Set{}, err
-	}
-	idToken, err := t.cfg.Keys.Sign(ctx, alg, "", idJSON)
-	if err != nil {
-		return Set{}, fmt.Errorf("sign id token: %w", err)
-	}
-	return Set{
-		AccessToken: access, TokenType: TokenType(jkt), ExpiresIn: int64(t.cfg.AccessTokenTTL.Seconds()),
-		IDToken: idToken, Scope: at.Scope,
-	}, nil
-}
-
-// Release adds to dst what target releases of citizen cit to client c with the granted
-// scopes: the claims of those scopes (userinfo only, OIDC Core 5.4) and of the claims
-// request, each as the eID stated it, and the verified_claims the request asks for
-// (OpenID Connect for Identity Assurance 1.0). Anything released is recorded, and
-// audited by name (never by value); verified claims are named "verified_claims.<name>".
-func (t *Tokens) Release(ctx context.Context, c store.Client, cit store.Citizen, scopes []string, req claims.Request, target claims.Target, dst map[string]any) error {
-	via, vreq := "userinfo", req.VerifiedUserInfo
-	if target == claims.IDToken {
-		via, vreq = "id_token", req.VerifiedIDToken
-	}
-	now := t.cfg.Now()
-	released := claims.Values(dst, cit, claims.Select(scopes, c.AllowedScopes, req, target))
-	if vc, names := claims.Verified(vreq, scopes, c.AllowedScopes, cit, now); vc != nil {
-		dst["verified_claims"] = vc
-		for _, n := range names {
-			released = append(released, "verified_claims."+n)
-		}
-	}
-	if len(released) == 0 {
-		return nil
-	}
-	if err := t.cfg.Store.RecordRelease(ctx, store.Release{CitizenID: cit.ID, ClientID: c.ID, Claims: released, Via: via, At: now}); err != nil {
-		return fmt.Errorf("record release: %w", err)
-	}
-	t.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindRelease, Actor: audit.Citizen(cit.ID), Details: map[string]any{"client": c.ID, "claims": released, "via": via}})
-	return nil
 }
 
 // Cnf is the cnf claim binding a token to a DPoP key, nil for none.

@@ -36,7 +36,15 @@ type Options struct {
 	// NewCitizens is the share (0 to 1) of measured logins made by a citizen who never
 	// logged in before: Motlan creates the citizen's record then. The others are
 	// returning citizens who logged in during the warm-up. Needs EIDSSO off.
-	NewCitizens    float64
+	NewCitizens float64
+	// EID is the upstream: "dev" (the dev eID, adapters/vneid/sim) or "minimal" (an
+	// OpenID provider that redirects back at once and mints a new citizen per login, with
+	// NewCitizens, when above 0, the share of new ones; see mineid.go).
+	EID string
+	// Target is the broker measured: "motlan", or "dex" (a Dex binary, DexBin, federating
+	// to the minimal eID with one oidc connector).
+	Target         string
+	DexBin         string
 	Timeout        time.Duration
 	ProfileDir     string // when set, CPU profiles of Motlan per phase are written here
 	ProfileSeconds int    // 0: estimated from the warm-up rate
@@ -71,6 +79,12 @@ func (o *Options) defaults() {
 	if o.Approvals <= 0 {
 		o.Approvals = 20
 	}
+	if o.EID == "" {
+		o.EID = "dev"
+	}
+	if o.Target == "" {
+		o.Target = "motlan"
+	}
 }
 
 // validate reports options that cannot run together.
@@ -78,7 +92,15 @@ func (o *Options) validate() error {
 	switch {
 	case o.NewCitizens < 0 || o.NewCitizens > 1:
 		return fmt.Errorf("-new-citizens %v: want a share from 0 to 1", o.NewCitizens)
-	case o.NewCitizens > 0 && o.EIDSSO:
+	case o.EID != "" && o.EID != "dev" && o.EID != "minimal": // "": dev (defaults)
+		return fmt.Errorf("-eid %q: want dev or minimal", o.EID)
+	case o.Target != "" && o.Target != "motlan" && o.Target != "dex": // "": motlan
+		return fmt.Errorf("-target %q: want motlan or dex", o.Target)
+	case o.Target == "dex" && (o.EID != "minimal" || o.DexBin == ""):
+		return errors.New("-target dex needs -eid minimal and -dex-bin")
+	case o.Target == "dex" && o.Store != "" && o.Store != "sqlite":
+		return errors.New("-target dex runs on SQLite only")
+	case o.NewCitizens > 0 && o.EIDSSO && o.EID != "minimal":
 		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
 	case o.Waiters > 0 && o.Store != "postgres":
 		return errors.New("-waiters needs -store postgres (its queries are counted on the PostgreSQL wire)")
@@ -87,7 +109,12 @@ func (o *Options) validate() error {
 }
 
 // freshCitizens is how many never-seen citizens the measured logins need.
-func (o *Options) freshCitizens() int { return int(math.Ceil(o.NewCitizens * float64(o.Logins))) }
+func (o *Options) freshCitizens() int {
+	if o.EID == "minimal" {
+		return 0 // the minimal eID mints its own
+	}
+	return int(math.Ceil(o.NewCitizens * float64(o.Logins)))
+}
 
 // isNew reports whether measured login i is a new citizen's: spread evenly, so that any
 // stretch of logins has the configured share.
@@ -153,6 +180,8 @@ var (
 
 // Report is the result of a run.
 type Report struct {
+	Target      string   `json:"target"`
+	EID         string   `json:"eid"`
 	Store       string   `json:"store"`
 	Concurrency int      `json:"concurrency"`
 	EIDSSO      bool     `json:"eid_sso"`
@@ -232,16 +261,19 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer d.close()
-	rep := &Report{Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, NewCitizens: o.NewCitizens, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
+	rep := &Report{Target: o.Target, EID: o.EID, Store: o.Store, Concurrency: o.Concurrency, EIDSSO: o.EIDSSO, NewCitizens: o.NewCitizens, CPUs: runtime.NumCPU(), MotlanPid: st.Pid}
 	if o.Waiters > 0 {
 		return rep, d.waiters(ctx, rep, workers)
 	}
 	// Warm-up: every worker's first login (the eID form once per worker when its session
 	// is kept), connection pools, Motlan's caches; not reported in the totals.
 	warm := max(o.Warmup, o.Concurrency)
-	pick := newPicker(&o, st.Citizens, warm)
+	var pick *picker
+	if o.EID == "dev" {
+		pick = newPicker(&o, st.Citizens, warm)
+	}
 	login := func(w *worker, i int, measured bool) (opResult, *chain, error) {
-		if o.EIDSSO {
+		if o.EIDSSO || o.EID == "minimal" {
 			return w.login(ctx, w.citizen)
 		}
 		return w.login(ctx, pick.next(i, measured))
@@ -319,7 +351,7 @@ func newDriver(ctx context.Context, st *Stack, o Options) (*driver, []*worker, e
 		return nil, nil, fmt.Errorf("discovery: %w", err)
 	}
 	d.oauth = oauth2.Config{
-		ClientID: rpID, ClientSecret: st.RPSecret, RedirectURL: rpRedirect, Scopes: rpScopes,
+		ClientID: rpID, ClientSecret: st.RPSecret, RedirectURL: rpRedirect, Scopes: st.Scopes,
 		Endpoint: provider.Endpoint(),
 	}
 	d.oauth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
@@ -327,8 +359,10 @@ func newDriver(ctx context.Context, st *Stack, o Options) (*driver, []*worker, e
 
 	workers := make([]*worker, o.Concurrency)
 	for i := range workers {
-		workers[i] = &worker{d: d, id: i, jar: &splitJar{motlanHost: st.MotlanHost, motlan: newJar(), eid: newJar()},
-			citizen: st.Citizens[i%len(st.Citizens)].CCCD}
+		workers[i] = &worker{d: d, id: i, jar: &splitJar{motlanHost: st.MotlanHost, motlan: newJar(), eid: newJar()}}
+		if len(st.Citizens) > 0 { // none with the minimal eID: it mints its own
+			workers[i].citizen = st.Citizens[i%len(st.Citizens)].CCCD
+		}
 		workers[i].http = &http.Client{
 			Transport: d.transport, Jar: workers[i].jar, Timeout: 15 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -376,7 +410,7 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 	}
 	var prof chan error
 	if d.o.ProfileDir != "" && profSecs > 0 && name != "warmup" {
-		p.Profile = filepath.Join(d.o.ProfileDir, "motlan-"+d.o.Store+"-"+name+".pprof")
+		p.Profile = filepath.Join(d.o.ProfileDir, d.o.Target+"-"+d.o.Store+"-"+name+".pprof")
 		prof = make(chan error, 1)
 		go func() { prof <- d.fetchProfile(ctx, p.Profile, profSecs) }()
 		time.Sleep(100 * time.Millisecond) // let the profiler start before the load does

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,19 +13,21 @@ import (
 
 // TestSmoke runs the driver's core end to end, small: the motlan binary built and spawned
 // on SQLite, 20 federated logins and 20 refreshes, with the eID session kept and with 70%
-// new citizens (eID form every login). It checks that everything succeeds and that the
+// new citizens (eID form every login), and with the minimal eID (a new citizen per login,
+// no pages). It checks that everything succeeds and that the
 // CPU accounting reads something; it asserts nothing about speed.
 func TestSmoke(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		sso         bool
-		newCitizens float64
-	}{{"eid-sso", true, 0}, {"new-citizens-70", false, 0.7}} {
-		t.Run(tc.name, func(t *testing.T) { smoke(t, tc.sso, tc.newCitizens) })
+	for _, tc := range []Options{
+		{EID: "dev", EIDSSO: true},
+		{EID: "dev", NewCitizens: 0.7},
+		{EID: "minimal"},
+	} {
+		name := fmt.Sprintf("eid=%s,sso=%v,new=%v", tc.EID, tc.EIDSSO, tc.NewCitizens)
+		t.Run(name, func(t *testing.T) { smoke(t, tc) })
 	}
 }
 
-func smoke(t *testing.T, sso bool, newCitizens float64) {
+func smoke(t *testing.T, o Options) {
 	if testing.Short() && !testenv.Strict() {
 		t.Skip("builds and spawns motlan; skipped with -short")
 	}
@@ -33,10 +36,9 @@ func smoke(t *testing.T, sso bool, newCitizens float64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, Options{
-		Store: "sqlite", Concurrency: 4, Warmup: 4, Logins: 20, Refreshes: 20,
-		EIDSSO: sso, NewCitizens: newCitizens, Timeout: 55 * time.Second, Progress: testWriter{t},
-	})
+	o.Store, o.Concurrency, o.Warmup, o.Logins, o.Refreshes = "sqlite", 4, 4, 20, 20
+	o.Timeout, o.Progress = 55*time.Second, testWriter{t}
+	rep, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,14 +61,21 @@ func TestPickerPlain(t *testing.T) {
 	}
 }
 
-// TestOptionsValidate refuses a share outside 0..1 and new citizens with a kept eID session.
+// TestOptionsValidate refuses a share outside 0..1, new citizens with a kept dev eID
+// session, unknown upstreams and targets, and Dex without the minimal eID, a binary or
+// SQLite.
 func TestOptionsValidate(t *testing.T) {
-	for _, o := range []Options{{NewCitizens: -0.1}, {NewCitizens: 1.5}, {NewCitizens: 0.5, EIDSSO: true}} {
+	for _, o := range []Options{{NewCitizens: -0.1}, {NewCitizens: 1.5}, {NewCitizens: 0.5, EIDSSO: true},
+		{EID: "other"}, {Target: "other"}, {Target: "dex", EID: "minimal"}, {Target: "dex", DexBin: "/bin/dex"},
+		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "postgres"}} {
 		if err := o.validate(); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
-	if err := (&Options{NewCitizens: 0.7}).validate(); err != nil {
-		t.Errorf("valid options: %v", err)
+	for _, o := range []Options{{NewCitizens: 0.7}, {EID: "minimal", NewCitizens: 0.7, EIDSSO: true},
+		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "sqlite"}} {
+		if err := o.validate(); err != nil {
+			t.Errorf("valid options %+v: %v", o, err)
+		}
 	}
 }

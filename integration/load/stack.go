@@ -40,10 +40,12 @@ const (
 // rpScopes are requested by every login.
 var rpScopes = []string{"openid", "profile", "address", "phone", "cccd"}
 
-// Stack is a spawned Motlan process and the in-process dev eID it federates to.
+// Stack is a spawned broker process (Motlan, or Dex with -target dex) and the in-process
+// eID it federates to.
 type Stack struct {
-	Issuer     string // http://127.0.0.1:PORT
-	MotlanHost string // 127.0.0.1:PORT
+	Issuer     string   // http://127.0.0.1:PORT
+	MotlanHost string   // 127.0.0.1:PORT: the broker's, Motlan's or Dex's
+	Scopes     []string // what the relying party asks for
 	EIDURL     string
 	PprofAddr  string // empty unless profiling
 	RPSecret   string
@@ -263,6 +265,13 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 	if s.dir, err = os.MkdirTemp("", "motlan-load-"); err != nil {
 		return s, err
 	}
+	eidSecret, err := s.startEID(o)
+	if err != nil {
+		return s, err
+	}
+	if o.Target == "dex" {
+		return s, s.startDex(ctx, o, eidSecret)
+	}
 	bin := o.MotlanBin
 	if bin == "" {
 		s.logf("building ./cmd/motlan ...")
@@ -270,10 +279,7 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 			return s, err
 		}
 	}
-	eidSecret, err := s.startEID(o)
-	if err != nil {
-		return s, err
-	}
+	s.Scopes = rpScopes
 	dsn, err := s.storageDSN(ctx, o)
 	if err != nil {
 		return s, err
@@ -299,6 +305,16 @@ func (s *Stack) startEID(o Options) (string, error) {
 	}
 	s.Issuer = "http://" + s.MotlanHost
 	eidSecret := randSecret()
+	if o.EID == "minimal" {
+		m, err := newMinimalEID(s.EIDURL, map[string]string{eidClient: eidSecret}, o.NewCitizens)
+		if err != nil {
+			_ = eidLn.Close()
+			return "", err
+		}
+		s.eid = &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = s.eid.Serve(eidLn) }()
+		return eidSecret, nil
+	}
 	s.Citizens = loadCitizens(max(o.Citizens, 1) + o.freshCitizens())
 	h, err := sim.New(sim.Config{
 		Issuer:   s.EIDURL,
@@ -417,7 +433,7 @@ func (s *Stack) startMotlan(ctx context.Context, bin, cfgPath string) error {
 	}
 	s.Pid = s.cmd.Process.Pid
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	return s.waitHealthy(ctx, 60*time.Second)
+	return s.waitHealthy(ctx, "/healthz", 60*time.Second)
 }
 
 func (s *Stack) logf(format string, a ...any) {
@@ -426,12 +442,13 @@ func (s *Stack) logf(format string, a ...any) {
 	}
 }
 
-func (s *Stack) waitHealthy(ctx context.Context, limit time.Duration) error {
+// waitHealthy polls path on the broker until it answers 200.
+func (s *Stack) waitHealthy(ctx context.Context, path string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	c := &http.Client{Timeout: 2 * time.Second}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Issuer+"/healthz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Issuer+path, nil)
 		if resp, err := c.Do(req); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -441,9 +458,9 @@ func (s *Stack) waitHealthy(ctx context.Context, limit time.Duration) error {
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("motlan exited before it was healthy:\n%s", s.LogTail(30))
+			return fmt.Errorf("the broker exited before it was healthy:\n%s", s.LogTail(30))
 		case <-ctx.Done():
-			return fmt.Errorf("motlan was not healthy within %s:\n%s", limit, s.LogTail(30))
+			return fmt.Errorf("the broker was not healthy within %s:\n%s", limit, s.LogTail(30))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

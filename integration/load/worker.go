@@ -54,6 +54,29 @@ func (w *worker) redirect(ctx context.Context, step, u string) (*url.URL, error)
 	return loc, nil
 }
 
+// maxHops bounds the broker's own redirects within one step (Motlan makes none; Dex goes
+// through its connector page and its approval step).
+const maxHops = 4
+
+// follow GETs u and the broker's further redirects until one leads to a URL starting with
+// want, which it returns; a redirect elsewhere is an error.
+func (w *worker) follow(ctx context.Context, step, u, want string) (*url.URL, error) {
+	for range maxHops {
+		loc, err := w.redirect(ctx, step, u)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(loc.String(), want) {
+			return loc, nil
+		}
+		if loc.Host != w.d.st.MotlanHost {
+			return nil, fmt.Errorf("%s: the broker sent the browser to %s, want %s", step, loc.Redacted(), want)
+		}
+		u = loc.String()
+	}
+	return nil, fmt.Errorf("%s: more than %d redirects", step, maxHops)
+}
+
 // login is one complete federated login as the relying party and the browser see it:
 // authorize at Motlan, log in at the eID, Motlan's callback, the code at the relying
 // party's redirect URI, the token exchange with PKCE, and the ID token verified by go-oidc
@@ -76,25 +99,28 @@ func (w *worker) login(ctx context.Context, cccd string) (res opResult, _ *chain
 	state, nonce, verifier := randSecret(), randSecret(), oauth2.GenerateVerifier()
 	authURL := d.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
 
-	loc, err := w.redirect(ctx, "authorize", authURL)
+	loc, err := w.follow(ctx, "authorize", authURL, d.st.EIDURL+"/")
 	lap(0)
 	if err != nil {
 		return res, nil, err
 	}
-	if !strings.HasPrefix(loc.String(), d.st.EIDURL+"/") {
-		return res, nil, fmt.Errorf("authorize: Motlan sent the browser to %s, not to the eID", loc.Redacted())
+	// The eID: the minimal one redirects straight back; the dev eID too with the worker's
+	// eID session, otherwise it shows the password and one-time-code pages (sim.Login
+	// handles both).
+	var cb *url.URL
+	if d.o.EID == "minimal" {
+		cb, err = w.redirect(ctx, "eID", loc.String())
+	} else {
+		cb, err = sim.Login(ctx, w.http, loc.String(), cccd, sim.DevPassword)
 	}
-	// The eID: with the worker's eID session it redirects straight back; otherwise the
-	// password and one-time-code pages. sim.Login handles both.
-	cb, err := sim.Login(ctx, w.http, loc.String(), cccd, sim.DevPassword)
 	lap(1)
 	if err != nil {
 		return res, nil, fmt.Errorf("eID: %w", err)
 	}
 	if cb.Host != d.st.MotlanHost {
-		return res, nil, fmt.Errorf("eID: returned to %s, not to Motlan", cb.Redacted())
+		return res, nil, fmt.Errorf("eID: returned to %s, not to the broker", cb.Redacted())
 	}
-	final, err := w.redirect(ctx, "callback", cb.String())
+	final, err := w.follow(ctx, "callback", cb.String(), rpRedirect+"?")
 	lap(2)
 	if err != nil {
 		return res, nil, err
@@ -107,7 +133,7 @@ func (w *worker) login(ctx context.Context, cccd string) (res opResult, _ *chain
 		return res, nil, fmt.Errorf("callback: error=%s: %s", q.Get("error"), q.Get("error_description"))
 	case q.Get("state") != state:
 		return res, nil, errors.New("callback: state mismatch")
-	case q.Get("iss") != d.st.Issuer:
+	case q.Get("iss") != d.st.Issuer && (d.o.Target == "motlan" || q.Has("iss")): // Dex sends none
 		return res, nil, fmt.Errorf("callback: iss %q", q.Get("iss"))
 	case q.Get("code") == "":
 		return res, nil, errors.New("callback: no code")

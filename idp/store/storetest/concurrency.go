@@ -269,7 +269,9 @@ func testConcurrentRedeem(e *env) {
 	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
 	errs := testsync.Race(Racers, func(i int) error {
 		t := refresh(fmt.Sprintf("rt-race-%d", i), c.ID)
-		_, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode) (*store.RefreshToken, error) { return &t, nil })
+		_, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode, func() (store.Citizen, error)) (store.Redemption, error) {
+			return store.Redemption{Refresh: &t}, nil
+		})
 		return err
 	})
 	winners := 0

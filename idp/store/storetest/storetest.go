@@ -692,7 +692,16 @@ func testRefreshRotateOnce(e *env) {
 	e.clock.Advance(time.Minute)
 	next := refresh("rt-2", "fam-1")
 	next.CreatedAt = start.Add(time.Minute)
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
+	// What minting stores rides in the rotation's transaction.
+	minted := store.Minted{Subject: &store.ClientSubject{ClientID: "portal", Subject: "sub-rotate", CitizenID: "cit-1", At: start},
+		Release: &store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"name"}, Via: "id_token", At: start}}
+	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next, minted))
+	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-rotate")
+	must(e.t, "subject stored with the rotation", err)
+	equal(e.t, "subject's citizen", who, "cit-1")
+	rels, err := e.s.ListReleases(e.ctx, "cit-1")
+	must(e.t, "releases", err)
+	equal(e.t, "releases stored with the rotation", len(rels), 1)
 
 	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old", err)
@@ -705,10 +714,13 @@ func testRefreshRotateOnce(e *env) {
 	equal(e.t, "next", got, next)
 
 	again := refresh("rt-3", "fam-1")
-	err = e.s.RotateRefreshToken(e.ctx, old.ID, again)
+	err = e.s.RotateRefreshToken(e.ctx, old.ID, again, store.Minted{Subject: &store.ClientSubject{
+		ClientID: "portal", Subject: "sub-failed-rotation", CitizenID: "cit-1", At: start}})
 	wantErr(e.t, "rotate used", err, store.ErrAlreadyUsed)
 	_, err = e.s.GetRefreshToken(e.ctx, again.ID)
 	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+	_, err = e.s.SubjectCitizen(e.ctx, "portal", "sub-failed-rotation")
+	wantErr(e.t, "subject from a failed rotation", err, store.ErrNotFound)
 	got, err = e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old again", err)
 	equal(e.t, "old after failed rotation", got, want)
@@ -770,7 +782,11 @@ func testRefreshRotateAgain(e *env) {
 	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
 	retry := refresh("rt-3", "fam-1")
 	retry.CreatedAt = start.Add(2 * time.Second)
-	must(e.t, "rotate again", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, retry))
+	must(e.t, "rotate again", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, retry, store.Minted{Subject: &store.ClientSubject{
+		ClientID: "portal", Subject: "sub-retry", CitizenID: "cit-1", At: start}}))
+	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-retry")
+	must(e.t, "subject stored with the retry", err)
+	equal(e.t, "subject's citizen", who, "cit-1")
 
 	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old", err)
@@ -879,8 +895,19 @@ func testConsent(e *env) {
 	must(e.t, "get", err)
 	equal(e.t, "consent", got, c)
 
+	// The consent's audit record is written with it, pending.
+	audited, ok := e.s.(store.Audit)
+	if !ok {
+		e.t.Fatal("the store keeps no audit log: a consent's audit record has nowhere to go")
+	}
+	pending0, _, err := audited.PendingAudit(e.ctx)
+	must(e.t, "pending before", err)
 	c2 := store.Consent{CitizenID: "cit-1", ClientID: "portal", Scopes: []string{"openid", "cccd"}, GrantedAt: start.Add(time.Hour)}
-	must(e.t, "upsert replaces", e.s.UpsertConsent(e.ctx, c2))
+	must(e.t, "upsert replaces", e.s.UpsertConsent(e.ctx, c2, store.AuditRecord{At: start, Kind: "consent",
+		Actor: "citizen:cit-1", Details: json.RawMessage(`{"client":"portal"}`)}))
+	pending, _, err := audited.PendingAudit(e.ctx)
+	must(e.t, "pending after", err)
+	equal(e.t, "pending audit records", pending, pending0+1)
 	got, err = e.s.GetConsent(e.ctx, "cit-1", "portal")
 	must(e.t, "get replaced", err)
 	equal(e.t, "replaced consent", got, c2)
@@ -1043,22 +1070,51 @@ func testRecordLoginOnce(e *env) {
 }
 
 func testRedeemAuthCode(e *env) {
+	cit, err := e.s.UpsertCitizen(e.ctx, citizen("redeem-sub"))
+	must(e.t, "citizen", err)
 	c := authCode("code-redeem")
+	c.CitizenID = cit.ID
 	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c))
 	rt := refresh("rt-redeem", "code-redeem")
-	got, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(ac store.AuthCode) (*store.RefreshToken, error) {
+	// Everything the token endpoint stores rides in the redemption's transaction: the
+	// refresh token, the client's subject, the release and its pending audit record.
+	subj := store.ClientSubject{ClientID: "portal", Subject: "sub-redeem", CitizenID: c.CitizenID, At: start}
+	rel := store.Release{CitizenID: c.CitizenID, ClientID: "portal", Claims: []string{"name"}, Via: "id_token", At: start}
+	audited, ok := e.s.(store.Audit)
+	if !ok {
+		e.t.Fatal("the store keeps no audit log: a redemption's audit records have nowhere to go")
+	}
+	pending0, _, err := audited.PendingAudit(e.ctx)
+	must(e.t, "pending before", err)
+	got, err := e.s.RedeemAuthCode(e.ctx, c.ID, func(ac store.AuthCode, citizen func() (store.Citizen, error)) (store.Redemption, error) {
 		equal(e.t, "code seen by next", ac, c)
-		return &rt, nil
+		cit, err := citizen()
+		must(e.t, "citizen read in the redemption", err)
+		equal(e.t, "the code's citizen", cit.ID, c.CitizenID)
+		return store.Redemption{Refresh: &rt, Minted: store.Minted{Subject: &subj, Release: &rel, Audit: []store.AuditRecord{
+			{At: start, Kind: "release", Actor: "citizen:" + c.CitizenID, Details: json.RawMessage(`{"client":"portal"}`)},
+		}}}, nil
 	})
 	must(e.t, "redeem", err)
 	equal(e.t, "redeemed code", got, c)
 	stored, err := e.s.GetRefreshToken(e.ctx, "rt-redeem")
 	must(e.t, "refresh token stored with the redemption", err)
 	equal(e.t, "refresh token", stored, rt)
+	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-redeem")
+	must(e.t, "subject stored with the redemption", err)
+	equal(e.t, "subject's citizen", who, c.CitizenID)
+	rels, err := e.s.ListReleases(e.ctx, c.CitizenID)
+	must(e.t, "releases", err)
+	if len(rels) != 1 || !rels[0].At.Equal(start) || rels[0].Via != "id_token" {
+		e.t.Fatalf("releases after the redemption: %+v, want one via id_token", rels)
+	}
+	pending, _, err := audited.PendingAudit(e.ctx)
+	must(e.t, "pending after", err)
+	equal(e.t, "pending audit records", pending, pending0+1)
 
-	got, err = e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode) (*store.RefreshToken, error) {
+	got, err = e.s.RedeemAuthCode(e.ctx, c.ID, func(store.AuthCode, func() (store.Citizen, error)) (store.Redemption, error) {
 		e.t.Fatal("next called for a used code")
-		return nil, nil
+		return store.Redemption{}, nil
 	})
 	wantErr(e.t, "redeem again", err, store.ErrAlreadyUsed)
 	equal(e.t, "used code returned", got, c)
@@ -1070,10 +1126,15 @@ func testRedeemAuthCode(e *env) {
 	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c2))
 	boom := errors.New("pkce mismatch")
 	rt2 := refresh("rt-burn", "code-burn")
-	_, err = e.s.RedeemAuthCode(e.ctx, c2.ID, func(store.AuthCode) (*store.RefreshToken, error) { return &rt2, boom })
+	subj2 := store.ClientSubject{ClientID: "portal", Subject: "sub-burn", CitizenID: c2.CitizenID, At: start}
+	_, err = e.s.RedeemAuthCode(e.ctx, c2.ID, func(store.AuthCode, func() (store.Citizen, error)) (store.Redemption, error) {
+		return store.Redemption{Refresh: &rt2, Minted: store.Minted{Subject: &subj2}}, boom
+	})
 	wantErr(e.t, "next's error", err, boom)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-burn")
 	wantErr(e.t, "nothing stored", err, store.ErrNotFound)
+	_, err = e.s.SubjectCitizen(e.ctx, "portal", "sub-burn")
+	wantErr(e.t, "no subject stored", err, store.ErrNotFound)
 	_, err = e.s.ConsumeAuthCode(e.ctx, c2.ID)
 	wantErr(e.t, "burnt code", err, store.ErrAlreadyUsed)
 
