@@ -38,6 +38,9 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	logins      *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+	// upstream and upstreamErrors time calls to eID, TSA, OCSP/CRL, HSM and CSC (upstream.go).
+	upstream       *prometheus.HistogramVec
+	upstreamErrors *prometheus.CounterVec
 }
 
 // New registers every metric on a registry of its own.
@@ -61,7 +64,8 @@ func New(cfg Config) *Metrics {
 			Name: "motlan_rate_limit_rejections_total", Help: "Requests refused over a rate limit, by scope.",
 		}, []string{"scope"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited,
+	m.upstream, m.upstreamErrors = newUpstreamMetrics()
+	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited, m.upstream, m.upstreamErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	for name, db := range cfg.DBs {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(db, "motlan_store_"+name))
