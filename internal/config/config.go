@@ -33,6 +33,11 @@ type Config struct {
 	// RateLimits: see ratelimits.go.
 	RateLimits RateLimits `yaml:"rate_limits"`
 	Admin      Admin      `yaml:"admin"` // see admin.go
+	// Tracing and TrustedProxies: see observe.go.
+	Tracing Tracing `yaml:"tracing"`
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes) whose
+	// X-Request-Id, traceparent and X-Forwarded-For are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -410,6 +415,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.RateLimits.validate()...)
 	errs = append(errs, c.Signing.validateProvider()...)
 	errs = append(errs, c.Admin.validate(c.Listen)...)
+	errs = append(errs, c.Tracing.validate()...)
+	errs = append(errs, validateTrustedProxies(c.TrustedProxies)...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}
