@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/testhsm"
 )
 
 // scrape reads the admin listener's /metrics into series ("name{labels}") and values.
@@ -42,11 +43,15 @@ func scrape(t *testing.T, s *stack) map[string]float64 {
 
 // TestMetrics scrapes the admin listener after a login, a signing and a rate-limit
 // refusal: the motlan_* series exist under their documented names and labels, their
-// values moved, and no label carries a request id.
+// values moved, and no label carries a request id. The signing is at B-LT with the key in
+// an HSM (SoftHSM2), so the eID, TSA, OCSP and HSM upstream series all move.
 func TestMetrics(t *testing.T) {
+	module := testhsm.Module(t)
 	s := newStackWith(t, "sqlite", false, func(c *config.Config) {
 		c.Admin.Listen = "127.0.0.1:0"
 		c.RateLimits.Verify.PerClient = &config.RateLimit{Limit: 1, Window: config.Duration(time.Minute)}
+		c.Signing.Vault = config.Vault{Type: "pkcs11", Module: module, TokenLabel: testhsm.TokenLabel,
+			PIN: config.Secret{Value: testhsm.PIN}}
 	})
 	for _, path := range []string{"/healthz", "/readyz", "/debug/pprof/"} {
 		resp, err := http.Get("http://" + s.run.AdminAddr + path)
@@ -68,7 +73,7 @@ func TestMetrics(t *testing.T) {
 
 	p := newSigningPortal(t, s) // a level-2 login, then a client_credentials token
 	title := "Tờ khai đăng ký khai sinh"
-	id, approvalURL := p.request(t, s, "metrics-1", title)
+	id, approvalURL := p.requestAt(t, s, "metrics-1", "B-LT", title)
 	p.approve(t, approvalURL, title)
 	if st := p.wait(t, s, id); st.Status != "signed" {
 		t.Fatalf("signing: %+v", st)
@@ -92,6 +97,13 @@ func TestMetrics(t *testing.T) {
 		{`motlan_http_request_duration_seconds_count{route="/token"}`, 2},
 		{`motlan_signing_requests{state="signed"}`, 1},
 		{`motlan_rate_limit_rejections_total{scope="verify"}`, 1},
+		// upstream calls: the login's token and userinfo calls at the eID, the signing's
+		// time-stamps, OCSP response and HSM signature
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="eid"}`, 2},
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="tsa"}`, 1},
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="ocsp"}`, 1},
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="hsm"}`, 1},
+		{`motlan_upstream_request_duration_seconds_bucket{outcome="ok",upstream="tsa",le="10"}`, 1},
 	}
 	for _, m := range moved {
 		if got := after[m.series] - before[m.series]; got < m.by {
