@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/testhsm"
+	"github.com/motlan/motlan/internal/testrssp"
 )
 
 // scrape reads the admin listener's /metrics into series ("name{labels}") and values.
@@ -129,5 +131,36 @@ func TestMetrics(t *testing.T) {
 	}
 	if !build || !pools {
 		t.Errorf("motlan_build_info = 1: %v; writer pool stats: %v", build, pools)
+	}
+}
+
+// TestUpstreamMetricsCSC: remote signing at a CA's CSC service is timed, and a failing
+// service is counted as an upstream error by outcome.
+func TestUpstreamMetricsCSC(t *testing.T) {
+	s, r, _ := rsspStack(t, "{cccd}", func(c *config.Config) { c.Admin.Listen = "127.0.0.1:0" })
+	p := newSigningPortal(t, s)
+	before := scrape(t, s)
+	title := "Tờ khai đăng ký khai sinh"
+	_, approvalURL := p.requestDossier(t, s, "metrics-csc-ok", "B-T", title)
+	if st, page := p.approvePage(t, approvalURL, url.Values{"pin": {"135790"}}); st != http.StatusOK || !strings.Contains(page, "Đã ký xong") {
+		t.Fatalf("approve: %d\n%s", st, page)
+	}
+	_, approvalURL = p.requestDossier(t, s, "metrics-csc-down", "B-T", title)
+	_ = body(t, p.b.get(approvalURL))
+	r.Fail(testrssp.Down5xx)
+	defer r.Fail("")
+	p.approvePage(t, approvalURL, url.Values{"pin": {"135790"}})
+	after := scrape(t, s)
+	for _, m := range []struct {
+		series string
+		by     float64
+	}{
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="csc"}`, 2}, // authorize, signHash
+		{`motlan_upstream_request_duration_seconds_count{outcome="server_error",upstream="csc"}`, 1},
+		{`motlan_upstream_errors_total{outcome="server_error",upstream="csc"}`, 1},
+	} {
+		if got := after[m.series] - before[m.series]; got < m.by {
+			t.Errorf("%s moved by %v, want at least %v", m.series, got, m.by)
+		}
 	}
 }
