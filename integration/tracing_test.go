@@ -199,12 +199,21 @@ func TestTracing(t *testing.T) {
 	if approval == nil {
 		t.Fatalf("no approval span: %v", col.names())
 	}
-	kinds := map[string]bool{}
+	var signing *tracepb.Span
 	for _, sp := range col.descendants(approval) {
+		if sp.Name == "signing" {
+			signing = sp
+		}
+	}
+	if signing == nil {
+		t.Fatalf("no signing span under the approval: %v", col.names())
+	}
+	kinds := map[string]bool{}
+	for _, sp := range col.descendants(signing) {
 		kinds[strings.Fields(sp.Name)[0]] = true
 	}
 	if !kinds["tsa"] || !kinds["ocsp"] {
-		t.Errorf("spans under the approval: %v, want tsa and ocsp calls", kinds)
+		t.Errorf("spans under the signing: %v, want tsa and ocsp calls", kinds)
 	}
 
 	// No personal data, token or id in any attribute, name or status.
