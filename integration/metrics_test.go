@@ -106,6 +106,9 @@ func TestMetrics(t *testing.T) {
 		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="ocsp"}`, 1},
 		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="hsm"}`, 1},
 		{`motlan_upstream_request_duration_seconds_bucket{outcome="ok",upstream="tsa",le="10"}`, 1},
+		// store latency by operation class
+		{`motlan_store_operation_duration_seconds_count{class="read"}`, 1},
+		{`motlan_store_operation_duration_seconds_count{class="tx"}`, 1},
 	}
 	for _, m := range moved {
 		if got := after[m.series] - before[m.series]; got < m.by {

@@ -41,6 +41,7 @@ type Metrics struct {
 	// upstream and upstreamErrors time calls to eID, TSA, OCSP/CRL, HSM and CSC (upstream.go).
 	upstream       *prometheus.HistogramVec
 	upstreamErrors *prometheus.CounterVec
+	storeOps       *prometheus.HistogramVec // store latency by operation class
 }
 
 // New registers every metric on a registry of its own.
@@ -65,7 +66,8 @@ func New(cfg Config) *Metrics {
 		}, []string{"scope"}),
 	}
 	m.upstream, m.upstreamErrors = newUpstreamMetrics()
-	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited, m.upstream, m.upstreamErrors,
+	m.storeOps = newStoreMetric()
+	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited, m.upstream, m.upstreamErrors, m.storeOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	for name, db := range cfg.DBs {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(db, "motlan_store_"+name))

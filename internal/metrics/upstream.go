@@ -111,3 +111,21 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.m.Upstream(t.upstream, StatusOutcome(resp.StatusCode), start)
 	return resp, nil
 }
+
+// storeBuckets span a cached SQLite read (~50 µs) to a transaction stuck behind a lock.
+var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5}
+
+func newStoreMetric() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "motlan_store_operation_duration_seconds", Help: "Time of store operations, by class: read, write (outside a transaction), tx (a write transaction).",
+		Buckets: storeBuckets,
+	}, []string{"class"})
+}
+
+// StoreOp records one store operation of class that took d.
+func (m *Metrics) StoreOp(class string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.storeOps.WithLabelValues(class).Observe(d.Seconds())
+}
