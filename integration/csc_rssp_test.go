@@ -22,7 +22,7 @@ import (
 // rsspStack is Motlan with signing.provider csc against the test RSSP (internal/testrssp,
 // written from the CSC text with nothing of Motlan's CSC code), whose CA issued Lê Công
 // Hảo a certificate; her credential asks for a PIN.
-func rsspStack(t *testing.T, userID string) (*stack, *testrssp.RSSP, *testpki.CA) {
+func rsspStack(t *testing.T, userID string, mods ...func(*config.Config)) (*stack, *testrssp.RSSP, *testpki.CA) {
 	t.Helper()
 	ca := testpki.NewCA(t)
 	r := testrssp.New(t)
@@ -32,11 +32,11 @@ func rsspStack(t *testing.T, userID string) (*stack, *testrssp.RSSP, *testpki.CA
 	if err := os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := newStackWith(t, "sqlite", false, func(c *config.Config) {
+	s := newStackWith(t, "sqlite", false, append([]func(*config.Config){func(c *config.Config) {
 		c.Signing.Provider = "csc"
 		c.Signing.CSC = &config.CSC{BaseURL: r.BaseURL(), TokenURL: r.TokenURL(), ClientID: testrssp.ClientID,
 			ClientSecret: config.Secret{Value: testrssp.ClientSecret}, UserID: userID, TrustRootsFile: roots, Timeout: config.Duration(2e9)}
-	})
+	}}, mods...)...)
 	return s, r, ca
 }
 

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/testhsm"
+	"github.com/motlan/motlan/internal/testrssp"
 )
 
 // scrape reads the admin listener's /metrics into series ("name{labels}") and values.
@@ -42,11 +45,15 @@ func scrape(t *testing.T, s *stack) map[string]float64 {
 
 // TestMetrics scrapes the admin listener after a login, a signing and a rate-limit
 // refusal: the motlan_* series exist under their documented names and labels, their
-// values moved, and no label carries a request id.
+// values moved, and no label carries a request id. The signing is at B-LT with the key in
+// an HSM (SoftHSM2), so the eID, TSA, OCSP and HSM upstream series all move.
 func TestMetrics(t *testing.T) {
+	module := testhsm.Module(t)
 	s := newStackWith(t, "sqlite", false, func(c *config.Config) {
 		c.Admin.Listen = "127.0.0.1:0"
 		c.RateLimits.Verify.PerClient = &config.RateLimit{Limit: 1, Window: config.Duration(time.Minute)}
+		c.Signing.Vault = config.Vault{Type: "pkcs11", Module: module, TokenLabel: testhsm.TokenLabel,
+			PIN: config.Secret{Value: testhsm.PIN}}
 	})
 	for _, path := range []string{"/healthz", "/readyz", "/debug/pprof/"} {
 		resp, err := http.Get("http://" + s.run.AdminAddr + path)
@@ -68,7 +75,7 @@ func TestMetrics(t *testing.T) {
 
 	p := newSigningPortal(t, s) // a level-2 login, then a client_credentials token
 	title := "Tờ khai đăng ký khai sinh"
-	id, approvalURL := p.request(t, s, "metrics-1", title)
+	id, approvalURL := p.requestAt(t, s, "metrics-1", "B-LT", title)
 	p.approve(t, approvalURL, title)
 	if st := p.wait(t, s, id); st.Status != "signed" {
 		t.Fatalf("signing: %+v", st)
@@ -92,6 +99,16 @@ func TestMetrics(t *testing.T) {
 		{`motlan_http_request_duration_seconds_count{route="/token"}`, 2},
 		{`motlan_signing_requests{state="signed"}`, 1},
 		{`motlan_rate_limit_rejections_total{scope="verify"}`, 1},
+		// upstream calls: the login's token and userinfo calls at the eID, the signing's
+		// time-stamps, OCSP response and HSM signature
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="eid"}`, 2},
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="tsa"}`, 1},
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="ocsp"}`, 1},
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="hsm"}`, 1},
+		{`motlan_upstream_request_duration_seconds_bucket{outcome="ok",upstream="tsa",le="10"}`, 1},
+		// store latency by operation class
+		{`motlan_store_operation_duration_seconds_count{class="read"}`, 1},
+		{`motlan_store_operation_duration_seconds_count{class="tx"}`, 1},
 	}
 	for _, m := range moved {
 		if got := after[m.series] - before[m.series]; got < m.by {
@@ -118,5 +135,36 @@ func TestMetrics(t *testing.T) {
 	}
 	if !build || !pools {
 		t.Errorf("motlan_build_info = 1: %v; writer pool stats: %v", build, pools)
+	}
+}
+
+// TestUpstreamMetricsCSC: remote signing at a CA's CSC service is timed, and a failing
+// service is counted as an upstream error by outcome.
+func TestUpstreamMetricsCSC(t *testing.T) {
+	s, r, _ := rsspStack(t, "{cccd}", func(c *config.Config) { c.Admin.Listen = "127.0.0.1:0" })
+	p := newSigningPortal(t, s)
+	before := scrape(t, s)
+	title := "Tờ khai đăng ký khai sinh"
+	_, approvalURL := p.requestDossier(t, s, "metrics-csc-ok", "B-T", title)
+	if st, page := p.approvePage(t, approvalURL, url.Values{"pin": {"135790"}}); st != http.StatusOK || !strings.Contains(page, "Đã ký xong") {
+		t.Fatalf("approve: %d\n%s", st, page)
+	}
+	_, approvalURL = p.requestDossier(t, s, "metrics-csc-down", "B-T", title)
+	_ = body(t, p.b.get(approvalURL))
+	r.Fail(testrssp.Down5xx)
+	defer r.Fail("")
+	p.approvePage(t, approvalURL, url.Values{"pin": {"135790"}})
+	after := scrape(t, s)
+	for _, m := range []struct {
+		series string
+		by     float64
+	}{
+		{`motlan_upstream_request_duration_seconds_count{outcome="ok",upstream="csc"}`, 2}, // authorize, signHash
+		{`motlan_upstream_request_duration_seconds_count{outcome="server_error",upstream="csc"}`, 1},
+		{`motlan_upstream_errors_total{outcome="server_error",upstream="csc"}`, 1},
+	} {
+		if got := after[m.series] - before[m.series]; got < m.by {
+			t.Errorf("%s moved by %v, want at least %v", m.series, got, m.by)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,6 +284,21 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 		if v != "" && strings.Contains(out, v) {
 			t.Errorf("the logs hold the %s %q", what, v)
 		}
+	}
+	// The access log: one line per request, by route, with its request id; and the
+	// signing's own lines carry the request id of the approval that ran it.
+	for _, re := range []string{
+		`msg="http request" method=POST route=/token status=200 bytes=\d+ duration_ms=[\d.]+ remote=127\.0\.0\.1 request_id=[a-z]{24}\n`,
+		`msg="http request" method=GET route="GET /eid/callback" status=30[23] .* request_id=[a-z]{24}\n`,
+		`msg="http request" method=POST route="POST /sign/{id}" status=200 .* request_id=([a-z]{24})\n`,
+		`msg="signing request signed" .*request_id=[a-z]{24}`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no log line matches %s", re)
+		}
+	}
+	if strings.Contains(out, "/sign/"+id) || strings.Contains(out, "?code=") {
+		t.Error("the logs hold a raw path or query")
 	}
 	if t.Failed() {
 		t.Logf("captured logs:\n%s", out)

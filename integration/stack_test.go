@@ -46,6 +46,7 @@ type stack struct {
 	public  rp // public client, PKCE required
 	run     *server.Running
 	storage config.Storage
+	eidSeen *headerLog
 }
 
 func freeAddr(t *testing.T) string {
@@ -105,7 +106,8 @@ func newStackEID(t *testing.T, driver string, eidDown bool, simMod func(*sim.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.eid.Config.Handler = h
+	s.eidSeen = &headerLog{} // traceparents the eID receives (tracing_test.go)
+	s.eid.Config.Handler = s.eidSeen.wrap(h)
 	if eidDown {
 		s.eid.Close()
 	}

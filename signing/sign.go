@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/motlan/motlan/internal/audit"
+	"github.com/motlan/motlan/internal/tracing"
 	"github.com/motlan/motlan/keys/ca"
 	"github.com/motlan/motlan/keys/vault"
 	"github.com/motlan/motlan/signing/ltv"
@@ -76,6 +79,9 @@ func CitizenKeyLabel(citizenID string) string { return "citizen/" + citizenID }
 // sign runs the signing of r, which this run (worker) holds. It returns the request as
 // the run left it; an error only when even that could not be recorded.
 func (s *Service) sign(ctx context.Context, r Request, worker string, act Activation) (Request, error) {
+	// A child of the approval's span when traced: the TSA, OCSP and HSM calls nest in it.
+	ctx, span := tracing.Start(ctx, "signing", attribute.String("motlan.level", string(r.Level)), attribute.Int("motlan.documents", len(r.Documents)))
+	defer span.End()
 	ctx, done := s.runs.start(ctx) // Drain waits for the run, or stops it (drain.go)
 	defer done()
 	runCtx, stop := s.keepLease(ctx, r.ID, worker)

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,6 +65,32 @@ type Store struct {
 	stopCheckpoints func()
 	// batch gathers SQLite write transactions into one (see batch.go).
 	batch batcher
+	// observer is told each operation's class and duration (SetObserver); nil: nobody.
+	observer atomic.Pointer[func(class string, d time.Duration)]
+}
+
+// Operation classes given to the observer.
+const (
+	OpRead  = "read"  // a query on the read pool
+	OpWrite = "write" // a statement on the writer outside a transaction
+	OpTx    = "tx"    // a write transaction (on SQLite, its share of a batch)
+)
+
+// SetObserver has fn told the class (OpRead, OpWrite, OpTx) and duration of every store
+// operation from now on, for metrics; nil stops it. Safe while the store is in use.
+func (s *Store) SetObserver(fn func(class string, d time.Duration)) {
+	if fn == nil {
+		s.observer.Store(nil)
+		return
+	}
+	s.observer.Store(&fn)
+}
+
+// observe reports an operation that began at start.
+func (s *Store) observe(class string, start time.Time) {
+	if fn := s.observer.Load(); fn != nil {
+		(*fn)(class, time.Since(start))
+	}
 }
 
 // pool is a *sql.DB with its prepared statements, keyed by the '?' form of the query.
@@ -333,6 +360,7 @@ func (s *Store) stmtCtx(ctx context.Context) (context.Context, error) {
 
 // exec runs a write outside any transaction and returns the rows affected.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	defer s.observe(OpWrite, time.Now())
 	ctx, st, err := s.prepared(ctx, s.w, q)
 	if err != nil {
 		return 0, err
@@ -357,6 +385,7 @@ func (s *Store) prepared(ctx context.Context, p *pool, q string) (context.Contex
 
 // queryRow reads one row from the read pool.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
+	defer s.observe(OpRead, time.Now())
 	ctx, st, err := s.prepared(ctx, s.r, q)
 	if err != nil {
 		return outageRow{}, err
@@ -366,6 +395,7 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) (outageRow,
 
 // query reads rows from the read pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	defer s.observe(OpRead, time.Now()) // to the first row; scanning the rest is the caller's
 	ctx, st, err := s.prepared(ctx, s.r, q)
 	if err != nil {
 		return nil, err
@@ -394,6 +424,7 @@ func listRows[T any](ctx context.Context, s *Store, scan func(*sql.Rows) (T, err
 
 // writeQueryRow runs a statement that writes and returns a row (UPDATE ... RETURNING).
 func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (outageRow, error) {
+	defer s.observe(OpWrite, time.Now())
 	ctx, st, err := s.prepared(ctx, s.w, q)
 	if err != nil {
 		return outageRow{}, err
@@ -405,6 +436,7 @@ func (s *Store) writeQueryRow(ctx context.Context, q string, args ...any) (outag
 // On SQLite, concurrent calls share one transaction, fn in a savepoint of its own: fn
 // must not keep tx after it returns, and must not call the store.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	defer s.observe(OpTx, time.Now())
 	ctx, err := s.stmtCtx(ctx)
 	if err != nil {
 		return err

@@ -164,12 +164,18 @@ func (cfg Config) withDefaults() Config {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.HTTPClient == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		t.ResponseHeaderTimeout = cfg.Timeout
-		cfg.HTTPClient = &http.Client{Transport: t, Timeout: cfg.Timeout}
+		cfg.HTTPClient = NewHTTPClient(cfg.Timeout)
 	}
 	return cfg
+}
+
+// NewHTTPClient is the default Config.HTTPClient: keep-alives for many concurrent logins,
+// and timeout per request. Callers that instrument upstream calls wrap its Transport.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = timeout
+	return &http.Client{Transport: t, Timeout: timeout}
 }
 
 func cloneOr(m map[string]string, def func() map[string]string) map[string]string {

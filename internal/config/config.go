@@ -40,6 +40,11 @@ type Config struct {
 	// ShutdownTimeout bounds the drain on SIGTERM (open requests answered, signing runs
 	// finished or handed back); 0: DefaultShutdownTimeout.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Tracing and TrustedProxies: see observe.go.
+	Tracing Tracing `yaml:"tracing"`
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes) whose
+	// X-Request-Id, traceparent and X-Forwarded-For are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // DefaultShutdownTimeout is shutdown_timeout's default: within Kubernetes' default
@@ -429,6 +434,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Admin.validate(c.Listen)...)
 	errs = append(errs, c.Retention.validate()...)
 	errs = append(errs, c.validateReplica()...)
+	errs = append(errs, c.Tracing.validate()...)
+	errs = append(errs, validateTrustedProxies(c.TrustedProxies)...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

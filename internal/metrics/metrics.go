@@ -39,6 +39,10 @@ type Metrics struct {
 	logins      *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
 	retention   retentionMetrics // retention.go
+	// upstream and upstreamErrors time calls to eID, TSA, OCSP/CRL, HSM and CSC (upstream.go).
+	upstream       *prometheus.HistogramVec
+	upstreamErrors *prometheus.CounterVec
+	storeOps       *prometheus.HistogramVec // store latency by operation class
 }
 
 // New registers every metric on a registry of its own.
@@ -62,7 +66,9 @@ func New(cfg Config) *Metrics {
 			Name: "motlan_rate_limit_rejections_total", Help: "Requests refused over a rate limit, by scope.",
 		}, []string{"scope"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited,
+	m.upstream, m.upstreamErrors = newUpstreamMetrics()
+	m.storeOps = newStoreMetric()
+	m.reg.MustRegister(m.requests, m.duration, m.logins, m.rateLimited, m.upstream, m.upstreamErrors, m.storeOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	m.retention = newRetentionMetrics(m.reg)
 	for name, db := range cfg.DBs {

@@ -20,7 +20,9 @@ import (
 // newMetrics builds the registry the admin listener serves, over the store's gauges and
 // connection pools.
 func newMetrics(st *sqlstore.Store, r *Running) *metrics.Metrics {
-	return metrics.New(metrics.Config{Store: st, DBs: st.Pools(), Logger: r.log})
+	m := metrics.New(metrics.Config{Store: st, DBs: st.Pools(), Logger: r.log})
+	st.SetObserver(m.StoreOp)
+	return m
 }
 
 // rateLimited adapts metrics to ratelimit's refusal hook.

@@ -20,6 +20,7 @@ import (
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/metrics"
 	"github.com/motlan/motlan/signing"
 	"github.com/motlan/motlan/signing/csc/cscserver"
 	"github.com/motlan/motlan/signing/httpapi"
@@ -28,7 +29,7 @@ import (
 // signingBackend opens the signing provider the config names: nil for local (the signing
 // service then uses the vault and the dev CA), the CSC client for csc. trust holds the
 // licensed CA's certificates from trust_roots_file, for B-LT/B-LTA and verification.
-func signingBackend(cfg config.Signing, log *slog.Logger) (backend signing.Backend, trust []*x509.Certificate, err error) {
+func signingBackend(cfg config.Signing, obs observer, log *slog.Logger) (backend signing.Backend, trust []*x509.Certificate, err error) {
 	if cfg.Provider != "csc" || cfg.CSC == nil {
 		return nil, nil, nil
 	}
@@ -62,7 +63,7 @@ func signingBackend(cfg config.Signing, log *slog.Logger) (backend signing.Backe
 	backend, err = csc.New(csc.Config{
 		BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: secret, Scopes: c.Scopes,
 		UserID: c.UserID, Description: c.Description, Timeout: time.Duration(c.Timeout),
-		HTTPClient: &http.Client{Transport: tr}, Logger: log,
+		HTTPClient: &http.Client{Transport: obs.transport(metrics.UpstreamCSC, tr)}, Logger: log,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing.csc: %w", err)

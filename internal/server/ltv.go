@@ -22,13 +22,13 @@ func OpenExtender(ctx context.Context, cfg config.Config, st *sqlstore.Store, ma
 	if err != nil {
 		return nil, err
 	}
-	stamp, err := timestamper(ctx, cfg, devCA, &signingParts{})
+	stamp, err := timestamper(ctx, cfg, devCA, &signingParts{}, observer{})
 	if err != nil {
 		return nil, err
 	}
-	_, trust, err := signingBackend(cfg.Signing, log)
+	_, trust, err := signingBackend(cfg.Signing, observer{}, log)
 	if err != nil {
 		return nil, err
 	}
-	return longTerm(cfg, devCA, trust, stamp, log)
+	return longTerm(cfg, devCA, trust, stamp, observer{}, log)
 }

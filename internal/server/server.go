@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
 	"github.com/motlan/motlan/internal/logredact"
+	"github.com/motlan/motlan/internal/metrics"
+	"github.com/motlan/motlan/internal/tracing"
 	"github.com/motlan/motlan/keys"
 )
 
@@ -64,6 +67,7 @@ type Running struct {
 	ready           *readiness
 	drainer         drainer
 	shutdownTimeout time.Duration
+	tracer          *tracing.Tracer // nil when tracing is off (observe.go)
 }
 
 // NewRunning returns an empty Running to add servers to.
@@ -91,11 +95,15 @@ func (r *Running) ServeOn(addr string, h http.Handler, name string) (string, err
 
 // Start wires config to constructors and serves Motlan; the dev eID too when configured.
 func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.Logger) (*Running, error) {
-	log = logredact.Logger(log) // no personal data or secret in application logs
+	log = logredact.Logger(requestLogger(log)) // no personal data or secret in application logs
 	r := &Running{log: log}
 	fail := func(err error) (*Running, error) {
 		_ = r.Shutdown()
 		return nil, err
+	}
+	tr, err := r.newTracer(ctx, cfg)
+	if err != nil {
+		return fail(err)
 	}
 	if cfg.DevEID != nil {
 		h, err := NewDevEID(cfg, log)
@@ -113,6 +121,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	}
 	r.closers = append(r.closers, st.Close)
 	m := newMetrics(st, r)
+	obs := observer{m: m, tr: tr}
 	if err := applyClients(ctx, st, cfg.Clients, log); err != nil {
 		return fail(err)
 	}
@@ -123,7 +132,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(fmt.Errorf("token keys: %w", err))
 	}
 	r.closers = append(r.closers, km.Close)
-	conn, err := newConnector(ctx, cfg, log)
+	conn, err := newConnector(ctx, cfg, obs, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -131,7 +140,9 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
-	limits, err := newLimiter(cfg.RateLimits, st, masterKey, log, rateLimited(m))
+	rl := cfg.RateLimits
+	rl.TrustedProxies = append(slices.Clone(rl.TrustedProxies), cfg.TrustedProxies...)
+	limits, err := newLimiter(rl, st, masterKey, log, rateLimited(m))
 	if err != nil {
 		return fail(fmt.Errorf("rate_limits: %w", err))
 	}
@@ -153,12 +164,12 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(err)
 	}
 	r.clientsStore, r.provider = st, p
-	sp, err := startSigning(ctx, cfg, st, p, masterKey, limits, auditLog, log)
+	sp, err := startSigning(ctx, cfg, st, p, masterKey, limits, auditLog, obs, log)
 	if err != nil {
 		return fail(fmt.Errorf("signing: %w", err))
 	}
 	r.closers = append(r.closers, sp.closeVault, sp.service.Close)
-	if r.Addr, err = r.ServeOn(cfg.Listen, m.Middleware(publicMux(p, sp)), "motlan"); err != nil {
+	if r.Addr, err = r.ServeOn(cfg.Listen, publicHandler(publicMux(p, sp), cfg, m, tr, log), "motlan"); err != nil {
 		return fail(err)
 	}
 	r.drainer, r.shutdownTimeout = sp.service, time.Duration(cfg.ShutdownTimeout)
@@ -175,16 +186,22 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 }
 
 // newConnector connects to the upstream eID by discovery.
-func newConnector(ctx context.Context, cfg config.Config, log *slog.Logger) (*vneid.Connector, error) {
+func newConnector(ctx context.Context, cfg config.Config, obs observer, log *slog.Logger) (*vneid.Connector, error) {
 	eidSecret, err := cfg.EID.ClientSecret.Resolve()
 	if err != nil {
 		return nil, fmt.Errorf("eid.client_secret: %w", err)
 	}
+	timeout := time.Duration(cfg.EID.Timeout)
+	if timeout == 0 {
+		timeout = vneid.DefaultTimeout
+	}
+	client := vneid.NewHTTPClient(timeout)
+	client.Transport = obs.transport(metrics.UpstreamEID, client.Transport)
 	conn, err := vneid.New(ctx, vneid.Config{
 		Issuer: cfg.EID.Issuer, ClientID: cfg.EID.ClientID, ClientSecret: eidSecret,
 		RedirectURL: idp.CallbackURL(cfg.Issuer), Scopes: cfg.EID.Scopes, ClaimMap: cfg.EID.ClaimMap,
 		ACRMap: cfg.EID.ACRMap, LevelClaim: cfg.EID.LevelClaim, Timeout: time.Duration(cfg.EID.Timeout), Logger: log,
-		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP,
+		InsecureAllowHTTP: cfg.EID.InsecureAllowHTTP, HTTPClient: client,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("eid: %w", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/internal/config"
+	"github.com/motlan/motlan/internal/metrics"
 	"github.com/motlan/motlan/internal/ratelimit"
 	"github.com/motlan/motlan/keys"
 	"github.com/motlan/motlan/keys/ca"
@@ -69,7 +70,7 @@ func openVault(c config.Vault, st *sqlstore.Store, sealer *keys.Sealer, log *slo
 // The provider's rate limiter and audit log are shared: one group commit for the audit
 // chain, one set of counters.
 func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p *idp.Provider, masterKey []byte,
-	limits *ratelimit.Limiter, auditLog *audit.Logger, log *slog.Logger) (*signingParts, error) {
+	limits *ratelimit.Limiter, auditLog *audit.Logger, obs observer, log *slog.Logger) (*signingParts, error) {
 	sealer, err := keys.NewSealer(masterKey)
 	if err != nil {
 		return nil, err
@@ -78,13 +79,14 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, fmt.Errorf("signing.vault: %w", err)
 	}
+	v = obs.vault(v, cfg.Signing.Vault.Type)
 	devCA, err := openCA(ctx, cfg, st, sealer, log)
 	if err != nil {
 		_ = closeVault()
 		return nil, err
 	}
 	parts := &signingParts{ca: devCA.Handler(), closeVault: closeVault, vault: v}
-	stamp, err := timestamper(ctx, cfg, devCA, parts)
+	stamp, err := timestamper(ctx, cfg, devCA, parts, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +103,11 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	if err != nil {
 		return nil, err
 	}
-	backend, trust, err := signingBackend(cfg.Signing, log)
+	backend, trust, err := signingBackend(cfg.Signing, obs, log)
 	if err != nil {
 		return nil, err
 	}
-	ext, err := longTerm(cfg, devCA, trust, stamp, log)
+	ext, err := longTerm(cfg, devCA, trust, stamp, obs, log)
 	if err != nil {
 		return nil, err
 	}
@@ -184,13 +186,13 @@ func CallbackSecret(key []byte, clientID string) []byte {
 
 // timestamper returns the RFC 3161 client: the configured TSA, or the built-in dev TSA
 // (served at /tsa, and called in process).
-func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts *signingParts) (func(context.Context, []byte, crypto.Hash) ([]byte, error), error) {
+func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts *signingParts, obs observer) (func(context.Context, []byte, crypto.Hash) ([]byte, error), error) {
 	timeout := time.Duration(cfg.Signing.TSATimeout)
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
 	if u := cfg.Signing.TSAURL; u != "" {
-		client := &http.Client{Timeout: timeout}
+		client := &http.Client{Timeout: timeout, Transport: obs.transport(metrics.UpstreamTSA, nil)}
 		return func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
 			return tsa.Request(ctx, client, u, digest, h)
 		}, nil
@@ -204,7 +206,7 @@ func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts 
 		return nil, fmt.Errorf("dev TSA: %w", err)
 	}
 	parts.tsa = srv
-	local := &http.Client{Transport: handlerTransport{srv}, Timeout: timeout}
+	local := &http.Client{Transport: obs.transport(metrics.UpstreamTSA, handlerTransport{srv}), Timeout: timeout}
 	return func(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
 		return tsa.Request(ctx, local, cfg.Issuer+"/tsa", digest, h)
 	}, nil
@@ -214,7 +216,7 @@ func timestamper(ctx context.Context, cfg config.Config, devCA *ca.DevCA, parts 
 // CA's certificates from signing.csc.trust_roots_file) and reaches the
 // dev CA's OCSP responder and CRLs in process (they live at the issuer's /ca/), other
 // sources over the network: public addresses only unless ltv_allow_private_networks.
-func longTerm(cfg config.Config, devCA *ca.DevCA, trust []*x509.Certificate, stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), log *slog.Logger) (*ltv.Extender, error) {
+func longTerm(cfg config.Config, devCA *ca.DevCA, trust []*x509.Certificate, stamp func(context.Context, []byte, crypto.Hash) ([]byte, error), obs observer, log *slog.Logger) (*ltv.Extender, error) {
 	timeout := time.Duration(cfg.Signing.LTVFetchTimeout)
 	if timeout == 0 {
 		timeout = ltv.DefaultFetchTimeout
@@ -223,7 +225,7 @@ func longTerm(cfg config.Config, devCA *ca.DevCA, trust []*x509.Certificate, sta
 	if u, err := url.Parse(cfg.Issuer); err == nil && (u.Path == "" || u.Path == "/") {
 		local = strings.TrimRight(cfg.Issuer, "/") + "/ca/"
 	}
-	client := &http.Client{Timeout: timeout, Transport: localCA{prefix: local, ca: devCA.Handler(), next: ltv.NewTransport(cfg.Signing.LTVAllowPrivateNetworks)}}
+	client := &http.Client{Timeout: timeout, Transport: obs.ltvTransport(localCA{prefix: local, ca: devCA.Handler(), next: ltv.NewTransport(cfg.Signing.LTVAllowPrivateNetworks)})}
 	return ltv.New(ltv.Config{
 		HTTPClient: client, Roots: append([]*x509.Certificate{devCA.Root()}, trust...), Intermediates: append([]*x509.Certificate{devCA.IssuingCA()}, trust...),
 		Timestamp: stamp, FetchTimeout: timeout, MaxInputSize: max(int64(cfg.Signing.MaxDocumentMB)<<20, ltv.DefaultMaxInputSize),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/accesslog"
 	"github.com/motlan/motlan/signing"
 )
 
@@ -50,6 +51,9 @@ type Problem struct {
 	DocumentIndex *int   `json:"document_index,omitempty"` // the document at fault (0-based)
 	Code          string `json:"code,omitempty"`           // InputError code, snake_case
 	Limit         int64  `json:"limit,omitempty"`          // the limit exceeded (bytes or count)
+	// RequestID is the X-Request-Id of the answer, for support: the same id is on the
+	// access log line and the error logs of the request.
+	RequestID string `json:"request_id,omitempty"`
 
 	challenge  string // WWW-Authenticate, for 401 and 403 insufficient_scope
 	retryAfter int    // seconds, for Retry-After
@@ -185,5 +189,7 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Del("Content-Disposition")
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+	out := *p // problems may be shared values; the id is this answer's
+	out.RequestID = h.Get(accesslog.Header)
+	_ = json.NewEncoder(w).Encode(&out)
 }
