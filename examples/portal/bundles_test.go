@@ -169,7 +169,7 @@ func TestRenderPDF(t *testing.T) {
 			"child_birthplace": "Bệnh viện Đa khoa tỉnh Thanh Hóa", "applicant_relation": "father", "applicant_ethnicity": "Kinh",
 			"child_ethnicity": "Mường", "child_nationality": "Việt Nam", "other_name": "Hà Thị Mai", "other_birthdate": "1994-05-06",
 			"other_ethnicity": "Mường", "other_nationality": "Việt Nam", "other_address": "Thôn Đông, xã Quảng Xương",
-			"deceased_name":    "Lê Văn Lĩnh", "deceased_cccd": "038045001234", "deceased_birthdate": "1945-01-01",
+			"deceased_name": "Lê Văn Lĩnh", "deceased_cccd": "038045001234", "deceased_birthdate": "1945-01-01",
 			"deceased_sex": "male", "death_date": "2026-11-20", "death_place": "Nhà riêng, thôn Ĩnh",
 			"deceased_address": "Thôn Ĩnh, xã Quảng Xương, tỉnh Thanh Hóa", "relationship": "child"},
 		Date: time.Date(2026, 11, 27, 0, 0, 0, 0, vietnam),
