@@ -651,12 +651,18 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 	if !strings.Contains(page, `value="Lê Công Hảo" readonly`) {
 		t.Fatalf("form not pre-filled:\n%s", page)
 	}
-	born := time.Now().AddDate(0, -2, 0).Format("02/01/2006") // as typed where the browser has no date picker
-	submit := func(attempt string) (id string) {
+	born := time.Now().AddDate(0, -2, 0).Format("02/01/2006") // as typed: dd/mm/yyyy
+	csrf := reCSRF.FindStringSubmatch(page)[1]
+	// submit saves the form (the draft), then presses Ký số on the preview.
+	submit := func(birthplace string) (id string) {
 		t.Helper()
-		f := url.Values{"csrf": {reCSRF.FindStringSubmatch(page)[1]}, "attempt": {attempt}, "child_name": {"Lê Minh Khôi"},
-			"child_birthdate": {born}, "child_sex": {"male"}, "child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}}
-		loc := location(t, desk.postForm(pm.url+"/ho-so", f))
+		f := url.Values{"csrf": {csrf}, "child_name": {"Lê Minh Khôi"}, "applicant_relation": {"father"}, "applicant_ethnicity": {"Kinh"},
+			"child_birthdate": {born}, "child_sex": {"male"}, "child_birthplace": {birthplace}, "child_ethnicity": {"Kinh"},
+			"child_nationality": {"Việt Nam"}}
+		if loc := location(t, desk.postForm(pm.url+"/ho-so", f)); loc.Path != "/ho-so/khai-sinh/xem-truoc" {
+			t.Fatalf("the form went to %s", loc)
+		}
+		loc := location(t, desk.postForm(pm.url+"/ho-so/khai-sinh/ky-so", url.Values{"csrf": {csrf}}))
 		id, ok := strings.CutPrefix(loc.Path, "/ky-so/")
 		if !ok {
 			t.Fatalf("Ký số went to %s", loc)
@@ -700,8 +706,8 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 		return nil
 	}
 
-	id := submit("1")
-	if again := submit("1"); again != id {
+	id := submit("Bệnh viện Đa khoa tỉnh Thanh Hóa")
+	if again := submit("Bệnh viện Đa khoa tỉnh Thanh Hóa"); again != id {
 		t.Errorf("the same form sent twice made two requests: %s, %s", id, again)
 	}
 	p := body(t, desk.get(pm.url+"/ky-so/"+id))
@@ -733,7 +739,15 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 	}
 	t.Logf("approval seen by the long-polling status endpoint after %v", time.Since(start).Round(time.Millisecond))
 
-	p = body(t, desk.get(pm.url+"/ky-so/"+id)) // the refresh link
+	// The refresh link: signed, the portal submits the dossier and shows its receipt.
+	receipt := location(t, desk.get(pm.url+"/ky-so/"+id))
+	if !regexp.MustCompile(`^/ho-so-cua-toi/H38-\d{8}-\d{6}$`).MatchString(receipt.Path) {
+		t.Fatalf("the signed request led to %s, want a receipt with a dossier number", receipt)
+	}
+	p = body(t, desk.get(pm.url+receipt.Path))
+	if !strings.Contains(p, `<span id="dossier-number" class="receipt-number">`+strings.TrimPrefix(receipt.Path, "/ho-so-cua-toi/")+`</span>`) {
+		t.Errorf("the receipt does not show its number:\n%s", p)
+	}
 	inds := reIndication.FindAllStringSubmatch(p, -1)
 	if len(inds) != 3 || strings.Count(p, `<dd class="signer">Lê Công Hảo</dd>`) != 3 || strings.Contains(p, "<script") {
 		t.Fatalf("signed page: indications %v\n%s", inds, p)
@@ -754,8 +768,16 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 		t.Errorf("download of a fourth document: %d", resp.StatusCode)
 	}
 
+	// "Hồ sơ của tôi" lists the dossier; its signed PDFs stay there.
+	if mine := body(t, desk.get(pm.url+"/ho-so-cua-toi")); !strings.Contains(mine, `href="`+receipt.Path+`"`) {
+		t.Errorf("Hồ sơ của tôi lacks %s:\n%s", receipt.Path, mine)
+	}
+	if resp := desk.get(pm.url + receipt.Path + "/tai-lieu/0"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(body(t, resp), "%PDF-") {
+		t.Errorf("signed PDF from the receipt: %d", resp.StatusCode)
+	}
+
 	// Declined on the phone.
-	id2 := submit("2")
+	id2 := submit("Trạm y tế xã Quảng Xương")
 	if id2 == id {
 		t.Fatal("a new attempt replayed the signed request")
 	}
@@ -774,6 +796,10 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 	}
 	if resp := desk.get(pm.url + "/ky-so/" + id2 + "/tai-lieu/0"); resp.StatusCode != http.StatusConflict {
 		t.Errorf("download of a declined document: %d, want 409", resp.StatusCode)
+	}
+	// "Tạo lại yêu cầu ký" finds the draft as it was typed.
+	if form := body(t, desk.get(pm.url+"/ho-so/khai-sinh")); !strings.Contains(form, `value="Trạm y tế xã Quảng Xương"`) || !strings.Contains(form, `value="`+born+`"`) {
+		t.Errorf("after the decline the form lost the draft:\n%s", form)
 	}
 
 	// Another citizen does not see the request.
