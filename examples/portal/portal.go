@@ -6,18 +6,20 @@
 //
 // Routes: GET / (home: the bundles on offer), GET /login[?goi=bundle] (start the login),
 // GET <RedirectURL path> (the OIDC callback), GET and POST /ho-so/{bundle} (a bundle's form,
-// pre-filled with verified claims; /ho-so is the first bundle; POST validates, renders the
-// forms as PDFs and creates one signing request at Motlan), GET /ky-so/{id} (the signing
-// page: QR code and link for the phone, then the signed PDFs with their verification), its
-// JSON status (long-polled), QR PNG and signed-document downloads, POST /logout. Every page
-// is Vietnamese first; ?lang=en switches to English and the choice is remembered in a
-// cookie.
+// pre-filled with verified claims; /ho-so is the first bundle; POST saves the draft and,
+// when it passes, leads to the preview), GET /ho-so/{bundle}/xem-truoc[/{i}] (each PDF
+// before signing), POST /ho-so/{bundle}/ky-so ("Ký số": one signing request per dossier at
+// Motlan; GET is the return_url the phone comes back to), GET /ky-so/{id} (the signing
+// page: QR code or "Mở trên điện thoại này", then the receipt), its JSON status
+// (long-polled), QR PNG and signed-document downloads, GET /ho-so-cua-toi[/{number}[/tai-lieu/{i}]]
+// (the citizen's dossiers, a receipt, its signed PDFs), POST /logout. Every page is
+// Vietnamese first; ?lang=en switches to English and the choice is remembered in a cookie.
 //
-// The portal keeps no server state: the login transaction (state, nonce, PKCE verifier)
-// and the session (the claims shown on the form) live in cookies sealed with AES-256-GCM
-// under a random per-process key, HttpOnly and SameSite=Lax; signing requests live at
-// Motlan, and the portal shows one only to the citizen whose subject it carries. (An
-// in-memory cache of verification reports saves work on reloads; losing it loses nothing.)
+// The login transaction (state, nonce, PKCE verifier) and the session (the claims shown on
+// the form) live in cookies sealed with AES-256-GCM under a random per-process key,
+// HttpOnly and SameSite=Lax. Drafts and dossiers live in memory (store.go), keyed by the
+// citizen's subject: an example app's storage. Signing requests live at Motlan, and the
+// portal shows one only to the citizen whose subject it carries.
 package portal
 
 import (
