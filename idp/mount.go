@@ -36,7 +36,7 @@ func (p *Provider) mount(box *seal.Box, sidKey []byte) error {
 	p.flow = authflow.New(authflow.Config{
 		Issuer: c.Issuer, Base: base, Store: c.Store, EID: c.EID, Clients: p.clients, ClientAuth: auth, DPoP: p.dpop,
 		Sessions: p.sessions, Tokens: p.tokens, Pages: pages, Limits: limits, Cookies: cookies, Seal: box,
-		AuthRequestTTL: c.AuthRequestTTL, CodeTTL: c.CodeTTL, Now: c.Now, Logger: c.Logger, Audit: c.Audit, OnLogin: c.OnLogin,
+		LoopbackClients: c.LoopbackRedirectClients, AuthRequestTTL: c.AuthRequestTTL, CodeTTL: c.CodeTTL, Now: c.Now, Logger: c.Logger, Audit: c.Audit, OnLogin: c.OnLogin,
 	})
 	token := grants.NewEndpoint(grants.EndpointConfig{
 		Grants: grants.All(grants.Config{

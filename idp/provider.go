@@ -64,6 +64,9 @@ type Config struct {
 	RefreshReuseGrace time.Duration
 	// RefreshReuseGraceClients is each client's own reuse grace, by client ID.
 	RefreshReuseGraceClients map[string]time.Duration
+	// LoopbackRedirectClients may use any loopback http redirect URI (any port, any
+	// path) besides their registered ones; by client ID. Only `motlan dev` fills it.
+	LoopbackRedirectClients map[string]bool
 
 	// BackchannelClient posts back-channel logout tokens; default: a 5 s timeout and no
 	// redirects followed.

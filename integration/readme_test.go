@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +21,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/motlan/motlan/internal/config"
@@ -30,6 +31,9 @@ const (
 	readmeHeading = "## Integrate your portal"
 	// phoneMarker precedes the block during which the citizen approves on the phone.
 	phoneMarker = "<!-- readme-test: the citizen approves on the phone"
+	// loginMarker precedes the block that reads the address the browser ended on after
+	// the citizen logged in; the test logs in and types that address.
+	loginMarker = "<!-- readme-test: the citizen logs in in the browser"
 	// readmePDF is the file the walkthrough uploads; the test provides it.
 	readmePDF = "to-khai-khai-sinh.pdf"
 )
@@ -44,6 +48,7 @@ type walkthrough struct {
 type shBlock struct {
 	text       string
 	phoneFirst bool // the phone marker came right before it
+	loginFirst bool // the login marker came right before it
 }
 
 type claimsRow struct {
@@ -70,7 +75,7 @@ func parseWalkthrough(t *testing.T) walkthrough {
 	var w walkthrough
 	var fence string // the open fence's info string; "" outside a block
 	var body []string
-	phone := false
+	phone, login := false, false
 	for line := range strings.Lines(section) {
 		line = strings.TrimRight(line, "\n")
 		switch {
@@ -80,8 +85,8 @@ func parseWalkthrough(t *testing.T) walkthrough {
 			text := strings.Join(body, "\n")
 			switch fence {
 			case "sh":
-				w.blocks = append(w.blocks, shBlock{text: text, phoneFirst: phone})
-				phone = false
+				w.blocks = append(w.blocks, shBlock{text: text, phoneFirst: phone, loginFirst: login})
+				phone, login = false, false
 			case "yaml":
 				w.yaml = append(w.yaml, text)
 			default:
@@ -92,6 +97,8 @@ func parseWalkthrough(t *testing.T) walkthrough {
 			body = append(body, line)
 		case strings.HasPrefix(line, phoneMarker):
 			phone = true
+		case strings.HasPrefix(line, loginMarker):
+			login = true
 		case strings.HasPrefix(line, "| `"):
 			cells := strings.Split(strings.Trim(line, "|"), "|")
 			if len(cells) != 3 {
@@ -148,7 +155,12 @@ func startShell(t *testing.T, dir string, env ...string) *shell {
 	t.Helper()
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-u", "-o", "pipefail")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "no_proxy=*", "NO_PROXY=*")
+	// A reader's shell has none of the walkthrough's variables set.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains([]string{"MOTLAN", "CLIENT_ID", "CLIENT_SECRET", "ACCESS_TOKEN"}, name)
+	})
+	cmd.Env = append(cmd.Env, "no_proxy=*", "NO_PROXY=*")
 	cmd.Env = append(cmd.Env, env...)
 	sh := &shell{t: t, lines: make(chan string, 1024), stderr: &lockedBuffer{}}
 	cmd.Stderr = sh.stderr
@@ -189,10 +201,18 @@ func (sh *shell) marker() string { return fmt.Sprintf("<<<readme block %d done>>
 
 // send hands a block to bash; its stdin is /dev/null, so nothing in it can read the rest
 // of the script.
-func (sh *shell) send(block string) {
+func (sh *shell) send(block string) { sh.sendTyping(block, "") }
+
+// sendTyping hands a block to bash with typed (a line the reader types at its prompt) as
+// its stdin, or /dev/null when typed is "".
+func (sh *shell) sendTyping(block, typed string) {
 	sh.t.Helper()
 	sh.n++
-	if _, err := fmt.Fprintf(sh.in, "{\n%s\n} </dev/null\necho '%s'\n", block, sh.marker()); err != nil {
+	stdin := "</dev/null"
+	if typed != "" {
+		stdin = "<<'README_TYPED'\n" + typed + "\nREADME_TYPED"
+	}
+	if _, err := fmt.Fprintf(sh.in, "{\n%s\n} %s\necho '%s'\n", block, stdin, sh.marker()); err != nil {
 		sh.t.Fatalf("block %d: writing to bash: %v\nstderr:\n%s", sh.n, err, sh.stderr)
 	}
 }
@@ -219,26 +239,34 @@ func (sh *shell) collect(block string) string {
 }
 
 // TestReadmeIntegrateYourPortal runs the README's "Integrate your portal" walkthrough as
-// written: the client entry is loaded into a real Motlan's configuration, the citizen
-// logs in through a browser, and every sh block runs in bash against it, in order, with the
-// test approving on the phone where the README says so. Then the claims table must match
-// what userinfo returned, and the downloaded PDF must be signed (pdfsig).
+// written, against `motlan dev` built and started as a developer does: every sh block
+// runs in bash, in order, with only MOTLAN set (the test's free port instead of 8080); the
+// test logs the citizen in through a browser and pastes the address it ended on where the
+// README says so, and approves on the phone where the README says so. Then the claims
+// table must match what userinfo returned, the QR image must have come without a token,
+// and the downloaded PDF must be signed (pdfsig). The production client entry (step 1)
+// must be a valid clients entry.
 func TestReadmeIntegrateYourPortal(t *testing.T) {
-	for _, tool := range []string{"bash", "curl", "jq"} {
+	for _, tool := range []string{"bash", "curl", "jq", "openssl", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("the README walkthrough needs %s: %v", tool, err)
 		}
 	}
 	w := parseWalkthrough(t)
-	if len(w.yaml) != 1 || len(w.blocks) < 6 || len(w.claims) < 10 {
-		t.Fatalf("walkthrough: %d yaml blocks, %d sh blocks, %d claims rows; want 1, at least 6, at least 10",
+	if len(w.yaml) != 1 || len(w.blocks) < 9 || len(w.claims) < 10 {
+		t.Fatalf("walkthrough: %d yaml blocks, %d sh blocks, %d claims rows; want 1, at least 9, at least 10",
 			len(w.yaml), len(w.blocks), len(w.claims))
 	}
-	if n := len(slices.DeleteFunc(slices.Clone(w.blocks), func(b shBlock) bool { return !b.phoneFirst })); n != 1 {
-		t.Fatalf("walkthrough: %d phone markers before sh blocks, want 1", n)
+	for name, marked := range map[string]func(shBlock) bool{
+		"phone": func(b shBlock) bool { return b.phoneFirst },
+		"login": func(b shBlock) bool { return b.loginFirst },
+	} {
+		if n := len(slices.DeleteFunc(slices.Clone(w.blocks), func(b shBlock) bool { return !marked(b) })); n != 1 {
+			t.Fatalf("walkthrough: %d %s markers before sh blocks, want 1", n, name)
+		}
 	}
 
-	// 1. The client, exactly as the README registers it.
+	// 1. The production client entry is one a Motlan configuration accepts.
 	var reg struct {
 		Clients []config.Client `yaml:"clients"`
 	}
@@ -247,57 +275,64 @@ func TestReadmeIntegrateYourPortal(t *testing.T) {
 	if err := dec.Decode(&reg); err != nil || len(reg.Clients) != 1 {
 		t.Fatalf("the README's clients entry: %v (%d clients)", err, len(reg.Clients))
 	}
-	client := reg.Clients[0]
-	if client.Secret.Env == "" {
-		t.Fatalf("the README's client takes its secret from %+v; want an environment variable", client.Secret)
+	if c := reg.Clients[0]; c.Secret.Env == "" || len(c.RedirectURIs) == 0 || !strings.HasPrefix(c.RedirectURIs[0], "https://") {
+		t.Fatalf("the README's client %+v: want its secret from an environment variable and https redirect URIs", c)
 	}
-	secret := randSecret()
-	t.Setenv(client.Secret.Env, secret)
-	s := newStackWith(t, "sqlite", false, func(c *config.Config) { c.Clients = append(c.Clients, client) })
 
-	// 3. The citizen logs in to the portal at level 2, through the browser that will
-	// later approve on the phone.
-	provider, err := oidc.NewProvider(context.Background(), s.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	portal := rp{id: client.ID, secret: secret, redirect: client.RedirectURIs[0]}
-	portal.cfg = oauth2.Config{ClientID: client.ID, ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: portal.redirect}
-	portal.verifier = provider.Verifier(&oidc.Config{ClientID: client.ID})
-	b := newBrowser(t)
-	claimScopes := []string{"openid", "profile", "address", "phone", "cccd"}
-	a := portal.authorize(claimScopes, oauth2.SetAuthURLParam("acr_values", "2"))
-	cb, _, _ := s.login(t, b, a, haoCCCD, "allow")
-	tok, idt := portal.redeem(t, s, a, cb)
-
+	dev := startMotlanDev(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, readmePDF), onePagePDF("To khai dang ky khai sinh"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sh := startShell(t, dir, "MOTLAN="+s.issuer, "CLIENT_ID="+client.ID, "CLIENT_SECRET="+secret, "ACCESS_TOKEN="+tok.AccessToken)
+	sh := startShell(t, dir, "MOTLAN="+dev.issuer)
+	b := newBrowser(t)
 
 	reTitle := regexp.MustCompile(`-F title="([^"]+)"`)
 	var titles []string
-	var approvalURL, signedPDF string
+	var authURL, approvalURL, signedPDF, subject string
 	seen := map[string]int{}
 	for i, blk := range w.blocks {
-		sh.send(blk.text)
-		if blk.phoneFirst {
+		switch {
+		case blk.loginFirst:
+			if authURL == "" {
+				t.Fatalf("block %d: the citizen logs in before any block printed an authorization URL", i+1)
+			}
+			// The citizen, in the browser; then the reader pastes where it ended.
+			cb, sawEID, _ := dev.login(t, b, authRequest{url: authURL}, haoCCCD, "allow")
+			if !sawEID || !strings.HasPrefix(cb.String(), "http://localhost:9876/callback?") || cb.Query().Get("code") == "" {
+				t.Fatalf("the browser ended on %s (eID seen %v)", cb, sawEID)
+			}
+			sh.sendTyping(blk.text, cb.String())
+		case blk.phoneFirst:
 			if approvalURL == "" {
 				t.Fatalf("block %d: the phone approves before any block printed an approval URL", i+1)
 			}
+			sh.send(blk.text)
 			// The phone, while the block (long-polling) waits.
 			(&signingPortal{b: b}).approve(t, approvalURL, titles...)
 			seen["phone"]++
+		default:
+			sh.send(blk.text)
 		}
 		out := sh.collect(blk.text)
 		switch {
+		case strings.Contains(blk.text, "export MOTLAN="):
+			seen["env"]++
+		case strings.Contains(blk.text, "response_type"):
+			seen["authorize"]++
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if authURL = lines[len(lines)-1]; !strings.HasPrefix(authURL, dev.issuer+"/authorize?") {
+				t.Fatalf("the authorization block printed:\n%s", out)
+			}
+		case blk.loginFirst:
+			seen["login"]++
+			subject = idTokenSubject(t, dev.issuer, filepath.Join(dir, "token.json"))
 		case strings.Contains(blk.text, "/.well-known/openid-configuration"):
 			seen["discovery"]++
-			checkDiscovery(t, s, out)
+			checkDiscovery(t, dev, out)
 		case strings.Contains(blk.text, "/userinfo"):
 			seen["userinfo"]++
-			checkClaimsTable(t, w.claims, out, idt.Subject)
+			checkClaimsTable(t, w.claims, out, subject)
 		case strings.Contains(blk.text, "grant_type=client_credentials"):
 			seen["token"]++
 		case strings.Contains(blk.text, "/signing/v1/requests\""):
@@ -306,12 +341,15 @@ func TestReadmeIntegrateYourPortal(t *testing.T) {
 				titles = append(titles, m[1])
 			}
 			for line := range strings.Lines(out) {
-				if u := strings.TrimSpace(line); strings.HasPrefix(u, s.issuer+"/sign/") {
+				if u := strings.TrimSpace(line); strings.HasPrefix(u, dev.issuer+"/sign/") {
 					approvalURL = u
 				}
 			}
 			if approvalURL == "" || len(titles) == 0 {
 				t.Fatalf("creating the request printed no approval URL (titles %q):\n%s", titles, out)
+			}
+			if qr, err := os.ReadFile(filepath.Join(dir, "qr.png")); err != nil || !bytes.HasPrefix(qr, []byte("\x89PNG")) {
+				t.Fatalf("the QR image fetched without a token: %v %.8q", err, qr)
 			}
 		case blk.phoneFirst:
 			if lines := strings.Split(strings.TrimSpace(out), "\n"); lines[len(lines)-1] != "signed" {
@@ -334,7 +372,7 @@ func TestReadmeIntegrateYourPortal(t *testing.T) {
 			signedPDF = filepath.Join(dir, m[1])
 		}
 	}
-	for _, step := range []string{"discovery", "userinfo", "token", "create", "phone", "verify"} {
+	for _, step := range []string{"env", "discovery", "authorize", "login", "userinfo", "token", "create", "phone", "verify"} {
 		if seen[step] != 1 {
 			t.Errorf("walkthrough step %s ran %d times, want once", step, seen[step])
 		}
@@ -342,7 +380,86 @@ func TestReadmeIntegrateYourPortal(t *testing.T) {
 	if signedPDF == "" {
 		t.Fatal("the walkthrough downloaded no signed PDF")
 	}
-	pdfsigAccepts(t, s, signedPDF)
+	pdfsigAccepts(t, dev, signedPDF)
+}
+
+// startMotlanDev builds cmd/motlan and runs `motlan dev` on free ports with a fresh data
+// directory, as a developer would (only the ports differ from the defaults); it returns
+// when the banner says it is ready. The stack it returns holds its issuer and eID.
+func startMotlanDev(t *testing.T) *stack {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "motlan")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/motlan").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/motlan: %v\n%s", err, out)
+	}
+	addr, eidAddr, portalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "dev", "--data", t.TempDir(), "--addr", addr, "--eid-addr", eidAddr, "--portal-addr", portalAddr)
+	cmd.Env = append(os.Environ(), "no_proxy=*", "NO_PROXY=*")
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		once := sync.Once{}
+		for sc.Scan() {
+			_, _ = logs.Write([]byte(sc.Text() + "\n"))
+			if strings.HasPrefix(sc.Text(), "Motlan dev is ready") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	select {
+	case <-ready:
+	case <-exited:
+		t.Fatalf("motlan dev exited:\n%s", logs)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("motlan dev not ready after 2 minutes:\n%s", logs)
+	}
+	host := func(a string) string { _, port, _ := net.SplitHostPort(a); return "http://localhost:" + port }
+	return &stack{issuer: host(addr), eid: &httptest.Server{URL: host(eidAddr)}}
+}
+
+// idTokenSubject verifies the ID token the login block saved (signature, issuer,
+// audience dev-portal) and returns its subject.
+func idTokenSubject(t *testing.T, issuer, tokenJSON string) string {
+	t.Helper()
+	raw, err := os.ReadFile(tokenJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		IDToken string `json:"id_token"`
+	}
+	if err := json.Unmarshal(raw, &tok); err != nil || tok.IDToken == "" {
+		t.Fatalf("token.json: %v: %s", err, raw)
+	}
+	provider, err := oidc.NewProvider(context.Background(), issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "dev-portal"}).Verify(context.Background(), tok.IDToken)
+	if err != nil {
+		t.Fatalf("the ID token of the walkthrough's login: %v", err)
+	}
+	return idt.Subject
 }
 
 // checkDiscovery: the discovery block printed Motlan's endpoints, and the JWKS they name

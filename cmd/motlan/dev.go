@@ -34,6 +34,8 @@ func cmdDev(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := server.DevConfig(*data, p, masterKey)
+	cfg.Clients = append(cfg.Clients, DevClient())
+	cfg.ApplyDefaults()
 	switch *storeKind {
 	case "sqlite":
 	case "postgres":
@@ -74,7 +76,27 @@ func printDevBanner(out *os.File, cfg config.Config, portalURL string, took time
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nRelying party \"portal\": client secret %s (derived from %s)\n", mustResolve(cfg.Clients[0].Secret), cfg.Secrets.MasterKey.File)
+	fmt.Fprintf(out, "Developer client (README \"Integrate your portal\"): id %s, secret %s,\n  any http://localhost:PORT/... redirect URI\n", DevClientID, DevClientSecret)
 	fmt.Fprintln(out, "Press Ctrl+C to stop.")
+}
+
+// The developer client `motlan dev` registers, so the README's "Integrate your portal"
+// runs as written against it. Its secret is public on purpose: the client exists only in
+// dev mode, where any http://localhost (127.0.0.1, [::1]) redirect URI is allowed for it.
+const (
+	DevClientID     = "dev-portal"
+	DevClientSecret = "dev-portal-secret-for-localhost-only"
+)
+
+// DevClient is the developer client's registration.
+func DevClient() config.Client {
+	return config.Client{
+		ID: DevClientID, Name: "Cổng của nhà phát triển (dev)",
+		Secret:               config.Secret{Value: DevClientSecret},
+		RedirectURIs:         []string{"http://localhost:9876/callback"},
+		Scopes:               []string{"openid", "profile", "address", "phone", "cccd", "offline_access", "signing", "sign"},
+		DevLoopbackRedirects: true,
+	}
 }
 
 func atoiYear(date string) int {

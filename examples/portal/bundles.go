@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // A bundle is a set of linked procedures a citizen files at once: the fields the citizen
@@ -17,6 +19,7 @@ type bundle struct {
 	IntroKey string // messages key of the line under the form's section heading
 	Section  string // messages key of the typed section's heading
 	Reason   string // the signing request's reason, shown on the citizen's phone
+	NextKey  string // messages key of the receipt's next steps
 	Fields   []inputField
 	Forms    []form
 	// check runs after every field passed its own checks: rules across fields.
@@ -29,6 +32,8 @@ type inputField struct {
 	LabelKey string   // messages key
 	Kind     string   // "text", "date", "select", "cccd"
 	Options  []string // for "select": values; their labels are messages keys "opt_"+value
+	Literal  bool     // for "select": each value is its own label (ethnic groups, countries)
+	Optional bool     // may be left empty (the bundle's check decides what else it needs)
 	Max      int      // characters, for text
 	Person   bool     // a person's name: letters, spaces, ' and - only
 	Past     bool     // a date that cannot be in the future
@@ -56,7 +61,12 @@ type form struct {
 
 type formSection struct {
 	Heading string
-	Rows    []formRow
+	// HeadingOf, when set, names the section from the dossier (e.g. "Thông tin người mẹ"
+	// when the applicant is the father).
+	HeadingOf func(d dossier) string
+	Rows      []formRow
+	// Omit drops the section (the other parent, when the citizen left it empty).
+	Omit func(d dossier) bool
 }
 
 // formRow is a labelled line of a form; Value reads the dossier.
@@ -77,12 +87,13 @@ const province = "tỉnh Thanh Hóa"
 
 // the rows every form shares, about the applicant (verified by the eID).
 var (
-	rowName      = formRow{"Họ, chữ đệm và tên", func(d dossier) string { return d.Applicant.Name }}
-	rowBirthdate = formRow{"Ngày, tháng, năm sinh", func(d dossier) string { return formatDate(d.Applicant.Birthdate) }}
-	rowGender    = formRow{"Giới tính", func(d dossier) string { return sexVI(d.Applicant.Gender) }}
-	rowCCCD      = formRow{"Số định danh cá nhân", func(d dossier) string { return d.Applicant.CCCD }}
-	rowAddress   = formRow{"Nơi thường trú", func(d dossier) string { return d.Applicant.Address }}
-	rowPhone     = formRow{"Số điện thoại", func(d dossier) string { return d.Applicant.Phone }}
+	rowName        = formRow{"Họ, chữ đệm và tên", func(d dossier) string { return d.Applicant.Name }}
+	rowBirthdate   = formRow{"Ngày, tháng, năm sinh", func(d dossier) string { return formatDate(d.Applicant.Birthdate) }}
+	rowGender      = formRow{"Giới tính", func(d dossier) string { return sexVI(d.Applicant.Gender) }}
+	rowCCCD        = formRow{"Số định danh cá nhân", func(d dossier) string { return d.Applicant.CCCD }}
+	rowAddress     = formRow{"Nơi thường trú", func(d dossier) string { return d.Applicant.Address }}
+	rowPhone       = formRow{"Số điện thoại", func(d dossier) string { return d.Applicant.Phone }}
+	rowNationality = formRow{"Quốc tịch", func(d dossier) string { return d.Applicant.Nationality }}
 )
 
 func typed(name string) func(d dossier) string {
@@ -99,42 +110,92 @@ func typedSex(name string) func(d dossier) string {
 
 func constant(s string) func(d dossier) string { return func(dossier) string { return s } }
 
-// parentRole is the applicant's relation to the child, from the verified sex.
+// parentRole is the applicant's relation to the child, as the citizen chose it on the
+// form (never guessed from the verified sex).
 func parentRole(d dossier) string {
-	switch d.Applicant.Gender {
-	case "male":
-		return "Cha"
-	case "female":
-		return "Mẹ"
-	}
-	return "Cha/Mẹ"
+	return map[string]string{"father": "Cha", "mother": "Mẹ"}[d.V["applicant_relation"]]
 }
+
+// otherParent names the section of the child's other parent.
+func otherParent(d dossier) string {
+	if d.V["applicant_relation"] == "mother" {
+		return "Thông tin người cha"
+	}
+	return "Thông tin người mẹ"
+}
+
+// ethnicGroups are Vietnam's 54 ethnic groups, as the General Statistics Office lists them.
+var ethnicGroups = []string{
+	"Kinh", "Tày", "Thái", "Hoa", "Khơ-me", "Mường", "Nùng", "Mông", "Dao", "Gia-rai", "Ngái", "Ê-đê",
+	"Ba-na", "Xơ-đăng", "Sán Chay", "Cơ-ho", "Chăm", "Sán Dìu", "Hrê", "Mnông", "Ra-glai", "Xtiêng",
+	"Bru-Vân Kiều", "Thổ", "Giáy", "Cơ-tu", "Gié-Triêng", "Mạ", "Khơ-mú", "Co", "Ta-ôi", "Chơ-ro",
+	"Kháng", "Xinh-mun", "Hà Nhì", "Chu-ru", "Lào", "La Chí", "La Ha", "Phù Lá", "La Hủ", "Lự",
+	"Lô Lô", "Chứt", "Mảng", "Pà Thẻn", "Cơ Lao", "Cống", "Bố Y", "Si La", "Pu Péo", "Brâu", "Ơ Đu", "Rơ-măm",
+}
+
+// nationalities offered for the child and the other parent; the list is short on
+// purpose (a demo), the form names each choice in full.
+var nationalities = []string{"Việt Nam", "Lào", "Campuchia", "Trung Quốc", "Hàn Quốc", "Nhật Bản", "Hoa Kỳ", "Pháp"}
 
 const pledge = "Tôi cam đoan những nội dung khai trên đây là đúng sự thật và chịu trách nhiệm trước pháp luật về lời khai của mình."
 
 var birthBundle = &bundle{
-	ID: "khai-sinh", NameKey: "b_birth", IntroKey: "b_birth_intro", Section: "child",
+	ID: "khai-sinh", NameKey: "b_birth", IntroKey: "b_birth_intro", Section: "child", NextKey: "next_birth",
 	Reason: "Đăng ký khai sinh, đăng ký thường trú, cấp thẻ BHYT cho trẻ dưới 6 tuổi",
 	Fields: []inputField{
+		{Name: "applicant_relation", LabelKey: "c_relation", Kind: "select", Options: []string{"father", "mother"}},
+		{Name: "applicant_ethnicity", LabelKey: "c_applicant_ethnicity", Kind: "select", Options: ethnicGroups, Literal: true},
 		{Name: "child_name", LabelKey: "c_name", Kind: "text", Max: 100, Person: true},
 		{Name: "child_birthdate", LabelKey: "c_birthdate", Kind: "date", Past: true, MaxAge: 5},
 		{Name: "child_sex", LabelKey: "c_sex", Kind: "select", Options: []string{"male", "female"}},
 		{Name: "child_birthplace", LabelKey: "c_birthplace", Kind: "text", Max: 200},
+		{Name: "child_ethnicity", LabelKey: "c_ethnicity", Kind: "select", Options: ethnicGroups, Literal: true},
+		{Name: "child_nationality", LabelKey: "c_nationality", Kind: "select", Options: nationalities, Literal: true},
+		{Name: "other_name", LabelKey: "o_name", Kind: "text", Max: 100, Person: true, Optional: true},
+		{Name: "other_birthdate", LabelKey: "o_birthdate", Kind: "date", Past: true, Optional: true},
+		{Name: "other_ethnicity", LabelKey: "o_ethnicity", Kind: "select", Options: ethnicGroups, Literal: true, Optional: true},
+		{Name: "other_nationality", LabelKey: "o_nationality", Kind: "select", Options: nationalities, Literal: true, Optional: true},
+		{Name: "other_address", LabelKey: "o_address", Kind: "text", Max: 200, Optional: true},
+	},
+	// The other parent: all of it, or none (not established).
+	check: func(v values, _ time.Time) (string, string) {
+		if v["other_name"] == "" {
+			for _, f := range []string{"other_birthdate", "other_ethnicity", "other_nationality", "other_address"} {
+				if v[f] != "" {
+					return "other_name", "v_other_name"
+				}
+			}
+			return "", ""
+		}
+		for _, f := range []string{"other_birthdate", "other_ethnicity", "other_nationality", "other_address"} {
+			if v[f] == "" {
+				return f, "v_required"
+			}
+		}
+		return "", ""
 	},
 	Forms: []form{
 		{
 			Code: "Mẫu TK-KS", Title: "TỜ KHAI ĐĂNG KÝ KHAI SINH", DocTitle: "Tờ khai đăng ký khai sinh", File: "to-khai-dang-ky-khai-sinh.pdf",
 			To: "Kính gửi: Ủy ban nhân dân cấp xã nơi cư trú, " + province,
 			Sections: []formSection{
-				{"Người yêu cầu", []formRow{rowName, rowBirthdate, rowCCCD, rowAddress, rowPhone,
+				{Heading: "Người yêu cầu", Rows: []formRow{rowName, rowBirthdate, rowCCCD, rowAddress, rowPhone,
+					{"Dân tộc", typed("applicant_ethnicity")}, rowNationality,
 					{"Quan hệ với người được khai sinh", parentRole}}},
-				{"Người được khai sinh", []formRow{
+				{Heading: "Người được khai sinh", Rows: []formRow{
 					{"Họ, chữ đệm và tên", typed("child_name")},
 					{"Ngày, tháng, năm sinh", typedDate("child_birthdate")},
 					{"Giới tính", typedSex("child_sex")},
 					{"Nơi sinh", typed("child_birthplace")},
-					{"Dân tộc", constant("Kinh")},
-					{"Quốc tịch", constant("Việt Nam")},
+					{"Dân tộc", typed("child_ethnicity")},
+					{"Quốc tịch", typed("child_nationality")},
+				}},
+				{HeadingOf: otherParent, Omit: func(d dossier) bool { return d.V["other_name"] == "" }, Rows: []formRow{
+					{"Họ, chữ đệm và tên", typed("other_name")},
+					{"Ngày, tháng, năm sinh", typedDate("other_birthdate")},
+					{"Dân tộc", typed("other_ethnicity")},
+					{"Quốc tịch", typed("other_nationality")},
+					{"Nơi cư trú", typed("other_address")},
 				}},
 			},
 			Pledge: "Tôi cam đoan nội dung đề nghị đăng ký khai sinh trên đây là đúng sự thật, được sự thỏa thuận nhất trí của các bên liên quan theo quy định pháp luật. Tôi chịu hoàn toàn trách nhiệm trước pháp luật về nội dung cam đoan của mình.",
@@ -145,19 +206,21 @@ var birthBundle = &bundle{
 			DocTitle: "Tờ khai đăng ký thường trú", File: "to-khai-dang-ky-thuong-tru.pdf",
 			To: "Kính gửi: Công an cấp xã nơi cư trú, " + province,
 			Sections: []formSection{
-				{"Người được đăng ký thường trú", []formRow{
+				{Heading: "Người được đăng ký thường trú", Rows: []formRow{
 					{"Họ, chữ đệm và tên", typed("child_name")},
 					{"Ngày, tháng, năm sinh", typedDate("child_birthdate")},
 					{"Giới tính", typedSex("child_sex")},
 					{"Số định danh cá nhân", constant("Cấp cùng lúc đăng ký khai sinh")},
 				}},
-				{"Nội dung đề nghị", []formRow{
-					{"Đề nghị", constant("Đăng ký thường trú cho trẻ em tại nơi thường trú của cha, mẹ")},
+				// The citizen chose this procedure (the bundle) and their relation to the
+				// child; the address is the eID's.
+				{Heading: "Nội dung đề nghị", Rows: []formRow{
+					{"Đề nghị", func(d dossier) string {
+						return "Đăng ký thường trú cho trẻ em tại nơi thường trú của " + strings.ToLower(parentRole(d)) + " (người kê khai)"
+					}},
 					{"Địa chỉ đăng ký thường trú", func(d dossier) string { return d.Applicant.Address }},
-					{"Họ, chữ đệm và tên chủ hộ", func(d dossier) string { return d.Applicant.Name }},
-					{"Quan hệ với chủ hộ", constant("Con")},
 				}},
-				{"Người kê khai", []formRow{rowName, rowCCCD, rowPhone, {"Quan hệ với người được đăng ký", parentRole}}},
+				{Heading: "Người kê khai", Rows: []formRow{rowName, rowCCCD, rowPhone, {"Quan hệ với người được đăng ký", parentRole}}},
 			},
 			Pledge: pledge, SignAs: "Người kê khai",
 		},
@@ -166,7 +229,7 @@ var birthBundle = &bundle{
 			DocTitle: "Tờ khai tham gia bảo hiểm y tế", File: "to-khai-bao-hiem-y-te.pdf",
 			To: "Kính gửi: Bảo hiểm xã hội " + province,
 			Sections: []formSection{
-				{"Người tham gia", []formRow{
+				{Heading: "Người tham gia", Rows: []formRow{
 					{"Họ, chữ đệm và tên", typed("child_name")},
 					{"Ngày, tháng, năm sinh", typedDate("child_birthdate")},
 					{"Giới tính", typedSex("child_sex")},
@@ -174,7 +237,7 @@ var birthBundle = &bundle{
 					{"Đối tượng", constant("Trẻ em dưới 6 tuổi (ngân sách nhà nước đóng)")},
 					{"Địa chỉ nhận thẻ", func(d dossier) string { return d.Applicant.Address }},
 				}},
-				{"Cha, mẹ hoặc người giám hộ", []formRow{rowName, rowCCCD, rowPhone, {"Quan hệ với trẻ", parentRole}}},
+				{Heading: "Cha, mẹ hoặc người giám hộ", Rows: []formRow{rowName, rowCCCD, rowPhone, {"Quan hệ với trẻ", parentRole}}},
 			},
 			Pledge: pledge, SignAs: "Người kê khai",
 		},
@@ -182,7 +245,7 @@ var birthBundle = &bundle{
 }
 
 var deathBundle = &bundle{
-	ID: "khai-tu", NameKey: "b_death", IntroKey: "b_death_intro", Section: "deceased",
+	ID: "khai-tu", NameKey: "b_death", IntroKey: "b_death_intro", Section: "deceased", NextKey: "next_death",
 	Reason: "Đăng ký khai tử, xóa đăng ký thường trú, hỗ trợ chi phí mai táng",
 	Fields: []inputField{
 		{Name: "deceased_name", LabelKey: "d_name", Kind: "text", Max: 100, Person: true},
@@ -208,9 +271,9 @@ var deathBundle = &bundle{
 			Code: "Mẫu TK-KT", Title: "TỜ KHAI ĐĂNG KÝ KHAI TỬ", DocTitle: "Tờ khai đăng ký khai tử", File: "to-khai-dang-ky-khai-tu.pdf",
 			To: "Kính gửi: Ủy ban nhân dân cấp xã nơi cư trú, " + province,
 			Sections: []formSection{
-				{"Người yêu cầu", []formRow{rowName, rowBirthdate, rowCCCD, rowAddress, rowPhone,
+				{Heading: "Người yêu cầu", Rows: []formRow{rowName, rowBirthdate, rowCCCD, rowAddress, rowPhone,
 					{"Quan hệ với người đã chết", relationship}}},
-				{"Người đã chết", []formRow{
+				{Heading: "Người đã chết", Rows: []formRow{
 					{"Họ, chữ đệm và tên", typed("deceased_name")},
 					{"Ngày, tháng, năm sinh", typedDate("deceased_birthdate")},
 					{"Giới tính", typedSex("deceased_sex")},
@@ -228,18 +291,18 @@ var deathBundle = &bundle{
 			DocTitle: "Tờ khai xóa đăng ký thường trú", File: "to-khai-xoa-dang-ky-thuong-tru.pdf",
 			To: "Kính gửi: Công an cấp xã nơi cư trú, " + province,
 			Sections: []formSection{
-				{"Người được xóa đăng ký thường trú", []formRow{
+				{Heading: "Người được xóa đăng ký thường trú", Rows: []formRow{
 					{"Họ, chữ đệm và tên", typed("deceased_name")},
 					{"Ngày, tháng, năm sinh", typedDate("deceased_birthdate")},
 					{"Giới tính", typedSex("deceased_sex")},
 					{"Số định danh cá nhân", typed("deceased_cccd")},
 					{"Nơi thường trú", typed("deceased_address")},
 				}},
-				{"Nội dung đề nghị", []formRow{
+				{Heading: "Nội dung đề nghị", Rows: []formRow{
 					{"Đề nghị", constant("Xóa đăng ký thường trú do người đăng ký thường trú đã chết")},
 					{"Ngày chết", typedDate("death_date")},
 				}},
-				{"Người kê khai", []formRow{rowName, rowCCCD, rowPhone, {"Quan hệ với người được xóa đăng ký", relationship}}},
+				{Heading: "Người kê khai", Rows: []formRow{rowName, rowCCCD, rowPhone, {"Quan hệ với người được xóa đăng ký", relationship}}},
 			},
 			Pledge: pledge, SignAs: "Người kê khai",
 		},
@@ -248,7 +311,7 @@ var deathBundle = &bundle{
 			DocTitle: "Tờ khai đề nghị hỗ trợ chi phí mai táng", File: "to-khai-tro-cap-mai-tang.pdf",
 			To: "Kính gửi: Ủy ban nhân dân cấp xã nơi cư trú, " + province,
 			Sections: []formSection{
-				{"Thông tin người đã chết", []formRow{
+				{Heading: "Thông tin người đã chết", Rows: []formRow{
 					{"Họ, chữ đệm và tên", typed("deceased_name")},
 					{"Ngày, tháng, năm sinh", typedDate("deceased_birthdate")},
 					{"Giới tính", typedSex("deceased_sex")},
@@ -256,7 +319,7 @@ var deathBundle = &bundle{
 					{"Nơi thường trú", typed("deceased_address")},
 					{"Ngày chết", typedDate("death_date")},
 				}},
-				{"Người đứng ra tổ chức mai táng", []formRow{rowName, rowBirthdate, rowGender, rowCCCD, rowAddress, rowPhone,
+				{Heading: "Người đứng ra tổ chức mai táng", Rows: []formRow{rowName, rowBirthdate, rowGender, rowCCCD, rowAddress, rowPhone,
 					{"Quan hệ với người đã chết", relationship}}},
 			},
 			Pledge: pledge, SignAs: "Người khai",
@@ -318,7 +381,11 @@ func (fd inputField) parse(raw string, now time.Time) (string, string) {
 	if max == 0 {
 		max = 100
 	}
-	s := strings.Join(strings.Fields(clip(raw, max+1)), " ")
+	// NFC: iOS and macOS keyboards, and Unikey's "Unicode tổ hợp", send decomposed marks.
+	s := strings.Join(strings.Fields(clip(norm.NFC.String(raw), max+1)), " ")
+	if s == "" && fd.Optional {
+		return "", ""
+	}
 	if s == "" && fd.Kind == "select" {
 		return "", "v_choose"
 	}

@@ -30,7 +30,9 @@ func TestFieldParse(t *testing.T) {
 		wantErr string
 	}{
 		{"name with diacritics", name, "  Lê   Công Hảo ", "Lê Công Hảo", ""},
-		{"name in combining marks", name, "Le\u0302 Co\u0302ng Ha\u0309o", "Le\u0302 Co\u0302ng Ha\u0309o", ""},
+		// NFC where text enters: decomposed marks (iOS, macOS, Unikey's "Unicode tổ hợp")
+		// come out precomposed, as the registries search them.
+		{"name in combining marks", name, "Le\u0302 Co\u0302ng Ha\u0309o", "L\u00ea C\u00f4ng H\u1ea3o", ""},
 		{"name with hyphen and apostrophe", name, "H'Hen Niê-Ka", "H'Hen Niê-Ka", ""},
 		{"name with a digit", name, "Lê 2", "Lê 2", "v_name"},
 		{"name with markup", name, "<b>Lê</b>", "<b>Lê</b>", "v_name"},
@@ -162,10 +164,12 @@ func TestRenderPDF(t *testing.T) {
 	pdffonts, _ := exec.LookPath("pdffonts")
 	d := dossier{
 		Applicant: citizen{Name: "Lê Công Hảo", Birthdate: "1992-11-02", Gender: "male", CCCD: "038092004567",
-			Address: "Số 12 đường Lê Lợi, phường Hạc Thành, tỉnh Thanh Hóa", Phone: "+84912345678"},
+			Address: "Số 12 đường Lê Lợi, phường Hạc Thành, tỉnh Thanh Hóa", Phone: "+84912345678", Nationality: "Việt Nam"},
 		V: values{"child_name": "Lê Minh Khôi", "child_birthdate": "2026-11-20", "child_sex": "male",
-			"child_birthplace": "Bệnh viện Đa khoa tỉnh Thanh Hóa",
-			"deceased_name":    "Lê Văn Lĩnh", "deceased_cccd": "038045001234", "deceased_birthdate": "1945-01-01",
+			"child_birthplace": "Bệnh viện Đa khoa tỉnh Thanh Hóa", "applicant_relation": "father", "applicant_ethnicity": "Kinh",
+			"child_ethnicity": "Mường", "child_nationality": "Việt Nam", "other_name": "Hà Thị Mai", "other_birthdate": "1994-05-06",
+			"other_ethnicity": "Mường", "other_nationality": "Việt Nam", "other_address": "Thôn Đông, xã Quảng Xương",
+			"deceased_name": "Lê Văn Lĩnh", "deceased_cccd": "038045001234", "deceased_birthdate": "1945-01-01",
 			"deceased_sex": "male", "death_date": "2026-11-20", "death_place": "Nhà riêng, thôn Ĩnh",
 			"deceased_address": "Thôn Ĩnh, xã Quảng Xương, tỉnh Thanh Hóa", "relationship": "child"},
 		Date: time.Date(2026, 11, 27, 0, 0, 0, 0, vietnam),
@@ -178,7 +182,8 @@ func TestRenderPDF(t *testing.T) {
 		want [][]string // per form
 	}{
 		{birthBundle, [][]string{
-			{"TỜ KHAI ĐĂNG KÝ KHAI SINH", "Lê Minh Khôi", "20/11/2026", "Bệnh viện Đa khoa tỉnh Thanh Hóa", "Quan hệ với người được khai", "Cha", "Người yêu cầu"},
+			{"TỜ KHAI ĐĂNG KÝ KHAI SINH", "Lê Minh Khôi", "20/11/2026", "Bệnh viện Đa khoa tỉnh Thanh Hóa", "Quan hệ với người được khai", "Cha", "Người yêu cầu",
+				"Mường", "Kinh", "Thông tin người mẹ", "Hà Thị Mai", "06/05/1994", "Thôn Đông, xã Quảng Xương"},
 			{"TỜ KHAI THAY ĐỔI THÔNG TIN CƯ TRÚ", "(Đăng ký thường trú cho trẻ em)", "Lê Minh Khôi", "Công an cấp xã", "Số 12 đường Lê Lợi, phường Hạc Thành,", "Người kê khai"},
 			{"TỜ KHAI THAM GIA BẢO HIỂM Y TẾ", "dưới 6 tuổi", "Lê Minh Khôi", "Bảo hiểm xã hội tỉnh Thanh Hóa"},
 		}},

@@ -90,11 +90,8 @@ var messages = map[string]map[string]string{
 		"v_max_age_150":        "Ngày này quá xa, vui lòng kiểm tra lại.",
 		"v_death_before_birth": "Ngày mất không thể trước ngày sinh.",
 		"sign_button":          "Ký số",
-		"sign_hint":            "Bấm “Ký số”: cổng tạo ba tờ khai PDF và gửi yêu cầu ký tới VNeID trên điện thoại của bạn.",
 		"sign_title":           "Ký số hồ sơ",
-		"sign_pending":         "Quét mã QR bằng camera điện thoại (hoặc mở đường liên kết bên dưới trên điện thoại), đăng nhập VNeID và bấm “Ký tất cả”. Trang này tự cập nhật khi bạn ký xong.",
 		"sign_signing":         "Đang ký các tài liệu…",
-		"sign_signed":          "Đã ký số xong cả ba tờ khai. Bạn có thể tải các bản đã ký bên dưới.",
 		"sign_rejected":        "Bạn đã từ chối ký trên điện thoại. Hồ sơ chưa được ký.",
 		"sign_canceled":        "Yêu cầu ký đã bị hủy. Hồ sơ chưa được ký.",
 		"sign_expired":         "Yêu cầu ký đã hết hạn trước khi được phê duyệt. Hồ sơ chưa được ký; bạn có thể tạo lại yêu cầu.",
@@ -108,7 +105,6 @@ var messages = map[string]map[string]string{
 		"signer":               "Người ký",
 		"signed_at":            "Thời điểm ký",
 		"level":                "Định dạng chữ ký",
-		"ind_passed":           "Hợp lệ",
 		"ind_failed":           "Không hợp lệ",
 		"ind_indeterminate":    "Chưa xác định",
 		"verify_unavailable":   "Chưa kiểm tra được chữ ký lúc này. Tải lại trang để thử lại.",
@@ -215,11 +211,8 @@ var messages = map[string]map[string]string{
 		"v_max_age_150":        "This date is too far back; please check it.",
 		"v_death_before_birth": "The date of death cannot be before the date of birth.",
 		"sign_button":          "Sign digitally",
-		"sign_hint":            "Press “Sign digitally”: the portal makes the three forms as PDFs and sends the signing request to VNeID on your phone.",
 		"sign_title":           "Sign the application",
-		"sign_pending":         "Scan the QR code with your phone's camera (or open the link below on your phone), log in with VNeID and press “Sign all”. This page updates by itself when you have signed.",
 		"sign_signing":         "Signing the documents…",
-		"sign_signed":          "All three forms are signed. You can download the signed copies below.",
 		"sign_rejected":        "You declined to sign on your phone. The application is not signed.",
 		"sign_canceled":        "The signing request was cancelled. The application is not signed.",
 		"sign_expired":         "The signing request expired before it was approved. The application is not signed; you can make a new request.",
@@ -233,7 +226,6 @@ var messages = map[string]map[string]string{
 		"signer":               "Signed by",
 		"signed_at":            "Signed at",
 		"level":                "Signature format",
-		"ind_passed":           "Valid",
 		"ind_failed":           "Not valid",
 		"ind_indeterminate":    "Indeterminate",
 		"verify_unavailable":   "The signature could not be checked just now. Reload the page to try again.",
@@ -299,6 +291,14 @@ input.unverified[readonly],textarea.unverified[readonly]{background:#f1f2f4;bord
 .indication.ok{color:#1d6b2a;font-weight:600}
 .indication.bad{color:#a50e0e;font-weight:600}
 footer{max-width:40rem;margin:0 auto;padding:1rem;color:#6b6b6b;font-size:.85rem}
+header a,#approval-link,a.download,summary{display:inline-block;min-height:44px;padding:.6rem .25rem;line-height:1.5}
+input,select{min-height:44px}
+.hint{display:block;font-size:.9rem;color:#555;margin-top:.2rem}
+.optional{font-weight:400;color:#555}
+.preview iframe{display:block;width:100%;height:70vh;border:1px solid #b8bcc4;background:#fff}
+#open-here{display:none}
+@media (max-width:40rem){#open-here{display:block}.qr{display:none}.preview iframe{display:none}}
+.receipt-number{font-size:1.4rem;font-weight:700;letter-spacing:.03em}
 @media (min-width:40rem){.button{width:auto;display:inline-block}}
 </style>
 </head>
@@ -326,7 +326,8 @@ const homeHTML = `{{define "content"}}
 <p>{{.Intro}}</p>
 <a id="open-{{.ID}}" class="button" href="{{.Open}}">{{$.T.open_dossier}}</a>
 </section>
-{{end}}<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.V.CSRF}}"><button id="logout" class="button secondary" type="submit">{{.T.logout}}</button></form>
+{{end}}<a id="mine-link" class="button secondary" href="/ho-so-cua-toi">{{.T.my_dossiers}}</a>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.V.CSRF}}"><button id="logout" class="button secondary" type="submit">{{.T.logout}}</button></form>
 {{else}}
 <a id="login-vneid" class="button big" href="/login">{{.T.login}}</a>
 <h2>{{.T.bundles}}</h2>
@@ -353,7 +354,6 @@ const dossierHTML = `{{define "content"}}
 {{end}}</section>
 <form id="dossier-form" method="post" action="{{.V.Action}}" novalidate data-bundle="{{.V.Bundle}}">
 <input type="hidden" name="csrf" value="{{.V.CSRF}}">
-<input type="hidden" name="attempt" value="{{.V.Attempt}}">
 {{with .V.Errors}}<div id="form-errors" class="error-summary" role="alert">
 <p>{{$.T.errors_summary}}</p>
 <ul>{{range .}}<li><a href="#{{.ID}}">{{.Label}}: {{.Error}}</a></li>{{end}}</ul>
@@ -361,18 +361,19 @@ const dossierHTML = `{{define "content"}}
 {{end}}<section id="typed" aria-labelledby="typed-heading">
 <h2 id="typed-heading">{{.V.Section}}</h2>
 <p>{{.T.type_once}}</p>
-{{range .V.Inputs}}<label for="{{.ID}}">{{.Label}}</label>
-{{if eq .Kind "select"}}<select id="{{.ID}}" name="{{.Name}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+{{range .V.Inputs}}<label for="{{.ID}}">{{.Label}}{{if .Optional}} <span class="optional">({{$.T.optional}})</span>{{end}}</label>
+{{if eq .Kind "select"}}<select id="{{.ID}}" name="{{.Name}}"{{if not .Optional}} required{{end}}{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
 <option value="">{{$.T.choose}}</option>
 {{range .Options}}<option value="{{.Value}}"{{if .Selected}} selected{{end}}>{{.Label}}</option>
 {{end}}</select>
-{{else if eq .Kind "date"}}<input id="{{.ID}}" name="{{.Name}}" type="date" value="{{.Value}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+{{else if eq .Kind "date"}}<input id="{{.ID}}" name="{{.Name}}" type="text" inputmode="numeric" autocomplete="off" placeholder="dd/mm/yyyy" maxlength="10" value="{{.Value}}"{{if not .Optional}} required{{end}}{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{else}} aria-describedby="{{.ID}}-hint"{{end}}>
+<span id="{{.ID}}-hint" class="hint">{{$.T.date_hint}}</span>
 {{else if eq .Kind "cccd"}}<input id="{{.ID}}" name="{{.Name}}" type="text" inputmode="numeric" maxlength="12" autocomplete="off" value="{{.Value}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
-{{else}}<input id="{{.ID}}" name="{{.Name}}" type="text" maxlength="{{.Max}}" autocomplete="off" value="{{.Value}}" required{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
+{{else}}<input id="{{.ID}}" name="{{.Name}}" type="text" maxlength="{{.Max}}" autocomplete="off" value="{{.Value}}"{{if not .Optional}} required{{end}}{{if .Error}} aria-invalid="true" aria-describedby="{{.ID}}-error"{{end}}>
 {{end}}{{if .Error}}<span id="{{.ID}}-error" class="field-error">{{.Error}}</span>
 {{end}}{{end}}</section>
 <p>{{.T.sign_hint}}</p>
-<button id="sign" class="button big" type="submit">{{.T.sign_button}}</button>
+<button id="continue" class="button big" type="submit">{{.T.continue}}</button>
 </form>
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.V.CSRF}}"><button id="logout" class="button secondary" type="submit">{{.T.logout}}</button></form>
 {{end}}`
@@ -397,6 +398,7 @@ const signHTML = `{{define "content"}}
 <p id="sign-status"{{if .V.Signed}} class="status"{{end}} role="status" aria-live="polite">{{.V.Message}}</p>
 {{if not .V.Final}}<div id="scan">
 <div class="qr"><img id="sign-qr" src="/ky-so/{{.V.ID}}/qr.png" width="288" height="288" alt="{{.T.qr_alt}}"></div>
+<a id="open-here" class="button big" href="{{.V.ApprovalURL}}">{{.T.open_here}}</a>
 <p>{{.T.approval_link}}<br><a id="approval-link" href="{{.V.ApprovalURL}}">{{.V.ApprovalURL}}</a></p>
 <p>{{.T.expires}} <strong id="sign-expires">{{.V.Expires}}</strong> (GMT+7)</p>
 </div>
@@ -404,13 +406,7 @@ const signHTML = `{{define "content"}}
 <a id="refresh" class="button secondary" href="/ky-so/{{.V.ID}}">{{.T.refresh}}</a>
 {{else if .V.Signed}}<ol id="signed-docs">{{range .V.Docs}}
 <li class="signed-doc" data-indication="{{.Indication}}">
-<a class="download" href="{{.URL}}" download>{{.Title}}</a> · {{$.T.download}}
-{{if .Error}}<p class="verify-error">{{.Error}}</p>{{else}}<dl class="report">
-<dt>{{$.T.verification}}</dt><dd class="indication {{if .Passed}}ok{{else}}bad{{end}}">{{if .Passed}}✓ {{end}}{{.Text}} <code>{{.Indication}}</code></dd>
-<dt>{{$.T.signer}}</dt><dd class="signer">{{.Signer}}</dd>
-<dt>{{$.T.signed_at}}</dt><dd class="signed-time">{{.Time}}</dd>
-<dt>{{$.T.level}}</dt><dd class="level">{{.Level}}</dd>
-</dl>{{end}}
+{{template "signedDoc" (pair $ .)}}
 </li>{{end}}</ol>
 {{else}}<a id="sign-again" class="button" href="{{.V.RetryURL}}">{{.T.sign_again}}</a>
 {{end}}</section>

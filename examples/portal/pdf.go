@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-pdf/fpdf"
+	"golang.org/x/text/unicode/norm"
 )
 
 // DejaVu Sans has every Vietnamese glyph (precomposed and combining); Go's own fonts and
@@ -90,7 +91,7 @@ func newFormWriter(f *form, d dossier, date time.Time) *formWriter {
 	pdf.SetCatalogSort(true)
 	pdf.SetTitle(f.DocTitle, true)
 	pdf.SetSubject(f.Title, true)
-	pdf.SetAuthor(d.Applicant.Name, true)
+	pdf.SetAuthor(norm.NFC.String(d.Applicant.Name), true)
 	pdf.SetCreator("Cổng Dịch vụ công tỉnh Thanh Hóa (demo)", true)
 	pdf.SetLang("vi-VN")
 	pdf.AddUTF8FontFromBytes("DejaVu", "", fontRegular)
@@ -140,29 +141,37 @@ func (w *formWriter) header(f *form) {
 
 // sections draws each section's heading and its label: value rows.
 func (w *formWriter) sections(f *form, d dossier) {
-	const labelW = 68.0
+	// Rows a little tighter than the pledge: the birth form has three sections.
+	const labelW, rowH = 68.0, 5.0
 	pdf := w.pdf
 	for _, s := range f.Sections {
+		if s.Omit != nil && s.Omit(d) {
+			continue
+		}
+		heading := s.Heading
+		if s.HeadingOf != nil {
+			heading = s.HeadingOf(d)
+		}
 		pdf.Ln(1.5)
 		w.font("B", 11)
-		pdf.CellFormat(w.contentW, 6.5, s.Heading, "", 1, "L", false, 0, "")
+		pdf.CellFormat(w.contentW, 6.5, heading, "", 1, "L", false, 0, "")
 		for _, r := range s.Rows {
-			v := r.Value(d)
+			v := norm.NFC.String(r.Value(d)) // every statement the PDF makes is NFC
 			if v == "" {
 				v = "………………………………"
 			}
 			w.font("", 10.5)
 			y := pdf.GetY()
 			pdf.SetX(marginL + 4)
-			pdf.MultiCell(labelW-4, 5.5, r.Label+":", "", "L", false)
+			pdf.MultiCell(labelW-4, rowH, r.Label+":", "", "L", false)
 			yLabel := pdf.GetY()
 			pdf.SetXY(marginL+labelW, y)
 			w.font("B", 10.5)
-			pdf.MultiCell(w.contentW-labelW, 5.5, v, "", "L", false)
+			pdf.MultiCell(w.contentW-labelW, rowH, v, "", "L", false)
 			if yLabel > pdf.GetY() {
 				pdf.SetY(yLabel)
 			}
-			pdf.Ln(0.8)
+			pdf.Ln(0.5)
 		}
 	}
 }
@@ -194,7 +203,7 @@ func (w *formWriter) signatureBlock(f *form, d dossier, date time.Time) (boxX, b
 	pdf.SetDrawColor(0, 0, 0)
 	pdf.SetXY(right, boxY+sigH+1.5)
 	w.font("B", 11)
-	pdf.CellFormat(half, 6, d.Applicant.Name, "", 1, "C", false, 0, "")
+	pdf.CellFormat(half, 6, norm.NFC.String(d.Applicant.Name), "", 1, "C", false, 0, "")
 	return boxX, boxY
 }
 

@@ -6,18 +6,20 @@
 //
 // Routes: GET / (home: the bundles on offer), GET /login[?goi=bundle] (start the login),
 // GET <RedirectURL path> (the OIDC callback), GET and POST /ho-so/{bundle} (a bundle's form,
-// pre-filled with verified claims; /ho-so is the first bundle; POST validates, renders the
-// forms as PDFs and creates one signing request at Motlan), GET /ky-so/{id} (the signing
-// page: QR code and link for the phone, then the signed PDFs with their verification), its
-// JSON status (long-polled), QR PNG and signed-document downloads, POST /logout. Every page
-// is Vietnamese first; ?lang=en switches to English and the choice is remembered in a
-// cookie.
+// pre-filled with verified claims; /ho-so is the first bundle; POST saves the draft and,
+// when it passes, leads to the preview), GET /ho-so/{bundle}/xem-truoc[/{i}] (each PDF
+// before signing), POST /ho-so/{bundle}/ky-so ("Ký số": one signing request per dossier at
+// Motlan; GET is the return_url the phone comes back to), GET /ky-so/{id} (the signing
+// page: QR code or "Mở trên điện thoại này", then the receipt), its JSON status
+// (long-polled), QR PNG and signed-document downloads, GET /ho-so-cua-toi[/{number}[/tai-lieu/{i}]]
+// (the citizen's dossiers, a receipt, its signed PDFs), POST /logout. Every page is
+// Vietnamese first; ?lang=en switches to English and the choice is remembered in a cookie.
 //
-// The portal keeps no server state: the login transaction (state, nonce, PKCE verifier)
-// and the session (the claims shown on the form) live in cookies sealed with AES-256-GCM
-// under a random per-process key, HttpOnly and SameSite=Lax; signing requests live at
-// Motlan, and the portal shows one only to the citizen whose subject it carries. (An
-// in-memory cache of verification reports saves work on reloads; losing it loses nothing.)
+// The login transaction (state, nonce, PKCE verifier) and the session (the claims shown on
+// the form) live in cookies sealed with AES-256-GCM under a random per-process key,
+// HttpOnly and SameSite=Lax. Drafts and dossiers live in memory (store.go), keyed by the
+// citizen's subject: an example app's storage. Signing requests live at Motlan, and the
+// portal shows one only to the citizen whose subject it carries.
 package portal
 
 import (
@@ -96,6 +98,7 @@ type Portal struct {
 	op          atomic.Pointer[provider] // nil until discovery succeeds
 	discoveryMu sync.Mutex
 	reports     reportCache
+	store       *dossierStore
 }
 
 // provider is what discovery yields.
@@ -132,7 +135,9 @@ type citizen struct {
 	CCCD      string `json:"cccd,omitempty"`
 	Address   string `json:"address,omitempty"`
 	Phone     string `json:"phone,omitempty"`
-	ACR       string `json:"acr,omitempty"`
+	// Nationality as the eID states it (profile scope).
+	Nationality string `json:"nat,omitempty"`
+	ACR         string `json:"acr,omitempty"`
 	// Verified: claim -> the eID level that verified it, from verified_claims.
 	Verified map[string]string `json:"v,omitempty"`
 }
@@ -148,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 		return nil, errors.New("portal: RedirectURL must be an absolute URL without fragment")
 	}
 	cb := ru.Path
-	if cb == "" || cb == "/" || cb == "/login" || cb == "/logout" || cb == "/ho-so" ||
+	if cb == "" || cb == "/" || cb == "/login" || cb == "/logout" || strings.HasPrefix(cb, "/ho-so") ||
 		strings.HasPrefix(cb, "/ho-so/") || strings.HasPrefix(cb, "/ky-so/") {
 		return nil, fmt.Errorf("portal: RedirectURL path %q collides with a page; use e.g. /callback", cb)
 	}
@@ -182,13 +187,20 @@ func New(ctx context.Context, cfg Config) (*Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Portal{cfg: cfg, callbackPath: cb, seal: seal, log: cfg.Logger, mux: http.NewServeMux()}
+	p := &Portal{cfg: cfg, callbackPath: cb, seal: seal, log: cfg.Logger, mux: http.NewServeMux(), store: newDossierStore()}
 	p.mux.HandleFunc("GET /{$}", p.home)
 	p.mux.HandleFunc("GET /login", p.login)
 	p.mux.HandleFunc("GET /ho-so", p.dossier)
 	p.mux.HandleFunc("POST /ho-so", p.saveDossier)
 	p.mux.HandleFunc("GET /ho-so/{bundle}", p.dossier)
 	p.mux.HandleFunc("POST /ho-so/{bundle}", p.saveDossier)
+	p.mux.HandleFunc("GET /ho-so/{bundle}/xem-truoc", p.preview)
+	p.mux.HandleFunc("GET /ho-so/{bundle}/xem-truoc/{index}", p.previewPDF)
+	p.mux.HandleFunc("POST /ho-so/{bundle}/ky-so", p.signDossier)
+	p.mux.HandleFunc("GET /ho-so/{bundle}/ky-so", p.currentRequest)
+	p.mux.HandleFunc("GET /ho-so-cua-toi", p.myDossiers)
+	p.mux.HandleFunc("GET /ho-so-cua-toi/{number}", p.receipt)
+	p.mux.HandleFunc("GET /ho-so-cua-toi/{number}/tai-lieu/{index}", p.receiptDocument)
 	p.mux.HandleFunc("GET /ky-so/{id}", p.signPage)
 	p.mux.HandleFunc("GET /ky-so/{id}/trang-thai", p.signStatus)
 	p.mux.HandleFunc("GET /ky-so/{id}/qr.png", p.signQR)
@@ -272,7 +284,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nonce := randomToken(18)
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; "+
-		"img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		"img-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // the callback URL carries the code
@@ -330,6 +342,7 @@ type field struct {
 type inputView struct {
 	ID, Name, Label, Kind, Value, Error string
 	Max                                 int
+	Optional                            bool
 	Options                             []option
 }
 
@@ -347,7 +360,6 @@ type dossierView struct {
 	Section string
 	Intro   string
 	Action  string
-	Attempt string
 	Inputs  []inputView
 	Errors  []inputView // the fields in error, for the summary above the form
 }
@@ -381,7 +393,7 @@ func (p *Portal) dossier(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	v := p.dossierView(lang, sess, b, nil, nil)
+	v := p.dossierView(lang, sess, b, p.store.draft(sess.Citizen.Sub, b.ID), nil)
 	p.render(w, r, lang, http.StatusOK, "dossier", v.Title, v)
 }
 
@@ -404,16 +416,14 @@ func (p *Portal) saveDossier(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vals, errs := b.parse(r.PostForm, p.cfg.Now())
+	// The draft keeps what was typed, right or not: back and retry show it again.
+	p.store.saveDraft(sess.Citizen.Sub, b.ID, vals)
 	if len(errs) > 0 {
 		v := p.dossierView(lang, sess, b, vals, errs)
 		p.render(w, r, lang, http.StatusUnprocessableEntity, "dossier", v.Title, v)
 		return
 	}
-	attempt := clip(r.PostForm.Get("attempt"), 64)
-	if attempt == "" {
-		attempt = randomToken(12)
-	}
-	p.startSigning(w, r, lang, sess, b, vals, attempt)
+	http.Redirect(w, r, "/ho-so/"+b.ID+"/xem-truoc", http.StatusSeeOther)
 }
 
 func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, errs []fieldError) dossierView {
@@ -430,6 +440,7 @@ func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, 
 			{ID: "cccd", Label: t["f_cccd"], Value: c.CCCD},
 			{ID: "address", Label: t["f_address"], Value: c.Address, Multiline: true},
 			{ID: "phone", Label: t["f_phone"], Value: c.Phone},
+			{ID: "nationality", Label: t["f_nationality"], Value: c.Nationality},
 		},
 		ACR:     acr,
 		CSRF:    sess.CSRF,
@@ -438,7 +449,6 @@ func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, 
 		Section: t[b.Section],
 		Intro:   t[b.IntroKey],
 		Action:  "/ho-so/" + b.ID,
-		Attempt: randomToken(12),
 	}
 	for i := range v.Fields {
 		f := &v.Fields[i]
@@ -446,7 +456,10 @@ func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, 
 	}
 	for _, fd := range b.Fields {
 		in := inputView{ID: strings.ReplaceAll(fd.Name, "_", "-"), Name: fd.Name, Label: t[fd.LabelKey],
-			Kind: fd.Kind, Value: vals[fd.Name], Max: fd.Max}
+			Kind: fd.Kind, Value: vals[fd.Name], Max: fd.Max, Optional: fd.Optional}
+		if fd.Kind == "date" {
+			in.Value = formatDate(in.Value) // shown as dd/mm/yyyy, whatever the browser's language
+		}
 		if in.Max == 0 {
 			in.Max = 100
 		}
@@ -456,7 +469,11 @@ func (p *Portal) dossierView(lang string, sess session, b *bundle, vals values, 
 			}
 		}
 		for _, o := range fd.Options {
-			in.Options = append(in.Options, option{Value: o, Label: t["opt_"+o], Selected: o == vals[fd.Name]})
+			label := o
+			if !fd.Literal {
+				label = t["opt_"+o]
+			}
+			in.Options = append(in.Options, option{Value: o, Label: label, Selected: o == vals[fd.Name]})
 		}
 		v.Inputs = append(v.Inputs, in)
 		if in.Error != "" {
@@ -531,7 +548,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, lang string, sta
 	}
 	// The switch reloads the same page where it is one a GET shows again.
 	path := r.URL.Path
-	if path != "/ho-so" && !strings.HasPrefix(path, "/ho-so/") && !strings.HasPrefix(path, "/ky-so/") {
+	if path != "/ho-so" && !strings.HasPrefix(path, "/ho-so/") && !strings.HasPrefix(path, "/ky-so/") && !strings.HasPrefix(path, "/ho-so-cua-toi") {
 		path = "/"
 	}
 	nonce, _ := r.Context().Value(nonceKey{}).(string)
@@ -552,9 +569,12 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, lang string, sta
 }
 
 var templates = func() map[string]*template.Template {
-	base := template.Must(template.New("base").Parse(baseHTML))
+	base := template.Must(template.New("base").Funcs(template.FuncMap{
+		"pair": func(pg page, d signedDoc) docOnPage { return docOnPage{T: pg.T, D: d} },
+	}).Parse(baseHTML + signedDocHTML))
 	m := map[string]*template.Template{}
-	for name, src := range map[string]string{"home": homeHTML, "dossier": dossierHTML, "error": errorHTML, "sign": signHTML} {
+	for name, src := range map[string]string{"home": homeHTML, "dossier": dossierHTML, "error": errorHTML, "sign": signHTML,
+		"preview": previewHTML, "receipt": receiptHTML, "mine": mineHTML} {
 		m[name] = template.Must(template.Must(base.Clone()).Parse(src))
 	}
 	return m

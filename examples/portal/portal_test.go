@@ -367,7 +367,7 @@ func TestLogin(t *testing.T) {
 		} `json:"userinfo"`
 	}
 	if err := json.Unmarshal([]byte(a.Get("claims")), &creq); err != nil || !creq.IDToken.ACR.Essential ||
-		len(creq.IDToken.ACR.Values) != 1 || creq.IDToken.ACR.Values[0] != "2" || len(creq.UserInfo.VC.Claims) != 6 ||
+		len(creq.IDToken.ACR.Values) != 1 || creq.IDToken.ACR.Values[0] != "2" || len(creq.UserInfo.VC.Claims) != 7 ||
 		len(creq.UserInfo.VC.Verification) != 3 {
 		t.Errorf("claims parameter %s: %+v %v", a.Get("claims"), creq, err)
 	}
@@ -386,8 +386,13 @@ func TestLogin(t *testing.T) {
 		t.Fatal("no CSRF token on the dossier form")
 	}
 	child := url.Values{"csrf": {csrf[1]}, "child_name": {"Lê Thị Mai"}, "child_birthdate": {"2025-01-02"},
-		"child_sex": {"female"}, "child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}}
+		"child_sex": {"female"}, "child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}, "applicant_relation": {"father"},
+		"applicant_ethnicity": {"Kinh"}, "child_ethnicity": {"Kinh"}, "child_nationality": {"Việt Nam"}}
 	resp, body = e.do(t, e.client, "POST", "/ho-so", child)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/ho-so/khai-sinh/xem-truoc" {
+		t.Fatalf("Tiếp tục: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	resp, body = e.do(t, e.client, "POST", "/ho-so/khai-sinh/ky-so", url.Values{"csrf": {csrf[1]}})
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/ky-so/") {
 		t.Fatalf("Ký số: %d at %s", resp.StatusCode, resp.Request.URL)
 	}

@@ -2,8 +2,6 @@ package portal
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,44 +21,6 @@ const (
 	maxSignedPDF = 60 << 20
 	apiTimeout   = 30 * time.Second
 )
-
-// startSigning renders the bundle's forms, submits them as one signing request and sends
-// the citizen to its page. attempt comes from the form, so a double submission of the
-// same form replays the same request instead of making a second one.
-func (p *Portal) startSigning(w http.ResponseWriter, r *http.Request, lang string, sess session, b *bundle, v values, attempt string) {
-	op, err := p.provider(r.Context())
-	if err != nil {
-		p.log.Warn("portal: discovery failed", "err", err)
-		p.fail(w, r, lang, http.StatusServiceUnavailable, "sign_unavailable", "")
-		return
-	}
-	now := p.now().In(vietnam)
-	// The date alone (not the second): a retried submission renders the same bytes.
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, vietnam)
-	docs, err := b.render(dossier{Applicant: sess.Citizen, V: v, Date: day})
-	if err != nil {
-		p.log.Error("portal: rendering the dossier", "bundle", b.ID, "err", err)
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
-	}
-	h := sha256.New()
-	for _, s := range []string{sess.Citizen.Sub, b.ID, attempt} {
-		h.Write([]byte(s + "\x00"))
-	}
-	for _, d := range docs {
-		h.Write(d.PDF)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
-	defer cancel()
-	req, err := op.sign.create(ctx, sess.Citizen.Sub, b.Reason, "portal-"+hex.EncodeToString(h.Sum(nil))[:40], docs)
-	if err != nil {
-		p.log.Warn("portal: creating the signing request failed", "bundle", b.ID, "err", err)
-		p.signFail(w, r, lang, err)
-		return
-	}
-	p.log.Info("portal: signing request created", "bundle", b.ID, "id", req.ID, "documents", len(docs))
-	http.Redirect(w, r, "/ky-so/"+req.ID, http.StatusSeeOther)
-}
 
 // signFail shows a failed call to the signing API as a page.
 func (p *Portal) signFail(w http.ResponseWriter, r *http.Request, lang string, err error) {
@@ -181,6 +141,16 @@ func (p *Portal) signPage(w http.ResponseWriter, r *http.Request) {
 			URL: "/ky-so/" + req.ID + "/tai-lieu/" + strconv.Itoa(d.Index)})
 	}
 	if v.Signed {
+		// Signed: the portal submits the dossier and shows its receipt.
+		sess, _ := getSealed[session](p.seal, r, sessionCookie)
+		n, err := p.submitSigned(ctx, sess, req)
+		if err != nil {
+			p.log.Warn("portal: submitting a signed dossier failed", "id", req.ID, "err", err)
+		}
+		if n != "" {
+			http.Redirect(w, r, "/ho-so-cua-toi/"+n, http.StatusSeeOther)
+			return
+		}
 		for i := range v.Docs {
 			p.verifyDoc(ctx, lang, req, &v.Docs[i])
 		}
@@ -232,6 +202,12 @@ func (p *Portal) verifyDoc(ctx context.Context, lang string, req signRequest, d 
 		}
 		p.reports.put(key, rep)
 	}
+	applyReport(t, rep, d)
+}
+
+// applyReport shows a verification in the citizen's words ("Chữ ký hợp lệ", who, when);
+// the indication and the PAdES level are the details behind "chi tiết".
+func applyReport(t map[string]string, rep docReport, d *signedDoc) {
 	d.Indication, d.Level, d.Signer = rep.Indication, rep.Level, rep.Signer
 	if strings.HasPrefix(d.Level, "B-") {
 		d.Level = "PAdES " + d.Level // "PAdES B-T": the baseline level, as ETSI names it

@@ -35,6 +35,8 @@ type fakeRequest struct {
 	PDFs                        [][]byte
 	Placements                  []string
 	IdemKey                     string
+	ReturnURL                   string
+	CancelReason                string
 }
 
 func (o *testOP) signingRoutes(mux *http.ServeMux) {
@@ -68,7 +70,7 @@ func (o *testOP) signingRoutes(mux *http.ServeMux) {
 			problem(w, http.StatusBadRequest, "invalid-request")
 			return
 		}
-		fr := &fakeRequest{Subject: r.FormValue("subject"), Reason: r.FormValue("reason"), Status: "pending", Version: 1,
+		fr := &fakeRequest{Subject: r.FormValue("subject"), Reason: r.FormValue("reason"), Status: "pending", Version: 1, ReturnURL: r.FormValue("return_url"),
 			Titles: r.MultipartForm.Value["title"], Placements: r.MultipartForm.Value["placement"], IdemKey: r.Header.Get("Idempotency-Key")}
 		for _, fh := range r.MultipartForm.File["document"] {
 			f, _ := fh.Open()
@@ -91,6 +93,30 @@ func (o *testOP) signingRoutes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(o.requestJSON(fr))
+	})
+	mux.HandleFunc("POST /signing/v1/requests/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		if !auth(w, r) {
+			return
+		}
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		o.mu.Lock()
+		fr, ok := o.reqs[r.PathValue("id")]
+		if ok && (fr.Status == "pending" || fr.Status == "signing") {
+			fr.Status, fr.CancelReason = "canceled", body.Reason
+			fr.Version++
+		}
+		o.mu.Unlock()
+		if !ok {
+			problem(w, http.StatusNotFound, "not-found")
+			return
+		}
+		o.mu.Lock()
+		v := o.requestJSON(fr)
+		o.mu.Unlock()
+		writeJSON(w, v)
 	})
 	mux.HandleFunc("GET /signing/v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if !auth(w, r) {
@@ -165,12 +191,26 @@ func problem(w http.ResponseWriter, status int, typ string) {
 
 var (
 	birthForm = url.Values{"child_name": {"Lê Minh Khôi"}, "child_birthdate": {"2026-11-20"}, "child_sex": {"male"},
-		"child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}}
+		"child_birthplace": {"Bệnh viện Đa khoa tỉnh Thanh Hóa"}, "applicant_relation": {"father"}, "applicant_ethnicity": {"Kinh"},
+		"child_ethnicity": {"Kinh"}, "child_nationality": {"Việt Nam"}}
 	signPath = regexp.MustCompile(`^/ky-so/(req[0-9]+)$`)
 )
 
-// submit posts the bundle form at path and returns the signing request's id.
+// submit posts the bundle form at path (the draft), opens the preview and presses "Ký
+// số" there; it returns the signing request's id.
 func (e *env) submit(t *testing.T, path string, form url.Values) string {
+	t.Helper()
+	resp, body := e.signForm(t, path, form)
+	m := signPath.FindStringSubmatch(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || m == nil {
+		t.Fatalf("Ký số: %d to %q\n%.2000s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return m[1]
+}
+
+// signForm saves the form at path, checks the preview it leads to, and posts "Ký số";
+// it returns that answer, unfollowed.
+func (e *env) signForm(t *testing.T, path string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	_, page := e.do(t, e.client, "GET", path, nil)
 	csrf := csrfRE.FindStringSubmatch(page)
@@ -182,11 +222,20 @@ func (e *env) submit(t *testing.T, path string, form url.Values) string {
 		f[k] = v
 	}
 	resp, body := e.do(t, e.noRedir, "POST", path, f)
-	m := signPath.FindStringSubmatch(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusSeeOther || m == nil {
-		t.Fatalf("Ký số: %d to %q\n%.2000s", resp.StatusCode, resp.Header.Get("Location"), body)
+	preview := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(preview, "/xem-truoc") {
+		t.Fatalf("saving the form: %d to %q\n%.2000s", resp.StatusCode, preview, body)
 	}
-	return m[1]
+	resp, page = e.do(t, e.client, "GET", preview, nil)
+	frames := regexp.MustCompile(`<iframe class="pdf-preview" src="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if resp.StatusCode != http.StatusOK || len(frames) != 3 {
+		t.Fatalf("preview: %d with %d PDFs\n%.2000s", resp.StatusCode, len(frames), page)
+	}
+	action := regexp.MustCompile(`<form id="sign-form" method="post" action="([^"]+)">`).FindStringSubmatch(page)
+	if action == nil {
+		t.Fatalf("preview without the Ký số form:\n%.2000s", page)
+	}
+	return e.do(t, e.noRedir, "POST", action[1], url.Values{"csrf": {csrf[1]}})
 }
 
 func (e *env) status(t *testing.T, c *http.Client, id, query string) (int, map[string]any) {
@@ -301,7 +350,8 @@ func TestSignStatusEndpoint(t *testing.T) {
 			for k, v := range birthForm {
 				f[k] = v
 			}
-			f.Set("attempt", strconv.Itoa(i)) // a new request each time
+			// Changed forms: a new request each time (the previous one is superseded).
+			f.Set("child_birthplace", "Bệnh viện số "+strconv.Itoa(i))
 			id := e.submit(t, "/ho-so", f)
 			if tc.to != "" {
 				time.AfterFunc(100*time.Millisecond, func() { e.op.setStatus(id, tc.to) })
@@ -384,9 +434,15 @@ func TestSignPageStates(t *testing.T) {
 			`<a class="download" href="/ky-so/req`}},
 	} {
 		t.Run(tc.status, func(t *testing.T) {
-			f := url.Values{"attempt": {strconv.Itoa(i)}}
+			f := url.Values{}
 			for k, v := range tc.form {
 				f[k] = v
+			}
+			// Changed forms: a new request each time.
+			if tc.bundle == "/ho-so" {
+				f.Set("child_birthplace", "Bệnh viện số "+strconv.Itoa(i))
+			} else {
+				f.Set("death_place", "Nhà riêng số "+strconv.Itoa(i))
 			}
 			id := e.submit(t, tc.bundle, f)
 			e.op.setStatus(id, tc.status)
@@ -424,12 +480,8 @@ func TestSignCreateFailures(t *testing.T) {
 			e := newEnv(t, func(o *testOP) {
 				o.signDown, o.refuse, o.ccRefuse = tc.down, max(tc.refuse, 0), tc.refuse < 0
 			})
-			_, page := e.do(t, e.client, "GET", "/login", nil)
-			f := url.Values{"csrf": {csrfRE.FindStringSubmatch(page)[1]}}
-			for k, v := range birthForm {
-				f[k] = v
-			}
-			resp, body := e.do(t, e.noRedir, "POST", "/ho-so", f)
+			e.do(t, e.client, "GET", "/login", nil)
+			resp, body := e.signForm(t, "/ho-so", birthForm)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("got %d, want %d\n%s", resp.StatusCode, tc.status, body)
 			}

@@ -79,7 +79,8 @@ type apiError struct {
 	Status int
 	Type   string // the problem type's last path segment: "not-found", "expired", ...
 	Detail string
-	Err    error // transport failure
+	Field  string // the form field a 400 names
+	Err    error  // transport failure
 }
 
 func (e *apiError) Error() string {
@@ -124,6 +125,7 @@ func problemOf(resp *http.Response) error {
 		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Detail string `json:"detail"`
+		Field  string `json:"field"`
 	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct == "application/problem+json" || ct == "application/json" {
@@ -137,14 +139,29 @@ func problemOf(resp *http.Response) error {
 	if detail == "" {
 		detail = p.Title
 	}
-	return &apiError{Status: resp.StatusCode, Type: typ, Detail: detail}
+	return &apiError{Status: resp.StatusCode, Type: typ, Detail: detail, Field: p.Field}
 }
 
-// create submits the dossier's PDFs as one signing request for the citizen sub.
-func (a *signAPI) create(ctx context.Context, sub, reason, idemKey string, docs []rendered) (signRequest, error) {
+// create submits the dossier's PDFs as one signing request for the citizen sub, with the
+// page the phone may return to after approving (returnURL, may be empty). A Motlan that
+// does not know return_url yet answers 400 naming the field: the request is then made
+// again without it (the citizen loses only the way back, not the signing).
+func (a *signAPI) create(ctx context.Context, sub, reason, returnURL, idemKey string, docs []rendered) (signRequest, error) {
+	out, err := a.createOnce(ctx, sub, reason, returnURL, idemKey, docs)
+	var ae *apiError
+	if returnURL != "" && errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Field == "return_url" {
+		return a.createOnce(ctx, sub, reason, "", idemKey, docs)
+	}
+	return out, err
+}
+
+func (a *signAPI) createOnce(ctx context.Context, sub, reason, returnURL, idemKey string, docs []rendered) (signRequest, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fields := [][2]string{{"subject", sub}, {"reason", reason}, {"location", "Thanh Hóa"}}
+	if returnURL != "" {
+		fields = append(fields, [2]string{"return_url", returnURL})
+	}
 	for _, f := range fields {
 		if err := mw.WriteField(f[0], f[1]); err != nil {
 			return signRequest{}, err
@@ -184,6 +201,20 @@ func (a *signAPI) create(ctx context.Context, sub, reason, idemKey string, docs 
 	req.Header.Set("Idempotency-Key", idemKey)
 	var out signRequest
 	return out, a.do(req, http.StatusCreated, &out)
+}
+
+// cancel withdraws a pending request the dossier no longer uses: the citizen changed the
+// forms and signs a new request, so the old one must not be approvable.
+func (a *signAPI) cancel(ctx context.Context, id, reason string) (signRequest, error) {
+	body, _ := json.Marshal(map[string]string{"reason": reason})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/signing/v1/requests/"+url.PathEscape(id)+"/cancel", bytes.NewReader(body))
+	if err != nil {
+		return signRequest{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	var out signRequest
+	return out, a.do(req, http.StatusOK, &out)
 }
 
 // get reads a request. With wait > 0 it long-polls: Motlan answers when the request's

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // shownClaims are the claims the applicant section shows, by field id.
 var shownClaims = map[string]string{
 	"name": "name", "birthdate": "birthdate", "gender": "gender", "cccd": "cccd",
-	"address": "address", "phone": "phone_number",
+	"address": "address", "phone": "phone_number", "nationality": "nationality",
 }
 
 // claimsRequest is the claims parameter the portal sends (OIDC Core 5.5): the eID level
@@ -74,7 +76,8 @@ func (c *citizen) verifiedLevels(m map[string]any) {
 // they are, so userinfo completes the ID token.
 func (c *citizen) fill(m map[string]any) {
 	set := func(dst *string, v any) {
-		if s := str(v); s != "" {
+		// NFC: the eID's text is what the forms print and the registries search.
+		if s := norm.NFC.String(str(v)); s != "" {
 			*dst = s
 		}
 	}
@@ -83,6 +86,7 @@ func (c *citizen) fill(m map[string]any) {
 	set(&c.Gender, m["gender"])
 	set(&c.CCCD, m["cccd"])
 	set(&c.Phone, m["phone_number"])
+	set(&c.Nationality, m["nationality"])
 	switch a := m["address"].(type) {
 	case map[string]any:
 		set(&c.Address, a["formatted"])

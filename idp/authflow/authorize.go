@@ -138,7 +138,7 @@ func (f *Flow) authorizeClient(ctx context.Context, form url.Values, authed *sto
 		}
 	}
 	// Exact string match, RFC 9700 4.1.3: no prefix, no wildcard, no normalisation.
-	if redirectURI == "" || !slices.Contains(client.RedirectURIs, redirectURI) {
+	if redirectURI == "" || !f.redirectAllowed(client, redirectURI) {
 		return client, "", &web.PageError{Status: http.StatusBadRequest, Key: "bad_redirect", Detail: "redirect_uri is not registered for this client"}
 	}
 	return client, redirectURI, nil
@@ -331,4 +331,25 @@ func (f *Flow) authorizeError(w http.ResponseWriter, r *http.Request, err error)
 		pe = web.Failure(err)
 	}
 	f.cfg.Pages.Error(w, r, pe)
+}
+
+// redirectAllowed: a registered redirect URI, exactly; or, for a client `motlan dev`
+// registered for developers, any http URI on a loopback host, any port and path (RFC 8252
+// 7.3), without user info, query or fragment.
+func (f *Flow) redirectAllowed(client store.Client, uri string) bool {
+	if slices.Contains(client.RedirectURIs, uri) {
+		return true
+	}
+	if !f.cfg.LoopbackClients[client.ID] {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return false
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
 }

@@ -54,6 +54,9 @@ type Config struct {
 	Cookies    web.Cookies
 	Seal       *seal.Box
 
+	// LoopbackClients may redirect to any loopback http URI (development only).
+	LoopbackClients map[string]bool
+
 	AuthRequestTTL time.Duration
 	CodeTTL        time.Duration
 	Now            func() time.Time

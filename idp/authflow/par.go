@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -117,7 +116,7 @@ func (f *Flow) redeemPushed(ctx context.Context, form url.Values) (store.AuthReq
 		return store.AuthRequest{}, client, err
 	}
 	// The client's registration may have changed since the push.
-	if !slices.Contains(client.RedirectURIs, ar.RedirectURI) {
+	if !f.redirectAllowed(client, ar.RedirectURI) {
 		return store.AuthRequest{}, client, &web.PageError{Status: http.StatusBadRequest, Key: "bad_redirect", Detail: "redirect_uri is not registered for this client"}
 	}
 	// Fresh handles for this login transaction.

@@ -168,6 +168,11 @@ type Client struct {
 	// only to confidential clients and to DPoP-bound refresh tokens (RFC 9700 4.14.2): a
 	// public client may set it only with DPoP-bound tokens.
 	RefreshReuseGrace *Duration `yaml:"refresh_reuse_grace"`
+	// DevLoopbackRedirects lets the client use any http://localhost, 127.0.0.1 or [::1]
+	// redirect URI, on any port and path (RFC 8252 7.3 for a developer's machine). No
+	// YAML key sets it: only `motlan dev` does, for its developer client; everywhere else
+	// redirect URIs match exactly.
+	DevLoopbackRedirects bool `yaml:"-"`
 }
 
 // Tokens sets lifetimes; zero keeps the provider's defaults.

@@ -156,7 +156,8 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),
 		RefreshReuseGrace: refreshReuseGrace(cfg.Tokens.RefreshReuseGrace), RefreshReuseGraceClients: refreshGraceClients(cfg.Clients),
-		RateLimits: limits, Audit: auditLog,
+		LoopbackRedirectClients: loopbackClients(cfg.Clients),
+		RateLimits:              limits, Audit: auditLog,
 		DPoPBoundDefault: cfg.Tokens.DPoPBoundAccessTokens, DPoPBoundClients: dpopBoundClients(cfg.Clients),
 		DPoPNonce: cfg.Tokens.DPoPNonce, OnLogin: m.Login,
 	})
@@ -398,6 +399,17 @@ func refreshGraceClients(clients []config.Client) map[string]time.Duration {
 	for _, c := range clients {
 		if c.RefreshReuseGrace != nil {
 			m[c.ID] = time.Duration(*c.RefreshReuseGrace)
+		}
+	}
+	return m
+}
+
+// loopbackClients are the clients `motlan dev` lets use any loopback redirect URI.
+func loopbackClients(clients []config.Client) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range clients {
+		if c.DevLoopbackRedirects {
+			m[c.ID] = true
 		}
 	}
 	return m

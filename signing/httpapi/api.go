@@ -169,7 +169,7 @@ func (a *API) routes() []route {
 		{"GET", "/signing/v1/requests/{id}", a.api(a.handleGet)},
 		{"POST", "/signing/v1/requests/{id}/cancel", a.api(a.handleCancel)},
 		{"GET", "/signing/v1/requests/{id}/documents/{index}", a.api(a.handleSignedPDF)},
-		{"GET", "/signing/v1/requests/{id}/qr.png", a.api(a.handleQRPNG)},
+		{"GET", "/signing/v1/requests/{id}/qr.png", a.qrPNG},
 		{"GET", "/signing/v1/requests/{id}/qr.svg", a.api(a.handleQRSVG)},
 		{"GET", "/signing/v1/openapi.json", a.handleOpenAPI},
 		{"POST", "/signing/v1/verify", a.api(a.handleVerify)},
@@ -340,7 +340,7 @@ func (a *API) toJSON(r signing.Request) requestJSON {
 		ID: r.ID, Status: r.Status, Subject: r.Subject, Reason: r.Reason, Location: r.Location,
 		Level: r.Level, CallbackURL: r.CallbackURL, Failure: r.Failure,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Version: r.Version,
-		ApprovalURL: a.approvalURL(r.ID), QRPNGURL: self + "/qr.png", QRSVGURL: self + "/qr.svg",
+		ApprovalURL: a.approvalURL(r.ID), QRPNGURL: a.signedQRURL(r.ID, r.ExpiresAt), QRSVGURL: self + "/qr.svg",
 		Documents: make([]documentJSON, 0, len(r.Documents)),
 	}
 	if out.Level == "" {

@@ -50,7 +50,7 @@ func TestCreate(t *testing.T) {
 					t.Errorf("documents %+v", in.Documents)
 				}
 				if out.ID == "" || out.Status != signing.StatusPending || out.ExpiresAt.IsZero() ||
-					out.ApprovalURL != base+"/sign/"+out.ID || out.QRPNGURL != base+"/signing/v1/requests/"+out.ID+"/qr.png" ||
+					out.ApprovalURL != base+"/sign/"+out.ID || !strings.HasPrefix(out.QRPNGURL, base+"/signing/v1/requests/"+out.ID+"/qr.png?exp=") ||
 					out.QRSVGURL != base+"/signing/v1/requests/"+out.ID+"/qr.svg" || len(out.Documents) != 2 ||
 					out.Documents[1].Index != 1 || out.Documents[1].SHA256 != hexSHA(pdf("b")) || out.Documents[0].Pages != 1 ||
 					out.Documents[0].Title != "Tờ khai đăng ký khai sinh" {
