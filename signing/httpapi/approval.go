@@ -48,9 +48,9 @@ var messages = map[string]map[string]string{
 		"zoom":           "Chạm vào ảnh để xem cỡ lớn.",
 		"no_images":      "Máy chủ này chưa hiển thị được ảnh từng trang. Hãy mở tệp PDF để đọc trước khi ký.",
 		"err.no_image":   "Không tạo được ảnh của trang này. Hãy mở tệp PDF để đọc.",
-		"sign_title": "Yêu cầu ký số",
-		"asks":       "đề nghị bạn ký số %d tài liệu bằng chữ ký số cá nhân của bạn.",
-		"reason":     "Lý do", "location": "Nơi ký", "expires": "Hết hạn lúc",
+		"sign_title":     "Yêu cầu ký số",
+		"asks":           "đề nghị bạn ký số %d tài liệu bằng chữ ký số cá nhân của bạn.",
+		"reason":         "Lý do", "location": "Nơi ký", "expires": "Hết hạn lúc",
 		"docs": "Tài liệu", "requester": "Bên yêu cầu",
 		"pages":       "%d trang",
 		"fingerprint": "Mã kiểm tra",
@@ -101,7 +101,7 @@ var messages = map[string]map[string]string{
 	"en": {
 		"title": "Sign documents", "brand": "Motlan", "switch": "Tiếng Việt",
 		"small_print": "Signing and authentication by Motlan",
-		"superseded": "Request replaced", "superseded_note": "This request was replaced by a newer one. Please open the latest signing link from the service. Nothing was signed for this request.",
+		"superseded":  "Request replaced", "superseded_note": "This request was replaced by a newer one. Please open the latest signing link from the service. Nothing was signed for this request.",
 		"used": "Link already used", "used_note": "This signing request has already been answered (signed or declined). You do not need to log in again.",
 		"wrong_account": "This request is for someone else", "wrong_account_note": "You are logged in with another person's national eID account than the one asked to sign. Please log in again with your own account.",
 		"switch_account": "Log in with another account",
@@ -110,10 +110,10 @@ var messages = map[string]map[string]string{
 		"zoom":           "Tap an image to see it full size.",
 		"no_images":      "This server cannot show the pages as images yet. Please open the PDF to read it before you sign.",
 		"err.no_image":   "This page could not be drawn. Please open the PDF to read it.",
-		"sign_title": "Signature request",
-		"asks":       "asks you to sign %d documents with your personal digital signature.",
-		"asks_1":     "asks you to sign %d document with your personal digital signature.",
-		"reason":     "Reason", "location": "Location", "expires": "Expires at",
+		"sign_title":     "Signature request",
+		"asks":           "asks you to sign %d documents with your personal digital signature.",
+		"asks_1":         "asks you to sign %d document with your personal digital signature.",
+		"reason":         "Reason", "location": "Location", "expires": "Expires at",
 		"docs": "Documents", "requester": "Requested by",
 		"pages": "%d pages", "pages_1": "%d page",
 		"fingerprint": "Fingerprint",
@@ -200,7 +200,6 @@ func (a *API) citizen(r *http.Request, maxAge time.Duration) (string, bool) {
 func (a *API) subjectFor(citizenID string) func(string) string {
 	return func(clientID string) string { return a.auth.SubjectFor(clientID, citizenID) }
 }
-
 
 // ---- pages ----
 
