@@ -258,7 +258,8 @@ func (c *Connector) CheckCallback(q url.Values) error {
 	case "temporarily_unavailable", "server_error":
 		kind = eid.ErrUnavailable
 	}
-	return &Error{Kind: kind, Op: "callback", Reason: "the eID returned an error", Code: safeCode(code)}
+	return &Error{Kind: kind, Op: "callback", Reason: "the eID returned an error", Code: safeCode(code),
+		Why: eid.ClassifyDenial(code, q.Get("error_description"))}
 }
 
 // Exchange redeems code with the PKCE verifier, verifies the ID token (signature, issuer,
@@ -453,9 +454,13 @@ type Error struct {
 	Kind   error
 	Op     string // discovery, callback, token, id_token, userinfo, claims
 	Reason string
-	Code   string // upstream RFC 6749 error code, if any
-	cause  error  // transport or verification error, reachable by errors.Is/As
+	Code   string     // upstream RFC 6749 error code, if any
+	Why    eid.Denial // from the code and description, when the eID refused the login
+	cause  error      // transport or verification error, reachable by errors.Is/As
 }
+
+// Denial is why the eID refused the login, as far as its answer says (eid.Denied).
+func (e *Error) Denial() eid.Denial { return e.Why }
 
 func (e *Error) Error() string {
 	s := "vneid: " + e.Op + ": " + e.Reason

@@ -69,17 +69,26 @@ func (f *Flow) HandleStepUp(w http.ResponseWriter, r *http.Request) {
 // Failures are pages: there is no client to redirect an error to.
 func (f *Flow) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, q url.Values, once *store.Once) {
 	ctx := r.Context()
+	lang := "vi"
+	if web.PickLocale(ar.UILocales, "") == "en" {
+		lang = "en"
+	}
 	fail := func(status int, key string, err error) {
 		if err != nil {
 			f.cfg.Logger.WarnContext(ctx, "step-up login failed", "err", err)
 		}
-		f.cfg.Pages.Error(w, r, &web.PageError{Status: status, Key: key, Detail: ""})
+		// The page offers the signing link again: it starts a new login, bound anew.
+		retry := retryPath(ar.RedirectURI)
+		if retry != "" {
+			retry = f.cfg.Base + retry
+		}
+		f.cfg.Pages.Error(w, r, &web.PageError{Status: status, Key: key, Lang: lang, Retry: retry})
 	}
 	if err := f.cfg.EID.CheckCallback(q); err != nil {
 		if errors.Is(err, eid.ErrUnavailable) {
 			fail(http.StatusServiceUnavailable, "unavailable", err)
 		} else {
-			fail(http.StatusForbidden, "stepup_failed", err)
+			fail(http.StatusForbidden, denialKey(eid.DenialOf(err)), err)
 		}
 		return
 	}
@@ -105,4 +114,32 @@ func (f *Flow) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.Aut
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, f.cfg.Base+ar.RedirectURI, http.StatusFound)
+}
+
+// denialKey is the step-up error page's message for why the eID refused the login.
+func denialKey(d eid.Denial) string {
+	switch d {
+	case eid.DenialCancelled:
+		return "stepup_cancelled"
+	case eid.DenialCredentials:
+		return "stepup_credentials"
+	case eid.DenialLevel:
+		return "level2_required"
+	case eid.DenialConsent:
+		return "stepup_consent"
+	}
+	return "stepup_failed"
+}
+
+// retryPath is the page the login was for without its one-time ticket (a "t" query
+// parameter): opening it again mints a new one.
+func retryPath(ret string) string {
+	u, err := url.Parse(ret)
+	if err != nil || !safeReturn(ret) {
+		return ""
+	}
+	q := u.Query()
+	q.Del("t")
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -48,6 +48,11 @@ var messages = map[string]map[string]string{
 		"err.server_error":    "Đã có lỗi xảy ra. Vui lòng thử lại sau.",
 		"err.stepup_failed":   "Chưa hoàn tất đăng nhập định danh điện tử mức độ 2, cần để ký số. Vui lòng mở lại đường dẫn ký và thử lại; nếu tài khoản của bạn mới ở mức độ 1, hãy liên hệ cơ quan Công an để nâng cấp.",
 		"err.level2_required": "Cần tài khoản định danh điện tử mức độ 2 để ký số. Vui lòng liên hệ cơ quan Công an để nâng cấp tài khoản.",
+		// why the eID refused the login for signing, each in its own sentence (eid.Denial)
+		"err.stepup_cancelled":   "Bạn đã hủy đăng nhập định danh điện tử nên chưa ký. Không tài liệu nào được ký. Khi sẵn sàng, hãy đăng nhập lại để ký.",
+		"err.stepup_credentials": "Bạn đã nhập sai mật khẩu hoặc mã xác thực quá nhiều lần nên định danh điện tử đã dừng lần đăng nhập này. Không tài liệu nào được ký. Hãy kiểm tra lại mật khẩu rồi đăng nhập lại.",
+		"err.stepup_consent":     "Bạn đã không đồng ý chia sẻ thông tin định danh cần để ký số, nên chưa ký được. Không tài liệu nào được ký.",
+		"retry":                  "Đăng nhập lại để ký",
 	},
 	"en": {
 		"title": "Motlan – Log in once", "brand": "Motlan", "switch": "Tiếng Việt",
@@ -60,19 +65,23 @@ var messages = map[string]map[string]string{
 		"claim.phone_number": "Phone number", "claim.cccd": "Personal ID number",
 		"claim.offline_access": "Access while you are offline",
 		"gender.male":          "Male", "gender.female": "Female",
-		"detail":              "Technical detail (for developers)",
-		"back":                "Go back",
-		"err.title":           "Cannot continue",
-		"err.bad_request":     "The request is not valid.",
-		"err.unknown_client":  "The service asking you to log in is not registered with Motlan.",
-		"err.bad_redirect":    "The service's redirect address does not match the registered one, so Motlan will not send you there.",
-		"err.bad_callback":    "This login does not belong to your browser. Please start again from the service.",
-		"err.expired_login":   "This login has expired or was already used. Please start again from the service.",
-		"err.unavailable":     "The system is busy. Please try again in a few minutes.",
-		"err.rate_limited":    "Too many requests in a short time. Please wait a moment and try again.",
-		"err.server_error":    "Something went wrong. Please try again later.",
-		"err.stepup_failed":   "The level-2 eID login that signing needs did not complete. Please open the signing link again and retry; if your account is only level 1, ask the police to upgrade it.",
-		"err.level2_required": "Signing needs a level-2 eID account. Please ask the police to upgrade your account.",
+		"detail":                 "Technical detail (for developers)",
+		"back":                   "Go back",
+		"err.title":              "Cannot continue",
+		"err.bad_request":        "The request is not valid.",
+		"err.unknown_client":     "The service asking you to log in is not registered with Motlan.",
+		"err.bad_redirect":       "The service's redirect address does not match the registered one, so Motlan will not send you there.",
+		"err.bad_callback":       "This login does not belong to your browser. Please start again from the service.",
+		"err.expired_login":      "This login has expired or was already used. Please start again from the service.",
+		"err.unavailable":        "The system is busy. Please try again in a few minutes.",
+		"err.rate_limited":       "Too many requests in a short time. Please wait a moment and try again.",
+		"err.server_error":       "Something went wrong. Please try again later.",
+		"err.stepup_failed":      "The level-2 eID login that signing needs did not complete. Please open the signing link again and retry; if your account is only level 1, ask the police to upgrade it.",
+		"err.level2_required":    "Signing needs a level-2 eID account. Please ask the police to upgrade your account.",
+		"err.stepup_cancelled":   "You cancelled the national eID login, so nothing was signed. When you are ready, log in again to sign.",
+		"err.stepup_credentials": "The password or one-time code was wrong too many times, so the national eID stopped this login. Nothing was signed. Check your password, then log in again.",
+		"err.stepup_consent":     "You did not agree to share the identity data that signing needs, so nothing was signed.",
+		"retry":                  "Log in again to sign",
 	},
 }
 
@@ -138,6 +147,9 @@ func switchURL(data any) string {
 // Error shows an error page; the detail is for developers and never holds personal data.
 func (p *Pages) Error(w http.ResponseWriter, r *http.Request, e *PageError) {
 	lang := PickLocale(nil, r.URL.Query().Get("lang"))
+	if e.Lang == "en" || e.Lang == "vi" {
+		lang = e.Lang
+	}
 	t := messages[lang]
 	msg, ok := t["err."+e.Key]
 	if !ok {
@@ -150,7 +162,7 @@ func (p *Pages) Error(w http.ResponseWriter, r *http.Request, e *PageError) {
 		sw = r.URL.Path + "?" + q.Encode()
 	}
 	p.Render(w, r, e.Status, "error", lang, map[string]any{
-		"Title": t["err.title"], "Message": msg, "Detail": e.Detail, "Switch": sw,
+		"Title": t["err.title"], "Message": msg, "Detail": e.Detail, "Switch": sw, "Retry": e.Retry, "Key": e.Key,
 	})
 }
 
@@ -174,6 +186,11 @@ type PageError struct {
 	Status int
 	Key    string // message key in messages
 	Detail string // developer-facing detail, no personal data
+	// Lang is the page's language when the request does not say it (a callback from the
+	// eID); "": from the request.
+	Lang string
+	// Retry is a local path the page offers to try again from (the signing link); "": none.
+	Retry string
 }
 
 func (e *PageError) Error() string { return e.Key + ": " + e.Detail }
@@ -191,7 +208,7 @@ func Failure(err error) *PageError {
 func (p *Pages) Redirect(w http.ResponseWriter, r *http.Request, target string, q url.Values) {
 	u, err := url.Parse(target)
 	if err != nil {
-		p.Error(w, r, &PageError{http.StatusInternalServerError, "server_error", ""})
+		p.Error(w, r, &PageError{Status: http.StatusInternalServerError, Key: "server_error"})
 		return
 	}
 	existing := u.Query()
