@@ -361,7 +361,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		p.log.WarnContext(r.Context(), "sim: login form failed the CSRF check")
 		p.renderError(w, http.StatusForbidden, lang, "csrf")
 	case out == loginDenied:
-		p.redirectError(w, r, pl.redirectURI, pl.state, "access_denied", "the citizen cancelled or failed to log in")
+		p.redirectError(w, r, pl.redirectURI, pl.state, "access_denied", pl.denyWhy)
 	case out == loginReload:
 		http.Redirect(w, r, p.base+"/login?id="+url.QueryEscape(pl.id), http.StatusSeeOther)
 	case out == loginShow:
@@ -376,15 +376,28 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 // login (denied or succeeded).
 func (p *Provider) loginStep(cur *pendingLogin, f url.Values) (out loginOutcome, errKey string, done bool) {
 	action := f.Get("action")
+	// Each way a login ends without a code says why in error_description, as an eID's
+	// would, so the broker can tell the citizen in its own sentence.
 	switch {
-	case action == "cancel":
+	case action == "cancel" && cur.stage == stageInsufficient:
+		cur.denyWhy = "account level too low"
 		return loginDenied, "", true
+	case action == "cancel":
+		cur.denyWhy = "the citizen cancelled the login"
+		return loginDenied, "", true
+	case action == "consent" && cur.stage == stageConsent:
+		if f.Get("answer") != "allow" {
+			cur.denyWhy = "the citizen refused consent"
+			return loginDenied, "", true
+		}
+		return loginSuccess, "", true
 	case action == "login" && cur.stage == stagePassword:
 		cur.typedCCCD = typedNumber(f.Get("cccd"))
 		i, ok := p.byCCCD[strings.TrimSpace(f.Get("cccd"))]
 		if !ok || !equalConst(f.Get("password"), p.citizens[i].password()) {
 			cur.failures++
 			if cur.failures >= maxFailures {
+				cur.denyWhy = "too many wrong passwords"
 				return loginDenied, "", true
 			}
 			// POST-redirect-GET: the re-shown form (with the number kept and the
@@ -403,9 +416,14 @@ func (p *Provider) loginStep(cur *pendingLogin, f url.Values) (out loginOutcome,
 		if !equalConst(strings.TrimSpace(f.Get("otp")), cur.otp) {
 			cur.failures++
 			if cur.failures >= maxFailures {
+				cur.denyWhy = "too many wrong one-time codes"
 				return loginDenied, "", true
 			}
 			return loginShow, "bad_otp", false
+		}
+		if p.consent {
+			cur.stage = stageConsent
+			return loginReload, "", false
 		}
 		return loginSuccess, "", true
 	}

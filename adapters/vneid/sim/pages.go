@@ -33,6 +33,10 @@ var messages = map[string]map[string]string{
 		"confirm":         "Xác nhận",
 		"bad_otp":         "Mã OTP không đúng. Vui lòng thử lại.",
 		"insuff_title":    "Tài khoản chưa đủ mức độ",
+		"consent_title":   "Chia sẻ thông tin định danh",
+		"consent_body":    "Đồng ý chia sẻ thông tin định danh của bạn với",
+		"consent_allow":   "Đồng ý",
+		"consent_deny":    "Không đồng ý",
 		"insuff_body":     "Dịch vụ này yêu cầu tài khoản định danh điện tử mức độ 2. Tài khoản của bạn hiện ở mức độ 1. Vui lòng liên hệ cơ quan Công an để được cấp tài khoản mức độ 2.",
 		"back":            "Quay lại dịch vụ",
 		"error_title":     "Không thể tiếp tục",
@@ -72,6 +76,10 @@ var messages = map[string]map[string]string{
 		"confirm":         "Confirm",
 		"bad_otp":         "Wrong one-time code. Please try again.",
 		"insuff_title":    "Account level too low",
+		"consent_title":   "Share your identity data",
+		"consent_body":    "Agree to share your identity data with",
+		"consent_allow":   "Agree",
+		"consent_deny":    "Do not agree",
 		"insuff_body":     "This service requires a level 2 electronic identification account. Your account is level 1. Please contact the police to be issued a level 2 account.",
 		"back":            "Return to the service",
 		"error_title":     "Cannot continue",
@@ -122,6 +130,8 @@ func (p *Provider) renderLogin(w http.ResponseWriter, status int, st stage, v lo
 		name = "otp"
 	case stageInsufficient:
 		name = "insufficient"
+	case stageConsent:
+		name = "consent"
 	}
 	d := p.page(v.Lang, name)
 	d.View = v
@@ -194,6 +204,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 {{if eq .Stage "password"}}{{template "password" .}}
 {{else if eq .Stage "otp"}}{{template "otp" .}}
 {{else if eq .Stage "insufficient"}}{{template "insufficient" .}}
+{{else if eq .Stage "consent"}}{{template "consent" .}}
 {{else if eq .Stage "loggedout"}}<h1>{{.T.loggedout_title}}</h1><p>{{.T.loggedout_body}}</p>
 {{else}}<h1>{{or .Title .T.error_title}}</h1><p class="error" role="alert">{{.Message}}</p>
 {{with .Detail}}<p id="error-help">{{.}}</p>{{end}}{{end}}
@@ -234,6 +245,14 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 <input id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit" name="action" value="otp">{{.T.confirm}}</button>
 <button type="submit" name="action" value="cancel" class="secondary" formnovalidate>{{.T.cancel}}</button>
+</form>
+{{end}}
+{{define "consent"}}<h1>{{.T.consent_title}}</h1>
+<p>{{.T.consent_body}} <strong>{{.View.Client}}</strong></p>
+<form method="post" action="{{.Base}}/login">
+{{template "hidden" .}}<input type="hidden" name="action" value="consent">
+<button type="submit" name="answer" value="allow">{{.T.consent_allow}}</button>
+<button type="submit" name="answer" value="deny" class="secondary">{{.T.consent_deny}}</button>
 </form>
 {{end}}
 {{define "insufficient"}}<h1>{{.T.insuff_title}}</h1>
