@@ -225,6 +225,10 @@ func (c *Connector) AuthCodeURL(ctx context.Context, state, nonce, verifier stri
 	if opts.MaxAge >= 0 {
 		params = append(params, oauth2.SetAuthURLParam("max_age", strconv.Itoa(opts.MaxAge)))
 	}
+	if opts.BindingMessage != "" {
+		// An eID that does not know it ignores it (RFC 6749 3.1).
+		params = append(params, oauth2.SetAuthURLParam("binding_message", opts.BindingMessage))
+	}
 	if opts.LoginHint != "" {
 		params = append(params, oauth2.SetAuthURLParam("login_hint", opts.LoginHint))
 	}

@@ -20,7 +20,7 @@ const txCookiePrefix = "motlan_tx_"
 
 // startUpstreamLogin stores the login transaction and sends the browser to the eID with
 // the broker's own state, nonce and PKCE verifier.
-func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar store.AuthRequest) {
+func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, binding string) {
 	ar.UpstreamState = rand.Text() + rand.Text()
 	ar.UpstreamNonce = rand.Text()
 	ar.UpstreamVerifier = rand.Text() + rand.Text() + rand.Text() // 78 chars, RFC 7636 43..128
@@ -30,6 +30,8 @@ func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar sto
 		MaxAge:     ar.MaxAge,
 		LoginHint:  ar.LoginHint,
 		UILocales:  ar.UILocales,
+
+		BindingMessage: binding,
 	}
 	target, err := f.cfg.EID.AuthCodeURL(r.Context(), ar.UpstreamState, ar.UpstreamNonce, ar.UpstreamVerifier, opts)
 	if err != nil {

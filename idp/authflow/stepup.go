@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -46,6 +47,14 @@ func safeReturn(s string) bool {
 	return true
 }
 
+// StepUpPurpose says, for a step-up's return path, why the login is asked (the signing
+// request's portal and number of documents), in lang; "" when it cannot tell. The text is
+// the server's own, never taken from the URL.
+type StepUpPurpose func(ctx context.Context, returnPath, lang string) string
+
+// SetStepUpPurpose installs fn (the signing API is built after the provider).
+func (f *Flow) SetStepUpPurpose(fn StepUpPurpose) { f.purpose.Store(&fn) }
+
 // HandleStepUp starts a level-2 eID login for one of Motlan's own pages.
 func (f *Flow) HandleStepUp(w http.ResponseWriter, r *http.Request) {
 	ret := r.URL.Query().Get("return")
@@ -62,7 +71,15 @@ func (f *Flow) HandleStepUp(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("lang") == "en" {
 		ar.UILocales = []string{"en"}
 	}
-	f.startUpstreamLogin(w, r, ar)
+	lang := "vi"
+	if len(ar.UILocales) > 0 {
+		lang = "en"
+	}
+	binding := ""
+	if fn := f.purpose.Load(); fn != nil {
+		binding = (*fn)(r.Context(), ret, lang)
+	}
+	f.startUpstreamLogin(w, r, ar, binding)
 }
 
 // finishStepUp completes an internal login: a session at level 2, then back to the page.

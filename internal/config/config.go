@@ -33,6 +33,9 @@ type Config struct {
 	// RateLimits: see ratelimits.go.
 	RateLimits RateLimits `yaml:"rate_limits"`
 	Admin      Admin      `yaml:"admin"` // see admin.go
+	// Branding and Render: see branding.go.
+	Branding Branding `yaml:"branding"`
+	Render   Render   `yaml:"render"`
 }
 
 // Signing configures remote signing. The dev CA issues citizens' certificates.
@@ -410,6 +413,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.RateLimits.validate()...)
 	errs = append(errs, c.Signing.validateProvider()...)
 	errs = append(errs, c.Admin.validate(c.Listen)...)
+	errs = append(errs, c.Branding.validate()...)
+	errs = append(errs, c.Render.validate()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

@@ -38,6 +38,7 @@ var messages = map[string]map[string]string{
 	"vi": {
 		"title": "Ký số tài liệu", "brand": "Motlan", "switch": "English",
 		"small_print": "Ký số và xác thực qua Motlan",
+		"binding":     "đề nghị bạn ký số %d tài liệu. Đăng nhập định danh điện tử để xem và ký.",
 		// the link before login (gate.go), the wrong account, the way back, page images
 		"superseded": "Yêu cầu đã được thay thế", "superseded_note": "Yêu cầu này đã được thay bằng yêu cầu mới. Hãy mở đường dẫn ký mới nhất từ trang dịch vụ. Không tài liệu nào được ký theo yêu cầu này.",
 		"used": "Đường dẫn đã được sử dụng", "used_note": "Yêu cầu ký này đã được trả lời (đã ký hoặc đã từ chối). Bạn không cần đăng nhập lại.",
@@ -101,6 +102,8 @@ var messages = map[string]map[string]string{
 	"en": {
 		"title": "Sign documents", "brand": "Motlan", "switch": "Tiếng Việt",
 		"small_print": "Signing and authentication by Motlan",
+		"binding":     "asks you to sign %d documents. Log in with your national eID to see and sign them.",
+		"binding_1":   "asks you to sign %d document. Log in with your national eID to see and sign it.",
 		"superseded":  "Request replaced", "superseded_note": "This request was replaced by a newer one. Please open the latest signing link from the service. Nothing was signed for this request.",
 		"used": "Link already used", "used_note": "This signing request has already been answered (signed or declined). You do not need to log in again.",
 		"wrong_account": "This request is for someone else", "wrong_account_note": "You are logged in with another person's national eID account than the one asked to sign. Please log in again with your own account.",

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/motlan/motlan/signing"
@@ -155,4 +156,27 @@ func (a *API) pageURL(id, tk, lang string) string {
 		return a.signPath(id) + "?lang=" + lang
 	}
 	return a.signPath(id) + "?t=" + tk + "&lang=" + lang
+}
+
+// StepUpPurpose says why a step-up login back to returnPath is asked, for the eID's
+// login page: "<portal> đề nghị bạn ký số 3 tài liệu." ("" for any other path, or a
+// request that no longer waits). Install it with the provider's SetStepUpPurpose.
+func (a *API) StepUpPurpose(ctx context.Context, returnPath, lang string) string {
+	rest, ok := strings.CutPrefix(returnPath, "/sign/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "?")
+	pv, ok := a.svc.(previewer)
+	if id == "" || strings.Contains(id, "/") || !ok {
+		return ""
+	}
+	p, err := pv.Preview(ctx, id)
+	if err != nil || p.Status != signing.StatusPending {
+		return ""
+	}
+	if lang != "en" {
+		lang = "vi"
+	}
+	return a.clientName(p.ClientID) + " " + plural(messages[lang], "binding", p.Documents)
 }

@@ -279,3 +279,26 @@ func TestBranding(t *testing.T) {
 		t.Error("ValidColor")
 	}
 }
+
+// TestStepUpPurpose: the eID login for an approval says which portal asks to sign how
+// many documents; nothing for other paths or a request that no longer waits.
+func TestStepUpPurpose(t *testing.T) {
+	e := bound(t)
+	e.pending("r1")
+	e.pending("r2")
+	ctx := context.Background()
+	if got, want := e.api.StepUpPurpose(ctx, "/sign/r1?t=abc", "vi"), "Cổng Dịch vụ công tỉnh đề nghị bạn ký số 2 tài liệu. Đăng nhập định danh điện tử để xem và ký."; got != want {
+		t.Errorf("vi: %q, want %q", got, want)
+	}
+	if got := e.api.StepUpPurpose(ctx, "/sign/r1", "en"); !strings.HasPrefix(got, "Cổng Dịch vụ công tỉnh asks you to sign 2 documents.") {
+		t.Errorf("en: %q", got)
+	}
+	if _, err := e.svc.Cancel(ctx, portal, "r2", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/sign/r2", "/sign/nope", "/me", "/sign/r1/documents/0", "/sign/"} {
+		if got := e.api.StepUpPurpose(ctx, p, "vi"); got != "" {
+			t.Errorf("%s: %q, want none", p, got)
+		}
+	}
+}

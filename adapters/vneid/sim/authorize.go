@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
@@ -179,6 +181,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		lang:        lang,
 		expires:     now.Add(pendingTTL),
 	}
+	pl.binding = bindingMessage(q.Get("binding_message"))
 	if h := q.Get("login_hint"); len(h) == 12 && strings.Trim(h, "0123456789") == "" {
 		pl.loginHint = h
 	}
@@ -218,6 +221,7 @@ func equalConst(a, b string) bool {
 // loginView is what the login pages render.
 type loginView struct {
 	ID, CSRF, Lang, Client, LoginHint, OTP, Error string
+	Binding                                       string // why the client asks (binding_message)
 	Level                                         int
 	Citizens                                      []citizenRow
 }
@@ -270,7 +274,7 @@ func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) viewOf(pl *pendingLogin) loginView {
 	v := loginView{ID: pl.id, CSRF: pl.browser, Lang: pl.lang, Client: pl.clientID,
-		LoginHint: pl.loginHint, Level: pl.level}
+		LoginHint: pl.loginHint, Level: pl.level, Binding: pl.binding}
 	if c, ok := p.clients[pl.clientID]; ok {
 		v.Client = c.Name
 	}
@@ -441,4 +445,18 @@ func (p *Provider) loginSucceeded(w http.ResponseWriter, r *http.Request, pl pen
 		clientID: pl.clientID, redirectURI: pl.redirectURI, challenge: pl.challenge,
 		nonce: pl.nonce, scope: pl.scope, citizen: pl.citizen, authTime: now, sid: sid,
 	}, pl.state)
+}
+
+// bindingMessage keeps a client's binding_message to show: printable text of at most 200
+// characters, else nothing.
+func bindingMessage(s string) string {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 200 {
+		return ""
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return ""
+		}
+	}
+	return s
 }

@@ -216,7 +216,9 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 <input type="hidden" name="csrf" value="{{.View.CSRF}}">
 <input type="hidden" name="lang" value="{{.Lang}}">
 {{end}}
+{{define "binding"}}{{with .View.Binding}}<p class="binding" id="binding-message" role="note">{{.}}</p>{{end}}{{end}}
 {{define "password"}}<h1>{{.T.login_title}}</h1>
+{{template "binding" .}}
 <p>{{.T.login_for}} <strong>{{.View.Client}}</strong><br>{{.T.level_req}} <strong>{{.View.Level}}</strong></p>
 {{if .View.Error}}<p class="error" role="alert">{{.View.Error}}</p>{{end}}
 <form method="post" action="{{.Base}}/login">
@@ -237,6 +239,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 </section>
 {{end}}
 {{define "otp"}}<h1>{{.T.otp_title}}</h1>
+{{template "binding" .}}
 <p>{{.T.otp_sent}}</p>
 <p class="otp-box">{{.T.otp_dev}} <strong id="dev-otp">{{.View.OTP}}</strong></p>
 {{if .View.Error}}<p class="error" role="alert">{{.View.Error}}</p>{{end}}
@@ -263,6 +266,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 {{end}}`
 
 const pageCSS = `*{box-sizing:border-box}
+.binding{background:#fff7e0;border-left:4px solid #b3191e;padding:.5rem .75rem;font-weight:600}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:#1b1b1b;background:#f4f5f7}
 header{display:flex;justify-content:space-between;align-items:center;gap:.5rem;padding:.75rem 1rem;background:#b3191e;color:#fff}
 header .brand{margin:0;font-weight:600}

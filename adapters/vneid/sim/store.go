@@ -35,6 +35,7 @@ type pendingLogin struct {
 	failures    int
 	typedCCCD   string // what the citizen typed last, re-shown after a wrong password
 	errKey      string // message key of the last failed attempt, shown until the next post
+	binding     string // the client's binding_message, shown on every step
 	denyWhy     string // the error_description of an access_denied: why the login ended
 	expires     time.Time
 }
