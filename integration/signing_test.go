@@ -203,7 +203,7 @@ func (p *signingPortal) request(t *testing.T, s *stack, idempotencyKey string, t
 // title, approves once.
 func (p *signingPortal) approve(t *testing.T, approvalURL string, titles ...string) {
 	t.Helper()
-	page := p.openApproval(t, approvalURL)
+	_, page := p.openApproval(t, approvalURL)
 	for _, title := range titles {
 		if !strings.Contains(page, title) {
 			t.Fatalf("approval page lacks %q", title)
@@ -223,8 +223,8 @@ func (p *signingPortal) approve(t *testing.T, approvalURL string, titles ...stri
 // openApproval opens the approval link as the phone does: every approval needs an eID
 // login made for it (sole control), even right after the portal's, so the link goes to
 // the step-up login, the dev eID, and back to the page with its ticket. It returns the
-// page.
-func (p *signingPortal) openApproval(t *testing.T, approvalURL string) string {
+// page's URL (with the ticket) and the page.
+func (p *signingPortal) openApproval(t *testing.T, approvalURL string) (pageURL, page string) {
 	t.Helper()
 	stepUp := location(t, p.b.get(approvalURL))
 	if !strings.HasSuffix(stepUp.Path, "/stepup") {
@@ -247,11 +247,11 @@ func (p *signingPortal) openApproval(t *testing.T, approvalURL string) string {
 		t.Fatalf("the step-up came back to %s, want %s with a ticket", back, approvalURL)
 	}
 	resp := p.b.get(back.String())
-	page := body(t, resp)
+	page = body(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("approval page: %d %.500s", resp.StatusCode, page)
 	}
-	return page
+	return back.String(), page
 }
 
 // requestStatus is what the portal reads of a signing request.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,8 +98,13 @@ func (a *API) endedBeforeLogin(w http.ResponseWriter, r *http.Request, lang, id 
 		return false
 	}
 	p, err := pv.Preview(r.Context(), id)
+	if errors.Is(err, signing.ErrNotFound) {
+		// Ids are random: saying "no such request" reveals nothing, and spares a login.
+		a.message(w, r, http.StatusNotFound, lang, "not_found", "", "")
+		return true
+	}
 	if err != nil || p.Status == signing.StatusPending {
-		return false // an unknown request or a store error gets its page after login, as before
+		return false // a store error gets its page after login, as before
 	}
 	t := messages[lang]
 	key := string(p.Status)
