@@ -220,11 +220,11 @@ func (p *signingPortal) approve(t *testing.T, approvalURL string, titles ...stri
 	}
 }
 
-// openApproval opens the approval link as the phone does: every approval needs an eID
-// login made for it (sole control), even right after the portal's, so the link goes to
-// the step-up login, the dev eID, and back to the page with its ticket. It returns the
-// page's URL (with the ticket) and the page.
-func (p *signingPortal) openApproval(t *testing.T, approvalURL string) (pageURL, page string) {
+// loginForApproval opens the approval link as the phone does: every approval needs an
+// eID login made for it (sole control), even right after the portal's, so the link goes
+// to the step-up login, the dev eID, and back to the page with its ticket, whose URL it
+// returns.
+func (p *signingPortal) loginForApproval(t *testing.T, approvalURL string) string {
 	t.Helper()
 	stepUp := location(t, p.b.get(approvalURL))
 	if !strings.HasSuffix(stepUp.Path, "/stepup") {
@@ -246,12 +246,20 @@ func (p *signingPortal) openApproval(t *testing.T, approvalURL string) (pageURL,
 	if !strings.HasPrefix(back.String(), approvalURL+"?t=") {
 		t.Fatalf("the step-up came back to %s, want %s with a ticket", back, approvalURL)
 	}
-	resp := p.b.get(back.String())
+	return back.String()
+}
+
+// openApproval logs in for the approval (loginForApproval) and returns the page's URL
+// and the page.
+func (p *signingPortal) openApproval(t *testing.T, approvalURL string) (pageURL, page string) {
+	t.Helper()
+	pageURL = p.loginForApproval(t, approvalURL)
+	resp := p.b.get(pageURL)
 	page = body(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("approval page: %d %.500s", resp.StatusCode, page)
 	}
-	return back.String(), page
+	return pageURL, page
 }
 
 // requestStatus is what the portal reads of a signing request.
