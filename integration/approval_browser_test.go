@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func newApprovalBench(t *testing.T) *approvalBench {
 			t.Fatal(err)
 		}
 	}
-	root, cancelRoot := context.WithTimeout(context.Background(), 5*time.Minute)
+	root, cancelRoot := context.WithTimeout(context.Background(), 9*time.Minute)
 	t.Cleanup(cancelRoot)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(root,
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -205,7 +206,16 @@ func (b *approvalBench) approveAndReturn(t *testing.T) {
 	}
 	// Each document's page is shown as an image that loaded, linked full size.
 	ph.do("page images", chromedp.WaitVisible(chromedp.CSS(`.pages img`)))
-	imgs := run(ph, "page images loaded", chromedp.Evaluate[[]int](`[...document.querySelectorAll('.pages img')].map(i => i.complete ? i.naturalWidth : -1)`))
+	// The images load lazily, as the citizen scrolls: scroll through them all.
+	run(ph, "scroll through the pages", chromedp.Evaluate[int](`document.querySelectorAll('.pages img').forEach(i => i.loading = 'eager'), 0`))
+	var imgs []int
+	for range 50 {
+		imgs = run(ph, "page images loaded", chromedp.Evaluate[[]int](`[...document.querySelectorAll('.pages img')].map(i => i.complete ? i.naturalWidth : -1)`))
+		if !slices.Contains(imgs, -1) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if len(imgs) != 2 {
 		t.Fatalf("%d page images, want one per page of the 2 one-page documents", len(imgs))
 	}
@@ -337,6 +347,9 @@ func (b *approvalBench) failures(t *testing.T) {
 		}
 		seen[msg] = tc.name
 		ph.do("retry link", chromedp.WaitVisible(chromedp.ID("retry")))
+		if small := ph.smallTargets(tc.name + " tap targets"); len(small) > 0 {
+			t.Errorf("%s: tap targets under 44 px: %v", tc.name, small)
+		}
 		ph.shot("fail")
 	}
 }
