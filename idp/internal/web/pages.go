@@ -26,6 +26,7 @@ func T(lang string) map[string]string { return messages[lang] }
 var messages = map[string]map[string]string{
 	"vi": {
 		"title": "Motlan – Đăng nhập một lần", "brand": "Motlan", "switch": "English",
+		"small_print": "Đăng nhập và ký số qua Motlan",
 		"consent_title": "Chia sẻ thông tin", "consent_asks": "muốn nhận các thông tin sau của bạn, đã được xác thực qua định danh điện tử:",
 		"consent_note": "Bạn không phải khai lại các thông tin này. Bạn có thể từ chối.",
 		"allow":        "Đồng ý chia sẻ", "deny": "Từ chối",
@@ -56,6 +57,7 @@ var messages = map[string]map[string]string{
 	},
 	"en": {
 		"title": "Motlan – Log in once", "brand": "Motlan", "switch": "Tiếng Việt",
+		"small_print": "Login and signing by Motlan",
 		"consent_title": "Share your information", "consent_asks": "would like the following information, verified by your national eID:",
 		"consent_note": "You will not have to type it again. You may decline.",
 		"allow":        "Allow", "deny": "Decline",
@@ -113,6 +115,8 @@ func OtherLang(lang string) string {
 // Pages renders the provider's HTML pages.
 type Pages struct {
 	Log *slog.Logger
+	// Brand is the deployment's name in the header; "": Motlan (then no small print).
+	Brand string
 }
 
 // Render writes an HTML page with a per-response CSP nonce for its stylesheet.
@@ -120,7 +124,7 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, name,
 	nonce := rand.Text()
 	var buf bytes.Buffer
 	err := pages.ExecuteTemplate(&buf, name, map[string]any{
-		"Lang": lang, "T": messages[lang], "Nonce": nonce, "D": data, "Switch": switchURL(data),
+		"Lang": lang, "T": messages[lang], "Nonce": nonce, "D": data, "Switch": switchURL(data), "Brand": p.Brand,
 	})
 	if err != nil {
 		p.Log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
