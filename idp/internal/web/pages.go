@@ -26,7 +26,7 @@ func T(lang string) map[string]string { return messages[lang] }
 var messages = map[string]map[string]string{
 	"vi": {
 		"title": "Motlan – Đăng nhập một lần", "brand": "Motlan", "switch": "English",
-		"small_print": "Đăng nhập và ký số qua Motlan",
+		"small_print":   "Đăng nhập và ký số qua Motlan",
 		"consent_title": "Chia sẻ thông tin", "consent_asks": "muốn nhận các thông tin sau của bạn, đã được xác thực qua định danh điện tử:",
 		"consent_note": "Bạn không phải khai lại các thông tin này. Bạn có thể từ chối.",
 		"allow":        "Đồng ý chia sẻ", "deny": "Từ chối",
@@ -57,7 +57,7 @@ var messages = map[string]map[string]string{
 	},
 	"en": {
 		"title": "Motlan – Log in once", "brand": "Motlan", "switch": "Tiếng Việt",
-		"small_print": "Login and signing by Motlan",
+		"small_print":   "Login and signing by Motlan",
 		"consent_title": "Share your information", "consent_asks": "would like the following information, verified by your national eID:",
 		"consent_note": "You will not have to type it again. You may decline.",
 		"allow":        "Allow", "deny": "Decline",
