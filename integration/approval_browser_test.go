@@ -159,6 +159,23 @@ func (ph *tab) login(cccd string) {
 	ph.press("submit OTP", `main[data-stage="otp"] button[value="otp"]`, true)
 }
 
+// pressAndLoad presses sel and waits until a new document has replaced the page.
+func (ph *tab) pressAndLoad(step, sel string) {
+	ph.t.Helper()
+	run(ph, step+": mark the page", chromedp.Evaluate[int](`window.__motlanOld = true, 0`))
+	ph.press(step, chromedp.CSS(sel), true)
+	for range 150 {
+		ctx, cancel := context.WithTimeout(ph.ctx, 2*time.Second)
+		fresh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === 'complete' && !window.__motlanOld`))
+		cancel()
+		if err == nil && fresh {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // during the navigation the old context is gone
+	}
+	ph.t.Fatalf("%s: %s: no new page", ph.name, step)
+}
+
 // snap saves a screenshot as an artifact; failing to take one is logged, not a failure.
 func (ph *tab) snap(step string) {
 	ph.t.Helper()
@@ -344,7 +361,7 @@ func (b *approvalBench) failures(t *testing.T) {
 					ph.typeInto("type CCCD", "cccd", haoCCCD)
 				}
 				ph.typeInto("type a wrong password", "password", "sai-mat-khau")
-				ph.press("submit", `main[data-stage="password"] button[value="login"]`, true)
+				ph.pressAndLoad("submit", `main[data-stage="password"] button[value="login"]`)
 			}
 		}},
 		{"level too low", "level2_required", "Cần tài khoản định danh điện tử mức độ 2", func(ph *tab) {
