@@ -3,6 +3,7 @@ package idp
 import (
 	"context"
 	"errors"
+	"github.com/motlan/motlan/idp/authflow"
 	"net/http"
 	"time"
 
@@ -65,6 +66,10 @@ func (p *Provider) OfferDPoPNonce(w http.ResponseWriter, r *http.Request) { p.dp
 func (p *Provider) StepUpURL(returnPath, lang string) string {
 	return p.flow.StepUpURL(returnPath, lang)
 }
+
+// SetStepUpPurpose installs what tells the eID (and the citizen) why a step-up login is
+// asked: the signing request behind its return path.
+func (p *Provider) SetStepUpPurpose(fn authflow.StepUpPurpose) { p.flow.SetStepUpPurpose(fn) }
 
 // BrowserCitizen is the citizen logged in on this browser, with the level and time of
 // their last eID login.

@@ -24,7 +24,7 @@ func (p *Provider) mount(box *seal.Box, sidKey []byte) error {
 	c := p.cfg
 	u, _ := url.Parse(c.Issuer)
 	base := strings.TrimSuffix(u.Path, "/")
-	pages := &web.Pages{Log: c.Logger}
+	pages := &web.Pages{Log: c.Logger, Brand: c.Brand}
 	limits := &web.Limits{Limiter: c.RateLimits, Pages: pages}
 	cookies := web.Cookies{Secure: u.Scheme == "https"}
 	auth := clientauth.New(clientauth.Config{Issuer: c.Issuer, TokenURL: p.URL(PathToken), Clients: p.clients, Assertions: c.Store, Now: c.Now})

@@ -43,6 +43,9 @@ type Config struct {
 	Secret []byte
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Brand is the deployment's name on the login, consent and error pages (branding.name);
+	// "": Motlan. Motlan then stays in the small print.
+	Brand string
 
 	SessionTTL        time.Duration // SSO session; default 8h
 	AuthRequestTTL    time.Duration // login transaction; default 10m

@@ -702,7 +702,7 @@ func TestAttack_CrossSiteRequestForgery(t *testing.T) {
 		// Signing approval: a cross-site POST without the form's token signs nothing.
 		sp := newSigningPortal(t, s)
 		id, approvalURL := sp.request(t, s, randSecret(), "Tờ khai đăng ký khai sinh")
-		page = body(t, sp.b.get(approvalURL))
+		_, page = sp.openApproval(t, approvalURL) // after the eID login made for it
 		approve := url.Values{"action": {"approve"}}
 		for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
 			approve.Add(m[1], m[2])
@@ -1137,13 +1137,16 @@ func TestAttack_Clickjacking(t *testing.T) {
 
 		sp := newSigningPortal(t, s)
 		_, approvalURL := sp.request(t, s, randSecret(), "Giấy đề nghị cấp bản sao")
-		approvalPage := sp.b.get(approvalURL)
+		// The page needs an eID login made for it (sole control): its URL then has a ticket.
+		pageURL, _ := sp.openApproval(t, approvalURL)
+		ticket := strings.TrimPrefix(pageURL, approvalURL+"?")
+		approvalPage := sp.b.get(pageURL)
 		add("signing approval page", approvalPage)
 		reject := url.Values{"action": {"reject"}}
-		for _, m := range reHidden.FindAllStringSubmatch(body(t, sp.b.get(approvalURL)), -1) {
+		for _, m := range reHidden.FindAllStringSubmatch(body(t, sp.b.get(pageURL)), -1) {
 			reject.Set(m[1], m[2])
 		}
-		add("signing original PDF", sp.b.get(approvalURL+"/documents/0"))
+		add("signing original PDF", sp.b.get(approvalURL+"/documents/0?"+ticket))
 		add("signing not found", sp.b.get(s.issuer+"/sign/nothing"))
 		add("signing POST without session", newBrowser(t).postForm(approvalURL, url.Values{"action": {"approve"}}))
 		rejected := sp.b.postForm(approvalURL, reject)

@@ -449,10 +449,12 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 		}
 		return resp.StatusCode, v
 	}
-	// approval answers Motlan's approval page for request id with action; it may run
-	// beside the test's goroutine, so it returns its failure.
-	approval := func(id, action string) error {
-		u := pm.s.issuer + "/sign/" + id
+	// approval answers Motlan's approval page for request id with action, after the eID
+	// login made for it (sole control: loginForApproval, in the test's goroutine); it may
+	// run beside the test's goroutine, so it returns its failure.
+	phone := &signingPortal{b: desk}
+	approval := func(pageURL, action string) error {
+		u := pageURL
 		resp, err := desk.client.Get(u)
 		if err != nil {
 			return err
@@ -494,7 +496,8 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 		t.Fatalf("status before approval: %d %v", code, st)
 	}
 	approved := make(chan error, 1)
-	time.AfterFunc(300*time.Millisecond, func() { approved <- approval(id, "approve") })
+	pageURL := phone.loginForApproval(t, pm.s.issuer+"/sign/"+id)
+	time.AfterFunc(300*time.Millisecond, func() { approved <- approval(pageURL, "approve") })
 	start := time.Now()
 	for st["status"] != "signed" && time.Since(start) < 30*time.Second {
 		if code, st = status(id, fmt.Sprintf("?since=%d", int64(version))); code != http.StatusOK {
@@ -552,7 +555,7 @@ func TestPortalSigningWithoutScript(t *testing.T) {
 	if id2 == id {
 		t.Fatal("a new attempt replayed the signed request")
 	}
-	if err := approval(id2, "reject"); err != nil {
+	if err := approval(phone.loginForApproval(t, pm.s.issuer+"/sign/"+id2), "reject"); err != nil {
 		t.Fatal(err)
 	}
 	if _, st := status(id2, ""); st["status"] != "rejected" || st["final"] != true {

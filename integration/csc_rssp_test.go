@@ -44,7 +44,7 @@ func rsspStack(t *testing.T, userID string, mods ...func(*config.Config)) (*stac
 // result page.
 func (p *signingPortal) approvePage(t *testing.T, approvalURL string, extra url.Values) (int, string) {
 	t.Helper()
-	page := body(t, p.b.get(approvalURL))
+	_, page := p.openApproval(t, approvalURL) // after the eID login made for it
 	form := url.Values{"action": {"approve"}}
 	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`).FindAllStringSubmatch(page, -1) {
 		form.Add(m[1], m[2])
@@ -67,7 +67,7 @@ func TestCSCAgainstTestRSSP(t *testing.T) {
 
 	t.Run("signed with the PIN", func(t *testing.T) {
 		id, approvalURL := p.requestDossier(t, s, "rssp-ok", "B-T", titles...)
-		if page := body(t, p.b.get(approvalURL)); !strings.Contains(page, "Mã PIN chứng thư số") {
+		if _, page := p.openApproval(t, approvalURL); !strings.Contains(page, "Mã PIN chứng thư số") {
 			t.Fatalf("the approval page does not ask for the PIN:\n%s", page)
 		}
 		before := r.Calls()
@@ -131,7 +131,7 @@ func TestCSCAgainstTestRSSP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, approvalURL := p.requestDossier(t, s, "rssp-"+strings.ReplaceAll(tc.name, " ", "-"), "B-T", titles...)
-			_ = body(t, p.b.get(approvalURL)) // the page's credential lookup, cached for the approval
+			p.openApproval(t, approvalURL) // the page's credential lookup, cached for the approval
 			r.Fail(tc.fault)
 			defer r.Fail("")
 			if _, page := p.approvePage(t, approvalURL, url.Values{"pin": {tc.pin}}); !strings.Contains(page, tc.says) {
@@ -168,12 +168,13 @@ func TestCSCNoCredential(t *testing.T) {
 	s, _, _ := rsspStack(t, "CCCD:{cccd}") // the RSSP knows her as the bare number
 	p := newSigningPortal(t, s)
 	_, approvalURL := p.requestDossier(t, s, "rssp-none", "B-T", "Tờ khai")
-	resp := p.b.get(approvalURL)
+	pageURL := p.loginForApproval(t, approvalURL) // the eID login made for this link
+	resp := p.b.get(pageURL)
 	page := body(t, resp)
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "Bạn chưa có chứng thư số") || strings.Contains(page, `name="csrf"`) {
 		t.Fatalf("%d\n%s", resp.StatusCode, page)
 	}
-	if en := body(t, p.b.get(approvalURL+"?lang=en")); !strings.Contains(en, "You have no signing certificate yet") {
+	if en := body(t, p.b.get(pageURL+"&lang=en")); !strings.Contains(en, "You have no signing certificate yet") {
 		t.Fatalf("English page:\n%s", en)
 	}
 }

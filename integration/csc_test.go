@@ -166,7 +166,7 @@ func (p *signingPortal) requestDossier(t *testing.T, s *stack, key, level string
 // approves the whole dossier once with it.
 func (p *signingPortal) approveWithOTP(t *testing.T, approvalURL, otp string) {
 	t.Helper()
-	page := body(t, p.b.get(approvalURL))
+	_, page := p.openApproval(t, approvalURL) // after the eID login made for it
 	if !strings.Contains(page, `name="otp"`) || !strings.Contains(page, "Mã OTP") {
 		t.Fatalf("the approval page does not ask for the CA's OTP:\n%s", page)
 	}

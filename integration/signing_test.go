@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/motlan/motlan/adapters/vneid/sim"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -147,6 +148,7 @@ func testRemoteSigning(t *testing.T, s *stack) {
 // the citizen's subject at the portal, and the portal server's signing API client.
 type signingPortal struct {
 	b       *browser
+	cccd    string // the citizen's; "": Lê Công Hảo
 	subject string
 	api     *http.Client
 }
@@ -197,10 +199,11 @@ func (p *signingPortal) request(t *testing.T, s *stack, idempotencyKey string, t
 	return created.ID, created.ApprovalURL
 }
 
-// approve: the citizen opens the approval link, sees every title, approves once.
+// approve: the citizen opens the approval link, logs in at the eID for it, sees every
+// title, approves once.
 func (p *signingPortal) approve(t *testing.T, approvalURL string, titles ...string) {
 	t.Helper()
-	page := body(t, p.b.get(approvalURL))
+	_, page := p.openApproval(t, approvalURL)
 	for _, title := range titles {
 		if !strings.Contains(page, title) {
 			t.Fatalf("approval page lacks %q", title)
@@ -215,6 +218,48 @@ func (p *signingPortal) approve(t *testing.T, approvalURL string, titles ...stri
 	} else {
 		body(t, resp)
 	}
+}
+
+// loginForApproval opens the approval link as the phone does: every approval needs an
+// eID login made for it (sole control), even right after the portal's, so the link goes
+// to the step-up login, the dev eID, and back to the page with its ticket, whose URL it
+// returns.
+func (p *signingPortal) loginForApproval(t *testing.T, approvalURL string) string {
+	t.Helper()
+	stepUp := location(t, p.b.get(approvalURL))
+	if !strings.HasSuffix(stepUp.Path, "/stepup") {
+		t.Fatalf("the approval link went to %s, want the step-up login", stepUp)
+	}
+	upstream := location(t, p.b.get(stepUp.String()))
+	if q := upstream.Query(); q.Get("prompt") != "login" || q.Get("max_age") != "0" {
+		t.Fatalf("the step-up asked the eID %s, want prompt=login and max_age=0", upstream)
+	}
+	cccd := p.cccd
+	if cccd == "" {
+		cccd = haoCCCD
+	}
+	cb, err := sim.Login(context.Background(), p.b.client, upstream.String(), cccd, sim.DevPassword)
+	if err != nil {
+		t.Fatalf("eID login for the approval: %v", err)
+	}
+	back := location(t, p.b.get(cb.String()))
+	if !strings.HasPrefix(back.String(), approvalURL+"?t=") {
+		t.Fatalf("the step-up came back to %s, want %s with a ticket", back, approvalURL)
+	}
+	return back.String()
+}
+
+// openApproval logs in for the approval (loginForApproval) and returns the page's URL
+// and the page.
+func (p *signingPortal) openApproval(t *testing.T, approvalURL string) (pageURL, page string) {
+	t.Helper()
+	pageURL = p.loginForApproval(t, approvalURL)
+	resp := p.b.get(pageURL)
+	page = body(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("approval page: %d %.500s", resp.StatusCode, page)
+	}
+	return pageURL, page
 }
 
 // requestStatus is what the portal reads of a signing request.

@@ -36,7 +36,7 @@ func TestBlock(t *testing.T) {
 	if again, err := w.service.Block(ctx, r.ID, until.Add(-time.Minute)); err != nil || again.Version != got.Version || !again.BlockedUntil.Equal(until) {
 		t.Errorf("a shorter block changed the request: %+v %v", again, err)
 	}
-	if _, err := w.service.Cancel(ctx, clientID, r.ID); err != nil {
+	if _, err := w.service.Cancel(ctx, clientID, r.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	w.hook.wait(t)

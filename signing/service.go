@@ -254,7 +254,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Request, error) {
 		ClientID: in.ClientID, Subject: in.Subject, CitizenID: in.CitizenID,
 		Reason: in.Reason, Location: in.Location, Level: level, Status: StatusPending,
 		Documents: docs, CallbackURL: in.CallbackURL, IdempotencyKey: in.IdempotencyKey,
-		CreatedAt: now, ExpiresAt: now.Add(ttl),
+		ReturnURL: in.ReturnURL, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	req.Fingerprint = fingerprint(req, ttl)
 	got, err := s.cfg.Store.CreateSigningRequest(ctx, req, pdfs)
@@ -296,6 +296,12 @@ func (s *Service) checkCreate(in CreateInput) (Level, time.Duration, error) {
 		u, err := url.Parse(in.CallbackURL)
 		if err != nil || len(in.CallbackURL) > maxCallbackURL || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 			return bad(CodeInvalid, "callback URL must be an absolute http(s) URL")
+		}
+	}
+	if in.ReturnURL != "" {
+		u, err := url.Parse(in.ReturnURL)
+		if err != nil || len(in.ReturnURL) > maxCallbackURL || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return bad(CodeInvalid, "return URL must be an absolute http(s) URL")
 		}
 	}
 	ttl := in.TTL
@@ -432,7 +438,10 @@ func (s *Service) Get(ctx context.Context, clientID, id string) (Request, error)
 
 // Cancel withdraws a pending request. Canceling a canceled request answers it again; any
 // other ended request is ErrFinal, one being signed ErrNotPending.
-func (s *Service) Cancel(ctx context.Context, clientID, id string) (Request, error) {
+func (s *Service) Cancel(ctx context.Context, clientID, id, reason string) (Request, error) {
+	if !validCancelReason(reason) {
+		return Request{}, &InputError{Index: -1, Code: CodeInvalid, Msg: "reason must be 1 to 32 of a-z and _"}
+	}
 	if _, err := s.Get(ctx, clientID, id); err != nil {
 		return Request{}, err
 	}
@@ -440,7 +449,7 @@ func (s *Service) Cancel(ctx context.Context, clientID, id string) (Request, err
 		if old.Status != StatusPending {
 			return old, ErrNotPending
 		}
-		old.Status = StatusCanceled
+		old.Status, old.CancelReason = StatusCanceled, reason
 		return old, nil
 	})
 	if errors.Is(err, ErrFinal) {
@@ -456,6 +465,20 @@ func (s *Service) Cancel(ctx context.Context, clientID, id string) (Request, err
 	s.log.InfoContext(ctx, "signing request canceled", "request", id)
 	s.ended(r)
 	return r, nil
+}
+
+// validCancelReason accepts "" or a short snake_case word (CancelSuperseded and the
+// portal's own), so the reason is safe to store and show as a key.
+func validCancelReason(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= 'a' && s[i] <= 'z' || s[i] == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // List returns the client's requests for subject (all subjects when empty), newest

@@ -503,19 +503,19 @@ func TestWaitCancelRejectList(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		w.service.Cancel(ctx, clientID, r.ID)
+		w.service.Cancel(ctx, clientID, r.ID, "")
 	}()
 	got, err := w.service.Wait(ctx, clientID, r.ID, r.Version, 10*time.Second)
 	if err != nil || got.Status != signing.StatusCanceled {
 		t.Fatalf("wait: %v %s", err, got.Status)
 	}
-	if again, err := w.service.Cancel(ctx, clientID, r.ID); err != nil || again.Status != signing.StatusCanceled {
+	if again, err := w.service.Cancel(ctx, clientID, r.ID, ""); err != nil || again.Status != signing.StatusCanceled {
 		t.Fatalf("second cancel: %v", err)
 	}
 	if _, err := w.service.Approve(ctx, r.ID, citizenID, subjectFor, hashes(r)); !errors.Is(err, signing.ErrNotPending) {
 		t.Fatalf("approve canceled: %v", err)
 	}
-	if _, err := w.service.Cancel(ctx, "other", r.ID); !errors.Is(err, signing.ErrNotFound) {
+	if _, err := w.service.Cancel(ctx, "other", r.ID, ""); !errors.Is(err, signing.ErrNotFound) {
 		t.Fatalf("other client's cancel: %v", err)
 	}
 
@@ -525,7 +525,7 @@ func TestWaitCancelRejectList(t *testing.T) {
 	if err != nil || rej.Status != signing.StatusRejected {
 		t.Fatalf("reject: %v", err)
 	}
-	if _, err := w.service.Cancel(ctx, clientID, r2.ID); !errors.Is(err, signing.ErrFinal) {
+	if _, err := w.service.Cancel(ctx, clientID, r2.ID, ""); !errors.Is(err, signing.ErrFinal) {
 		t.Fatalf("cancel rejected: %v", err)
 	}
 	list, err := w.service.List(ctx, clientID, subject, 0)

@@ -117,7 +117,16 @@ type Request struct {
 	// BlockedUntil is set while the request is pending and its citizen is over the
 	// approval rate limit: they cannot approve before then (zero: not blocked).
 	BlockedUntil time.Time
+	// ReturnURL is where the approval page sends the citizen back to the portal after
+	// they answer ("" when the portal gave none).
+	ReturnURL string
+	// CancelReason is why the portal withdrew the request (CancelSuperseded, or "").
+	CancelReason string
 }
+
+// CancelSuperseded is the cancel reason of a request the portal replaced by a new one: its
+// link says so, and it can never be approved.
+const CancelSuperseded = "superseded"
 
 // CitizenCert is a citizen's current signing certificate, kept so that it is reused for
 // every signature until it expires or is revoked.

@@ -8,13 +8,16 @@ import (
 // CreateInput is what a relying party asks for when it creates a signing request. The HTTP
 // surface (signing/httpapi) fills it from the multipart upload and the caller's token.
 type CreateInput struct {
-	ClientID       string // the relying party, from its token
-	Subject        string // the citizen as the client knows them (pairwise sub)
-	CitizenID      string // set when a citizen's own token created the request
-	Reason         string
-	Location       string
-	Level          Level // LevelBT when empty
-	CallbackURL    string
+	ClientID    string // the relying party, from its token
+	Subject     string // the citizen as the client knows them (pairwise sub)
+	CitizenID   string // set when a citizen's own token created the request
+	Reason      string
+	Location    string
+	Level       Level // LevelBT when empty
+	CallbackURL string
+	// ReturnURL is where the approval page's button sends the citizen afterwards; the HTTP
+	// API checks it against the client's registered origins.
+	ReturnURL      string
 	IdempotencyKey string
 	TTL            time.Duration // 0: the service's default (15 minutes)
 	Documents      []DocumentInput

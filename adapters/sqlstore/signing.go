@@ -17,12 +17,12 @@ import (
 
 const signingCols = "id, client_id, subject, citizen_id, reason, location, level, status, documents, " +
 	"callback_url, idempotency_key, fingerprint, approved_hashes, failure, worker, lease_until, attempts, " +
-	"created_at, expires_at, updated_at, version, sign_time, authorized_digests, grant_sealed, grant_expires, blocked_until"
+	"created_at, expires_at, updated_at, version, sign_time, authorized_digests, grant_sealed, grant_expires, blocked_until, return_url, cancel_reason"
 
 // signingMutableCols are what UpdateSigningRequest writes; the rest is the identity.
 const signingMutableCols = "citizen_id, reason, location, level, status, documents, callback_url, " +
 	"approved_hashes, failure, worker, lease_until, attempts, expires_at, updated_at, version, " +
-	"sign_time, authorized_digests, grant_sealed, grant_expires, blocked_until"
+	"sign_time, authorized_digests, grant_sealed, grant_expires, blocked_until, cancel_reason"
 
 var (
 	qInsertSigning   = insertSQL("signing_requests", signingCols)
@@ -64,7 +64,7 @@ func signingArgs(r signing.Request) ([]any, error) {
 	return []any{r.ID, r.ClientID, r.Subject, r.CitizenID, r.Reason, r.Location, string(r.Level), string(r.Status),
 		string(docs), r.CallbackURL, key, r.Fingerprint, list(r.ApprovedHashes), r.Failure, r.Worker,
 		ms(r.LeaseUntil), int64(r.Attempts), ms(r.CreatedAt), ms(r.ExpiresAt), ms(r.UpdatedAt), r.Version,
-		ms(r.SignTime), list(r.AuthorizedDigests), r.Grant, ms(r.GrantExpires), ms(r.BlockedUntil)}, nil
+		ms(r.SignTime), list(r.AuthorizedDigests), r.Grant, ms(r.GrantExpires), ms(r.BlockedUntil), r.ReturnURL, r.CancelReason}, nil
 }
 
 func utcDocuments(in []signing.Document) []signing.Document {
@@ -88,7 +88,7 @@ func scanSigning(sc scanner) (signing.Request, error) {
 	)
 	if err := sc.Scan(&r.ID, &r.ClientID, &r.Subject, &r.CitizenID, &r.Reason, &r.Location, &level, &status,
 		&docs, &r.CallbackURL, &key, &r.Fingerprint, &approved, &r.Failure, &r.Worker, &lease, &attempts,
-		&created, &exp, &updtd, &r.Version, &signTime, &authorized, &r.Grant, &grantExp, &blocked); err != nil {
+		&created, &exp, &updtd, &r.Version, &signTime, &authorized, &r.Grant, &grantExp, &blocked, &r.ReturnURL, &r.CancelReason); err != nil {
 		return r, err
 	}
 	r.Level, r.Status, r.IdempotencyKey = signing.Level(level), signing.Status(status), key.String
@@ -268,6 +268,7 @@ func (s *Store) UpdateSigningRequestAudited(ctx context.Context, id string, fn f
 		next.Documents = docs
 		next.ID, next.ClientID, next.Subject = old.ID, old.ClientID, old.Subject
 		next.IdempotencyKey, next.Fingerprint, next.CreatedAt = old.IdempotencyKey, old.Fingerprint, old.CreatedAt
+		next.ReturnURL = old.ReturnURL
 		next.Version = old.Version + 1
 		next.UpdatedAt = s.now()
 		next = normalizeSigning(next)
@@ -277,7 +278,7 @@ func (s *Store) UpdateSigningRequestAudited(ctx context.Context, id string, fn f
 		}
 		// args follow signingCols; pick the mutable ones in signingMutableCols order.
 		upd := []any{args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[12], args[13],
-			args[14], args[15], args[16], args[18], args[19], args[20], args[21], args[22], args[23], args[24], args[25], id}
+			args[14], args[15], args[16], args[18], args[19], args[20], args[21], args[22], args[23], args[24], args[25], args[27], id}
 		if _, err := tx.exec(qUpdateSigning, upd...); err != nil {
 			return err
 		}

@@ -225,6 +225,10 @@ func (c *Connector) AuthCodeURL(ctx context.Context, state, nonce, verifier stri
 	if opts.MaxAge >= 0 {
 		params = append(params, oauth2.SetAuthURLParam("max_age", strconv.Itoa(opts.MaxAge)))
 	}
+	if opts.BindingMessage != "" {
+		// An eID that does not know it ignores it (RFC 6749 3.1).
+		params = append(params, oauth2.SetAuthURLParam("binding_message", opts.BindingMessage))
+	}
 	if opts.LoginHint != "" {
 		params = append(params, oauth2.SetAuthURLParam("login_hint", opts.LoginHint))
 	}
@@ -258,7 +262,8 @@ func (c *Connector) CheckCallback(q url.Values) error {
 	case "temporarily_unavailable", "server_error":
 		kind = eid.ErrUnavailable
 	}
-	return &Error{Kind: kind, Op: "callback", Reason: "the eID returned an error", Code: safeCode(code)}
+	return &Error{Kind: kind, Op: "callback", Reason: "the eID returned an error", Code: safeCode(code),
+		Why: eid.ClassifyDenial(code, q.Get("error_description"))}
 }
 
 // Exchange redeems code with the PKCE verifier, verifies the ID token (signature, issuer,
@@ -453,9 +458,13 @@ type Error struct {
 	Kind   error
 	Op     string // discovery, callback, token, id_token, userinfo, claims
 	Reason string
-	Code   string // upstream RFC 6749 error code, if any
-	cause  error  // transport or verification error, reachable by errors.Is/As
+	Code   string     // upstream RFC 6749 error code, if any
+	Why    eid.Denial // from the code and description, when the eID refused the login
+	cause  error      // transport or verification error, reachable by errors.Is/As
 }
+
+// Denial is why the eID refused the login, as far as its answer says (eid.Denied).
+func (e *Error) Denial() eid.Denial { return e.Why }
 
 func (e *Error) Error() string {
 	s := "vneid: " + e.Op + ": " + e.Reason

@@ -287,7 +287,7 @@ func (f *Flow) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 		f.authorizeError(w, r, authErr(ar, oe.LoginRequired, "the citizen must log in at the eID"))
 		return
 	}
-	f.startUpstreamLogin(w, r, ar)
+	f.startUpstreamLogin(w, r, ar, "")
 }
 
 // needsLogin decides whether an existing session serves this request.

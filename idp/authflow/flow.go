@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/motlan/motlan/idp/clientauth"
@@ -85,7 +86,8 @@ func (f *Flow) observeLogin(outcome, level string) {
 
 // Flow serves the browser's way to an authorization code.
 type Flow struct {
-	cfg Config
+	cfg     Config
+	purpose atomic.Pointer[StepUpPurpose]
 }
 
 // New builds a Flow.

@@ -20,7 +20,7 @@ const txCookiePrefix = "motlan_tx_"
 
 // startUpstreamLogin stores the login transaction and sends the browser to the eID with
 // the broker's own state, nonce and PKCE verifier.
-func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar store.AuthRequest) {
+func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, binding string) {
 	ar.UpstreamState = rand.Text() + rand.Text()
 	ar.UpstreamNonce = rand.Text()
 	ar.UpstreamVerifier = rand.Text() + rand.Text() + rand.Text() // 78 chars, RFC 7636 43..128
@@ -30,6 +30,8 @@ func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar sto
 		MaxAge:     ar.MaxAge,
 		LoginHint:  ar.LoginHint,
 		UILocales:  ar.UILocales,
+
+		BindingMessage: binding,
 	}
 	target, err := f.cfg.EID.AuthCodeURL(r.Context(), ar.UpstreamState, ar.UpstreamNonce, ar.UpstreamVerifier, opts)
 	if err != nil {
@@ -143,7 +145,7 @@ func (f *Flow) upstreamFailed(w http.ResponseWriter, r *http.Request, ar store.A
 		f.authorizeError(w, r, authErr(ar, oe.TemporarilyUnavailable, "the national eID is not reachable right now"))
 	case errors.Is(err, eid.ErrDenied):
 		f.observeLogin(LoginDenied, "")
-		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID login was refused or cancelled"))
+		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, deniedDescription(eid.DenialOf(err))))
 	default:
 		f.observeLogin(LoginFailed, "")
 		f.authorizeError(w, r, authErr(ar, oe.AccessDenied, "the eID's answer could not be verified"))
@@ -229,4 +231,20 @@ func (f *Flow) sendCode(w http.ResponseWriter, r *http.Request, ar store.AuthReq
 		q.Set("state", ar.State)
 	}
 	f.cfg.Pages.Redirect(w, r, ar.RedirectURI, q)
+}
+
+// deniedDescription tells the relying party why the eID refused the login, so its page can
+// say it in its own sentence (the codes stay access_denied, RFC 6749 4.1.2.1).
+func deniedDescription(d eid.Denial) string {
+	switch d {
+	case eid.DenialCancelled:
+		return "the citizen cancelled the login at the eID"
+	case eid.DenialCredentials:
+		return "too many wrong passwords or one-time codes at the eID"
+	case eid.DenialLevel:
+		return "the citizen's eID account level is too low"
+	case eid.DenialConsent:
+		return "the citizen refused consent at the eID"
+	}
+	return "the eID login was refused or cancelled"
 }

@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -46,6 +47,14 @@ func safeReturn(s string) bool {
 	return true
 }
 
+// StepUpPurpose says, for a step-up's return path, why the login is asked (the signing
+// request's portal and number of documents), in lang; "" when it cannot tell. The text is
+// the server's own, never taken from the URL.
+type StepUpPurpose func(ctx context.Context, returnPath, lang string) string
+
+// SetStepUpPurpose installs fn (the signing API is built after the provider).
+func (f *Flow) SetStepUpPurpose(fn StepUpPurpose) { f.purpose.Store(&fn) }
+
 // HandleStepUp starts a level-2 eID login for one of Motlan's own pages.
 func (f *Flow) HandleStepUp(w http.ResponseWriter, r *http.Request) {
 	ret := r.URL.Query().Get("return")
@@ -62,24 +71,41 @@ func (f *Flow) HandleStepUp(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("lang") == "en" {
 		ar.UILocales = []string{"en"}
 	}
-	f.startUpstreamLogin(w, r, ar)
+	lang := "vi"
+	if len(ar.UILocales) > 0 {
+		lang = "en"
+	}
+	binding := ""
+	if fn := f.purpose.Load(); fn != nil {
+		binding = (*fn)(r.Context(), ret, lang)
+	}
+	f.startUpstreamLogin(w, r, ar, binding)
 }
 
 // finishStepUp completes an internal login: a session at level 2, then back to the page.
 // Failures are pages: there is no client to redirect an error to.
 func (f *Flow) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, q url.Values, once *store.Once) {
 	ctx := r.Context()
+	lang := "vi"
+	if web.PickLocale(ar.UILocales, "") == "en" {
+		lang = "en"
+	}
 	fail := func(status int, key string, err error) {
 		if err != nil {
 			f.cfg.Logger.WarnContext(ctx, "step-up login failed", "err", err)
 		}
-		f.cfg.Pages.Error(w, r, &web.PageError{Status: status, Key: key, Detail: ""})
+		// The page offers the signing link again: it starts a new login, bound anew.
+		retry := retryPath(ar.RedirectURI)
+		if retry != "" {
+			retry = f.cfg.Base + retry
+		}
+		f.cfg.Pages.Error(w, r, &web.PageError{Status: status, Key: key, Lang: lang, Retry: retry})
 	}
 	if err := f.cfg.EID.CheckCallback(q); err != nil {
 		if errors.Is(err, eid.ErrUnavailable) {
 			fail(http.StatusServiceUnavailable, "unavailable", err)
 		} else {
-			fail(http.StatusForbidden, "stepup_failed", err)
+			fail(http.StatusForbidden, denialKey(eid.DenialOf(err)), err)
 		}
 		return
 	}
@@ -105,4 +131,32 @@ func (f *Flow) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.Aut
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, f.cfg.Base+ar.RedirectURI, http.StatusFound)
+}
+
+// denialKey is the step-up error page's message for why the eID refused the login.
+func denialKey(d eid.Denial) string {
+	switch d {
+	case eid.DenialCancelled:
+		return "stepup_cancelled"
+	case eid.DenialCredentials:
+		return "stepup_credentials"
+	case eid.DenialLevel:
+		return "level2_required"
+	case eid.DenialConsent:
+		return "stepup_consent"
+	}
+	return "stepup_failed"
+}
+
+// retryPath is the page the login was for without its one-time ticket (a "t" query
+// parameter): opening it again mints a new one.
+func retryPath(ret string) string {
+	u, err := url.Parse(ret)
+	if err != nil || !safeReturn(ret) {
+		return ""
+	}
+	q := u.Query()
+	q.Del("t")
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -29,6 +29,9 @@ type AuthOptions struct {
 	MaxAge     int    // seconds; -1 when absent
 	LoginHint  string
 	UILocales  []string
+	// BindingMessage says why the login is asked ("Cổng X asks you to sign 3
+	// documents"), for eIDs that show one (the dev eID; OIDC CIBA's binding_message).
+	BindingMessage string
 }
 
 // Identity is what the eID verified about the citizen in one login.

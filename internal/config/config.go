@@ -45,6 +45,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes) whose
 	// X-Request-Id, traceparent and X-Forwarded-For are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Branding and Render: see branding.go.
+	Branding Branding `yaml:"branding"`
+	Render   Render   `yaml:"render"`
 }
 
 // DefaultShutdownTimeout is shutdown_timeout's default: within Kubernetes' default
@@ -441,6 +444,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateReplica()...)
 	errs = append(errs, c.Tracing.validate()...)
 	errs = append(errs, validateTrustedProxies(c.TrustedProxies)...)
+	errs = append(errs, c.Branding.validate()...)
+	errs = append(errs, c.Render.validate()...)
 	if len(c.Clients) == 0 {
 		add("clients: at least one relying party is required")
 	}

@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg config.Config, masterKey []byte, log *slog.L
 		return fail(err)
 	}
 	p, err := idp.New(ctx, idp.Config{
-		Issuer: cfg.Issuer, Store: st, Keys: km, EID: conn, Secret: secret, Logger: log,
+		Issuer: cfg.Issuer, Store: st, Keys: km, EID: conn, Secret: secret, Logger: log, Brand: cfg.Branding.Name,
 		SessionTTL: time.Duration(cfg.Tokens.Session), AccessTokenTTL: time.Duration(cfg.Tokens.AccessToken),
 		IDTokenTTL: time.Duration(cfg.Tokens.IDToken), RefreshTTL: time.Duration(cfg.Tokens.Refresh),
 		OfflineRefreshTTL: time.Duration(cfg.Tokens.OfflineRefresh), CodeTTL: time.Duration(cfg.Tokens.Code),

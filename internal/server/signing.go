@@ -144,15 +144,22 @@ func startSigning(ctx context.Context, cfg config.Config, st *sqlstore.Store, p 
 	for _, c := range trust {
 		roots.AddCert(c)
 	}
+	brand, err := branding(cfg.Branding)
+	if err != nil {
+		return nil, err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, Auth: auth{p}, BaseURL: cfg.Issuer, CSRFKey: csrfKey, ClientNames: names,
 		TrustRoots: roots, Logger: log, Extender: svc, Revoker: devCA,
 		MaxUploadBytes: int64(cfg.Signing.MaxDocumentMB) << 20, MaxDocuments: cfg.Signing.MaxDocuments,
 		RateLimits: limits, Audit: auditLog, KeptUntil: svc.KeptUntil,
+		ReturnOrigins: returnOrigins(cfg.Clients), DevReturn: cfg.DevEID != nil,
+		Branding: brand, Render: pageRenderer(cfg.Render, log),
 	})
 	if err != nil {
 		return nil, err
 	}
+	p.SetStepUpPurpose(api.StepUpPurpose) // the eID login says which portal asks to sign what
 	parts.api = dpopChallenges(p, api.Handler())
 	if parts.account, err = accountPage(p, st, svc, devCA, roots, masterKey, auditLog, log); err != nil {
 		return nil, err

@@ -90,7 +90,8 @@ func (a *API) askAgain(w http.ResponseWriter, r *http.Request, lang, cid string,
 		return true
 	}
 	v.Error = messages[lang]["wrong_code"]
-	v.CSRF = a.csrfToken(req.ID, cid, a.now())
+	v.CSRF = a.csrfToken(req.ID, cid, a.now(), csrfOpened(r.PostForm.Get("csrf")))
+	a.bindView(&v, req.ID, a.ticket(req.ID, csrfOpened(r.PostForm.Get("csrf"))))
 	a.renderPage(w, r, http.StatusUnprocessableEntity, "approve", lang, a.signPath(req.ID)+"?lang="+otherLang(lang), v)
 	return true
 }

@@ -73,6 +73,18 @@ type Config struct {
 	// KeptUntil is when an ended request's PDFs are deleted (signing.Service.KeptUntil),
 	// shown as documents_kept_until; nil: not shown.
 	KeptUntil func(signing.Request) time.Time
+	// ReturnOrigins are where each client's return_url may point; DevReturn also allows
+	// http://localhost and loopback (development only).
+	ReturnOrigins ReturnOrigins
+	DevReturn     bool
+	// Branding is the deployment's look on the approval pages; zero: the defaults.
+	Branding Branding
+	// Render draws page images for the approval page; nil: none (a sentence and the
+	// PDF link instead).
+	Render PageRenderer
+	// AcceptUnboundLogin accepts any level-2 login of the last FreshLogin, not only one
+	// made for the link (gate.go). Only tests of other behaviour set it; the server never.
+	AcceptUnboundLogin bool
 }
 
 // API serves the signing API and the approval pages.
@@ -96,6 +108,11 @@ type API struct {
 	limits    *ratelimit.Limiter
 	audit     *audit.Logger
 	keptUntil func(signing.Request) time.Time
+	returns   ReturnOrigins
+	devReturn bool
+	brand     Branding
+	render    PageRenderer
+	unbound   bool
 }
 
 // New checks cfg and builds the API.
@@ -120,6 +137,8 @@ func New(cfg Config) (*API, error) {
 		roots: cfg.TrustRoots, ext: cfg.Extender, revoker: cfg.Revoker, audit: cfg.Audit,
 	}
 	a.limits, a.keptUntil = cfg.RateLimits, cfg.KeptUntil
+	a.returns, a.devReturn, a.brand, a.render = cfg.ReturnOrigins, cfg.DevReturn, cfg.Branding.withDefaults(), cfg.Render
+	a.unbound = cfg.AcceptUnboundLogin
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
 	}
@@ -178,6 +197,7 @@ func (a *API) routes() []route {
 		{"GET", "/sign/{id}", a.handleApprovalPage},
 		{"POST", "/sign/{id}", a.handleApprovalPost},
 		{"GET", "/sign/{id}/documents/{index}", a.handleOriginalPDF},
+		{"GET", "/sign/{id}/documents/{index}/pages/{page}", a.handlePageImage},
 	}
 }
 
@@ -299,7 +319,10 @@ type requestJSON struct {
 	Location    string         `json:"location,omitempty"`
 	Level       signing.Level  `json:"level"`
 	CallbackURL string         `json:"callback_url,omitempty"`
-	Failure     string         `json:"failure,omitempty"`
+	ReturnURL   string         `json:"return_url,omitempty"`
+	// CancelReason is why the portal withdrew it, when it gave a reason ("superseded").
+	CancelReason string `json:"cancel_reason,omitempty"`
+	Failure      string `json:"failure,omitempty"`
 	// FailureCode and FailureVI say, for a failed request, what the portal may show:
 	// a stable code and a sentence for the citizen in Vietnamese.
 	FailureCode string `json:"failure_code,omitempty"`
@@ -338,7 +361,7 @@ func (a *API) toJSON(r signing.Request) requestJSON {
 	self := a.base + "/signing/v1/requests/" + r.ID
 	out := requestJSON{
 		ID: r.ID, Status: r.Status, Subject: r.Subject, Reason: r.Reason, Location: r.Location,
-		Level: r.Level, CallbackURL: r.CallbackURL, Failure: r.Failure,
+		Level: r.Level, CallbackURL: r.CallbackURL, ReturnURL: r.ReturnURL, CancelReason: r.CancelReason, Failure: r.Failure,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Version: r.Version,
 		ApprovalURL: a.approvalURL(r.ID), QRPNGURL: a.signedQRURL(r.ID, r.ExpiresAt), QRSVGURL: self + "/qr.svg",
 		Documents: make([]documentJSON, 0, len(r.Documents)),
@@ -489,7 +512,11 @@ func (a *API) handleCancel(w http.ResponseWriter, r *http.Request, c Caller) err
 	} else if id == "" {
 		return notFound()
 	}
-	req, err := a.svc.Cancel(r.Context(), c.ClientID, id)
+	reason, err := cancelReason(r)
+	if err != nil {
+		return badField("reason", `the body must be empty or JSON: {"reason":"superseded"}`)
+	}
+	req, err := a.svc.Cancel(r.Context(), c.ClientID, id, reason)
 	if err != nil {
 		return err
 	}

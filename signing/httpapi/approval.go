@@ -36,10 +36,22 @@ var vnTime = time.FixedZone("ICT", 7*3600)
 // messages holds every text the approval pages show; Vietnamese first.
 var messages = map[string]map[string]string{
 	"vi": {
-		"title": "Motlan – Ký số tài liệu", "brand": "Motlan", "switch": "English",
-		"sign_title": "Yêu cầu ký số",
-		"asks":       "đề nghị bạn ký số %d tài liệu bằng chữ ký số cá nhân của bạn.",
-		"reason":     "Lý do", "location": "Nơi ký", "expires": "Hết hạn lúc",
+		"title": "Ký số tài liệu", "brand": "Motlan", "switch": "English",
+		"small_print": "Ký số và xác thực qua Motlan",
+		"binding":     "đề nghị bạn ký số %d tài liệu. Đăng nhập định danh điện tử để xem và ký.",
+		// the link before login (gate.go), the wrong account, the way back, page images
+		"superseded": "Yêu cầu đã được thay thế", "superseded_note": "Yêu cầu này đã được thay bằng yêu cầu mới. Hãy mở đường dẫn ký mới nhất từ trang dịch vụ. Không tài liệu nào được ký theo yêu cầu này.",
+		"used": "Đường dẫn đã được sử dụng", "used_note": "Yêu cầu ký này đã được trả lời (đã ký hoặc đã từ chối). Bạn không cần đăng nhập lại.",
+		"wrong_account": "Yêu cầu dành cho người khác", "wrong_account_note": "Bạn đang đăng nhập bằng tài khoản định danh điện tử của người khác với người được đề nghị ký. Hãy đăng nhập lại bằng đúng tài khoản của mình.",
+		"switch_account": "Đăng nhập bằng tài khoản khác",
+		"back_to_portal": "Quay lại trang dịch vụ",
+		"page_n":         "Trang %d",
+		"zoom":           "Chạm vào ảnh để xem cỡ lớn.",
+		"no_images":      "Máy chủ này chưa hiển thị được ảnh từng trang. Hãy mở tệp PDF để đọc trước khi ký.",
+		"err.no_image":   "Không tạo được ảnh của trang này. Hãy mở tệp PDF để đọc.",
+		"sign_title":     "Yêu cầu ký số",
+		"asks":           "đề nghị bạn ký số %d tài liệu bằng chữ ký số cá nhân của bạn.",
+		"reason":         "Lý do", "location": "Nơi ký", "expires": "Hết hạn lúc",
 		"docs": "Tài liệu", "requester": "Bên yêu cầu",
 		"pages":       "%d trang",
 		"fingerprint": "Mã kiểm tra",
@@ -89,11 +101,23 @@ var messages = map[string]map[string]string{
 		"err.busy":         "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
 	},
 	"en": {
-		"title": "Motlan – Sign documents", "brand": "Motlan", "switch": "Tiếng Việt",
-		"sign_title": "Signature request",
-		"asks":       "asks you to sign %d documents with your personal digital signature.",
-		"asks_1":     "asks you to sign %d document with your personal digital signature.",
-		"reason":     "Reason", "location": "Location", "expires": "Expires at",
+		"title": "Sign documents", "brand": "Motlan", "switch": "Tiếng Việt",
+		"small_print": "Signing and authentication by Motlan",
+		"binding":     "asks you to sign %d documents. Log in with your national eID to see and sign them.",
+		"binding_1":   "asks you to sign %d document. Log in with your national eID to see and sign it.",
+		"superseded":  "Request replaced", "superseded_note": "This request was replaced by a newer one. Please open the latest signing link from the service. Nothing was signed for this request.",
+		"used": "Link already used", "used_note": "This signing request has already been answered (signed or declined). You do not need to log in again.",
+		"wrong_account": "This request is for someone else", "wrong_account_note": "You are logged in with another person's national eID account than the one asked to sign. Please log in again with your own account.",
+		"switch_account": "Log in with another account",
+		"back_to_portal": "Back to the service",
+		"page_n":         "Page %d",
+		"zoom":           "Tap an image to see it full size.",
+		"no_images":      "This server cannot show the pages as images yet. Please open the PDF to read it before you sign.",
+		"err.no_image":   "This page could not be drawn. Please open the PDF to read it.",
+		"sign_title":     "Signature request",
+		"asks":           "asks you to sign %d documents with your personal digital signature.",
+		"asks_1":         "asks you to sign %d document with your personal digital signature.",
+		"reason":         "Reason", "location": "Location", "expires": "Expires at",
 		"docs": "Documents", "requester": "Requested by",
 		"pages": "%d pages", "pages_1": "%d page",
 		"fingerprint": "Fingerprint",
@@ -182,11 +206,6 @@ func (a *API) subjectFor(citizenID string) func(string) string {
 	return func(clientID string) string { return a.auth.SubjectFor(clientID, citizenID) }
 }
 
-func (a *API) stepUp(w http.ResponseWriter, r *http.Request, id, lang string) {
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, a.auth.StepUpURL("/sign/"+id, lang), http.StatusSeeOther)
-}
-
 // ---- pages ----
 
 type docView struct {
@@ -198,6 +217,7 @@ type docView struct {
 	Fingerprint string
 	ViewURL     string
 	SignedAt    string
+	Images      []string // page images (images.go); none: a sentence and the PDF link
 }
 
 type pageView struct {
@@ -210,6 +230,7 @@ type pageView struct {
 	// result and message pages
 	Heading, Note, Status string
 	LinkURL, LinkText     string
+	ReturnURL             string // the portal's return_url: the button back after answering
 }
 
 // fingerprint shows the first and last 4 bytes of a SHA-256 in hex groups: "3f2a 91c0 … 7be1 0042".
@@ -265,6 +286,7 @@ func (a *API) view(req signing.Request, lang string) pageView {
 			SHA256: d.SHA256, Fingerprint: fingerprint(d.SHA256),
 			ViewURL:  a.signPath(req.ID) + "/documents/" + strconv.Itoa(i) + "?lang=" + lang,
 			SignedAt: formatTime(d.SignedAt, lang),
+			Images:   a.imageURLs(req.ID, i, d.Pages, lang),
 		})
 	}
 	return v
@@ -292,14 +314,15 @@ func (a *API) renderPage(w http.ResponseWriter, r *http.Request, status int, nam
 	var buf bytes.Buffer
 	err := pages.ExecuteTemplate(&buf, name, map[string]any{
 		"Lang": lang, "T": messages[lang], "Nonce": nonce, "D": v, "Switch": switchURL,
-		"ShowView": name == "approve",
+		"ShowView": name == "approve", "Brand": a.brand.name(lang), "Logo": a.brand.Logo,
+		"Primary": template.CSS(a.brand.Primary), "OnPrimary": template.CSS(a.brand.OnPrimary),
 	})
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	setPageHeaders(w.Header(), "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	setPageHeaders(w.Header(), "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:"+a.logoSource()+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
@@ -374,11 +397,15 @@ func (a *API) result(w http.ResponseWriter, r *http.Request, lang string, req si
 	if req.Status == signing.StatusSigning {
 		v.LinkURL, v.LinkText = a.signPath(req.ID)+"?lang="+lang, t["refresh"]
 	}
+	if req.ReturnURL != "" {
+		v.ReturnURL = req.ReturnURL
+	}
 	sw := a.signPath(req.ID) + "?lang=" + otherLang(lang)
 	a.renderPage(w, r, http.StatusOK, "result", lang, sw, v)
 }
 
-// GET /sign/{id}: the approval page, after a fresh level-2 eID login.
+// GET /sign/{id}: the approval page, after an eID login made for this link (gate.go).
+// A link that no longer waits says so before any login.
 func (a *API) handleApprovalPage(w http.ResponseWriter, r *http.Request) {
 	lang := pickLang(r, "")
 	id := pathID(r)
@@ -386,14 +413,19 @@ func (a *API) handleApprovalPage(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusNotFound, lang, "not_found", "", "")
 		return
 	}
-	cid, ok := a.citizen(r, a.fresh)
+	tk := r.URL.Query().Get("t")
+	cid, opened, ok := a.boundCitizen(r, id, tk, 0)
 	if !ok {
-		if a.approvalOpenAllowed(w, r, lang, id) {
-			a.stepUp(w, r, id, lang)
+		if !a.endedBeforeLogin(w, r, lang, id) && a.approvalOpenAllowed(w, r, lang, id) {
+			a.stepUpBound(w, r, id, lang)
 		}
 		return
 	}
 	req, err := a.svc.ForApproval(r.Context(), id, cid, a.subjectFor(cid))
+	if errors.Is(err, signing.ErrForbidden) {
+		a.wrongAccount(w, r, lang, id)
+		return
+	}
 	if err != nil {
 		a.pageError(w, r, lang, id, err)
 		return
@@ -403,11 +435,12 @@ func (a *API) handleApprovalPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := a.view(req, lang)
+	a.bindView(&v, id, tk)
 	if !a.activation(w, r, lang, id, cid, &v) {
 		return
 	}
-	v.CSRF = a.csrfToken(id, cid, a.now())
-	a.renderPage(w, r, http.StatusOK, "approve", lang, a.signPath(id)+"?lang="+otherLang(lang), v)
+	v.CSRF = a.csrfToken(id, cid, a.now(), opened)
+	a.renderPage(w, r, http.StatusOK, "approve", lang, a.pageURL(id, tk, otherLang(lang)), v)
 }
 
 // POST /sign/{id}: approve (with the hashes the page showed) or reject.
@@ -429,13 +462,14 @@ func (a *API) handleApprovalPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// A page with a link rather than a redirect: form-action 'self' would block the
 		// redirect chain to the eID.
-		a.message(w, r, http.StatusForbidden, lang, "stepup", a.auth.StepUpURL("/sign/"+id, lang), "login_again")
+		a.message(w, r, http.StatusForbidden, lang, "stepup", a.stepUpURLFor(id, lang), "login_again")
 		return
 	}
 	if !a.approvalAllowed(w, r, lang, id, cid) {
 		return
 	}
-	if !a.checkCSRF(r.PostForm.Get("csrf"), id, cid) {
+	// The token carries the time the link was opened: the login must not be older.
+	if !a.checkCSRF(r, r.PostForm.Get("csrf"), id, cid) {
 		a.message(w, r, http.StatusForbidden, lang, "csrf", a.signPath(id)+"?lang="+lang, "reopen")
 		return
 	}
@@ -506,9 +540,9 @@ func (a *API) handleOriginalPDF(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusNotFound, lang, "not_found", "", "")
 		return
 	}
-	cid, ok := a.citizen(r, a.fresh+a.formTTL)
+	cid, _, ok := a.boundCitizen(r, id, r.URL.Query().Get("t"), a.formTTL)
 	if !ok {
-		a.stepUp(w, r, id, lang)
+		a.stepUpBound(w, r, id, lang)
 		return
 	}
 	ctx := r.Context()
@@ -538,28 +572,39 @@ func (a *API) docTitle(ctx context.Context, id string, i int, cid string) string
 
 // ---- CSRF ----
 
-// csrfToken binds the approval form to the request and the citizen's session: the time it
-// was issued and an HMAC over (id, citizen id, time) under Config.CSRFKey.
-func (a *API) csrfToken(id, citizenID string, at time.Time) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(at.Unix()))
-	return base64.RawURLEncoding.EncodeToString(append(b[:], a.csrfMAC(id, citizenID, at.Unix())...))
+// csrfToken binds the approval form to the request, the citizen's session and the time
+// the link was opened: the time it was issued, that time, and an HMAC over (id, citizen
+// id, both times) under Config.CSRFKey.
+func (a *API) csrfToken(id, citizenID string, at, opened time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(at.Unix()))
+	binary.BigEndian.PutUint64(b[8:], uint64(opened.Unix()))
+	return base64.RawURLEncoding.EncodeToString(append(b[:], a.csrfMAC(id, citizenID, at.Unix(), opened.Unix())...))
 }
 
-func (a *API) csrfMAC(id, citizenID string, at int64) []byte {
+func (a *API) csrfMAC(id, citizenID string, at, opened int64) []byte {
 	m := hmac.New(sha256.New, a.csrfKey)
-	m.Write([]byte("motlan/sign-csrf/v1\x00" + id + "\x00" + citizenID + "\x00" + strconv.FormatInt(at, 10)))
+	m.Write([]byte("motlan/sign-csrf/v2\x00" + id + "\x00" + citizenID + "\x00" + strconv.FormatInt(at, 10) +
+		"\x00" + strconv.FormatInt(opened, 10)))
 	return m.Sum(nil)
 }
 
-func (a *API) checkCSRF(tok, id, citizenID string) bool {
+// checkCSRF checks the form's token and that the browser's eID login is not older than
+// the link's opening the token carries (sole control, gate.go).
+func (a *API) checkCSRF(r *http.Request, tok, id, citizenID string) bool {
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(raw) != 8+sha256.Size {
+	if err != nil || len(raw) != 16+sha256.Size {
 		return false
 	}
 	at := int64(binary.BigEndian.Uint64(raw[:8]))
-	if !hmac.Equal(raw[8:], a.csrfMAC(id, citizenID, at)) {
+	opened := int64(binary.BigEndian.Uint64(raw[8:16]))
+	if !hmac.Equal(raw[16:], a.csrfMAC(id, citizenID, at, opened)) {
 		return false
+	}
+	if !a.unbound {
+		if _, _, authAt, ok := a.auth.BrowserCitizen(r); !ok || authAt.Unix() < opened {
+			return false
+		}
 	}
 	age := a.now().Sub(time.Unix(at, 0))
 	return age <= a.formTTL && age > -time.Minute

@@ -70,6 +70,23 @@ func shownForm(t *testing.T, page string) url.Values {
 	return v
 }
 
+// reStepUpReturn is the approval page's step-up return path: the page with a fresh ticket
+// (sole control, gate.go).
+var reStepUpReturn = regexp.MustCompile(`^/sign/r1\?t=[A-Za-z0-9_-]{32}(&lang=en)?$`)
+
+// wantStepUp checks that loc is the step-up login returning to r1's page with a ticket.
+func wantStepUp(t *testing.T, e *env, loc, lang string) {
+	t.Helper()
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatalf("step-up URL %q: %v", loc, err)
+	}
+	ret := u.Query().Get("return")
+	if want := e.auth.StepUpURL(ret, lang); loc != want || !reStepUpReturn.MatchString(ret) || strings.HasSuffix(ret, "&lang=en") != (lang == "en") {
+		t.Errorf("step-up %q (return %q), want the step-up back to /sign/r1 with a ticket in %s", loc, ret, lang)
+	}
+}
+
 func TestApprovalStepUp(t *testing.T) {
 	e := newEnv(t)
 	e.pending("r1")
@@ -87,11 +104,12 @@ func TestApprovalStepUp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// The return path carries a ticket since logins are bound to the link.
 			resp, _ := e.page("GET", tc.path, tc.sid, nil)
-			want := e.auth.StepUpURL("/sign/r1", tc.lang)
-			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
-				t.Errorf("%d Location %q, want %q", resp.StatusCode, resp.Header.Get("Location"), want)
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Errorf("%d, want 303", resp.StatusCode)
 			}
+			wantStepUp(t, e, resp.Header.Get("Location"), tc.lang)
 		})
 	}
 	resp, _ := e.page("GET", "/sign/r1", "fresh", nil)
@@ -129,9 +147,10 @@ func TestApprovalPage(t *testing.T) {
 	_, en := e.page("GET", "/sign/r1?lang=en", "a", nil)
 	contains(t, en, `<html lang="en">`, "Sign all (2 documents)", "2 pages ·", "1 page ·", "Decline", "Tờ khai đăng ký khai sinh", "Tiếng Việt")
 
-	// Another citizen sees nothing of it.
+	// Another citizen sees nothing of it, and can log in as someone else (403 with the
+	// switch button since the wrong account is no longer a dead end).
 	resp, body = e.page("GET", "/sign/r1", "b", nil)
-	if resp.StatusCode != 404 || strings.Contains(body, "Tờ khai") {
+	if resp.StatusCode != 403 || strings.Contains(body, "Tờ khai") || !strings.Contains(body, "Đăng nhập bằng tài khoản khác") {
 		t.Errorf("other citizen: %d", resp.StatusCode)
 	}
 	wantPageHeaders(t, resp)
@@ -232,8 +251,8 @@ func TestApprovalCSRF(t *testing.T) {
 	_, body := e.page("GET", "/sign/r1", "a", nil)
 	good := shownForm(t, body)
 	good.Set("action", "approve")
-	other := e.api.csrfToken("r1", "cit-B", e.clock.Now())
-	forR2 := e.api.csrfToken("r2", citizenA, e.clock.Now())
+	other := e.api.csrfToken("r1", "cit-B", e.clock.Now(), e.clock.Now())
+	forR2 := e.api.csrfToken("r2", citizenA, e.clock.Now(), e.clock.Now())
 
 	with := func(k, v string) url.Values {
 		f := url.Values{}
@@ -292,10 +311,12 @@ func TestApprovalPostNeedsLogin(t *testing.T) {
 			e.session("l1", citizenA, "1", time.Minute)
 			e.session("stale", citizenA, "2", 21*time.Minute)
 			resp, page := e.page("POST", "/sign/r1", sid, form)
-			link := html.EscapeString(e.auth.StepUpURL("/sign/r1", "vi"))
-			if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, `href="`+link+`"`) || !strings.Contains(page, "Đăng nhập lại") {
-				t.Errorf("%d %s", resp.StatusCode, page)
+			link := regexp.MustCompile(`class="btn primary" href="([^"]+)"`).FindStringSubmatch(page)
+			if resp.StatusCode != http.StatusForbidden || link == nil || !strings.Contains(page, "Đăng nhập lại") {
+				t.Fatalf("%d %s", resp.StatusCode, page)
 			}
+			// with a ticket since logins are bound to the link
+			wantStepUp(t, e, html.UnescapeString(link[1]), "vi")
 		})
 	}
 	for _, f := range []url.Values{{"csrf": form["csrf"], "action": {"approve"}}, {"csrf": form["csrf"], "action": {"approve"}, "hash": {"xyz"}},

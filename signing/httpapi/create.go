@@ -44,7 +44,7 @@ type createForm struct {
 	filenames  []string
 }
 
-var singleFields = map[string]bool{"subject": true, "reason": true, "location": true, "level": true, "callback_url": true, "ttl": true}
+var singleFields = map[string]bool{"subject": true, "reason": true, "location": true, "level": true, "callback_url": true, "return_url": true, "ttl": true}
 
 func (a *API) handleCreate(w http.ResponseWriter, r *http.Request, c Caller) error {
 	start := a.now()
@@ -282,6 +282,12 @@ func (a *API) createInput(c Caller, f *createForm) (signing.CreateInput, error) 
 			return in, badField("callback_url", "callback_url must be an https URL (http only on loopback) without credentials or fragment")
 		}
 		in.CallbackURL = cb
+	}
+	if ru := strings.TrimSpace(f.fields["return_url"]); ru != "" {
+		if !a.validReturn(c.ClientID, ru) {
+			return in, badField("return_url", "return_url must be on one of the client's registered redirect origins")
+		}
+		in.ReturnURL = ru
 	}
 	if s := strings.TrimSpace(f.fields["ttl"]); s != "" {
 		d, err := time.ParseDuration(s)

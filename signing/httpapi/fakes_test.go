@@ -179,7 +179,7 @@ func (f *fakeService) Wait(ctx context.Context, clientID, id string, since int64
 	}
 }
 
-func (f *fakeService) Cancel(ctx context.Context, clientID, id string) (signing.Request, error) {
+func (f *fakeService) Cancel(ctx context.Context, clientID, id, reason string) (signing.Request, error) {
 	f.mu.Lock()
 	r, err := f.get(clientID, id)
 	f.mu.Unlock()
@@ -194,7 +194,7 @@ func (f *fakeService) Cancel(ctx context.Context, clientID, id string) (signing.
 	case r.Status != signing.StatusPending:
 		return r, signing.ErrNotPending
 	}
-	return f.update(id, func(r *signing.Request) { r.Status = signing.StatusCanceled }), nil
+	return f.update(id, func(r *signing.Request) { r.Status, r.CancelReason = signing.StatusCanceled, reason }), nil
 }
 
 func (f *fakeService) List(ctx context.Context, clientID, subject string, limit int) ([]signing.Request, error) {
@@ -231,6 +231,18 @@ func (f *fakeService) mine(id, citizenID string, subjectFor func(string) string)
 		return signing.Request{}, signing.ErrForbidden
 	}
 	return *r, nil
+}
+
+// Preview is what the link says before login (signing.Service.Preview).
+func (f *fakeService) Preview(ctx context.Context, id string) (signing.Preview, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reqs[id]
+	if !ok {
+		return signing.Preview{}, signing.ErrNotFound
+	}
+	return signing.Preview{ClientID: r.ClientID, Documents: len(r.Documents), Status: r.Status,
+		CancelReason: r.CancelReason, ExpiresAt: r.ExpiresAt}, nil
 }
 
 func (f *fakeService) ForApproval(ctx context.Context, id, citizenID string, subjectFor func(string) string) (signing.Request, error) {

@@ -51,6 +51,9 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 	cfg := Config{
 		Service: svc, Auth: au, BaseURL: base, CSRFKey: bytes.Repeat([]byte{7}, 32), Now: ck.Now,
 		ClientNames: map[string]string{portal: "Cổng Dịch vụ công tỉnh"},
+		// Most tests here are about other things than sole control: any fresh login
+		// will do for them; gate_test.go tests the bound login.
+		AcceptUnboundLogin: true,
 	}
 	for _, m := range mod {
 		m(&cfg)

@@ -21,7 +21,9 @@ type Service interface {
 	// Wait returns as soon as the request's Version exceeds sinceVersion, or after max with
 	// the request as it is then.
 	Wait(ctx context.Context, clientID, id string, sinceVersion int64, max time.Duration) (signing.Request, error)
-	Cancel(ctx context.Context, clientID, id string) (signing.Request, error)
+	// Cancel withdraws a pending request; reason is "" or a short snake_case word
+	// (signing.CancelSuperseded), stored and shown on its approval link.
+	Cancel(ctx context.Context, clientID, id, reason string) (signing.Request, error)
 	List(ctx context.Context, clientID, subject string, limit int) ([]signing.Request, error)
 	SignedPDF(ctx context.Context, clientID, id string, index int) ([]byte, error)
 	ForApproval(ctx context.Context, id, citizenID string, subjectForClient func(clientID string) string) (signing.Request, error)

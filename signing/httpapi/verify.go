@@ -59,5 +59,5 @@ func (a *API) handleVerify(w http.ResponseWriter, r *http.Request, c Caller) err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	return json.NewEncoder(w).Encode(rep)
+	return json.NewEncoder(w).Encode(citizenReport(rep))
 }

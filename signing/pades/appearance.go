@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"unicode/utf16"
 
 	"golang.org/x/text/unicode/norm"
@@ -27,57 +28,131 @@ func appearanceLines(opt *Options) []string {
 	return lines
 }
 
+// MinFontSize is the smallest visible-signature text: 7 pt stays readable on paper.
+// Text that would need less is wrapped, and the box grows upwards to hold it.
+const MinFontSize = 7.0
+
+// appearanceLayout is the visible text laid out in the box: the glyph lines, the font
+// size and the box's height (grown when the text needs it at MinFontSize).
+type appearanceLayout struct {
+	lines  [][]uint16
+	size   float64
+	height float64
+}
+
+const apPad, apLeading, apMaxSize = 4.0, 1.25, 10.0
+
+// layoutAppearance fits the lines in width x height at up to 10 pt; below MinFontSize it
+// wraps them at word boundaries at MinFontSize and makes the box as tall as they need.
+func layoutAppearance(tt *ttFont, lines []string, width, height float64) (appearanceLayout, error) {
+	glyphLines, maxW, err := shapeLines(tt, lines)
+	if err != nil {
+		return appearanceLayout{}, err
+	}
+	size := apMaxSize
+	if maxW > 0 {
+		size = math.Min(size, (width-2*apPad)*1000/maxW)
+	}
+	size = math.Min(size, (height-2*apPad)/(apLeading*float64(len(lines))))
+	if size >= MinFontSize {
+		return appearanceLayout{lines: glyphLines, size: size, height: height}, nil
+	}
+	size = MinFontSize
+	var wrapped []string
+	for _, l := range lines {
+		wrapped = append(wrapped, wrapLine(tt, l, (width-2*apPad)*1000/size)...)
+	}
+	if glyphLines, _, err = shapeLines(tt, wrapped); err != nil {
+		return appearanceLayout{}, err
+	}
+	need := 2*apPad + size*apLeading*float64(len(wrapped))
+	return appearanceLayout{lines: glyphLines, size: size, height: math.Max(height, need)}, nil
+}
+
+// shapeLines maps lines to glyphs (NFC first) and gives the widest line in font units.
+func shapeLines(tt *ttFont, lines []string) ([][]uint16, float64, error) {
+	out := make([][]uint16, len(lines))
+	maxW := 0.0
+	for i, l := range lines {
+		g, err := tt.glyphs(norm.NFC.String(l))
+		if err != nil {
+			return nil, 0, err
+		}
+		out[i] = g
+		maxW = math.Max(maxW, glyphWidth(tt, g))
+	}
+	return out, maxW, nil
+}
+
+func glyphWidth(tt *ttFont, gids []uint16) float64 {
+	w := 0.0
+	for _, g := range gids {
+		w += tt.width(g)
+	}
+	return w
+}
+
+// wrapLine breaks l at spaces into lines at most max font units wide (a single word wider
+// than that stays whole: the box is then clipped rather than the word split).
+func wrapLine(tt *ttFont, l string, max float64) []string {
+	var out []string
+	cur := ""
+	for _, word := range strings.Fields(l) {
+		try := word
+		if cur != "" {
+			try = cur + " " + word
+		}
+		if g, err := tt.glyphs(norm.NFC.String(try)); err == nil && glyphWidth(tt, g) <= max || cur == "" {
+			cur = try
+			continue
+		}
+		out = append(out, cur)
+		cur = word
+	}
+	if cur != "" || len(out) == 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
 // writeAppearance writes the visible appearance: a form XObject that shows the lines in
 // an embedded subset of the configured TrueType font, as glyph IDs (Identity-H) with a
-// /ToUnicode map, so every Vietnamese letter (ĩ, Ĩ included) renders and copies out.
-func writeAppearance(w *objWriter, opt *Options) (ref, error) {
+// /ToUnicode map, so every Vietnamese letter (ĩ, Ĩ included) renders and copies out. It
+// returns the widget's rectangle: the Appearance's, taller when the text needed it.
+func writeAppearance(w *objWriter, opt *Options) (ref, [4]float64, error) {
 	a := opt.Appearance
 	tt, err := parseTrueType(a.Font)
 	if err != nil {
-		return ref{}, err
-	}
-	lines := appearanceLines(opt)
-	gids := make([][]uint16, len(lines))
-	maxW := 0.0
-	for i, l := range lines {
-		if gids[i], err = tt.glyphs(norm.NFC.String(l)); err != nil {
-			return ref{}, err
-		}
-		wd := 0.0
-		for _, g := range gids[i] {
-			wd += tt.width(g)
-		}
-		maxW = math.Max(maxW, wd)
+		return ref{}, a.Rect, err
 	}
 	width, height := a.Rect[2]-a.Rect[0], a.Rect[3]-a.Rect[1]
-	const pad, leading = 4.0, 1.25
-	size := 10.0
-	if maxW > 0 {
-		size = math.Min(size, (width-2*pad)*1000/maxW)
+	lay, err := layoutAppearance(tt, appearanceLines(opt), width, height)
+	if err != nil {
+		return ref{}, a.Rect, err
 	}
-	size = math.Min(size, (height-2*pad)/(leading*float64(len(lines))))
-	if size < 1 {
-		size = 1
-	}
+	rect := a.Rect
+	height = lay.height
+	rect[3] = rect[1] + height
+	size := lay.size
 
 	var content bytes.Buffer
 	fmt.Fprintf(&content, "q 0.1 0.3 0.7 RG 1 w 0.5 0.5 %s %s re S Q\n", num(width-1), num(height-1))
 	content.WriteString("BT 0 0 0 rg /F1 " + num(round2(size)) + " Tf\n")
-	y := height - pad - size
-	for _, g := range gids {
-		fmt.Fprintf(&content, "1 0 0 1 %s %s Tm <", num(pad), num(round2(y)))
+	y := height - apPad - size
+	for _, g := range lay.lines {
+		fmt.Fprintf(&content, "1 0 0 1 %s %s Tm <", num(apPad), num(round2(y)))
 		for _, id := range g {
 			fmt.Fprintf(&content, "%04X", id)
 		}
 		content.WriteString("> Tj\n")
-		y -= size * leading
+		y -= size * apLeading
 	}
 	content.WriteString("ET\n")
 
 	// Font objects.
 	fontFile, err := tt.subset()
 	if err != nil {
-		return ref{}, err
+		return ref{}, rect, err
 	}
 	used := make([]uint16, 0, len(tt.used))
 	for g := range tt.used {
@@ -114,7 +189,7 @@ func writeAppearance(w *objWriter, opt *Options) (ref, error) {
 		baseFont, cidRef, tuRef))
 
 	w.putStream(apRef, fmt.Sprintf(" /Type /XObject /Subtype /Form /BBox [0 0 %s %s] /Resources << /Font << /F1 %s >> >>", num(width), num(height), fontRef), content.Bytes())
-	return apRef, nil
+	return apRef, rect, nil
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }

@@ -118,12 +118,11 @@ func buildIncrement(d *document, opt *Options, reserved int) (inc *increment, er
 	rect := [4]float64{}
 	var apRef *ref
 	if a := opt.Appearance; a != nil {
-		rect = a.Rect
-		r, err := writeAppearance(w, opt)
+		r, grown, err := writeAppearance(w, opt)
 		if err != nil {
 			return nil, err
 		}
-		apRef = &r
+		rect, apRef = grown, &r
 	}
 	acro := d.root.Key("AcroForm")
 	name := opt.FieldName

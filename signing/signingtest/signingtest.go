@@ -74,6 +74,7 @@ func Request(id, client, subject string, n int, now time.Time) (signing.Request,
 		Reason: "Ký hồ sơ đăng ký khai sinh (số 7)", Location: "Sầm Sơn, Thanh Hóa",
 		Level: signing.LevelBT, Status: signing.StatusPending,
 		CallbackURL: "https://portal.example.vn/cb?x=1",
+		ReturnURL:   "https://portal.example.vn/ho-so/7?ký=1",
 		Fingerprint: "fp-" + id,
 		CreatedAt:   now, ExpiresAt: now.Add(15 * time.Minute),
 	}
@@ -252,10 +253,16 @@ func testUpdateFinal(e *env) {
 	r, pdfs := Request("fin", "portal", "sub", 1, Start)
 	e.create(r, pdfs)
 	_, err := e.s.UpdateSigningRequest(e.ctx, "fin", func(old signing.Request) (signing.Request, error) {
-		old.Status = signing.StatusCanceled
+		old.Status, old.CancelReason = signing.StatusCanceled, signing.CancelSuperseded
+		old.ReturnURL = "https://elsewhere.example/" // identity: an update cannot change it
 		return old, nil
 	})
 	must(e.t, "cancel", err)
+	if got, err := e.s.GetSigningRequest(e.ctx, "fin"); err != nil || got.CancelReason != signing.CancelSuperseded ||
+		got.ReturnURL != "https://portal.example.vn/ho-so/7?ký=1" {
+		e.t.Fatalf("after cancel: reason %q return %q (%v), want %q and the return URL given at create",
+			got.CancelReason, got.ReturnURL, err, signing.CancelSuperseded)
+	}
 	called := false
 	_, err = e.s.UpdateSigningRequest(e.ctx, "fin", func(old signing.Request) (signing.Request, error) {
 		called = true

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
@@ -179,6 +181,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		lang:        lang,
 		expires:     now.Add(pendingTTL),
 	}
+	pl.binding = bindingMessage(q.Get("binding_message"))
 	if h := q.Get("login_hint"); len(h) == 12 && strings.Trim(h, "0123456789") == "" {
 		pl.loginHint = h
 	}
@@ -218,6 +221,7 @@ func equalConst(a, b string) bool {
 // loginView is what the login pages render.
 type loginView struct {
 	ID, CSRF, Lang, Client, LoginHint, OTP, Error string
+	Binding                                       string // why the client asks (binding_message)
 	Level                                         int
 	Citizens                                      []citizenRow
 }
@@ -270,7 +274,7 @@ func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) viewOf(pl *pendingLogin) loginView {
 	v := loginView{ID: pl.id, CSRF: pl.browser, Lang: pl.lang, Client: pl.clientID,
-		LoginHint: pl.loginHint, Level: pl.level}
+		LoginHint: pl.loginHint, Level: pl.level, Binding: pl.binding}
 	if c, ok := p.clients[pl.clientID]; ok {
 		v.Client = c.Name
 	}
@@ -361,7 +365,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		p.log.WarnContext(r.Context(), "sim: login form failed the CSRF check")
 		p.renderError(w, http.StatusForbidden, lang, "csrf")
 	case out == loginDenied:
-		p.redirectError(w, r, pl.redirectURI, pl.state, "access_denied", "the citizen cancelled or failed to log in")
+		p.redirectError(w, r, pl.redirectURI, pl.state, "access_denied", pl.denyWhy)
 	case out == loginReload:
 		http.Redirect(w, r, p.base+"/login?id="+url.QueryEscape(pl.id), http.StatusSeeOther)
 	case out == loginShow:
@@ -376,15 +380,28 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 // login (denied or succeeded).
 func (p *Provider) loginStep(cur *pendingLogin, f url.Values) (out loginOutcome, errKey string, done bool) {
 	action := f.Get("action")
+	// Each way a login ends without a code says why in error_description, as an eID's
+	// would, so the broker can tell the citizen in its own sentence.
 	switch {
-	case action == "cancel":
+	case action == "cancel" && cur.stage == stageInsufficient:
+		cur.denyWhy = "account level too low"
 		return loginDenied, "", true
+	case action == "cancel":
+		cur.denyWhy = "the citizen cancelled the login"
+		return loginDenied, "", true
+	case action == "consent" && cur.stage == stageConsent:
+		if f.Get("answer") != "allow" {
+			cur.denyWhy = "the citizen refused consent"
+			return loginDenied, "", true
+		}
+		return loginSuccess, "", true
 	case action == "login" && cur.stage == stagePassword:
 		cur.typedCCCD = typedNumber(f.Get("cccd"))
 		i, ok := p.byCCCD[strings.TrimSpace(f.Get("cccd"))]
 		if !ok || !equalConst(f.Get("password"), p.citizens[i].password()) {
 			cur.failures++
 			if cur.failures >= maxFailures {
+				cur.denyWhy = "too many wrong passwords"
 				return loginDenied, "", true
 			}
 			// POST-redirect-GET: the re-shown form (with the number kept and the
@@ -403,9 +420,14 @@ func (p *Provider) loginStep(cur *pendingLogin, f url.Values) (out loginOutcome,
 		if !equalConst(strings.TrimSpace(f.Get("otp")), cur.otp) {
 			cur.failures++
 			if cur.failures >= maxFailures {
+				cur.denyWhy = "too many wrong one-time codes"
 				return loginDenied, "", true
 			}
 			return loginShow, "bad_otp", false
+		}
+		if p.consent {
+			cur.stage = stageConsent
+			return loginReload, "", false
 		}
 		return loginSuccess, "", true
 	}
@@ -423,4 +445,18 @@ func (p *Provider) loginSucceeded(w http.ResponseWriter, r *http.Request, pl pen
 		clientID: pl.clientID, redirectURI: pl.redirectURI, challenge: pl.challenge,
 		nonce: pl.nonce, scope: pl.scope, citizen: pl.citizen, authTime: now, sid: sid,
 	}, pl.state)
+}
+
+// bindingMessage keeps a client's binding_message to show: printable text of at most 200
+// characters, else nothing.
+func bindingMessage(s string) string {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 200 {
+		return ""
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return ""
+		}
+	}
+	return s
 }

@@ -88,6 +88,8 @@ func Login(ctx context.Context, client *http.Client, authorizeURL, cccdNumber, p
 			req, err = w.post(page, "otp", url.Values{"otp": {string(m[1])}})
 		case "insufficient":
 			req, err = w.post(page, "cancel", nil)
+		case "consent": // Config.AskConsent: the citizen agrees
+			req, err = w.post(page, "consent", url.Values{"answer": {"allow"}})
 		default:
 			return nil, fmt.Errorf("%w: stage %s", ErrUnexpectedPage, stage)
 		}

@@ -33,6 +33,10 @@ var messages = map[string]map[string]string{
 		"confirm":         "Xác nhận",
 		"bad_otp":         "Mã OTP không đúng. Vui lòng thử lại.",
 		"insuff_title":    "Tài khoản chưa đủ mức độ",
+		"consent_title":   "Chia sẻ thông tin định danh",
+		"consent_body":    "Đồng ý chia sẻ thông tin định danh của bạn với",
+		"consent_allow":   "Đồng ý",
+		"consent_deny":    "Không đồng ý",
 		"insuff_body":     "Dịch vụ này yêu cầu tài khoản định danh điện tử mức độ 2. Tài khoản của bạn hiện ở mức độ 1. Vui lòng liên hệ cơ quan Công an để được cấp tài khoản mức độ 2.",
 		"back":            "Quay lại dịch vụ",
 		"error_title":     "Không thể tiếp tục",
@@ -72,6 +76,10 @@ var messages = map[string]map[string]string{
 		"confirm":         "Confirm",
 		"bad_otp":         "Wrong one-time code. Please try again.",
 		"insuff_title":    "Account level too low",
+		"consent_title":   "Share your identity data",
+		"consent_body":    "Agree to share your identity data with",
+		"consent_allow":   "Agree",
+		"consent_deny":    "Do not agree",
 		"insuff_body":     "This service requires a level 2 electronic identification account. Your account is level 1. Please contact the police to be issued a level 2 account.",
 		"back":            "Return to the service",
 		"error_title":     "Cannot continue",
@@ -122,6 +130,8 @@ func (p *Provider) renderLogin(w http.ResponseWriter, status int, st stage, v lo
 		name = "otp"
 	case stageInsufficient:
 		name = "insufficient"
+	case stageConsent:
+		name = "consent"
 	}
 	d := p.page(v.Lang, name)
 	d.View = v
@@ -194,6 +204,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 {{if eq .Stage "password"}}{{template "password" .}}
 {{else if eq .Stage "otp"}}{{template "otp" .}}
 {{else if eq .Stage "insufficient"}}{{template "insufficient" .}}
+{{else if eq .Stage "consent"}}{{template "consent" .}}
 {{else if eq .Stage "loggedout"}}<h1>{{.T.loggedout_title}}</h1><p>{{.T.loggedout_body}}</p>
 {{else}}<h1>{{or .Title .T.error_title}}</h1><p class="error" role="alert">{{.Message}}</p>
 {{with .Detail}}<p id="error-help">{{.}}</p>{{end}}{{end}}
@@ -205,7 +216,9 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 <input type="hidden" name="csrf" value="{{.View.CSRF}}">
 <input type="hidden" name="lang" value="{{.Lang}}">
 {{end}}
+{{define "binding"}}{{with .View.Binding}}<p class="binding" id="binding-message" role="note">{{.}}</p>{{end}}{{end}}
 {{define "password"}}<h1>{{.T.login_title}}</h1>
+{{template "binding" .}}
 <p>{{.T.login_for}} <strong>{{.View.Client}}</strong><br>{{.T.level_req}} <strong>{{.View.Level}}</strong></p>
 {{if .View.Error}}<p class="error" role="alert">{{.View.Error}}</p>{{end}}
 <form method="post" action="{{.Base}}/login">
@@ -226,6 +239,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 </section>
 {{end}}
 {{define "otp"}}<h1>{{.T.otp_title}}</h1>
+{{template "binding" .}}
 <p>{{.T.otp_sent}}</p>
 <p class="otp-box">{{.T.otp_dev}} <strong id="dev-otp">{{.View.OTP}}</strong></p>
 {{if .View.Error}}<p class="error" role="alert">{{.View.Error}}</p>{{end}}
@@ -236,6 +250,14 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 <button type="submit" name="action" value="cancel" class="secondary" formnovalidate>{{.T.cancel}}</button>
 </form>
 {{end}}
+{{define "consent"}}<h1>{{.T.consent_title}}</h1>
+<p>{{.T.consent_body}} <strong>{{.View.Client}}</strong></p>
+<form method="post" action="{{.Base}}/login">
+{{template "hidden" .}}<input type="hidden" name="action" value="consent">
+<button type="submit" name="answer" value="allow">{{.T.consent_allow}}</button>
+<button type="submit" name="answer" value="deny" class="secondary">{{.T.consent_deny}}</button>
+</form>
+{{end}}
 {{define "insufficient"}}<h1>{{.T.insuff_title}}</h1>
 <p class="error" role="alert">{{.T.insuff_body}}</p>
 <form method="post" action="{{.Base}}/login">
@@ -244,6 +266,7 @@ const pageTemplates = `{{define "page"}}<!doctype html>
 {{end}}`
 
 const pageCSS = `*{box-sizing:border-box}
+.binding{background:#fff7e0;border-left:4px solid #b3191e;padding:.5rem .75rem;font-weight:600}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:#1b1b1b;background:#f4f5f7}
 header{display:flex;justify-content:space-between;align-items:center;gap:.5rem;padding:.75rem 1rem;background:#b3191e;color:#fff}
 header .brand{margin:0;font-weight:600}

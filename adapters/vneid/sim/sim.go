@@ -96,6 +96,9 @@ type Config struct {
 	ACRValues [2]string
 	// OmitVerified leaves out so_dien_thoai_verified, as an eID without *_verified claims.
 	OmitVerified bool
+	// AskConsent adds a last step where the citizen agrees (or refuses) to share their
+	// data with the service, as the eID app does; refusing ends in access_denied.
+	AskConsent bool
 }
 
 // Where the sim states the account level (Config.LevelIn).
@@ -119,6 +122,7 @@ type Provider struct {
 	levelClaim string
 	acrValues  [2]string
 	noVerified bool
+	consent    bool
 
 	key       *ecdsa.PrivateKey
 	idSigner  jose.Signer

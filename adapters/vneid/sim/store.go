@@ -13,6 +13,7 @@ const (
 	stagePassword stage = iota
 	stageOTP
 	stageInsufficient
+	stageConsent // Config.AskConsent: share the data with the service?
 )
 
 // pendingLogin is an authorization request waiting for the citizen.
@@ -34,6 +35,8 @@ type pendingLogin struct {
 	failures    int
 	typedCCCD   string // what the citizen typed last, re-shown after a wrong password
 	errKey      string // message key of the last failed attempt, shown until the next post
+	binding     string // the client's binding_message, shown on every step
+	denyWhy     string // the error_description of an access_denied: why the login ended
 	expires     time.Time
 }
 

@@ -147,6 +147,7 @@ func (p *Provider) levelValue(l int) string {
 // levelConfig checks and keeps where and how the level is stated.
 func (p *Provider) levelConfig(cfg Config) error {
 	p.levelIn, p.levelClaim, p.acrValues, p.noVerified = cfg.LevelIn, cfg.LevelClaim, cfg.ACRValues, cfg.OmitVerified
+	p.consent = cfg.AskConsent
 	switch p.levelIn {
 	case "":
 		p.levelIn = LevelInACR

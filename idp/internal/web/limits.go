@@ -24,10 +24,10 @@ func (l *Limits) Page(w http.ResponseWriter, r *http.Request, scope ratelimit.Sc
 		return true
 	}
 	if e, ok := ratelimit.SetRetryAfter(w, err); ok {
-		l.Pages.Error(w, r, &PageError{http.StatusTooManyRequests, "rate_limited", "too many requests per " + string(e.Kind)})
+		l.Pages.Error(w, r, &PageError{Status: http.StatusTooManyRequests, Key: "rate_limited", Detail: "too many requests per " + string(e.Kind)})
 		return false
 	}
-	l.Pages.Error(w, r, &PageError{http.StatusServiceUnavailable, "unavailable", ""})
+	l.Pages.Error(w, r, &PageError{Status: http.StatusServiceUnavailable, Key: "unavailable"})
 	return false
 }
 

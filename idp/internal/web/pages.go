@@ -26,6 +26,7 @@ func T(lang string) map[string]string { return messages[lang] }
 var messages = map[string]map[string]string{
 	"vi": {
 		"title": "Motlan – Đăng nhập một lần", "brand": "Motlan", "switch": "English",
+		"small_print":   "Đăng nhập và ký số qua Motlan",
 		"consent_title": "Chia sẻ thông tin", "consent_asks": "muốn nhận các thông tin sau của bạn, đã được xác thực qua định danh điện tử:",
 		"consent_note": "Bạn không phải khai lại các thông tin này. Bạn có thể từ chối.",
 		"allow":        "Đồng ý chia sẻ", "deny": "Từ chối",
@@ -48,9 +49,15 @@ var messages = map[string]map[string]string{
 		"err.server_error":    "Đã có lỗi xảy ra. Vui lòng thử lại sau.",
 		"err.stepup_failed":   "Chưa hoàn tất đăng nhập định danh điện tử mức độ 2, cần để ký số. Vui lòng mở lại đường dẫn ký và thử lại; nếu tài khoản của bạn mới ở mức độ 1, hãy liên hệ cơ quan Công an để nâng cấp.",
 		"err.level2_required": "Cần tài khoản định danh điện tử mức độ 2 để ký số. Vui lòng liên hệ cơ quan Công an để nâng cấp tài khoản.",
+		// why the eID refused the login for signing, each in its own sentence (eid.Denial)
+		"err.stepup_cancelled":   "Bạn đã hủy đăng nhập định danh điện tử nên chưa ký. Không tài liệu nào được ký. Khi sẵn sàng, hãy đăng nhập lại để ký.",
+		"err.stepup_credentials": "Bạn đã nhập sai mật khẩu hoặc mã xác thực quá nhiều lần nên định danh điện tử đã dừng lần đăng nhập này. Không tài liệu nào được ký. Hãy kiểm tra lại mật khẩu rồi đăng nhập lại.",
+		"err.stepup_consent":     "Bạn đã không đồng ý chia sẻ thông tin định danh cần để ký số, nên chưa ký được. Không tài liệu nào được ký.",
+		"retry":                  "Đăng nhập lại để ký",
 	},
 	"en": {
 		"title": "Motlan – Log in once", "brand": "Motlan", "switch": "Tiếng Việt",
+		"small_print":   "Login and signing by Motlan",
 		"consent_title": "Share your information", "consent_asks": "would like the following information, verified by your national eID:",
 		"consent_note": "You will not have to type it again. You may decline.",
 		"allow":        "Allow", "deny": "Decline",
@@ -60,19 +67,23 @@ var messages = map[string]map[string]string{
 		"claim.phone_number": "Phone number", "claim.cccd": "Personal ID number",
 		"claim.offline_access": "Access while you are offline",
 		"gender.male":          "Male", "gender.female": "Female",
-		"detail":              "Technical detail (for developers)",
-		"back":                "Go back",
-		"err.title":           "Cannot continue",
-		"err.bad_request":     "The request is not valid.",
-		"err.unknown_client":  "The service asking you to log in is not registered with Motlan.",
-		"err.bad_redirect":    "The service's redirect address does not match the registered one, so Motlan will not send you there.",
-		"err.bad_callback":    "This login does not belong to your browser. Please start again from the service.",
-		"err.expired_login":   "This login has expired or was already used. Please start again from the service.",
-		"err.unavailable":     "The system is busy. Please try again in a few minutes.",
-		"err.rate_limited":    "Too many requests in a short time. Please wait a moment and try again.",
-		"err.server_error":    "Something went wrong. Please try again later.",
-		"err.stepup_failed":   "The level-2 eID login that signing needs did not complete. Please open the signing link again and retry; if your account is only level 1, ask the police to upgrade it.",
-		"err.level2_required": "Signing needs a level-2 eID account. Please ask the police to upgrade your account.",
+		"detail":                 "Technical detail (for developers)",
+		"back":                   "Go back",
+		"err.title":              "Cannot continue",
+		"err.bad_request":        "The request is not valid.",
+		"err.unknown_client":     "The service asking you to log in is not registered with Motlan.",
+		"err.bad_redirect":       "The service's redirect address does not match the registered one, so Motlan will not send you there.",
+		"err.bad_callback":       "This login does not belong to your browser. Please start again from the service.",
+		"err.expired_login":      "This login has expired or was already used. Please start again from the service.",
+		"err.unavailable":        "The system is busy. Please try again in a few minutes.",
+		"err.rate_limited":       "Too many requests in a short time. Please wait a moment and try again.",
+		"err.server_error":       "Something went wrong. Please try again later.",
+		"err.stepup_failed":      "The level-2 eID login that signing needs did not complete. Please open the signing link again and retry; if your account is only level 1, ask the police to upgrade it.",
+		"err.level2_required":    "Signing needs a level-2 eID account. Please ask the police to upgrade your account.",
+		"err.stepup_cancelled":   "You cancelled the national eID login, so nothing was signed. When you are ready, log in again to sign.",
+		"err.stepup_credentials": "The password or one-time code was wrong too many times, so the national eID stopped this login. Nothing was signed. Check your password, then log in again.",
+		"err.stepup_consent":     "You did not agree to share the identity data that signing needs, so nothing was signed.",
+		"retry":                  "Log in again to sign",
 	},
 }
 
@@ -104,6 +115,8 @@ func OtherLang(lang string) string {
 // Pages renders the provider's HTML pages.
 type Pages struct {
 	Log *slog.Logger
+	// Brand is the deployment's name in the header; "": Motlan (then no small print).
+	Brand string
 }
 
 // Render writes an HTML page with a per-response CSP nonce for its stylesheet.
@@ -111,7 +124,7 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, name,
 	nonce := rand.Text()
 	var buf bytes.Buffer
 	err := pages.ExecuteTemplate(&buf, name, map[string]any{
-		"Lang": lang, "T": messages[lang], "Nonce": nonce, "D": data, "Switch": switchURL(data),
+		"Lang": lang, "T": messages[lang], "Nonce": nonce, "D": data, "Switch": switchURL(data), "Brand": p.Brand,
 	})
 	if err != nil {
 		p.Log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -138,6 +151,9 @@ func switchURL(data any) string {
 // Error shows an error page; the detail is for developers and never holds personal data.
 func (p *Pages) Error(w http.ResponseWriter, r *http.Request, e *PageError) {
 	lang := PickLocale(nil, r.URL.Query().Get("lang"))
+	if e.Lang == "en" || e.Lang == "vi" {
+		lang = e.Lang
+	}
 	t := messages[lang]
 	msg, ok := t["err."+e.Key]
 	if !ok {
@@ -150,7 +166,7 @@ func (p *Pages) Error(w http.ResponseWriter, r *http.Request, e *PageError) {
 		sw = r.URL.Path + "?" + q.Encode()
 	}
 	p.Render(w, r, e.Status, "error", lang, map[string]any{
-		"Title": t["err.title"], "Message": msg, "Detail": e.Detail, "Switch": sw,
+		"Title": t["err.title"], "Message": msg, "Detail": e.Detail, "Switch": sw, "Retry": e.Retry, "Key": e.Key,
 	})
 }
 
@@ -174,6 +190,11 @@ type PageError struct {
 	Status int
 	Key    string // message key in messages
 	Detail string // developer-facing detail, no personal data
+	// Lang is the page's language when the request does not say it (a callback from the
+	// eID); "": from the request.
+	Lang string
+	// Retry is a local path the page offers to try again from (the signing link); "": none.
+	Retry string
 }
 
 func (e *PageError) Error() string { return e.Key + ": " + e.Detail }
@@ -191,7 +212,7 @@ func Failure(err error) *PageError {
 func (p *Pages) Redirect(w http.ResponseWriter, r *http.Request, target string, q url.Values) {
 	u, err := url.Parse(target)
 	if err != nil {
-		p.Error(w, r, &PageError{http.StatusInternalServerError, "server_error", ""})
+		p.Error(w, r, &PageError{Status: http.StatusInternalServerError, Key: "server_error"})
 		return
 	}
 	existing := u.Query()
