@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,6 +251,24 @@ func requestStatusAt(t *testing.T, pm portalWithMotlan, id string) string {
 	return st.Status
 }
 
+// supersededLinkSaysSo opens a superseded request's approval link as a phone that has not
+// logged in would: Motlan says the request was replaced, before any eID login.
+func supersededLinkSaysSo(t *testing.T, link string) {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := body(t, resp)
+	if resp.StatusCode/100 == 3 {
+		t.Errorf("the superseded link %s redirects to %s (a login) before saying it was replaced", link, resp.Header.Get("Location"))
+	}
+	if !strings.Contains(page, "Yêu cầu này đã được thay bằng yêu cầu mới") {
+		t.Errorf("the superseded link %s does not say it was replaced (status %d)", link, resp.StatusCode)
+	}
+}
+
 // pressBesidePDFs presses a control of a page that embeds PDF viewers, from the
 // keyboard (Tab to it, Enter): headless Chromium does not deliver synthetic mouse or touch
 // input to the page reliably once a PDF viewer is embedded (observed: no click event
@@ -427,6 +446,7 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 	if st := requestStatusAt(t, pm, firstID); st != "canceled" {
 		t.Errorf("the superseded request %s is %q at Motlan, want canceled", firstID, st)
 	}
+	supersededLinkSaysSo(t, first)
 	portalTaps := pt.taps
 
 	// ---- The phone: the approval link, the eID login, one tap to sign. ----

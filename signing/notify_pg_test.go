@@ -74,7 +74,7 @@ func TestCrossReplicaWakePG(t *testing.T) {
 		change func(r signing.Request) error
 		want   signing.Status
 	}{
-		{"cancel", func(r signing.Request) error { _, err := p.a.Cancel(ctx, clientID, r.ID); return err }, signing.StatusCanceled},
+		{"cancel", func(r signing.Request) error { _, err := p.a.Cancel(ctx, clientID, r.ID, ""); return err }, signing.StatusCanceled},
 		{"reject", func(r signing.Request) error { _, err := p.a.Reject(ctx, r.ID, citizenID, subjectFor); return err }, signing.StatusRejected},
 		{"approve", func(r signing.Request) error {
 			_, err := p.a.Approve(ctx, r.ID, citizenID, subjectFor, hashes(r))
@@ -147,7 +147,7 @@ func TestNotifierReconnectsAndWakesAll(t *testing.T) {
 	r2 := p.w.create(1, func(in *signing.CreateInput) { in.CallbackURL = "" })
 	got = p.waitOnB(t, r2)
 	start := time.Now()
-	if _, err := p.a.Cancel(ctx, clientID, r2.ID); err != nil {
+	if _, err := p.a.Cancel(ctx, clientID, r2.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	a := <-got

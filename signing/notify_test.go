@@ -113,7 +113,7 @@ func TestWaiterMapBounded(t *testing.T) {
 	}
 	eventually(t, "every wait registered", func() bool { return svc.Waiting() == 3*perWay })
 	for _, r := range reqs[changed] {
-		if _, err := svc.Cancel(context.Background(), clientID, r.ID); err != nil {
+		if _, err := svc.Cancel(context.Background(), clientID, r.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -169,7 +169,7 @@ func TestWaitReadsPerChangeNotPerTick(t *testing.T) {
 	if got := storeB.reads.Load(); got != n {
 		t.Fatalf("idle waits read the store %d times", got-n)
 	}
-	if _, err := a.Cancel(context.Background(), clientID, reqs[0].ID); err != nil {
+	if _, err := a.Cancel(context.Background(), clientID, reqs[0].ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-results; got.ID != reqs[0].ID || got.Status != signing.StatusCanceled {

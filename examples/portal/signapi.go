@@ -143,19 +143,9 @@ func problemOf(resp *http.Response) error {
 }
 
 // create submits the dossier's PDFs as one signing request for the citizen sub, with the
-// page the phone may return to after approving (returnURL, may be empty). A Motlan that
-// does not know return_url yet answers 400 naming the field: the request is then made
-// again without it (the citizen loses only the way back, not the signing).
+// page the phone may return to after approving (returnURL, may be empty; Motlan accepts it
+// only on the client's registered redirect origins).
 func (a *signAPI) create(ctx context.Context, sub, reason, returnURL, idemKey string, docs []rendered) (signRequest, error) {
-	out, err := a.createOnce(ctx, sub, reason, returnURL, idemKey, docs)
-	var ae *apiError
-	if returnURL != "" && errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Field == "return_url" {
-		return a.createOnce(ctx, sub, reason, "", idemKey, docs)
-	}
-	return out, err
-}
-
-func (a *signAPI) createOnce(ctx context.Context, sub, reason, returnURL, idemKey string, docs []rendered) (signRequest, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fields := [][2]string{{"subject", sub}, {"reason", reason}, {"location", "Thanh Hóa"}}
