@@ -117,10 +117,12 @@ func (s *Service) subscribe() {
 	}()
 }
 
-// Wait long-polls: it returns as soon as the request's Version exceeds sinceVersion, or
-// after max with the request as it is then. It reads the store when it starts and when
-// the request changes (see Notifier), not while nothing happens. While the Service
-// drains (BeginDrain) it answers at once with the request as it is.
+// Wait long-polls: it returns as soon as the request's Version exceeds sinceVersion (a
+// negative sinceVersion: the version Wait reads first, so a caller need not read the
+// request before waiting), at once for an ended request, or after max with the request
+// as it is then. It reads the store when it starts and when the request changes (see
+// Notifier), not while nothing happens. While the Service drains (BeginDrain) it answers
+// at once with the request as it is.
 func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion int64, max time.Duration) (Request, error) {
 	deadline := time.NewTimer(max)
 	defer deadline.Stop()
@@ -129,7 +131,10 @@ func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion in
 	for {
 		ch, done := s.watch(id)
 		r, err := s.Get(ctx, clientID, id)
-		if err != nil || r.Version > sinceVersion || max <= 0 || s.draining.Load() {
+		if err == nil && sinceVersion < 0 {
+			sinceVersion = r.Version
+		}
+		if err != nil || r.Version > sinceVersion || r.Status.Final() || max <= 0 || s.draining.Load() {
 			done()
 			return r, err
 		}

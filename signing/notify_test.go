@@ -307,3 +307,41 @@ func TestDrainHandsBackOrFinishes(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitFromFirstRead: a negative since waits from the version Wait reads first (the
+// HTTP long-poll reads the request only there), and an ended request answers at once.
+func TestWaitFromFirstRead(t *testing.T) {
+	w := newWorld(t)
+	counted := &readCounter{Store: w.store}
+	svc := w.newServiceWith(w.vault, func(c *signing.ServiceConfig) { c.Store = counted })
+	r := w.create(1, func(in *signing.CreateInput) { in.CallbackURL = "" })
+	got := make(chan signing.Request, 1)
+	go func() {
+		out, err := svc.Wait(context.Background(), clientID, r.ID, -1, 5*time.Second)
+		if err != nil {
+			t.Errorf("wait: %v", err)
+		}
+		got <- out
+	}()
+	eventually(t, "the wait registered", func() bool { return svc.Waiting() == 1 })
+	if n := counted.reads.Load(); n != 1 {
+		t.Fatalf("the wait began with %d reads, want 1", n)
+	}
+	select {
+	case out := <-got:
+		t.Fatalf("a wait from now answered before any change: %s v%d", out.Status, out.Version)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := svc.Cancel(context.Background(), clientID, r.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := <-got
+	if out.Status != signing.StatusCanceled || out.Version <= r.Version {
+		t.Fatalf("answered %s v%d, want canceled after v%d", out.Status, out.Version, r.Version)
+	}
+	start := time.Now()
+	ended, err := svc.Wait(context.Background(), clientID, r.ID, -1, 5*time.Second)
+	if err != nil || ended.Status != signing.StatusCanceled || time.Since(start) > 2*time.Second {
+		t.Fatalf("an ended request: %s after %v (%v), want canceled at once", ended.Status, time.Since(start), err)
+	}
+}

@@ -414,35 +414,39 @@ func (a *API) handleGet(w http.ResponseWriter, r *http.Request, c Caller) error 
 	if p != nil {
 		return p
 	}
-	req, err := a.load(r.Context(), c, id)
+	if wait <= 0 || id == "" {
+		req, err := a.load(r.Context(), c, id)
+		if err != nil {
+			return err
+		}
+		return a.answerGet(w, req)
+	}
+	// A long-poll: Wait's first read is the only one before a change (a phone's re-poll
+	// costs one read of the request), and waits from that version unless since says.
+	since := int64(-1)
+	if s := q.Get("since"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return badField("since", "since must be a version number (a non-negative integer)")
+		}
+		since = v
+	}
+	// Outlive a server-wide WriteTimeout shorter than the wait, where supported.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 10*time.Second))
+	req, err := a.svc.Wait(r.Context(), c.ClientID, id, since, wait)
 	if err != nil {
+		if r.Context().Err() != nil {
+			return nil // the caller left
+		}
 		return err
 	}
-	if wait > 0 && !req.Status.Final() {
-		since := req.Version
-		if s := q.Get("since"); s != "" {
-			v, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || v < 0 {
-				return badField("since", "since must be a version number (a non-negative integer)")
-			}
-			since = v
-		}
-		if since >= req.Version {
-			// Outlive a server-wide WriteTimeout shorter than the wait, where supported.
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 10*time.Second))
-			got, err := a.svc.Wait(r.Context(), c.ClientID, id, since, wait)
-			if err != nil {
-				if r.Context().Err() != nil {
-					return nil // the caller left
-				}
-				return err
-			}
-			if !a.owns(c, got) {
-				return notFound()
-			}
-			req = got
-		}
+	if !a.owns(c, req) {
+		return notFound()
 	}
+	return a.answerGet(w, req)
+}
+
+func (a *API) answerGet(w http.ResponseWriter, req signing.Request) error {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(req.Version, 10)+`"`)
 	writeJSON(w, http.StatusOK, a.toJSON(req))
 	return nil

@@ -155,18 +155,24 @@ func (f *fakeService) Get(ctx context.Context, clientID, id string) (signing.Req
 	return f.get(clientID, id)
 }
 
+// Wait keeps signing.Service.Wait's contract (a negative since: the first read's
+// version; an ended request at once) and records each max it blocked for in f.waits.
 func (f *fakeService) Wait(ctx context.Context, clientID, id string, since int64, max time.Duration) (signing.Request, error) {
-	f.mu.Lock()
-	f.waits = append(f.waits, max)
-	f.mu.Unlock()
 	timer := time.NewTimer(max)
 	defer timer.Stop()
-	for {
+	for first := true; ; first = false {
 		f.mu.Lock()
 		r, err := f.get(clientID, id)
 		ch := f.changed
+		if err == nil && since < 0 {
+			since = r.Version
+		}
+		blocks := err == nil && r.Version <= since && !r.Status.Final()
+		if blocks && first {
+			f.waits = append(f.waits, max)
+		}
 		f.mu.Unlock()
-		if err != nil || r.Version > since {
+		if !blocks {
 			return r, err
 		}
 		select {

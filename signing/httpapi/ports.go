@@ -18,8 +18,9 @@ import (
 type Service interface {
 	Create(ctx context.Context, in signing.CreateInput) (signing.Request, error)
 	Get(ctx context.Context, clientID, id string) (signing.Request, error)
-	// Wait returns as soon as the request's Version exceeds sinceVersion, or after max with
-	// the request as it is then.
+	// Wait returns as soon as the request's Version exceeds sinceVersion (negative: the
+	// version it reads first), at once for an ended request, or after max with the
+	// request as it is then.
 	Wait(ctx context.Context, clientID, id string, sinceVersion int64, max time.Duration) (signing.Request, error)
 	// Cancel withdraws a pending request; reason is "" or a short snake_case word
 	// (signing.CancelSuperseded), stored and shown on its approval link.
