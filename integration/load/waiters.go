@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -42,6 +43,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/motlan/motlan/adapters/vneid/sim"
 	"github.com/motlan/motlan/internal/testpki"
 )
 
@@ -219,40 +221,23 @@ func (d *driver) waiters(ctx context.Context, rep *Report, workers []*worker) er
 	window = max(window, 3*time.Second)
 	d.progress("idle window %v ...", window.Round(time.Second))
 	wr.IdleRepolls = ps.repolls.Load()
-	c0, x0, err := d.idleSnap(ctx)
+	idle, err := d.measureWindow(ctx, window)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	time.Sleep(window)
-	c1, x1, err := d.idleSnap(ctx)
-	if err != nil {
-		return err
-	}
-	win := time.Since(t0).Seconds()
 	wr.IdleRepolls = ps.repolls.Load() - wr.IdleRepolls
-	wr.IdleWindowSeconds = win
-	wr.IdleCores = (c1.motlan - c0.motlan) / win
-	wr.IdleQueries = float64(x1-x0) / win
+	wr.IdleWindowSeconds, wr.IdleCores, wr.IdleQueries = idle.seconds, idle.cores, idle.queries
 
 	// The steady state: every phone re-polls when its 60 s are up.
 	time.Sleep(time.Until(start.Add(61 * time.Second)))
 	d.progress("steady window 60s (every phone re-polls once) ...")
 	r0 := ps.repolls.Load()
-	c0, x0, err = d.idleSnap(ctx)
+	steady, err := d.measureWindow(ctx, 60*time.Second)
 	if err != nil {
 		return err
 	}
-	t0 = time.Now()
-	time.Sleep(60 * time.Second)
-	c1, x1, err = d.idleSnap(ctx)
-	if err != nil {
-		return err
-	}
-	win = time.Since(t0).Seconds()
-	wr.SteadyCores = (c1.motlan - c0.motlan) / win
-	wr.SteadyQueries = float64(x1-x0) / win
-	wr.SteadyRepolls = float64(ps.repolls.Load()-r0) / win
+	wr.SteadyCores, wr.SteadyQueries = steady.cores, steady.queries
+	wr.SteadyRepolls = float64(ps.repolls.Load()-r0) / steady.seconds
 	if wr.SteadyRepolls > 0 {
 		wr.QueriesPerRepoll = wr.SteadyQueries / wr.SteadyRepolls
 	}
@@ -265,25 +250,8 @@ func (d *driver) waiters(ctx context.Context, rep *Report, workers []*worker) er
 	wr.LoginP99Loaded = p.P99
 
 	d.progress("timing %d approvals ...", o.Approvals)
-	var lat []time.Duration
-	for _, ph := range list[:min(o.Approvals, len(list))] {
-		l, err := citizen.approve(ctx, ph)
-		for try := 0; errors.Is(err, errStepUp) && try < 3; try++ {
-			if _, _, err = citizen.login(ctx, citizen.citizen); err != nil { // a fresh login
-				return fmt.Errorf("the citizen's login: %w", err)
-			}
-			l, err = citizen.approve(ctx, ph)
-		}
-		if err != nil {
-			return err
-		}
-		lat = append(lat, l)
-	}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		wr.Approvals = len(lat)
-		wr.ApprovalAnswerP50 = ms(lat[len(lat)/2])
-		wr.ApprovalAnswerMax = ms(lat[len(lat)-1])
+	if err := timeApprovals(ctx, citizen, list[:min(o.Approvals, len(list))], wr); err != nil {
+		return err
 	}
 	wr.PollErrors, wr.Poll5xx, wr.Repolls = ps.errs.Load(), ps.fives.Load(), ps.repolls.Load()
 	wr.FirstPollErrors = ps.first
@@ -317,6 +285,44 @@ func (d *driver) progress(format string, a ...any) {
 func (d *driver) idleSnap(ctx context.Context) (cpuSnap, int64, error) {
 	c, err := d.snap(ctx)
 	return c, d.st.pgc.queries.Load(), err
+}
+
+// spent is what Motlan spent over a measured window: CPU cores and store queries a second.
+type spent struct{ seconds, cores, queries float64 }
+
+// measureWindow sleeps for dur and reports Motlan's CPU and store queries meanwhile.
+func (d *driver) measureWindow(ctx context.Context, dur time.Duration) (spent, error) {
+	c0, x0, err := d.idleSnap(ctx)
+	if err != nil {
+		return spent{}, err
+	}
+	t0 := time.Now()
+	time.Sleep(dur)
+	c1, x1, err := d.idleSnap(ctx)
+	if err != nil {
+		return spent{}, err
+	}
+	secs := time.Since(t0).Seconds()
+	return spent{seconds: secs, cores: (c1.motlan - c0.motlan) / secs, queries: float64(x1-x0) / secs}, nil
+}
+
+// timeApprovals approves each phone's request as the citizen and reports the approval-to-answer latencies.
+func timeApprovals(ctx context.Context, citizen *worker, phones []*phone, wr *WaitersReport) error {
+	var lat []time.Duration
+	for _, ph := range phones {
+		l, err := citizen.approve(ctx, ph) // with its own eID login (approvalPage)
+		if err != nil {
+			return err
+		}
+		lat = append(lat, l)
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		wr.Approvals = len(lat)
+		wr.ApprovalAnswerP50 = ms(lat[len(lat)/2])
+		wr.ApprovalAnswerMax = ms(lat[len(lat)-1])
+	}
+	return nil
 }
 
 // createRequests creates n signing requests for subject, o.Concurrency at a time.
@@ -373,31 +379,78 @@ func createRequest(ctx context.Context, api *http.Client, issuer, subject string
 	return &phone{id: created.ID, approval: created.ApprovalURL, answered: make(chan time.Time, 1)}, nil
 }
 
-// errStepUp: the approval page sent the citizen to log in again (no fresh session).
+// errStepUp: the approval page still asked for a login after the eID login made for it.
 var errStepUp = errors.New("the approval page asks for a fresh login")
 
 var reHidden = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`)
 
+// approvalPage opens an approval link as the citizen's phone: every approval needs an eID
+// login made for it (sole control), so the link leads to the eID (password and one-time
+// code) and back; it returns the page and its form's address.
+func (w *worker) approvalPage(ctx context.Context, link string) (page, action string, _ error) {
+	u := link
+	for hop := 0; ; hop++ {
+		resp, err := w.get(ctx, u)
+		if err != nil {
+			return "", "", fmt.Errorf("approval page: %w", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			action := u
+			if m := reAction.FindStringSubmatch(string(b)); m != nil {
+				action = resolve(u, html.UnescapeString(m[1]))
+			}
+			return string(b), action, nil
+		case resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound:
+			return "", "", fmt.Errorf("approval page: HTTP %d", resp.StatusCode)
+		case hop > 0:
+			return "", "", fmt.Errorf("approval page: to %s after the eID login: %w", resp.Header.Get("Location"), errStepUp)
+		}
+		loc, err := w.follow(ctx, "step-up", resolve(u, resp.Header.Get("Location")), w.d.st.EIDURL+"/")
+		if err != nil {
+			return "", "", err
+		}
+		cb, err := sim.Login(ctx, w.http, loc.String(), w.citizen, sim.DevPassword)
+		if err != nil {
+			return "", "", fmt.Errorf("step-up at the eID: %w", err)
+		}
+		back, err := w.follow(ctx, "step-up callback", cb.String(), w.d.st.Issuer+"/sign/")
+		if err != nil {
+			return "", "", err
+		}
+		u = back.String()
+	}
+}
+
+// resolve is ref against base (an approval page's relative links).
+func resolve(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return b.ResolveReference(r).String()
+}
+
+var reAction = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+
 // approve approves ph's request on its approval page and returns the time from the POST
 // to the phone's long-poll answer.
 func (w *worker) approve(ctx context.Context, ph *phone) (time.Duration, error) {
-	resp, err := w.get(ctx, ph.approval)
+	page, action, err := w.approvalPage(ctx, ph.approval)
 	if err != nil {
-		return 0, fmt.Errorf("approval page: %w", err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound {
-		return 0, fmt.Errorf("approval page: to %s: %w", resp.Header.Get("Location"), errStepUp)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("approval page: HTTP %d", resp.StatusCode)
+		return 0, err
 	}
 	form := url.Values{"action": {"approve"}}
-	for _, m := range reHidden.FindAllStringSubmatch(string(page), -1) {
+	for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
 		form.Add(m[1], m[2])
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ph.approval, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	sent := time.Now()
 	done := make(chan error, 1)
