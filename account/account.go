@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -24,11 +25,13 @@ type Store interface {
 	GetCitizen(ctx context.Context, id string) (store.Citizen, error)
 	ListReleases(ctx context.Context, citizenID string) ([]store.Release, error)
 	ListConsents(ctx context.Context, citizenID string) ([]store.Consent, error)
-	DeleteConsent(ctx context.Context, citizenID, clientID string) error
+	// DeleteConsent and DeleteSession write audit as pending audit records in the same
+	// transaction as the act (see store.Login.Audit).
+	DeleteConsent(ctx context.Context, citizenID, clientID string, audit ...store.AuditRecord) error
 	ClientGrants(ctx context.Context, citizenID, clientID string) (families, sessions []string, err error)
 	RevokeClientRefreshTokens(ctx context.Context, citizenID, clientID string) (int64, error)
 	ListCitizenSessions(ctx context.Context, citizenID string) ([]store.Session, error)
-	DeleteSession(ctx context.Context, id string) error
+	DeleteSession(ctx context.Context, id string, audit ...store.AuditRecord) error
 	ListCitizenSigningRequests(ctx context.Context, citizenID string, limit int) ([]signing.Request, error)
 	ListSigningRequests(ctx context.Context, clientID, subject string, limit int) ([]signing.Request, error)
 	SignedPDF(ctx context.Context, id string, index int) ([]byte, error)
@@ -207,6 +210,26 @@ func (p *Page) sessionHandle(sessionID string) string {
 
 func (p *Page) subjectFor(citizenID string) func(string) string {
 	return func(clientID string) string { return p.cfg.Provider.SubjectFor(clientID, citizenID) }
+}
+
+// records are the audit records of an act the store writes with the act itself (pending,
+// sealed into the chain later: see kick). None without an audit log.
+func (p *Page) records(kind, citizenID string, details map[string]any) ([]store.AuditRecord, error) {
+	if p.cfg.Audit == nil {
+		return nil, nil
+	}
+	rec, err := p.cfg.Audit.Records(audit.Event{Kind: kind, Actor: audit.Citizen(citizenID), Details: details})
+	if err != nil {
+		return nil, fmt.Errorf("account: audit record: %w", err)
+	}
+	return rec, nil
+}
+
+// kick asks the sealer to chain the pending records an act just wrote.
+func (p *Page) kick() {
+	if p.cfg.Audit != nil {
+		p.cfg.Audit.Kick()
+	}
 }
 
 func (p *Page) audit(ctx context.Context, kind, citizenID string, details map[string]any) {

@@ -57,15 +57,20 @@ func (p *Page) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := r.PathValue("client")
-	if err := p.cfg.Store.DeleteConsent(r.Context(), cid, client); err != nil {
+	// The withdrawal and its audit record are one transaction.
+	rec, err := p.records(KindConsentWithdraw, cid, map[string]any{"client": client})
+	if err == nil {
+		err = p.cfg.Store.DeleteConsent(r.Context(), cid, client, rec...)
+	}
+	if err != nil {
 		p.fail(w, r, lang, err)
 		return
 	}
+	p.kick()
 	if err := p.endClient(r.Context(), cid, client); err != nil {
 		p.fail(w, r, lang, err)
 		return
 	}
-	p.audit(r.Context(), KindConsentWithdraw, cid, map[string]any{"client": client})
 	p.done(w, r, lang, "withdrawn", "consents")
 }
 
@@ -106,12 +111,17 @@ func (p *Page) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		if p.sessionHandle(s.ID) != handle {
 			continue
 		}
-		if err := p.cfg.Store.DeleteSession(ctx, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The session's end and its audit record are one transaction.
+		rec, err := p.records(KindSessionEnd, cid, map[string]any{"via": "me"})
+		if err == nil {
+			err = p.cfg.Store.DeleteSession(ctx, s.ID, rec...)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.fail(w, r, lang, err)
 			return
 		}
+		p.kick()
 		p.cfg.Provider.NotifyLogout(ctx, cid, s.ID)
-		p.audit(ctx, KindSessionEnd, cid, map[string]any{"via": "me"})
 		p.done(w, r, lang, "session_ended", "sessions")
 		return
 	}

@@ -74,17 +74,24 @@ func (s *Store) ListConsents(ctx context.Context, citizenID string) ([]store.Con
 	return out, nil
 }
 
-// DeleteConsent removes the citizen's consent for clientID; store.ErrNotFound if there is
-// none (so of concurrent withdrawals exactly one succeeds).
-func (s *Store) DeleteConsent(ctx context.Context, citizenID, clientID string) error {
-	n, err := s.exec(ctx, qDeleteConsent, citizenID, clientID)
-	if err != nil {
-		return wrapWrite("delete consent", err)
-	}
-	if n == 0 {
+// DeleteConsent removes the citizen's consent for clientID and writes audit as pending
+// audit records, in one transaction; store.ErrNotFound if there is none (so of concurrent
+// withdrawals exactly one succeeds, and only it is recorded).
+func (s *Store) DeleteConsent(ctx context.Context, citizenID, clientID string, audit ...store.AuditRecord) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		n, err := tx.exec(qDeleteConsent, citizenID, clientID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return insertPendingAudit(tx, audit)
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("sqlstore: delete consent: %w", store.ErrNotFound)
 	}
-	return nil
+	return wrapWrite("delete consent", err)
 }
 
 // ClientGrants lists what clientID was given for the citizen, from the codes and refresh

@@ -80,6 +80,7 @@ func TestAccountConformance(t *testing.T) {
 	}{
 		{"ListsOnlyTheCitizensOwn", testAccountLists},
 		{"DeleteConsentOnce", testAccountDeleteConsent},
+		{"DeleteConsentAudited", testAccountDeleteConsentAudited},
 		{"ClientGrantsAndRevoke", testAccountRevokeClient},
 		{"ForgetCitizenKey", testAccountForgetKey},
 		{"DeleteCitizen", testAccountDeleteCitizen},
@@ -132,6 +133,49 @@ func testAccountDeleteConsent(t *testing.T, f *accountFixture) {
 	}
 	if _, err := f.s.GetConsent(f.ctx, f.a.ID, "bhyt"); err != nil {
 		t.Errorf("a's consent to bhyt went too: %v", err)
+	}
+}
+
+// The withdrawal and its audit record commit together: a record that cannot be written
+// keeps the consent, and a withdrawal of nothing writes no record.
+func testAccountDeleteConsentAudited(t *testing.T, f *accountFixture) {
+	pending := func() int {
+		t.Helper()
+		n, _, err := f.s.PendingAudit(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	rec := store.AuditRecord{At: f.now, Kind: "consent.withdraw", Actor: "citizen:" + f.a.ID, Details: json.RawMessage(`{"client":"portal"}`)}
+	n0 := pending()
+	if err := f.s.DeleteConsent(f.ctx, f.a.ID, "portal", store.AuditRecord{At: f.now, Actor: "citizen:" + f.a.ID}); err == nil {
+		t.Fatal("withdrawal with an unwritable audit record: no error")
+	}
+	if _, err := f.s.GetConsent(f.ctx, f.a.ID, "portal"); err != nil {
+		t.Errorf("consent gone after a failed withdrawal: %v", err)
+	}
+	if n := pending(); n != n0 {
+		t.Errorf("pending records after a failed withdrawal: %d, want %d", n, n0)
+	}
+	if err := f.s.DeleteConsent(f.ctx, f.a.ID, "portal", rec); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != n0+1 {
+		t.Errorf("pending records after the withdrawal: %d, want %d", n, n0+1)
+	}
+	if err := f.s.DeleteConsent(f.ctx, f.a.ID, "portal", rec); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second withdrawal: %v, want ErrNotFound", err)
+	}
+	if n := pending(); n != n0+1 {
+		t.Errorf("pending records after a withdrawal of nothing: %d, want %d", n, n0+1)
+	}
+	sealed, err := f.s.SealPendingAudit(f.ctx, 100, func(store.AuditRecord) (string, error) { return "h", nil })
+	if err != nil || len(sealed) != n0+1 {
+		t.Fatalf("seal: %d records, %v", len(sealed), err)
+	}
+	if got := sealed[len(sealed)-1]; got.Kind != rec.Kind || got.Actor != rec.Actor || string(got.Details) != string(rec.Details) || !got.At.Equal(rec.At) {
+		t.Errorf("withdrawal record: %+v, want %+v", got, rec)
 	}
 }
 

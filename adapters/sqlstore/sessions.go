@@ -49,8 +49,17 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 	return v, nil
 }
 
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, qDeleteSession, id)
+func (s *Store) DeleteSession(ctx context.Context, id string, audit ...store.AuditRecord) error {
+	if len(audit) == 0 {
+		_, err := s.exec(ctx, qDeleteSession, id)
+		return wrapWrite("delete session", err)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(qDeleteSession, id); err != nil {
+			return err
+		}
+		return insertPendingAudit(tx, audit)
+	})
 	return wrapWrite("delete session", err)
 }
 

@@ -188,6 +188,27 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error 
 	return wrapWrite("revoke refresh family", err)
 }
 
+// RevokeFamily revokes the family, denylists its access tokens and writes the audit
+// records in one transaction; the UPDATE's row count tells whether anything was live.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, deny store.Deny, audit ...store.AuditRecord) (bool, error) {
+	var revoked bool
+	err := s.inTx(ctx, func(tx *txn) error {
+		n, err := tx.exec(qRevokeFamily, familyID)
+		if err != nil || n == 0 {
+			return err
+		}
+		if _, err := tx.exec(qRevokeToken, deny.Key, ms(deny.Until)); err != nil {
+			return err
+		}
+		revoked = true
+		return insertPendingAudit(tx, audit)
+	})
+	if err != nil {
+		return false, wrapWrite("revoke family", err)
+	}
+	return revoked, nil
+}
+
 // ---- revoked access tokens
 
 var (
@@ -197,8 +218,17 @@ var (
 
 // RevokeToken denylists jti; a second revocation (or one of an expired entry not yet
 // collected) sets the entry's expiry to expiresAt.
-func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	_, err := s.exec(ctx, qRevokeToken, jti, ms(expiresAt))
+func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time, audit ...store.AuditRecord) error {
+	if len(audit) == 0 {
+		_, err := s.exec(ctx, qRevokeToken, jti, ms(expiresAt))
+		return wrapWrite("revoke token", err)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(qRevokeToken, jti, ms(expiresAt)); err != nil {
+			return err
+		}
+		return insertPendingAudit(tx, audit)
+	})
 	return wrapWrite("revoke token", err)
 }
 

@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -89,12 +90,12 @@ const maxTokenLen = 4096
 // done (RFC 7009 2.2).
 func (s *Service) HandleRevoke(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, "revoke", func(ctx context.Context, client store.Client, tok string) error {
-		what, err := s.revoke(ctx, client, tok)
+		revoked, err := s.revoke(ctx, client, tok)
 		if err != nil {
 			return err
 		}
-		if what != "" {
-			s.cfg.Audit.Log(ctx, audit.Event{Kind: audit.KindTokenRevoke, Actor: audit.Client(client.ID), Details: map[string]any{"token_type": what}})
+		if revoked {
+			s.cfg.Audit.Kick() // the revocation's pending record: seal it into the chain soon
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
@@ -116,30 +117,46 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, name string, wor
 	}
 }
 
-// revoke revokes tok and says what it was ("" when nothing was done).
-func (s *Service) revoke(ctx context.Context, client store.Client, tok string) (string, error) {
+// revoke revokes tok and reports whether anything was revoked. The revocation's store
+// writes and its audit record (pending, sealed into the chain later) are one transaction:
+// no revocation without its record, and no record when nothing was revoked.
+func (s *Service) revoke(ctx context.Context, client store.Client, tok string) (bool, error) {
 	if len(tok) > maxTokenLen {
-		return "", nil
+		return false, nil
 	}
 	if looksLikeJWT(tok) {
 		at, ok := s.cfg.Tokens.ParseAccess(ctx, tok)
 		exp := time.Unix(at.Exp, 0)
 		if !ok || at.ClientID != client.ID || !s.cfg.Now().Before(exp) {
-			return "", nil
+			return false, nil
 		}
-		return "access_token", s.cfg.Store.RevokeToken(ctx, at.Jti, exp)
+		rec, err := s.records(client, "access_token")
+		if err != nil {
+			return false, err
+		}
+		return true, s.cfg.Store.RevokeToken(ctx, at.Jti, exp, rec...)
 	}
 	rt, err := s.cfg.Store.GetRefreshToken(ctx, web.HashID(tok))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return "", nil
+		return false, nil
 	case err != nil:
-		return "", err
+		return false, err
 	case rt.ClientID != client.ID || rt.Revoked:
-		return "", nil
+		return false, nil
 	}
-	if err := s.cfg.Store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
-		return "", err
+	rec, err := s.records(client, "refresh_token")
+	if err != nil {
+		return false, err
 	}
-	return "refresh_token", s.cfg.Tokens.DenyFamily(ctx, rt.FamilyID)
+	return s.cfg.Store.RevokeFamily(ctx, rt.FamilyID, s.cfg.Tokens.FamilyDeny(rt.FamilyID), rec...)
+}
+
+// records are the audit records of a revocation of a token of type what.
+func (s *Service) records(client store.Client, what string) ([]store.AuditRecord, error) {
+	rec, err := s.cfg.Audit.Records(audit.Event{Kind: audit.KindTokenRevoke, Actor: audit.Client(client.ID), Details: map[string]any{"token_type": what}})
+	if err != nil {
+		return nil, fmt.Errorf("revocation: audit record: %w", err)
+	}
+	return rec, nil
 }

@@ -207,7 +207,9 @@ type Citizens interface {
 type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error) // ErrNotFound once expired
-	DeleteSession(ctx context.Context, id string) error
+	// DeleteSession ends session id (no error when it is gone already) and writes audit
+	// as pending audit records (see Login.Audit) in the same transaction.
+	DeleteSession(ctx context.Context, id string, audit ...AuditRecord) error
 }
 
 // AuthRequests holds login transactions.
@@ -263,6 +265,12 @@ type RefreshTokens interface {
 	// never rotated, ErrConflict. What each of with holds is stored with next.
 	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
+	// RevokeFamily is a revocation's write (RFC 7009): in one transaction it revokes
+	// familyID's live refresh tokens, denylists deny.Key until deny.Until (the family's
+	// access tokens, see RevokedTokens) and writes audit as pending audit records (see
+	// Login.Audit). When none of the family's tokens was live it changes nothing, writes
+	// no record and returns false, so the act and its record go together or not at all.
+	RevokeFamily(ctx context.Context, familyID string, deny Deny, audit ...AuditRecord) (bool, error)
 	// SessionClients lists, sorted and without duplicates, the clients that were issued an
 	// authorization code or a refresh token in the session sessionID (redeemed or not,
 	// revoked or not, until the records are purged): the clients back-channel logout
@@ -275,10 +283,17 @@ type RefreshTokens interface {
 // its exp.
 type RevokedTokens interface {
 	// RevokeToken denylists jti until expiresAt; revoking a denylisted jti again is no
-	// error.
-	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// error. audit is written as pending audit records (see Login.Audit) in the same
+	// transaction.
+	RevokeToken(ctx context.Context, jti string, expiresAt time.Time, audit ...AuditRecord) error
 	// TokenRevoked reports whether jti is denylisted and its entry has not expired.
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Deny is a denylist entry (see RevokedTokens): Key stands for a jti until Until.
+type Deny struct {
+	Key   string
+	Until time.Time
 }
 
 // Consents holds remembered consents.

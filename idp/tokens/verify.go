@@ -8,6 +8,7 @@ import (
 	"time"
 
 	oe "github.com/motlan/motlan/idp/oautherr"
+	"github.com/motlan/motlan/idp/store"
 )
 
 // Confirmation is RFC 7800's cnf claim with RFC 9449 6.1's jkt member.
@@ -52,7 +53,14 @@ func (t *Tokens) CheckAccess(ctx context.Context, tok string) (AccessClaims, *oe
 // DenyFamily revokes every access token minted from a refresh token family (each lives
 // at most AccessTokenTTL, so the denylist entry need not outlive that).
 func (t *Tokens) DenyFamily(ctx context.Context, family string) error {
-	return t.cfg.Store.RevokeToken(ctx, FamilyDenyKey(t.FamilyRef(family)), t.cfg.Now().Add(t.cfg.AccessTokenTTL))
+	d := t.FamilyDeny(family)
+	return t.cfg.Store.RevokeToken(ctx, d.Key, d.Until)
+}
+
+// FamilyDeny is the denylist entry DenyFamily writes, for a caller that writes it in a
+// transaction of its own (store.RefreshTokens.RevokeFamily).
+func (t *Tokens) FamilyDeny(family string) store.Deny {
+	return store.Deny{Key: FamilyDenyKey(t.FamilyRef(family)), Until: t.cfg.Now().Add(t.cfg.AccessTokenTTL)}
 }
 
 // MintService signs an access token a client gets for itself (client_credentials): sub
