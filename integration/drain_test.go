@@ -224,7 +224,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		wg.Go(func() { polls <- longPoll(p.api, b.issuer, id, 1, "60s") })
 	}
 	// The approval: its run holds at the TSA.
-	page := body(t, p.b.get(approvalURL))
+	_, page := p.openApproval(t, approvalURL) // after the eID login made for it
 	form := url.Values{"action": {"approve"}}
 	for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
 		form.Add(m[1], m[2])
@@ -324,7 +324,7 @@ func TestDrainHandsBackOnSIGTERM(t *testing.T) {
 	b := startBinaryStack(t, bin, held.url, shutdownTimeout)
 	p := newSigningPortal(t, b.stack)
 	id, approvalURL := p.request(t, b.stack, "drain-handback", "Tờ khai đăng ký thường trú")
-	page := body(t, p.b.get(approvalURL))
+	_, page := p.openApproval(t, approvalURL) // after the eID login made for it
 	form := url.Values{"action": {"approve"}}
 	for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
 		form.Add(m[1], m[2])

@@ -213,12 +213,12 @@ func signOnce(rs *replicaStack, p *signingPortal, api, pb *http.Client, n int) b
 	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &created) != nil {
 		return false
 	}
-	page, err := pb.Get(created.ApprovalURL)
-	if err != nil {
-		return false
+	cccd := p.cccd
+	if cccd == "" {
+		cccd = haoCCCD
 	}
-	text := readBody(page)
-	if page.StatusCode != http.StatusOK {
+	text, err := approvalPageAfterLogin(pb, created.ApprovalURL, cccd)
+	if err != nil {
 		return false
 	}
 	approve := url.Values{"action": {"approve"}}
@@ -423,4 +423,46 @@ func checkLoginAudit(t *testing.T, dsn string, logins []loadLogin) {
 	if missing == 0 {
 		t.Logf("each of %d logins has its audit record", len(logins))
 	}
+}
+
+// approvalPageAfterLogin opens an approval link as the phone does under load: the step-up
+// login, the dev eID (a login made for this approval) and back to the page with its
+// ticket; any answer out of that path is an error (the database may be down).
+func approvalPageAfterLogin(pb *http.Client, approvalURL, cccd string) (string, error) {
+	next := func(u string) (*url.URL, error) {
+		resp, err := pb.Get(u)
+		if err != nil {
+			return nil, err
+		}
+		readBody(resp)
+		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+			return nil, fmt.Errorf("%s: HTTP %d, want a redirect", u, resp.StatusCode)
+		}
+		return resp.Location()
+	}
+	stepUp, err := next(approvalURL)
+	if err != nil {
+		return "", err
+	}
+	upstream, err := next(stepUp.String())
+	if err != nil {
+		return "", err
+	}
+	cb, err := sim.Login(context.Background(), pb, upstream.String(), cccd, sim.DevPassword)
+	if err != nil {
+		return "", err
+	}
+	back, err := next(cb.String())
+	if err != nil {
+		return "", err
+	}
+	resp, err := pb.Get(back.String())
+	if err != nil {
+		return "", err
+	}
+	text := readBody(resp)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("approval page: HTTP %d", resp.StatusCode)
+	}
+	return text, nil
 }

@@ -182,14 +182,11 @@ func (p *signingPortal) get(t *testing.T, s *stack, id string, replica int, sinc
 	return out, resp.StatusCode
 }
 
-// approveForm opens the approval page and returns the form it would post.
+// approveForm opens the approval page, after the eID login made for it, and returns the
+// form it would post.
 func (p *signingPortal) approveForm(t *testing.T, approvalURL string) map[string][]string {
 	t.Helper()
-	resp := p.b.get(approvalURL)
-	page := body(t, resp)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("approval page: %d %.500s", resp.StatusCode, page)
-	}
+	_, page := p.openApproval(t, approvalURL)
 	form := map[string][]string{"action": {"approve"}}
 	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`).FindAllStringSubmatch(page, -1) {
 		form[m[1]] = append(form[m[1]], m[2])

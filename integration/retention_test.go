@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/motlan/motlan/adapters/sqlstore"
+	"github.com/motlan/motlan/adapters/vneid/sim"
 	"github.com/motlan/motlan/internal/retention"
 )
 
@@ -77,10 +79,35 @@ func TestRetentionPurgedDocumentIsGone(t *testing.T) {
 			if got := p.status(t, s, id); got.Status != "signed" {
 				t.Errorf("the request after its documents went: %+v", got)
 			}
-			orig := p.b.get(approvalURL + "/documents/0")
+			// The ended request's link says so without a login; its documents need the eID
+			// login made for the link (the ticket the page's links carry).
+			docURL := approvalURL + "/documents/0"
+			ticket := p.ticketAfterLogin(t, docURL)
+			orig := p.b.get(docURL + "?t=" + url.QueryEscape(ticket))
 			if page := body(t, orig); orig.StatusCode != http.StatusGone || !strings.Contains(page, "đã được xóa") {
 				t.Errorf("citizen's original after the purge: %d %.300s", orig.StatusCode, page)
 			}
 		})
 	}
+}
+
+// ticketAfterLogin opens u, which sends the citizen to the step-up login, logs in at the
+// dev eID for it and returns the ticket Motlan's page came back with.
+func (p *signingPortal) ticketAfterLogin(t *testing.T, u string) string {
+	t.Helper()
+	stepUp := location(t, p.b.get(u))
+	if !strings.HasSuffix(stepUp.Path, "/stepup") {
+		t.Fatalf("%s went to %s, want the step-up login", u, stepUp)
+	}
+	upstream := location(t, p.b.get(stepUp.String()))
+	cb, err := sim.Login(context.Background(), p.b.client, upstream.String(), haoCCCD, sim.DevPassword)
+	if err != nil {
+		t.Fatalf("eID login: %v", err)
+	}
+	back := location(t, p.b.get(cb.String()))
+	ticket := back.Query().Get("t")
+	if ticket == "" {
+		t.Fatalf("the step-up came back to %s, without a ticket", back)
+	}
+	return ticket
 }

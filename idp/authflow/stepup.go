@@ -125,8 +125,11 @@ func (f *Flow) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.Aut
 	if _, err := f.cfg.Sessions.Open(w, r, map[string]any{"purpose": "stepup"}, id, nil, once); errors.Is(err, store.ErrAlreadyUsed) {
 		fail(http.StatusBadRequest, "expired_login", nil)
 		return
-	} else if err != nil {
+	} else if errors.Is(err, store.ErrUnavailable) {
 		fail(http.StatusServiceUnavailable, "unavailable", err)
+		return
+	} else if err != nil {
+		fail(http.StatusInternalServerError, "server_error", err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
