@@ -235,15 +235,11 @@ func TestBrowserAccount(t *testing.T) {
 	desk.do("consent page", chromedp.WaitVisible(chromedp.CSS(`button[name="action"][value="allow"]`)))
 	desk.press("allow", `button[name="action"][value="allow"]`, false)
 	desk.do("dossier", chromedp.WaitVisible(chromedp.ID("claim-name")))
-	born := time.Now().In(time.FixedZone("ICT", 7*3600)).AddDate(0, 0, -7)
-	born = time.Date(born.Year(), born.Month(), born.Day(), 0, 0, 0, 0, time.UTC)
-	desk.typeInto("child name", "child-name", "Lê Minh Khôi")
-	desk.typeDate("child birth date", "child-birthdate", born)
-	desk.choose("child sex", "child-sex", "male")
-	desk.typeInto("place of birth", "child-birthplace", "Bệnh viện Đa khoa tỉnh Thanh Hóa")
-	desk.press("Ký số", "#sign", false)
-	desk.do("Ký số page", chromedp.WaitVisible(chromedp.ID("approval-link")))
-	approvalURL := run(desk, "approval link", chromedp.Evaluate[string](`document.getElementById('approval-link').href`))
+	pilotJourneys()[0].fill(desk) // the birth bundle, filled as the journey test does
+	desk.press("Tiếp tục", "#continue", false)
+	desk.do("preview page", chromedp.WaitVisible(chromedp.ID("preview-title")))
+	desk.pressBesidePDFs("Ký số", "#sign")
+	approvalURL := desk.signingPage(false)
 
 	// The portal as a relying party also holds a refresh token for Hảo (offline access).
 	gb := newBrowser(t)
