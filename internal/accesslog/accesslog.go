@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/motlan/motlan/internal/httprec"
 )
 
 // Header is the request id header, accepted from trusted proxies and always answered.
@@ -80,15 +82,15 @@ func Middleware(cfg Config, h http.Handler) http.Handler {
 		}
 		w.Header().Set(Header, e.id)
 		ctx := context.WithValue(r.Context(), ctxKey{}, e)
-		cw := &countingWriter{ResponseWriter: w, code: http.StatusOK}
+		cw := httprec.New(w)
 		h.ServeHTTP(cw, r.WithContext(ctx))
 		route := e.route
 		if route == "" {
 			route = "unmatched"
 		}
 		attrs := []slog.Attr{
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", cw.code),
-			slog.Int64("bytes", cw.bytes), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", cw.Code),
+			slog.Int64("bytes", cw.Bytes), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("remote", remoteOf(r, peer, trusted, cfg.TrustedProxies)),
 		}
 		cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "http request", attrs...)
@@ -174,36 +176,4 @@ func remoteOf(r *http.Request, peer netip.Addr, trusted bool, proxies []netip.Pr
 		}
 	}
 	return addr.String()
-}
-
-// countingWriter remembers the status code and counts the body bytes written.
-type countingWriter struct {
-	http.ResponseWriter
-	code        int
-	bytes       int64
-	wroteHeader bool
-}
-
-func (w *countingWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.code, w.wroteHeader = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *countingWriter) Write(b []byte) (int, error) {
-	w.wroteHeader = true
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach Flush and deadlines (long-polls use them).
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush passes flushes through for handlers that assert http.Flusher.
-func (w *countingWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }

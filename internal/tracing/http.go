@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/motlan/motlan/internal/httprec"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -39,7 +40,7 @@ func (t *Tracer) Middleware(h http.Handler) http.Handler {
 		}
 		ctx, span := t.tracer.Start(ctx, r.Method, opts...)
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := httprec.New(w)
 		r = r.WithContext(ctx)
 		h.ServeHTTP(sw, r)
 		route := r.Pattern
@@ -51,9 +52,9 @@ func (t *Tracer) Middleware(h http.Handler) http.Handler {
 			name = r.Method + " " + route
 		}
 		span.SetName(name)
-		span.SetAttributes(attrRoute.String(route), attrStatus.Int(sw.code))
-		if sw.code >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(sw.code))
+		span.SetAttributes(attrRoute.String(route), attrStatus.Int(sw.Code))
+		if sw.Code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(sw.Code))
 		}
 	})
 }
@@ -129,33 +130,4 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		span.SetStatus(codes.Error, http.StatusText(resp.StatusCode))
 	}
 	return resp, nil
-}
-
-// statusWriter remembers the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code        int
-	wroteHeader bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.code, w.wroteHeader = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wroteHeader = true
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach Flush and deadlines (long-polls use them).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush passes flushes through for handlers that assert http.Flusher.
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
