@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/motlan/motlan/idp/eid"
 	"github.com/motlan/motlan/idp/internal/web"
+	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
 )
 
@@ -126,6 +128,7 @@ func (f *Flow) finishStepUp(w http.ResponseWriter, r *http.Request, ar store.Aut
 		fail(http.StatusBadRequest, "expired_login", nil)
 		return
 	} else if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(oe.StoreRetryAfter)) // a store outage: come back soon
 		fail(http.StatusServiceUnavailable, "unavailable", err)
 		return
 	} else if err != nil {

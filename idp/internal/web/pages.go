@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
-	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
 )
 
@@ -160,10 +158,6 @@ func (p *Pages) Error(w http.ResponseWriter, r *http.Request, e *PageError) {
 	msg, ok := t["err."+e.Key]
 	if !ok {
 		msg = t["err.server_error"]
-	}
-	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
-		// An outage (the store's or the eID's): browsers and monitors may come back.
-		w.Header().Set("Retry-After", strconv.Itoa(oe.StoreRetryAfter))
 	}
 	q := r.URL.Query()
 	q.Set("lang", OtherLang(lang))
