@@ -17,7 +17,10 @@ func TestWriter(t *testing.T) {
 		{"nothing written", func(http.ResponseWriter) {}, http.StatusOK, 0},
 		{"body only", func(w http.ResponseWriter) { _, _ = io.WriteString(w, "xin chào") }, http.StatusOK, int64(len("xin chào"))},
 		{"status then body", func(w http.ResponseWriter) { w.WriteHeader(http.StatusGone); _, _ = io.WriteString(w, "gone") }, http.StatusGone, 4},
-		{"second status ignored", func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable); w.WriteHeader(http.StatusOK) }, http.StatusServiceUnavailable, 0},
+		{"second status ignored", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.WriteHeader(http.StatusOK)
+		}, http.StatusServiceUnavailable, 0},
 		{"body fixes 200", func(w http.ResponseWriter) { _, _ = io.WriteString(w, "a"); w.WriteHeader(http.StatusTeapot) }, http.StatusOK, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
