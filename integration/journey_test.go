@@ -458,9 +458,11 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 	}
 	opened := ap.taps // the link opened: a tap on a phone alone, a scan otherwise
 	ap.do("approval or login", chromedp.WaitVisible(chromedp.CSS(`main[data-stage="password"] #cccd, button[name="action"][value="approve"]`)))
-	if n := run(ap, "login asked", chromedp.Evaluate[int](`document.querySelectorAll('main[data-stage="password"] #cccd').length`)); n > 0 {
-		ap.eidLogin("sign", j.cccd, true)
+	// Sole control: every approval has its own eID login, even right after the portal's.
+	if n := run(ap, "login asked", chromedp.Evaluate[int](`document.querySelectorAll('main[data-stage="password"] #cccd').length`)); n == 0 {
+		t.Fatalf("%s: the approval link opened the approval page without an eID login made for it", ap.name)
 	}
+	ap.eidLogin("sign", j.cccd, true)
 	loginTaps, loginFields := ap.taps-opened, ap.fields-apFields
 	ap.do("approval page", chromedp.WaitVisible(chromedp.CSS(`button[name="action"][value="approve"]`)))
 	ap.shot("motlan-approve")
@@ -551,7 +553,7 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 	t.Logf("%s %s: consent asked %v; portal %d taps/clicks in all (eID login %d), %d typed fields at the eID and %d for the bundle (+1 changed after Back) %q; logged in after %v",
 		j.name, kind, consent, portalTaps, eidTaps, eidFields, bundleFields, editable, loggedIn.Round(time.Millisecond))
 	after := ap.taps - opened - loginTaps
-	t.Logf("%s %s: approval %d taps and %d typed fields from the link to signed (opening it %d, eID login %d taps and %d fields (0: Motlan did not ask), after it %d taps)",
+	t.Logf("%s %s: approval %d taps and %d typed fields from the link to signed (opening it %d, eID login %d taps and %d fields, after it %d taps)",
 		j.name, kind, ap.taps-apTaps, ap.fields-apFields, opened-apTaps, loginTaps, loginFields, after)
 	t.Logf("%s %s: %d statements in the signed PDFs, each traced; dossier %s; wall time portal home to receipt %v",
 		j.name, kind, statements, number, wall.Round(time.Millisecond))
