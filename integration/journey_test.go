@@ -375,6 +375,9 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 	pt.do("Motlan consent page or the form", chromedp.WaitVisible(chromedp.CSS(`button[name="action"][value="allow"], #claim-name`)))
 	consent := run(pt, "consent asked", chromedp.Evaluate[int](`document.querySelectorAll('button[name="action"][value="allow"]').length`)) > 0
 	if consent {
+		if text := run(pt, "read consent", chromedp.Text(chromedp.CSS(".card"))); !strings.Contains(text, "Cổng Dịch vụ công") {
+			t.Errorf("consent page does not name the portal:\n%s", text)
+		}
 		pt.press("allow", `button[name="action"][value="allow"]`, phoneOnly)
 	}
 
@@ -391,9 +394,15 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 		if ro := run(pt, id+" readOnly", chromedp.JavascriptAttribute[bool](chromedp.ID(id), "readOnly")); !ro {
 			t.Errorf("#%s is editable, want read-only", id)
 		}
+		if v := run(pt, id+" value", chromedp.Value(chromedp.ID(id))); v == "" {
+			t.Errorf("#%s is empty, want the verified claim", id)
+		}
 		if mark := run(pt, id+" verified", chromedp.Text(chromedp.ID(id+"-verified"))); !strings.Contains(mark, "Đã xác thực qua VNeID, mức 2") {
 			t.Errorf("#%s-verified = %q, want the eID's verification at level 2", id, mark)
 		}
+	}
+	if acr := strings.TrimSpace(run(pt, "claim-acr", chromedp.Text(chromedp.ID("claim-acr")))); acr != "2" {
+		t.Errorf("#claim-acr = %q, want 2", acr)
 	}
 	editable := run(pt, "editable fields", chromedp.Evaluate[[]string](
 		`[...document.querySelectorAll('#dossier-form input:not([type=hidden]), #dossier-form select, #dossier-form textarea')].filter(e => !e.readOnly && !e.disabled).map(e => e.name)`))
@@ -474,6 +483,10 @@ func runJourney(t *testing.T, pm portalWithMotlan, browserCtx context.Context, s
 		if want := fmt.Sprintf("%d. %s", i+1, title); docs[i] != want {
 			t.Errorf("document %d: %q, want %q", i, docs[i], want)
 		}
+	}
+	label := strings.TrimSpace(run(ap, "approve label", chromedp.Text(chromedp.CSS(`button[value="approve"]`))))
+	if want := fmt.Sprintf("Ký tất cả (%d tài liệu)", len(j.titles)); label != want {
+		t.Errorf("approve button %q, want %q", label, want)
 	}
 	ap.press("tap Ký tất cả", `button[name="action"][value="approve"]`, true)
 	ap.do("done page", chromedp.WaitVisible(chromedp.CSS(`h1.done`)))
