@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -132,29 +133,31 @@ func BenchmarkStore(b *testing.B) {
 					}
 				})
 			})
-			// A first-time login: every citizen new, so the citizen row is inserted.
-			b.Run("RecordLoginNewCitizenParallel32", func(b *testing.B) {
-				round := strconv.FormatInt(time.Now().UnixNano(), 36)
-				var seq atomic.Int64
-				b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
-				defer reportCPU(b)()
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						i := strconv.FormatInt(seq.Add(1), 10)
-						c := store.Citizen{Issuer: "https://eid.example.vn", Subject: round + "-new-" + i,
-							CCCD: "001099012345", Attributes: map[string]store.Attribute{
-								"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now}}}
-						sess := store.Session{ID: round + "-ns-" + i, AuthTime: now, ACR: "2", AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
-						code := store.AuthCode{ID: round + "-nc-" + i, ClientID: "portal", Scopes: []string{"openid"},
-							AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
-						once := &store.Once{Namespace: "bench", Key: round + "-n-" + i, ExpiresAt: exp}
-						if _, err := s.RecordLogin(ctx, store.Login{Citizen: c, Session: sess, Code: &code, Once: once}); err != nil {
-							b.Fatal(err)
+			// A first-time login: every citizen new, so the citizen row is inserted; the
+			// eID's subjects are random, and the IDs of sessions and codes take each shape.
+			for _, shape := range idShapes {
+				b.Run("RecordLoginNewCitizenParallel32/"+shape.name, func(b *testing.B) {
+					var seq atomic.Int64
+					b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+					defer reportCPU(b)()
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							seq.Add(1)
+							c := store.Citizen{Issuer: "https://eid.example.vn", Subject: rand.Text(),
+								CCCD: "001099012345", Attributes: map[string]store.Attribute{
+									"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now}}}
+							sess := store.Session{ID: shape.id(), AuthTime: now, ACR: "2", AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+							code := store.AuthCode{ID: shape.id(), ClientID: "portal", Scopes: []string{"openid"},
+								AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+							once := &store.Once{Namespace: "bench", Key: shape.id(), ExpiresAt: exp}
+							if _, err := s.RecordLogin(ctx, store.Login{Citizen: c, Session: sess, Code: &code, Once: once}); err != nil {
+								b.Fatal(err)
+							}
 						}
-					}
+					})
 				})
-			})
+			}
 			// The token endpoint's store work for a first exchange, from 32 concurrent
 			// exchanges: the code redeemed, the citizen read, and the first refresh token,
 			// the client's subject, the claim release and its pending audit record stored,
@@ -165,7 +168,9 @@ func BenchmarkStore(b *testing.B) {
 				if !oneTx {
 					name = "RedeemAuthCodeSeparateWritesParallel32"
 				}
-				b.Run(name, func(b *testing.B) { benchRedeem(b, s, now, oneTx) })
+				for _, shape := range idShapes {
+					b.Run(name+"/"+shape.name, func(b *testing.B) { benchRedeem(b, s, now, oneTx, shape.id) })
+				}
 			}
 			b.Run("UpsertCitizen", func(b *testing.B) {
 				c := store.Citizen{Issuer: "https://eid.example.vn", Subject: "sub", CCCD: "001099012345",
@@ -184,6 +189,35 @@ func BenchmarkStore(b *testing.B) {
 			})
 		})
 	}
+}
+
+// idShapes are the shapes of the IDs of sessions, codes and refresh tokens: the SHA-256 of
+// a random secret (RandomIDs, as before), and the same behind the secret's time prefix
+// (SortedIDs: idp/internal/web.NewSecret and HashID), which puts consecutive rows on the
+// index's last page.
+var idShapes = []struct {
+	name string
+	id   func() string
+}{
+	{"RandomIDs", func() string { return hashHex(rand.Text()) }},
+	{"SortedIDs", func() string { return timePrefix(time.Now()) + hashHex(rand.Text()) }},
+}
+
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// timePrefix is web.NewSecret's: the milliseconds since 1970 in 10 base32hex digits and a dot.
+func timePrefix(t time.Time) string {
+	const digits = "0123456789abcdefghijklmnopqrstuv"
+	var b [11]byte
+	v := uint64(t.UnixMilli())
+	for i := 9; i >= 0; i-- {
+		b[i], v = digits[v&31], v>>5
+	}
+	b[10] = '.'
+	return string(b[:])
 }
 
 // reportCPU reports the process's CPU time (user + system) per op, which is what the
@@ -207,7 +241,7 @@ func reportCPU(b *testing.B) func() {
 
 // benchRedeem runs b.N code exchanges' store work from 32 goroutines; see
 // RedeemAuthCodeParallel32.
-func benchRedeem(b *testing.B, s *sqlstore.Store, now time.Time, oneTx bool) {
+func benchRedeem(b *testing.B, s *sqlstore.Store, now time.Time, oneTx bool, newID func() string) {
 	ctx := b.Context()
 	exp := now.Add(time.Hour)
 	round := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -217,7 +251,11 @@ func benchRedeem(b *testing.B, s *sqlstore.Store, now time.Time, oneTx bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	id := func(i int64) string { return round + "-rc-" + strconv.FormatInt(i, 10) }
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = newID()
+	}
+	id := func(i int64) string { return ids[i] }
 	for i := range int64(b.N) {
 		err := s.CreateAuthCode(ctx, store.AuthCode{ID: id(i), ClientID: "portal", CitizenID: cit.ID,
 			Scopes: []string{"openid", "profile"}, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp})
@@ -240,7 +278,7 @@ func benchRedeem(b *testing.B, s *sqlstore.Store, now time.Time, oneTx bool) {
 			var r store.Redemption
 			_, err := s.RedeemAuthCode(ctx, id(i), func(c store.AuthCode, citizen func() (store.Citizen, error)) (store.Redemption, error) {
 				r = store.Redemption{
-					Refresh: &store.RefreshToken{ID: id(i) + "-rt", FamilyID: id(i), ClientID: c.ClientID,
+					Refresh: &store.RefreshToken{ID: newID(), FamilyID: id(i), ClientID: c.ClientID,
 						CitizenID: c.CitizenID, Scopes: c.Scopes, AMR: c.AMR, CreatedAt: now, ExpiresAt: exp},
 					Minted: store.Minted{
 						Subject: &store.ClientSubject{ClientID: c.ClientID, Subject: id(i) + "-sub", CitizenID: c.CitizenID, At: now},

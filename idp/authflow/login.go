@@ -21,7 +21,7 @@ const txCookiePrefix = "motlan_tx_"
 // startUpstreamLogin stores the login transaction and sends the browser to the eID with
 // the broker's own state, nonce and PKCE verifier.
 func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, binding string) {
-	ar.UpstreamState = rand.Text() + rand.Text()
+	ar.UpstreamState = web.NewSecret(f.cfg.Now())
 	ar.UpstreamNonce = rand.Text()
 	ar.UpstreamVerifier = rand.Text() + rand.Text() + rand.Text() // 78 chars, RFC 7636 43..128
 	opts := eid.AuthOptions{
@@ -204,7 +204,7 @@ func (f *Flow) needsConsent(r *http.Request, ar store.AuthRequest, client store.
 // its hash to the store.
 func (f *Flow) newCode(ar store.AuthRequest, sess store.Session) (store.AuthCode, string) {
 	now := f.cfg.Now()
-	secret := rand.Text() + rand.Text()
+	secret := web.NewSecret(now)
 	return store.AuthCode{
 		ID: web.HashID(secret), ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, CitizenID: sess.CitizenID,
 		SessionID: sess.ID, Scopes: ar.Scopes, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge,

@@ -2,7 +2,6 @@ package grants
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"slices"
 	"strings"
@@ -68,7 +67,7 @@ type families struct {
 // whose refresh token is otherwise a bearer credential (RFC 9449 5); a confidential
 // client's is already bound to its client authentication.
 func (f *families) value(client store.Client, jkt string) string {
-	secret := rand.Text() + rand.Text()
+	secret := web.NewSecret(f.cfg.Now())
 	if client.AuthMethod != "none" {
 		return secret
 	}

@@ -2,8 +2,6 @@ package session_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/internal/idptest"
+	"github.com/motlan/motlan/idp/internal/web"
 	"github.com/motlan/motlan/idp/store"
 )
 
@@ -260,14 +259,10 @@ func ssoCode(t *testing.T, h *idptest.Harness, b *http.Client, clientID string) 
 // sessionOf finds the session ID behind a token response through its refresh token.
 func sessionOf(t *testing.T, h *idptest.Harness, r idptest.Response) string {
 	t.Helper()
-	rt, err := h.Store.GetRefreshToken(t.Context(), hashHex(r.Str("refresh_token")))
+	rt, err := h.Store.GetRefreshToken(t.Context(), web.HashID(r.Str("refresh_token")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rt.SessionID
 }
 
-func hashHex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -110,7 +109,7 @@ func (m *Manager) Open(w http.ResponseWriter, r *http.Request, why map[string]an
 	if authTime.IsZero() || authTime.After(now) {
 		authTime = now
 	}
-	secret := rand.Text() + rand.Text()
+	secret := web.NewSecret(now)
 	s := store.Session{
 		ID: web.HashID(secret), AuthTime: authTime, ACR: id.ACR, AMR: id.AMR,
 		UpstreamIDToken: m.logoutHint(id.RawIDToken), CreatedAt: now, ExpiresAt: now.Add(m.cfg.SessionTTL),
