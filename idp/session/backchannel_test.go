@@ -265,4 +265,3 @@ func sessionOf(t *testing.T, h *idptest.Harness, r idptest.Response) string {
 	}
 	return rt.SessionID
 }
-
