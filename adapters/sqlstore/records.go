@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -108,31 +107,9 @@ func scanCitizen(sc scanner) (store.Citizen, error) {
 		return c, err
 	}
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
-	if attrs != "" {
-		if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
-			return c, fmt.Errorf("decode attributes: %w", err)
-		}
-	}
-	return c, nil
-}
-
-func encodeAttributes(m map[string]store.Attribute) (string, error) {
-	if len(m) == 0 {
-		return "", nil
-	}
-	utc := make(map[string]store.Attribute, len(m))
-	for k, a := range m {
-		a.VerifiedAt = a.VerifiedAt.UTC()
-		if !a.EIDUpdatedAt.IsZero() {
-			a.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
-		}
-		utc[k] = a
-	}
-	b, err := json.Marshal(utc)
-	if err != nil {
-		return "", fmt.Errorf("encode attributes: %w", err)
-	}
-	return string(b), nil
+	var err error
+	c.Attributes, err = decodeAttributes(attrs)
+	return c, err
 }
 
 // UpsertCitizen creates the citizen for (Issuer, Subject), or keeps the stored ID and
@@ -190,7 +167,7 @@ func (s *Store) upsertCitizenTx(tx *txn, c store.Citizen) (store.Citizen, error)
 			}
 			// Read back what was stored, so the caller sees the same precision as a Get.
 			old.UpdatedAt = fromMS(ms(old.UpdatedAt))
-			old.Attributes, err = roundTrip(attrs)
+			old.Attributes, err = decodeAttributes(attrs)
 			out = old
 			return true, err
 		}
@@ -220,20 +197,11 @@ func (s *Store) upsertCitizenTx(tx *txn, c store.Citizen) (store.Citizen, error)
 			return fmt.Errorf("citizen vanished during upsert: %w", store.ErrConflict)
 		}
 		c.CreatedAt, c.UpdatedAt = fromMS(ms(c.CreatedAt)), fromMS(ms(c.UpdatedAt))
-		c.Attributes, err = roundTrip(attrs)
+		c.Attributes, err = decodeAttributes(attrs)
 		out = c
 		return err
 	}()
 	return out, err
-}
-
-func roundTrip(attrs string) (map[string]store.Attribute, error) {
-	if attrs == "" {
-		return nil, nil
-	}
-	var m map[string]store.Attribute
-	err := json.Unmarshal([]byte(attrs), &m)
-	return m, err
 }
 
 func (s *Store) GetCitizen(ctx context.Context, id string) (store.Citizen, error) {

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// A citizen's attributes are stored with what the eID stated about the login that gave
+// them (its issuer, level, time, acr, amr, updated_at) written once per login rather than
+// once per attribute. Each attribute as an object of its own (the first encoding, still
+// read) made the ten attributes of one eID login 2 KB: past what a SQLite page keeps in a
+// row, so every new citizen wrote an overflow page too, and past PostgreSQL's TOAST
+// threshold, so every write was compressed. This one takes about 700 bytes.
+
+// storedAttributes is the encoding. By comes first, so that an encoding begins with
+// compactPrefix; the first encoding, a JSON object of attribute objects, never does.
+type storedAttributes struct {
+	By    []statement                `json:"by"`
+	Attrs map[string]storedAttribute `json:"attrs"`
+}
+
+const compactPrefix = `{"by":[`
+
+// statement is what one eID login stated about the attributes it gave.
+type statement struct {
+	Source       string    `json:"source"`
+	Level        int       `json:"level"`
+	VerifiedAt   time.Time `json:"verified_at"`
+	ACR          string    `json:"acr,omitempty"`
+	AMR          []string  `json:"amr,omitempty"`
+	EIDUpdatedAt time.Time `json:"eid_updated_at,omitzero"`
+}
+
+type storedAttribute struct {
+	Value    json.RawMessage `json:"value"`
+	By       int             `json:"by,omitempty"` // index into By
+	Verified bool            `json:"verified,omitempty"`
+}
+
+func (s statement) equal(o statement) bool {
+	return s.Source == o.Source && s.Level == o.Level && s.VerifiedAt.Equal(o.VerifiedAt) && s.ACR == o.ACR &&
+		slices.Equal(s.AMR, o.AMR) && s.EIDUpdatedAt.Equal(o.EIDUpdatedAt)
+}
+
+// encodeAttributes is the stored form of m ("" for none); times are kept in UTC.
+func encodeAttributes(m map[string]store.Attribute) (string, error) {
+	if len(m) == 0 {
+		return "", nil
+	}
+	enc := storedAttributes{Attrs: make(map[string]storedAttribute, len(m))}
+	// In key order, so that the same attributes always encode the same.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		a := m[k]
+		st := statement{Source: a.Source, Level: a.Level, VerifiedAt: a.VerifiedAt.UTC(), ACR: a.ACR, AMR: a.AMR}
+		if !a.EIDUpdatedAt.IsZero() {
+			st.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
+		}
+		by := slices.IndexFunc(enc.By, st.equal)
+		if by < 0 {
+			by = len(enc.By)
+			enc.By = append(enc.By, st)
+		}
+		enc.Attrs[k] = storedAttribute{Value: a.Value, By: by, Verified: a.Verified}
+	}
+	b, err := json.Marshal(enc)
+	if err != nil {
+		return "", fmt.Errorf("encode attributes: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeAttributes reads either encoding; nil for "".
+func decodeAttributes(s string) (map[string]store.Attribute, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(s, compactPrefix) {
+		var m map[string]store.Attribute
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			return nil, fmt.Errorf("decode attributes: %w", err)
+		}
+		return m, nil
+	}
+	var enc storedAttributes
+	if err := json.Unmarshal([]byte(s), &enc); err != nil {
+		return nil, fmt.Errorf("decode attributes: %w", err)
+	}
+	m := make(map[string]store.Attribute, len(enc.Attrs))
+	for k, a := range enc.Attrs {
+		if a.By < 0 || a.By >= len(enc.By) {
+			return nil, fmt.Errorf("decode attributes: %q refers to statement %d of %d", k, a.By, len(enc.By))
+		}
+		st := enc.By[a.By]
+		// AMR cloned: attributes of one login must not share a slice a caller could change.
+		m[k] = store.Attribute{Value: a.Value, Source: st.Source, Level: st.Level, VerifiedAt: st.VerifiedAt,
+			Verified: a.Verified, ACR: st.ACR, AMR: slices.Clone(st.AMR), EIDUpdatedAt: st.EIDUpdatedAt}
+	}
+	return m, nil
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+)
+
+// loginAttributes are the attributes one eID login gives, as session.Manager.Open builds
+// them: one statement (issuer, level, time, acr, amr, updated_at) shared by all.
+func loginAttributes(at time.Time, iss string) map[string]store.Attribute {
+	m := map[string]store.Attribute{}
+	for k, v := range map[string]string{
+		"name": `"Bùi Thị An"`, "family_name": `"Bùi"`, "middle_name": `"Thị"`, "given_name": `"An"`,
+		"birthdate": `"1967-08-16"`, "gender": `"female"`, "cccd": `"038167000967"`, "nationality": `"VN"`,
+		"phone_number": `"+84912345678"`,
+		"address":      `{"formatted":"Số 68 đường Lê Lợi, Phường Hạc Thành, Tỉnh Thanh Hóa","street_address":"Số 68 đường Lê Lợi","locality":"Phường Hạc Thành","region":"Tỉnh Thanh Hóa","country":"VN"}`,
+	} {
+		m[k] = store.Attribute{Value: json.RawMessage(v), Source: iss, Level: 2, VerifiedAt: at, Verified: k != "phone_number",
+			ACR: "2", AMR: []string{"pwd", "otp"}, EIDUpdatedAt: at.Add(-48 * time.Hour)}
+	}
+	return m
+}
+
+// firstEncoding is how attributes were stored before (one object each), and what reading
+// them back gave: the reference the compact encoding must agree with.
+func firstEncoding(t *testing.T, m map[string]store.Attribute) (string, map[string]store.Attribute) {
+	t.Helper()
+	utc := map[string]store.Attribute{}
+	for k, a := range m {
+		a.VerifiedAt = a.VerifiedAt.UTC()
+		if !a.EIDUpdatedAt.IsZero() {
+			a.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
+		}
+		utc[k] = a
+	}
+	b, err := json.Marshal(utc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]store.Attribute
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return string(b), back
+}
+
+func TestAttributesEncoding(t *testing.T) {
+	hcm := time.FixedZone("ICT", 7*3600)
+	at := time.Date(2026, 12, 6, 23, 2, 29, 834515648, hcm)
+	mixed := loginAttributes(at, "https://eid.example.vn")
+	mixed["email"] = store.Attribute{Value: json.RawMessage(` "an@example.vn" `), Source: "https://portal.example.vn", Level: 1, VerifiedAt: at.Add(time.Hour)}
+	mixed["note"] = store.Attribute{Value: json.RawMessage(`"<b>&</b>\u2028"`), Source: "https://eid.example.vn", Level: 2, VerifiedAt: at, AMR: []string{}}
+	for _, tc := range []struct {
+		name  string
+		attrs map[string]store.Attribute
+		stmts int
+	}{
+		{"one login", loginAttributes(at, "https://eid.example.vn"), 1},
+		{"two logins, a value with spaces, HTML and an empty amr", mixed, 3},
+		{"a zero time", map[string]store.Attribute{"name": {Value: json.RawMessage(`"A"`)}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := encodeAttributes(tc.attrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(enc, compactPrefix) {
+				t.Fatalf("encoding %q does not begin with %q", enc, compactPrefix)
+			}
+			again, _ := encodeAttributes(tc.attrs)
+			if again != enc {
+				t.Errorf("the same attributes encoded twice differ:\n%s\n%s", enc, again)
+			}
+			var raw storedAttributes
+			if err := json.Unmarshal([]byte(enc), &raw); err != nil || len(raw.By) != tc.stmts {
+				t.Errorf("%d statements (%v), want %d: %s", len(raw.By), err, tc.stmts, enc)
+			}
+			got, err := decodeAttributes(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, want := firstEncoding(t, tc.attrs)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("read back:\n%#v\nwant what the first encoding gave:\n%#v", got, want)
+			}
+			// Rows written before this encoding are still read.
+			if legacy, err := decodeAttributes(old); err != nil || !reflect.DeepEqual(legacy, want) {
+				t.Errorf("first encoding read back as %#v, %v", legacy, err)
+			}
+		})
+	}
+	t.Run("size", func(t *testing.T) {
+		m := loginAttributes(at, "https://eid.example.vn")
+		enc, _ := encodeAttributes(m)
+		old, _ := firstEncoding(t, m)
+		// A SQLite page keeps about 1000 bytes of a WITHOUT ROWID row before it overflows.
+		if len(enc) > 900 || len(old) < 2*len(enc) {
+			t.Errorf("one login's ten attributes take %d bytes (first encoding %d): want under 900 and half", len(enc), len(old))
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		for _, s := range []string{`{"by":[],"attrs":{"name":{"value":"A","by":0}}}`, `{"by":[{}],"attrs":{"name":{"value":"A","by":-1}}}`,
+			`{"by":[`, `{"name":`, `[]`} {
+			if m, err := decodeAttributes(s); err == nil {
+				t.Errorf("decodeAttributes(%q) = %v, want an error", s, m)
+			}
+		}
+	})
+}
+
+func FuzzDecodeAttributes(f *testing.F) {
+	enc, _ := encodeAttributes(loginAttributes(time.Unix(1765000000, 5), "https://eid.example.vn"))
+	f.Add(enc)
+	f.Add(`{"name":{"value":"A","source":"x","level":2,"verified_at":"2026-01-02T03:04:05Z"}}`)
+	f.Add(`{"by":[{"source":"x"}],"attrs":{"a":{"value":1,"by":0}}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := decodeAttributes(s)
+		if err != nil {
+			return
+		}
+		// What was read encodes, and reads back the same.
+		enc, err := encodeAttributes(m)
+		if err != nil {
+			return // e.g. a year past 9999 read from the first encoding
+		}
+		back, err := decodeAttributes(enc)
+		if err != nil {
+			t.Fatalf("re-encoded %q does not read: %v", enc, err)
+		}
+		if len(back) != len(m) {
+			t.Fatalf("re-encoded %d attributes, read back %d", len(m), len(back))
+		}
+	})
+}
