@@ -20,12 +20,9 @@ func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, 
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		if once != nil {
-			// First, so a replay stores nothing; DO NOTHING keeps a PostgreSQL transaction
+			// First, so a replay stores nothing; ON CONFLICT keeps a PostgreSQL transaction
 			// usable where a unique violation would abort it.
-			if _, err := tx.exec(qDeleteExpiredAssertion, once.Namespace, once.Key, now); err != nil {
-				return err
-			}
-			n, err := tx.exec(qUseOnce, once.Namespace, once.Key, ms(once.ExpiresAt))
+			n, err := tx.exec(qUseOnce, once.Namespace, once.Key, ms(once.ExpiresAt), now)
 			if err != nil {
 				return err
 			}

@@ -290,7 +290,10 @@ func (s *Store) ListTokenKeys(ctx context.Context) ([]store.TokenKey, error) {
 var (
 	qDeleteExpiredAssertion = "DELETE FROM client_assertions WHERE client_id = ? AND jti = ? AND expires_at <= ?"
 	qInsertAssertion        = insertSQL("client_assertions", "client_id, jti, expires_at")
-	qUseOnce                = qInsertAssertion + " ON CONFLICT DO NOTHING"
+	// qUseOnce records a mark, replacing an expired one of the same key: one row affected,
+	// or none while a live one exists. One statement where a delete and an insert were.
+	qUseOnce = qInsertAssertion + " ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at" +
+		" WHERE client_assertions.expires_at <= ?"
 )
 
 // UseAssertion records a client assertion's jti; the primary key makes of concurrent

@@ -1070,6 +1070,9 @@ func testRecordLoginOnce(e *env) {
 	once.ExpiresAt = e.clock.Now().Add(time.Minute)
 	_, err = e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("once-sub"), Session: session("sess-once-4"), Once: once})
 	must(e.t, "after expiry", err)
+	// ... and the record that replaced it holds for its own lifetime.
+	_, err = e.s.RecordLogin(e.ctx, store.Login{Citizen: citizen("once-sub"), Session: session("sess-once-5"), Once: once})
+	wantErr(e.t, "replay after the replacement", err, store.ErrAlreadyUsed)
 }
 
 func testRedeemAuthCode(e *env) {
