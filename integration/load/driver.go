@@ -103,9 +103,12 @@ func (r *Report) Phase(name string) *Phase {
 }
 
 // Failed reports whether any phase had an error.
-func (r *Report) Failed() bool {
+func (r *Report) Failed() bool { return r.FailedBeyond(0) }
+
+// FailedBeyond reports whether any phase had more than n errors.
+func (r *Report) FailedBeyond(n int) bool {
 	for _, p := range r.Phases {
-		if p.Errors > 0 {
+		if p.Errors > n {
 			return true
 		}
 	}
@@ -185,7 +188,7 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 		return rep, err
 	}
 	rep.Phases = append(rep.Phases, p)
-	if p.Errors > 0 {
+	if p.Errors > o.TolerateErrors {
 		return rep, nil
 	}
 	profSecs := o.ProfileSeconds
@@ -204,7 +207,7 @@ func drive(ctx context.Context, st *Stack, o Options) (*Report, error) {
 		return rep, err
 	}
 	rep.Phases = append(rep.Phases, p)
-	if p.Errors > 0 || o.Refreshes <= 0 {
+	if p.Errors > o.TolerateErrors || o.Refreshes <= 0 {
 		return rep, nil
 	}
 
@@ -320,7 +323,7 @@ func (d *driver) phase(ctx context.Context, name string, count int, workers []*w
 		return nil, err
 	}
 	start := time.Now()
-	s := runOps(ctx, name, count, len(stepNames), workers, op)
+	s := runOps(ctx, name, count, len(stepNames), workers, op, d.o.TolerateErrors)
 	wall := time.Since(start)
 	c1, err := d.snap(ctx)
 	if err != nil {
@@ -344,18 +347,21 @@ type samples struct {
 	steps       [][]time.Duration
 	done        []bool
 	nerr        atomic.Int64
+	stopAt      int64
 	mu          sync.Mutex
 	firstErrors []string
 }
 
-// maxErrors stops a phase after this many errors: the first ones say what is wrong.
+// maxErrors stops a phase after this many errors (unless -tolerate-errors allows more): the
+// first ones say what is wrong.
 const maxErrors = 5
 
-// runOps runs op count times, spread over the workers, and records each latency.
+// runOps runs op count times, spread over the workers, and records each latency; it stops
+// after maxErrors errors, or after tolerate+1.
 func runOps(ctx context.Context, name string, count, nsteps int, workers []*worker,
-	op func(w *worker, i int) (opResult, error)) *samples {
+	op func(w *worker, i int) (opResult, error), tolerate int) *samples {
 	s := &samples{lat: make([]time.Duration, count), mlat: make([]time.Duration, count),
-		steps: make([][]time.Duration, nsteps), done: make([]bool, count)}
+		steps: make([][]time.Duration, nsteps), done: make([]bool, count), stopAt: max(maxErrors, int64(tolerate)+1)}
 	for k := range s.steps {
 		s.steps[k] = make([]time.Duration, count)
 	}
@@ -407,7 +413,7 @@ func (s *samples) record(i int, lat time.Duration, res opResult, err error, name
 		s.firstErrors = append(s.firstErrors, fmt.Sprintf("%s #%d: %v", name, i, err))
 	}
 	s.mu.Unlock()
-	return n >= maxErrors
+	return n >= s.stopAt
 }
 
 // summarize fills p's counts, rate and percentiles from the successful operations.

@@ -103,6 +103,7 @@ func main() {
 	flag.StringVar(&o.EID, "eid", "dev", "upstream eID: dev (the dev eID and its pages) or minimal (redirects back at once, a new citizen per login; -new-citizens below 1 mixes in returning ones)")
 	flag.StringVar(&o.Target, "target", "motlan", "broker measured: motlan, or dex (needs -eid minimal and -dex-bin; SQLite)")
 	flag.StringVar(&o.DexBin, "dex-bin", "", "Dex binary for -target dex (build it yourself: see scripts/load.sh)")
+	flag.IntVar(&o.TolerateErrors, "tolerate-errors", 0, "let each phase go on through this many errors (0: the first errors stop the run); CPU per 1000 counts failed operations")
 	flag.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "overall limit of the run")
 	flag.StringVar(&o.ProfileDir, "profile", "", "write CPU profiles of Motlan per phase into this directory")
 	flag.IntVar(&o.ProfileSeconds, "profile-seconds", 0, "profile length (0: estimated from the warm-up rate)")
@@ -151,7 +152,7 @@ func main() {
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
-	case rep.Failed():
+	case rep.FailedBeyond(o.TolerateErrors):
 		os.Exit(1)
 	case *check && len(Missed(rep)) > 0:
 		os.Exit(3)

@@ -10,6 +10,11 @@ import (
 
 // Options configure one run.
 type Options struct {
+	// TolerateErrors lets each phase go on through this many failed operations, and the
+	// run on to the next phase (a target that fails some under load, as Dex on PostgreSQL
+	// does with serialization failures); 0: the first errors stop the run. CPU per 1000
+	// counts failed operations too.
+	TolerateErrors int
 	Store          string // sqlite | postgres
 	PGDSN          string // server DSN for -store postgres; a fresh schema is made in it
 	MotlanBin      string // empty: go build ./cmd/motlan
@@ -85,8 +90,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("-target %q: want motlan or dex", o.Target)
 	case o.Target == "dex" && (o.EID != "minimal" || o.DexBin == ""):
 		return errors.New("-target dex needs -eid minimal and -dex-bin")
-	case o.Target == "dex" && o.Store != "" && o.Store != "sqlite":
-		return errors.New("-target dex runs on SQLite only")
+	case o.Target == "dex" && o.Waiters > 0:
+		return errors.New("-waiters measures Motlan's signing API: not with -target dex")
 	case o.NewCitizens > 0 && o.EIDSSO && o.EID != "minimal":
 		return errors.New("-new-citizens needs -eid-sso=false: an eID session belongs to one citizen")
 	case o.Waiters > 0 && o.Store != "postgres":

@@ -62,18 +62,19 @@ func TestPickerPlain(t *testing.T) {
 }
 
 // TestOptionsValidate refuses a share outside 0..1, new citizens with a kept dev eID
-// session, unknown upstreams and targets, and Dex without the minimal eID, a binary or
-// SQLite.
+// session, unknown upstreams and targets, Dex without the minimal eID or a binary, and Dex
+// in the waiting-phones benchmark.
 func TestOptionsValidate(t *testing.T) {
 	for _, o := range []Options{{NewCitizens: -0.1}, {NewCitizens: 1.5}, {NewCitizens: 0.5, EIDSSO: true},
 		{EID: "other"}, {Target: "other"}, {Target: "dex", EID: "minimal"}, {Target: "dex", DexBin: "/bin/dex"},
-		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "postgres"}} {
+		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "postgres", Waiters: 10}} {
 		if err := o.validate(); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
 	for _, o := range []Options{{NewCitizens: 0.7}, {EID: "minimal", NewCitizens: 0.7, EIDSSO: true},
-		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "sqlite"}} {
+		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "sqlite"},
+		{Target: "dex", EID: "minimal", DexBin: "/bin/dex", Store: "postgres"}} {
 		if err := o.validate(); err != nil {
 			t.Errorf("valid options %+v: %v", o, err)
 		}
