@@ -21,7 +21,7 @@ const txCookiePrefix = "motlan_tx_"
 // startUpstreamLogin stores the login transaction and sends the browser to the eID with
 // the broker's own state, nonce and PKCE verifier.
 func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar store.AuthRequest, binding string) {
-	ar.UpstreamState = web.NewSecret(f.cfg.Now())
+	ar.UpstreamState = rand.Text() + rand.Text() // random from its first character: it names the cookie
 	ar.UpstreamNonce = rand.Text()
 	ar.UpstreamVerifier = rand.Text() + rand.Text() + rand.Text() // 78 chars, RFC 7636 43..128
 	opts := eid.AuthOptions{

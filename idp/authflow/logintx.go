@@ -70,7 +70,9 @@ func (f *Flow) loginTransaction(w http.ResponseWriter, r *http.Request, state st
 		}
 		// OpenJSON refuses the cookie from its expiry rounded down to the second, so the
 		// record, kept until the exact expiry, outlives every copy of it.
-		return ar, &store.Once{Namespace: onceUpstreamState, Key: web.HashID(state), ExpiresAt: ar.ExpiresAt}, nil
+		// The key leads with the expiry, so that marks made one after another sort together
+		// (see web.HashID).
+		return ar, &store.Once{Namespace: onceUpstreamState, Key: web.HashIDAt(ar.ExpiresAt, state), ExpiresAt: ar.ExpiresAt}, nil
 	}
 
 	ctx := r.Context()

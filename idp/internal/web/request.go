@@ -48,6 +48,13 @@ func HashID(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// HashIDAt is HashID behind the time prefix of t: for a secret made elsewhere (the eID's
+// state round trip) whose record still should sort by time.
+func HashIDAt(t time.Time, secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return timePrefix(t) + hex.EncodeToString(sum[:])
+}
+
 // NewSecret is a new secret for a browser or client to hold (a session, a code, a refresh
 // token, an upstream state): 256 random bits behind a prefix that sorts by creation time,
 // the milliseconds since 1970 in lower-case base32hex and a dot. The holder learns when it

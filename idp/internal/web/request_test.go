@@ -25,6 +25,9 @@ func TestNewSecretSortsByTime(t *testing.T) {
 		}
 		prev = id
 	}
+	if a, b := HashIDAt(t0, "state"), HashIDAt(t0.Add(time.Millisecond), "state"); a >= b || a[sortLen:] != b[sortLen:] || !strings.HasPrefix(a, NewSecret(t0)[:sortLen]) {
+		t.Errorf("HashIDAt: %q then %q: want the time prefix, in order, before the same hash", a, b)
+	}
 	if a, b := NewSecret(t0), NewSecret(t0); a == b || HashID(a) == HashID(b) {
 		t.Errorf("two secrets of one millisecond collide: %q, %q", a, b)
 	}
