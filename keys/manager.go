@@ -82,6 +82,8 @@ type Manager struct {
 	snap atomic.Pointer[snapshot]
 	jwks atomic.Pointer[jwksCache]
 
+	verified verifiedSet // tokens whose signature Verify checked (verified.go)
+
 	refreshMu   sync.Mutex // serializes Refresh; guards lastRefresh
 	lastRefresh time.Time
 
@@ -484,8 +486,13 @@ func (m *Manager) Verify(ctx context.Context, token string) ([]byte, Header, err
 	if p.header.Alg != e.alg {
 		return nil, Header{}, invalid("alg %q does not match key", p.header.Alg)
 	}
-	if !verifySig(e.alg, e.pub, p.signingInput, p.sig) {
-		return nil, Header{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrBadSignature)
+	// The key checks above run for every token; only the signature arithmetic is
+	// skipped for a token already verified with this very key.
+	if !m.verified.has(token, e.material) {
+		if !verifySig(e.alg, e.pub, p.signingInput, p.sig) {
+			return nil, Header{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrBadSignature)
+		}
+		m.verified.add(token, e.material)
 	}
 	return p.payload, p.header, nil
 }

@@ -113,6 +113,7 @@ type API struct {
 	brand     Branding
 	render    PageRenderer
 	unbound   bool
+	jitter    func(int64) int64 // pollWait's random source; tests replace it
 }
 
 // New checks cfg and builds the API.
@@ -139,6 +140,7 @@ func New(cfg Config) (*API, error) {
 	a.limits, a.keptUntil = cfg.RateLimits, cfg.KeptUntil
 	a.returns, a.devReturn, a.brand, a.render = cfg.ReturnOrigins, cfg.DevReturn, cfg.Branding.withDefaults(), cfg.Render
 	a.unbound = cfg.AcceptUnboundLogin
+	a.jitter = defaultJitter
 	if a.maxDoc == 0 {
 		a.maxDoc = DefaultMaxUploadBytes
 	}
@@ -431,6 +433,9 @@ func (a *API) handleGet(w http.ResponseWriter, r *http.Request, c Caller) error 
 		}
 		since = v
 	}
+	// Unchanged long-polls end at a random point near the end of the wait, so that
+	// phones that began together do not keep re-polling together (longpoll.go).
+	wait = pollWait(wait, a.jitter)
 	// Outlive a server-wide WriteTimeout shorter than the wait, where supported.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 10*time.Second))
 	req, err := a.svc.Wait(r.Context(), c.ClientID, id, since, wait)
