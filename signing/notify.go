@@ -77,6 +77,7 @@ func (s *Service) Waiting() int {
 func (s *Service) wake(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.known.forget(id)
 	if id == "" {
 		for k, w := range s.waiters {
 			close(w.ch)
@@ -120,8 +121,9 @@ func (s *Service) subscribe() {
 // Wait long-polls: it returns as soon as the request's Version exceeds sinceVersion (a
 // negative sinceVersion: the version Wait reads first, so a caller need not read the
 // request before waiting), at once for an ended request, or after max with the request
-// as it is then. It reads the store when it starts and when the request changes (see
-// Notifier), not while nothing happens. While the Service drains (BeginDrain) it answers
+// as it is then. It reads the store when it starts (unless the request is known at
+// sinceVersion, known.go) and when the request changes (see Notifier), not while nothing
+// happens. While the Service drains (BeginDrain) it answers
 // at once with the request as it is.
 func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion int64, max time.Duration) (Request, error) {
 	deadline := time.NewTimer(max)
@@ -137,9 +139,10 @@ func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion in
 		defer recheck.Stop()
 		recheckC = recheck.C
 	}
+	trust := true // false after a safety re-check: that one reads the store
 	for {
 		ch, done := s.watch(id)
-		r, err := s.Get(ctx, clientID, id)
+		r, readAt, err := s.current(ctx, clientID, id, sinceVersion, trust)
 		if err == nil && sinceVersion < 0 {
 			sinceVersion = r.Version
 		}
@@ -151,15 +154,16 @@ func (s *Service) Wait(ctx context.Context, clientID, id string, sinceVersion in
 		case <-ch:
 		case <-recheckC:
 			recheck.Reset(jittered(SafetyRecheck))
+			trust = false
 		case <-deadline.C:
+			// No change was announced since r was read (or it would be closed): r is
+			// current, but for expiry, which is a matter of time, not of a change. The
+			// client's re-poll may start from it (known.go).
+			changed := !s.rememberUnlessChanged(r, readAt, ch)
 			done()
-			select {
-			case <-ch: // a change raced the deadline
+			if changed { // a change raced the deadline
 				return s.Get(ctx, clientID, id)
-			default:
 			}
-			// No change was announced since r was read: r is current, but for expiry,
-			// which is a matter of time, not of a change.
 			return s.expireIfDue(ctx, r)
 		case <-ctx.Done():
 			done()

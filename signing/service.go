@@ -137,6 +137,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	waiters  map[string]*waiter // requests being long-polled (notify.go)
+	known    knownRequests      // requests as their last long-poll left them (known.go)
 	draining atomic.Bool        // BeginDrain was called (drain.go)
 	runs     runTracker         // signing runs in progress (drain.go)
 
