@@ -137,13 +137,11 @@ func BenchmarkStore(b *testing.B) {
 			// eID's subjects are random, and the IDs of sessions and codes take each shape.
 			for _, shape := range idShapes {
 				b.Run("RecordLoginNewCitizenParallel32/"+shape.name, func(b *testing.B) {
-					var seq atomic.Int64
 					b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
 					defer reportCPU(b)()
 					b.ReportAllocs()
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
-							seq.Add(1)
 							c := store.Citizen{Issuer: "https://eid.example.vn", Subject: rand.Text(),
 								CCCD: "001099012345", Attributes: map[string]store.Attribute{
 									"name": {Value: json.RawMessage(`"Nguyễn Văn Lĩnh"`), Source: "eid", Level: 2, VerifiedAt: now}}}
