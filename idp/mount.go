@@ -42,6 +42,7 @@ func (p *Provider) mount(box *seal.Box, sidKey []byte) error {
 		Grants: grants.All(grants.Config{
 			Store: c.Store, Tokens: p.tokens, RefreshTTL: c.RefreshTTL, OfflineRefreshTTL: c.OfflineRefreshTTL,
 			RefreshReuseGrace: c.RefreshReuseGrace, RefreshReuseGraceClients: c.RefreshReuseGraceClients, Now: c.Now, Logger: c.Logger,
+			Audit: c.Audit,
 		}),
 		TokenURL: p.URL(PathToken), ClientAuth: auth, DPoP: p.dpop, Limits: limits, Logger: c.Logger,
 	})

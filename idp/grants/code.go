@@ -58,7 +58,7 @@ func (g *AuthorizationCode) Handle(ctx context.Context, req Request) (tokens.Set
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// A replayed code means it leaked: revoke what its first use issued (RFC 6749 4.1.2).
 		if ac.ClientID == client.ID {
-			f.revoke(ctx, ac.ID)
+			f.revoke(ctx, client.ID, ac.ID, "code_replayed")
 		}
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the code was already used")
 	case errors.Is(err, store.ErrNotFound):

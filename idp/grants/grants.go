@@ -12,6 +12,7 @@ import (
 	oe "github.com/motlan/motlan/idp/oautherr"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/idp/tokens"
+	"github.com/motlan/motlan/internal/audit"
 )
 
 // Store is what the grants need of the store.
@@ -35,6 +36,8 @@ type Config struct {
 	RefreshReuseGraceClients map[string]time.Duration
 	Now                      func() time.Time
 	Logger                   *slog.Logger
+	// Audit makes the records of a revocation on replay (nil: none).
+	Audit *audit.Logger
 }
 
 // All returns the three grants, in the order discovery lists them.
@@ -89,13 +92,18 @@ func (f *families) record(g tokens.Source, family, id string) store.RefreshToken
 	}
 }
 
-// revoke ends a refresh token family and the access tokens minted from it.
-func (f *families) revoke(ctx context.Context, family string) {
-	if err := f.cfg.Store.RevokeRefreshFamily(ctx, family); err != nil {
-		f.cfg.Logger.ErrorContext(ctx, "revoke refresh family", "err", err)
+// revoke ends a refresh token family and the access tokens minted from it, because what
+// clientID presented (a code, a refresh token) was presented before: the family's refresh
+// tokens revoked, its access tokens denylisted and the audit record, all in one
+// transaction; a family revoked already changes nothing and writes no record.
+func (f *families) revoke(ctx context.Context, clientID, family, why string) {
+	rec, err := f.cfg.Audit.Records(audit.Event{Kind: audit.KindTokenRevoke, Actor: audit.Client(clientID),
+		Details: map[string]any{"token_type": "refresh_token", "reason": why}})
+	if err == nil {
+		_, err = f.cfg.Store.RevokeFamily(ctx, family, f.cfg.Tokens.FamilyDeny(family), rec...)
 	}
-	if err := f.cfg.Tokens.DenyFamily(ctx, family); err != nil {
-		f.cfg.Logger.ErrorContext(ctx, "revoke access tokens of a family", "err", err)
+	if err != nil {
+		f.cfg.Logger.ErrorContext(ctx, "revoke a refresh token family", "reason", why, "err", err)
 	}
 }
 

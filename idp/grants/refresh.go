@@ -50,12 +50,12 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 		// Either the family is revoked already (revoking it again changes nothing), or this
 		// is a successor a retry replaced, now presented by whoever did receive it: two
 		// parties hold the family, so it ends.
-		f.revoke(ctx, old.FamilyID)
+		f.revoke(ctx, client.ID, old.FamilyID, "refresh_token_replayed")
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was revoked")
 	}
 	grace := f.grace(client, dpop.RefreshJKT(raw) != "")
 	if !old.UsedAt.IsZero() && !f.inReuseGrace(grace, old.UsedAt) {
-		f.revoke(ctx, old.FamilyID)
+		f.revoke(ctx, client.ID, old.FamilyID, "refresh_token_reused")
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
 	}
 	scopes := old.Scopes
@@ -92,7 +92,7 @@ func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, err
 	next.ExpiresAt = old.ExpiresAt
 	switch err := f.rotate(ctx, old, next, grace, draft.Records()); {
 	case errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
-		f.revoke(ctx, old.FamilyID)
+		f.revoke(ctx, client.ID, old.FamilyID, "refresh_token_reused")
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
 	case errors.Is(err, store.ErrNotFound):
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token is unknown or expired")
