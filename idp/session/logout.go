@@ -92,12 +92,16 @@ func (m *Manager) HandleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	upstream := ""
 	if hasSession {
-		if err := m.cfg.Store.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The session ends with its audit record, in one transaction.
+		rec, err := m.cfg.Audit.Records(audit.Event{Kind: audit.KindLogout, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": clientID}})
+		if err == nil {
+			err = m.cfg.Store.DeleteSession(r.Context(), sess.ID, rec...)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			m.cfg.Logger.ErrorContext(r.Context(), "logout: delete session", "err", err)
 			m.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusServiceUnavailable, Key: "unavailable", Detail: ""})
 			return
 		}
-		m.cfg.Audit.Log(r.Context(), audit.Event{Kind: audit.KindLogout, Actor: audit.Citizen(sess.CitizenID), Details: map[string]any{"client": clientID}})
 		upstream = m.upstreamLogoutURL(sess, ret.Upstream)
 		// Online refresh tokens of the session die with it: the token and introspection
 		// endpoints check the session. The clients hear of it through the back channel.
