@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,9 +44,31 @@ type storedAttribute struct {
 	Verified bool            `json:"verified,omitempty"`
 }
 
-func (s statement) equal(o statement) bool {
-	return s.Source == o.Source && s.Level == o.Level && s.VerifiedAt.Equal(o.VerifiedAt) && s.ACR == o.ACR &&
-		slices.Equal(s.AMR, o.AMR) && s.EIDUpdatedAt.Equal(o.EIDUpdatedAt)
+// statementKey tells statements apart in a map: a map, not a search, so that encoding
+// stays linear in the number of attributes.
+type statementKey struct {
+	source, acr, amr      string
+	level                 int
+	verifiedS, updatedS   int64
+	verifiedNs, updatedNs int
+}
+
+// lengthPrefixed joins ss unambiguously (["a,b"] and ["a", "b"] differ); nil and empty
+// are the same, as they encode the same.
+func lengthPrefixed(ss []string) string {
+	var b strings.Builder
+	for _, s := range ss {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func (s statement) key() statementKey {
+	return statementKey{source: s.Source, acr: s.ACR, amr: lengthPrefixed(s.AMR), level: s.Level,
+		verifiedS: s.VerifiedAt.Unix(), verifiedNs: s.VerifiedAt.Nanosecond(),
+		updatedS: s.EIDUpdatedAt.Unix(), updatedNs: s.EIDUpdatedAt.Nanosecond()}
 }
 
 // encodeAttributes is the stored form of m ("" for none); times are kept in UTC.
@@ -54,6 +77,7 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 		return "", nil
 	}
 	enc := storedAttributes{Attrs: make(map[string]storedAttribute, len(m))}
+	index := map[statementKey]int{}
 	// In key order, so that the same attributes always encode the same.
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		a := m[k]
@@ -61,9 +85,10 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 		if !a.EIDUpdatedAt.IsZero() {
 			st.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
 		}
-		by := slices.IndexFunc(enc.By, st.equal)
-		if by < 0 {
+		by, ok := index[st.key()]
+		if !ok {
 			by = len(enc.By)
+			index[st.key()] = by
 			enc.By = append(enc.By, st)
 		}
 		enc.Attrs[k] = storedAttribute{Value: a.Value, By: by, Verified: a.Verified}
