@@ -146,14 +146,7 @@ func TestTokenRateLimits(t *testing.T) {
 // claim names and client ids but none of the citizen's data, and the chain verifies.
 func TestAuditHooks(t *testing.T) {
 	var st store.Audit
-	h := idptest.New(t, true, func(c *idp.Config) {
-		st = c.Store.(store.Audit)
-		l, err := audit.New(audit.Config{Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Audit = l
-	})
+	h := idptest.New(t, true, idptest.WithPendingAudit(t, &st))
 	tok := h.Redeem("web", h.Code(idptest.AuthQuery("web", "scope", "openid profile phone", "claims", `{"id_token":{"name":null}}`)))
 	if tok.Status != http.StatusOK {
 		t.Fatalf("redeem: %d %s", tok.Status, tok.Raw)

@@ -85,10 +85,11 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 		if !a.EIDUpdatedAt.IsZero() {
 			st.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
 		}
-		by, ok := index[st.key()]
+		key := st.key()
+		by, ok := index[key]
 		if !ok {
 			by = len(enc.By)
-			index[st.key()] = by
+			index[key] = by
 			enc.By = append(enc.By, st)
 		}
 		enc.Attrs[k] = storedAttribute{Value: a.Value, By: by, Verified: a.Verified}

@@ -20,23 +20,9 @@ func TestReplayRevocationAudited(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			var st store.Audit
 			clock := &idptest.ShiftedClock{}
-			h := idptest.NewOn(t, driver, true, idptest.WithClock(clock), func(c *idp.Config) {
-				c.RefreshReuseGrace = 10 * time.Second
-				st = c.Store.(store.Audit)
-				l, err := audit.New(audit.Config{Store: st})
-				if err != nil {
-					t.Fatal(err)
-				}
-				c.Audit = l // no sealer runs: the records stay pending for the test to see
-			})
-			pending := func() int {
-				t.Helper()
-				n, _, err := st.PendingAudit(t.Context())
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
+			h := idptest.NewOn(t, driver, true, idptest.WithClock(clock), idptest.WithPendingAudit(t, &st),
+				func(c *idp.Config) { c.RefreshReuseGrace = 10 * time.Second })
+			pending := func() int { return idptest.Pending(t, st) }
 			refresh := func(rt string) idptest.Response {
 				return h.PostForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "web", h.Secrets["web"])
 			}

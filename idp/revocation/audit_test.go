@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/internal/idptest"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
@@ -17,22 +16,8 @@ func TestRevokeAudit(t *testing.T) {
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {
 			var st store.Audit
-			h := idptest.NewOn(t, driver, true, func(c *idp.Config) {
-				st = c.Store.(store.Audit)
-				l, err := audit.New(audit.Config{Store: st})
-				if err != nil {
-					t.Fatal(err)
-				}
-				c.Audit = l // no sealer runs: the records stay pending for the test to see
-			})
-			pending := func() int {
-				t.Helper()
-				n, _, err := st.PendingAudit(t.Context())
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
+			h := idptest.NewOn(t, driver, true, idptest.WithPendingAudit(t, &st))
+			pending := func() int { return idptest.Pending(t, st) }
 			revoke := func(client, tok string) {
 				t.Helper()
 				if r := h.PostForm("/revoke", url.Values{"token": {tok}}, client, h.Secrets[client]); r.Status != 200 {

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/motlan/motlan/idp"
 	"github.com/motlan/motlan/idp/internal/idptest"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
@@ -18,14 +17,7 @@ func TestLogoutAudited(t *testing.T) {
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {
 			var st store.Audit
-			h := idptest.NewOn(t, driver, true, func(c *idp.Config) {
-				st = c.Store.(store.Audit)
-				l, err := audit.New(audit.Config{Store: st})
-				if err != nil {
-					t.Fatal(err)
-				}
-				c.Audit = l // no sealer runs: the records stay pending for the test to see
-			})
+			h := idptest.NewOn(t, driver, true, idptest.WithPendingAudit(t, &st))
 			b := h.Browser()
 			resp := h.Login(b, idptest.AuthQuery("web"))
 			idptest.ReadBody(t, resp)
@@ -33,11 +25,8 @@ func TestLogoutAudited(t *testing.T) {
 			if tok.Status != http.StatusOK {
 				t.Fatalf("redeem: %s", tok.Raw)
 			}
-			n0, _, err := st.PendingAudit(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err = b.Get(h.Issuer + "/logout?" + url.Values{"id_token_hint": {tok.Str("id_token")}}.Encode())
+			n0 := idptest.Pending(t, st)
+			resp, err := b.Get(h.Issuer + "/logout?" + url.Values{"id_token_hint": {tok.Str("id_token")}}.Encode())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,8 +34,8 @@ func TestLogoutAudited(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("logout: status %d", resp.StatusCode)
 			}
-			if n, _, err := st.PendingAudit(t.Context()); err != nil || n != n0+1 {
-				t.Fatalf("%d pending records after logout (%v), want %d", n, err, n0+1)
+			if n := idptest.Pending(t, st); n != n0+1 {
+				t.Fatalf("%d pending records after logout, want %d", n, n0+1)
 			}
 			sealed, err := st.SealPendingAudit(t.Context(), 100, audit.Seal)
 			if err != nil || len(sealed) == 0 {
@@ -63,7 +52,7 @@ func TestLogoutAudited(t *testing.T) {
 				t.Fatal(err)
 			}
 			idptest.ReadBody(t, resp)
-			if n, _, _ := st.PendingAudit(t.Context()); n != 0 {
+			if n := idptest.Pending(t, st); n != 0 {
 				t.Errorf("a logout without a session wrote %d records", n)
 			}
 		})

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/idp"
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/audit"
 )
 
 // ShiftedClock is time.Now plus an offset tests move forward.
@@ -112,4 +114,27 @@ func CheckTokenError(t *testing.T, res *http.Response, body []byte) string {
 		t.Fatalf("status %d for %s", res.StatusCode, e.Error)
 	}
 	return e.Error
+}
+
+// WithPendingAudit gives the provider an audit log on its own store and no sealer, so that
+// acts' records stay pending for the test to count; *st is that store.
+func WithPendingAudit(tb testing.TB, st *store.Audit) func(*idp.Config) {
+	return func(c *idp.Config) {
+		*st = c.Store.(store.Audit)
+		l, err := audit.New(audit.Config{Store: *st})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Audit = l
+	}
+}
+
+// Pending is the number of audit records not yet sealed into the chain.
+func Pending(tb testing.TB, st store.Audit) int {
+	tb.Helper()
+	n, _, err := st.PendingAudit(tb.Context())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
