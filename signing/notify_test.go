@@ -161,7 +161,8 @@ func TestWaitReadsPerChangeNotPerTick(t *testing.T) {
 			results <- got
 		}()
 	}
-	eventually(t, "every wait registered", func() bool { return bsvc.Waiting() == n })
+	// A wait registers before its first read: wait for both.
+	eventually(t, "every wait registered and read", func() bool { return bsvc.Waiting() == n && storeB.reads.Load() >= n })
 	if got := storeB.reads.Load(); got != n {
 		t.Fatalf("%d waits started with %d reads, want one each", n, got)
 	}
@@ -323,7 +324,8 @@ func TestWaitFromFirstRead(t *testing.T) {
 		}
 		got <- out
 	}()
-	eventually(t, "the wait registered", func() bool { return svc.Waiting() == 1 })
+	// A wait registers before its first read: wait for both.
+	eventually(t, "the wait registered and read", func() bool { return svc.Waiting() == 1 && counted.reads.Load() >= 1 })
 	if n := counted.reads.Load(); n != 1 {
 		t.Fatalf("the wait began with %d reads, want 1", n)
 	}
