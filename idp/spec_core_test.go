@@ -168,6 +168,14 @@ func TestSpecSubjectTypes(t *testing.T) {
 	case oc["sub"] == w1 || w1 == pub1:
 		t.Errorf("subjects shared across sectors: web %s other %v public %s", w1, oc["sub"], pub1)
 	}
+	// The citizen's ID sorts by the first login's time; the public subject leaves that out.
+	id, err := h.Store.SubjectCitizen(ctx, "pub1", pub1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(id, pub1) || len(id) != len(pub1)+11 || id[10] != '.' || strings.Contains(pub1, ".") {
+		t.Errorf("citizen ID %q, public subject %q: want the ID's random part without its time prefix", id, pub1)
+	}
 }
 
 // TestSpecDiscoveryMetadata: OpenID Connect Discovery 3 for what the other discovery test

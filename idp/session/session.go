@@ -121,7 +121,8 @@ func (m *Manager) Open(w http.ResponseWriter, r *http.Request, why map[string]an
 	details := map[string]any{"acr": s.ACR, "amr": s.AMR}
 	maps.Copy(details, why)
 	cit, err := m.cfg.Store.RecordLogin(ctx, store.Login{
-		Citizen: store.Citizen{Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs},
+		// A returning citizen keeps the stored ID; a new one gets this time-sorted one.
+		Citizen: store.Citizen{ID: web.NewCitizenID(now), Issuer: id.Issuer, Subject: id.Subject, CCCD: cccd, Attributes: attrs},
 		Session: s, Code: code, Once: once,
 		Audit: func(c store.Citizen) ([]store.AuditRecord, error) {
 			return m.cfg.Audit.Records(audit.Event{Kind: audit.KindLogin, Actor: audit.Citizen(c.ID), Details: details})

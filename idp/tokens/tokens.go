@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/motlan/motlan/idp/internal/seal"
+	"github.com/motlan/motlan/idp/internal/web"
 	"github.com/motlan/motlan/idp/store"
 	"github.com/motlan/motlan/internal/audit"
 	"github.com/motlan/motlan/keys"
@@ -102,7 +103,7 @@ type Source struct {
 // relying parties cannot join their records on it.
 func (t *Tokens) Subject(c store.Client, citizenID string) string {
 	if c.SubjectType == "public" {
-		return citizenID
+		return web.PublicSubject(citizenID)
 	}
 	m := hmac.New(sha256.New, t.cfg.Pairwise)
 	m.Write([]byte(sectorOf(c)))

@@ -63,6 +63,25 @@ func NewSecret(now time.Time) string {
 	return timePrefix(now) + rand.Text() + rand.Text()
 }
 
+// NewCitizenID is the store ID of a citizen logging in for the first time: 130 random bits
+// behind the same time prefix, so that a first-time login's rows in every index keyed by
+// citizen (sessions, codes, refresh tokens, releases, subjects, the audit log's actor)
+// land on the index's last page instead of a random one. The prefix never leaves Motlan:
+// a public subject is the ID without it (PublicSubject).
+func NewCitizenID(now time.Time) string {
+	return timePrefix(now) + rand.Text()
+}
+
+// PublicSubject is the "sub" a client of subject type public gets for a citizen: the ID
+// without its time prefix, so that it does not tell when the citizen first logged in. An ID
+// made before prefixes existed is its own subject, as it always was.
+func PublicSubject(citizenID string) string {
+	if p, ok := sortPrefix(citizenID); ok {
+		return citizenID[len(p):]
+	}
+	return citizenID
+}
+
 const sortDigits = "0123456789abcdefghijklmnopqrstuv" // base32hex: sorts as ASCII does
 
 // sortLen is the prefix's length: 10 digits of 5 bits (milliseconds up to the year 37000)

@@ -52,3 +52,25 @@ func TestHashIDOfOlderSecretsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// A new citizen's ID sorts by the time of the first login, and a public subject made
+// from it does not carry that time; an ID from before prefixes existed is its own subject.
+func TestCitizenIDAndPublicSubject(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	a, b := NewCitizenID(t0), NewCitizenID(t0.Add(time.Millisecond))
+	if len(a) != sortLen+26 || a >= b || a[:sortLen] != NewSecret(t0)[:sortLen] {
+		t.Fatalf("NewCitizenID: %q then %q: want the time prefix and 130 random bits, in order", a, b)
+	}
+	if c := NewCitizenID(t0); c == a {
+		t.Fatalf("two citizen IDs of one millisecond collide: %q", c)
+	}
+	for id, want := range map[string]string{
+		a:                            a[sortLen:],
+		"KXQ7Z2MNB4C5D6E7F2G3H4J5K6": "KXQ7Z2MNB4C5D6E7F2G3H4J5K6", // rand.Text(): as before
+		"citizen-1":                  "citizen-1",
+	} {
+		if got := PublicSubject(id); got != want {
+			t.Errorf("PublicSubject(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
