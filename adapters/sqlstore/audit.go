@@ -26,7 +26,7 @@ var (
 )
 
 // insertPendingAudit writes rs as pending records in the caller's transaction.
-func insertPendingAudit(tx *txn, rs []store.AuditRecord) error {
+func insertPendingAudit(tx loginTx, rs []store.AuditRecord) error {
 	for _, r := range rs {
 		if r.Kind == "" || r.Actor == "" {
 			return errors.New("pending audit record without kind or actor")
@@ -35,7 +35,7 @@ func insertPendingAudit(tx *txn, rs []store.AuditRecord) error {
 		if details == "" {
 			details = "{}"
 		}
-		if _, err := tx.exec(qInsertPending, ms(r.At), r.Kind, r.Actor, details); err != nil {
+		if err := tx.execLater(nil, qInsertPending, ms(r.At), r.Kind, r.Actor, details); err != nil {
 			return err
 		}
 	}

@@ -85,7 +85,7 @@ func (s *Store) runBatch(batch []*writeJob) {
 	}
 	if len(batch) == 1 {
 		j := batch[0]
-		if j.err = s.call(j.fn, &txn{Tx: sqlTx, p: s.w, ctx: j.ctx}); j.err != nil {
+		if j.err = s.call(j.ctx, func() error { return j.fn(&txn{Tx: sqlTx, p: s.w, ctx: j.ctx}) }); j.err != nil {
 			sqlTx.Rollback()
 			return
 		}
@@ -107,7 +107,7 @@ func (s *Store) runBatch(batch []*writeJob) {
 			abort(i, err)
 			return
 		}
-		if j.err = s.call(j.fn, tx); j.err != nil {
+		if j.err = s.call(j.ctx, func() error { return j.fn(tx) }); j.err != nil {
 			if _, err := tx.exec(qRollbackToSavepoint); err != nil {
 				abort(i, err)
 				return
@@ -128,14 +128,14 @@ func (s *Store) runBatch(batch []*writeJob) {
 
 // call runs fn, turning a panic into its error: a panic that escaped would leave the
 // writer's transaction open and every later write waiting for it.
-func (s *Store) call(fn func(*txn) error, tx *txn) (err error) {
+func (s *Store) call(ctx context.Context, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.ErrorContext(tx.ctx, "sqlstore: panic in a write transaction", "panic", p, "stack", string(debug.Stack()))
+			s.log.ErrorContext(ctx, "sqlstore: panic in a write transaction", "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("sqlstore: panic in a write transaction: %v", p)
 		}
 	}()
-	return fn(tx)
+	return fn()
 }
 
 const (

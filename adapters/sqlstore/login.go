@@ -12,36 +12,37 @@ import (
 // ---- batched writes: one transaction instead of several on the login's hot path
 
 // RecordLogin stores the citizen, the new session, the code (if any) and the login's
-// audit records in one transaction.
+// audit records in one transaction. On PostgreSQL that is two round trips: BEGIN, the
+// once mark and the citizen; then the rest with COMMIT.
 func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, error) {
 	var out store.Citizen
 	now := s.nowMS()
 	sess, code, once := l.Session, l.Code, l.Once
-	err := s.inTx(ctx, func(tx *txn) error {
-		var err error
+	err := s.inLoginTx(ctx, func(tx loginTx) error {
+		// ON CONFLICT keeps a PostgreSQL transaction usable where a unique violation would
+		// abort it; a replay is rolled back below, so it stores nothing.
+		var marked int64
 		if once != nil {
-			// First, so a replay stores nothing; ON CONFLICT keeps a PostgreSQL transaction
-			// usable where a unique violation would abort it.
-			n, err := tx.exec(qUseOnce, once.Namespace, once.Key, ms(once.ExpiresAt), now)
-			if err != nil {
+			if err := tx.execLater(&marked, qUseOnce, once.Namespace, once.Key, ms(once.ExpiresAt), now); err != nil {
 				return err
 			}
-			if n == 0 {
-				return store.ErrAlreadyUsed
-			}
 		}
+		var err error
 		if out, err = s.upsertCitizenTx(tx, l.Citizen); err != nil {
 			return err
 		}
+		if once != nil && marked == 0 {
+			return store.ErrAlreadyUsed
+		}
 		sess.CitizenID = out.ID
-		if _, err := tx.exec(qInsertSession, sess.ID, sess.CitizenID, ms(sess.AuthTime), sess.ACR, list(sess.AMR),
+		if err := tx.execLater(nil, qInsertSession, sess.ID, sess.CitizenID, ms(sess.AuthTime), sess.ACR, list(sess.AMR),
 			sess.UpstreamIDToken, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
 			return err
 		}
 		if code != nil {
 			c := *code
 			c.CitizenID, c.SessionID = out.ID, sess.ID
-			if _, err := tx.exec(qInsertAuthCode, authCodeArgs(c)...); err != nil {
+			if err := tx.execLater(nil, qInsertAuthCode, authCodeArgs(c)...); err != nil {
 				return err
 			}
 		}
@@ -69,29 +70,29 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 		claimed bool
 	)
 	now := s.nowMS()
-	err := s.inTx(ctx, func(tx *txn) error {
-		row, err := tx.queryRow(qConsumeAuthCode, now, id, now)
+	err := s.inLoginTx(ctx, func(tx loginTx) error {
+		// The code's citizen is read with the code, in the same round trip on PostgreSQL.
+		var (
+			codeErr, citErr error
+			cit             store.Citizen
+		)
+		err := tx.rowLater(func(r scanner) error { c, codeErr = scanAuthCode(r); return ignoreNoRows(codeErr) },
+			qConsumeAuthCode, now, id, now)
+		if err == nil {
+			err = tx.row(func(r scanner) error { cit, citErr = scanCitizen(r); return ignoreNoRows(citErr) }, qCodeCitizen, id)
+		}
 		if err != nil {
 			return err
 		}
-		c, err = scanAuthCode(row)
-		if errors.Is(err, sql.ErrNoRows) {
+		if codeErr != nil {
 			return nil // not claimed: told apart below, after the transaction
-		}
-		if err != nil {
-			return err
 		}
 		claimed = true
 		citizen := func() (store.Citizen, error) {
-			row, err := tx.queryRow(qGetCitizen, c.CitizenID)
-			if err != nil {
-				return store.Citizen{}, err
+			if errors.Is(citErr, sql.ErrNoRows) {
+				return cit, store.ErrNotFound
 			}
-			cit, err := scanCitizen(row)
-			if errors.Is(err, sql.ErrNoRows) {
-				err = store.ErrNotFound
-			}
-			return cit, err
+			return cit, citErr
 		}
 		r, err := next(c, citizen)
 		if err != nil {
@@ -122,9 +123,9 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 
 // storeRedemption writes what a code's redemption stores with it, in the caller's
 // transaction.
-func storeRedemption(tx *txn, r store.Redemption) error {
+func storeRedemption(tx loginTx, r store.Redemption) error {
 	if t := r.Refresh; t != nil {
-		if _, err := tx.exec(qInsertRefresh, refreshArgs(*t)...); err != nil {
+		if err := tx.execLater(nil, qInsertRefresh, refreshArgs(*t)...); err != nil {
 			return err
 		}
 	}
@@ -132,15 +133,15 @@ func storeRedemption(tx *txn, r store.Redemption) error {
 }
 
 // storeMinted writes what minting stores with a grant, in the caller's transaction.
-func storeMinted(tx *txn, minted []store.Minted) error {
+func storeMinted(tx loginTx, minted []store.Minted) error {
 	for _, m := range minted {
 		if cs := m.Subject; cs != nil {
-			if _, err := tx.exec(qRecordSubject, cs.ClientID, cs.Subject, cs.CitizenID, ms(cs.At)); err != nil {
+			if err := tx.execLater(nil, qRecordSubject, cs.ClientID, cs.Subject, cs.CitizenID, ms(cs.At)); err != nil {
 				return err
 			}
 		}
 		if rel := m.Release; rel != nil {
-			if _, err := tx.exec(qInsertRelease, rel.CitizenID, rel.ClientID, list(rel.Claims), rel.Via, ms(rel.At)); err != nil {
+			if err := tx.execLater(nil, qInsertRelease, rel.CitizenID, rel.ClientID, list(rel.Claims), rel.Via, ms(rel.At)); err != nil {
 				return err
 			}
 		}
@@ -149,4 +150,13 @@ func storeMinted(tx *txn, minted []store.Minted) error {
 		}
 	}
 	return nil
+}
+
+// ignoreNoRows is err unless it says there was no row: a row-reading step that records
+// its outcome fails the transaction only with the errors that leave it unusable.
+func ignoreNoRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
 }

@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"errors"
 	"fmt"
 	"maps"
 
@@ -91,9 +89,11 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 const citizenCols = "id, issuer, subject, cccd, attributes, created_at, updated_at"
 
 var (
-	qInsertCitizen = insertSQL("citizens", citizenCols) + " ON CONFLICT (issuer, subject) DO NOTHING"
+	// A stored citizen's row is returned (and locked on PostgreSQL) by the no-op update.
+	qUpsertCitizen = insertSQL("citizens", citizenCols) +
+		" ON CONFLICT (issuer, subject) DO UPDATE SET updated_at = excluded.updated_at RETURNING " + citizenCols
 	qGetCitizen    = "SELECT " + citizenCols + " FROM citizens WHERE id = ?"
-	qCitizenBySub  = "SELECT " + citizenCols + " FROM citizens WHERE issuer = ? AND subject = ?"
+	qCodeCitizen   = "SELECT " + citizenCols + " FROM citizens WHERE id = (SELECT citizen_id FROM auth_codes WHERE id = ?)"
 	qUpdateCitizen = "UPDATE citizens SET cccd = ?, attributes = ?, updated_at = ? WHERE id = ?"
 )
 
@@ -128,80 +128,63 @@ func (s *Store) UpsertCitizen(ctx context.Context, c store.Citizen) (store.Citiz
 	return out, nil
 }
 
-// upsertCitizenTx is UpsertCitizen inside a transaction the caller holds.
-func (s *Store) upsertCitizenTx(tx *txn, c store.Citizen) (store.Citizen, error) {
+// upsertCitizenTx is UpsertCitizen inside a transaction the caller holds. One statement
+// inserts a new citizen, or finds (and locks) the one stored and returns its row; only
+// when merging changes that row is it written again. A first-time login thus writes its
+// citizen once, without a read before.
+func (s *Store) upsertCitizenTx(tx loginTx, c store.Citizen) (store.Citizen, error) {
 	now := s.now().UTC()
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = now
 	}
-	var out store.Citizen
-	err := func() error {
-		merge := func() (bool, error) {
-			row, err := tx.queryRow(qCitizenBySub+s.forUpdate(), c.Issuer, c.Subject)
-			if err != nil {
-				return false, err
-			}
-			old, err := scanCitizen(row)
-			if errors.Is(err, sql.ErrNoRows) {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			old.UpdatedAt = c.UpdatedAt
-			if c.CCCD != "" {
-				old.CCCD = c.CCCD
-			}
-			if len(c.Attributes) > 0 {
-				if old.Attributes == nil {
-					old.Attributes = make(map[string]store.Attribute, len(c.Attributes))
-				}
-				maps.Copy(old.Attributes, c.Attributes)
-			}
-			attrs, err := encodeAttributes(old.Attributes)
-			if err != nil {
-				return false, err
-			}
-			if _, err := tx.exec(qUpdateCitizen, old.CCCD, attrs, ms(old.UpdatedAt), old.ID); err != nil {
-				return false, err
-			}
-			// Read back what was stored, so the caller sees the same precision as a Get.
-			old.UpdatedAt = fromMS(ms(old.UpdatedAt))
-			old.Attributes, err = decodeAttributes(attrs)
-			out = old
-			return true, err
+	if c.ID == "" {
+		c.ID = rand.Text()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	attrs, err := encodeAttributes(c.Attributes)
+	if err != nil {
+		return store.Citizen{}, err
+	}
+	var (
+		old              store.Citizen
+		oldAttrs         string
+		created, updated int64
+	)
+	err = tx.row(func(r scanner) error {
+		return r.Scan(&old.ID, &old.Issuer, &old.Subject, &old.CCCD, &oldAttrs, &created, &updated)
+	}, qUpsertCitizen, c.ID, c.Issuer, c.Subject, c.CCCD, attrs, ms(c.CreatedAt), ms(c.UpdatedAt))
+	if err != nil {
+		return store.Citizen{}, err
+	}
+	// What the caller sees has the precision of a Get.
+	old.CreatedAt, old.UpdatedAt = fromMS(created), fromMS(updated)
+	if oldAttrs == attrs && (c.CCCD == "" || c.CCCD == old.CCCD) {
+		// Inserted just now, or stored already with what the merge would write.
+		old.Attributes, err = decodeAttributes(oldAttrs)
+		return old, err
+	}
+	if c.CCCD != "" {
+		old.CCCD = c.CCCD
+	}
+	if old.Attributes, err = decodeAttributes(oldAttrs); err != nil {
+		return store.Citizen{}, err
+	}
+	if len(c.Attributes) > 0 {
+		if old.Attributes == nil {
+			old.Attributes = make(map[string]store.Attribute, len(c.Attributes))
 		}
-		if done, err := merge(); done || err != nil {
-			return err
-		}
-		if c.ID == "" {
-			c.ID = rand.Text()
-		}
-		if c.CreatedAt.IsZero() {
-			c.CreatedAt = now
-		}
-		attrs, err := encodeAttributes(c.Attributes)
-		if err != nil {
-			return err
-		}
-		n, err := tx.exec(qInsertCitizen, c.ID, c.Issuer, c.Subject, c.CCCD, attrs, ms(c.CreatedAt), ms(c.UpdatedAt))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			// Another transaction created it after our read (PostgreSQL; the insert waited
-			// for that one to commit): merge into its row.
-			if done, err := merge(); done || err != nil {
-				return err
-			}
-			return fmt.Errorf("citizen vanished during upsert: %w", store.ErrConflict)
-		}
-		c.CreatedAt, c.UpdatedAt = fromMS(ms(c.CreatedAt)), fromMS(ms(c.UpdatedAt))
-		c.Attributes, err = decodeAttributes(attrs)
-		out = c
-		return err
-	}()
-	return out, err
+		maps.Copy(old.Attributes, c.Attributes)
+	}
+	if attrs, err = encodeAttributes(old.Attributes); err != nil {
+		return store.Citizen{}, err
+	}
+	if err := tx.execLater(nil, qUpdateCitizen, old.CCCD, attrs, updated, old.ID); err != nil {
+		return store.Citizen{}, err
+	}
+	old.Attributes, err = decodeAttributes(attrs)
+	return old, err
 }
 
 func (s *Store) GetCitizen(ctx context.Context, id string) (store.Citizen, error) {

@@ -296,11 +296,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		batching = []string{qSavepoint, qRollbackToSavepoint, qReleaseSavepoint}
 	}
 	for _, q := range append(batching,
-		qCitizenBySub+s.forUpdate(), qInsertCitizen, qUpdateCitizen,
+		qUpsertCitizen, qUpdateCitizen,
 		qGetAuthRequest+s.forUpdate(), qUpdateAuthRequest,
 		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor+s.forUpdate(), qRevokeUnused, qSetSuccessor,
 		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce, qInsertPending,
-		qGetCitizen, qRecordSubject, qInsertRelease,
+		qGetCitizen, qCodeCitizen, qRecordSubject, qInsertRelease,
 		qAuditHead+s.forUpdate(), qInsertAudit, qUpdateAuditHead, qListPending, qDeletePending,
 	) {
 		if _, err := s.w.stmt(ctx, q); err != nil {
@@ -453,7 +453,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return unavailable(err)
 	}
 	tx := &txn{Tx: sqlTx, p: s.w, ctx: ctx}
-	if err := s.call(fn, tx); err != nil {
+	if err := s.call(ctx, func() error { return fn(tx) }); err != nil {
 		sqlTx.Rollback()
 		return unavailable(err)
 	}

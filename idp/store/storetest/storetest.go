@@ -1144,6 +1144,21 @@ func testRedeemAuthCode(e *env) {
 	_, err = e.s.ConsumeAuthCode(e.ctx, c2.ID)
 	wantErr(e.t, "burnt code", err, store.ErrAlreadyUsed)
 
+	// A code whose citizen is not stored: next learns it from citizen(), and what it
+	// returns is still stored.
+	c4 := authCode("code-orphan")
+	c4.CitizenID = "no-such-citizen"
+	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c4))
+	rt4 := refresh("rt-orphan", "code-orphan")
+	_, err = e.s.RedeemAuthCode(e.ctx, c4.ID, func(_ store.AuthCode, citizen func() (store.Citizen, error)) (store.Redemption, error) {
+		_, err := citizen()
+		wantErr(e.t, "citizen of an orphan code", err, store.ErrNotFound)
+		return store.Redemption{Refresh: &rt4}, nil
+	})
+	must(e.t, "redeem orphan", err)
+	_, err = e.s.GetRefreshToken(e.ctx, "rt-orphan")
+	must(e.t, "refresh token of the orphan code", err)
+
 	// Expired codes are not found.
 	c3 := authCode("code-old")
 	must(e.t, "create", e.s.CreateAuthCode(e.ctx, c3))

@@ -1,0 +1,164 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// A login's two write transactions (RecordLogin, RedeemAuthCode) run through loginTx. On
+// PostgreSQL each statement through database/sql is a round trip of its own, and at 32
+// concurrent logins those round trips (a write and a read syscall on both sides, a wake-up
+// of the server process) cost more CPU than the statements: a pgPipe sends the
+// statements whose results the login does not wait for together with the next one it
+// does, BEGIN with the first and COMMIT with the last. On SQLite, in process, a txn runs
+// each statement at once.
+
+// loginTx is a write transaction as the login's writes use it.
+type loginTx interface {
+	// execLater runs a write whose rows affected the caller reads only after its next
+	// row or the commit; n, when not nil, receives them. An error fails the transaction.
+	execLater(n *int64, q string, args ...any) error
+	// rowLater runs a statement that returns one row, which scan reads by the caller's
+	// next row or the commit. scan's error is the transaction's.
+	rowLater(scan func(scanner) error, q string, args ...any) error
+	// row runs a statement that returns one row, after everything queued, and scans it.
+	row(scan func(scanner) error, q string, args ...any) error
+}
+
+func (t *txn) execLater(n *int64, q string, args ...any) error {
+	m, err := t.exec(q, args...)
+	if n != nil {
+		*n = m
+	}
+	return err
+}
+
+func (t *txn) rowLater(scan func(scanner) error, q string, args ...any) error {
+	return t.row(scan, q, args...)
+}
+
+func (t *txn) row(scan func(scanner) error, q string, args ...any) error {
+	r, err := t.queryRow(q, args...)
+	if err != nil {
+		return err
+	}
+	return scan(r)
+}
+
+// inLoginTx runs fn in a write transaction: a pgPipe on PostgreSQL, inTx's on SQLite.
+func (s *Store) inLoginTx(ctx context.Context, fn func(loginTx) error) error {
+	if !s.pg {
+		return s.inTx(ctx, func(tx *txn) error { return fn(tx) })
+	}
+	defer s.observe(OpTx, time.Now())
+	ctx, err := s.stmtCtx(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := s.w.db.Conn(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer c.Close()
+	return unavailable(c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: PostgreSQL connection is a %T, not pgx's", dc)
+		}
+		p := &pgPipe{ctx: ctx, conn: sc.Conn()}
+		p.execLater(nil, "BEGIN")
+		err := s.call(ctx, func() error { return fn(p) })
+		if err == nil {
+			p.execLater(nil, "COMMIT")
+			if err = p.flush(); err == nil {
+				return nil
+			}
+		}
+		p.rollback()
+		return err
+	}))
+}
+
+// pgPipe is a PostgreSQL transaction on one pgx connection whose statements wait in a
+// batch until one whose row is needed, or the commit, sends them all.
+type pgPipe struct {
+	ctx     context.Context
+	conn    *pgx.Conn
+	batch   pgx.Batch
+	results []func(pgx.BatchResults) error // per queued statement: how its result is read
+	sent    bool                           // BEGIN has gone to the server
+}
+
+func (p *pgPipe) execLater(n *int64, q string, args ...any) error {
+	p.queue(func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if n != nil {
+			*n = tag.RowsAffected()
+		}
+		return err
+	}, q, args)
+	return nil
+}
+
+func (p *pgPipe) rowLater(scan func(scanner) error, q string, args ...any) error {
+	p.queue(func(br pgx.BatchResults) error { return scan(br.QueryRow()) }, q, args)
+	return nil
+}
+
+func (p *pgPipe) row(scan func(scanner) error, q string, args ...any) error {
+	p.rowLater(scan, q, args...)
+	return p.flush()
+}
+
+func (p *pgPipe) queue(read func(pgx.BatchResults) error, q string, args []any) {
+	p.batch.Queue(pgSQL(q), args...)
+	p.results = append(p.results, read)
+}
+
+// flush sends the batch in one round trip and reads its results in order.
+func (p *pgPipe) flush() error {
+	b, results := p.batch, p.results
+	p.batch, p.results, p.sent = pgx.Batch{}, nil, true
+	br := p.conn.SendBatch(p.ctx, &b)
+	var err error
+	for _, read := range results {
+		if err = read(br); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// rollback ends a transaction that failed. A connection left inside it would be
+// discarded by pgx's stdlib when returned to the pool (ResetSession); one whose ROLLBACK
+// fails is closed here, so that nothing else is sent on it.
+func (p *pgPipe) rollback() {
+	if !p.sent {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
+	defer cancel()
+	if _, err := p.conn.Exec(ctx, "ROLLBACK"); err != nil {
+		p.conn.Close(ctx)
+	}
+}
+
+// pgSQL is q with PostgreSQL's placeholders, rewritten once per query text.
+func pgSQL(q string) string {
+	if v, ok := pgQueries.Load(q); ok {
+		return v.(string)
+	}
+	v := rebind(q)
+	pgQueries.Store(q, v)
+	return v
+}
+
+var pgQueries sync.Map // query text with ? -> with $n
