@@ -76,6 +76,15 @@ func (s *Store) inBatch(ctx context.Context, fn func(*txn) error) error {
 
 // runBatch runs the jobs in one transaction and sets each one's err.
 func (s *Store) runBatch(batch []*writeJob) {
+	if s.walRestart.Swap(false) {
+		// Copying the frames since the checkpointer's last pass here, where no write
+		// comes in between, lets this batch read without the WAL, and SQLite then
+		// writes it from the first frame (unless a reader still holds it: the next pass
+		// asks again).
+		if _, err := s.w.db.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			s.log.Warn("sqlite checkpoint before a write", "err", err)
+		}
+	}
 	sqlTx, err := s.w.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		for _, j := range batch {

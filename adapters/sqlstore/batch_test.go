@@ -209,3 +209,83 @@ func TestPanicInTransaction(t *testing.T) {
 		})
 	}
 }
+
+// Under constant writes beside constant reads, SQLite would never start the WAL over by
+// itself (each commit leaves frames the next write reads through), so it grew until the
+// checkpointer truncated it, holding the writer meanwhile. A write batch now starts it
+// over once the checkpointer has copied it back.
+func TestWALStartsOverUnderConstantWrites(t *testing.T) {
+	ctx := context.Background()
+	frames := make(chan int, 1024)
+	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db"), restartFrames: 64,
+		checkpointed: func(n int) {
+			select {
+			case frames <- n:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(2)
+		go func() { // a writer
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := s.UpsertCitizen(ctx, store.Citizen{Issuer: "https://eid.example.vn", Subject: fmt.Sprintf("w%d-%d", w, i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.GetCitizen(ctx, c.ID); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		go func() { // a reader
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.GetCitizen(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	// The WAL starts over when a pass finds it smaller than the one before, while the
+	// writers go on.
+	restarts, prev, peak := 0, 0, 0
+	deadline := time.After(20 * time.Second)
+	for restarts < 5 {
+		select {
+		case n := <-frames:
+			if n < prev {
+				restarts++
+			}
+			prev, peak = n, max(peak, n)
+		case <-deadline:
+			close(stop)
+			wg.Wait()
+			t.Fatalf("the WAL started over %d times in 20 s (peak %d frames), want 5", restarts, peak)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if peak >= 16384 {
+		t.Errorf("the WAL reached %d frames, where the checkpointer truncates it", peak)
+	}
+}

@@ -12,6 +12,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -51,6 +52,12 @@ type Config struct {
 	// MaxOpenConns bounds the PostgreSQL pool, or SQLite's reader pool (SQLite always has
 	// exactly one writer). 0 picks a default.
 	MaxOpenConns int
+
+	// Tests' windows onto SQLite's checkpointer: the WAL size from which a write batch
+	// starts it over (0: walRestartFrames), and a function told the WAL's frames after
+	// each pass.
+	restartFrames int
+	checkpointed  func(logFrames int)
 }
 
 // Store is a store.Store on a SQL database. It is safe for concurrent use.
@@ -63,6 +70,12 @@ type Store struct {
 	closed sync.Once
 	// stopCheckpoints ends the SQLite checkpointer (nil elsewhere).
 	stopCheckpoints func()
+	// walRestart asks the next write batch to start the WAL over (see checkpointLoop);
+	// restartFrames is the WAL's size from which it does (walRestartFrames; tests lower it).
+	walRestart    atomic.Bool
+	restartFrames int
+	// checkpointed, when set (tests), is told the WAL's frames after each pass.
+	checkpointed func(logFrames int)
 	// batch gathers SQLite write transactions into one (see batch.go).
 	batch batcher
 	// observer is told each operation's class and duration (SetObserver); nil: nobody.
@@ -214,6 +227,7 @@ func (s *Store) openSQLite(cfg Config) error {
 	cdb.SetMaxOpenConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	s.restartFrames, s.checkpointed = cmp.Or(cfg.restartFrames, walRestartFrames), cfg.checkpointed
 	go s.checkpointLoop(ctx, cdb, done)
 	s.stopCheckpoints = func() { cancel(); <-done; cdb.Close() }
 	return nil
@@ -241,6 +255,17 @@ func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- stru
 				}
 				continue
 			}
+			// SQLite starts the WAL over from its first frame only in a write whose read
+			// began with every frame copied back, and under constant writes that never
+			// happens: each commit adds frames the next one reads through. It grew to the
+			// truncation below every 1.5 s at 32 concurrent logins, and each truncation
+			// held the writer for 50 ms, waiting for readers. So once a WAL of some size
+			// is copied back, the next write batch copies the few frames since, on the
+			// writer's own connection, before it begins.
+			s.walRestart.Store(logFrames >= s.restartFrames && copied == logFrames)
+			if s.checkpointed != nil {
+				s.checkpointed(logFrames)
+			}
 			// A WAL past ~64 MiB that is fully copied back is truncated, so it cannot grow
 			// without bound under constant load.
 			if logFrames > 16384 && copied == logFrames {
@@ -249,6 +274,10 @@ func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- stru
 		}
 	}
 }
+
+// walRestartFrames is the WAL's size (8 MiB of 4 KiB pages) from which a write batch
+// restarts it.
+const walRestartFrames = 2048
 
 // Close closes the database handles.
 func (s *Store) Close() error {
