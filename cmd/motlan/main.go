@@ -49,8 +49,10 @@ func main() {
 	args := os.Args[2:]
 	switch os.Args[1] {
 	case "dev":
+		tuneGC()
 		err = cmdDev(ctx, args)
 	case "serve":
+		tuneGC()
 		err = cmdServe(ctx, args)
 	case "eid":
 		err = cmdEID(ctx, args)
