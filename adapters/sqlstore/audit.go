@@ -26,7 +26,7 @@ var (
 )
 
 // insertPendingAudit writes rs as pending records in the caller's transaction.
-func insertPendingAudit(tx loginTx, rs []store.AuditRecord) error {
+func insertPendingAudit(tx pipedTx, rs []store.AuditRecord) error {
 	for _, r := range rs {
 		if r.Kind == "" || r.Actor == "" {
 			return errors.New("pending audit record without kind or actor")

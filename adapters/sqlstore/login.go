@@ -18,7 +18,7 @@ func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, 
 	var out store.Citizen
 	now := s.nowMS()
 	sess, code, once := l.Session, l.Code, l.Once
-	err := s.inLoginTx(ctx, func(tx loginTx) error {
+	err := s.inPipedTx(ctx, func(tx pipedTx) error {
 		// ON CONFLICT keeps a PostgreSQL transaction usable where a unique violation would
 		// abort it; a replay is rolled back below, so it stores nothing.
 		var marked int64
@@ -70,7 +70,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 		claimed bool
 	)
 	now := s.nowMS()
-	err := s.inLoginTx(ctx, func(tx loginTx) error {
+	err := s.inPipedTx(ctx, func(tx pipedTx) error {
 		// The code's citizen is read with the code, in the same round trip on PostgreSQL.
 		var (
 			codeErr, citErr error
@@ -123,7 +123,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 
 // storeRedemption writes what a code's redemption stores with it, in the caller's
 // transaction.
-func storeRedemption(tx loginTx, r store.Redemption) error {
+func storeRedemption(tx pipedTx, r store.Redemption) error {
 	if t := r.Refresh; t != nil {
 		if err := tx.execLater(nil, qInsertRefresh, refreshArgs(*t)...); err != nil {
 			return err
@@ -133,7 +133,7 @@ func storeRedemption(tx loginTx, r store.Redemption) error {
 }
 
 // storeMinted writes what minting stores with a grant, in the caller's transaction.
-func storeMinted(tx loginTx, minted []store.Minted) error {
+func storeMinted(tx pipedTx, minted []store.Minted) error {
 	for _, m := range minted {
 		if cs := m.Subject; cs != nil {
 			if err := tx.execLater(nil, qRecordSubject, cs.ClientID, cs.Subject, cs.CitizenID, ms(cs.At)); err != nil {

@@ -10,16 +10,16 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// A login's two write transactions (RecordLogin, RedeemAuthCode) run through loginTx. On
-// PostgreSQL each statement through database/sql is a round trip of its own, and at 32
-// concurrent logins those round trips (a write and a read syscall on both sides, a wake-up
-// of the server process) cost more CPU than the statements: a pgPipe sends the
-// statements whose results the login does not wait for together with the next one it
-// does, BEGIN with the first and COMMIT with the last. On SQLite, in process, a txn runs
-// each statement at once.
+// A login's two write transactions (RecordLogin, RedeemAuthCode) and a refresh's
+// (RotateRefreshToken) run through pipedTx. On PostgreSQL each statement through
+// database/sql is a round trip of its own, and at 32 concurrent logins those round trips
+// (a write and a read syscall on both sides, a wake-up of the server process) cost more
+// CPU than the statements: a pgPipe sends the statements whose results the transaction
+// does not wait for together with the next one it does, BEGIN with the first and COMMIT
+// with the last. On SQLite, in process, a txn runs each statement at once.
 
-// loginTx is a write transaction as the login's writes use it.
-type loginTx interface {
+// pipedTx is a write transaction as those use it.
+type pipedTx interface {
 	// execLater runs a write whose rows affected the caller reads only after its next
 	// row or the commit; n, when not nil, receives them. An error fails the transaction.
 	execLater(n *int64, q string, args ...any) error
@@ -28,6 +28,8 @@ type loginTx interface {
 	rowLater(scan func(scanner) error, q string, args ...any) error
 	// row runs a statement that returns one row, after everything queued, and scans it.
 	row(scan func(scanner) error, q string, args ...any) error
+	// send runs everything queued, for a caller that needs a rows-affected count next.
+	send() error
 }
 
 func (t *txn) execLater(n *int64, q string, args ...any) error {
@@ -42,6 +44,8 @@ func (t *txn) rowLater(scan func(scanner) error, q string, args ...any) error {
 	return t.row(scan, q, args...)
 }
 
+func (t *txn) send() error { return nil }
+
 func (t *txn) row(scan func(scanner) error, q string, args ...any) error {
 	r, err := t.queryRow(q, args...)
 	if err != nil {
@@ -50,8 +54,8 @@ func (t *txn) row(scan func(scanner) error, q string, args ...any) error {
 	return scan(r)
 }
 
-// inLoginTx runs fn in a write transaction: a pgPipe on PostgreSQL, inTx's on SQLite.
-func (s *Store) inLoginTx(ctx context.Context, fn func(loginTx) error) error {
+// inPipedTx runs fn in a write transaction: a pgPipe on PostgreSQL, inTx's on SQLite.
+func (s *Store) inPipedTx(ctx context.Context, fn func(pipedTx) error) error {
 	if !s.pg {
 		return s.inTx(ctx, func(tx *txn) error { return fn(tx) })
 	}
@@ -112,6 +116,13 @@ func (p *pgPipe) rowLater(scan func(scanner) error, q string, args ...any) error
 
 func (p *pgPipe) row(scan func(scanner) error, q string, args ...any) error {
 	p.rowLater(scan, q, args...)
+	return p.flush()
+}
+
+func (p *pgPipe) send() error {
+	if len(p.results) == 0 {
+		return nil
+	}
 	return p.flush()
 }
 

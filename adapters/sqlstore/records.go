@@ -132,7 +132,7 @@ func (s *Store) UpsertCitizen(ctx context.Context, c store.Citizen) (store.Citiz
 // inserts a new citizen, or finds (and locks) the one stored and returns its row; only
 // when merging changes that row is it written again. A first-time login thus writes its
 // citizen once, without a read before.
-func (s *Store) upsertCitizenTx(tx loginTx, c store.Citizen) (store.Citizen, error) {
+func (s *Store) upsertCitizenTx(tx pipedTx, c store.Citizen) (store.Citizen, error) {
 	now := s.now().UTC()
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = now

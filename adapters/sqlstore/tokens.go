@@ -70,22 +70,24 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)
 	}
-	err := s.inTx(ctx, func(tx *txn) error {
-		n, err := tx.exec(qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
+	// On PostgreSQL two round trips: BEGIN and the claim; the rest with COMMIT.
+	err := s.inPipedTx(ctx, func(tx pipedTx) error {
+		var n int64
+		err := tx.execLater(&n, qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
+		if err == nil {
+			err = tx.send()
+		}
 		if err != nil {
 			return err
 		}
 		if n == 1 {
-			if _, err := tx.exec(qInsertRefresh, refreshArgs(next)...); err != nil {
+			if err := tx.execLater(nil, qInsertRefresh, refreshArgs(next)...); err != nil {
 				return err
 			}
 			return storeMinted(tx, with)
 		}
 		var used, revoked, expires int64
-		row, err := tx.queryRow(qRefreshState, oldID)
-		if err == nil {
-			err = row.Scan(&used, &revoked, &expires)
-		}
+		err = tx.row(func(r scanner) error { return r.Scan(&used, &revoked, &expires) }, qRefreshState, oldID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
 			return store.ErrNotFound
