@@ -114,100 +114,86 @@ func TestBatchedTransactions(t *testing.T) {
 // driver, and the writer goes on serving the next ones (alone and in a batch).
 func TestPanicInTransaction(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct{ name, driver, dsn string }{
-		{"sqlite", DriverSQLite, filepath.Join(t.TempDir(), "motlan.db")},
-		{"postgres", DriverPostgres, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dsn := tc.dsn
-			if tc.driver == DriverPostgres {
-				dsn = testpg.DSN(t)
-			}
-			s, err := Open(ctx, Config{Driver: tc.driver, DSN: dsn})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			exp := ms(time.Now().Add(time.Hour))
-			// On SQLite a holder keeps the writer busy until all eight are queued, so the
-			// panicking jobs provably share one transaction with the others.
-			var holder chan error
-			release := make(chan struct{})
-			if !s.pg {
-				holder = make(chan error, 1)
-				started := make(chan struct{})
-				go func() {
-					holder <- s.inTx(ctx, func(*txn) error { close(started); <-release; return nil })
-				}()
-				<-started
-			}
-			errs := make([]error, 8)
-			var wg sync.WaitGroup
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = s.inTx(ctx, func(tx *txn) error {
-						if _, err := tx.exec(qInsertAssertion, "panic", fmt.Sprintf("jti-%d", i), exp); err != nil {
-							return err
-						}
-						if i%2 == 0 {
-							panic("a bug in a store callback")
-						}
-						return nil
-					})
-				}()
-			}
-			if holder != nil {
-				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-					s.batch.mu.Lock()
-					queued := len(s.batch.pending)
-					s.batch.mu.Unlock()
-					if queued == len(errs) {
-						break
+	onEachDriver(t, Config{}, func(t *testing.T, s *Store) {
+		exp := ms(time.Now().Add(time.Hour))
+		// On SQLite a holder keeps the writer busy until all eight are queued, so the
+		// panicking jobs provably share one transaction with the others.
+		var holder chan error
+		release := make(chan struct{})
+		if !s.pg {
+			holder = make(chan error, 1)
+			started := make(chan struct{})
+			go func() {
+				holder <- s.inTx(ctx, func(*txn) error { close(started); <-release; return nil })
+			}()
+			<-started
+		}
+		errs := make([]error, 8)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.inTx(ctx, func(tx *txn) error {
+					if _, err := tx.exec(qInsertAssertion, "panic", fmt.Sprintf("jti-%d", i), exp); err != nil {
+						return err
 					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%d of %d jobs queued behind the holder", queued, len(errs))
+					if i%2 == 0 {
+						panic("a bug in a store callback")
 					}
-				}
+					return nil
+				})
+			}()
+		}
+		if holder != nil {
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 				s.batch.mu.Lock()
-				jobs, commits := s.batch.jobs, s.batch.commits
+				queued := len(s.batch.pending)
 				s.batch.mu.Unlock()
-				close(release)
-				if err := <-holder; err != nil {
-					t.Fatalf("holder: %v", err)
+				if queued == len(errs) {
+					break
 				}
-				wg.Wait()
-				s.batch.mu.Lock()
-				if got := (s.batch.jobs - jobs) - (s.batch.commits - commits); got != int64(len(errs)-1) {
-					t.Errorf("the %d jobs ran in %d transactions, want one", len(errs), s.batch.commits-commits-1)
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d jobs queued behind the holder", queued, len(errs))
 				}
-				s.batch.mu.Unlock()
-			} else {
-				close(release)
+			}
+			s.batch.mu.Lock()
+			jobs, commits := s.batch.jobs, s.batch.commits
+			s.batch.mu.Unlock()
+			close(release)
+			if err := <-holder; err != nil {
+				t.Fatalf("holder: %v", err)
 			}
 			wg.Wait()
-			for i, err := range errs {
-				if (i%2 == 0) != (err != nil) {
-					t.Errorf("job %d: %v", i, err)
-				}
-				got := s.UseAssertion(ctx, "panic", fmt.Sprintf("jti-%d", i), time.Now().Add(time.Hour))
-				if stored := errors.Is(got, store.ErrAlreadyUsed); stored != (i%2 == 1) {
-					t.Errorf("job %d: row stored %v (%v)", i, stored, got)
-				}
+			s.batch.mu.Lock()
+			if got := (s.batch.jobs - jobs) - (s.batch.commits - commits); got != int64(len(errs)-1) {
+				t.Errorf("the %d jobs ran in %d transactions, want one", len(errs), s.batch.commits-commits-1)
 			}
-			done := make(chan error, 1)
-			go func() { done <- s.inTx(ctx, func(tx *txn) error { return nil }) }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("a write after the panics: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the writer is stuck after a panic")
+			s.batch.mu.Unlock()
+		} else {
+			close(release)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if (i%2 == 0) != (err != nil) {
+				t.Errorf("job %d: %v", i, err)
 			}
-		})
-	}
+			got := s.UseAssertion(ctx, "panic", fmt.Sprintf("jti-%d", i), time.Now().Add(time.Hour))
+			if stored := errors.Is(got, store.ErrAlreadyUsed); stored != (i%2 == 1) {
+				t.Errorf("job %d: row stored %v (%v)", i, stored, got)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.inTx(ctx, func(tx *txn) error { return nil }) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("a write after the panics: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the writer is stuck after a panic")
+		}
+	})
 }
 
 // Under constant writes beside constant reads, SQLite would never start the WAL over by
@@ -287,5 +273,24 @@ func TestWALStartsOverUnderConstantWrites(t *testing.T) {
 	wg.Wait()
 	if peak >= 16384 {
 		t.Errorf("the WAL reached %d frames, where the checkpointer truncates it", peak)
+	}
+}
+
+// onEachDriver runs fn as a subtest on a new store of each driver, opened with cfg (its
+// Driver and DSN set here): SQLite in a temporary file, PostgreSQL in a fresh schema.
+func onEachDriver(t *testing.T, cfg Config, fn func(t *testing.T, s *Store)) {
+	for _, driver := range []string{DriverSQLite, DriverPostgres} {
+		t.Run(driver, func(t *testing.T) {
+			cfg.Driver, cfg.DSN = driver, filepath.Join(t.TempDir(), "motlan.db")
+			if driver == DriverPostgres {
+				cfg.DSN = testpg.DSN(t)
+			}
+			s, err := Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			fn(t, s)
+		})
 	}
 }
