@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/motlan/motlan/idp/store"
 )
@@ -99,6 +101,52 @@ func encodeAttributes(m map[string]store.Attribute) (string, error) {
 		return "", fmt.Errorf("encode attributes: %w", err)
 	}
 	return string(b), nil
+}
+
+// storedForm is decodeAttributes(encodeAttributes(m)), what a Get returns once m is
+// stored, without the JSON round trip a first-time login would otherwise pay for after its
+// insert: times in UTC without monotonic readings, values compact and HTML-escaped as
+// json.Marshal writes them (a missing one "null"), empty AMRs nil. Text that is not valid
+// UTF-8, which JSON would change byte by byte, takes the round trip.
+func storedForm(m map[string]store.Attribute) (map[string]store.Attribute, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]store.Attribute, len(m))
+	var buf bytes.Buffer
+	for k, a := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(a.Source) || !utf8.ValidString(a.ACR) ||
+			slices.ContainsFunc(a.AMR, func(s string) bool { return !utf8.ValidString(s) }) {
+			enc, err := encodeAttributes(m)
+			if err != nil {
+				return nil, err
+			}
+			return decodeAttributes(enc)
+		}
+		v := a.Value
+		if v == nil {
+			v = json.RawMessage("null")
+		}
+		buf.Reset()
+		if err := json.Compact(&buf, v); err != nil {
+			return nil, fmt.Errorf("encode attributes: %q: %w", k, err)
+		}
+		var esc bytes.Buffer
+		json.HTMLEscape(&esc, buf.Bytes())
+		a.Value = esc.Bytes()
+		a.VerifiedAt = a.VerifiedAt.UTC()
+		if a.EIDUpdatedAt.IsZero() {
+			a.EIDUpdatedAt = time.Time{}
+		} else {
+			a.EIDUpdatedAt = a.EIDUpdatedAt.UTC()
+		}
+		a.AMR = slices.Clone(a.AMR)
+		if len(a.AMR) == 0 {
+			a.AMR = nil
+		}
+		out[k] = a
+	}
+	return out, nil
 }
 
 // decodeAttributes reads either encoding; nil for "".

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -145,4 +147,55 @@ func FuzzDecodeAttributes(f *testing.F) {
 			t.Fatalf("re-encoded %d attributes, read back %d", len(m), len(back))
 		}
 	})
+}
+
+// storedForm must give exactly what storing and reading back gives.
+func TestStoredFormIsTheRoundTrip(t *testing.T) {
+	ho := time.FixedZone("ICT", 7*3600)
+	values := []string{`"Bùi Thị An"`, ` { "a" : [1, 2.50, 1e3] ,"b":null } `, `"<script>&amp;</script>"`, `"\u00e9 \u2028"`,
+		"\"line\u2028sep\"", `true`, `""`, `{}`, ``, `"x"`}
+	times := []time.Time{{}, time.Now(), time.Date(2026, 12, 7, 9, 30, 0, 123456789, ho), time.Unix(0, 0), time.Time{}.In(ho)}
+	amrs := [][]string{nil, {}, {"pwd"}, {"pwd", "otp", "hwk"}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	pick := func(n int) int { return rnd.IntN(n) }
+	for i := range 500 {
+		m := map[string]store.Attribute{}
+		for j := range 1 + pick(6) {
+			var v json.RawMessage // nil for ""
+			if s := values[pick(len(values))]; s != "" {
+				v = json.RawMessage(s)
+			}
+			m[fmt.Sprintf("k%d", j)] = store.Attribute{Value: v,
+				Source: []string{"https://eid.example.vn", "", "https://x<y>&z"}[pick(3)], Level: pick(3),
+				VerifiedAt: times[pick(len(times))], Verified: pick(2) == 0, ACR: []string{"", "2", "urn:x"}[pick(3)],
+				AMR: amrs[pick(len(amrs))], EIDUpdatedAt: times[pick(len(times))]}
+		}
+		if i%50 == 0 { // text that is not UTF-8 takes the round trip
+			m["bad\xff"] = store.Attribute{Value: json.RawMessage(`1`), Source: "s\xfe", AMR: []string{"\xff"}}
+		}
+		enc, err := encodeAttributes(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeAttributes(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := storedForm(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("storedForm(%v)\n= %#v\nwant %#v", m, got, want)
+		}
+	}
+	for _, v := range []string{`{`, ``, `[1,]`} {
+		bad := map[string]store.Attribute{"a": {Value: json.RawMessage(v)}}
+		if _, err := encodeAttributes(bad); err == nil {
+			t.Fatalf("encodeAttributes accepted %q", v)
+		}
+		if _, err := storedForm(bad); err == nil {
+			t.Errorf("storedForm accepted %q, which cannot be stored", v)
+		}
+	}
 }

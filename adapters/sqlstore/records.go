@@ -162,7 +162,7 @@ func (s *Store) upsertCitizenTx(tx pipedTx, c store.Citizen) (store.Citizen, err
 	old.CreatedAt, old.UpdatedAt = fromMS(created), fromMS(updated)
 	if oldAttrs == attrs && (c.CCCD == "" || c.CCCD == old.CCCD) {
 		// Inserted just now, or stored already with what the merge would write.
-		old.Attributes, err = decodeAttributes(oldAttrs)
+		old.Attributes, err = storedForm(c.Attributes)
 		return old, err
 	}
 	if c.CCCD != "" {
@@ -183,7 +183,7 @@ func (s *Store) upsertCitizenTx(tx pipedTx, c store.Citizen) (store.Citizen, err
 	if err := tx.execLater(nil, qUpdateCitizen, old.CCCD, attrs, updated, old.ID); err != nil {
 		return store.Citizen{}, err
 	}
-	old.Attributes, err = decodeAttributes(attrs)
+	old.Attributes, err = storedForm(old.Attributes)
 	return old, err
 }
 
