@@ -11,12 +11,12 @@ import (
 )
 
 // A login's two write transactions (RecordLogin, RedeemAuthCode) and a refresh's
-// (RotateRefreshToken) run through pipedTx. On PostgreSQL each statement through
-// database/sql is a round trip of its own, and at 32 concurrent logins those round trips
-// (a write and a read syscall on both sides, a wake-up of the server process) cost more
-// CPU than the statements: a pgPipe sends the statements whose results the transaction
-// does not wait for together with the next one it does, BEGIN with the first and COMMIT
-// with the last. On SQLite, in process, a txn runs each statement at once.
+// (RotateRefreshToken, RotateRefreshTokenAgain) run through pipedTx. On PostgreSQL each
+// statement through database/sql is a round trip of its own, and at 32 concurrent logins
+// those round trips (a write and a read syscall on both sides, a wake-up of the server
+// process) cost more CPU than the statements: a pgPipe sends the statements whose results
+// the transaction does not wait for together with the next one it does, BEGIN with the
+// first and COMMIT with the last. On SQLite, in process, a txn runs each statement at once.
 
 // pipedTx is a write transaction as those use it.
 type pipedTx interface {

@@ -115,13 +115,11 @@ func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next 
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)
 	}
-	err := s.inTx(ctx, func(tx *txn) error {
+	err := s.inPipedTx(ctx, func(tx pipedTx) error {
 		var used, revoked, expires int64
 		var successor string
-		row, err := tx.queryRow(qRefreshSuccessor+s.forUpdate(), oldID)
-		if err == nil {
-			err = row.Scan(&used, &revoked, &expires, &successor)
-		}
+		err := tx.row(func(r scanner) error { return r.Scan(&used, &revoked, &expires, &successor) },
+			qRefreshSuccessor+s.forUpdate(), oldID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
 			return store.ErrNotFound
@@ -132,17 +130,20 @@ func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next 
 		case successor == "":
 			return store.ErrAlreadyUsed // rotated before successors were recorded
 		}
-		n, err := tx.exec(qRevokeUnused, successor, now)
-		if err != nil {
+		var n int64
+		if err := tx.execLater(&n, qRevokeUnused, successor, now); err != nil {
+			return err
+		}
+		if err := tx.send(); err != nil {
 			return err
 		}
 		if n == 0 {
 			return store.ErrAlreadyUsed
 		}
-		if _, err := tx.exec(qSetSuccessor, next.ID, oldID); err != nil {
+		if err := tx.execLater(nil, qSetSuccessor, next.ID, oldID); err != nil {
 			return err
 		}
-		if _, err = tx.exec(qInsertRefresh, refreshArgs(next)...); err != nil {
+		if err := tx.execLater(nil, qInsertRefresh, refreshArgs(next)...); err != nil {
 			return err
 		}
 		return storeMinted(tx, with)
