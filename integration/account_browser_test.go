@@ -320,7 +320,12 @@ func TestBrowserAccount(t *testing.T) {
 		t.Errorf("certificate CCCD shown as %q, want it masked", cccd)
 	}
 	phone.press("revoke", "#revoke-cert", true)
-	phone.do("revoked", chromedp.WaitVisible(chromedp.ID("notice")))
+	// The withdrawal's notice is still on the page until the revocation's answer replaces
+	// it: wait for the page without the revoke button, then read the notice.
+	phone.do("revoked", chromedp.WaitNotPresent(chromedp.ID("revoke-cert")), chromedp.WaitVisible(chromedp.ID("notice")))
+	if n := strings.TrimSpace(run(phone, "revoked notice", chromedp.Text(chromedp.ID("notice")))); n != "Đã thu hồi chứng thư chữ ký số." {
+		t.Errorf("notice after the revocation %q", n)
+	}
 	meShot(phone, "me-revoked")
 	issuing := fetchCert(t, s.issuer+"/ca/issuing.crt")
 	if revoked, why := ocspRevoked(t, s, issuing, serial); !revoked {
