@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,11 +19,13 @@ var (
 	qUpdateAuditHead = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
 	qListAudit       = "SELECT " + auditCols + " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"
 
-	qInsertPending  = insertSQL("audit_pending", "at, kind, actor, details")
-	qListPending    = "SELECT id, at, kind, actor, details FROM audit_pending ORDER BY id LIMIT ?"
-	qDeletePending  = "DELETE FROM audit_pending WHERE id = ?"
-	qPendingSummary = "SELECT COUNT(*), COALESCE(MIN(at), 0) FROM audit_pending"
-	qAnyPending     = "SELECT 1 FROM audit_pending LIMIT 1"
+	qInsertPending = insertSQL("audit_pending", "at, kind, actor, details")
+	qListPending   = "SELECT id, at, kind, actor, details FROM audit_pending ORDER BY id LIMIT ?"
+	// The ids sealed, as a bigint[] on PostgreSQL and as a JSON array on SQLite.
+	qDeletePendingPG     = "DELETE FROM audit_pending WHERE id = ANY(?)"
+	qDeletePendingSQLite = "DELETE FROM audit_pending WHERE id IN (SELECT value FROM json_each(?))"
+	qPendingSummary      = "SELECT COUNT(*), COALESCE(MIN(at), 0) FROM audit_pending"
+	qAnyPending          = "SELECT 1 FROM audit_pending LIMIT 1"
 )
 
 // insertPendingAudit writes rs as pending records in the caller's transaction.
@@ -50,20 +53,17 @@ func (s *Store) AppendAudit(ctx context.Context, rs []store.AuditRecord, seal fu
 		return nil, nil
 	}
 	var out []store.AuditRecord
-	err := s.inTx(ctx, func(tx *txn) error {
-		seq, prev, err := s.lockHeadTx(tx)
-		if err != nil {
+	err := s.inPipedTx(ctx, func(tx pipedTx) error {
+		var head chainHead
+		if err := s.lockHead(tx, &head); err != nil {
 			return err
 		}
 		// Acts recorded with themselves come first: they committed before this append.
-		sealed, err := sealPendingTx(tx, seq, prev, maxSealOnAppend, seal)
-		if err != nil {
+		if _, err := s.sealPendingTx(tx, &head, maxSealOnAppend, seal); err != nil {
 			return err
 		}
-		if n := len(sealed); n > 0 {
-			seq, prev = sealed[n-1].Seq, sealed[n-1].Hash
-		}
-		out, err = chainTx(tx, seq, prev, rs, seal)
+		var err error
+		out, err = head.chain(tx, rs, seal)
 		return err
 	})
 	if err != nil {
@@ -72,40 +72,46 @@ func (s *Store) AppendAudit(ctx context.Context, rs []store.AuditRecord, seal fu
 	return out, nil
 }
 
-// lockHeadTx locks the log's head row for the caller's transaction and reads it.
-func (s *Store) lockHeadTx(tx *txn) (seq int64, prev string, err error) {
-	row, err := tx.queryRow(qAuditHead + s.forUpdate())
-	if err != nil {
-		return 0, "", err
-	}
-	if err := row.Scan(&seq, &prev); err != nil {
-		return 0, "", fmt.Errorf("read head: %w", err)
-	}
-	return seq, prev, nil
+// chainHead is the log's last record as a transaction that holds the head's lock moves it.
+type chainHead struct {
+	seq  int64
+	hash string
 }
 
-// chainTx appends rs to the log in the caller's transaction, which holds the head's lock
-// and read seq and prev from it.
-func chainTx(tx *txn, seq int64, prev string, rs []store.AuditRecord, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
+// lockHead queues the read of the log's head under its lock, into h: the caller's next
+// row read or the commit reads it.
+func (s *Store) lockHead(tx pipedTx, h *chainHead) error {
+	return tx.rowLater(func(r scanner) error {
+		if err := r.Scan(&h.seq, &h.hash); err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		return nil
+	}, qAuditHead+s.forUpdate())
+}
+
+// chain appends rs to the log after h and moves h, in the caller's transaction, which
+// holds the head's lock.
+func (h *chainHead) chain(tx pipedTx, rs []store.AuditRecord, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
 	out := make([]store.AuditRecord, len(rs))
 	for i, r := range rs {
-		r.Seq, r.PrevHash = seq+1, prev
+		r.Seq, r.PrevHash = h.seq+1, h.hash
 		r.At = fromMS(ms(r.At)) // what the store keeps is what gets sealed
 		var err error
 		if r.Hash, err = seal(r); err != nil {
 			return nil, err
 		}
-		if _, err := tx.exec(qInsertAudit, r.Seq, ms(r.At), r.Kind, r.Actor, string(r.Details), r.PrevHash, r.Hash); err != nil {
+		if err := tx.execLater(nil, qInsertAudit, r.Seq, ms(r.At), r.Kind, r.Actor, string(r.Details), r.PrevHash, r.Hash); err != nil {
 			return nil, err
 		}
-		out[i], seq, prev = r, r.Seq, r.Hash
+		out[i], h.seq, h.hash = r, r.Seq, r.Hash
 	}
-	_, err := tx.exec(qUpdateAuditHead, seq, prev)
-	return out, err
+	return out, tx.execLater(nil, qUpdateAuditHead, h.seq, h.hash)
 }
 
 // SealPendingAudit implements store.Audit. The head's lock serializes sealers of every
-// replica; records are removed by id, so one committed after the read stays pending.
+// replica; records are removed by id, so one committed after the read stays pending. On
+// PostgreSQL a seal takes two round trips however many records it seals: the head's lock
+// with the read of the pending records, then the records, their removal and the commit.
 func (s *Store) SealPendingAudit(ctx context.Context, limit int, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
 	// Most calls find nothing: say so without taking the write lock.
 	row, err := s.queryRow(ctx, qAnyPending)
@@ -119,13 +125,13 @@ func (s *Store) SealPendingAudit(ctx context.Context, limit int, seal func(store
 		return nil, fmt.Errorf("sqlstore: seal pending audit: %w", err)
 	}
 	var out []store.AuditRecord
-	err = s.inTx(ctx, func(tx *txn) error {
+	err = s.inPipedTx(ctx, func(tx pipedTx) error {
 		// The head first: a second sealer waits here, then reads what the first left.
-		seq, prev, err := s.lockHeadTx(tx)
-		if err != nil {
+		var head chainHead
+		if err := s.lockHead(tx, &head); err != nil {
 			return err
 		}
-		out, err = sealPendingTx(tx, seq, prev, limit, seal)
+		out, err = s.sealPendingTx(tx, &head, limit, seal)
 		return err
 	})
 	if err != nil {
@@ -137,49 +143,53 @@ func (s *Store) SealPendingAudit(ctx context.Context, limit int, seal func(store
 // maxSealOnAppend bounds the pending records an append seals before its own.
 const maxSealOnAppend = 1024
 
-// sealPendingTx chains up to limit pending records after seq and prev and removes them
-// from the pending ones, in the caller's transaction, which holds the head's lock.
-func sealPendingTx(tx *txn, seq int64, prev string, limit int, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
+// sealPendingTx chains up to limit pending records after h and removes them from the
+// pending ones, in the caller's transaction, which holds the head's lock.
+func (s *Store) sealPendingTx(tx pipedTx, h *chainHead, limit int, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
 	ids, rs, err := listPendingTx(tx, limit)
 	if err != nil || len(rs) == 0 {
 		return nil, err
 	}
-	out, err := chainTx(tx, seq, prev, rs, seal)
+	out, err := h.chain(tx, rs, seal)
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range ids {
-		if _, err := tx.exec(qDeletePending, id); err != nil {
-			return nil, err
-		}
+	// One statement removes them all, however many.
+	var arg any = ids
+	if !s.pg {
+		list, _ := json.Marshal(ids)
+		arg = string(list)
 	}
-	return out, nil
+	return out, tx.execLater(nil, s.deletePendingSQL(), arg)
+}
+
+func (s *Store) deletePendingSQL() string {
+	if s.pg {
+		return qDeletePendingPG
+	}
+	return qDeletePendingSQLite
 }
 
 // listPendingTx reads up to limit pending records, oldest first, with their ids.
-func listPendingTx(tx *txn, limit int) ([]int64, []store.AuditRecord, error) {
-	rows, err := tx.query(qListPending, limit)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
+func listPendingTx(tx pipedTx, limit int) ([]int64, []store.AuditRecord, error) {
 	var (
 		ids []int64
 		rs  []store.AuditRecord
 	)
-	for rows.Next() {
+	err := tx.rows(func(sc scanner) error {
 		var (
 			id, at  int64
 			r       store.AuditRecord
 			details string
 		)
-		if err := rows.Scan(&id, &at, &r.Kind, &r.Actor, &details); err != nil {
-			return nil, nil, err
+		if err := sc.Scan(&id, &at, &r.Kind, &r.Actor, &details); err != nil {
+			return err
 		}
 		r.At, r.Details = fromMS(at), raw(details)
 		ids, rs = append(ids, id), append(rs, r)
-	}
-	return ids, rs, rows.Err()
+		return nil
+	}, qListPending, limit)
+	return ids, rs, err
 }
 
 // PendingAudit implements store.Audit.

@@ -28,6 +28,8 @@ type pipedTx interface {
 	rowLater(scan func(scanner) error, q string, args ...any) error
 	// row runs a statement that returns one row, after everything queued, and scans it.
 	row(scan func(scanner) error, q string, args ...any) error
+	// rows runs a query after everything queued and scans each row it returns.
+	rows(scan func(scanner) error, q string, args ...any) error
 	// send runs everything queued, for a caller that needs a rows-affected count next.
 	send() error
 }
@@ -52,6 +54,20 @@ func (t *txn) row(scan func(scanner) error, q string, args ...any) error {
 		return err
 	}
 	return scan(r)
+}
+
+func (t *txn) rows(scan func(scanner) error, q string, args ...any) error {
+	rs, err := t.query(q, args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		if err := scan(rs); err != nil {
+			return err
+		}
+	}
+	return rs.Err()
 }
 
 // inPipedTx runs fn in a write transaction: a pgPipe on PostgreSQL, inTx's on SQLite.
@@ -116,6 +132,23 @@ func (p *pgPipe) rowLater(scan func(scanner) error, q string, args ...any) error
 
 func (p *pgPipe) row(scan func(scanner) error, q string, args ...any) error {
 	p.rowLater(scan, q, args...)
+	return p.flush()
+}
+
+func (p *pgPipe) rows(scan func(scanner) error, q string, args ...any) error {
+	p.queue(func(br pgx.BatchResults) error {
+		rs, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			if err := scan(rs); err != nil {
+				return err
+			}
+		}
+		return rs.Err()
+	}, q, args)
 	return p.flush()
 }
 

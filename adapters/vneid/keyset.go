@@ -48,7 +48,7 @@ func newKeySet(url string, client *http.Client, now func() time.Time, algs []str
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, k.algs)
+	jws, err := jose.ParseSignedCompact(jwt, k.algs) // an ID token is compact: no JSON form, no whitespace to strip
 	if err != nil {
 		return nil, fmt.Errorf("malformed jws: %w", err)
 	}
