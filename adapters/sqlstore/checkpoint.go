@@ -33,10 +33,12 @@ func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- stru
 			// began with every frame copied back, and under constant writes that never
 			// happens: each commit adds frames the next one reads through. It grew to the
 			// truncation below every 1.5 s at 32 concurrent logins, and each truncation
-			// held the writer for 50 ms, waiting for readers. So once a WAL of some size
-			// is copied back, the next write batch copies the few frames since, on the
-			// writer's own connection, before it begins.
-			s.walRestart.Store(logFrames >= s.restartFrames && copied == logFrames)
+			// held the writer for 50 ms, waiting for readers. So once the WAL has some
+			// size, the next write batch copies what is left, on the writer's own
+			// connection, before it begins (copyBackForRestart). This pass rarely copies
+			// every frame itself under constant reads (a read that began before the last
+			// commit holds the newest ones back), so it does not wait for that.
+			s.walRestart.Store(logFrames >= s.restartFrames)
 			if s.checkpointed != nil {
 				s.checkpointed(logFrames)
 			}
