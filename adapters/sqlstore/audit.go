@@ -54,12 +54,12 @@ func (s *Store) AppendAudit(ctx context.Context, rs []store.AuditRecord, seal fu
 	}
 	var out []store.AuditRecord
 	err := s.inPipedTx(ctx, func(tx pipedTx) error {
-		var head chainHead
-		if err := s.lockHead(tx, &head); err != nil {
+		head := chainHead{pg: s.pg}
+		if err := head.lock(tx); err != nil {
 			return err
 		}
 		// Acts recorded with themselves come first: they committed before this append.
-		if _, err := s.sealPendingTx(tx, &head, maxSealOnAppend, seal); err != nil {
+		if _, err := head.sealPending(tx, maxSealOnAppend, seal); err != nil {
 			return err
 		}
 		var err error
@@ -72,21 +72,27 @@ func (s *Store) AppendAudit(ctx context.Context, rs []store.AuditRecord, seal fu
 	return out, nil
 }
 
-// chainHead is the log's last record as a transaction that holds the head's lock moves it.
+// chainHead is the log's last record, moved on by the transaction that holds its lock.
 type chainHead struct {
+	pg   bool
 	seq  int64
 	hash string
 }
 
-// lockHead queues the read of the log's head under its lock, into h: the caller's next
-// row read or the commit reads it.
-func (s *Store) lockHead(tx pipedTx, h *chainHead) error {
+// lock queues the read of the log's head under its lock, into h: the caller's next row
+// read or the commit reads it. SQLite needs no lock of its own: the IMMEDIATE
+// transaction holds the database's.
+func (h *chainHead) lock(tx pipedTx) error {
+	q := qAuditHead
+	if h.pg {
+		q += " FOR UPDATE"
+	}
 	return tx.rowLater(func(r scanner) error {
 		if err := r.Scan(&h.seq, &h.hash); err != nil {
 			return fmt.Errorf("read head: %w", err)
 		}
 		return nil
-	}, qAuditHead+s.forUpdate())
+	}, q)
 }
 
 // chain appends rs to the log after h and moves h, in the caller's transaction, which
@@ -127,11 +133,11 @@ func (s *Store) SealPendingAudit(ctx context.Context, limit int, seal func(store
 	var out []store.AuditRecord
 	err = s.inPipedTx(ctx, func(tx pipedTx) error {
 		// The head first: a second sealer waits here, then reads what the first left.
-		var head chainHead
-		if err := s.lockHead(tx, &head); err != nil {
+		head := chainHead{pg: s.pg}
+		if err := head.lock(tx); err != nil {
 			return err
 		}
-		out, err = s.sealPendingTx(tx, &head, limit, seal)
+		out, err = head.sealPending(tx, limit, seal)
 		return err
 	})
 	if err != nil {
@@ -143,9 +149,9 @@ func (s *Store) SealPendingAudit(ctx context.Context, limit int, seal func(store
 // maxSealOnAppend bounds the pending records an append seals before its own.
 const maxSealOnAppend = 1024
 
-// sealPendingTx chains up to limit pending records after h and removes them from the
+// sealPending chains up to limit pending records after h and removes them from the
 // pending ones, in the caller's transaction, which holds the head's lock.
-func (s *Store) sealPendingTx(tx pipedTx, h *chainHead, limit int, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
+func (h *chainHead) sealPending(tx pipedTx, limit int, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
 	ids, rs, err := listPendingTx(tx, limit)
 	if err != nil || len(rs) == 0 {
 		return nil, err
@@ -156,15 +162,15 @@ func (s *Store) sealPendingTx(tx pipedTx, h *chainHead, limit int, seal func(sto
 	}
 	// One statement removes them all, however many.
 	var arg any = ids
-	if !s.pg {
+	if !h.pg {
 		list, _ := json.Marshal(ids)
 		arg = string(list)
 	}
-	return out, tx.execLater(nil, s.deletePendingSQL(), arg)
+	return out, tx.execLater(nil, deletePendingSQL(h.pg), arg)
 }
 
-func (s *Store) deletePendingSQL() string {
-	if s.pg {
+func deletePendingSQL(pg bool) string {
+	if pg {
 		return qDeletePendingPG
 	}
 	return qDeletePendingSQLite

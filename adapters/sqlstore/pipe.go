@@ -62,6 +62,15 @@ func (t *txn) rows(scan func(scanner) error, q string, args ...any) error {
 		return err
 	}
 	defer rs.Close()
+	return scanEach(rs, scan)
+}
+
+// scanEach scans each of rs's rows with scan: database/sql's rows or pgx's.
+func scanEach(rs interface {
+	scanner
+	Next() bool
+	Err() error
+}, scan func(scanner) error) error {
 	for rs.Next() {
 		if err := scan(rs); err != nil {
 			return err
@@ -142,12 +151,7 @@ func (p *pgPipe) rows(scan func(scanner) error, q string, args ...any) error {
 			return err
 		}
 		defer rs.Close()
-		for rs.Next() {
-			if err := scan(rs); err != nil {
-				return err
-			}
-		}
-		return rs.Err()
+		return scanEach(rs, scan)
 	}, q, args)
 	return p.flush()
 }

@@ -284,7 +284,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		qClaimRefresh, qInsertRefresh, qRefreshState, qRefreshSuccessor+s.forUpdate(), qRevokeUnused, qSetSuccessor,
 		qInsertSession, qInsertAuthCode, qConsumeAuthCode, qDeleteExpiredAssertion, qUseOnce, qInsertPending,
 		qGetCitizen, qCodeCitizen, qRecordSubject, qInsertRelease,
-		qAuditHead+s.forUpdate(), qInsertAudit, qUpdateAuditHead, qListPending, s.deletePendingSQL(),
+		qAuditHead+s.forUpdate(), qInsertAudit, qUpdateAuditHead, qListPending, deletePendingSQL(s.pg),
 	) {
 		if _, err := s.w.stmt(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: prepare %q: %w", q, err)
