@@ -14,19 +14,21 @@ import (
 func TestNotifierRefusesWhatItCannotServe(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  func() sqlstore.NotifierConfig
+		cfg  func(t *testing.T) sqlstore.NotifierConfig // t is the subtest's: a missing PostgreSQL skips only it
 	}{
-		{"no store", func() sqlstore.NotifierConfig { return sqlstore.NotifierConfig{DSN: "postgres://127.0.0.1/x"} }},
-		{"SQLite store", func() sqlstore.NotifierConfig {
+		{"no store", func(*testing.T) sqlstore.NotifierConfig {
+			return sqlstore.NotifierConfig{DSN: "postgres://127.0.0.1/x"}
+		}},
+		{"SQLite store", func(t *testing.T) sqlstore.NotifierConfig {
 			return sqlstore.NotifierConfig{Store: openSQLite(t, time.Now), DSN: "postgres://127.0.0.1/x"}
 		}},
-		{"bad DSN", func() sqlstore.NotifierConfig {
+		{"bad DSN", func(t *testing.T) sqlstore.NotifierConfig {
 			return sqlstore.NotifierConfig{Store: openPostgres(t, time.Now), DSN: "postgres://[::1"}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if n, err := sqlstore.NewNotifier(tt.cfg()); err == nil || n != nil {
+			if n, err := sqlstore.NewNotifier(tt.cfg(t)); err == nil || n != nil {
 				t.Fatalf("NewNotifier accepted it: %v", n)
 			}
 		})
