@@ -80,19 +80,14 @@ type chainHead struct {
 }
 
 // lock queues the read of the log's head under its lock, into h: the caller's next row
-// read or the commit reads it. SQLite needs no lock of its own: the IMMEDIATE
-// transaction holds the database's.
+// read or the commit reads it.
 func (h *chainHead) lock(tx pipedTx) error {
-	q := qAuditHead
-	if h.pg {
-		q += " FOR UPDATE"
-	}
 	return tx.rowLater(func(r scanner) error {
 		if err := r.Scan(&h.seq, &h.hash); err != nil {
 			return fmt.Errorf("read head: %w", err)
 		}
 		return nil
-	}, q)
+	}, qAuditHead+forUpdate(h.pg))
 }
 
 // chain appends rs to the log after h and moves h, in the caller's transaction, which

@@ -198,8 +198,8 @@ func TestPanicInTransaction(t *testing.T) {
 
 // Under constant writes beside constant reads, SQLite would never start the WAL over by
 // itself (each commit leaves frames the next write reads through), so it grew until the
-// checkpointer truncated it, holding the writer meanwhile. A write batch now starts it
-// over once the checkpointer has copied it back.
+// checkpointer truncated it, holding the writer meanwhile. Once it has grown, a write
+// batch now copies what is left of it back and starts it over.
 func TestWALStartsOverUnderConstantWrites(t *testing.T) {
 	ctx := context.Background()
 	frames := make(chan int, 1024)

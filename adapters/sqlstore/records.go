@@ -89,7 +89,8 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 const citizenCols = "id, issuer, subject, cccd, attributes, created_at, updated_at"
 
 var (
-	// A stored citizen's row is returned (and locked on PostgreSQL) by the no-op update.
+	// A stored citizen's row is returned (and locked on PostgreSQL) by the update of its
+	// updated_at, the one column a login always writes.
 	qUpsertCitizen = insertSQL("citizens", citizenCols) +
 		" ON CONFLICT (issuer, subject) DO UPDATE SET updated_at = excluded.updated_at RETURNING " + citizenCols
 	qGetCitizen    = "SELECT " + citizenCols + " FROM citizens WHERE id = ?"

@@ -494,8 +494,10 @@ func (t *txn) queryRow(q string, args ...any) (outageRow, error) {
 
 // forUpdate is appended to a SELECT in a read-modify-write. SQLite needs none: the
 // IMMEDIATE transaction already holds the database's write lock.
-func (s *Store) forUpdate() string {
-	if s.pg {
+func (s *Store) forUpdate() string { return forUpdate(s.pg) }
+
+func forUpdate(pg bool) string {
+	if pg {
 		return " FOR UPDATE"
 	}
 	return ""
