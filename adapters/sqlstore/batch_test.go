@@ -74,17 +74,11 @@ func TestBatchedTransactions(t *testing.T) {
 			errs[i] = s.inTx(ctx, fn)
 		}()
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	waitFor(t, "the jobs queued behind the holder", func() bool {
 		s.batch.mu.Lock()
-		queued := len(s.batch.pending)
-		s.batch.mu.Unlock()
-		if queued == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d jobs queued behind the holder", queued, n)
-		}
-	}
+		defer s.batch.mu.Unlock()
+		return len(s.batch.pending) == n
+	})
 	close(release)
 	if err := <-holder; err != nil {
 		t.Fatalf("holder: %v", err)
@@ -107,6 +101,111 @@ func TestBatchedTransactions(t *testing.T) {
 	// Open's migrations ran before as batches of one each; count from the holder on.
 	if jobs-commits != n-1 || busy {
 		t.Errorf("%d jobs in %d transactions (busy %v): the %d queued jobs did not share one", jobs, commits, busy, n)
+	}
+}
+
+// TestBatchHeldOpenWhileContended: lone writes never wait; once a batch has run several
+// jobs, the next one is held open until the most a batch takes are pending (two here),
+// so that they share one commit (gather).
+func TestBatchHeldOpenWhileContended(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	exp := ms(time.Now().Add(time.Hour))
+	insert := func(jti string) func(*txn) error {
+		return func(tx *txn) error {
+			_, err := tx.exec(qInsertAssertion, "window", jti, exp)
+			return err
+		}
+	}
+	counts := func() (commits, jobs, waits int64) {
+		s.batch.mu.Lock()
+		defer s.batch.mu.Unlock()
+		return s.batch.commits, s.batch.jobs, s.batch.waits
+	}
+	// A window long enough that only a full batch releases it within the test's deadline.
+	s.batch.mu.Lock()
+	s.batch.window, s.batch.full = time.Hour, 2
+	s.batch.mu.Unlock()
+	t.Cleanup(func() {
+		s.batch.mu.Lock()
+		s.batch.window, s.batch.full = 0, 0
+		s.batch.mu.Unlock()
+	})
+
+	for i := range 3 {
+		if err := s.inTx(ctx, insert(fmt.Sprintf("lone-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, waits := counts(); waits != 0 {
+		t.Fatalf("lone writes held %d batches open, want none", waits)
+	}
+
+	// Two jobs queued behind a holder run as one batch: the writer is now contended.
+	started, release := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- s.inTx(ctx, func(tx *txn) error {
+			close(started)
+			<-release
+			return insert("holder")(tx)
+		})
+	}()
+	<-started
+	queued := make(chan error, 2)
+	for i := range 2 {
+		go func() { queued <- s.inTx(ctx, insert(fmt.Sprintf("queued-%d", i))) }()
+	}
+	waitFor(t, "two jobs queued behind the holder", func() bool {
+		s.batch.mu.Lock()
+		defer s.batch.mu.Unlock()
+		return len(s.batch.pending) == 2
+	})
+	close(release)
+	for _, ch := range []chan error{holder, queued, queued} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The next job holds its batch open; a second one fills it, and both commit together.
+	commits0, jobs0, waits0 := counts()
+	done := make(chan error, 2)
+	go func() { done <- s.inTx(ctx, insert("first")) }()
+	waitFor(t, "the next batch held open", func() bool { _, _, w := counts(); return w == waits0+1 })
+	go func() { done <- s.inTx(ctx, insert("second")) }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the held batch was not released when full")
+		}
+	}
+	commits, jobs, _ := counts()
+	if commits-commits0 != 1 || jobs-jobs0 != 2 {
+		t.Errorf("%d jobs in %d transactions, want 2 in 1", jobs-jobs0, commits-commits0)
+	}
+	for _, jti := range []string{"first", "second"} {
+		if err := s.UseAssertion(ctx, "window", jti, time.Now().Add(time.Hour)); !errors.Is(err, store.ErrAlreadyUsed) {
+			t.Errorf("%s: %v, want its row stored", jti, err)
+		}
+	}
+}
+
+// waitFor polls cond every millisecond for up to 10 s, failing the test with what.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
 
@@ -146,17 +245,11 @@ func TestPanicInTransaction(t *testing.T) {
 			}()
 		}
 		if holder != nil {
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			waitFor(t, "the jobs queued behind the holder", func() bool {
 				s.batch.mu.Lock()
-				queued := len(s.batch.pending)
-				s.batch.mu.Unlock()
-				if queued == len(errs) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d jobs queued behind the holder", queued, len(errs))
-				}
-			}
+				defer s.batch.mu.Unlock()
+				return len(s.batch.pending) == len(errs)
+			})
 			s.batch.mu.Lock()
 			jobs, commits := s.batch.jobs, s.batch.commits
 			s.batch.mu.Unlock()
