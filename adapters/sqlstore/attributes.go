@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -176,4 +177,74 @@ func decodeAttributes(s string) (map[string]store.Attribute, error) {
 			Verified: a.Verified, ACR: st.ACR, AMR: slices.Clone(st.AMR), EIDUpdatedAt: st.EIDUpdatedAt}
 	}
 	return m, nil
+}
+
+// attrMemo keeps the decoded form of the attribute texts last written or read, keyed by
+// the text: a first-time login writes its citizen at the callback, and the redemption of
+// its code moments later reads the same text back, whose decoding was a fifth of that
+// transaction's CPU. Two generations of attrMemoSize entries bound it (about 1.5 MB at
+// 700-byte texts). Only clones leave it, so no two callers share a map or a slice.
+type attrMemo struct {
+	mu        sync.Mutex
+	cur, prev map[string]map[string]store.Attribute
+}
+
+const attrMemoSize = 512
+
+// decode is decodeAttributes(text), from the memo when it holds text.
+func (m *attrMemo) decode(text string) (map[string]store.Attribute, error) {
+	if text == "" {
+		return nil, nil
+	}
+	m.mu.Lock()
+	a, ok := m.cur[text]
+	if !ok {
+		a, ok = m.prev[text]
+	}
+	m.mu.Unlock()
+	if ok {
+		return cloneAttributes(a), nil
+	}
+	a, err := decodeAttributes(text)
+	if err != nil {
+		return nil, err
+	}
+	m.put(text, a)
+	return a, nil
+}
+
+// storedForm is storedForm(attrs), whose encoding is text, remembered for text's reads.
+func (m *attrMemo) storedForm(text string, attrs map[string]store.Attribute) (map[string]store.Attribute, error) {
+	a, err := storedForm(attrs)
+	if err == nil && text != "" {
+		m.put(text, a)
+	}
+	return a, err
+}
+
+// put remembers a clone of attrs as text's decoded form.
+func (m *attrMemo) put(text string, attrs map[string]store.Attribute) {
+	c := cloneAttributes(attrs)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.cur) >= attrMemoSize {
+		m.prev, m.cur = m.cur, nil
+	}
+	if m.cur == nil {
+		m.cur = make(map[string]map[string]store.Attribute, attrMemoSize)
+	}
+	m.cur[text] = c
+}
+
+// cloneAttributes copies m down to its values' bytes and AMR slices.
+func cloneAttributes(m map[string]store.Attribute) map[string]store.Attribute {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]store.Attribute, len(m))
+	for k, a := range m {
+		a.Value, a.AMR = slices.Clone(a.Value), slices.Clone(a.AMR)
+		out[k] = a
+	}
+	return out
 }

@@ -199,3 +199,65 @@ func TestStoredFormIsTheRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestAttrMemo: what the memo returns equals a fresh decoding whether it comes from a
+// write (storedForm) or a read, no caller's change reaches another's copy, and it stays
+// within two generations.
+func TestAttrMemo(t *testing.T) {
+	var m attrMemo
+	at := time.Date(2026, 12, 7, 9, 30, 0, 0, time.FixedZone("ICT", 7*3600))
+	attrs := loginAttributes(at, "https://eid.example.vn")
+	text, err := encodeAttributes(attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := decodeAttributes(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := m.storedForm(text, attrs)
+	if err != nil || !reflect.DeepEqual(written, want) {
+		t.Fatalf("storedForm = %v, %v; want %v", written, err, want)
+	}
+	// The caller changes what it was given, down to a value's bytes and an AMR entry.
+	name := written["name"]
+	name.Value[1], name.AMR[0] = 'X', "changed"
+	written["injected"] = store.Attribute{}
+	for i := range 2 {
+		read, err := m.decode(text)
+		if err != nil || !reflect.DeepEqual(read, want) {
+			t.Fatalf("read %d = %v, %v; want %v", i, read, err, want)
+		}
+		r := read["name"]
+		r.Value[1], r.AMR[0] = 'Y', "changed too"
+	}
+	if _, ok := m.cur[text]; !ok {
+		t.Fatal("the written text is not in the memo")
+	}
+	if got, err := m.decode(""); got != nil || err != nil {
+		t.Errorf("decode(\"\") = %v, %v", got, err)
+	}
+	if _, err := m.decode(compactPrefix + "{"); err == nil {
+		t.Error("a malformed text decoded")
+	}
+
+	for i := range 3 * attrMemoSize {
+		a := loginAttributes(at.Add(time.Duration(i)*time.Second), "https://eid.example.vn")
+		s, err := encodeAttributes(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.decode(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(m.cur) + len(m.prev); n > 2*attrMemoSize {
+		t.Errorf("the memo holds %d texts, more than two generations of %d", n, attrMemoSize)
+	}
+	if _, ok := m.cur[text]; ok {
+		t.Error("the first text is still held after three generations")
+	}
+	if read, err := m.decode(text); err != nil || !reflect.DeepEqual(read, want) {
+		t.Errorf("after eviction: %v, %v; want %v", read, err, want)
+	}
+}

@@ -98,7 +98,7 @@ var (
 	qUpdateCitizen = "UPDATE citizens SET cccd = ?, attributes = ?, updated_at = ? WHERE id = ?"
 )
 
-func scanCitizen(sc scanner) (store.Citizen, error) {
+func (s *Store) scanCitizen(sc scanner) (store.Citizen, error) {
 	var (
 		c                store.Citizen
 		attrs            string
@@ -109,7 +109,7 @@ func scanCitizen(sc scanner) (store.Citizen, error) {
 	}
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
 	var err error
-	c.Attributes, err = decodeAttributes(attrs)
+	c.Attributes, err = s.attrs.decode(attrs)
 	return c, err
 }
 
@@ -163,13 +163,13 @@ func (s *Store) upsertCitizenTx(tx pipedTx, c store.Citizen) (store.Citizen, err
 	old.CreatedAt, old.UpdatedAt = fromMS(created), fromMS(updated)
 	if oldAttrs == attrs && (c.CCCD == "" || c.CCCD == old.CCCD) {
 		// Inserted just now, or stored already with what the merge would write.
-		old.Attributes, err = storedForm(c.Attributes)
+		old.Attributes, err = s.attrs.storedForm(attrs, c.Attributes)
 		return old, err
 	}
 	if c.CCCD != "" {
 		old.CCCD = c.CCCD
 	}
-	if old.Attributes, err = decodeAttributes(oldAttrs); err != nil {
+	if old.Attributes, err = s.attrs.decode(oldAttrs); err != nil {
 		return store.Citizen{}, err
 	}
 	if len(c.Attributes) > 0 {
@@ -184,7 +184,7 @@ func (s *Store) upsertCitizenTx(tx pipedTx, c store.Citizen) (store.Citizen, err
 	if err := tx.execLater(nil, qUpdateCitizen, old.CCCD, attrs, updated, old.ID); err != nil {
 		return store.Citizen{}, err
 	}
-	old.Attributes, err = storedForm(old.Attributes)
+	old.Attributes, err = s.attrs.storedForm(attrs, old.Attributes)
 	return old, err
 }
 
@@ -193,7 +193,7 @@ func (s *Store) GetCitizen(ctx context.Context, id string) (store.Citizen, error
 	if err != nil {
 		return store.Citizen{}, wrapRead("get citizen", err)
 	}
-	c, err := scanCitizen(row)
+	c, err := s.scanCitizen(row)
 	if err != nil {
 		return store.Citizen{}, wrapRead("get citizen", err)
 	}

@@ -78,6 +78,8 @@ type Store struct {
 	checkpointed func(logFrames int)
 	// batch gathers SQLite write transactions into one (see batch.go).
 	batch batcher
+	// attrs remembers decoded citizen attributes by their stored text.
+	attrs attrMemo
 	// observer is told each operation's class and duration (SetObserver); nil: nobody.
 	observer atomic.Pointer[func(class string, d time.Duration)]
 }
