@@ -20,7 +20,7 @@ import (
 // While the writer is contended (the last batch ran more than one job), a new batch is
 // held open for up to batchWindow, or until fullBatch jobs are pending: the pages every
 // login writes (each table's and index's newest leaf) then go to the WAL once for more
-// logins. A lone write never waits.
+// logins. Writes that come one at a time never wait.
 
 // writeJob is one caller's transaction.
 type writeJob struct {
@@ -32,8 +32,10 @@ type writeJob struct {
 }
 
 // batchWindow is how long a batch is held open for more jobs while the writer is
-// contended, and fullBatch how many pending jobs end the wait: a login's transactions
-// take about half a millisecond of CPU each, so the wait adds little to a login's time.
+// contended, and fullBatch how many pending jobs end the wait. At 32 concurrent logins
+// batches grew from about 3 jobs to 8: where writes were slow, a login's CPU fell by about
+// 6 % and its p99 with it; where they were cheap, neither moved (README, "Load"). The
+// millisecond is small beside a login's 30 ms median under that load.
 const (
 	batchWindow = time.Millisecond
 	fullBatch   = 64
