@@ -18,9 +18,10 @@ import (
 // goroutine of its own); the next batch goes to the first caller still waiting.
 //
 // While the writer is contended (the last batch ran more than one job), a new batch is
-// held open for up to batchWindow, or until fullBatch jobs are pending: the pages every
-// login writes (each table's and index's newest leaf) then go to the WAL once for more
-// logins. Writes that come one at a time never wait.
+// held open for up to batchWindow, or until as many jobs are pending as the last batch ran
+// (at most fullBatch): the pages every login writes (each table's and index's newest leaf)
+// then go to the WAL once for more logins. Writes that come one at a time never wait, and
+// when every writer is already waiting the batch runs at once.
 
 // writeJob is one caller's transaction.
 type writeJob struct {
@@ -32,7 +33,7 @@ type writeJob struct {
 }
 
 // batchWindow is how long a batch is held open for more jobs while the writer is
-// contended, and fullBatch how many pending jobs end the wait. At 32 concurrent logins
+// contended, and fullBatch the most pending jobs it waits for. At 32 concurrent logins
 // batches grew from about 3 jobs to 8: where writes were slow, a login's CPU fell by about
 // 6 % and its p99 with it; where they were cheap, neither moved (README, "Load"). The
 // millisecond is small beside a login's 30 ms median under that load.
@@ -46,11 +47,9 @@ type batcher struct {
 	mu      sync.Mutex
 	pending []*writeJob
 	busy    bool
-	// window and full are batchWindow and fullBatch (tests change them); last is how many
-	// jobs the previous batch ran; gathering, while a batch is held open, is closed once
-	// full jobs are pending.
+	// window is batchWindow (tests lengthen it); last is how many jobs the previous batch
+	// ran; gathering, while a batch is held open, is closed once target jobs are pending.
 	window    time.Duration
-	full      int
 	last      int
 	gathering chan struct{}
 	// commits and jobs count transactions committed or rolled back, and jobs run, and
@@ -64,7 +63,7 @@ func (s *Store) inBatch(ctx context.Context, fn func(*txn) error) error {
 	j := &writeJob{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, j)
-	if b.gathering != nil && len(b.pending) >= cmp.Or(b.full, fullBatch) {
+	if b.gathering != nil && len(b.pending) >= b.target() {
 		close(b.gathering)
 		b.gathering = nil
 	}
@@ -104,11 +103,15 @@ func (s *Store) inBatch(ctx context.Context, fn func(*txn) error) error {
 	return j.err
 }
 
+// target is how many pending jobs release a batch held open: as many as the last batch
+// ran, so that a batch of every writer there is never waits, and at most fullBatch.
+func (b *batcher) target() int { return min(b.last, fullBatch) }
+
 // gather holds the batch about to run open while the writer is contended, for up to the
-// window or until full jobs are pending. Called with b.mu held by the batch's runner;
+// window or until target jobs are pending. Called with b.mu held by the batch's runner;
 // other jobs queue meanwhile.
 func (b *batcher) gather() {
-	if b.last < 2 || len(b.pending) >= cmp.Or(b.full, fullBatch) {
+	if b.last < 2 || len(b.pending) >= b.target() {
 		return
 	}
 	b.waits++

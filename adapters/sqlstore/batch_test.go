@@ -105,8 +105,8 @@ func TestBatchedTransactions(t *testing.T) {
 }
 
 // TestBatchHeldOpenWhileContended: lone writes never wait; once a batch has run several
-// jobs, the next one is held open until the most a batch takes are pending (two here),
-// so that they share one commit (gather).
+// jobs, the next one is held open until as many are pending as that batch ran (two), so
+// that they share one commit (gather).
 func TestBatchHeldOpenWhileContended(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db")})
@@ -128,11 +128,11 @@ func TestBatchHeldOpenWhileContended(t *testing.T) {
 	}
 	// A window long enough that only a full batch releases it within the test's deadline.
 	s.batch.mu.Lock()
-	s.batch.window, s.batch.full = time.Hour, 2
+	s.batch.window = time.Hour
 	s.batch.mu.Unlock()
 	t.Cleanup(func() {
 		s.batch.mu.Lock()
-		s.batch.window, s.batch.full = 0, 0
+		s.batch.window = 0
 		s.batch.mu.Unlock()
 	})
 
