@@ -18,27 +18,14 @@ import (
 // a job that fails (by its own error or a constraint) leaves no row, the others commit.
 func TestBatchedTransactions(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openSQLiteFile(t, Config{})
 	exp := ms(time.Now().Add(time.Hour))
 	insert := func(tx *txn, jti string) error {
 		_, err := tx.exec(qInsertAssertion, "batch", jti, exp)
 		return err
 	}
 
-	started, release := make(chan struct{}), make(chan struct{})
-	holder := make(chan error, 1)
-	go func() {
-		holder <- s.inTx(ctx, func(tx *txn) error {
-			close(started)
-			<-release
-			return insert(tx, "holder")
-		})
-	}()
-	<-started
+	release := holdWriter(s, func(tx *txn) error { return insert(tx, "holder") })
 
 	errBoom := errors.New("boom")
 	const n = 9
@@ -79,8 +66,7 @@ func TestBatchedTransactions(t *testing.T) {
 		defer s.batch.mu.Unlock()
 		return len(s.batch.pending) == n
 	})
-	close(release)
-	if err := <-holder; err != nil {
+	if err := release(); err != nil {
 		t.Fatalf("holder: %v", err)
 	}
 	wg.Wait()
@@ -109,11 +95,7 @@ func TestBatchedTransactions(t *testing.T) {
 // that they share one commit (gather).
 func TestBatchHeldOpenWhileContended(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openSQLiteFile(t, Config{})
 	exp := ms(time.Now().Add(time.Hour))
 	insert := func(jti string) func(*txn) error {
 		return func(tx *txn) error {
@@ -146,16 +128,7 @@ func TestBatchHeldOpenWhileContended(t *testing.T) {
 	}
 
 	// Two jobs queued behind a holder run as one batch: the writer is now contended.
-	started, release := make(chan struct{}), make(chan struct{})
-	holder := make(chan error, 1)
-	go func() {
-		holder <- s.inTx(ctx, func(tx *txn) error {
-			close(started)
-			<-release
-			return insert("holder")(tx)
-		})
-	}()
-	<-started
+	release := holdWriter(s, insert("holder"))
 	queued := make(chan error, 2)
 	for i := range 2 {
 		go func() { queued <- s.inTx(ctx, insert(fmt.Sprintf("queued-%d", i))) }()
@@ -165,9 +138,11 @@ func TestBatchHeldOpenWhileContended(t *testing.T) {
 		defer s.batch.mu.Unlock()
 		return len(s.batch.pending) == 2
 	})
-	close(release)
-	for _, ch := range []chan error{holder, queued, queued} {
-		if err := <-ch; err != nil {
+	if err := release(); err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	for range 2 {
+		if err := <-queued; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -197,6 +172,34 @@ func TestBatchHeldOpenWhileContended(t *testing.T) {
 			t.Errorf("%s: %v, want its row stored", jti, err)
 		}
 	}
+}
+
+// holdWriter runs a write transaction that holds SQLite's writer, with fn its last step,
+// until the returned release is called; release returns the transaction's outcome.
+func holdWriter(s *Store, fn func(*txn) error) (release func() error) {
+	started, held := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.inTx(context.Background(), func(tx *txn) error {
+			close(started)
+			<-held
+			return fn(tx)
+		})
+	}()
+	<-started
+	return func() error { close(held); return <-done }
+}
+
+// openSQLiteFile opens a store on a new SQLite file with cfg, closed when t ends.
+func openSQLiteFile(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	cfg.Driver, cfg.DSN = DriverSQLite, filepath.Join(t.TempDir(), "motlan.db")
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // waitFor polls cond every millisecond for up to 10 s, failing the test with what.
@@ -296,17 +299,12 @@ func TestPanicInTransaction(t *testing.T) {
 func TestWALStartsOverUnderConstantWrites(t *testing.T) {
 	ctx := context.Background()
 	frames := make(chan int, 1024)
-	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "motlan.db"), restartFrames: 64,
-		checkpointed: func(n int) {
-			select {
-			case frames <- n:
-			default:
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openSQLiteFile(t, Config{restartFrames: 64, checkpointed: func(n int) {
+		select {
+		case frames <- n:
+		default:
+		}
+	}})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 8 {
