@@ -79,7 +79,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 		err := tx.rowLater(func(r scanner) error { c, codeErr = scanAuthCode(r); return ignoreNoRows(codeErr) },
 			qConsumeAuthCode, now, id, now)
 		if err == nil {
-			err = tx.row(func(r scanner) error { cit, citErr = s.scanCitizen(r); return ignoreNoRows(citErr) }, qCodeCitizen, id)
+			err = tx.row(func(r scanner) error { cit, citErr = scanCitizen(r, &s.attrs); return ignoreNoRows(citErr) }, qCodeCitizen, id)
 		}
 		if err != nil {
 			return err

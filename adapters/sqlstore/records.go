@@ -98,7 +98,8 @@ var (
 	qUpdateCitizen = "UPDATE citizens SET cccd = ?, attributes = ?, updated_at = ? WHERE id = ?"
 )
 
-func (s *Store) scanCitizen(sc scanner) (store.Citizen, error) {
+// scanCitizen reads a citizen row, decoding its attributes through memo.
+func scanCitizen(sc scanner, memo *attrMemo) (store.Citizen, error) {
 	var (
 		c                store.Citizen
 		attrs            string
@@ -109,7 +110,7 @@ func (s *Store) scanCitizen(sc scanner) (store.Citizen, error) {
 	}
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
 	var err error
-	c.Attributes, err = s.attrs.decode(attrs)
+	c.Attributes, err = memo.decode(attrs)
 	return c, err
 }
 
@@ -193,7 +194,7 @@ func (s *Store) GetCitizen(ctx context.Context, id string) (store.Citizen, error
 	if err != nil {
 		return store.Citizen{}, wrapRead("get citizen", err)
 	}
-	c, err := s.scanCitizen(row)
+	c, err := scanCitizen(row, &s.attrs)
 	if err != nil {
 		return store.Citizen{}, wrapRead("get citizen", err)
 	}
