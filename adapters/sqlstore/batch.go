@@ -35,7 +35,7 @@ type writeJob struct {
 // batchWindow is how long a batch is held open for more jobs while the writer is
 // contended, and fullBatch the most pending jobs it waits for. At 32 concurrent logins
 // batches grew from about 3 jobs to 6: where writes were slow, a login's CPU fell by about
-// 6 % and its p99 with it; where they were cheap, neither moved (README, "Load"). The
+// 5 % and its p99 with it; where they were cheap, neither moved (README, "Load"). The
 // millisecond is small beside a login's 30 ms median under that load.
 const (
 	batchWindow = time.Millisecond
