@@ -108,15 +108,15 @@ func TestBatchHeldOpenWhileContended(t *testing.T) {
 		defer s.batch.mu.Unlock()
 		return s.batch.commits, s.batch.jobs, s.batch.waits
 	}
-	// A window long enough that only a full batch releases it within the test's deadline.
-	s.batch.mu.Lock()
-	s.batch.window = time.Hour
-	s.batch.mu.Unlock()
-	t.Cleanup(func() {
+	setWindow := func(d time.Duration) {
 		s.batch.mu.Lock()
-		s.batch.window = 0
+		s.batch.window = d
 		s.batch.mu.Unlock()
-	})
+	}
+	// A window long enough that only a full batch releases it within the test's deadline;
+	// back to the default before any other write.
+	setWindow(time.Hour)
+	t.Cleanup(func() { setWindow(0) })
 
 	for i := range 3 {
 		if err := s.inTx(ctx, insert(fmt.Sprintf("lone-%d", i))); err != nil {
@@ -167,6 +167,7 @@ func TestBatchHeldOpenWhileContended(t *testing.T) {
 	if commits-commits0 != 1 || jobs-jobs0 != 2 {
 		t.Errorf("%d jobs in %d transactions, want 2 in 1", jobs-jobs0, commits-commits0)
 	}
+	setWindow(0)
 	for _, jti := range []string{"first", "second"} {
 		if err := s.UseAssertion(ctx, "window", jti, time.Now().Add(time.Hour)); !errors.Is(err, store.ErrAlreadyUsed) {
 			t.Errorf("%s: %v, want its row stored", jti, err)
