@@ -9,12 +9,15 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,15 +52,47 @@ type stack struct {
 	eidSeen *headerLog
 }
 
+// freeAddr returns a loopback address that was free a moment ago, for a server the test
+// starts next. The port is drawn below the kernel's ephemeral range, so that no outgoing
+// connection of a test running beside this one takes it as its source port in between: a
+// port handed out for ":0" was, once (TestCSCNoCredential: "bind: address already in use").
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := ephemeralLow()
+	for try := 0; ; try++ {
+		port := 0 // after 100 taken draws, or with no room below the range: the kernel's pick
+		if low > minTestPort && try < 100 {
+			port = minTestPort + mrand.IntN(low-minTestPort)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			addr := ln.Addr().String()
+			_ = ln.Close()
+			return addr
+		}
+		if port == 0 {
+			t.Fatal(err)
+		}
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
+}
+
+// minTestPort is the lowest port freeAddr draws: above the well-known and most registered
+// services' ports.
+const minTestPort = 20000
+
+// ephemeralLow is the first port of Linux's ephemeral range (source ports of outgoing
+// connections and ":0" listeners), 32768 where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	if f := strings.Fields(string(b)); len(f) == 2 {
+		if n, err := strconv.Atoi(f[0]); err == nil {
+			return n
+		}
+	}
+	return 32768
 }
 
 func randSecret() string {
