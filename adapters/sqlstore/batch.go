@@ -138,12 +138,12 @@ func (b *batcher) gather() {
 // 60 since.)
 func (s *Store) copyBackForRestart() {
 	for range 3 {
-		var busy, logFrames, copied int
-		if err := s.w.db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+		busy, logFrames, copied, err := passiveCheckpoint(context.Background(), s.w.db)
+		if err != nil {
 			s.log.Warn("sqlite checkpoint before a write", "err", err)
 			return
 		}
-		if busy == 0 && copied == logFrames {
+		if !busy && copied == logFrames {
 			return
 		}
 		time.Sleep(50 * time.Microsecond)

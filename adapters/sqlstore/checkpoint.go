@@ -22,8 +22,8 @@ func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- stru
 			_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 			return
 		case <-t.C:
-			var busy, logFrames, copied int
-			if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+			_, logFrames, copied, err := passiveCheckpoint(ctx, db)
+			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("sqlite checkpoint", "err", err)
 				}
@@ -54,3 +54,12 @@ func (s *Store) checkpointLoop(ctx context.Context, db *sql.DB, done chan<- stru
 // walRestartFrames is the WAL's size (8 MiB of 4 KiB pages) from which a write batch
 // restarts it.
 const walRestartFrames = 2048
+
+// passiveCheckpoint copies what it can of the WAL back into the database without waiting
+// for readers or the writer, and reports whether it was kept from finishing (busy), the
+// WAL's frames and those copied.
+func passiveCheckpoint(ctx context.Context, db *sql.DB) (busy bool, logFrames, copied int, err error) {
+	var b int
+	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b, &logFrames, &copied)
+	return b != 0, logFrames, copied, err
+}
