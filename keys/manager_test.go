@@ -308,6 +308,11 @@ func TestSignVerify(t *testing.T) {
 				if out, err := jws.Verify(pub); err != nil || !bytes.Equal(out, payload) {
 					t.Errorf("go-jose Verify: %v", err)
 				}
+				// Both algorithms sign the same input the same (RFC 6979 for ES256, as
+				// RS256 always does): no per-signature randomness is drawn.
+				if again, err := m.Sign(t.Context(), alg, typ, payload); err != nil || again != tok {
+					t.Errorf("signing the same payload again gave another token (err %v)", err)
+				}
 			})
 		}
 	}
