@@ -294,13 +294,12 @@ func (c *Connector) exchange(ctx context.Context, code, verifier, nonce string) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
 
-	tok, err := u.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	tok, err := c.redeem(ctx, u, code, verifier)
 	if err != nil {
-		return eid.Identity{}, tokenError(err)
+		return eid.Identity{}, err
 	}
-	rawID, _ := tok.Extra("id_token").(string)
+	rawID := tok.IDToken
 	if rawID == "" {
 		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "token", Reason: "no id_token in the token response"}
 	}
@@ -398,41 +397,6 @@ func (c *Connector) userinfo(ctx context.Context, u *upstream, accessToken strin
 		return nil, &Error{Kind: eid.ErrInvalidResponse, Op: "userinfo", Reason: "not a JSON object"}
 	}
 	return claims, nil
-}
-
-// tokenError classifies a failed code exchange.
-func tokenError(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		status := 0
-		if re.Response != nil {
-			status = re.Response.StatusCode
-		}
-		e := &Error{Kind: eid.ErrInvalidResponse, Op: "token", Reason: "the eID refused the code", Code: safeCode(re.ErrorCode)}
-		switch {
-		case re.ErrorCode == "access_denied":
-			e.Kind = eid.ErrDenied
-		case re.ErrorCode == "temporarily_unavailable" || re.ErrorCode == "server_error" ||
-			status >= 500 || status == http.StatusTooManyRequests:
-			e.Kind, e.Reason = eid.ErrUnavailable, "token endpoint failed"
-		case status/100 == 2:
-			e.Reason = "malformed token response"
-		}
-		if e.Code == "" && status != 0 {
-			e.Reason += " (HTTP " + strconv.Itoa(status) + ")"
-		}
-		return e
-	}
-	if isNetworkError(err) {
-		return &Error{Kind: eid.ErrUnavailable, Op: "token", Reason: "request failed", cause: err}
-	}
-	// The oauth2 package's own parse errors ("server response missing access_token", ...).
-	return &Error{Kind: eid.ErrInvalidResponse, Op: "token", Reason: "malformed token response"}
-}
-
-func isNetworkError(err error) bool {
-	var ue *url.Error
-	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // safeCode keeps an upstream error code only when it has RFC 6749's shape, so that

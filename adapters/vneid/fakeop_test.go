@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ type fakeOP struct {
 	userinfoStatus int
 	tamper         bool // change the payload after signing
 	accessToken    string
+	authMethods    []string // token_endpoint_auth_methods_supported, when set
+	// What the last token request carried: its form and its Authorization header.
+	tokenForm url.Values
+	tokenAuth string
 }
 
 const fakeNonce = "nonce-0123456789"
@@ -75,11 +80,15 @@ func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/.well-known/openid-configuration":
-		writeJSON(200, map[string]any{
+		meta := map[string]any{
 			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
 			"token_endpoint": f.issuer + "/token", "userinfo_endpoint": f.issuer + "/userinfo",
 			"jwks_uri": f.issuer + "/jwks", "id_token_signing_alg_values_supported": []string{"ES256"},
-		})
+		}
+		if f.authMethods != nil {
+			meta["token_endpoint_auth_methods_supported"] = f.authMethods
+		}
+		writeJSON(200, meta)
 	case "/jwks":
 		if f.jwksStatus != 0 {
 			http.Error(w, "down", f.jwksStatus)
@@ -87,6 +96,11 @@ func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &f.key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
 	case "/token":
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
+			writeJSON(400, map[string]string{"error": "invalid_request"})
+			return
+		}
+		f.tokenForm, f.tokenAuth = r.PostForm, r.Header.Get("Authorization")
 		if f.tokenStatus != 0 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(f.tokenStatus)
@@ -185,6 +199,16 @@ func TestExchangeAgainstMisbehavingOP(t *testing.T) {
 		{"invalid_grant", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 400, `{"error":"invalid_grant"}` }, eid.ErrInvalidResponse, nil},
 		{"access_denied", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 400, `{"error":"access_denied"}` }, eid.ErrDenied, nil},
 		{"token 200 garbage", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 200, `{"token_type":"Bearer"}` }, eid.ErrInvalidResponse, nil},
+		{"token 200 not JSON", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 200, `access_token=x&id_token=y` }, eid.ErrInvalidResponse, nil},
+		{"token 200 with an error", func(f *fakeOP) {
+			f.tokenStatus, f.tokenBody = 200, `{"access_token":"at","id_token":"x.y.z","error":"invalid_grant"}`
+		}, eid.ErrInvalidResponse, nil},
+		{"token 400 not JSON", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 400, `<html>bad</html>` }, eid.ErrInvalidResponse, nil},
+		{"token 429", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 429, `` }, eid.ErrUnavailable, nil},
+		{"token server_error", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 400, `{"error":"server_error"}` }, eid.ErrUnavailable, nil},
+		{"token response too large", func(f *fakeOP) {
+			f.tokenStatus, f.tokenBody = 200, `{"access_token":"`+strings.Repeat("a", 1<<20)+`"}`
+		}, eid.ErrInvalidResponse, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,6 +235,56 @@ func TestExchangeAgainstMisbehavingOP(t *testing.T) {
 				if strings.Contains(msg, secret) {
 					t.Fatalf("error %q carries %q", msg, secret)
 				}
+			}
+		})
+	}
+}
+
+// The code exchange sends RFC 6749's form with the PKCE verifier, and authenticates the
+// broker as discovery allows: HTTP Basic over form-encoded credentials by default, in the
+// body where the eID takes only client_secret_post.
+func TestTokenRequest(t *testing.T) {
+	const secret = "s3cret:+/ ü%"
+	for _, tt := range []struct {
+		name    string
+		methods []string
+		inBody  bool
+	}{
+		{"nothing listed", nil, false},
+		{"basic and post", []string{"client_secret_post", "client_secret_basic"}, false},
+		{"post only", []string{"client_secret_post"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOP(t)
+			f.authMethods = tt.methods
+			c := newConnector(t, f.issuer, func(cfg *vneid.Config) { cfg.ClientSecret = secret })
+			if _, err := c.Exchange(context.Background(), "the-code-123", "the-verifier", fakeNonce); err != nil {
+				t.Fatalf("Exchange: %v", err)
+			}
+			want := url.Values{"grant_type": {"authorization_code"}, "code": {"the-code-123"},
+				"code_verifier": {"the-verifier"}, "redirect_uri": {redirectURL}}
+			if tt.inBody {
+				want["client_id"], want["client_secret"] = []string{clientID}, []string{secret}
+			}
+			if got := f.tokenForm.Encode(); got != want.Encode() {
+				t.Errorf("form %s, want %s", got, want.Encode())
+			}
+			if tt.inBody {
+				if f.tokenAuth != "" {
+					t.Errorf("Authorization %q beside credentials in the body", f.tokenAuth)
+				}
+				return
+			}
+			r := http.Request{Header: http.Header{"Authorization": {f.tokenAuth}}}
+			id, sec, ok := r.BasicAuth()
+			if !ok {
+				t.Fatalf("Authorization %q is not Basic", f.tokenAuth)
+			}
+			if id, _ = url.QueryUnescape(id); id != clientID {
+				t.Errorf("client id %q", id)
+			}
+			if sec != url.QueryEscape(secret) {
+				t.Errorf("secret sent as %q, want it form-encoded (RFC 6749 2.3.1)", sec)
 			}
 		})
 	}
