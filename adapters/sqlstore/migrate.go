@@ -18,6 +18,9 @@ type migration struct {
 	version int64
 	name    string
 	sql     string
+	// sqliteOnly ("NNNN_name.sqlite.sql"): a change of SQLite's storage layout alone;
+	// PostgreSQL records it as applied and runs nothing, so that versions stay aligned.
+	sqliteOnly bool
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes migrations of replicas
@@ -42,7 +45,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: base, sql: string(b)})
+		out = append(out, migration{version: v, name: base, sql: string(b), sqliteOnly: strings.HasSuffix(base, ".sqlite.sql")})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i := 1; i < len(out); i++ {
@@ -122,8 +125,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 				continue
 			}
 			start := time.Now()
-			if _, err := tx.ExecContext(ctx, s.dialectSQL(m.sql)); err != nil {
-				return fmt.Errorf("apply %s: %w", m.name, err)
+			if !(s.pg && m.sqliteOnly) {
+				if _, err := tx.ExecContext(ctx, s.dialectSQL(m.sql)); err != nil {
+					return fmt.Errorf("apply %s: %w", m.name, err)
+				}
 			}
 			if _, err := tx.ExecContext(ctx, record, m.version, m.name, s.nowMS()); err != nil {
 				return fmt.Errorf("record %s: %w", m.name, err)
