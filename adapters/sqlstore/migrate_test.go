@@ -12,9 +12,10 @@ import (
 	"github.com/motlan/motlan/idp/store"
 )
 
-// withoutRowidCitizens puts a SQLite store back to its citizens table before migration
-// 20 (WITHOUT ROWID, as 0001 made it), keeping its rows, and forgets that 20 ran.
-const withoutRowidCitizens = `
+// withoutRowid puts a SQLite store back to its citizens and sessions tables before
+// migration 20 (WITHOUT ROWID, as 0001 made them), keeping their rows, and forgets that
+// 20 ran.
+const withoutRowid = `
 ALTER TABLE citizens RENAME TO citizens_rowid;
 CREATE TABLE citizens (
     id TEXT PRIMARY KEY, issuer TEXT NOT NULL, subject TEXT NOT NULL, cccd TEXT NOT NULL,
@@ -23,12 +24,22 @@ CREATE TABLE citizens (
 ) WITHOUT ROWID;
 INSERT INTO citizens SELECT id, issuer, subject, cccd, attributes, created_at, updated_at FROM citizens_rowid;
 DROP TABLE citizens_rowid;
+ALTER TABLE sessions RENAME TO sessions_rowid;
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY, citizen_id TEXT NOT NULL, auth_time BIGINT NOT NULL, acr TEXT NOT NULL,
+    amr TEXT NOT NULL, upstream_id_token TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO sessions SELECT id, citizen_id, auth_time, acr, amr, upstream_id_token, created_at, expires_at FROM sessions_rowid;
+DROP TABLE sessions_rowid;
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_citizen_id ON sessions (citizen_id, created_at);
 DELETE FROM schema_migrations WHERE version = 20;`
 
-// TestCitizensRowidMigration: on SQLite, migration 20 rebuilds citizens as a rowid table
-// and keeps every citizen; afterwards a citizen with ten verified attributes no longer
-// takes a page of its own. PostgreSQL records the migration and runs nothing.
-func TestCitizensRowidMigration(t *testing.T) {
+// TestRowidTablesMigration: on SQLite, migration 20 rebuilds citizens and sessions as
+// rowid tables and keeps every row; afterwards a citizen with ten verified attributes, or a
+// session with the eID's ID token, no longer takes a page of its own. PostgreSQL records
+// the migration and runs nothing.
+func TestRowidTablesMigration(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1765000000123)
 	const iss = "https://sso.dancuquocgia.gov.vn"
@@ -49,50 +60,68 @@ func TestCitizensRowidMigration(t *testing.T) {
 	if enc, err := encodeAttributes(citizen(0).Attributes); err != nil || len(enc) < 1000 {
 		t.Fatalf("the test citizen's attributes take %d bytes (%v): want at least 1000", len(enc), err)
 	}
-	onEachDriver(t, Config{}, func(t *testing.T, s *Store) {
+	session := func(i int) store.Session {
+		// The eID's ID token with the claims it carries: about 1200 bytes.
+		return store.Session{ID: fmt.Sprintf("01ksession%06d", i), CitizenID: citizen(i).ID, AuthTime: at, ACR: "2",
+			AMR: []string{"pwd", "otp"}, UpstreamIDToken: "eyJhbGciOiJFUzI1NiJ9." + strings.Repeat("x", 1100) + ".sig",
+			CreatedAt: at, ExpiresAt: at.Add(8 * time.Hour)}
+	}
+	onEachDriver(t, Config{Now: func() time.Time { return at }}, func(t *testing.T, s *Store) {
 		var name string
 		row, err := s.queryRow(ctx, "SELECT name FROM schema_migrations WHERE version = ?", 20)
 		if err == nil {
 			err = row.Scan(&name)
 		}
-		if err != nil || name != "0020_citizens_rowid.sqlite.sql" {
+		if err != nil || name != "0020_rowid_tables.sqlite.sql" {
 			t.Fatalf("migration 20 recorded as %q, %v", name, err)
 		}
 		if s.pg {
 			return
 		}
-		// A database from before: ten citizens in the WITHOUT ROWID table.
-		var before []store.Citizen
+		// A database from before: ten citizens and their sessions in WITHOUT ROWID tables.
+		var citizens []store.Citizen
 		for i := range 10 {
 			c, err := s.UpsertCitizen(ctx, citizen(i))
+			if err == nil {
+				err = s.CreateSession(ctx, session(i))
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			before = append(before, c)
+			citizens = append(citizens, c)
 		}
-		if err := s.inTx(ctx, func(tx *txn) error { _, err := tx.exec(withoutRowidCitizens); return err }); err != nil {
+		if err := s.inTx(ctx, func(tx *txn) error { _, err := tx.exec(withoutRowid); return err }); err != nil {
 			t.Fatal(err)
 		}
-		if got := citizensDDL(t, s); !strings.Contains(got, "WITHOUT ROWID") {
-			t.Fatalf("the test's old table is not WITHOUT ROWID: %s", got)
+		for _, table := range []string{"citizens", "sessions"} {
+			if got := tableDDL(t, s, table); !strings.Contains(got, "WITHOUT ROWID") {
+				t.Fatalf("the test's old %s is not WITHOUT ROWID: %s", table, got)
+			}
 		}
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := citizensDDL(t, s); strings.Contains(got, "WITHOUT ROWID") {
-			t.Fatalf("citizens after migration: %s", got)
+		for _, table := range []string{"citizens", "sessions"} {
+			if got := tableDDL(t, s, table); strings.Contains(got, "WITHOUT ROWID") {
+				t.Fatalf("%s after migration: %s", table, got)
+			}
 		}
-		for _, want := range before {
+		for i, want := range citizens {
 			got, err := s.GetCitizen(ctx, want.ID)
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("citizen %s after migration:\n%#v, %v\nwant\n%#v", want.ID, got, err, want)
+			}
+			sess, err := s.GetSession(ctx, session(i).ID)
+			if want := session(i); err != nil || sess.CitizenID != want.CitizenID || sess.UpstreamIDToken != want.UpstreamIDToken ||
+				!sess.ExpiresAt.Equal(want.ExpiresAt) || strings.Join(sess.AMR, " ") != "pwd otp" {
+				t.Fatalf("session %d after migration: %+v, %v", i, sess, err)
 			}
 		}
 		if _, err := s.UpsertCitizen(ctx, citizen(0)); err != nil {
 			t.Fatalf("upsert of a migrated citizen: %v", err)
 		}
-		// Sixty more citizens of about 1100 bytes each: a rowid leaf holds three or
-		// four; a WITHOUT ROWID table gave each an overflow page of its own.
+		// Sixty more citizens and sessions of about 1100 bytes each: a rowid leaf holds
+		// three or four; a WITHOUT ROWID table gave each an overflow page of its own.
 		pages := func() (n int64) { // in use: the file's, less those on the free list
 			t.Helper()
 			row, err := s.queryRow(ctx, "SELECT p.page_count - f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f")
@@ -109,19 +138,22 @@ func TestCitizensRowidMigration(t *testing.T) {
 			if _, err := s.UpsertCitizen(ctx, citizen(i)); err != nil {
 				t.Fatal(err)
 			}
+			if err := s.CreateSession(ctx, session(i)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		grew := pages() - start
-		t.Logf("60 citizens took %d pages", grew)
-		if grew > 30 {
-			t.Errorf("60 citizens took %d more pages, want at most 30", grew)
+		t.Logf("60 citizens and their sessions took %d pages", grew)
+		if grew > 60 {
+			t.Errorf("60 citizens and their sessions took %d more pages, want at most 60", grew)
 		}
 	})
 }
 
-func citizensDDL(t *testing.T, s *Store) string {
+func tableDDL(t *testing.T, s *Store, table string) string {
 	t.Helper()
 	var ddl string
-	row, err := s.queryRow(context.Background(), "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'citizens'")
+	row, err := s.queryRow(context.Background(), "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", table)
 	if err == nil {
 		err = row.Scan(&ddl)
 	}
