@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,9 +41,18 @@ type fakeOP struct {
 	tamper         bool // change the payload after signing
 	accessToken    string
 	authMethods    []string // token_endpoint_auth_methods_supported, when set
-	// What the last token request carried: its form and its Authorization header.
+	// What the last token request carried: its form and its Authorization header (the
+	// handler writes them, the test reads them: mu orders the two for the race detector).
+	mu        sync.Mutex
 	tokenForm url.Values
 	tokenAuth string
+}
+
+// lastToken is what the last token request carried.
+func (f *fakeOP) lastToken() (url.Values, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tokenForm, f.tokenAuth
 }
 
 const fakeNonce = "nonce-0123456789"
@@ -100,7 +110,9 @@ func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSON(400, map[string]string{"error": "invalid_request"})
 			return
 		}
+		f.mu.Lock()
 		f.tokenForm, f.tokenAuth = r.PostForm, r.Header.Get("Authorization")
+		f.mu.Unlock()
 		if f.tokenStatus != 0 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(f.tokenStatus)
@@ -266,19 +278,20 @@ func TestTokenRequest(t *testing.T) {
 			if tt.inBody {
 				want["client_id"], want["client_secret"] = []string{clientID}, []string{secret}
 			}
-			if got := f.tokenForm.Encode(); got != want.Encode() {
+			form, auth := f.lastToken()
+			if got := form.Encode(); got != want.Encode() {
 				t.Errorf("form %s, want %s", got, want.Encode())
 			}
 			if tt.inBody {
-				if f.tokenAuth != "" {
-					t.Errorf("Authorization %q beside credentials in the body", f.tokenAuth)
+				if auth != "" {
+					t.Errorf("Authorization %q beside credentials in the body", auth)
 				}
 				return
 			}
-			r := http.Request{Header: http.Header{"Authorization": {f.tokenAuth}}}
+			r := http.Request{Header: http.Header{"Authorization": {auth}}}
 			id, sec, ok := r.BasicAuth()
 			if !ok {
-				t.Fatalf("Authorization %q is not Basic", f.tokenAuth)
+				t.Fatalf("Authorization %q is not Basic", auth)
 			}
 			if id, _ = url.QueryUnescape(id); id != clientID {
 				t.Errorf("client id %q", id)
