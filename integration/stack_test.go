@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,19 +82,16 @@ func freeAddr(t *testing.T) string {
 const minTestPort = 20000
 
 // ephemeralLow is the first port of Linux's ephemeral range (source ports of outgoing
-// connections and ":0" listeners), 32768 where it cannot be read.
-func ephemeralLow() int {
+// connections and ":0" listeners), 32768 where it cannot be read; read once.
+var ephemeralLow = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	if f := strings.Fields(string(b)); len(f) == 2 {
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
 		if n, err := strconv.Atoi(f[0]); err == nil {
 			return n
 		}
 	}
 	return 32768
-}
+})
 
 func randSecret() string {
 	b := make([]byte, 32)

@@ -221,15 +221,9 @@ func TestPanicInTransaction(t *testing.T) {
 		exp := ms(time.Now().Add(time.Hour))
 		// On SQLite a holder keeps the writer busy until all eight are queued, so the
 		// panicking jobs provably share one transaction with the others.
-		var holder chan error
-		release := make(chan struct{})
+		var release func() error
 		if !s.pg {
-			holder = make(chan error, 1)
-			started := make(chan struct{})
-			go func() {
-				holder <- s.inTx(ctx, func(*txn) error { close(started); <-release; return nil })
-			}()
-			<-started
+			release = holdWriter(s, func(*txn) error { return nil })
 		}
 		errs := make([]error, 8)
 		var wg sync.WaitGroup
@@ -248,7 +242,7 @@ func TestPanicInTransaction(t *testing.T) {
 				})
 			}()
 		}
-		if holder != nil {
+		if release != nil {
 			waitFor(t, "the jobs queued behind the holder", func() bool {
 				s.batch.mu.Lock()
 				defer s.batch.mu.Unlock()
@@ -257,8 +251,7 @@ func TestPanicInTransaction(t *testing.T) {
 			s.batch.mu.Lock()
 			jobs, commits := s.batch.jobs, s.batch.commits
 			s.batch.mu.Unlock()
-			close(release)
-			if err := <-holder; err != nil {
+			if err := release(); err != nil {
 				t.Fatalf("holder: %v", err)
 			}
 			wg.Wait()
@@ -267,8 +260,6 @@ func TestPanicInTransaction(t *testing.T) {
 				t.Errorf("the %d jobs ran in %d transactions, want one", len(errs), s.batch.commits-commits-1)
 			}
 			s.batch.mu.Unlock()
-		} else {
-			close(release)
 		}
 		wg.Wait()
 		for i, err := range errs {
