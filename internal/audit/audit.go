@@ -284,9 +284,12 @@ func (b *BadRecord) Error() string {
 	return fmt.Sprintf("audit record %d: %s: %s", b.Seq, b.Reason, b.Detail)
 }
 
-// Verify walks the whole log and checks every record's seq, link and hash, and that the
-// last one is the head the store remembers. It returns how many records it checked, and a
-// *BadRecord for the first one that fails (or another error if the log cannot be read).
+// Verify walks the log up to the head the store remembers, read first, and checks every
+// record's seq, link and hash, and that the last one is that head. Records a live
+// system appends meanwhile are left to the next run, once the head, read again, covers
+// them: a record past a head that does not move is reported. It returns how many records
+// it checked, and a *BadRecord for the first one that fails (or another error if the log
+// cannot be read).
 func Verify(ctx context.Context, st store.Audit) (int64, error) {
 	headSeq, headHash, err := st.AuditHead(ctx)
 	if err != nil {
@@ -297,6 +300,9 @@ func Verify(ctx context.Context, st store.Audit) (int64, error) {
 	for r, err := range Records(ctx, st) {
 		if err != nil {
 			return n, fmt.Errorf("audit: read records: %w", err)
+		}
+		if r.Seq > headSeq && last == headSeq {
+			break // appended after the head was read
 		}
 		switch {
 		case r.Seq != last+1:
@@ -312,13 +318,33 @@ func Verify(ctx context.Context, st store.Audit) (int64, error) {
 		last, prev = r.Seq, r.Hash
 	}
 	if last != headSeq || prev != headHash {
-		seq := last + 1 // the first record missing at the end ...
-		if last > headSeq {
-			seq = headSeq + 1 // ... or the first one past the head
-		}
-		return n, &BadRecord{seq, ReasonHead, fmt.Sprintf("the log ends at record %d (%s), its head is record %d (%s)", last, short(prev), headSeq, short(headHash))}
+		return n, headMismatch(last, prev, headSeq, headHash)
+	}
+	// A record past the head must be one the head has moved over since.
+	next, err := st.ListAudit(ctx, last, 1)
+	if err != nil {
+		return n, fmt.Errorf("audit: read records: %w", err)
+	}
+	if len(next) == 0 {
+		return n, nil
+	}
+	if headSeq, headHash, err = st.AuditHead(ctx); err != nil {
+		return n, fmt.Errorf("audit: read head: %w", err)
+	}
+	if headSeq < next[0].Seq {
+		return n, headMismatch(next[0].Seq, next[0].Hash, headSeq, headHash)
 	}
 	return n, nil
+}
+
+// headMismatch reports a log that ends at record last (hash prev) where its head is
+// record headSeq.
+func headMismatch(last int64, prev string, headSeq int64, headHash string) *BadRecord {
+	seq := last + 1 // the first record missing at the end ...
+	if last > headSeq {
+		seq = headSeq + 1 // ... or the first one past the head
+	}
+	return &BadRecord{seq, ReasonHead, fmt.Sprintf("the log ends at record %d (%s), its head is record %d (%s)", last, short(prev), headSeq, short(headHash))}
 }
 
 func short(h string) string {

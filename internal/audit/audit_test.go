@@ -90,6 +90,15 @@ func TestVerifyNamesTampering(t *testing.T) {
 		{"prev rewritten", func(*sqlstore.Store) (string, []any) {
 			return "UPDATE audit_log SET prev_hash = ? WHERE seq = 2", []any{"00"}
 		}, 2, audit.ReasonPrevMismatch},
+		// A well-chained record added after the last, the head left where it was.
+		{"record added past the head", func(s *sqlstore.Store) (string, []any) {
+			recs, _ := s.ListAudit(context.Background(), 4, 1)
+			r := store.AuditRecord{Seq: 6, At: recs[0].At, Kind: "consent", Actor: "citizen:c1",
+				Details: json.RawMessage(`{"client":"evil"}`), PrevHash: recs[0].Hash}
+			h, _ := audit.Seal(r)
+			return "INSERT INTO audit_log (seq, at, kind, actor, details, prev_hash, hash) VALUES (6, ?, ?, ?, ?, ?, ?)",
+				[]any{r.At.UnixMilli(), r.Kind, r.Actor, string(r.Details), r.PrevHash, h}
+		}, 6, audit.ReasonHead},
 	}
 	for _, driver := range []string{sqlstore.DriverSQLite, sqlstore.DriverPostgres} {
 		for _, tc := range tampers {
@@ -126,6 +135,55 @@ func TestVerifyNamesTampering(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// staleHead is a store whose head, read once or always, stays where it was when made:
+// as a live log is seen by Verify when records are appended after it read the head.
+type staleHead struct {
+	store.Audit
+	seq    int64
+	hash   string
+	always bool
+	reads  int
+}
+
+func (s *staleHead) AuditHead(ctx context.Context) (int64, string, error) {
+	if s.reads++; s.reads == 1 || s.always {
+		return s.seq, s.hash, nil
+	}
+	return s.Audit.AuditHead(ctx)
+}
+
+// TestVerifyLiveLog: records appended while Verify runs, after it read the head, are not
+// a broken log (the head has moved over them when read again); records past a head that
+// does not move are.
+func TestVerifyLiveLog(t *testing.T) {
+	s, _, _ := open(t, sqlstore.DriverSQLite)
+	l, err := audit.New(audit.Config{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN := func(n int) {
+		for i := range n {
+			if _, err := l.Append(t.Context(), audit.Event{Kind: audit.KindLogin, Actor: audit.Citizen("c1"), Details: map[string]int{"i": i}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendN(3)
+	seq, hash, err := s.AuditHead(t.Context())
+	if err != nil || seq != 3 {
+		t.Fatalf("head %d, %v", seq, err)
+	}
+	appendN(2)
+	if n, err := audit.Verify(t.Context(), &staleHead{Audit: s, seq: seq, hash: hash}); err != nil || n != 3 {
+		t.Errorf("records appended after the head was read: Verify = %d, %v; want the 3 up to it", n, err)
+	}
+	n, err := audit.Verify(t.Context(), &staleHead{Audit: s, seq: seq, hash: hash, always: true})
+	var bad *audit.BadRecord
+	if !errors.As(err, &bad) || bad.Seq != 4 || bad.Reason != audit.ReasonHead {
+		t.Errorf("records past a head that does not move: Verify = %d, %v; want record 4, %s", n, err, audit.ReasonHead)
 	}
 }
 
