@@ -3,6 +3,7 @@ package vneid
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -61,7 +62,7 @@ func (c *Connector) redeem(ctx context.Context, u *upstream, code, verifier stri
 	defer resp.Body.Close()
 	body, err := readAll(resp.Body, maxTokenResponseBytes)
 	switch {
-	case err == errTooLarge:
+	case errors.Is(err, errTooLarge):
 		return tokenResponse{}, &Error{Kind: eid.ErrInvalidResponse, Op: "token", Reason: "response too large"}
 	case err != nil:
 		return tokenResponse{}, &Error{Kind: eid.ErrUnavailable, Op: "token", Reason: "reading the response failed", cause: err}

@@ -297,12 +297,14 @@ func Verify(ctx context.Context, st store.Audit) (int64, error) {
 	}
 	var n, last int64
 	prev := ""
+	var past *store.AuditRecord // the first record past the head, if any
 	for r, err := range Records(ctx, st) {
 		if err != nil {
 			return n, fmt.Errorf("audit: read records: %w", err)
 		}
 		if r.Seq > headSeq && last == headSeq {
-			break // appended after the head was read
+			past = &r // appended after the head was read?
+			break
 		}
 		switch {
 		case r.Seq != last+1:
@@ -320,19 +322,15 @@ func Verify(ctx context.Context, st store.Audit) (int64, error) {
 	if last != headSeq || prev != headHash {
 		return n, headMismatch(last, prev, headSeq, headHash)
 	}
-	// A record past the head must be one the head has moved over since.
-	next, err := st.ListAudit(ctx, last, 1)
-	if err != nil {
-		return n, fmt.Errorf("audit: read records: %w", err)
-	}
-	if len(next) == 0 {
+	if past == nil {
 		return n, nil
 	}
+	// A record past the head must be one the head has moved over since.
 	if headSeq, headHash, err = st.AuditHead(ctx); err != nil {
 		return n, fmt.Errorf("audit: read head: %w", err)
 	}
-	if headSeq < next[0].Seq {
-		return n, headMismatch(next[0].Seq, next[0].Hash, headSeq, headHash)
+	if headSeq < past.Seq {
+		return n, headMismatch(past.Seq, past.Hash, headSeq, headHash)
 	}
 	return n, nil
 }
