@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,10 +60,11 @@ func (rec *recorder) answers() []answer {
 }
 
 // loadLogin is a login that reached the relying party: the token endpoint answered 200
-// with an ID token that verified.
+// with an ID token that verified, and the refresh token it gave.
 type loadLogin struct {
 	cccd       string
 	start, end time.Time
+	refresh    string
 }
 
 // loadLogins logs cccd in again and again through a fresh browser each time, as a portal's
@@ -76,16 +79,17 @@ func loadLogins(rs *replicaStack, rec *recorder, cccd string, stop <-chan struct
 		default:
 		}
 		start := time.Now()
-		if err := oneLogin(rs, client, cccd); err == nil {
-			out <- loadLogin{cccd: cccd, start: start, end: time.Now()}
+		if refresh, err := oneLogin(rs, client, cccd); err == nil {
+			out <- loadLogin{cccd: cccd, start: start, end: time.Now(), refresh: refresh}
 		} else {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
 }
 
-// oneLogin is the code flow without assertions: any unexpected answer is an error.
-func oneLogin(rs *replicaStack, api *http.Client, cccd string) error {
+// oneLogin is the code flow without assertions: any unexpected answer is an error. It
+// returns the refresh token.
+func oneLogin(rs *replicaStack, api *http.Client, cccd string) (string, error) {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Transport: api.Transport, Timeout: 15 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -109,53 +113,56 @@ func oneLogin(rs *replicaStack, api *http.Client, cccd string) error {
 	}
 	loc, err := next(a.url, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !strings.HasPrefix(loc.String(), rs.eid.URL+"/") {
-		return fmt.Errorf("authorize sent the browser to %s", loc)
+		return "", fmt.Errorf("authorize sent the browser to %s", loc)
 	}
 	cb, err := sim.Login(context.Background(), b, loc.String(), cccd, sim.DevPassword)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if loc, err = next(cb.String(), nil); err != nil {
-		return err
+		return "", err
 	}
 	if strings.HasPrefix(loc.String(), rs.issuer+"/consent") {
 		resp, err := b.Get(loc.String())
 		if err != nil {
-			return err
+			return "", err
 		}
 		page := readBody(resp)
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("consent page: %d", resp.StatusCode)
+			return "", fmt.Errorf("consent page: %d", resp.StatusCode)
 		}
 		form := url.Values{"action": {"allow"}}
 		for _, m := range reHidden.FindAllStringSubmatch(page, -1) {
 			form.Set(m[1], m[2])
 		}
 		if loc, err = next(rs.issuer+"/consent", form); err != nil {
-			return err
+			return "", err
 		}
 	}
 	code := loc.Query().Get("code")
 	if !strings.HasPrefix(loc.String(), rs.portal.redirect+"?") || code == "" {
-		return fmt.Errorf("no code: %s", loc)
+		return "", fmt.Errorf("no code: %s", loc)
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, api)
 	tok, err := rs.portal.cfg.Exchange(ctx, code, oauth2.VerifierOption(a.verifier))
 	if err != nil {
-		return err
+		return "", err
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := rs.portal.verifier.Verify(ctx, raw)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if idt.Nonce != a.nonce {
-		return fmt.Errorf("nonce %q", idt.Nonce)
+		return "", fmt.Errorf("nonce %q", idt.Nonce)
 	}
-	return nil
+	if tok.RefreshToken == "" {
+		return "", errors.New("no refresh token")
+	}
+	return tok.RefreshToken, nil
 }
 
 // readBody reads and closes a response body outside the test's goroutine; a read error
@@ -252,7 +259,21 @@ func signOnce(rs *replicaStack, p *signingPortal, api, pb *http.Client, n int) b
 // only 503 with Retry-After (never 500 or 401) or goes on where it can; /readyz turns
 // false, then true; Motlan recovers without a restart; and every login that reached the
 // relying party (the token endpoint answered 200 with an ID token) has its audit record.
+// It runs twice: the server shut down fast, as in a restart, and stopped at once, as in
+// a crash, which loses what it had not yet written to its WAL.
 func TestPostgresRestartUnderLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(*testpg.Instance)
+	}{
+		{"restart", (*testpg.Instance).Stop},
+		{"crash", (*testpg.Instance).Crash},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPostgresRestartUnderLoad(t, tc.stop) })
+	}
+}
+
+func testPostgresRestartUnderLoad(t *testing.T, stopPG func(*testpg.Instance)) {
 	pg := testpg.StartOwn(t)
 	bin := buildMotlan(t)
 	rs := newReplicaStack(t, bin, pg.DSN, 1, "rate_limits: {disabled: true}\n")
@@ -282,7 +303,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 
 	time.Sleep(3 * time.Second)
 	downFrom := time.Now()
-	pg.Stop()
+	stopPG(pg)
 	waitReady(t, admin, http.StatusServiceUnavailable)
 	time.Sleep(4 * time.Second) // load against the outage
 	pg.Start()
@@ -339,11 +360,46 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if down503 == 0 {
 		t.Error("no request met the outage: the load did not run against it")
 	}
+	if t.Failed() { // Motlan's own account of what it failed, for the next reader
+		for _, line := range strings.Split(rs.reps[0].stderr.String(), "\n") {
+			if strings.Contains(line, "level=ERROR") {
+				t.Log(line)
+			}
+		}
+	}
 	checkLoginAudit(t, pg.DSN, all)
+	checkLastRefreshes(t, rs, all, downFrom)
 	out, err := exec.Command(bin, "audit", "verify", "--config", rs.reps[0].cfgPath).CombinedOutput()
 	if err != nil {
 		t.Errorf("motlan audit verify: %v\n%s", err, out)
 	}
+}
+
+// checkLastRefreshes refreshes the tokens of the last logins that reached the relying
+// party before the server went down, those whose writes were newest when it stopped:
+// each must still work, the stop having lost nothing the relying party received.
+func checkLastRefreshes(t *testing.T, rs *replicaStack, logins []loadLogin, downFrom time.Time) {
+	t.Helper()
+	var before []loadLogin
+	for _, l := range logins {
+		if l.end.Before(downFrom) {
+			before = append(before, l)
+		}
+	}
+	slices.SortFunc(before, func(a, b loadLogin) int { return a.end.Compare(b.end) })
+	before = before[max(0, len(before)-16):]
+	if len(before) == 0 {
+		t.Fatal("no login reached the relying party before the server went down")
+	}
+	ctx := context.Background()
+	for _, l := range before {
+		tok, err := rs.portal.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: l.refresh}).Token()
+		if err != nil || tok.AccessToken == "" {
+			t.Errorf("refresh of a login that ended %v before the server went down: %v", downFrom.Sub(l.end), err)
+		}
+	}
+	t.Logf("the last %d logins before the server went down (the newest %v before it) still refresh",
+		len(before), downFrom.Sub(before[len(before)-1].end))
 }
 
 func waitReady(t *testing.T, admin string, want int) {

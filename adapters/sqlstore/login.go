@@ -13,12 +13,21 @@ import (
 
 // RecordLogin stores the citizen, the new session, the code (if any) and the login's
 // audit records in one transaction. On PostgreSQL that is two round trips: BEGIN, the
-// once mark and the citizen; then the rest with COMMIT.
+// once mark and the citizen; then the rest with COMMIT, which does not wait for the flush.
 func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, error) {
 	var out store.Citizen
 	now := s.nowMS()
 	sess, code, once := l.Session, l.Code, l.Once
 	err := s.inPipedTx(ctx, func(tx pipedTx) error {
+		if s.pg {
+			// The commit does not wait for the WAL flush (see Logins.RecordLogin): the code's
+			// redemption, which waits, flushes this transaction's records with its own, as
+			// the WAL is flushed in order; a crash before it loses only a login no relying
+			// party redeemed.
+			if err := tx.execLater(nil, qAsyncCommit); err != nil {
+				return err
+			}
+		}
 		// ON CONFLICT keeps a PostgreSQL transaction usable where a unique violation would
 		// abort it; a replay is rolled back below, so it stores nothing.
 		var marked int64

@@ -16,6 +16,8 @@ var (
 	qTakeRateLimit = "INSERT INTO rate_limits (limit_key, window_start, hits, expires_at) VALUES (?, ?, 1, ?) " +
 		"ON CONFLICT (limit_key, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits"
 	qPurgeRateLimits = "DELETE FROM rate_limits WHERE expires_at <= ?"
+	// On PostgreSQL, a transaction's commit that does not wait for the WAL flush.
+	qAsyncCommit = "SET LOCAL synchronous_commit TO OFF"
 )
 
 // TakeRateLimit counts one hit of key in the fixed window holding now; see
@@ -32,7 +34,7 @@ func (s *Store) TakeRateLimit(ctx context.Context, key string, limit int, window
 		// A counter need not survive a crash (the limit starts over), so the commit does
 		// not wait for the WAL flush: that wait was most of a take's latency.
 		err := s.inTx(ctx, func(tx *txn) error {
-			if _, err := tx.ExecContext(tx.ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+			if _, err := tx.ExecContext(tx.ctx, qAsyncCommit); err != nil {
 				return err
 			}
 			row, err := tx.queryRow(qTakeRateLimit, key, startMS, startMS+w)

@@ -47,7 +47,9 @@ func isOutage(err error) bool {
 		return true
 	}
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || pgconn.Timeout(err) {
+	// ErrConnClosed: a statement on a pgx connection that an earlier failure (a server
+	// stopped at once, a cut connection) has closed.
+	if errors.As(err, &ce) || pgconn.Timeout(err) || errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	var pe *pgconn.PgError

@@ -5,7 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/testpg"
 )
 
 // TestUnavailable: a closed SQLite store reports store.ErrUnavailable on reads, writes and
@@ -35,5 +38,24 @@ func TestUnavailable(t *testing.T) {
 				t.Errorf("on a closed store: %v, want store.ErrUnavailable", err)
 			}
 		})
+	}
+}
+
+// TestUnavailableClosedPgConn: a statement on a pgx connection already closed (as pgx
+// closes one after the server cut it) is an outage, not an error of the statement.
+func TestUnavailableClosedPgConn(t *testing.T) {
+	conn, err := pgx.Connect(t.Context(), testpg.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(t.Context(), "SELECT 1")
+	if err == nil {
+		t.Fatal("a statement on a closed connection succeeded")
+	}
+	if got := unavailable(err); !errors.Is(got, store.ErrUnavailable) {
+		t.Errorf("%v: not store.ErrUnavailable", got)
 	}
 }

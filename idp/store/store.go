@@ -343,6 +343,11 @@ type Logins interface {
 	// nil it is marked used in the same transaction, as UseAssertion(once.Namespace,
 	// once.Key, once.ExpiresAt) would; if it was used already nothing is stored and the
 	// error is ErrAlreadyUsed. It returns the stored citizen.
+	//
+	// A store may return before the write is durable, provided that the next durable
+	// write of the same store (a redemption of l.Code among them) makes it durable too: a
+	// crash then loses only a login whose code no relying party redeemed, and the citizen
+	// logs in again.
 	RecordLogin(ctx context.Context, l Login) (Citizen, error)
 	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
 	// transaction, calls next with it and stores what next returns (see Redemption). If

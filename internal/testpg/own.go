@@ -94,6 +94,17 @@ func (in *Instance) Stop() {
 	}
 }
 
+// Crash stops the server at once (immediate: its processes end without a checkpoint,
+// connections are cut mid-transaction), as a crash of the server's processes does; the
+// next Start recovers from the WAL. The machine does not crash: what the server wrote
+// to its files without a flush stays.
+func (in *Instance) Crash() {
+	in.t.Helper()
+	if err := in.pgctl("stop", "-w", "-m", "immediate"); err != nil {
+		in.t.Fatalf("testpg: crash: %v", err)
+	}
+}
+
 func (in *Instance) pgctl(args ...string) error {
 	cmd := in.command("pg_ctl", append([]string{"-D", in.dir}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
