@@ -81,6 +81,12 @@ func scanEach(rs interface {
 
 // inPipedTx runs fn in a write transaction: a pgPipe on PostgreSQL, inTx's on SQLite.
 func (s *Store) inPipedTx(ctx context.Context, fn func(pipedTx) error) error {
+	return s.pipedTx(ctx, false, fn)
+}
+
+// pipedTx is inPipedTx, whose commit on PostgreSQL does not wait for the WAL flush if
+// async is set (SQLite's commits do not wait for the disk either way: see openSQLite).
+func (s *Store) pipedTx(ctx context.Context, async bool, fn func(pipedTx) error) error {
 	if !s.pg {
 		return s.inTx(ctx, func(tx *txn) error { return fn(tx) })
 	}
@@ -89,18 +95,8 @@ func (s *Store) inPipedTx(ctx context.Context, fn func(pipedTx) error) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.w.db.Conn(ctx)
-	if err != nil {
-		return unavailable(err)
-	}
-	defer c.Close()
-	return unavailable(c.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("sqlstore: PostgreSQL connection is a %T, not pgx's", dc)
-		}
-		p := &pgPipe{ctx: ctx, conn: sc.Conn()}
-		p.execLater(nil, "BEGIN")
+	return unavailable(s.onPgConn(ctx, func(conn *pgx.Conn) error {
+		p := begin(ctx, conn, async)
 		err := s.call(ctx, func() error { return fn(p) })
 		if err == nil {
 			p.execLater(nil, "COMMIT")
@@ -111,6 +107,34 @@ func (s *Store) inPipedTx(ctx context.Context, fn func(pipedTx) error) error {
 		p.rollback()
 		return err
 	}))
+}
+
+// onPgConn runs fn on a pgx connection of the write pool, held for it alone.
+func (s *Store) onPgConn(ctx context.Context, fn func(*pgx.Conn) error) error {
+	c, err := s.w.db.Conn(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: PostgreSQL connection is a %T, not pgx's", dc)
+		}
+		return fn(sc.Conn())
+	})
+}
+
+// begin starts a pgPipe's transaction on conn: BEGIN waits in its batch for the first
+// statement. With async, the commit does not wait for the WAL flush (SET LOCAL lasts
+// the transaction).
+func begin(ctx context.Context, conn *pgx.Conn, async bool) *pgPipe {
+	p := &pgPipe{ctx: ctx, conn: conn}
+	p.execLater(nil, "BEGIN")
+	if async {
+		p.execLater(nil, qAsyncCommit)
+	}
+	return p
 }
 
 // pgPipe is a PostgreSQL transaction on one pgx connection whose statements wait in a
@@ -145,6 +169,12 @@ func (p *pgPipe) row(scan func(scanner) error, q string, args ...any) error {
 }
 
 func (p *pgPipe) rows(scan func(scanner) error, q string, args ...any) error {
+	p.rowsLater(scan, q, args...)
+	return p.flush()
+}
+
+// rowsLater queues a query whose rows scan reads when the batch is sent.
+func (p *pgPipe) rowsLater(scan func(scanner) error, q string, args ...any) {
 	p.queue(func(br pgx.BatchResults) error {
 		rs, err := br.Query()
 		if err != nil {
@@ -153,7 +183,6 @@ func (p *pgPipe) rows(scan func(scanner) error, q string, args ...any) error {
 		defer rs.Close()
 		return scanEach(rs, scan)
 	}, q, args)
-	return p.flush()
 }
 
 func (p *pgPipe) send() error {

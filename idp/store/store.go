@@ -347,13 +347,15 @@ type Logins interface {
 	// A store may return before the write is durable, provided that the next durable
 	// write of the same store (a redemption of l.Code among them) makes it durable too: a
 	// crash then loses only a login whose code no relying party redeemed, and the citizen
-	// logs in again.
+	// logs in again. A store may call l.Audit more than once (a transaction run again);
+	// it stores what the last call returns.
 	RecordLogin(ctx context.Context, l Login) (Citizen, error)
 	// RedeemAuthCode consumes the code as ConsumeAuthCode does and, in the same
 	// transaction, calls next with it and stores what next returns (see Redemption). If
 	// next fails, the code stays consumed, nothing else is stored, and next's error is
 	// returned with the code. next runs under the store's lock: quick, and no store calls
-	// but citizen, which reads the code's citizen in the transaction.
+	// but citizen, which reads the code's citizen in the transaction. A store may call
+	// next more than once (a transaction run again); it stores what the last call returns.
 	RedeemAuthCode(ctx context.Context, id string, next func(c AuthCode, citizen func() (Citizen, error)) (Redemption, error)) (AuthCode, error)
 }
 

@@ -1,0 +1,346 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/testpg"
+)
+
+// openPostgres opens a store in a fresh PostgreSQL schema, closed when t ends.
+func openPostgres(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{Driver: DriverPostgres, DSN: testpg.DSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// groupLogin is a first-time login of citizen n, with its session, code and once mark.
+func groupLogin(n, sess, once string) store.Login {
+	now := time.Now()
+	return store.Login{
+		Citizen: store.Citizen{ID: "cit-" + n, Issuer: "https://eid.example.vn", Subject: "sub-" + n, CCCD: "001099012345"},
+		Session: store.Session{ID: sess, AuthTime: now, ACR: "2", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		Code: &store.AuthCode{ID: "code-" + sess, ClientID: "portal", RedirectURI: "https://portal.example.vn/cb",
+			CreatedAt: now, ExpiresAt: now.Add(time.Minute)},
+		Once: &store.Once{Namespace: "motlan:upstream", Key: once, ExpiresAt: now.Add(time.Minute)},
+	}
+}
+
+// holdGroup runs a group of kind k whose only member waits until the returned release is
+// called, so that the next transactions of that kind queue behind it.
+func holdGroup(t *testing.T, s *Store, k *txGroups) (release func()) {
+	t.Helper()
+	started, held := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.inGroupedTx(context.Background(), k, func(tx pipedTx) error {
+			close(started)
+			<-held
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+		close(held)
+		if err := <-done; err != nil {
+			t.Errorf("the holding group: %v", err)
+		}
+	}
+}
+
+// waitPending waits until n transactions of kind k queue for a group.
+func waitPending(t *testing.T, k *txGroups, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d transactions queued for a group", n), func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return len(k.pending) == n
+	})
+}
+
+// groupCounts reads k's counters.
+func groupCounts(k *txGroups) (groups, jobs, alone int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.groups, k.jobs, k.alone
+}
+
+// TestGroupedLogins: on PostgreSQL, logins that queue behind a running group of their
+// kind run as one group. When one member fails (a once mark replayed by another member,
+// a session ID already stored, a panic), the group is rolled back and every member runs
+// again alone: each caller sees the outcome it would have alone, and a failed login
+// stores nothing.
+func TestGroupedLogins(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t)
+	if _, err := s.RecordLogin(ctx, groupLogin("stored", "sess-stored", "state-stored")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	for _, tc := range []struct {
+		name string
+		bad  int // the member that fails (-1: none)
+		// twin, if not -1, is a member whose once mark bad uses too: one of the two fails.
+		twin int
+		edit func(l *store.Login, p string)
+		want string // what the failed member's error says
+	}{
+		{"every member succeeds", -1, -1, nil, ""},
+		{"a once mark used before", 5, -1, func(l *store.Login, _ string) { l.Once.Key = "state-stored" }, "already used"},
+		{"a once mark another member uses", 5, 2, func(l *store.Login, p string) { l.Once.Key = "state-" + p + "-2" }, "already used"},
+		{"a session ID already stored", 3, -1, func(l *store.Login, _ string) { l.Session.ID = "sess-stored" }, "conflict"},
+		{"a panic", 6, -1, func(l *store.Login, _ string) {
+			l.Audit = func(store.Citizen) ([]store.AuditRecord, error) { panic("a bug") }
+		}, "panic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			groups0, jobs0, alone0 := groupCounts(&s.logins)
+			release := holdGroup(t, s, &s.logins)
+			p := strings.ReplaceAll(tc.name, " ", "_")
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				l := groupLogin(fmt.Sprintf("%s-%d", p, i), fmt.Sprintf("sess-%s-%d", p, i), fmt.Sprintf("state-%s-%d", p, i))
+				if i == tc.bad {
+					tc.edit(&l, p)
+				}
+				wg.Go(func() { _, errs[i] = s.RecordLogin(ctx, l) })
+			}
+			waitPending(t, &s.logins, n)
+			release()
+			wg.Wait()
+
+			failed := tc.bad
+			if tc.twin >= 0 && errs[tc.bad] == nil {
+				failed = tc.twin // the twin's login came second, alone
+			}
+			for i := range n {
+				cit, sess := fmt.Sprintf("cit-%s-%d", p, i), fmt.Sprintf("sess-%s-%d", p, i)
+				_, citErr := s.GetCitizen(ctx, cit)
+				_, sessErr := s.GetSession(ctx, sess)
+				if i == failed {
+					if errs[i] == nil || !strings.Contains(errs[i].Error(), tc.want) {
+						t.Errorf("member %d: %v, want an error saying %q", i, errs[i], tc.want)
+					}
+					if !errors.Is(citErr, store.ErrNotFound) || !errors.Is(sessErr, store.ErrNotFound) {
+						t.Errorf("member %d failed, yet its citizen: %v, its session: %v", i, citErr, sessErr)
+					}
+					continue
+				}
+				if errs[i] != nil || citErr != nil || sessErr != nil {
+					t.Errorf("member %d: %v; stored citizen: %v, session: %v", i, errs[i], citErr, sessErr)
+				}
+			}
+			groups, jobs, alone := groupCounts(&s.logins)
+			// The holder's group, then one of all n members.
+			if groups-groups0 != 2 || jobs-jobs0 != n+1 {
+				t.Errorf("%d transactions in %d groups, want %d in 2", jobs-jobs0, groups-groups0, n+1)
+			}
+			if wantAlone := map[bool]int64{true: 0, false: n}[tc.bad < 0]; alone-alone0 != wantAlone {
+				t.Errorf("%d members ran again alone, want %d", alone-alone0, wantAlone)
+			}
+		})
+	}
+}
+
+// TestGroupLockTimeout: a group that waits for a row another transaction keeps locked
+// gives up after groupLockTimeout, and its members run again alone: the first-time
+// logins grouped with a returning citizen's whose row is locked are stored while the lock
+// is still held; the returning citizen's login waits for the lock alone, then succeeds.
+func TestGroupLockTimeout(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t)
+	if _, err := s.RecordLogin(ctx, groupLogin("locked", "sess-locked-1", "state-locked-1")); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctx, "SELECT id FROM citizens WHERE id = $1 FOR UPDATE", "cit-locked"); err != nil {
+		t.Fatal(err)
+	}
+
+	release := holdGroup(t, s, &s.logins)
+	lockedDone := make(chan error, 1)
+	go func() {
+		_, err := s.RecordLogin(ctx, groupLogin("locked", "sess-locked-2", "state-locked-2"))
+		lockedDone <- err
+	}()
+	waitPending(t, &s.logins, 1)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = s.RecordLogin(ctx, groupLogin(fmt.Sprintf("new-%d", i), fmt.Sprintf("sess-new-%d", i), fmt.Sprintf("state-new-%d", i)))
+		})
+	}
+	waitPending(t, &s.logins, 1+len(errs))
+	release()
+	stored := make(chan struct{})
+	go func() { wg.Wait(); close(stored) }()
+	select {
+	case <-stored:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first-time logins still wait behind the locked row after 20 s")
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("first-time login %d behind the locked row: %v", i, err)
+		}
+	}
+	select {
+	case err := <-lockedDone:
+		t.Fatalf("the locked citizen's login ended while its row was locked: %v", err)
+	default:
+	}
+	if err := lock.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-lockedDone; err != nil {
+		t.Fatalf("the locked citizen's login after the lock: %v", err)
+	}
+	if _, err := s.GetSession(ctx, "sess-locked-2"); err != nil {
+		t.Fatalf("its session: %v", err)
+	}
+	if _, _, alone := groupCounts(&s.logins); alone != int64(1+len(errs)) {
+		t.Errorf("%d logins ran again alone, want %d", alone, 1+len(errs))
+	}
+}
+
+// TestGroupedRedemptionsAndRefreshes: codes redeemed in one group, two members racing
+// for the same code: one redeems it and the other is told it was used, without the group
+// running again (an unclaimed code is an outcome, not a failure); then the refresh
+// tokens rotated in one group, one of them unknown: that member's ErrNotFound makes the
+// others run again alone, and each of them rotates its own token.
+func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t)
+	const n = 6
+	for i := range n {
+		if _, err := s.RecordLogin(ctx, groupLogin(fmt.Sprint(i), fmt.Sprintf("sess-%d", i), fmt.Sprintf("state-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	token := func(id string, i int) store.RefreshToken {
+		return store.RefreshToken{ID: id, FamilyID: fmt.Sprintf("code-sess-%d", i), ClientID: "portal",
+			CitizenID: fmt.Sprintf("cit-%d", i), SessionID: fmt.Sprintf("sess-%d", i), Scopes: []string{"openid", "offline_access"},
+			AuthTime: now, ACR: "2", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+
+	groups0, jobs0, _ := groupCounts(&s.redeems)
+	release := holdGroup(t, s, &s.redeems)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n + 1 {
+		code := fmt.Sprintf("code-sess-%d", min(i, n-1)) // the last two race for one code
+		wg.Go(func() {
+			_, errs[i] = s.RedeemAuthCode(ctx, code, func(ac store.AuthCode, citizen func() (store.Citizen, error)) (store.Redemption, error) {
+				if _, err := citizen(); err != nil {
+					return store.Redemption{}, err
+				}
+				t := token(fmt.Sprintf("rt-%d", i), min(i, n-1))
+				return store.Redemption{Refresh: &t}, nil
+			})
+		})
+	}
+	waitPending(t, &s.redeems, n+1)
+	release()
+	wg.Wait()
+	used := 0
+	for i, err := range errs {
+		switch {
+		case i >= n-1 && errors.Is(err, store.ErrAlreadyUsed):
+			used++
+		case err != nil:
+			t.Errorf("redemption %d: %v", i, err)
+		}
+	}
+	if used != 1 {
+		t.Errorf("%d of the two redemptions of one code were told it was used, want 1 (%v)", used, errs[n-1:])
+	}
+	if groups, jobs, alone := groupCounts(&s.redeems); groups-groups0 != 2 || jobs-jobs0 != n+2 || alone != 0 {
+		t.Errorf("%d redemptions in %d groups, %d again alone; want %d in 2, none alone", jobs-jobs0, groups-groups0, alone, n+2)
+	}
+
+	release = holdGroup(t, s, &s.refreshes)
+	rotated := make([]error, n)
+	for i := range n {
+		old := fmt.Sprintf("rt-%d", i)
+		switch {
+		case i == 2:
+			old = "rt-unknown"
+		case i == n-1 && errs[i] != nil:
+			old = fmt.Sprintf("rt-%d", n) // the racing redemption that won
+		}
+		wg.Go(func() { rotated[i] = s.RotateRefreshToken(ctx, old, token(fmt.Sprintf("rt-%d-next", i), min(i, n-1))) })
+	}
+	waitPending(t, &s.refreshes, n)
+	release()
+	wg.Wait()
+	for i, err := range rotated {
+		if want := i == 2; errors.Is(err, store.ErrNotFound) != want || (err != nil) != want {
+			t.Errorf("rotation %d: %v (want not found: %v)", i, err, want)
+		}
+		if i == 2 {
+			continue
+		}
+		if _, err := s.GetRefreshToken(ctx, fmt.Sprintf("rt-%d-next", i)); err != nil {
+			t.Errorf("rotation %d's next token: %v", i, err)
+		}
+	}
+	if _, _, alone := groupCounts(&s.refreshes); alone != n {
+		t.Errorf("%d rotations ran again alone, want %d", alone, n)
+	}
+}
+
+// TestGroupScanPanic: a member's scan that panics, read while the group's round trip is
+// sent from another member's goroutine, fails that member alone; the group's lock is not
+// left held, and the next group of the kind runs.
+func TestGroupScanPanic(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t)
+	k := &txGroups{}
+	for round := range 2 {
+		release := holdGroup(t, s, k)
+		const n = 4
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.inGroupedTx(ctx, k, func(tx pipedTx) error {
+					return tx.row(func(r scanner) error {
+						var one int
+						if i == 1 && round == 0 {
+							panic("a bug in a scan")
+						}
+						return r.Scan(&one)
+					}, "SELECT 1")
+				})
+			})
+		}
+		waitPending(t, k, n)
+		release()
+		wg.Wait()
+		for i, err := range errs {
+			if want := i == 1 && round == 0; want != (err != nil) || (want && !strings.Contains(err.Error(), "panic")) {
+				t.Errorf("round %d, member %d: %v", round, i, err)
+			}
+		}
+	}
+	if groups, jobs, alone := groupCounts(k); groups != 4 || jobs != 10 || alone != 4 {
+		t.Errorf("%d groups of %d members, %d again alone; want 4 of 10, 4 alone", groups, jobs, alone)
+	}
+}
