@@ -12,12 +12,13 @@ import (
 // On PostgreSQL a login's two write transactions and a refresh's cost more in round
 // trips and commits than in statements: each round trip is a write and a read syscall on
 // both sides and a wake-up of a server process, each commit a WAL record and, at the
-// token endpoint, a flush. So transactions of one kind (the callback's, the token
-// endpoint's, a refresh's) run in groups: while a group of a kind runs, the next ones
-// wait and then run together, as one transaction on one connection. Every member runs its
-// own fn on its caller's goroutine, and a round trip goes once every member still running
-// waits for a row or the commit: a group of k logins costs the round trips and the
-// commit of one. A transaction that finds no group of its kind running runs at once.
+// token endpoint, a flush. So these transactions (the callback's, the token endpoint's, a
+// refresh's) run in groups: while a group runs, the next ones wait and then run together,
+// as one transaction on one connection. Every member runs its own fn on its caller's
+// goroutine, and a round trip goes once every member still running waits for a row or the
+// commit: a group of k transactions costs the round trips and the commit of one. The
+// commit waits for the WAL flush unless no member needs it to (only callbacks' do not:
+// see Logins.RecordLogin). A transaction that finds no group running runs at once.
 //
 // A group commits only if every member's fn succeeded. Otherwise (a replayed once mark,
 // a failed statement, a deadlock, a lock held too long elsewhere) it is rolled back and
@@ -25,11 +26,13 @@ import (
 // alone; fn may therefore run twice and must write only through its transaction. An
 // outage ends the group with its error for every member, as it would each of them alone.
 
-// groupSlots is how many groups of a kind run at once, each on a connection of its own.
-// One: at 32 concurrent first-time logins on 2 vCPUs, Motlan's and PostgreSQL's CPU per
-// login was 1.3-1.7 ms with one slot, 1.7-2.0 with two, 1.8-2.4 with four and 2.4 with
-// eight (2.7-2.9 ungrouped), p99 the lower the fewer slots, and one group carried 700-850
-// logins a second, Motlan's own CPU being the limit (README, "Load").
+// groupSlots is how many groups run at once, each on a connection of its own. One: at 32
+// concurrent first-time logins on 2 vCPUs, with a group for each of the three kinds of
+// transaction, Motlan's and PostgreSQL's CPU per login was 1.3-1.7 ms with one slot each,
+// 1.7-2.0 with two, 1.8-2.4 with four and 2.4 with eight (2.7-2.9 ungrouped), p99 the
+// lower the fewer slots, and one group carried 700-850 logins a second, Motlan's own CPU
+// being the limit; callbacks and redemptions in the same groups then cost 5-19 % less
+// again (README, "Load").
 //
 // groupMax is the most members a group takes. groupTimeout bounds a group's statements,
 // which no single member's cancellation stops. groupLockTimeout bounds a group's wait for
@@ -43,10 +46,9 @@ const (
 	qGroupLockTimeout = "SET LOCAL lock_timeout = '1s'"
 )
 
-// txGroups runs the transactions of one kind in groups.
+// txGroups runs transactions in groups.
 type txGroups struct {
-	async bool // a group's commit does not wait for the WAL flush (Logins.RecordLogin)
-	slots int  // groupSlots (tests lower it)
+	slots int // groupSlots (tests lower it)
 
 	mu      sync.Mutex
 	running int         // groups in flight
@@ -58,8 +60,9 @@ type txGroups struct {
 
 // groupJob is one caller's transaction.
 type groupJob struct {
-	ctx context.Context
-	fn  func(pipedTx) error
+	ctx   context.Context
+	fn    func(pipedTx) error
+	async bool // its commit need not wait for the WAL flush
 	// wake gets one send: g is set (the job is a member), or members is (it leads them).
 	wake    chan struct{}
 	g       *txGroup
@@ -78,9 +81,10 @@ type txGroup struct {
 	ended   chan struct{} // closed when the transaction has committed or rolled back
 }
 
-// inGroupedTx runs fn in a write transaction of kind k: grouped on PostgreSQL, in
-// SQLite's write batches (see batch.go) there.
-func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, fn func(pipedTx) error) error {
+// inGroupedTx runs fn in a write transaction, in one of k's groups on PostgreSQL, in
+// SQLite's write batches (see batch.go) there. With async, the commit need not wait for
+// the WAL flush.
+func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn func(pipedTx) error) error {
 	if !s.pg {
 		return s.inPipedTx(ctx, fn)
 	}
@@ -88,7 +92,7 @@ func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, fn func(pipedTx) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &groupJob{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	j := &groupJob{ctx: ctx, fn: fn, async: async, wake: make(chan struct{}, 1)}
 	k.mu.Lock()
 	if k.running < k.slotCount() {
 		k.running++
@@ -115,7 +119,7 @@ func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, fn func(pipedTx) e
 	k.mu.Lock()
 	k.alone++
 	k.mu.Unlock()
-	return s.pipedTx(ctx, k.async, fn)
+	return s.pipedTx(ctx, async, fn)
 }
 
 func (k *txGroups) slotCount() int {
@@ -133,7 +137,11 @@ func (s *Store) leadGroup(k *txGroups, members []*groupJob) *txGroup {
 	defer cancel()
 	started := false
 	err := s.onPgConn(ctx, func(conn *pgx.Conn) error {
-		g.p = begin(ctx, conn, k.async)
+		async := true
+		for _, m := range members {
+			async = async && m.async
+		}
+		g.p = begin(ctx, conn, async)
 		g.p.execLater(nil, qGroupLockTimeout)
 		started = true
 		for _, m := range members[1:] {

@@ -43,7 +43,7 @@ func holdGroup(t *testing.T, s *Store, k *txGroups) (release func()) {
 	started, held := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- s.inGroupedTx(context.Background(), k, func(tx pipedTx) error {
+		done <- s.inGroupedTx(context.Background(), k, false, func(tx pipedTx) error {
 			close(started)
 			<-held
 			return nil
@@ -104,8 +104,8 @@ func TestGroupedLogins(t *testing.T) {
 		}, "panic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			groups0, jobs0, alone0 := groupCounts(&s.logins)
-			release := holdGroup(t, s, &s.logins)
+			groups0, jobs0, alone0 := groupCounts(&s.groups)
+			release := holdGroup(t, s, &s.groups)
 			p := strings.ReplaceAll(tc.name, " ", "_")
 			errs := make([]error, n)
 			var wg sync.WaitGroup
@@ -116,7 +116,7 @@ func TestGroupedLogins(t *testing.T) {
 				}
 				wg.Go(func() { _, errs[i] = s.RecordLogin(ctx, l) })
 			}
-			waitPending(t, &s.logins, n)
+			waitPending(t, &s.groups, n)
 			release()
 			wg.Wait()
 
@@ -141,7 +141,7 @@ func TestGroupedLogins(t *testing.T) {
 					t.Errorf("member %d: %v; stored citizen: %v, session: %v", i, errs[i], citErr, sessErr)
 				}
 			}
-			groups, jobs, alone := groupCounts(&s.logins)
+			groups, jobs, alone := groupCounts(&s.groups)
 			// The holder's group, then one of all n members.
 			if groups-groups0 != 2 || jobs-jobs0 != n+1 {
 				t.Errorf("%d transactions in %d groups, want %d in 2", jobs-jobs0, groups-groups0, n+1)
@@ -172,13 +172,13 @@ func TestGroupLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	release := holdGroup(t, s, &s.logins)
+	release := holdGroup(t, s, &s.groups)
 	lockedDone := make(chan error, 1)
 	go func() {
 		_, err := s.RecordLogin(ctx, groupLogin("locked", "sess-locked-2", "state-locked-2"))
 		lockedDone <- err
 	}()
-	waitPending(t, &s.logins, 1)
+	waitPending(t, &s.groups, 1)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -186,7 +186,7 @@ func TestGroupLockTimeout(t *testing.T) {
 			_, errs[i] = s.RecordLogin(ctx, groupLogin(fmt.Sprintf("new-%d", i), fmt.Sprintf("sess-new-%d", i), fmt.Sprintf("state-new-%d", i)))
 		})
 	}
-	waitPending(t, &s.logins, 1+len(errs))
+	waitPending(t, &s.groups, 1+len(errs))
 	release()
 	stored := make(chan struct{})
 	go func() { wg.Wait(); close(stored) }()
@@ -214,7 +214,7 @@ func TestGroupLockTimeout(t *testing.T) {
 	if _, err := s.GetSession(ctx, "sess-locked-2"); err != nil {
 		t.Fatalf("its session: %v", err)
 	}
-	if _, _, alone := groupCounts(&s.logins); alone != int64(1+len(errs)) {
+	if _, _, alone := groupCounts(&s.groups); alone != int64(1+len(errs)) {
 		t.Errorf("%d logins ran again alone, want %d", alone, 1+len(errs))
 	}
 }
@@ -240,8 +240,8 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			AuthTime: now, ACR: "2", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	}
 
-	groups0, jobs0, _ := groupCounts(&s.redeems)
-	release := holdGroup(t, s, &s.redeems)
+	groups0, jobs0, alone0 := groupCounts(&s.groups)
+	release := holdGroup(t, s, &s.groups)
 	errs := make([]error, n+1)
 	var wg sync.WaitGroup
 	for i := range n + 1 {
@@ -256,7 +256,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			})
 		})
 	}
-	waitPending(t, &s.redeems, n+1)
+	waitPending(t, &s.groups, n+1)
 	release()
 	wg.Wait()
 	used := 0
@@ -271,11 +271,12 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 	if used != 1 {
 		t.Errorf("%d of the two redemptions of one code were told it was used, want 1 (%v)", used, errs[n-1:])
 	}
-	if groups, jobs, alone := groupCounts(&s.redeems); groups-groups0 != 2 || jobs-jobs0 != n+2 || alone != 0 {
-		t.Errorf("%d redemptions in %d groups, %d again alone; want %d in 2, none alone", jobs-jobs0, groups-groups0, alone, n+2)
+	groups, jobs, alone := groupCounts(&s.groups)
+	if groups-groups0 != 2 || jobs-jobs0 != n+2 || alone != alone0 {
+		t.Errorf("%d redemptions in %d groups, %d again alone; want %d in 2, none alone", jobs-jobs0, groups-groups0, alone-alone0, n+2)
 	}
 
-	release = holdGroup(t, s, &s.refreshes)
+	release = holdGroup(t, s, &s.groups)
 	rotated := make([]error, n)
 	for i := range n {
 		old := fmt.Sprintf("rt-%d", i)
@@ -287,7 +288,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 		}
 		wg.Go(func() { rotated[i] = s.RotateRefreshToken(ctx, old, token(fmt.Sprintf("rt-%d-next", i), min(i, n-1))) })
 	}
-	waitPending(t, &s.refreshes, n)
+	waitPending(t, &s.groups, n)
 	release()
 	wg.Wait()
 	for i, err := range rotated {
@@ -301,8 +302,8 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			t.Errorf("rotation %d's next token: %v", i, err)
 		}
 	}
-	if _, _, alone := groupCounts(&s.refreshes); alone != n {
-		t.Errorf("%d rotations ran again alone, want %d", alone, n)
+	if _, _, alone1 := groupCounts(&s.groups); alone1-alone != n {
+		t.Errorf("%d rotations ran again alone, want %d", alone1-alone, n)
 	}
 }
 
@@ -320,7 +321,7 @@ func TestGroupScanPanic(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.inGroupedTx(ctx, k, func(tx pipedTx) error {
+				errs[i] = s.inGroupedTx(ctx, k, false, func(tx pipedTx) error {
 					return tx.row(func(r scanner) error {
 						var one int
 						if i == 1 && round == 0 {
@@ -342,5 +343,43 @@ func TestGroupScanPanic(t *testing.T) {
 	}
 	if groups, jobs, alone := groupCounts(k); groups != 4 || jobs != 10 || alone != 4 {
 		t.Errorf("%d groups of %d members, %d again alone; want 4 of 10, 4 alone", groups, jobs, alone)
+	}
+}
+
+// TestGroupCommitWaitsForFlush: a group's commit waits for the WAL flush unless none of
+// its members needs it to: a callback's login grouped with a code's redemption commits
+// as the redemption must.
+func TestGroupCommitWaitsForFlush(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t)
+	k := &txGroups{}
+	for _, tc := range []struct {
+		async []bool
+		want  string
+	}{
+		{[]bool{true, true, true}, "off"},
+		{[]bool{true, false, true}, "on"},
+		{[]bool{false, false}, "on"},
+		{[]bool{true}, "off"},
+	} {
+		release := holdGroup(t, s, k)
+		got := make([]string, len(tc.async))
+		errs := make([]error, len(tc.async))
+		var wg sync.WaitGroup
+		for i, async := range tc.async {
+			wg.Go(func() {
+				errs[i] = s.inGroupedTx(ctx, k, async, func(tx pipedTx) error {
+					return tx.row(func(r scanner) error { return r.Scan(&got[i]) }, "SHOW synchronous_commit")
+				})
+			})
+		}
+		waitPending(t, k, len(tc.async))
+		release()
+		wg.Wait()
+		for i := range got {
+			if errs[i] != nil || got[i] != tc.want {
+				t.Errorf("members async %v: member %d's transaction has synchronous_commit %q (%v), want %q", tc.async, i, got[i], errs[i], tc.want)
+			}
+		}
 	}
 }

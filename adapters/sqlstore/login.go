@@ -18,11 +18,10 @@ func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, 
 	var out store.Citizen
 	now := s.nowMS()
 	sess, code, once := l.Session, l.Code, l.Once
-	// The commit does not wait for the WAL flush (s.logins.async; see Logins.RecordLogin):
-	// the code's redemption, which waits, flushes this transaction's records with its own,
-	// as the WAL is flushed in order; a crash before it loses only a login no relying
-	// party redeemed.
-	err := s.inGroupedTx(ctx, &s.logins, func(tx pipedTx) error {
+	// The commit need not wait for the WAL flush (see Logins.RecordLogin): the code's
+	// redemption, which waits, flushes this transaction's records with its own, as the WAL
+	// is flushed in order; a crash before it loses only a login no relying party redeemed.
+	err := s.inGroupedTx(ctx, &s.groups, true, func(tx pipedTx) error {
 		// ON CONFLICT keeps a PostgreSQL transaction usable where a unique violation would
 		// abort it; a replay is rolled back below, so it stores nothing.
 		var marked int64
@@ -74,7 +73,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 		claimed bool
 	)
 	now := s.nowMS()
-	err := s.inGroupedTx(ctx, &s.redeems, func(tx pipedTx) error {
+	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
 		// The code's citizen is read with the code, in the same round trip on PostgreSQL.
 		var (
 			codeErr, citErr error

@@ -76,10 +76,10 @@ type Store struct {
 	restartFrames int
 	// checkpointed, when set (tests), is told the WAL's frames after each pass.
 	checkpointed func(logFrames int)
-	// batch gathers SQLite write transactions into one (see batch.go); logins and redeems
-	// and refreshes group PostgreSQL's login and refresh transactions (see group.go).
-	batch                      batcher
-	logins, redeems, refreshes txGroups
+	// batch gathers SQLite write transactions into one (see batch.go); groups gathers
+	// PostgreSQL's login and refresh transactions (see group.go).
+	batch  batcher
+	groups txGroups
 	// attrs remembers decoded citizen attributes by their stored text.
 	attrs attrMemo
 	// observer is told each operation's class and duration (SetObserver); nil: nobody.
@@ -119,7 +119,7 @@ type pool struct {
 
 // Open connects, applies migrations and returns the store.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{now: cfg.Now, log: cfg.Logger, logins: txGroups{async: true}}
+	s := &Store{now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}

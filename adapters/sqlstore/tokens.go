@@ -71,7 +71,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 		next.CreatedAt = fromMS(now)
 	}
 	// On PostgreSQL two round trips: BEGIN and the claim; the rest with COMMIT.
-	err := s.inGroupedTx(ctx, &s.refreshes, func(tx pipedTx) error {
+	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
 		var n int64
 		err := tx.execLater(&n, qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
 		if err == nil {
