@@ -53,7 +53,7 @@ func (s *Store) AppendAudit(ctx context.Context, rs []store.AuditRecord, seal fu
 		return nil, nil
 	}
 	var out []store.AuditRecord
-	err := s.inPipedTx(ctx, func(tx pipedTx) error {
+	err := s.inPipedTx(ctx, false, func(tx pipedTx) error {
 		head := chainHead{pg: s.pg}
 		if err := head.lock(tx); err != nil {
 			return err
@@ -126,7 +126,7 @@ func (s *Store) SealPendingAudit(ctx context.Context, limit int, seal func(store
 		return nil, fmt.Errorf("sqlstore: seal pending audit: %w", err)
 	}
 	var out []store.AuditRecord
-	err = s.inPipedTx(ctx, func(tx pipedTx) error {
+	err = s.inPipedTx(ctx, false, func(tx pipedTx) error {
 		// The head first: a second sealer waits here, then reads what the first left.
 		head := chainHead{pg: s.pg}
 		if err := head.lock(tx); err != nil {

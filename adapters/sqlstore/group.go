@@ -29,8 +29,8 @@ import (
 // groupSlots is how many groups run at once, each on a connection of its own. One: at 32
 // concurrent first-time logins on 2 vCPUs, with a group for each of the three kinds of
 // transaction, Motlan's and PostgreSQL's CPU per login was 1.3-1.7 ms with one slot each,
-// 1.7-2.0 with two, 1.8-2.4 with four and 2.4 with eight (2.7-2.9 ungrouped), p99 the
-// lower the fewer slots, and one group carried 700-850 logins a second, Motlan's own CPU
+// 1.5-2.0 with two, 1.8-2.4 with four and 2.4 with eight (2.4-2.9 ungrouped), p99 the
+// lower the fewer slots, and one group carried 700-870 logins a second, Motlan's own CPU
 // being the limit; callbacks and redemptions in the same groups then cost 5-19 % less
 // again (README, "Load").
 //
@@ -86,7 +86,7 @@ type txGroup struct {
 // the WAL flush.
 func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn func(pipedTx) error) error {
 	if !s.pg {
-		return s.inPipedTx(ctx, fn)
+		return s.inPipedTx(ctx, false, fn)
 	}
 	defer s.observe(OpTx, time.Now())
 	if err := ctx.Err(); err != nil {
@@ -105,9 +105,9 @@ func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn fun
 	}
 	g := j.g
 	if j.members != nil {
-		g = s.leadGroup(k, j.members)
+		g = k.lead(s, j.members)
 	} else {
-		s.runMember(g, j)
+		g.run(s, j)
 		<-g.ended
 	}
 	switch {
@@ -119,7 +119,7 @@ func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn fun
 	k.mu.Lock()
 	k.alone++
 	k.mu.Unlock()
-	return s.pipedTx(ctx, async, fn)
+	return s.inPipedTx(ctx, async, fn)
 }
 
 func (k *txGroups) slotCount() int {
@@ -129,14 +129,14 @@ func (k *txGroups) slotCount() int {
 	return groupSlots
 }
 
-// leadGroup runs the group of members (the first is the caller's own job) on one
-// connection, then hands the slot to the jobs waiting, and returns the ended group.
-func (s *Store) leadGroup(k *txGroups, members []*groupJob) *txGroup {
+// lead runs the group of members (the first is the caller's own job) on one of s's
+// connections, then hands the slot to the jobs waiting, and returns the ended group.
+func (k *txGroups) lead(s *Store, members []*groupJob) *txGroup {
 	g := &txGroup{running: len(members), round: make(chan struct{}), done: make(chan struct{}), ended: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(members[0].ctx), groupTimeout)
 	defer cancel()
 	started := false
-	err := s.onPgConn(ctx, func(conn *pgx.Conn) error {
+	err := s.w.onPgConn(ctx, func(conn *pgx.Conn) error {
 		async := true
 		for _, m := range members {
 			async = async && m.async
@@ -148,7 +148,7 @@ func (s *Store) leadGroup(k *txGroups, members []*groupJob) *txGroup {
 			m.g = g
 			m.wake <- struct{}{}
 		}
-		s.runMember(g, members[0])
+		g.run(s, members[0])
 		<-g.done
 		if g.err == nil {
 			g.p.execLater(nil, "COMMIT")
@@ -185,8 +185,8 @@ func (s *Store) leadGroup(k *txGroups, members []*groupJob) *txGroup {
 	return g
 }
 
-// runMember runs m's fn in g, unless g failed before it started (its connection).
-func (s *Store) runMember(g *txGroup, m *groupJob) {
+// run runs m's fn in g, unless g failed before it started (its connection).
+func (g *txGroup) run(s *Store, m *groupJob) {
 	var err error
 	if g.p != nil {
 		err = s.call(m.ctx, func() error { return m.fn(groupTx{g}) })

@@ -12,8 +12,9 @@ import (
 // ---- batched writes: one transaction instead of several on the login's hot path
 
 // RecordLogin stores the citizen, the new session, the code (if any) and the login's
-// audit records in one transaction. On PostgreSQL that is two round trips: BEGIN, the
-// once mark and the citizen; then the rest with COMMIT, which does not wait for the flush.
+// audit records in one transaction. On PostgreSQL that is two round trips, shared with
+// the other transactions of its group (group.go): BEGIN, the once mark and the citizen;
+// then the rest with COMMIT, which waits for the flush only for the group's redemptions.
 func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, error) {
 	var out store.Citizen
 	now := s.nowMS()

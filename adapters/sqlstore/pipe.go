@@ -16,7 +16,9 @@ import (
 // those round trips (a write and a read syscall on both sides, a wake-up of the server
 // process) cost more CPU than the statements: a pgPipe sends the statements whose results
 // the transaction does not wait for together with the next one it does, BEGIN with the
-// first and COMMIT with the last. On SQLite, in process, a txn runs each statement at once.
+// first and COMMIT with the last; all but RotateRefreshTokenAgain share a pgPipe with
+// other logins' in a group (group.go). On SQLite, in process, a txn runs each statement at
+// once.
 
 // pipedTx is a write transaction as those use it.
 type pipedTx interface {
@@ -79,14 +81,10 @@ func scanEach(rs interface {
 	return rs.Err()
 }
 
-// inPipedTx runs fn in a write transaction: a pgPipe on PostgreSQL, inTx's on SQLite.
-func (s *Store) inPipedTx(ctx context.Context, fn func(pipedTx) error) error {
-	return s.pipedTx(ctx, false, fn)
-}
-
-// pipedTx is inPipedTx, whose commit on PostgreSQL does not wait for the WAL flush if
-// async is set (SQLite's commits do not wait for the disk either way: see openSQLite).
-func (s *Store) pipedTx(ctx context.Context, async bool, fn func(pipedTx) error) error {
+// inPipedTx runs fn in a write transaction: a pgPipe on PostgreSQL, whose commit does not
+// wait for the WAL flush if async is set, inTx's on SQLite (whose commits do not wait for
+// the disk either way: see openSQLite).
+func (s *Store) inPipedTx(ctx context.Context, async bool, fn func(pipedTx) error) error {
 	if !s.pg {
 		return s.inTx(ctx, func(tx *txn) error { return fn(tx) })
 	}
@@ -95,7 +93,7 @@ func (s *Store) pipedTx(ctx context.Context, async bool, fn func(pipedTx) error)
 	if err != nil {
 		return err
 	}
-	return unavailable(s.onPgConn(ctx, func(conn *pgx.Conn) error {
+	return unavailable(s.w.onPgConn(ctx, func(conn *pgx.Conn) error {
 		p := begin(ctx, conn, async)
 		err := s.call(ctx, func() error { return fn(p) })
 		if err == nil {
@@ -109,9 +107,9 @@ func (s *Store) pipedTx(ctx context.Context, async bool, fn func(pipedTx) error)
 	}))
 }
 
-// onPgConn runs fn on a pgx connection of the write pool, held for it alone.
-func (s *Store) onPgConn(ctx context.Context, fn func(*pgx.Conn) error) error {
-	c, err := s.w.db.Conn(ctx)
+// onPgConn runs fn on one of p's pgx connections, held for it alone.
+func (p *pool) onPgConn(ctx context.Context, fn func(*pgx.Conn) error) error {
+	c, err := p.db.Conn(ctx)
 	if err != nil {
 		return unavailable(err)
 	}

@@ -115,7 +115,7 @@ func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next 
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)
 	}
-	err := s.inPipedTx(ctx, func(tx pipedTx) error {
+	err := s.inPipedTx(ctx, false, func(tx pipedTx) error {
 		var used, revoked, expires int64
 		var successor string
 		err := tx.row(func(r scanner) error { return r.Scan(&used, &revoked, &expires, &successor) },
