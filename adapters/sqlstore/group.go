@@ -48,8 +48,6 @@ const (
 
 // txGroups runs transactions in groups.
 type txGroups struct {
-	slots int // groupSlots (tests lower it)
-
 	mu      sync.Mutex
 	running int         // groups in flight
 	pending []*groupJob // waiting for a group to end
@@ -94,7 +92,7 @@ func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn fun
 	}
 	j := &groupJob{ctx: ctx, fn: fn, async: async, wake: make(chan struct{}, 1)}
 	k.mu.Lock()
-	if k.running < k.slotCount() {
+	if k.running < groupSlots {
 		k.running++
 		j.members = []*groupJob{j}
 		k.mu.Unlock()
@@ -122,20 +120,18 @@ func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn fun
 	return s.inPipedTx(ctx, async, fn)
 }
 
-func (k *txGroups) slotCount() int {
-	if k.slots > 0 {
-		return k.slots
-	}
-	return groupSlots
-}
-
 // lead runs the group of members (the first is the caller's own job) on one of s's
 // connections, then hands the slot to the jobs waiting, and returns the ended group.
 func (k *txGroups) lead(s *Store, members []*groupJob) *txGroup {
 	g := &txGroup{running: len(members), round: make(chan struct{}), done: make(chan struct{}), ended: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(members[0].ctx), groupTimeout)
 	defer cancel()
-	started := false
+	wakeMembers := func() {
+		for _, m := range members[1:] {
+			m.g = g
+			m.wake <- struct{}{}
+		}
+	}
 	err := s.w.onPgConn(ctx, func(conn *pgx.Conn) error {
 		async := true
 		for _, m := range members {
@@ -143,11 +139,7 @@ func (k *txGroups) lead(s *Store, members []*groupJob) *txGroup {
 		}
 		g.p = begin(ctx, conn, async)
 		g.p.execLater(nil, qGroupLockTimeout)
-		started = true
-		for _, m := range members[1:] {
-			m.g = g
-			m.wake <- struct{}{}
-		}
+		wakeMembers()
 		g.run(s, members[0])
 		<-g.done
 		if g.err == nil {
@@ -159,14 +151,9 @@ func (k *txGroups) lead(s *Store, members []*groupJob) *txGroup {
 		}
 		return g.err
 	})
-	if g.err == nil {
-		g.err = err // no connection: no member ran
-	}
-	if !started {
-		for _, m := range members[1:] {
-			m.g = g
-			m.wake <- struct{}{}
-		}
+	if g.p == nil { // no connection: the members learn it without running
+		g.err = err
+		wakeMembers()
 	}
 	close(g.ended)
 
