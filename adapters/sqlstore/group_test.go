@@ -383,3 +383,32 @@ func TestGroupCommitWaitsForFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupWithoutConnection: a group that gets no connection (the pool closed under it)
+// runs none of its members and tells each of them the store is unavailable.
+func TestGroupWithoutConnection(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t)
+	k := &txGroups{}
+	release := holdGroup(t, s, k)
+	const n = 3
+	errs := make([]error, n)
+	ran := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.inGroupedTx(ctx, k, false, func(pipedTx) error { ran[i] = true; return nil })
+		})
+	}
+	waitPending(t, k, n)
+	if err := s.w.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, store.ErrUnavailable) || ran[i] {
+			t.Errorf("member %d: %v (ran: %v), want store.ErrUnavailable without running", i, err, ran[i])
+		}
+	}
+}
