@@ -35,10 +35,10 @@ import (
 // again (README, "Load").
 //
 // groupMax is the most members a group takes. groupTimeout bounds a group's statements,
-// which no single member's cancellation stops. groupLockTimeout bounds a group's wait for
-// a row lock that a transaction elsewhere holds (a citizen's row, say, in an operator's
-// open transaction): the group then fails and its members wait alone, not every login of
-// their kind behind them.
+// which no single member's cancellation stops. qGroupLockTimeout bounds a group's wait
+// for a row lock that a transaction elsewhere holds (a citizen's row, say, in an
+// operator's open transaction): the group then fails and its members wait alone, not
+// every login behind them.
 const (
 	groupSlots        = 1
 	groupMax          = 16
