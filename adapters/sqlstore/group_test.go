@@ -305,6 +305,76 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 	if _, _, alone1 := groupCounts(&s.groups); alone1-alone != n {
 		t.Errorf("%d rotations ran again alone, want %d", alone1-alone, n)
 	}
+	refreshesWithDecisions(t, s, token)
+}
+
+// refreshesWithDecisions: refreshes that read, decide and rotate in one transaction
+// share a group; a refusal or an unknown token is an outcome, not a failure, and two
+// members that spend one token fail the group, whose members then run alone: one
+// rotates, the other's decision sees the token spent or, if the two reruns overlap, its
+// claim finds it used.
+func refreshesWithDecisions(t *testing.T, s *Store, token func(string, int) store.RefreshToken) {
+	ctx := context.Background()
+	refused, spent := errors.New("refused"), errors.New("spent")
+	refresh := func(old, next string, i int, refuse bool) (func(), *error) {
+		var err error
+		return func() {
+			err = s.RotateRefreshTokenWith(ctx, old, func(o store.RefreshToken, live bool) (store.RefreshToken, store.Minted, error) {
+				switch {
+				case !live:
+					return store.RefreshToken{}, store.Minted{}, fmt.Errorf("session of %s not live", old)
+				case refuse:
+					return store.RefreshToken{}, store.Minted{}, refused
+				case !o.UsedAt.IsZero():
+					return store.RefreshToken{}, store.Minted{}, spent
+				}
+				return token(next, i), store.Minted{}, nil
+			})
+		}, &err
+	}
+	run := func(fns ...func()) (groups, alone int64) {
+		g0, _, a0 := groupCounts(&s.groups)
+		release := holdGroup(t, s, &s.groups)
+		var wg sync.WaitGroup
+		for _, fn := range fns {
+			wg.Go(fn)
+		}
+		waitPending(t, &s.groups, len(fns))
+		release()
+		wg.Wait()
+		g1, _, a1 := groupCounts(&s.groups)
+		return g1 - g0, a1 - a0
+	}
+
+	ok0, err0 := refresh("rt-0-next", "rt-0-with", 0, false)
+	ok1, err1 := refresh("rt-1-next", "rt-1-with", 1, false)
+	unknown, errUnknown := refresh("rt-2-next", "rt-2-with", 2, false) // rotation 2 failed above
+	refuse, errRefuse := refresh("rt-3-next", "rt-3-with", 3, true)
+	// Each run counts the held group too.
+	if groups, alone := run(ok0, ok1, unknown, refuse); groups != 2 || alone != 0 {
+		t.Errorf("refreshes ran in %d groups, %d again alone; want 2, none alone", groups, alone)
+	}
+	for name, got := range map[string]error{"rotation 0": *err0, "rotation 1": *err1} {
+		if got != nil {
+			t.Errorf("%s: %v", name, got)
+		}
+	}
+	if !errors.Is(*errUnknown, store.ErrNotFound) || *errRefuse != refused {
+		t.Errorf("unknown token: %v, want not found; refused: %v, want the decision", *errUnknown, *errRefuse)
+	}
+	if _, err := s.GetRefreshToken(ctx, "rt-3-with"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("refused rotation stored its token: %v", err)
+	}
+
+	a, errA := refresh("rt-0-with", "rt-0-a", 0, false)
+	b, errB := refresh("rt-0-with", "rt-0-b", 0, false)
+	if groups, alone := run(a, b); groups != 2 || alone != 2 {
+		t.Errorf("racing refreshes ran in %d groups, %d again alone; want 2, both again alone", groups, alone)
+	}
+	lost := errors.Join(*errA, *errB)
+	if (*errA == nil) == (*errB == nil) || !(errors.Is(lost, spent) || errors.Is(lost, store.ErrAlreadyUsed)) {
+		t.Errorf("racing refreshes: %v and %v, want one rotated and one that saw the token spent", *errA, *errB)
+	}
 }
 
 // TestGroupScanPanic: a member's scan that panics, read while the group's round trip is

@@ -16,8 +16,11 @@ const refreshCols = "id, family_id, client_id, citizen_id, session_id, scopes, c
 	"created_at, expires_at, used_at, revoked, successor_id"
 
 var (
-	qInsertRefresh    = insertSQL("refresh_tokens", refreshCols)
-	qGetRefresh       = "SELECT " + refreshCols + " FROM refresh_tokens WHERE id = ? AND expires_at > ?"
+	qInsertRefresh = insertSQL("refresh_tokens", refreshCols)
+	qGetRefresh    = "SELECT " + refreshCols + " FROM refresh_tokens WHERE id = ? AND expires_at > ?"
+	// The token with whether its session is live, as GetSession would find it.
+	qGetRefreshLive = "SELECT " + refreshCols + ", CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE s.id = rt.session_id AND s.expires_at > ?) THEN 1 ELSE 0 END " +
+		"FROM refresh_tokens rt WHERE id = ? AND expires_at > ?"
 	qClaimRefresh     = "UPDATE refresh_tokens SET used_at = ?, successor_id = ? WHERE id = ? AND used_at = 0 AND revoked = 0 AND expires_at > ?"
 	qRefreshState     = "SELECT used_at, revoked, expires_at FROM refresh_tokens WHERE id = ?"
 	qRefreshSuccessor = "SELECT used_at, revoked, expires_at, successor_id FROM refresh_tokens WHERE id = ?"
@@ -39,25 +42,35 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 // GetRefreshToken returns the token, used or revoked ones included; expired ones are
 // ErrNotFound.
 func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
+	row, err := s.queryRow(ctx, qGetRefresh, id, s.nowMS())
+	var t store.RefreshToken
+	if err == nil {
+		t, err = scanRefresh(row)
+	}
+	if err != nil {
+		return store.RefreshToken{}, wrapRead("get refresh token", err)
+	}
+	return t, nil
+}
+
+// scanRefresh reads a row of refreshCols, then extra.
+func scanRefresh(sc scanner, extra ...any) (store.RefreshToken, error) {
 	var (
 		t                                         store.RefreshToken
 		scopes, claims, amr                       string
 		authTime, created, expires, used, revoked int64
 	)
-	row, err := s.queryRow(ctx, qGetRefresh, id, s.nowMS())
-	if err == nil {
-		err = row.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.CitizenID, &t.SessionID, &scopes, &claims,
-			&authTime, &t.ACR, &amr, &created, &expires, &used, &revoked, &t.SuccessorID)
-	}
-	if err != nil {
-		return store.RefreshToken{}, wrapRead("get refresh token", err)
+	dest := append([]any{&t.ID, &t.FamilyID, &t.ClientID, &t.CitizenID, &t.SessionID, &scopes, &claims,
+		&authTime, &t.ACR, &amr, &created, &expires, &used, &revoked, &t.SuccessorID}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return store.RefreshToken{}, err
 	}
 	var d decoder
 	t.Scopes, t.Claims, t.AMR = d.list(scopes), raw(claims), d.list(amr)
 	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.UsedAt = fromMS(authTime), fromMS(created), fromMS(expires), fromMS(used)
 	t.Revoked = revoked != 0
 	if d.err != nil {
-		return store.RefreshToken{}, fmt.Errorf("sqlstore: get refresh token: %w", d.err)
+		return store.RefreshToken{}, fmt.Errorf("decode refresh token: %w", d.err)
 	}
 	return t, nil
 }
@@ -67,41 +80,94 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshTo
 // revoked is ErrNotFound even if it was also used; a live, used one is ErrAlreadyUsed.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, with ...store.Minted) error {
 	now := s.nowMS()
+	// On PostgreSQL two round trips: BEGIN and the claim; the rest with COMMIT.
+	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
+		return rotateTx(tx, oldID, next, now, with)
+	})
+	return rotateErr("rotate refresh token", err)
+}
+
+// RotateRefreshTokenWith reads oldID, with whether its session is live, and rotates it to
+// what decide returns, in one transaction: a refresh's only one. On PostgreSQL three round
+// trips, shared with the other transactions of its group (group.go): BEGIN and the read,
+// the claim, the rest with COMMIT. decide's error stores nothing and is returned as is.
+func (s *Store) RotateRefreshTokenWith(ctx context.Context, oldID string, decide store.RotateDecision) error {
+	now := s.nowMS()
+	var decided error
+	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
+		decided = nil // a group's failure runs this again, alone
+		var (
+			old     store.RefreshToken
+			live    int64
+			readErr error
+		)
+		err := tx.row(func(r scanner) error { old, readErr = scanRefresh(r, &live); return ignoreNoRows(readErr) },
+			qGetRefreshLive, now, oldID, now)
+		switch {
+		case err != nil:
+			return err
+		case readErr != nil:
+			decided = store.ErrNotFound
+			return nil
+		}
+		next, m, err := decide(old, live != 0)
+		if err != nil {
+			decided = err // the read alone commits: nothing is written
+			return nil
+		}
+		return rotateTx(tx, oldID, next, now, []store.Minted{m})
+	})
+	if err == nil && decided != nil {
+		if errors.Is(decided, store.ErrNotFound) {
+			return fmt.Errorf("sqlstore: rotate refresh token: %w", decided)
+		}
+		return decided
+	}
+	return rotateErr("rotate refresh token", err)
+}
+
+// rotateTx claims oldID for next and stores next and what with holds, in the caller's
+// transaction; ErrNotFound or ErrAlreadyUsed (after a round trip to read why) if the claim
+// fails.
+func rotateTx(tx pipedTx, oldID string, next store.RefreshToken, now int64, with []store.Minted) error {
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)
 	}
-	// On PostgreSQL two round trips: BEGIN and the claim; the rest with COMMIT.
-	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
-		var n int64
-		err := tx.execLater(&n, qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
-		if err == nil {
-			err = tx.send()
-		}
-		if err != nil {
+	var n int64
+	err := tx.execLater(&n, qClaimRefresh, ms(next.CreatedAt), next.ID, oldID, now)
+	if err == nil {
+		err = tx.send()
+	}
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		if err := tx.execLater(nil, qInsertRefresh, refreshArgs(next)...); err != nil {
 			return err
 		}
-		if n == 1 {
-			if err := tx.execLater(nil, qInsertRefresh, refreshArgs(next)...); err != nil {
-				return err
-			}
-			return storeMinted(tx, with)
-		}
-		var used, revoked, expires int64
-		err = tx.row(func(r scanner) error { return r.Scan(&used, &revoked, &expires) }, qRefreshState, oldID)
-		switch {
-		case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
-			return store.ErrNotFound
-		case err != nil:
-			return err
-		default:
-			return store.ErrAlreadyUsed
-		}
-	})
+		return storeMinted(tx, with)
+	}
+	var used, revoked, expires int64
+	err = tx.row(func(r scanner) error { return r.Scan(&used, &revoked, &expires) }, qRefreshState, oldID)
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed):
-		return fmt.Errorf("sqlstore: rotate refresh token: %w", err)
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && (revoked != 0 || expires <= now)):
+		return store.ErrNotFound
+	case err != nil:
+		return err
 	default:
-		return wrapWrite("rotate refresh token", err)
+		return store.ErrAlreadyUsed
+	}
+}
+
+// rotateErr wraps a rotation's error, keeping the outcomes callers branch on.
+func rotateErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	default:
+		return wrapWrite(op, err)
 	}
 }
 
@@ -148,12 +214,7 @@ func (s *Store) RotateRefreshTokenAgain(ctx context.Context, oldID string, next 
 		}
 		return storeMinted(tx, with)
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("sqlstore: rotate refresh token again: %w", err)
-	default:
-		return wrapWrite("rotate refresh token again", err)
-	}
+	return rotateErr("rotate refresh token again", err)
 }
 
 // qSessionClients reads the clients of a session from the records that already carry it,

@@ -24,108 +24,140 @@ type RefreshToken struct{ redeemer }
 // Type is refresh_token.
 func (*RefreshToken) Type() string { return "refresh_token" }
 
-// Handle rotates the token.
+// Handle rotates the token. The token is read, checked and rotated in one transaction
+// (store.RefreshTokens.RotateRefreshTokenWith); a revocation it calls for and a retry
+// within the reuse grace each take one more, after it.
 func (g *RefreshToken) Handle(ctx context.Context, req Request) (tokens.Set, error) {
 	f, client, jkt := g.families, req.Client, req.JKT
 	raw := req.Form.Get("refresh_token")
 	if raw == "" || len(raw) > 256 {
 		return tokens.Set{}, oe.New(oe.InvalidRequest, "refresh_token is required")
 	}
-	old, err := f.cfg.Store.GetRefreshToken(ctx, web.HashID(raw))
-	if errors.Is(err, store.ErrNotFound) {
-		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token is unknown or expired")
-	} else if err != nil {
-		return tokens.Set{}, err
+	r := refresh{families: f, client: client, jkt: jkt, raw: raw, scope: req.Form.Get("scope")}
+	err := f.cfg.Store.RotateRefreshTokenWith(ctx, web.HashID(raw), r.decide(ctx))
+	var rp replayed
+	switch {
+	case errors.As(err, &rp):
+		f.revoke(ctx, client.ID, r.old.FamilyID, rp.why)
+		return tokens.Set{}, rp.err
+	case errors.Is(err, errRetried):
+		err = f.cfg.Store.RotateRefreshTokenAgain(ctx, r.old.ID, r.next, r.draft.Records())
+	case errors.Is(err, store.ErrAlreadyUsed):
+		err = f.raced(ctx, r.old.ID, r.next, r.grace, r.draft.Records())
 	}
-	if old.ClientID != client.ID {
-		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was issued to another client")
-	}
-	// Checked before anything else, so that whoever lacks the key learns and changes nothing.
-	if bound := dpop.RefreshJKT(raw); bound != "" && jkt == "" {
-		return tokens.Set{}, dpop.OAuthError(dpop.ErrMissing, http.StatusBadRequest)
-	} else if bound != "" && bound != jkt {
-		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token is bound to another DPoP key")
-	}
-	if old.Revoked {
-		// Either the family is revoked already (revoking it again changes nothing), or this
-		// is a successor a retry replaced, now presented by whoever did receive it: two
-		// parties hold the family, so it ends.
-		f.revoke(ctx, client.ID, old.FamilyID, "refresh_token_replayed")
-		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was revoked")
-	}
-	grace := f.grace(client, dpop.RefreshJKT(raw) != "")
-	if !old.UsedAt.IsZero() && !f.inReuseGrace(grace, old.UsedAt) {
-		f.revoke(ctx, client.ID, old.FamilyID, "refresh_token_reused")
-		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
-	}
-	scopes := old.Scopes
-	if s := req.Form.Get("scope"); s != "" {
-		scopes = strings.Fields(s)
-		for _, sc := range scopes {
-			if !slices.Contains(old.Scopes, sc) {
-				return tokens.Set{}, oe.New(oe.InvalidScope, "a requested scope was not granted originally%s", web.Named(sc))
-			}
-		}
-	}
-	if !slices.Contains(old.Scopes, "offline_access") {
-		// An online refresh token dies with its session (logout, expiry).
-		if _, err := f.cfg.Store.GetSession(ctx, old.SessionID); err != nil {
-			return tokens.Set{}, oe.New(oe.InvalidGrant, "the session of this refresh token has ended")
-		}
-	}
-	src := tokens.Source{
-		ClientID: client.ID, CitizenID: old.CitizenID, SessionID: old.SessionID, Scopes: scopes,
-		Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR, Family: old.FamilyID,
-	}
-	// The tokens are drafted first, so that the client's subject, the claims the ID token
-	// releases and the release's audit record are stored with the rotation, in its
-	// transaction; they are signed after it.
-	draft, err := f.cfg.Tokens.Draft(ctx, client, src, jkt, func() (store.Citizen, error) {
-		return f.cfg.Store.GetCitizen(ctx, old.CitizenID)
-	})
-	if err != nil {
-		return tokens.Set{}, err
-	}
-	secret := f.value(client, jkt)
-	next := f.record(src, old.FamilyID, web.HashID(secret))
-	next.Scopes = old.Scopes // a narrower request narrows this response, not the family
-	next.ExpiresAt = old.ExpiresAt
-	switch err := f.rotate(ctx, old, next, grace, draft.Records()); {
+	switch {
 	case errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrConflict):
-		f.revoke(ctx, client.ID, old.FamilyID, "refresh_token_reused")
+		f.revoke(ctx, client.ID, r.old.FamilyID, "refresh_token_reused")
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token was already used")
 	case errors.Is(err, store.ErrNotFound):
 		return tokens.Set{}, oe.New(oe.InvalidGrant, "the refresh token is unknown or expired")
 	case err != nil:
 		return tokens.Set{}, err
 	}
-	set, err := f.cfg.Tokens.Sign(ctx, draft)
+	set, err := f.cfg.Tokens.Sign(ctx, r.draft)
 	if err != nil {
 		return tokens.Set{}, err
 	}
-	set.RefreshToken = secret
+	set.RefreshToken = r.secret
 	return set, nil
 }
 
-// rotate spends old for next. A token spent within the reuse grace window (by an earlier
-// request whose response was lost, or by one racing this one) is rotated again: next
-// replaces the successor. ErrAlreadyUsed means the reuse is a replay. m is stored with
-// next.
-func (f *families) rotate(ctx context.Context, old, next store.RefreshToken, grace time.Duration, m store.Minted) error {
-	if old.UsedAt.IsZero() {
-		err := f.cfg.Store.RotateRefreshToken(ctx, old.ID, next, m)
-		if !errors.Is(err, store.ErrAlreadyUsed) {
-			return err
+// refresh is one refresh request, and what its decision drafted.
+type refresh struct {
+	*families
+	client          store.Client
+	jkt, raw, scope string
+
+	old, next store.RefreshToken
+	grace     time.Duration
+	draft     tokens.Draft
+	secret    string
+}
+
+// errRetried is the decision for a token spent within its reuse grace: a retry, answered
+// by RotateRefreshTokenAgain after the transaction.
+var errRetried = errors.New("refresh token spent within its reuse grace")
+
+// replayed is the decision for a token whose family must end: revoked after the
+// transaction, for why, before err is answered.
+type replayed struct {
+	why string
+	err error
+}
+
+func (e replayed) Error() string { return e.err.Error() }
+
+// decide checks the token read and drafts its successor, without writing: it runs in the
+// rotation's transaction, and again if that is retried.
+func (r *refresh) decide(ctx context.Context) store.RotateDecision {
+	return func(old store.RefreshToken, sessionLive bool) (store.RefreshToken, store.Minted, error) {
+		f, client, jkt, raw := r.families, r.client, r.jkt, r.raw
+		r.old = old
+		if old.ClientID != client.ID {
+			return store.RefreshToken{}, store.Minted{}, oe.New(oe.InvalidGrant, "the refresh token was issued to another client")
 		}
-		// A concurrent request spent it after we read it: read when.
-		if old, err = f.cfg.Store.GetRefreshToken(ctx, old.ID); err != nil {
-			return err
+		// Checked before anything else, so that whoever lacks the key learns and changes nothing.
+		if bound := dpop.RefreshJKT(raw); bound != "" && jkt == "" {
+			return store.RefreshToken{}, store.Minted{}, dpop.OAuthError(dpop.ErrMissing, http.StatusBadRequest)
+		} else if bound != "" && bound != jkt {
+			return store.RefreshToken{}, store.Minted{}, oe.New(oe.InvalidGrant, "the refresh token is bound to another DPoP key")
 		}
-		if old.UsedAt.IsZero() {
-			return store.ErrAlreadyUsed
+		if old.Revoked {
+			// Either the family is revoked already (revoking it again changes nothing), or
+			// this is a successor a retry replaced, now presented by whoever did receive it:
+			// two parties hold the family, so it ends.
+			return store.RefreshToken{}, store.Minted{}, replayed{"refresh_token_replayed", oe.New(oe.InvalidGrant, "the refresh token was revoked")}
 		}
+		r.grace = f.grace(client, dpop.RefreshJKT(raw) != "")
+		if !old.UsedAt.IsZero() && !f.inReuseGrace(r.grace, old.UsedAt) {
+			return store.RefreshToken{}, store.Minted{}, replayed{"refresh_token_reused", oe.New(oe.InvalidGrant, "the refresh token was already used")}
+		}
+		scopes := old.Scopes
+		if r.scope != "" {
+			scopes = strings.Fields(r.scope)
+			for _, sc := range scopes {
+				if !slices.Contains(old.Scopes, sc) {
+					return store.RefreshToken{}, store.Minted{}, oe.New(oe.InvalidScope, "a requested scope was not granted originally%s", web.Named(sc))
+				}
+			}
+		}
+		// An online refresh token dies with its session (logout, expiry).
+		if !slices.Contains(old.Scopes, "offline_access") && !sessionLive {
+			return store.RefreshToken{}, store.Minted{}, oe.New(oe.InvalidGrant, "the session of this refresh token has ended")
+		}
+		src := tokens.Source{
+			ClientID: client.ID, CitizenID: old.CitizenID, SessionID: old.SessionID, Scopes: scopes,
+			Claims: old.Claims, AuthTime: old.AuthTime, ACR: old.ACR, AMR: old.AMR, Family: old.FamilyID,
+		}
+		// The tokens are drafted here, so that the client's subject, the claims the ID
+		// token releases and the release's audit record are stored with the rotation; they
+		// are signed after it.
+		var err error
+		r.draft, err = f.cfg.Tokens.Draft(ctx, client, src, jkt, func() (store.Citizen, error) {
+			return f.cfg.Store.GetCitizen(ctx, old.CitizenID)
+		})
+		if err != nil {
+			return store.RefreshToken{}, store.Minted{}, err
+		}
+		r.secret = f.value(client, jkt)
+		r.next = f.record(src, old.FamilyID, web.HashID(r.secret))
+		r.next.Scopes = old.Scopes // a narrower request narrows this response, not the family
+		r.next.ExpiresAt = old.ExpiresAt
+		if !old.UsedAt.IsZero() {
+			return store.RefreshToken{}, store.Minted{}, errRetried
+		}
+		return r.next, r.draft.Records(), nil
 	}
-	if !f.inReuseGrace(grace, old.UsedAt) {
+}
+
+// raced answers a rotation that found old spent by a concurrent request after it read it:
+// within the reuse grace that is a retry, rotated again; else ErrAlreadyUsed.
+func (f *families) raced(ctx context.Context, oldID string, next store.RefreshToken, grace time.Duration, m store.Minted) error {
+	old, err := f.cfg.Store.GetRefreshToken(ctx, oldID)
+	if err != nil {
+		return err
+	}
+	if old.UsedAt.IsZero() || !f.inReuseGrace(grace, old.UsedAt) {
 		return store.ErrAlreadyUsed
 	}
 	return f.cfg.Store.RotateRefreshTokenAgain(ctx, old.ID, next, m)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,6 +170,55 @@ func TestRefreshReuseGraceWhere(t *testing.T) {
 			}
 			if !tc.bound {
 				idptest.CheckJSONError(t, r, 400, "invalid_grant")
+			}
+		})
+	}
+}
+
+// TestRefreshRace: one refresh token sent by several requests at once. Without a grace
+// window exactly one rotates and the others, replays, end the family, the winner's
+// successor with it; with one, every request is answered, as retries are. On PostgreSQL
+// the requests share transaction groups, and a claim can lose to a request that read the
+// token after it.
+func TestRefreshRace(t *testing.T) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) { refreshRace(t, driver) })
+	}
+}
+
+func refreshRace(t *testing.T, driver string) {
+	const n = 8
+	for _, tt := range []struct {
+		name  string
+		grace time.Duration
+		ok    int
+	}{
+		{"no grace: one rotates, the family ends", -1, 1},
+		{"grace: all are retries", 10 * time.Second, n},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := idptest.NewOn(t, driver, true, func(cfg *idp.Config) { cfg.RefreshReuseGrace = tt.grace })
+			rt0 := h.Redeem("web", h.Code(idptest.AuthQuery("web"))).Str("refresh_token")
+			got := make([]idptest.Response, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() { got[i] = h.Refresh("web", rt0) })
+			}
+			wg.Wait()
+			var won []string
+			for _, r := range got {
+				switch {
+				case r.Status == 200 && r.Str("id_token") != "" && r.Str("refresh_token") != "":
+					won = append(won, r.Str("refresh_token"))
+				case r.Status != 400 || r.Str("error") != "invalid_grant":
+					t.Errorf("refresh: %d %s", r.Status, r.Raw)
+				}
+			}
+			if len(won) != tt.ok {
+				t.Fatalf("%d of %d refreshes rotated, want %d", len(won), n, tt.ok)
+			}
+			if tt.ok == 1 {
+				idptest.CheckJSONError(t, h.Refresh("web", won[0]), 400, "invalid_grant")
 			}
 		})
 	}

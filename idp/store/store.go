@@ -247,6 +247,10 @@ type AuthCodes interface {
 	ConsumeAuthCode(ctx context.Context, id string) (AuthCode, error)
 }
 
+// RotateDecision decides a refresh from the token read and whether its session is live:
+// the successor and what to store with it, or why not.
+type RotateDecision func(old RefreshToken, sessionLive bool) (RefreshToken, Minted, error)
+
 // RefreshTokens holds refresh tokens.
 type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
@@ -264,6 +268,13 @@ type RefreshTokens interface {
 	// ErrAlreadyUsed; if oldID is unknown, expired or revoked, ErrNotFound; if oldID was
 	// never rotated, ErrConflict. What each of with holds is stored with next.
 	RotateRefreshTokenAgain(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
+	// RotateRefreshTokenWith is a refresh in one transaction: it reads oldID (ErrNotFound if
+	// unknown or expired; used and revoked ones are read) with whether its session is live
+	// (GetSession would find it), and calls decide. If decide returns an error, it stores
+	// nothing and returns that error as is; else it rotates oldID to the token decide
+	// returns, as RotateRefreshToken does, with what the Minted holds. decide may be called
+	// more than once (the last call's result is stored) and must not write to the store.
+	RotateRefreshTokenWith(ctx context.Context, oldID string, decide RotateDecision) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	// RevokeFamily is a revocation's write (RFC 7009): in one transaction it revokes
 	// familyID's live refresh tokens, denylists deny.Key until deny.Until (the family's

@@ -92,6 +92,8 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"RefreshTokens/RoundTrip", testRefreshRoundTrip},
 		{"RefreshTokens/RotateOnce", testRefreshRotateOnce},
 		{"RefreshTokens/RotateNotFound", testRefreshRotateNotFound},
+		{"RefreshTokens/RotateWith", testRefreshRotateWith},
+		{"RefreshTokens/RotateWithSession", testRefreshRotateWithSession},
 		{"RefreshTokens/Expiry", testRefreshExpiry},
 		{"RefreshTokens/RevokeFamily", testRefreshRevokeFamily},
 		{"RefreshTokens/RevokeFamilyAudited", testRevokeFamilyAudited},
@@ -734,6 +736,115 @@ func testRefreshRotateNotFound(e *env) {
 	wantErr(e.t, "rotate unknown", err, store.ErrNotFound)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-2")
 	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+}
+
+// decision records what RotateRefreshTokenWith gave decide, and answers with next and m,
+// or err.
+type decision struct {
+	calls int
+	old   store.RefreshToken
+	live  bool
+	next  store.RefreshToken
+	m     store.Minted
+	err   error
+}
+
+func (d *decision) decide(old store.RefreshToken, live bool) (store.RefreshToken, store.Minted, error) {
+	d.calls++
+	d.old, d.live = old, live
+	return d.next, d.m, d.err
+}
+
+func testRefreshRotateWith(e *env) {
+	old := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
+	e.clock.Advance(time.Minute)
+	next := refresh("rt-2", "fam-1")
+	next.CreatedAt = start.Add(time.Minute)
+	minted := store.Minted{Subject: &store.ClientSubject{ClientID: "portal", Subject: "sub-with", CitizenID: "cit-1", At: start}}
+
+	// decide's error is returned as is and stores nothing, not even the claim.
+	refused := errors.New("refused by decide")
+	d := &decision{next: next, m: minted, err: refused}
+	err := e.s.RotateRefreshTokenWith(e.ctx, old.ID, d.decide)
+	if err != refused {
+		e.t.Fatalf("rotate refused: got %v, want decide's error as is", err)
+	}
+	equal(e.t, "token decide saw", d.old, old)
+	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old after refusal", err)
+	equal(e.t, "old after refusal", got, old)
+	_, err = e.s.GetRefreshToken(e.ctx, next.ID)
+	wantErr(e.t, "next after refusal", err, store.ErrNotFound)
+
+	d = &decision{next: next, m: minted}
+	must(e.t, "rotate", e.s.RotateRefreshTokenWith(e.ctx, old.ID, d.decide))
+	equal(e.t, "decide called", d.calls, 1)
+	want := old
+	want.UsedAt, want.SuccessorID = next.CreatedAt, next.ID
+	got, err = e.s.GetRefreshToken(e.ctx, old.ID)
+	must(e.t, "get old", err)
+	equal(e.t, "old after rotation", got, want)
+	got, err = e.s.GetRefreshToken(e.ctx, next.ID)
+	must(e.t, "get next", err)
+	equal(e.t, "next", got, next)
+	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-with")
+	must(e.t, "subject stored with the rotation", err)
+	equal(e.t, "subject's citizen", who, "cit-1")
+
+	// A spent token is read as it is; rotating it again is ErrAlreadyUsed and stores nothing.
+	again := refresh("rt-3", "fam-1")
+	d = &decision{next: again}
+	err = e.s.RotateRefreshTokenWith(e.ctx, old.ID, d.decide)
+	wantErr(e.t, "rotate spent", err, store.ErrAlreadyUsed)
+	equal(e.t, "spent token decide saw", d.old, want)
+	_, err = e.s.GetRefreshToken(e.ctx, again.ID)
+	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+
+	// Unknown and expired tokens are ErrNotFound without a decision.
+	d = &decision{next: again}
+	err = e.s.RotateRefreshTokenWith(e.ctx, "nobody", d.decide)
+	wantErr(e.t, "rotate unknown", err, store.ErrNotFound)
+	e.clock.Set(next.ExpiresAt)
+	err = e.s.RotateRefreshTokenWith(e.ctx, next.ID, d.decide)
+	wantErr(e.t, "rotate expired", err, store.ErrNotFound)
+	equal(e.t, "decide called for unknown or expired", d.calls, 0)
+}
+
+// testRefreshRotateWithSession: decide learns whether the token's session is live as
+// GetSession would find it: stored and not expired.
+func testRefreshRotateWithSession(e *env) {
+	sess := session("sess-1")
+	must(e.t, "create session", e.s.CreateSession(e.ctx, sess))
+	r := refresh("rt-1", "fam-1")
+	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, r))
+	orphan := refresh("rt-orphan", "fam-2")
+	orphan.SessionID = "sess-gone"
+	must(e.t, "create orphan", e.s.CreateRefreshToken(e.ctx, orphan))
+	refused := errors.New("only looking")
+	for _, tc := range []struct {
+		name string
+		id   string
+		at   time.Time
+		live bool
+	}{
+		{"live session", r.ID, start, true},
+		{"no such session", orphan.ID, start, false},
+		{"just before the session expires", r.ID, sess.ExpiresAt.Add(-time.Millisecond), true},
+		{"session expired", r.ID, sess.ExpiresAt, false},
+	} {
+		e.clock.Set(tc.at)
+		d := &decision{err: refused}
+		if err := e.s.RotateRefreshTokenWith(e.ctx, tc.id, d.decide); err != refused {
+			e.t.Fatalf("%s: got %v, want decide's error", tc.name, err)
+		}
+		equal(e.t, tc.name, d.live, tc.live)
+	}
+	must(e.t, "delete session", e.s.DeleteSession(e.ctx, sess.ID))
+	e.clock.Set(start)
+	d := &decision{err: refused}
+	_ = e.s.RotateRefreshTokenWith(e.ctx, r.ID, d.decide)
+	equal(e.t, "session deleted", d.live, false)
 }
 
 func testRefreshExpiry(e *env) {
