@@ -14,8 +14,11 @@ import (
 const auditCols = "seq, at, kind, actor, details, prev_hash, hash"
 
 var (
-	qAuditHead       = "SELECT seq, hash FROM audit_head WHERE id = 1"
-	qInsertAudit     = insertSQL("audit_log", auditCols)
+	qAuditHead   = "SELECT seq, hash FROM audit_head WHERE id = 1"
+	qInsertAudit = insertSQL("audit_log", auditCols)
+	// Many records in one statement on PostgreSQL: a column of each as an array.
+	qInsertAuditMany = "INSERT INTO audit_log (" + auditCols + ") SELECT * FROM " +
+		"unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])"
 	qUpdateAuditHead = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
 	qListAudit       = "SELECT " + auditCols + " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"
 
@@ -91,9 +94,10 @@ func (h *chainHead) lock(tx pipedTx) error {
 }
 
 // chain appends rs to the log after h and moves h, in the caller's transaction, which
-// holds the head's lock.
+// holds the head's lock. On PostgreSQL more than one record go in one statement.
 func (h *chainHead) chain(tx pipedTx, rs []store.AuditRecord, seal func(store.AuditRecord) (string, error)) ([]store.AuditRecord, error) {
 	out := make([]store.AuditRecord, len(rs))
+	var cols auditColumns
 	for i, r := range rs {
 		r.Seq, r.PrevHash = h.seq+1, h.hash
 		r.At = fromMS(ms(r.At)) // what the store keeps is what gets sealed
@@ -101,12 +105,31 @@ func (h *chainHead) chain(tx pipedTx, rs []store.AuditRecord, seal func(store.Au
 		if r.Hash, err = seal(r); err != nil {
 			return nil, err
 		}
-		if err := tx.execLater(nil, qInsertAudit, r.Seq, ms(r.At), r.Kind, r.Actor, string(r.Details), r.PrevHash, r.Hash); err != nil {
+		if h.pg && len(rs) > 1 {
+			cols.add(r)
+		} else if err := tx.execLater(nil, qInsertAudit, r.Seq, ms(r.At), r.Kind, r.Actor, string(r.Details), r.PrevHash, r.Hash); err != nil {
 			return nil, err
 		}
 		out[i], h.seq, h.hash = r, r.Seq, r.Hash
 	}
+	if len(cols.seq) > 0 {
+		if err := tx.execLater(nil, qInsertAuditMany, cols.seq, cols.at, cols.kind, cols.actor, cols.details, cols.prev, cols.hash); err != nil {
+			return nil, err
+		}
+	}
 	return out, tx.execLater(nil, qUpdateAuditHead, h.seq, h.hash)
+}
+
+// auditColumns are records as columns, for qInsertAuditMany.
+type auditColumns struct {
+	seq, at                          []int64
+	kind, actor, details, prev, hash []string
+}
+
+func (c *auditColumns) add(r store.AuditRecord) {
+	c.seq, c.at = append(c.seq, r.Seq), append(c.at, ms(r.At))
+	c.kind, c.actor, c.details = append(c.kind, r.Kind), append(c.actor, r.Actor), append(c.details, string(r.Details))
+	c.prev, c.hash = append(c.prev, r.PrevHash), append(c.hash, r.Hash)
 }
 
 // SealPendingAudit implements store.Audit. The head's lock serializes sealers of every
