@@ -319,7 +319,10 @@ func refreshesWithDecisions(t *testing.T, s *Store, token func(string, int) stor
 	refresh := func(old, next string, i int, refuse bool) (func(), *error) {
 		var err error
 		return func() {
-			err = s.RotateRefreshTokenWith(ctx, old, func(o store.RefreshToken, live bool) (store.RefreshToken, store.Minted, error) {
+			err = s.RotateRefreshTokenWith(ctx, old, func(o store.RefreshToken, live bool, citizen func() (store.Citizen, error)) (store.RefreshToken, store.Minted, error) {
+				if c, err := citizen(); err != nil || c.ID != o.CitizenID {
+					return store.RefreshToken{}, store.Minted{}, fmt.Errorf("citizen of %s: %q, %v", old, c.ID, err)
+				}
 				switch {
 				case !live:
 					return store.RefreshToken{}, store.Minted{}, fmt.Errorf("session of %s not live", old)

@@ -90,7 +90,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store
 // RotateRefreshTokenWith reads oldID, with whether its session is live, and rotates it to
 // what decide returns, in one transaction: a refresh's only one. On PostgreSQL three round
 // trips, shared with the other transactions of its group (group.go): BEGIN and the read,
-// the claim, the rest with COMMIT. decide's error stores nothing and is returned as is.
+// the claim, the rest with COMMIT (one more if decide reads the citizen). decide's error
+// stores nothing and is returned as is.
 func (s *Store) RotateRefreshTokenWith(ctx context.Context, oldID string, decide store.RotateDecision) error {
 	now := s.nowMS()
 	var decided error
@@ -107,20 +108,37 @@ func (s *Store) RotateRefreshTokenWith(ctx context.Context, oldID string, decide
 		case err != nil:
 			return err
 		case readErr != nil:
-			decided = store.ErrNotFound
+			decided = fmt.Errorf("sqlstore: rotate refresh token: %w", store.ErrNotFound)
 			return nil
 		}
-		next, m, err := decide(old, live != 0)
-		if err != nil {
+		// The citizen is read in this transaction, as RedeemAuthCode does: the pool may
+		// have no other connection to give while this one is held.
+		var citErr error
+		citizen := func() (store.Citizen, error) {
+			var (
+				c       store.Citizen
+				scanErr error
+			)
+			if citErr = tx.row(func(r scanner) error { c, scanErr = scanCitizen(r, &s.attrs); return ignoreNoRows(scanErr) },
+				qGetCitizen, old.CitizenID); citErr != nil {
+				return store.Citizen{}, citErr
+			}
+			if errors.Is(scanErr, sql.ErrNoRows) {
+				return store.Citizen{}, store.ErrNotFound
+			}
+			return c, scanErr
+		}
+		next, m, err := decide(old, live != 0, citizen)
+		switch {
+		case citErr != nil:
+			return citErr // the transaction failed, whatever decide made of it
+		case err != nil:
 			decided = err // the read alone commits: nothing is written
 			return nil
 		}
 		return rotateTx(tx, oldID, next, now, []store.Minted{m})
 	})
 	if err == nil && decided != nil {
-		if errors.Is(decided, store.ErrNotFound) {
-			return fmt.Errorf("sqlstore: rotate refresh token: %w", decided)
-		}
 		return decided
 	}
 	return rotateErr("rotate refresh token", err)

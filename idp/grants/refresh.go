@@ -90,7 +90,7 @@ func (e replayed) Error() string { return e.err.Error() }
 // decide checks the token read and drafts its successor, without writing: it runs in the
 // rotation's transaction, and again if that is retried.
 func (r *refresh) decide(ctx context.Context) store.RotateDecision {
-	return func(old store.RefreshToken, sessionLive bool) (store.RefreshToken, store.Minted, error) {
+	return func(old store.RefreshToken, sessionLive bool, citizen func() (store.Citizen, error)) (store.RefreshToken, store.Minted, error) {
 		f, client, jkt, raw := r.families, r.client, r.jkt, r.raw
 		r.old = old
 		if old.ClientID != client.ID {
@@ -133,9 +133,7 @@ func (r *refresh) decide(ctx context.Context) store.RotateDecision {
 		// token releases and the release's audit record are stored with the rotation; they
 		// are signed after it.
 		var err error
-		r.draft, err = f.cfg.Tokens.Draft(ctx, client, src, jkt, func() (store.Citizen, error) {
-			return f.cfg.Store.GetCitizen(ctx, old.CitizenID)
-		})
+		r.draft, err = f.cfg.Tokens.Draft(ctx, client, src, jkt, citizen)
 		if err != nil {
 			return store.RefreshToken{}, store.Minted{}, err
 		}

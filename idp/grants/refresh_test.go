@@ -1,9 +1,11 @@
 package grants_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -222,4 +224,65 @@ func refreshRace(t *testing.T, driver string) {
 			}
 		})
 	}
+}
+
+// TestRefreshReleasesClaims: a refreshed ID token carries the claims the claims request
+// asked of it, read from the citizen in the rotation's transaction (on PostgreSQL inside
+// its group), and the release is recorded with the rotation.
+func TestRefreshReleasesClaims(t *testing.T) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			h := idptest.NewOn(t, driver, true)
+			q := idptest.AuthQuery("web", "scope", "openid profile offline_access", "claims", `{"id_token":{"name":null,"birthdate":null}}`)
+			set := h.Redeem("web", h.Code(q))
+			if set.Status != 200 {
+				t.Fatalf("redeem: %d %s", set.Status, set.Raw)
+			}
+			ctx := context.Background()
+			before, err := h.Store.ListReleases(ctx, releaseCitizen(t, h, set.Str("id_token")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := h.Refresh("web", set.Str("refresh_token"))
+			if r.Status != 200 {
+				t.Fatalf("refresh: %d %s", r.Status, r.Raw)
+			}
+			payload, _, err := h.Keys.Verify(ctx, r.Str("id_token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c map[string]any
+			if err := json.Unmarshal(payload, &c); err != nil {
+				t.Fatal(err)
+			}
+			if c["name"] != "Lê Công Hảo" || c["birthdate"] != "1990-01-02" {
+				t.Errorf("refreshed ID token: name %v, birthdate %v", c["name"], c["birthdate"])
+			}
+			after, err := h.Store.ListReleases(ctx, releaseCitizen(t, h, r.Str("id_token")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after) != len(before)+1 {
+				t.Errorf("%d releases after the refresh, want %d", len(after), len(before)+1)
+			}
+		})
+	}
+}
+
+// releaseCitizen is the citizen an ID token of web's is about.
+func releaseCitizen(t *testing.T, h *idptest.Harness, idToken string) string {
+	t.Helper()
+	payload, _, err := h.Keys.Verify(context.Background(), idToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Sub string }
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	id, err := h.Store.SubjectCitizen(context.Background(), "web", c.Sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -248,8 +248,9 @@ type AuthCodes interface {
 }
 
 // RotateDecision decides a refresh from the token read and whether its session is live:
-// the successor and what to store with it, or why not.
-type RotateDecision func(old RefreshToken, sessionLive bool) (RefreshToken, Minted, error)
+// the successor and what to store with it, or why not. citizen reads the token's citizen
+// in the same transaction (ErrNotFound if there is none), for a decision that needs it.
+type RotateDecision func(old RefreshToken, sessionLive bool, citizen func() (Citizen, error)) (RefreshToken, Minted, error)
 
 // RefreshTokens holds refresh tokens.
 type RefreshTokens interface {

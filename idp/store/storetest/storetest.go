@@ -747,11 +747,15 @@ type decision struct {
 	next  store.RefreshToken
 	m     store.Minted
 	err   error
+	// the token's citizen, as read in the transaction
+	cit    store.Citizen
+	citErr error
 }
 
-func (d *decision) decide(old store.RefreshToken, live bool) (store.RefreshToken, store.Minted, error) {
+func (d *decision) decide(old store.RefreshToken, live bool, citizen func() (store.Citizen, error)) (store.RefreshToken, store.Minted, error) {
 	d.calls++
 	d.old, d.live = old, live
+	d.cit, d.citErr = citizen()
 	return d.next, d.m, d.err
 }
 
@@ -771,6 +775,12 @@ func testRefreshRotateWith(e *env) {
 		e.t.Fatalf("rotate refused: got %v, want decide's error as is", err)
 	}
 	equal(e.t, "token decide saw", d.old, old)
+	wantErr(e.t, "the token's citizen before there is one", d.citErr, store.ErrNotFound)
+	// The token's citizen, read in the transaction.
+	cit := citizen("1")
+	if _, err := e.s.UpsertCitizen(e.ctx, cit); err != nil {
+		e.t.Fatal(err)
+	}
 	got, err := e.s.GetRefreshToken(e.ctx, old.ID)
 	must(e.t, "get old after refusal", err)
 	equal(e.t, "old after refusal", got, old)
@@ -780,6 +790,8 @@ func testRefreshRotateWith(e *env) {
 	d = &decision{next: next, m: minted}
 	must(e.t, "rotate", e.s.RotateRefreshTokenWith(e.ctx, old.ID, d.decide))
 	equal(e.t, "decide called", d.calls, 1)
+	must(e.t, "the token's citizen", d.citErr)
+	equal(e.t, "the token's citizen", d.cit, cit)
 	want := old
 	want.UsedAt, want.SuccessorID = next.CreatedAt, next.ID
 	got, err = e.s.GetRefreshToken(e.ctx, old.ID)
