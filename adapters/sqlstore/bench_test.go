@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -112,11 +113,17 @@ func BenchmarkStore(b *testing.B) {
 					}
 				}
 			})
-			b.Run("RotateRefreshToken", func(b *testing.B) {
+			// A refresh's transaction: the token read with its session's liveness, the
+			// claim and the successor.
+			b.Run("RefreshRotation", func(b *testing.B) {
 				round := strconv.FormatInt(time.Now().UnixNano(), 36)
+				sess := store.Session{ID: "sess-" + round, CitizenID: "c", CreatedAt: now, ExpiresAt: exp}
+				if err := s.CreateSession(ctx, sess); err != nil {
+					b.Fatal(err)
+				}
 				tok := func(i int) store.RefreshToken {
 					return store.RefreshToken{ID: round + "-rt-" + strconv.Itoa(i), FamilyID: "fam", ClientID: "portal",
-						CitizenID: "c", Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"},
+						CitizenID: "c", SessionID: sess.ID, Scopes: []string{"openid"}, AMR: []string{"pwd"},
 						CreatedAt: now, ExpiresAt: exp}
 				}
 				if err := s.CreateRefreshToken(ctx, tok(0)); err != nil {
@@ -125,7 +132,14 @@ func BenchmarkStore(b *testing.B) {
 				defer reportCPU(b)()
 				b.ReportAllocs()
 				for i := 0; b.Loop(); i++ {
-					if err := s.RotateRefreshToken(ctx, tok(i).ID, tok(i+1)); err != nil {
+					next := tok(i + 1)
+					err := s.RotateRefreshTokenWith(ctx, tok(i).ID, func(_ store.RefreshToken, live bool, _ func() (store.Citizen, error)) (store.RefreshToken, store.Minted, error) {
+						if !live {
+							return store.RefreshToken{}, store.Minted{}, errors.New("session not live")
+						}
+						return next, store.Minted{}, nil
+					})
+					if err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -222,8 +222,8 @@ func TestGroupLockTimeout(t *testing.T) {
 // TestGroupedRedemptionsAndRefreshes: codes redeemed in one group, two members racing
 // for the same code: one redeems it and the other is told it was used, without the group
 // running again (an unclaimed code is an outcome, not a failure); then the refresh
-// tokens rotated in one group, one of them unknown: that member's ErrNotFound makes the
-// others run again alone, and each of them rotates its own token.
+// tokens rotated in one group, one of them revoked: that member's failed claim
+// (ErrNotFound) makes the others run again alone, and each of them rotates its own token.
 func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 	ctx := context.Background()
 	s := openPostgres(t)
@@ -276,17 +276,27 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 		t.Errorf("%d redemptions in %d groups, %d again alone; want %d in 2, none alone", jobs-jobs0, groups-groups0, alone-alone0, n+2)
 	}
 
+	revoked := token("rt-revoked", 2)
+	revoked.Revoked = true
+	if err := s.CreateRefreshToken(ctx, revoked); err != nil {
+		t.Fatal(err)
+	}
 	release = holdGroup(t, s, &s.groups)
 	rotated := make([]error, n)
 	for i := range n {
 		old := fmt.Sprintf("rt-%d", i)
 		switch {
 		case i == 2:
-			old = "rt-unknown"
+			old = revoked.ID
 		case i == n-1 && errs[i] != nil:
 			old = fmt.Sprintf("rt-%d", n) // the racing redemption that won
 		}
-		wg.Go(func() { rotated[i] = s.RotateRefreshToken(ctx, old, token(fmt.Sprintf("rt-%d-next", i), min(i, n-1))) })
+		next := token(fmt.Sprintf("rt-%d-next", i), min(i, n-1))
+		wg.Go(func() {
+			rotated[i] = s.RotateRefreshTokenWith(ctx, old, func(store.RefreshToken, bool, func() (store.Citizen, error)) (store.RefreshToken, store.Minted, error) {
+				return next, store.Minted{}, nil
+			})
+		})
 	}
 	waitPending(t, &s.groups, n)
 	release()

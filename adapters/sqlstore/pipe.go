@@ -11,7 +11,7 @@ import (
 )
 
 // A login's two write transactions (RecordLogin, RedeemAuthCode) and a refresh's
-// (RotateRefreshToken, RotateRefreshTokenAgain) run through pipedTx. On PostgreSQL each
+// (RotateRefreshTokenWith, RotateRefreshTokenAgain) run through pipedTx. On PostgreSQL each
 // statement through database/sql is a round trip of its own, and at 32 concurrent logins
 // those round trips (a write and a read syscall on both sides, a wake-up of the server
 // process) cost more CPU than the statements: a pgPipe sends the statements whose results

@@ -75,18 +75,6 @@ func scanRefresh(sc scanner, extra ...any) (store.RefreshToken, error) {
 	return t, nil
 }
 
-// RotateRefreshToken claims oldID with a conditional UPDATE and inserts next in the same
-// transaction. A zero next.CreatedAt is taken as now. A token that is unknown, expired or
-// revoked is ErrNotFound even if it was also used; a live, used one is ErrAlreadyUsed.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next store.RefreshToken, with ...store.Minted) error {
-	now := s.nowMS()
-	// On PostgreSQL two round trips: BEGIN and the claim; the rest with COMMIT.
-	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
-		return rotateTx(tx, oldID, next, now, with)
-	})
-	return rotateErr("rotate refresh token", err)
-}
-
 // RotateRefreshTokenWith reads oldID, with whether its session is live, and rotates it to
 // what decide returns, in one transaction: a refresh's only one. On PostgreSQL three round
 // trips, shared with the other transactions of its group (group.go): BEGIN and the read,
@@ -144,9 +132,10 @@ func (s *Store) RotateRefreshTokenWith(ctx context.Context, oldID string, decide
 	return rotateErr("rotate refresh token", err)
 }
 
-// rotateTx claims oldID for next and stores next and what with holds, in the caller's
-// transaction; ErrNotFound or ErrAlreadyUsed (after a round trip to read why) if the claim
-// fails.
+// rotateTx claims oldID for next with a conditional UPDATE and stores next and what with
+// holds, in the caller's transaction. A token that is unknown, expired or revoked is
+// ErrNotFound even if it was also used; a live, used one is ErrAlreadyUsed (a round trip
+// more reads which).
 func rotateTx(tx pipedTx, oldID string, next store.RefreshToken, now int64, with []store.Minted) error {
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = fromMS(now)

@@ -256,11 +256,6 @@ type RotateDecision func(old RefreshToken, sessionLive bool, citizen func() (Cit
 type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, id string) (RefreshToken, error)
-	// RotateRefreshToken marks oldID used at next.CreatedAt, records next.ID as its
-	// successor and stores next, and what each of with holds, atomically. If oldID was
-	// used already, it stores nothing and returns ErrAlreadyUsed; if oldID is unknown,
-	// expired or revoked, ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, with ...Minted) error
 	// RotateRefreshTokenAgain answers a retry of an already rotated token (a response lost
 	// on the way to the client): atomically, it revokes oldID's successor, records next.ID
 	// as the new successor and stores next, so the family keeps one live token. oldID's
@@ -272,8 +267,10 @@ type RefreshTokens interface {
 	// RotateRefreshTokenWith is a refresh in one transaction: it reads oldID (ErrNotFound if
 	// unknown or expired; used and revoked ones are read) with whether its session is live
 	// (GetSession would find it), and calls decide. If decide returns an error, it stores
-	// nothing and returns that error as is; else it rotates oldID to the token decide
-	// returns, as RotateRefreshToken does, with what the Minted holds. decide may be called
+	// nothing and returns that error as is. Else it marks oldID used at next.CreatedAt (now
+	// if zero), records next.ID as its successor and stores next and what the Minted holds,
+	// atomically; if oldID was used, it stores nothing and returns ErrAlreadyUsed, if it
+	// was revoked or has expired, ErrNotFound. decide may be called
 	// more than once (the last call's result is stored) and must not write to the store.
 	RotateRefreshTokenWith(ctx context.Context, oldID string, decide RotateDecision) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error

@@ -27,7 +27,7 @@ func testClientDisable(e *env) {
 		e.t.Errorf("listed %v, want only app", list)
 	}
 	next := refresh("rt-2", "fam-1")
-	wantErr(e.t, "rotate a disabled client's refresh token", e.s.RotateRefreshToken(e.ctx, rt.ID, next), store.ErrNotFound)
+	wantErr(e.t, "rotate a disabled client's refresh token", rotate(e, rt.ID, next), store.ErrNotFound)
 	again, err := e.s.DisableClientsExcept(e.ctx, []string{"app"})
 	must(e.t, "disable again", err)
 	if len(again) != 0 {

@@ -79,7 +79,7 @@ func testConcurrentRotate(e *env) {
 	old := refresh("rt-race", "fam-race")
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
 	errs := testsync.Race(Racers, func(i int) error {
-		return e.s.RotateRefreshToken(e.ctx, old.ID, refresh(fmt.Sprintf("rt-next-%d", i), "fam-race"))
+		return rotate(e, old.ID, refresh(fmt.Sprintf("rt-next-%d", i), "fam-race"))
 	})
 	winner := -1
 	for i, err := range errs {
@@ -113,7 +113,7 @@ func testConcurrentRotate(e *env) {
 func testConcurrentRotateAgain(e *env) {
 	old := refresh("rt-race", "fam-race")
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, refresh("rt-first", "fam-race")))
+	must(e.t, "rotate", rotate(e, old.ID, refresh("rt-first", "fam-race")))
 	errs := testsync.Race(Racers, func(i int) error {
 		return e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh(fmt.Sprintf("rt-retry-%d", i), "fam-race"))
 	})
@@ -151,12 +151,12 @@ func testConcurrentRetryVsSuccessor(e *env) {
 		fam := fmt.Sprintf("fam-%d", round)
 		old, succ := refresh("old-"+fam, fam), refresh("succ-"+fam, fam)
 		must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
-		must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, succ))
+		must(e.t, "rotate", rotate(e, old.ID, succ))
 		errs := testsync.Race(2, func(i int) error {
 			if i == 0 {
 				return e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh("retry-"+fam, fam))
 			}
-			return e.s.RotateRefreshToken(e.ctx, succ.ID, refresh("next-"+fam, fam))
+			return rotate(e, succ.ID, refresh("next-"+fam, fam))
 		})
 		retryWon, rotateWon := errs[0] == nil, errs[1] == nil
 		if retryWon == rotateWon {

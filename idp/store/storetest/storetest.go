@@ -700,7 +700,7 @@ func testRefreshRotateOnce(e *env) {
 	// What minting stores rides in the rotation's transaction.
 	minted := store.Minted{Subject: &store.ClientSubject{ClientID: "portal", Subject: "sub-rotate", CitizenID: "cit-1", At: start},
 		Release: &store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"name"}, Via: "id_token", At: start}}
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next, minted))
+	must(e.t, "rotate", rotate(e, old.ID, next, minted))
 	who, err := e.s.SubjectCitizen(e.ctx, "portal", "sub-rotate")
 	must(e.t, "subject stored with the rotation", err)
 	equal(e.t, "subject's citizen", who, "cit-1")
@@ -719,7 +719,7 @@ func testRefreshRotateOnce(e *env) {
 	equal(e.t, "next", got, next)
 
 	again := refresh("rt-3", "fam-1")
-	err = e.s.RotateRefreshToken(e.ctx, old.ID, again, store.Minted{Subject: &store.ClientSubject{
+	err = rotate(e, old.ID, again, store.Minted{Subject: &store.ClientSubject{
 		ClientID: "portal", Subject: "sub-failed-rotation", CitizenID: "cit-1", At: start}})
 	wantErr(e.t, "rotate used", err, store.ErrAlreadyUsed)
 	_, err = e.s.GetRefreshToken(e.ctx, again.ID)
@@ -732,10 +732,21 @@ func testRefreshRotateOnce(e *env) {
 }
 
 func testRefreshRotateNotFound(e *env) {
-	err := e.s.RotateRefreshToken(e.ctx, "nobody", refresh("rt-2", "fam-1"))
+	err := rotate(e, "nobody", refresh("rt-2", "fam-1"))
 	wantErr(e.t, "rotate unknown", err, store.ErrNotFound)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-2")
 	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
+}
+
+// rotate spends oldID for next, storing what m holds, as a refresh does whose decision
+// is to rotate.
+func rotate(e *env, oldID string, next store.RefreshToken, m ...store.Minted) error {
+	return e.s.RotateRefreshTokenWith(e.ctx, oldID, func(store.RefreshToken, bool, func() (store.Citizen, error)) (store.RefreshToken, store.Minted, error) {
+		if len(m) == 0 {
+			return next, store.Minted{}, nil
+		}
+		return next, m[0], nil
+	})
 }
 
 // decision records what RotateRefreshTokenWith gave decide, and answers with next and m,
@@ -865,7 +876,7 @@ func testRefreshExpiry(e *env) {
 	e.clock.Set(r.ExpiresAt)
 	_, err := e.s.GetRefreshToken(e.ctx, r.ID)
 	wantErr(e.t, "get expired", err, store.ErrNotFound)
-	err = e.s.RotateRefreshToken(e.ctx, r.ID, refresh("rt-2", "fam-1"))
+	err = rotate(e, r.ID, refresh("rt-2", "fam-1"))
 	wantErr(e.t, "rotate expired", err, store.ErrNotFound)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-2")
 	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
@@ -876,7 +887,7 @@ func testRefreshRevokeFamily(e *env) {
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, a))
 	b := refresh("rt-2", "fam-1")
 	b.CreatedAt = start.Add(time.Second)
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, a.ID, b))
+	must(e.t, "rotate", rotate(e, a.ID, b))
 	other := refresh("rt-other", "fam-2")
 	must(e.t, "create other family", e.s.CreateRefreshToken(e.ctx, other))
 
@@ -890,7 +901,7 @@ func testRefreshRevokeFamily(e *env) {
 			e.t.Errorf("%s not revoked", id)
 		}
 	}
-	err := e.s.RotateRefreshToken(e.ctx, b.ID, refresh("rt-3", "fam-1"))
+	err := rotate(e, b.ID, refresh("rt-3", "fam-1"))
 	wantErr(e.t, "rotate revoked", err, store.ErrNotFound)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-3")
 	wantErr(e.t, "token from a failed rotation", err, store.ErrNotFound)
@@ -905,7 +916,7 @@ func testRefreshRotateAgain(e *env) {
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
 	next := refresh("rt-2", "fam-1")
 	next.CreatedAt = start.Add(time.Second)
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
+	must(e.t, "rotate", rotate(e, old.ID, next))
 	retry := refresh("rt-3", "fam-1")
 	retry.CreatedAt = start.Add(2 * time.Second)
 	must(e.t, "rotate again", e.s.RotateRefreshTokenAgain(e.ctx, old.ID, retry, store.Minted{Subject: &store.ClientSubject{
@@ -927,7 +938,7 @@ func testRefreshRotateAgain(e *env) {
 	got, err = e.s.GetRefreshToken(e.ctx, retry.ID)
 	must(e.t, "get new successor", err)
 	equal(e.t, "new successor", got, retry)
-	err = e.s.RotateRefreshToken(e.ctx, next.ID, refresh("rt-x", "fam-1"))
+	err = rotate(e, next.ID, refresh("rt-x", "fam-1"))
 	wantErr(e.t, "rotate replaced successor", err, store.ErrNotFound)
 
 	// A second retry replaces the second successor.
@@ -946,8 +957,8 @@ func testRefreshRotateAgainMovedOn(e *env) {
 	old := refresh("rt-1", "fam-1")
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
 	next := refresh("rt-2", "fam-1")
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, next))
-	must(e.t, "rotate successor", e.s.RotateRefreshToken(e.ctx, next.ID, refresh("rt-3", "fam-1")))
+	must(e.t, "rotate", rotate(e, old.ID, next))
+	must(e.t, "rotate successor", rotate(e, next.ID, refresh("rt-3", "fam-1")))
 	err := e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh("rt-4", "fam-1"))
 	wantErr(e.t, "retry after the successor was used", err, store.ErrAlreadyUsed)
 	_, err = e.s.GetRefreshToken(e.ctx, "rt-4")
@@ -967,7 +978,7 @@ func testRefreshRotateAgainErrors(e *env) {
 
 	old := refresh("rt-1", "fam-2")
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
-	must(e.t, "rotate", e.s.RotateRefreshToken(e.ctx, old.ID, refresh("rt-2", "fam-2")))
+	must(e.t, "rotate", rotate(e, old.ID, refresh("rt-2", "fam-2")))
 	must(e.t, "revoke", e.s.RevokeRefreshFamily(e.ctx, "fam-2"))
 	err = e.s.RotateRefreshTokenAgain(e.ctx, old.ID, refresh("rt-9", "fam-2"))
 	wantErr(e.t, "revoked", err, store.ErrNotFound)
@@ -975,7 +986,7 @@ func testRefreshRotateAgainErrors(e *env) {
 	short := refresh("rt-s1", "fam-3")
 	short.ExpiresAt = start.Add(time.Hour)
 	must(e.t, "create short", e.s.CreateRefreshToken(e.ctx, short))
-	must(e.t, "rotate short", e.s.RotateRefreshToken(e.ctx, short.ID, refresh("rt-s2", "fam-3")))
+	must(e.t, "rotate short", rotate(e, short.ID, refresh("rt-s2", "fam-3")))
 	e.clock.Set(short.ExpiresAt)
 	err = e.s.RotateRefreshTokenAgain(e.ctx, short.ID, refresh("rt-9", "fam-3"))
 	wantErr(e.t, "expired", err, store.ErrNotFound)
