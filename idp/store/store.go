@@ -270,8 +270,8 @@ type RefreshTokens interface {
 	// nothing and returns that error as is. Else it marks oldID used at next.CreatedAt (now
 	// if zero), records next.ID as its successor and stores next and what the Minted holds,
 	// atomically; if oldID was used, it stores nothing and returns ErrAlreadyUsed, if it
-	// was revoked or has expired, ErrNotFound. decide may be called
-	// more than once (the last call's result is stored) and must not write to the store.
+	// was revoked or has expired, ErrNotFound. decide may be called more than once (the
+	// last call's result is stored) and must not write to the store.
 	RotateRefreshTokenWith(ctx context.Context, oldID string, decide RotateDecision) error
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	// RevokeFamily is a revocation's write (RFC 7009): in one transaction it revokes

@@ -691,12 +691,19 @@ func testRefreshRoundTrip(e *env) {
 	wantErr(e.t, "get unknown", err, store.ErrNotFound)
 }
 
-func testRefreshRotateOnce(e *env) {
-	old := refresh("rt-1", "fam-1")
+// rotationPair stores a live token and returns it with a successor made a minute later,
+// when the clock now is.
+func rotationPair(e *env) (old, next store.RefreshToken) {
+	old = refresh("rt-1", "fam-1")
 	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
 	e.clock.Advance(time.Minute)
-	next := refresh("rt-2", "fam-1")
+	next = refresh("rt-2", "fam-1")
 	next.CreatedAt = start.Add(time.Minute)
+	return old, next
+}
+
+func testRefreshRotateOnce(e *env) {
+	old, next := rotationPair(e)
 	// What minting stores rides in the rotation's transaction.
 	minted := store.Minted{Subject: &store.ClientSubject{ClientID: "portal", Subject: "sub-rotate", CitizenID: "cit-1", At: start},
 		Release: &store.Release{CitizenID: "cit-1", ClientID: "portal", Claims: []string{"name"}, Via: "id_token", At: start}}
@@ -771,11 +778,7 @@ func (d *decision) decide(old store.RefreshToken, live bool, citizen func() (sto
 }
 
 func testRefreshRotateWith(e *env) {
-	old := refresh("rt-1", "fam-1")
-	must(e.t, "create", e.s.CreateRefreshToken(e.ctx, old))
-	e.clock.Advance(time.Minute)
-	next := refresh("rt-2", "fam-1")
-	next.CreatedAt = start.Add(time.Minute)
+	old, next := rotationPair(e)
 	minted := store.Minted{Subject: &store.ClientSubject{ClientID: "portal", Subject: "sub-with", CitizenID: "cit-1", At: start}}
 
 	// decide's error is returned as is and stores nothing, not even the claim.
