@@ -79,13 +79,14 @@ type txGroup struct {
 	ended   chan struct{} // closed when the transaction has committed or rolled back
 }
 
-// inGroupedTx runs fn in a write transaction, in one of k's groups on PostgreSQL, in
+// inGroupedTx runs fn in a write transaction, in one of s's groups on PostgreSQL, in
 // SQLite's write batches (see batch.go) there. With async, the commit need not wait for
 // the WAL flush.
-func (s *Store) inGroupedTx(ctx context.Context, k *txGroups, async bool, fn func(pipedTx) error) error {
+func (s *Store) inGroupedTx(ctx context.Context, async bool, fn func(pipedTx) error) error {
 	if !s.pg {
 		return s.inPipedTx(ctx, false, fn)
 	}
+	k := &s.groups
 	defer s.observe(OpTx, time.Now())
 	if err := ctx.Err(); err != nil {
 		return err

@@ -36,14 +36,14 @@ func groupLogin(n, sess, once string) store.Login {
 	}
 }
 
-// holdGroup runs a group of kind k whose only member waits until the returned release is
-// called, so that the next transactions of that kind queue behind it.
-func holdGroup(t *testing.T, s *Store, k *txGroups) (release func()) {
+// holdGroup runs a group whose only member waits until the returned release is called,
+// so that the next transactions queue behind it.
+func holdGroup(t *testing.T, s *Store) (release func()) {
 	t.Helper()
 	started, held := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- s.inGroupedTx(context.Background(), k, false, func(tx pipedTx) error {
+		done <- s.inGroupedTx(context.Background(), false, func(tx pipedTx) error {
 			close(started)
 			<-held
 			return nil
@@ -58,25 +58,26 @@ func holdGroup(t *testing.T, s *Store, k *txGroups) (release func()) {
 	}
 }
 
-// waitPending waits until n transactions of kind k queue for a group.
-func waitPending(t *testing.T, k *txGroups, n int) {
+// waitPending waits until n transactions queue for one of s's groups.
+func waitPending(t *testing.T, s *Store, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d transactions queued for a group", n), func() bool {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		return len(k.pending) == n
+		s.groups.mu.Lock()
+		defer s.groups.mu.Unlock()
+		return len(s.groups.pending) == n
 	})
 }
 
-// groupCounts reads k's counters.
-func groupCounts(k *txGroups) (groups, jobs, alone int64) {
+// groupCounts reads s's group counters.
+func groupCounts(s *Store) (groups, jobs, alone int64) {
+	k := &s.groups
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.groups, k.jobs, k.alone
 }
 
-// TestGroupedLogins: on PostgreSQL, logins that queue behind a running group of their
-// kind run as one group. When one member fails (a once mark replayed by another member,
+// TestGroupedLogins: on PostgreSQL, logins that queue behind a running group run as one
+// group. When one member fails (a once mark replayed by another member,
 // a session ID already stored, a panic), the group is rolled back and every member runs
 // again alone: each caller sees the outcome it would have alone, and a failed login
 // stores nothing.
@@ -104,8 +105,8 @@ func TestGroupedLogins(t *testing.T) {
 		}, "panic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			groups0, jobs0, alone0 := groupCounts(&s.groups)
-			release := holdGroup(t, s, &s.groups)
+			groups0, jobs0, alone0 := groupCounts(s)
+			release := holdGroup(t, s)
 			p := strings.ReplaceAll(tc.name, " ", "_")
 			errs := make([]error, n)
 			var wg sync.WaitGroup
@@ -116,7 +117,7 @@ func TestGroupedLogins(t *testing.T) {
 				}
 				wg.Go(func() { _, errs[i] = s.RecordLogin(ctx, l) })
 			}
-			waitPending(t, &s.groups, n)
+			waitPending(t, s, n)
 			release()
 			wg.Wait()
 
@@ -141,7 +142,7 @@ func TestGroupedLogins(t *testing.T) {
 					t.Errorf("member %d: %v; stored citizen: %v, session: %v", i, errs[i], citErr, sessErr)
 				}
 			}
-			groups, jobs, alone := groupCounts(&s.groups)
+			groups, jobs, alone := groupCounts(s)
 			// The holder's group, then one of all n members.
 			if groups-groups0 != 2 || jobs-jobs0 != n+1 {
 				t.Errorf("%d transactions in %d groups, want %d in 2", jobs-jobs0, groups-groups0, n+1)
@@ -172,13 +173,13 @@ func TestGroupLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	release := holdGroup(t, s, &s.groups)
+	release := holdGroup(t, s)
 	lockedDone := make(chan error, 1)
 	go func() {
 		_, err := s.RecordLogin(ctx, groupLogin("locked", "sess-locked-2", "state-locked-2"))
 		lockedDone <- err
 	}()
-	waitPending(t, &s.groups, 1)
+	waitPending(t, s, 1)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -186,7 +187,7 @@ func TestGroupLockTimeout(t *testing.T) {
 			_, errs[i] = s.RecordLogin(ctx, groupLogin(fmt.Sprintf("new-%d", i), fmt.Sprintf("sess-new-%d", i), fmt.Sprintf("state-new-%d", i)))
 		})
 	}
-	waitPending(t, &s.groups, 1+len(errs))
+	waitPending(t, s, 1+len(errs))
 	release()
 	stored := make(chan struct{})
 	go func() { wg.Wait(); close(stored) }()
@@ -214,7 +215,7 @@ func TestGroupLockTimeout(t *testing.T) {
 	if _, err := s.GetSession(ctx, "sess-locked-2"); err != nil {
 		t.Fatalf("its session: %v", err)
 	}
-	if _, _, alone := groupCounts(&s.groups); alone != int64(1+len(errs)) {
+	if _, _, alone := groupCounts(s); alone != int64(1+len(errs)) {
 		t.Errorf("%d logins ran again alone, want %d", alone, 1+len(errs))
 	}
 }
@@ -240,8 +241,8 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			AuthTime: now, ACR: "2", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	}
 
-	groups0, jobs0, alone0 := groupCounts(&s.groups)
-	release := holdGroup(t, s, &s.groups)
+	groups0, jobs0, alone0 := groupCounts(s)
+	release := holdGroup(t, s)
 	errs := make([]error, n+1)
 	var wg sync.WaitGroup
 	for i := range n + 1 {
@@ -256,7 +257,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			})
 		})
 	}
-	waitPending(t, &s.groups, n+1)
+	waitPending(t, s, n+1)
 	release()
 	wg.Wait()
 	used := 0
@@ -271,7 +272,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 	if used != 1 {
 		t.Errorf("%d of the two redemptions of one code were told it was used, want 1 (%v)", used, errs[n-1:])
 	}
-	groups, jobs, alone := groupCounts(&s.groups)
+	groups, jobs, alone := groupCounts(s)
 	if groups-groups0 != 2 || jobs-jobs0 != n+2 || alone != alone0 {
 		t.Errorf("%d redemptions in %d groups, %d again alone; want %d in 2, none alone", jobs-jobs0, groups-groups0, alone-alone0, n+2)
 	}
@@ -281,7 +282,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 	if err := s.CreateRefreshToken(ctx, revoked); err != nil {
 		t.Fatal(err)
 	}
-	release = holdGroup(t, s, &s.groups)
+	release = holdGroup(t, s)
 	rotated := make([]error, n)
 	for i := range n {
 		old := fmt.Sprintf("rt-%d", i)
@@ -298,7 +299,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			})
 		})
 	}
-	waitPending(t, &s.groups, n)
+	waitPending(t, s, n)
 	release()
 	wg.Wait()
 	for i, err := range rotated {
@@ -312,7 +313,7 @@ func TestGroupedRedemptionsAndRefreshes(t *testing.T) {
 			t.Errorf("rotation %d's next token: %v", i, err)
 		}
 	}
-	if _, _, alone1 := groupCounts(&s.groups); alone1-alone != n {
+	if _, _, alone1 := groupCounts(s); alone1-alone != n {
 		t.Errorf("%d rotations ran again alone, want %d", alone1-alone, n)
 	}
 	refreshesWithDecisions(t, s, token)
@@ -346,16 +347,16 @@ func refreshesWithDecisions(t *testing.T, s *Store, token func(string, int) stor
 		}, &err
 	}
 	run := func(fns ...func()) (groups, alone int64) {
-		g0, _, a0 := groupCounts(&s.groups)
-		release := holdGroup(t, s, &s.groups)
+		g0, _, a0 := groupCounts(s)
+		release := holdGroup(t, s)
 		var wg sync.WaitGroup
 		for _, fn := range fns {
 			wg.Go(fn)
 		}
-		waitPending(t, &s.groups, len(fns))
+		waitPending(t, s, len(fns))
 		release()
 		wg.Wait()
-		g1, _, a1 := groupCounts(&s.groups)
+		g1, _, a1 := groupCounts(s)
 		return g1 - g0, a1 - a0
 	}
 
@@ -392,19 +393,18 @@ func refreshesWithDecisions(t *testing.T, s *Store, token func(string, int) stor
 
 // TestGroupScanPanic: a member's scan that panics, read while the group's round trip is
 // sent from another member's goroutine, fails that member alone; the group's lock is not
-// left held, and the next group of the kind runs.
+// left held, and the next group runs.
 func TestGroupScanPanic(t *testing.T) {
 	ctx := context.Background()
 	s := openPostgres(t)
-	k := &txGroups{}
 	for round := range 2 {
-		release := holdGroup(t, s, k)
+		release := holdGroup(t, s)
 		const n = 4
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.inGroupedTx(ctx, k, false, func(tx pipedTx) error {
+				errs[i] = s.inGroupedTx(ctx, false, func(tx pipedTx) error {
 					return tx.row(func(r scanner) error {
 						var one int
 						if i == 1 && round == 0 {
@@ -415,7 +415,7 @@ func TestGroupScanPanic(t *testing.T) {
 				})
 			})
 		}
-		waitPending(t, k, n)
+		waitPending(t, s, n)
 		release()
 		wg.Wait()
 		for i, err := range errs {
@@ -424,7 +424,7 @@ func TestGroupScanPanic(t *testing.T) {
 			}
 		}
 	}
-	if groups, jobs, alone := groupCounts(k); groups != 4 || jobs != 10 || alone != 4 {
+	if groups, jobs, alone := groupCounts(s); groups != 4 || jobs != 10 || alone != 4 {
 		t.Errorf("%d groups of %d members, %d again alone; want 4 of 10, 4 alone", groups, jobs, alone)
 	}
 }
@@ -435,7 +435,6 @@ func TestGroupScanPanic(t *testing.T) {
 func TestGroupCommitWaitsForFlush(t *testing.T) {
 	ctx := context.Background()
 	s := openPostgres(t)
-	k := &txGroups{}
 	for _, tc := range []struct {
 		async []bool
 		want  string
@@ -445,18 +444,18 @@ func TestGroupCommitWaitsForFlush(t *testing.T) {
 		{[]bool{false, false}, "on"},
 		{[]bool{true}, "off"},
 	} {
-		release := holdGroup(t, s, k)
+		release := holdGroup(t, s)
 		got := make([]string, len(tc.async))
 		errs := make([]error, len(tc.async))
 		var wg sync.WaitGroup
 		for i, async := range tc.async {
 			wg.Go(func() {
-				errs[i] = s.inGroupedTx(ctx, k, async, func(tx pipedTx) error {
+				errs[i] = s.inGroupedTx(ctx, async, func(tx pipedTx) error {
 					return tx.row(func(r scanner) error { return r.Scan(&got[i]) }, "SHOW synchronous_commit")
 				})
 			})
 		}
-		waitPending(t, k, len(tc.async))
+		waitPending(t, s, len(tc.async))
 		release()
 		wg.Wait()
 		for i := range got {
@@ -472,18 +471,17 @@ func TestGroupCommitWaitsForFlush(t *testing.T) {
 func TestGroupWithoutConnection(t *testing.T) {
 	ctx := context.Background()
 	s := openPostgres(t)
-	k := &txGroups{}
-	release := holdGroup(t, s, k)
+	release := holdGroup(t, s)
 	const n = 3
 	errs := make([]error, n)
 	ran := make([]bool, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.inGroupedTx(ctx, k, false, func(pipedTx) error { ran[i] = true; return nil })
+			errs[i] = s.inGroupedTx(ctx, false, func(pipedTx) error { ran[i] = true; return nil })
 		})
 	}
-	waitPending(t, k, n)
+	waitPending(t, s, n)
 	if err := s.w.db.Close(); err != nil {
 		t.Fatal(err)
 	}

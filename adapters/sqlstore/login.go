@@ -22,7 +22,7 @@ func (s *Store) RecordLogin(ctx context.Context, l store.Login) (store.Citizen, 
 	// The commit need not wait for the WAL flush (see Logins.RecordLogin): the code's
 	// redemption, which waits, flushes this transaction's records with its own, as the WAL
 	// is flushed in order; a crash before it loses only a login no relying party redeemed.
-	err := s.inGroupedTx(ctx, &s.groups, true, func(tx pipedTx) error {
+	err := s.inGroupedTx(ctx, true, func(tx pipedTx) error {
 		// ON CONFLICT keeps a PostgreSQL transaction usable where a unique violation would
 		// abort it; a replay is rolled back below, so it stores nothing.
 		var marked int64
@@ -74,7 +74,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 		claimed bool
 	)
 	now := s.nowMS()
-	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
+	err := s.inGroupedTx(ctx, false, func(tx pipedTx) error {
 		// The code's citizen is read with the code, in the same round trip on PostgreSQL.
 		var (
 			codeErr, citErr error
@@ -92,12 +92,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, next func(store.A
 			return nil // not claimed: told apart below, after the transaction
 		}
 		claimed = true
-		citizen := func() (store.Citizen, error) {
-			if errors.Is(citErr, sql.ErrNoRows) {
-				return cit, store.ErrNotFound
-			}
-			return cit, citErr
-		}
+		citizen := func() (store.Citizen, error) { return cit, notFound(citErr) }
 		r, err := next(c, citizen)
 		if err != nil {
 			fnErr = err // the code stays consumed: a failed redemption burns it
@@ -154,6 +149,15 @@ func storeMinted(tx pipedTx, minted []store.Minted) error {
 		}
 	}
 	return nil
+}
+
+// notFound is err, or ErrNotFound where it says there was no row: what a row read for a
+// caller's callback tells it.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
 }
 
 // ignoreNoRows is err unless it says there was no row: a row-reading step that records

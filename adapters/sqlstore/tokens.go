@@ -83,7 +83,7 @@ func scanRefresh(sc scanner, extra ...any) (store.RefreshToken, error) {
 func (s *Store) RotateRefreshTokenWith(ctx context.Context, oldID string, decide store.RotateDecision) error {
 	now := s.nowMS()
 	var decided error
-	err := s.inGroupedTx(ctx, &s.groups, false, func(tx pipedTx) error {
+	err := s.inGroupedTx(ctx, false, func(tx pipedTx) error {
 		decided = nil // a group's failure runs this again, alone
 		var (
 			old     store.RefreshToken
@@ -111,10 +111,7 @@ func (s *Store) RotateRefreshTokenWith(ctx context.Context, oldID string, decide
 				qGetCitizen, old.CitizenID); citErr != nil {
 				return store.Citizen{}, citErr
 			}
-			if errors.Is(scanErr, sql.ErrNoRows) {
-				return store.Citizen{}, store.ErrNotFound
-			}
-			return c, scanErr
+			return c, notFound(scanErr)
 		}
 		next, m, err := decide(old, live != 0, citizen)
 		switch {

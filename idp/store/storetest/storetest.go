@@ -869,7 +869,9 @@ func testRefreshRotateWithSession(e *env) {
 	must(e.t, "delete session", e.s.DeleteSession(e.ctx, sess.ID))
 	e.clock.Set(start)
 	d := &decision{err: refused}
-	_ = e.s.RotateRefreshTokenWith(e.ctx, r.ID, d.decide)
+	if err := e.s.RotateRefreshTokenWith(e.ctx, r.ID, d.decide); err != refused {
+		e.t.Fatalf("session deleted: got %v, want decide's error", err)
+	}
 	equal(e.t, "session deleted", d.live, false)
 }
 
