@@ -40,10 +40,7 @@ func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar sto
 		return
 	}
 	name := txCookiePrefix + ar.UpstreamState[:12]
-	value, err := f.sealTransaction(ar, name)
-	if err != nil {
-		f.cfg.Logger.ErrorContext(r.Context(), "seal auth request", "err", err)
-	}
+	value := f.sealTransaction(ar, name)
 	if value == "" {
 		// Too big for a cookie (a large claims request): the store keeps it, the cookie
 		// only names it.
@@ -56,7 +53,7 @@ func (f *Flow) startUpstreamLogin(w http.ResponseWriter, r *http.Request, ar sto
 	}
 	http.SetCookie(w, f.cfg.Cookies.Cookie(name, value, int(ar.ExpiresAt.Sub(f.cfg.Now()).Seconds())+1, f.cfg.Base+PathCallback))
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, target, http.StatusFound)
+	web.Found(w, target)
 }
 
 // HandleCallback finishes the upstream login: it checks that the callback belongs to a

@@ -3,7 +3,6 @@ package authflow
 import (
 	"cmp"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -27,22 +26,20 @@ const maxSealedTx = 3500
 // onceUpstreamState is the namespace of used upstream states among the single-use records.
 const onceUpstreamState = "motlan:upstream-state"
 
-// sealedTx is the sealed form: the claims request as text, so its bytes come back exactly
-// (json.RawMessage would be compacted and HTML-escaped).
+// sealedTx is the JSON form earlier builds sealed (see decodeTx): the claims request as
+// text, so its bytes came back exactly (json.RawMessage would be compacted and HTML-escaped).
 type sealedTx struct {
 	store.AuthRequest
 	RawClaims string `json:"raw_claims,omitempty"`
 }
 
 // sealTransaction returns the cookie value carrying ar, or "" when it does not fit.
-func (f *Flow) sealTransaction(ar store.AuthRequest, name string) (string, error) {
-	rec := sealedTx{AuthRequest: ar, RawClaims: string(ar.Claims)}
-	rec.Claims = nil
-	v, err := f.cfg.Seal.SealJSONUntil(rec, name, ar.ExpiresAt)
-	if err != nil || len(v) > maxSealedTx {
-		return "", err
+func (f *Flow) sealTransaction(ar store.AuthRequest, name string) string {
+	v := f.cfg.Seal.SealUntil(encodeTx(ar), name, ar.ExpiresAt)
+	if len(v) > maxSealedTx {
+		return ""
 	}
-	return v, nil
+	return v
 }
 
 // loginTransaction finds the transaction an upstream callback with this state belongs
@@ -57,18 +54,19 @@ func (f *Flow) loginTransaction(w http.ResponseWriter, r *http.Request, state st
 	http.SetCookie(w, f.cfg.Cookies.Cookie(name, "", -1, f.cfg.Base+PathCallback))
 	f.pruneTransactions(w, r, name)
 	if strings.Contains(c.Value, ".") {
-		var rec sealedTx
-		if err := f.cfg.Seal.OpenJSON(c.Value, name, &rec); err != nil {
+		pt, err := f.cfg.Seal.Open(c.Value, name)
+		if err != nil {
 			return store.AuthRequest{}, nil, &web.PageError{Status: http.StatusBadRequest, Key: "expired_login", Detail: "unknown or expired login"}
 		}
-		if subtle.ConstantTimeCompare([]byte(rec.UpstreamState), []byte(state)) != 1 {
+		ar, err := decodeTx(pt)
+		if err != nil { // sealed by this provider's key, so a bug or a key shared with another program
+			f.cfg.Logger.ErrorContext(r.Context(), "open login transaction", "err", err)
+			return store.AuthRequest{}, nil, &web.PageError{Status: http.StatusBadRequest, Key: "expired_login", Detail: "unknown or expired login"}
+		}
+		if subtle.ConstantTimeCompare([]byte(ar.UpstreamState), []byte(state)) != 1 {
 			return store.AuthRequest{}, nil, &web.PageError{Status: http.StatusBadRequest, Key: "bad_callback", Detail: "this login was started in another browser"}
 		}
-		ar := rec.AuthRequest
-		if rec.RawClaims != "" {
-			ar.Claims = json.RawMessage(rec.RawClaims)
-		}
-		// OpenJSON refuses the cookie from its expiry rounded down to the second, so the
+		// Open refuses the cookie from its expiry rounded down to the second, so the
 		// record, kept until the exact expiry, outlives every copy of it.
 		// The key leads with the expiry, so that marks made one after another sort together
 		// (see web.HashID).

@@ -61,32 +61,47 @@ func (b *Box) SealJSONUntil(v any, name string, exp time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	nonce := make([]byte, b.aead.NonceSize())
+	return b.SealUntil(pt, name, exp), nil
+}
+
+// SealUntil seals pt for the cookie name until exp: the expiry in clear, a dot, then the
+// sealed bytes bound to the name and the expiry.
+func (b *Box) SealUntil(pt []byte, name string, exp time.Time) string {
+	nonce := make([]byte, b.aead.NonceSize(), b.aead.NonceSize()+len(pt)+b.aead.Overhead())
 	_, _ = rand.Read(nonce)
-	aad := []byte(name + "\x00" + strconv.FormatInt(exp.Unix(), 10))
-	return strconv.FormatInt(exp.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(b.aead.Seal(nonce, nonce, pt, aad)), nil
+	expS := strconv.FormatInt(exp.Unix(), 10)
+	return expS + "." + base64.RawURLEncoding.EncodeToString(b.aead.Seal(nonce, nonce, pt, []byte(name+"\x00"+expS)))
 }
 
 // OpenJSON opens what SealJSONUntil sealed for the cookie name, refusing it once expired.
 func (b *Box) OpenJSON(s, name string, v any) error {
+	pt, err := b.Open(s, name)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(pt, v)
+}
+
+// Open opens what SealUntil sealed for the cookie name, refusing it once expired.
+func (b *Box) Open(s, name string) ([]byte, error) {
 	expS, body, ok := strings.Cut(s, ".")
 	if !ok {
-		return errors.New("malformed")
+		return nil, errors.New("malformed")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(raw) < b.aead.NonceSize() {
-		return errors.New("short")
+		return nil, errors.New("short")
 	}
-	pt, err := b.aead.Open(nil, raw[:b.aead.NonceSize()], raw[b.aead.NonceSize():], []byte(name+"\x00"+expS))
+	pt, err := b.aead.Open(raw[b.aead.NonceSize():b.aead.NonceSize()], raw[:b.aead.NonceSize()], raw[b.aead.NonceSize():], []byte(name+"\x00"+expS))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	exp, err := strconv.ParseInt(expS, 10, 64)
 	if err != nil || !b.now().Before(time.Unix(exp, 0)) { // sealed in whole seconds, rounded down
-		return errors.New("expired")
+		return nil, errors.New("expired")
 	}
-	return json.Unmarshal(pt, v)
+	return pt, nil
 }

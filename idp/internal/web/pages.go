@@ -221,5 +221,13 @@ func (p *Pages) Redirect(w http.ResponseWriter, r *http.Request, target string, 
 	}
 	u.RawQuery = existing.Encode()
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	Found(w, u.String())
+}
+
+// Found answers 302 to an absolute target without a body: browsers follow Location, and
+// the HTML link http.Redirect adds (the URL escaped again) is work on every login that no
+// browser reads.
+func Found(w http.ResponseWriter, target string) {
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
 }
