@@ -328,7 +328,7 @@ func (c *Connector) exchange(ctx context.Context, code, verifier, nonce string) 
 			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "at_hash mismatch"}
 		}
 	}
-	var idClaims map[string]json.RawMessage
+	var idClaims members
 	if err := idt.Claims(&idClaims); err != nil {
 		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "claims not a JSON object"}
 	}
@@ -392,7 +392,7 @@ func (c *Connector) userinfo(ctx context.Context, u *upstream, accessToken strin
 			return nil, &Error{Kind: eid.ErrInvalidResponse, Op: "userinfo", Reason: "signed userinfo failed verification"}
 		}
 	}
-	var claims map[string]json.RawMessage
+	var claims members
 	if err := json.Unmarshal(body, &claims); err != nil || claims == nil {
 		return nil, &Error{Kind: eid.ErrInvalidResponse, Op: "userinfo", Reason: "not a JSON object"}
 	}

@@ -1,0 +1,132 @@
+package vneid
+
+import (
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// members is a JSON object's members by name, each value's bytes as they were. It is
+// what json.Unmarshal makes of a map[string]json.RawMessage, split without reflection:
+// an ID token's claims are read into one on every login, and by reflection that was a
+// twentieth of the callback's CPU. encoding/json has checked the whole text before
+// calling UnmarshalJSON, so the split only has to find where each value ends.
+type members map[string]json.RawMessage
+
+var errNotObject = errors.New("not a JSON object")
+
+// UnmarshalJSON implements json.Unmarshaler for text json.Unmarshal has validated.
+func (m *members) UnmarshalJSON(b []byte) error {
+	b = trimSpace(b)
+	if string(b) == "null" {
+		return nil // as json.Unmarshal leaves a map
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return errNotObject
+	}
+	// The values alias one copy, not the caller's text; the names, one string.
+	b = append([]byte(nil), b...)
+	text := string(b)
+	out := *m
+	if out == nil {
+		out = make(members, 24)
+	}
+	i := 1
+	for {
+		i = skipSpace(b, i)
+		if b[i] == '}' {
+			break
+		}
+		if b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+		// A name: taken as it is unless it has an escape or bytes that are not UTF-8,
+		// which encoding/json would rewrite; then encoding/json reads the whole object.
+		end := i + 1
+		for b[end] != '"' && b[end] != '\\' {
+			end++
+		}
+		name := text[i+1 : end]
+		if b[end] == '\\' || !utf8.ValidString(name) {
+			return m.slow(b)
+		}
+		i = skipSpace(b, end+1) // at ':'
+		i = skipSpace(b, i+1)   // at the value
+		v := valueEnd(b, i)
+		out[name] = json.RawMessage(b[i:v:v])
+		i = v
+	}
+	*m = out
+	return nil
+}
+
+// slow reads the object as json.Unmarshal does into a map.
+func (m *members) slow(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if *m == nil {
+		*m = make(members, len(raw))
+	}
+	for k, v := range raw {
+		(*m)[k] = v
+	}
+	return nil
+}
+
+// valueEnd is the index just past the valid JSON value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	default: // a number, true, false or null
+		for i < len(b) && !isDelim(b[i]) {
+			i++
+		}
+		return i
+	}
+}
+
+// stringEnd is the index just past the string whose opening quote is b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+func isDelim(c byte) bool {
+	return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func trimSpace(b []byte) []byte {
+	b = b[skipSpace(b, 0):]
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
