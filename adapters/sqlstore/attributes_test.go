@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -262,4 +263,67 @@ func TestAttrMemo(t *testing.T) {
 	if read, err := m.decode(text); err != nil || !reflect.DeepEqual(read, want) {
 		t.Errorf("after eviction: %v, %v; want %v", read, err, want)
 	}
+}
+
+// FuzzAttributesJSON: the attribute encoding writes what json.Marshal writes, byte for
+// byte, or fails where it fails.
+func FuzzAttributesJSON(f *testing.F) {
+	f.Add("https://eid.example.vn", "urn:vneid:level2", "pwd", "name", []byte(`"Lê Công Hảo"`), 2, 0, true, int64(1765000000), int64(5), int64(0), false)
+	f.Add("s<\u2028>&\"\\\x01", "", "\xff", "k\u00e9", []byte(" { \"a\" : [1, \"<\"] } "), -1, 1, false, int64(-62135596800), int64(0), int64(253402300800), true)
+	f.Add("x", "a", "", "", []byte(`nul`), 0, 7, false, int64(0), int64(999999999), int64(1), false)
+	f.Fuzz(func(t *testing.T, source, acr, amr, key string, value []byte, level, by int, verified bool, sec, nsec, updated int64, nilBy bool) {
+		st := statement{Source: source, Level: level, VerifiedAt: time.Unix(sec, nsec%1e9).UTC(), ACR: acr}
+		if amr != "" {
+			st.AMR = []string{amr, "otp"}
+		}
+		if updated != 0 {
+			st.EIDUpdatedAt = time.Unix(updated, 0).UTC()
+		}
+		s := storedAttributes{By: []statement{st, {Source: acr}}, Attrs: map[string]storedAttribute{
+			key: {Value: value, By: by, Verified: verified}, key + "2": {Value: nil}, "": {Value: json.RawMessage(`1`), By: 1},
+		}}
+		if nilBy {
+			s.By, s.Attrs = nil, map[string]storedAttribute{}
+		}
+		want, wantErr := json.Marshal(s)
+		got, err := s.appendJSON(nil)
+		if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON: %s (%v)\njson.Marshal: %s (%v)", got, err, want, wantErr)
+		}
+	})
+}
+
+// BenchmarkEncodeAttributes encodes the attributes of one eID login, then writes the
+// encoding's value with appendJSON and, for comparison, with json.Marshal.
+func BenchmarkEncodeAttributes(b *testing.B) {
+	m := loginAttributes(time.Unix(1765000000, 5), "https://eid.example.vn")
+	b.Run("encodeAttributes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encodeAttributes(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	enc, _ := encodeAttributes(m)
+	var s storedAttributes
+	if err := json.Unmarshal([]byte(enc), &s); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("appendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.appendJSON(make([]byte, 0, 2048)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
