@@ -95,7 +95,7 @@ func (f *Flow) loginTransaction(w http.ResponseWriter, r *http.Request, state st
 }
 
 // keepTransactions is how many other logins' cookies a callback leaves in place: logins in
-// other tabs go on, and abandoned ones (about 1 KB each, for AuthRequestTTL) cannot pile
+// other tabs go on, and abandoned ones (about 0.5 KB each, for AuthRequestTTL) cannot pile
 // up into request headers that proxies refuse.
 const keepTransactions = 3
 
