@@ -13,9 +13,13 @@ import (
 // calling UnmarshalJSON, so the split only has to find where each value ends.
 type members map[string]json.RawMessage
 
-var errNotObject = errors.New("not a JSON object")
+var (
+	errNotObject = errors.New("not a JSON object")
+	errTruncated = errors.New("JSON object ends early")
+)
 
-// UnmarshalJSON implements json.Unmarshaler for text json.Unmarshal has validated.
+// UnmarshalJSON implements json.Unmarshaler for text json.Unmarshal has validated; called
+// directly with anything else, it returns an error or a split of no use, never a panic.
 func (m *members) UnmarshalJSON(b []byte) error {
 	b = trimSpace(b)
 	if string(b) == "null" {
@@ -33,18 +37,23 @@ func (m *members) UnmarshalJSON(b []byte) error {
 	}
 	i := 1
 	for {
-		i = skipSpace(b, i)
+		if i = skipSpace(b, i); i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+		if i >= len(b) {
+			return errTruncated
+		}
 		if b[i] == '}' {
 			break
-		}
-		if b[i] == ',' {
-			i = skipSpace(b, i+1)
 		}
 		// A name: taken as it is unless it has an escape or bytes that are not UTF-8,
 		// which encoding/json would rewrite; then encoding/json reads the whole object.
 		end := i + 1
-		for b[end] != '"' && b[end] != '\\' {
+		for end < len(b) && b[end] != '"' && b[end] != '\\' {
 			end++
+		}
+		if end >= len(b) {
+			return errTruncated
 		}
 		name := text[i+1 : end]
 		if b[end] == '\\' || !utf8.ValidString(name) {
@@ -53,6 +62,9 @@ func (m *members) UnmarshalJSON(b []byte) error {
 		i = skipSpace(b, end+1) // at ':'
 		i = skipSpace(b, i+1)   // at the value
 		v := valueEnd(b, i)
+		if v < 0 {
+			return errTruncated
+		}
 		out[name] = json.RawMessage(b[i:v:v])
 		i = v
 	}
@@ -75,17 +87,23 @@ func (m *members) slow(b []byte) error {
 	return nil
 }
 
-// valueEnd is the index just past the valid JSON value starting at b[i].
+// valueEnd is the index just past the valid JSON value starting at b[i], or -1 when b
+// ends first.
 func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
 	switch b[i] {
 	case '"':
 		return stringEnd(b, i)
 	case '{', '[':
 		depth := 0
-		for ; ; i++ {
+		for ; i < len(b); i++ {
 			switch b[i] {
 			case '"':
-				i = stringEnd(b, i) - 1
+				if i = stringEnd(b, i) - 1; i < 0 {
+					return -1
+				}
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -94,6 +112,7 @@ func valueEnd(b []byte, i int) int {
 				}
 			}
 		}
+		return -1
 	default: // a number, true, false or null
 		for i < len(b) && !isDelim(b[i]) {
 			i++
@@ -102,14 +121,18 @@ func valueEnd(b []byte, i int) int {
 	}
 }
 
-// stringEnd is the index just past the string whose opening quote is b[i].
+// stringEnd is the index just past the string whose opening quote is b[i], or -1 when b
+// ends first.
 func stringEnd(b []byte, i int) int {
-	for i++; b[i] != '"'; i++ {
-		if b[i] == '\\' {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
 			i++
+		case '"':
+			return i + 1
 		}
 	}
-	return i + 1
+	return -1
 }
 
 func isDelim(c byte) bool {

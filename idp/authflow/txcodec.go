@@ -107,13 +107,13 @@ func (d *txDecoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads what binary.AppendVarint wrote: the zig-zag form as an uvarint.
 func (d *txDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 || d.bad {
-		d.bad = true
-		return 0
+	u := d.uvarint()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	d.b = d.b[n:]
 	return v
 }
 
