@@ -158,16 +158,9 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 		}
 		a := s.Attrs[k]
 		b = append(appendJSONString(b, k), `:{"value":`...)
-		if a.Value == nil {
-			b = append(b, "null"...)
-		} else {
-			compact.Reset()
-			if err := json.Compact(&compact, a.Value); err != nil {
-				return nil, fmt.Errorf("json: error calling MarshalJSON for type json.RawMessage: %w", err)
-			}
-			out := bytes.NewBuffer(b) // HTMLEscape appends to b
-			json.HTMLEscape(out, compact.Bytes())
-			b = out.Bytes()
+		var err error
+		if b, err = appendJSONValue(b, &compact, a.Value); err != nil {
+			return nil, fmt.Errorf("json: error calling MarshalJSON for type json.RawMessage: %w", err)
 		}
 		if a.By != 0 {
 			b = strconv.AppendInt(append(b, `,"by":`...), int64(a.By), 10)
@@ -178,6 +171,21 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, '}')
 	}
 	return append(b, "}}"...), nil
+}
+
+// appendJSONValue appends v as json.Marshal writes a json.RawMessage: compact, HTML
+// characters escaped, nil as null; scratch is reused between calls.
+func appendJSONValue(b []byte, scratch *bytes.Buffer, v json.RawMessage) ([]byte, error) {
+	if v == nil {
+		return append(b, "null"...), nil
+	}
+	scratch.Reset()
+	if err := json.Compact(scratch, v); err != nil {
+		return nil, err
+	}
+	out := bytes.NewBuffer(b) // HTMLEscape appends to b
+	json.HTMLEscape(out, scratch.Bytes())
+	return out.Bytes(), nil
 }
 
 // appendJSONString appends s as json.Marshal writes it: printable ASCII other than
@@ -224,17 +232,11 @@ func storedForm(m map[string]store.Attribute) (map[string]store.Attribute, error
 			}
 			return decodeAttributes(enc)
 		}
-		v := a.Value
-		if v == nil {
-			v = json.RawMessage("null")
-		}
-		buf.Reset()
-		if err := json.Compact(&buf, v); err != nil {
+		v, err := appendJSONValue(nil, &buf, a.Value)
+		if err != nil {
 			return nil, fmt.Errorf("encode attributes: %q: %w", k, err)
 		}
-		var esc bytes.Buffer
-		json.HTMLEscape(&esc, buf.Bytes())
-		a.Value = esc.Bytes()
+		a.Value = v
 		a.VerifiedAt = a.VerifiedAt.UTC()
 		if a.EIDUpdatedAt.IsZero() {
 			a.EIDUpdatedAt = time.Time{}

@@ -21,8 +21,7 @@ var (
 // UnmarshalJSON implements json.Unmarshaler for text json.Unmarshal has validated; called
 // directly with anything else, it returns an error or a split of no use, never a panic.
 func (m *members) UnmarshalJSON(b []byte) error {
-	b = trimSpace(b)
-	if string(b) == "null" {
+	if string(b) == "null" { // encoding/json passes the value without the space around it
 		return nil // as json.Unmarshal leaves a map
 	}
 	if len(b) < 2 || b[0] != '{' {
@@ -135,21 +134,13 @@ func stringEnd(b []byte, i int) int {
 	return -1
 }
 
-func isDelim(c byte) bool {
-	return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
-}
+func isDelim(c byte) bool { return c == ',' || c == '}' || c == ']' || isSpace(c) }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	return i
-}
-
-func trimSpace(b []byte) []byte {
-	b = b[skipSpace(b, 0):]
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
