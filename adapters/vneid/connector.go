@@ -1,7 +1,7 @@
 // Package vneid logs citizens in at the national eID (VNeID-style) for the broker: an
-// OpenID Connect relying party with discovery, the code flow with PKCE S256, ID token
-// verification by go-oidc, userinfo, and configurable claim and level mapping: the level
-// from acr, amr or a claim of the eID's own (Config.LevelClaim, values through ACRMap),
+// OpenID Connect relying party with discovery by go-oidc, the code flow with PKCE S256, ID
+// token verification (idtoken.go), userinfo, and configurable claim and level mapping: the
+// level from acr, amr or a claim of the eID's own (Config.LevelClaim, values through ACRMap),
 // each attribute's *_verified flag and the eID's updated_at (identity.go).
 //
 // Discovery that fails at start does not fail New: the connector retries discovery when
@@ -11,7 +11,6 @@ package vneid
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -53,7 +52,6 @@ type Connector struct {
 // upstream is what discovery yields; built once and shared by every login.
 type upstream struct {
 	oauth         oauth2.Config
-	verifier      *oidc.IDTokenVerifier
 	keys          *keySet
 	userinfoURL   string
 	endSessionURL string
@@ -179,9 +177,6 @@ func (c *Connector) discover(ctx context.Context) (*upstream, error) {
 			ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret,
 			Endpoint: ep, RedirectURL: c.cfg.RedirectURL, Scopes: c.cfg.Scopes,
 		},
-		verifier: oidc.NewVerifier(c.cfg.Issuer, ks, &oidc.Config{
-			ClientID: c.cfg.ClientID, SupportedSigningAlgs: algs, Now: c.cfg.Now,
-		}),
 		keys:          ks,
 		userinfoURL:   p.UserInfoEndpoint(),
 		endSessionURL: meta.EndSession,
@@ -304,39 +299,9 @@ func (c *Connector) exchange(ctx context.Context, code, verifier, nonce string) 
 		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "token", Reason: "no id_token in the token response"}
 	}
 
-	rec := new(fetchRecord)
-	idt, err := u.verifier.Verify(context.WithValue(ctx, fetchRecordKey{}, rec), rawID)
+	idClaims, sub, err := c.verifyIDToken(ctx, u, rawID, nonce, tok.AccessToken)
 	if err != nil {
-		if rec.err != nil {
-			return eid.Identity{}, &Error{Kind: eid.ErrUnavailable, Op: "id_token", Reason: "fetching the eID's keys failed", cause: rec.err}
-		}
-		reason := "ID token verification failed"
-		var exp *oidc.TokenExpiredError
-		if errors.As(err, &exp) {
-			reason = "ID token expired"
-		}
-		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: reason, cause: err}
-	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "nonce mismatch"}
-	}
-	if idt.Subject == "" {
-		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "no sub"}
-	}
-	if idt.AccessTokenHash != "" {
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "at_hash mismatch"}
-		}
-	}
-	var idClaims members
-	if err := idt.Claims(&idClaims); err != nil {
-		return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "claims not a JSON object"}
-	}
-	if len(idt.Audience) > 1 {
-		var azp string
-		if json.Unmarshal(idClaims["azp"], &azp) != nil || azp != c.cfg.ClientID {
-			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "id_token", Reason: "several audiences and azp is not the client"}
-		}
+		return eid.Identity{}, err
 	}
 
 	var uiClaims map[string]json.RawMessage
@@ -344,8 +309,7 @@ func (c *Connector) exchange(ctx context.Context, code, verifier, nonce string) 
 		if uiClaims, err = c.userinfo(ctx, u, tok.AccessToken); err != nil {
 			return eid.Identity{}, err
 		}
-		var sub string
-		if json.Unmarshal(uiClaims["sub"], &sub) != nil || sub != idt.Subject {
+		if uiSub, ok := jsonString(uiClaims["sub"]); !ok || uiSub != sub {
 			return eid.Identity{}, &Error{Kind: eid.ErrInvalidResponse, Op: "userinfo", Reason: "userinfo sub differs from the ID token's"}
 		}
 	}
@@ -354,7 +318,7 @@ func (c *Connector) exchange(ctx context.Context, code, verifier, nonce string) 
 	if err != nil {
 		return eid.Identity{}, err
 	}
-	id.Issuer, id.Subject, id.RawIDToken = c.cfg.Issuer, idt.Subject, rawID
+	id.Issuer, id.Subject, id.RawIDToken = c.cfg.Issuer, sub, rawID
 	return id, nil
 }
 

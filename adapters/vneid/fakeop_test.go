@@ -38,7 +38,10 @@ type fakeOP struct {
 	tokenBody      string
 	jwksStatus     int
 	userinfoStatus int
-	tamper         bool // change the payload after signing
+	tamper         bool   // change the payload after signing
+	payload        string // signed instead of claims, when set
+	signAlg        jose.SignatureAlgorithm
+	idToken        string // sent as is instead of a signed one, when set
 	accessToken    string
 	authMethods    []string // token_endpoint_auth_methods_supported, when set
 	// What the last token request carried: its form and its Authorization header (the
@@ -120,7 +123,10 @@ func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body := map[string]any{"access_token": f.accessToken, "token_type": "Bearer", "expires_in": 600}
-		if f.claims != nil {
+		switch {
+		case f.idToken != "":
+			body["id_token"] = f.idToken
+		case f.claims != nil:
 			body["id_token"] = f.sign()
 		}
 		writeJSON(200, body)
@@ -140,12 +146,19 @@ func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeOP) sign() string {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: f.signKey},
+	alg := f.signAlg
+	if alg == "" {
+		alg = jose.ES256
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: f.signKey},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
 	if err != nil {
 		panic(err)
 	}
 	payload, _ := json.Marshal(f.claims)
+	if f.payload != "" {
+		payload = []byte(f.payload)
+	}
 	jws, _ := signer.Sign(payload)
 	s, _ := jws.CompactSerialize()
 	if f.tamper {
@@ -164,6 +177,15 @@ func (f *fakeOP) sign() string {
 
 func TestExchangeAgainstMisbehavingOP(t *testing.T) {
 	foreign, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ok := func(t *testing.T, id eid.Identity) {
+		if id.Subject != "s-1" {
+			t.Errorf("subject %q", id.Subject)
+		}
+	}
+	atHash := func(at string) string {
+		sum := sha256.Sum256([]byte(at))
+		return base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
 	tests := []struct {
 		name   string
 		change func(f *fakeOP)
@@ -203,6 +225,13 @@ func TestExchangeAgainstMisbehavingOP(t *testing.T) {
 			sum := sha256.Sum256([]byte("other"))
 			f.claims["at_hash"] = base64.RawURLEncoding.EncodeToString(sum[:16])
 		}, eid.ErrInvalidResponse, nil},
+		{"good at_hash", func(f *fakeOP) { f.claims["at_hash"] = atHash(f.accessToken) }, nil, ok},
+		{"exp with a fraction", func(f *fakeOP) { f.claims["exp"] = float64(time.Now().Add(time.Hour).Unix()) + 0.5 }, nil, ok},
+		{"nbf within the leeway", func(f *fakeOP) { f.claims["nbf"] = time.Now().Add(time.Minute).Unix() }, nil, ok},
+		{"audience list holding the client", func(f *fakeOP) { f.claims["aud"] = []string{clientID} }, nil, ok},
+		{"several audiences, azp the client", func(f *fakeOP) {
+			f.claims["aud"], f.claims["azp"] = []string{"other", clientID}, clientID
+		}, nil, ok},
 		{"no id_token", func(f *fakeOP) { f.claims = nil }, eid.ErrInvalidResponse, nil},
 		{"userinfo sub differs", func(f *fakeOP) { f.userinfo["sub"] = "s-2" }, eid.ErrInvalidResponse, nil},
 		{"userinfo 503", func(f *fakeOP) { f.userinfoStatus = 503 }, eid.ErrUnavailable, nil},

@@ -48,31 +48,38 @@ func newKeySet(url string, client *http.Client, now func() time.Time, algs []str
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	p, _, err := k.verify(ctx, jwt)
+	return p, err
+}
+
+// verify checks a compact JWS's one signature with the eID's keys, fetching them again
+// once when none verifies, and returns its payload and algorithm.
+func (k *keySet) verify(ctx context.Context, jwt string) ([]byte, string, error) {
 	jws, err := jose.ParseSignedCompact(jwt, k.algs) // an ID token is compact: no JSON form, no whitespace to strip
 	if err != nil {
-		return nil, fmt.Errorf("malformed jws: %w", err)
+		return nil, "", fmt.Errorf("malformed jws: %w", err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, errors.New("want exactly one signature")
+		return nil, "", errors.New("want exactly one signature")
 	}
-	kid := jws.Signatures[0].Header.KeyID
+	h := jws.Signatures[0].Header
 	k.mu.RLock()
 	keys := k.keys
 	k.mu.RUnlock()
-	if p, ok := verifyWith(jws, kid, keys); ok {
-		return p, nil
+	if p, ok := verifyWith(jws, h.KeyID, keys); ok {
+		return p, h.Algorithm, nil
 	}
 	keys, err = k.refresh(ctx, keys)
 	if err != nil {
 		if rec, ok := ctx.Value(fetchRecordKey{}).(*fetchRecord); ok {
 			rec.err = err
 		}
-		return nil, err
+		return nil, "", err
 	}
-	if p, ok := verifyWith(jws, kid, keys); ok {
-		return p, nil
+	if p, ok := verifyWith(jws, h.KeyID, keys); ok {
+		return p, h.Algorithm, nil
 	}
-	return nil, errors.New("signature does not verify with the eID's keys")
+	return nil, "", errors.New("signature does not verify with the eID's keys")
 }
 
 func verifyWith(jws *jose.JSONWebSignature, kid string, keys []jose.JSONWebKey) ([]byte, bool) {
