@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/motlan/motlan/idp/store"
+	"github.com/motlan/motlan/internal/jsontext"
 )
 
 // A citizen's attributes are stored with what the eID stated about the login that gave
@@ -117,14 +118,14 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(append(b, `{"source":`...), st.Source)
+		b = jsontext.AppendString(append(b, `{"source":`...), st.Source)
 		b = strconv.AppendInt(append(b, `,"level":`...), int64(st.Level), 10)
 		var err error
 		if b, err = appendJSONTime(append(b, `,"verified_at":`...), st.VerifiedAt); err != nil {
 			return nil, err
 		}
 		if st.ACR != "" {
-			b = appendJSONString(append(b, `,"acr":`...), st.ACR)
+			b = jsontext.AppendString(append(b, `,"acr":`...), st.ACR)
 		}
 		if len(st.AMR) > 0 {
 			b = append(b, `,"amr":[`...)
@@ -132,7 +133,7 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = appendJSONString(b, v)
+				b = jsontext.AppendString(b, v)
 			}
 			b = append(b, ']')
 		}
@@ -157,9 +158,9 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		a := s.Attrs[k]
-		b = append(appendJSONString(b, k), `:{"value":`...)
+		b = append(jsontext.AppendString(b, k), `:{"value":`...)
 		var err error
-		if b, err = appendJSONValue(b, &compact, a.Value); err != nil {
+		if b, err = jsontext.AppendRaw(b, &compact, a.Value); err != nil {
 			return nil, fmt.Errorf("json: error calling MarshalJSON for type json.RawMessage: %w", err)
 		}
 		if a.By != 0 {
@@ -171,35 +172,6 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, '}')
 	}
 	return append(b, "}}"...), nil
-}
-
-// appendJSONValue appends v as json.Marshal writes a json.RawMessage: compact, HTML
-// characters escaped, nil as null; scratch is reused between calls.
-func appendJSONValue(b []byte, scratch *bytes.Buffer, v json.RawMessage) ([]byte, error) {
-	if v == nil {
-		return append(b, "null"...), nil
-	}
-	scratch.Reset()
-	if err := json.Compact(scratch, v); err != nil {
-		return nil, err
-	}
-	out := bytes.NewBuffer(b) // HTMLEscape appends to b
-	json.HTMLEscape(out, scratch.Bytes())
-	return out.Bytes(), nil
-}
-
-// appendJSONString appends s as json.Marshal writes it: printable ASCII other than
-// the quote, the backslash and <, >, & as it is; anything else through json.Marshal.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // appendJSONTime appends t as json.Marshal writes it, with its error for a year it
@@ -232,7 +204,7 @@ func storedForm(m map[string]store.Attribute) (map[string]store.Attribute, error
 			}
 			return decodeAttributes(enc)
 		}
-		v, err := appendJSONValue(nil, &buf, a.Value)
+		v, err := jsontext.AppendRaw(nil, &buf, a.Value)
 		if err != nil {
 			return nil, fmt.Errorf("encode attributes: %q: %w", k, err)
 		}

@@ -271,6 +271,8 @@ func FuzzAttributesJSON(f *testing.F) {
 	f.Add("https://eid.example.vn", "urn:vneid:level2", "pwd", "name", []byte(`"Lê Công Hảo"`), 2, 0, true, int64(1765000000), int64(5), int64(0), false)
 	f.Add("s<\u2028>&\"\\\x01", "", "\xff", "k\u00e9", []byte(" { \"a\" : [1, \"<\"] } "), -1, 1, false, int64(-62135596800), int64(0), int64(253402300800), true)
 	f.Add("x", "a", "", "", []byte(`nul`), 0, 7, false, int64(0), int64(999999999), int64(1), false)
+	f.Add("x", "a", "", "k", []byte("\"\xff\xe2\x80\xa8 \""), 0, 0, true, int64(1), int64(0), int64(0), false)
+	f.Add("x", "a", "", "k", []byte(`"a"b"`), 0, 0, true, int64(1), int64(0), int64(0), false)
 	f.Fuzz(func(t *testing.T, source, acr, amr, key string, value []byte, level, by int, verified bool, sec, nsec, updated int64, nilBy bool) {
 		st := statement{Source: source, Level: level, VerifiedAt: time.Unix(sec, nsec%1e9).UTC(), ACR: acr}
 		if amr != "" {

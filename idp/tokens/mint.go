@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/motlan/motlan/idp/claims"
@@ -115,11 +116,9 @@ func (t *Tokens) Sign(ctx context.Context, d Draft) (Set, error) {
 		return Set{}, err
 	}
 	id := make(map[string]any, len(d.id)+1)
-	for k, v := range d.id {
-		id[k] = v
-	}
+	maps.Copy(id, d.id)
 	id["at_hash"] = atHash
-	idJSON, err := json.Marshal(id)
+	idJSON, err := appendClaims(make([]byte, 0, 512), id)
 	if err != nil {
 		return Set{}, err
 	}
