@@ -20,7 +20,8 @@ type migration struct {
 	sql     string
 	// sqliteOnly ("NNNN_name.sqlite.sql"): a change of SQLite's storage layout alone;
 	// PostgreSQL records it as applied and runs nothing, so that versions stay aligned.
-	sqliteOnly bool
+	// pgOnly ("NNNN_name.postgres.sql") is the same the other way round.
+	sqliteOnly, pgOnly bool
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes migrations of replicas
@@ -45,7 +46,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: base, sql: string(b), sqliteOnly: strings.HasSuffix(base, ".sqlite.sql")})
+		out = append(out, migration{version: v, name: base, sql: string(b), sqliteOnly: strings.HasSuffix(base, ".sqlite.sql"), pgOnly: strings.HasSuffix(base, ".postgres.sql")})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i := 1; i < len(out); i++ {
@@ -125,7 +126,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				continue
 			}
 			start := time.Now()
-			if !(s.pg && m.sqliteOnly) {
+			if s.pg && !m.sqliteOnly || !s.pg && !m.pgOnly {
 				if _, err := tx.ExecContext(ctx, s.dialectSQL(m.sql)); err != nil {
 					return fmt.Errorf("apply %s: %w", m.name, err)
 				}

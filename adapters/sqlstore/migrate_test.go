@@ -162,3 +162,32 @@ func tableDDL(t *testing.T, s *Store, table string) string {
 	}
 	return ddl
 }
+
+// TestUpdateRoomMigration: migration 21 leaves room on PostgreSQL's pages of auth_codes and
+// refresh_tokens for their one update; SQLite records it and runs nothing.
+func TestUpdateRoomMigration(t *testing.T) {
+	ctx := context.Background()
+	onEachDriver(t, Config{}, func(t *testing.T, s *Store) {
+		var name string
+		row, err := s.queryRow(ctx, "SELECT name FROM schema_migrations WHERE version = ?", 21)
+		if err == nil {
+			err = row.Scan(&name)
+		}
+		if err != nil || name != "0021_update_room.postgres.sql" {
+			t.Fatalf("migration 21 recorded as %q, %v", name, err)
+		}
+		if !s.pg {
+			return
+		}
+		for _, table := range []string{"auth_codes", "refresh_tokens"} {
+			var opts string
+			row, err := s.queryRow(ctx, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = to_regclass(?)", table)
+			if err == nil {
+				err = row.Scan(&opts)
+			}
+			if err != nil || opts != "fillfactor=70" {
+				t.Errorf("%s options %q, %v", table, opts, err)
+			}
+		}
+	})
+}
