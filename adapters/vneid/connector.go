@@ -348,7 +348,7 @@ func (c *Connector) userinfo(ctx context.Context, u *upstream, accessToken strin
 	}
 	if mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) == "application/jwt" {
 		rec := new(fetchRecord)
-		body, err = u.keys.VerifySignature(context.WithValue(ctx, fetchRecordKey{}, rec), string(body))
+		body, _, err = u.keys.verify(context.WithValue(ctx, fetchRecordKey{}, rec), string(body))
 		if err != nil {
 			if rec.err != nil {
 				return nil, &Error{Kind: eid.ErrUnavailable, Op: "userinfo", Reason: "fetching the eID's keys failed", cause: rec.err}

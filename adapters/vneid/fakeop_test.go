@@ -41,7 +41,8 @@ type fakeOP struct {
 	tamper         bool   // change the payload after signing
 	payload        string // signed instead of claims, when set
 	signAlg        jose.SignatureAlgorithm
-	idToken        string // sent as is instead of a signed one, when set
+	userinfoKey    *ecdsa.PrivateKey // when set, userinfo is a JWT signed with it (application/jwt)
+	idToken        string            // sent as is instead of a signed one, when set
 	accessToken    string
 	authMethods    []string // token_endpoint_auth_methods_supported, when set
 	// What the last token request carried: its form and its Authorization header (the
@@ -139,6 +140,12 @@ func (f *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad token", 401)
 			return
 		}
+		if f.userinfoKey != nil {
+			p, _ := json.Marshal(f.userinfo)
+			w.Header().Set("Content-Type", "application/jwt")
+			_, _ = w.Write([]byte(signJWS(jose.ES256, f.userinfoKey, p)))
+			return
+		}
 		writeJSON(200, f.userinfo)
 	default:
 		http.NotFound(w, r)
@@ -150,17 +157,11 @@ func (f *fakeOP) sign() string {
 	if alg == "" {
 		alg = jose.ES256
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: f.signKey},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
-	if err != nil {
-		panic(err)
-	}
 	payload, _ := json.Marshal(f.claims)
 	if f.payload != "" {
 		payload = []byte(f.payload)
 	}
-	jws, _ := signer.Sign(payload)
-	s, _ := jws.CompactSerialize()
+	s := signJWS(alg, f.signKey, payload)
 	if f.tamper {
 		parts := strings.Split(s, ".")
 		c := map[string]any{}
@@ -172,6 +173,28 @@ func (f *fakeOP) sign() string {
 		parts[1] = base64.RawURLEncoding.EncodeToString(p)
 		s = strings.Join(parts, ".")
 	}
+	return s
+}
+
+// exchangeAgainst runs one Exchange against a fake eID that change has made misbehave.
+func exchangeAgainst(t *testing.T, change func(*fakeOP)) (*fakeOP, eid.Identity, error) {
+	t.Helper()
+	f := newFakeOP(t)
+	change(f)
+	c := newConnector(t, f.issuer, nil)
+	id, err := c.Exchange(context.Background(), "the-code-123", "v", fakeNonce)
+	return f, id, err
+}
+
+// signJWS signs payload as a compact JWS with key "k1"'s kid.
+func signJWS(alg jose.SignatureAlgorithm, key *ecdsa.PrivateKey, payload []byte) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		panic(err)
+	}
+	jws, _ := signer.Sign(payload)
+	s, _ := jws.CompactSerialize()
 	return s
 }
 
@@ -234,6 +257,12 @@ func TestExchangeAgainstMisbehavingOP(t *testing.T) {
 		}, nil, ok},
 		{"no id_token", func(f *fakeOP) { f.claims = nil }, eid.ErrInvalidResponse, nil},
 		{"userinfo sub differs", func(f *fakeOP) { f.userinfo["sub"] = "s-2" }, eid.ErrInvalidResponse, nil},
+		{"signed userinfo", func(f *fakeOP) { f.userinfoKey = f.key }, nil, func(t *testing.T, id eid.Identity) {
+			if got := string(id.Attributes["place_of_origin"]); got != `"Xã Hoằng Hóa <&> İ"` {
+				t.Errorf("place_of_origin from signed userinfo = %s", got)
+			}
+		}},
+		{"signed userinfo, foreign key", func(f *fakeOP) { f.userinfoKey = foreign }, eid.ErrInvalidResponse, nil},
 		{"userinfo 503", func(f *fakeOP) { f.userinfoStatus = 503 }, eid.ErrUnavailable, nil},
 		{"jwks 500", func(f *fakeOP) { f.jwksStatus = 500 }, eid.ErrUnavailable, nil},
 		{"token 503", func(f *fakeOP) { f.tokenStatus, f.tokenBody = 503, "" }, eid.ErrUnavailable, nil},
@@ -253,10 +282,7 @@ func TestExchangeAgainstMisbehavingOP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeOP(t)
-			tt.change(f)
-			c := newConnector(t, f.issuer, nil)
-			id, err := c.Exchange(context.Background(), "the-code-123", "v", fakeNonce)
+			f, id, err := exchangeAgainst(t, tt.change)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("Exchange: %v", err)

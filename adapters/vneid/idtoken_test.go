@@ -1,7 +1,6 @@
 package vneid_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -61,10 +60,7 @@ func TestIDTokenRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeOP(t)
-			tt.change(f)
-			c := newConnector(t, f.issuer, nil)
-			_, err := c.Exchange(context.Background(), "the-code-123", "v", fakeNonce)
+			_, _, err := exchangeAgainst(t, tt.change)
 			if !errors.Is(err, eid.ErrInvalidResponse) {
 				t.Fatalf("err = %v, want an invalid response", err)
 			}

@@ -16,10 +16,10 @@ import (
 // unknown key or a bad signature, so forged tokens cannot make the broker hammer the eID.
 const minRefresh = 10 * time.Second
 
-// keySet is an oidc.KeySet that fetches the eID's JWKS with the configured client and
-// records fetch failures in the context (fetchRecordKey), so that Exchange can tell "the
-// eID's keys could not be fetched" (unavailable) from "the signature is wrong" (invalid):
-// go-oidc flattens both into one error string.
+// keySet verifies the eID's signatures (its ID tokens, signed userinfo) with its JWKS,
+// fetched with the configured client, and records fetch failures in the context
+// (fetchRecordKey), so that Exchange can tell "the eID's keys could not be fetched"
+// (unavailable) from "the signature is wrong" (invalid).
 type keySet struct {
 	url    string
 	client *http.Client
@@ -44,12 +44,6 @@ func newKeySet(url string, client *http.Client, now func() time.Time, algs []str
 		ks.algs = append(ks.algs, jose.SignatureAlgorithm(a))
 	}
 	return ks
-}
-
-// VerifySignature implements oidc.KeySet.
-func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	p, _, err := k.verify(ctx, jwt)
-	return p, err
 }
 
 // verify checks a compact JWS's one signature with the eID's keys, fetching them again
