@@ -209,7 +209,7 @@ func verifySig(alg string, pub crypto.PublicKey, input string, sig []byte) bool 
 
 // LeftHalfHash computes at_hash or c_hash (OpenID Connect Core 3.1.3.6, 3.3.2.11): the
 // base64url of the left half of the hash of value, the hash being the one of the ID
-// token's alg.
+// token's alg (SHA-512 for EdDSA, as go-oidc takes it: an eID may sign with Ed25519).
 func LeftHalfHash(alg, value string) (string, error) {
 	var h hash.Hash
 	switch alg {
@@ -217,7 +217,7 @@ func LeftHalfHash(alg, value string) (string, error) {
 		h = sha256.New()
 	case "ES384", "RS384", "PS384", "HS384":
 		h = sha512.New384()
-	case "ES512", "RS512", "PS512", "HS512":
+	case "ES512", "RS512", "PS512", "HS512", "EdDSA":
 		h = sha512.New()
 	default:
 		return "", fmt.Errorf("%w: %q", ErrUnsupportedAlg, alg)

@@ -128,14 +128,7 @@ func (s storedAttributes) appendJSON(b []byte) ([]byte, error) {
 			b = jsontext.AppendString(append(b, `,"acr":`...), st.ACR)
 		}
 		if len(st.AMR) > 0 {
-			b = append(b, `,"amr":[`...)
-			for j, v := range st.AMR {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = jsontext.AppendString(b, v)
-			}
-			b = append(b, ']')
+			b = jsontext.AppendStrings(append(b, `,"amr":`...), st.AMR)
 		}
 		if !st.EIDUpdatedAt.IsZero() {
 			if b, err = appendJSONTime(append(b, `,"eid_updated_at":`...), st.EIDUpdatedAt); err != nil {

@@ -24,6 +24,14 @@ type migration struct {
 	sqliteOnly, pgOnly bool
 }
 
+// runsOn reports whether the migration's SQL runs on PostgreSQL (pg) or SQLite.
+func (m migration) runsOn(pg bool) bool {
+	if pg {
+		return !m.sqliteOnly
+	}
+	return !m.pgOnly
+}
+
 // migrationLock is the pg_advisory_xact_lock key that serializes migrations of replicas
 // starting together ("motlan" in ASCII).
 const migrationLock = 0x6d6f746c616e
@@ -126,7 +134,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				continue
 			}
 			start := time.Now()
-			if s.pg && !m.sqliteOnly || !s.pg && !m.pgOnly {
+			if m.runsOn(s.pg) {
 				if _, err := tx.ExecContext(ctx, s.dialectSQL(m.sql)); err != nil {
 					return fmt.Errorf("apply %s: %w", m.name, err)
 				}

@@ -67,14 +67,7 @@ func TestRowidTablesMigration(t *testing.T) {
 			CreatedAt: at, ExpiresAt: at.Add(8 * time.Hour)}
 	}
 	onEachDriver(t, Config{Now: func() time.Time { return at }}, func(t *testing.T, s *Store) {
-		var name string
-		row, err := s.queryRow(ctx, "SELECT name FROM schema_migrations WHERE version = ?", 20)
-		if err == nil {
-			err = row.Scan(&name)
-		}
-		if err != nil || name != "0020_rowid_tables.sqlite.sql" {
-			t.Fatalf("migration 20 recorded as %q, %v", name, err)
-		}
+		wantRecorded(t, s, 20, "0020_rowid_tables.sqlite.sql")
 		if s.pg {
 			return
 		}
@@ -168,14 +161,7 @@ func tableDDL(t *testing.T, s *Store, table string) string {
 func TestUpdateRoomMigration(t *testing.T) {
 	ctx := context.Background()
 	onEachDriver(t, Config{}, func(t *testing.T, s *Store) {
-		var name string
-		row, err := s.queryRow(ctx, "SELECT name FROM schema_migrations WHERE version = ?", 21)
-		if err == nil {
-			err = row.Scan(&name)
-		}
-		if err != nil || name != "0021_update_room.postgres.sql" {
-			t.Fatalf("migration 21 recorded as %q, %v", name, err)
-		}
+		wantRecorded(t, s, 21, "0021_update_room.postgres.sql")
 		if !s.pg {
 			return
 		}
@@ -190,4 +176,17 @@ func TestUpdateRoomMigration(t *testing.T) {
 			}
 		}
 	})
+}
+
+// wantRecorded fails t unless schema_migrations records version under name.
+func wantRecorded(t *testing.T, s *Store, version int64, name string) {
+	t.Helper()
+	var got string
+	row, err := s.queryRow(context.Background(), "SELECT name FROM schema_migrations WHERE version = ?", version)
+	if err == nil {
+		err = row.Scan(&got)
+	}
+	if err != nil || got != name {
+		t.Fatalf("migration %d recorded as %q, %v", version, got, err)
+	}
 }

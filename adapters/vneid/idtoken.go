@@ -2,18 +2,15 @@ package vneid
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
-	"hash"
 	"math"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/motlan/motlan/idp/eid"
+	"github.com/motlan/motlan/keys"
 )
 
 // nbfLeeway is how far in the future an ID token's nbf may be, for clock skew (go-oidc's
@@ -135,22 +132,8 @@ func numericDate(raw json.RawMessage) (time.Time, bool) {
 }
 
 // atHashMatches reports whether at is the at_hash of accessToken for an ID token signed
-// with alg (OIDC Core 3.1.3.6): the left half of the token's hash, base64url. EdDSA takes
-// SHA-512, as go-oidc does.
+// with alg (OIDC Core 3.1.3.6).
 func atHashMatches(alg, at, accessToken string) bool {
-	var h hash.Hash
-	switch alg {
-	case "RS256", "ES256", "PS256":
-		h = sha256.New()
-	case "RS384", "ES384", "PS384":
-		h = sha512.New384()
-	case "RS512", "ES512", "PS512", "EdDSA":
-		h = sha512.New()
-	default:
-		return false
-	}
-	h.Write([]byte(accessToken))
-	sum := h.Sum(nil)
-	want := base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
-	return subtle.ConstantTimeCompare([]byte(at), []byte(want)) == 1
+	want, err := keys.LeftHalfHash(alg, accessToken)
+	return err == nil && subtle.ConstantTimeCompare([]byte(at), []byte(want)) == 1
 }

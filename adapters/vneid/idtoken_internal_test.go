@@ -63,7 +63,7 @@ func TestAtHash(t *testing.T) {
 		{"ES256", at, hash, true},
 		{"ES256", at + "x", hash, false},
 		{"ES384", at, hash, false},
-		{"HS256", at, hash, false},
+		{"EdDSA", at, hash, false}, // SHA-512's half, not SHA-256's
 		{"none", at, hash, false},
 	} {
 		if got := atHashMatches(tt.alg, tt.hash, tt.at); got != tt.want {

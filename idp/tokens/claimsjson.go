@@ -29,18 +29,7 @@ func appendClaims(b []byte, m map[string]any) ([]byte, error) {
 		case int64:
 			b = strconv.AppendInt(b, v, 10)
 		case []string:
-			if v == nil {
-				b = append(b, "null"...)
-				break
-			}
-			b = append(b, '[')
-			for j, s := range v {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = jsontext.AppendString(b, s)
-			}
-			b = append(b, ']')
+			b = jsontext.AppendStrings(b, v)
 		default:
 			q, err := json.Marshal(v)
 			if err != nil {

@@ -24,6 +24,21 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// AppendStrings appends list as json.Marshal writes a []string: null for nil.
+func AppendStrings(b []byte, list []string) []byte {
+	if list == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, s)
+	}
+	return append(b, ']')
+}
+
 // AppendRaw appends v as json.Marshal writes a json.RawMessage: compact, HTML characters
 // escaped, nil as null; scratch is reused between calls. Its error is json.Compact's.
 func AppendRaw(b []byte, scratch *bytes.Buffer, v json.RawMessage) ([]byte, error) {

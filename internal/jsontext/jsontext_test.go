@@ -6,6 +6,15 @@ import (
 	"testing"
 )
 
+func TestAppendStringsNil(t *testing.T) {
+	for _, list := range [][]string{nil, {}} {
+		want, _ := json.Marshal(list)
+		if got := AppendStrings(nil, list); !bytes.Equal(got, want) {
+			t.Errorf("AppendStrings(%#v) = %s, json.Marshal: %s", list, got, want)
+		}
+	}
+}
+
 // FuzzAppend: each appender writes what json.Marshal writes, byte for byte, or fails
 // where it fails.
 func FuzzAppend(f *testing.F) {
@@ -17,6 +26,11 @@ func FuzzAppend(f *testing.F) {
 		want, _ := json.Marshal(s)
 		if got := AppendString([]byte("x"), s); !bytes.Equal(got, append([]byte("x"), want...)) {
 			t.Fatalf("AppendString(%q) = %s, json.Marshal: %s", s, got[1:], want)
+		}
+		list := []string{s, "otp", s + "<"}
+		wantList, _ := json.Marshal(list)
+		if got := AppendStrings(nil, list); !bytes.Equal(got, wantList) {
+			t.Fatalf("AppendStrings(%q) = %s, json.Marshal: %s", list, got, wantList)
 		}
 		raw := json.RawMessage(s)
 		if s == "" {
